@@ -1,0 +1,61 @@
+"""Implementations behind the ``neurosim`` command line, one module per command.
+
+Each module exposes ``run(...) -> dict`` (the command; writes ``out/summary.json``) and
+``demo_stage(out_dir, *, data_dir, fast, seed) -> StageResult`` (its stage of
+``neurosim demo``). ``neurosim.cli`` only parses arguments and maps errors to exit code 2.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["StageResult", "write_json", "ensure_out_dir"]
+
+
+@dataclass
+class StageResult:
+    """What one demo stage reports: numbers, figure files and a markdown paragraph."""
+
+    name: str
+    metrics: dict
+    figures: list[str] = field(default_factory=list)
+    text: str = ""
+
+
+def ensure_out_dir(out) -> Path:
+    """Create ``out`` (and parents); error clearly if it is a file."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} exists and is not a directory; choose another path")
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def write_json(path, obj) -> None:
+    """Write JSON atomically (temp file + ``os.replace``)."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            json.dump(obj, fh, indent=2, sort_keys=True, default=_json_default)
+            fh.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _json_default(o):
+    import numpy as np
+
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")

@@ -1,0 +1,41 @@
+"""Numba compilation flags, read once from the environment.
+
+Kernels never hard-code ``cache=``, ``fastmath=`` or ``parallel=``; they use the
+keyword dictionaries defined here (a test greps ``kernels/`` for hard-coded flags).
+
+Environment variables (read at import time):
+
+``NEUROSIM_NUMBA_CACHE``   ``1`` (default) caches compiled kernels on disk.
+``NEUROSIM_FASTMATH``      ``0`` (default); ``1`` allows reassociation (results may
+                           differ in the last bits from the NumPy references).
+``NEUROSIM_PARALLEL``      ``1`` (default) lets kernels use ``prange`` threads.
+``NUMBA_DISABLE_JIT``      honoured by Numba itself; the whole test suite passes with it.
+"""
+from __future__ import annotations
+
+import os
+
+__all__ = ["CACHE", "FASTMATH", "PARALLEL", "NJIT", "NJIT_PARALLEL", "env_flag"]
+
+
+def env_flag(name: str, default: bool) -> bool:
+    """Read a boolean flag from the environment (``1/0/true/false/yes/no``)."""
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"environment variable {name}={raw!r} must be one of 1/0/true/false/yes/no")
+
+
+CACHE: bool = env_flag("NEUROSIM_NUMBA_CACHE", True)
+FASTMATH: bool = env_flag("NEUROSIM_FASTMATH", False)
+PARALLEL: bool = env_flag("NEUROSIM_PARALLEL", True)
+
+#: keyword arguments for serial kernels: ``@numba.njit(**NJIT)``
+NJIT: dict = {"cache": CACHE, "fastmath": FASTMATH, "nogil": True}
+#: keyword arguments for kernels that use ``numba.prange``
+NJIT_PARALLEL: dict = {"cache": CACHE, "fastmath": FASTMATH, "nogil": True, "parallel": PARALLEL}

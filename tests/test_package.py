@@ -1,0 +1,91 @@
+"""Package-level invariants: layout, lazy torch, Numba flags only from neurosim.config."""
+from __future__ import annotations
+
+import importlib
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_import_does_not_pull_torch():
+    code = ("import sys, neurosim, neurosim.kernels, neurosim.sim, neurosim.rsa, neurosim.neurons;"
+            "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False", out.stderr
+
+
+def test_every_declared_package_imports():
+    import tomllib
+
+    cfg = tomllib.loads((REPO / "pyproject.toml").read_text())
+    for pkg in cfg["tool"]["setuptools"]["packages"]:
+        importlib.import_module(pkg)
+
+
+def test_kernels_mapped_not_shadowed():
+    import neurosim.kernels
+
+    assert Path(neurosim.kernels.__file__).resolve().parent == (REPO / "kernels").resolve()
+    assert not (REPO / "neurosim" / "kernels").exists()
+
+
+def test_no_hard_coded_numba_flags():
+    pattern = re.compile(r"(cache|fastmath|parallel)\s*=\s*(True|False)")
+    offenders = []
+    for path in (REPO / "kernels").rglob("*.py"):
+        for i, line in enumerate(path.read_text().splitlines(), 1):
+            if pattern.search(line):
+                offenders.append(f"{path.name}:{i}: {line.strip()}")
+    assert not offenders, "use neurosim.config.NJIT / NJIT_PARALLEL instead:\n" + "\n".join(offenders)
+
+
+def test_lazy_attribute_access():
+    import neurosim as ns
+
+    assert ns.config.NJIT["cache"] in (True, False)
+    with pytest.raises(AttributeError, match="no attribute"):
+        ns.does_not_exist  # noqa: B018
+
+
+def test_config_env_flag_rejects_garbage(monkeypatch):
+    from neurosim.config import env_flag
+
+    monkeypatch.setenv("NEUROSIM_X", "maybe")
+    with pytest.raises(ValueError, match="NEUROSIM_X"):
+        env_flag("NEUROSIM_X", True)
+    monkeypatch.setenv("NEUROSIM_X", "0")
+    assert env_flag("NEUROSIM_X", True) is False
+
+
+def test_rng_normalisation():
+    import numpy as np
+    from neurosim._rng import as_generator, spawn
+
+    a = as_generator(3).random(4)
+    b = as_generator(np.random.default_rng(3)).random(4)
+    assert np.array_equal(a, b)
+    with pytest.raises(TypeError, match="rng"):
+        as_generator("seed")
+    with pytest.raises(ValueError, match="seed"):
+        as_generator(-1)
+    kids = spawn(0, 3)
+    assert len({k.random() for k in kids}) == 3
+
+
+def test_validation_messages_name_the_argument():
+    import numpy as np
+    from neurosim import _validation as v
+
+    with pytest.raises(ValueError, match="tau_mem"):
+        v.check_positive("tau_mem", 0.0)
+    with pytest.raises(TypeError, match="n_neurons"):
+        v.check_int("n_neurons", 2.5)
+    with pytest.raises(ValueError, match="x contains 1 NaN"):
+        v.as_float_array("x", [1.0, np.nan])
+    with pytest.raises(ValueError, match="reset"):
+        v.check_choice("reset", "soft", ("zero", "subtract", "none"))
