@@ -1,0 +1,117 @@
+"""neurosim.plot.spikes: rate counts by hand, figures render to non-empty PNGs."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from neurosim.plot import plot_population_rate, population_rate, raster, raster_and_rate, traces
+
+
+def _png_bytes(fig, tmp_path, name="f.png"):
+    path = tmp_path / name
+    fig.savefig(path, dpi=50)
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    return len(data)
+
+
+def test_population_rate_hand_count():
+    # 2 neurons, 12 ms in 5 ms bins -> [0,5) [5,10) [10,12] (last bin 2 ms wide)
+    t = [0.0, 1.0, 4.9, 5.0, 9.99, 10.0, 12.0]
+    tc, r = population_rate(t, 2, 12.0, 5.0)
+    np.testing.assert_allclose(tc, [2.5, 7.5, 11.0])
+    # 3 spikes / (2 neurons * 5 ms) = 300 Hz; 2 / (2 * 5 ms) = 200 Hz; 2 / (2 * 2 ms) = 500 Hz
+    np.testing.assert_allclose(r, [300.0, 200.0, 500.0])
+
+
+def test_population_rate_window_and_mean():
+    rng = np.random.default_rng(0)
+    t = rng.uniform(100.0, 300.0, size=1000)
+    tc, r = population_rate(t, 50, 200.0, 10.0, t_start_ms=100.0)
+    assert tc[0] == pytest.approx(105.0) and len(tc) == 20
+    # mean rate = 1000 spikes / (50 neurons * 0.2 s) = 100 Hz
+    assert r.mean() == pytest.approx(100.0)
+    # spikes outside the window are not counted
+    _, r2 = population_rate(np.r_[t, 50.0, 400.0], 50, 200.0, 10.0, t_start_ms=100.0)
+    np.testing.assert_array_equal(r, r2)
+    # empty spike train -> zeros
+    _, r0 = population_rate([], 3, 20.0, 5.0)
+    np.testing.assert_array_equal(r0, np.zeros(4))
+
+
+@pytest.mark.parametrize("kwargs, field", [
+    ({"n_neurons": 0}, "n_neurons"),
+    ({"duration_ms": 0.0}, "duration_ms"),
+    ({"duration_ms": -5.0}, "duration_ms"),
+    ({"bin_ms": 0.0}, "bin_ms"),
+    ({"times_ms": [1.0, np.nan]}, "times_ms"),
+    ({"t_start_ms": np.inf}, "t_start_ms"),
+])
+def test_population_rate_validation(kwargs, field):
+    args = {"times_ms": [1.0], "n_neurons": 2, "duration_ms": 10.0, "bin_ms": 1.0} | kwargs
+    with pytest.raises(ValueError, match=field):
+        population_rate(**args)
+
+
+def test_raster_points_and_png(tmp_path):
+    rng = np.random.default_rng(1)
+    t = rng.uniform(0, 100, 250)
+    i = rng.integers(0, 40, 250)
+    ax = raster(t, i, n_neurons=40, title="x")
+    offsets = np.concatenate([c.get_offsets() for c in ax.collections])
+    assert offsets.shape == (250, 2)
+    np.testing.assert_allclose(np.sort(offsets[:, 0]), np.sort(t))
+    assert ax.get_ylim() == (-0.5, 39.5)
+    assert _png_bytes(ax.figure, tmp_path) > 1000
+
+
+def test_raster_split_and_monitor():
+    mon = SimpleNamespace(times_ms=np.array([1.0, 2.0, 3.0, 4.0]), ids=np.array([0, 5, 9, 2]))
+    ax = raster(mon, split=5)
+    sizes = [len(c.get_offsets()) for c in ax.collections]
+    assert sizes == [2, 2]
+
+
+def test_raster_validation():
+    with pytest.raises(ValueError, match="same length"):
+        raster([1.0, 2.0], [0])
+    with pytest.raises(ValueError, match="ids"):
+        raster([1.0], [-1])
+    with pytest.raises(TypeError, match="ids"):
+        raster([1.0, 2.0])
+    with pytest.raises(ValueError, match="times_ms"):
+        raster([np.nan], [0])
+
+
+def test_traces_lines_and_shapes(tmp_path):
+    t = np.arange(100) * 0.5
+    v = np.stack([np.sin(t), np.cos(t), t / 10], axis=1)
+    ax = traces(t, v, labels=["a", "b", "c"], v_th=0.5, offset_mv=3.0)
+    assert len(ax.lines) == 4  # 3 traces + threshold line
+    np.testing.assert_allclose(ax.lines[1].get_ydata(), v[:, 1] + 3.0)
+    assert _png_bytes(ax.figure, tmp_path) > 1000
+    with pytest.raises(ValueError, match="time-first"):
+        traces(t, v.T)
+    with pytest.raises(ValueError, match="labels"):
+        traces(t, v, labels=["a"])
+    mon = SimpleNamespace(t_ms=t, values=v[:, :2])
+    assert len(traces(mon).lines) == 2
+
+
+def test_rate_plot_and_combined_figure(tmp_path):
+    t = np.array([1.0, 2.0, 12.0])
+    ax = plot_population_rate(t, 1, 20.0, 10.0)
+    np.testing.assert_allclose(ax.lines[0].get_ydata(), [200.0, 100.0])
+    fig = raster_and_rate(t, [0, 0, 0], 1, 20.0, bin_ms=10.0)
+    assert len(fig.axes) == 2
+    assert _png_bytes(fig, tmp_path) > 1000
+
+
+def test_import_is_light():
+    code = "import sys, neurosim.plot; print('matplotlib' in sys.modules, 'torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"], out.stderr
