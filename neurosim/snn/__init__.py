@@ -1,0 +1,26 @@
+"""Surrogate-gradient spiking neural networks (torch).
+
+Multi-step tensors are time first, ``[T, B, ...]``. Cells (``LIFCell``) take one step
+``[B, ...]``; sequence modules (``LIF``) return ``(spikes, state)``; stateful layers
+(``LIFLayer``) return spikes only and keep their state until :func:`reset_states`.
+"""
+from neurosim.snn import encoding
+from neurosim.snn.containers import (
+    MultiStep, SeqToANN, Stateful, TimeDistributed, detach_states, reset_states,
+)
+from neurosim.snn.conventions import CONVENTIONS, get_convention, resolve_lif_spec
+from neurosim.snn.encoding import delta, direct, latency, poisson
+from neurosim.snn.functional.lif import LIFSpec, LIFState, lif_run, lif_step
+from neurosim.snn.modules.lif import LIF, LIFCell, LIFLayer
+from neurosim.snn.surrogate import (
+    SURROGATES, ATan, Erf, FastSigmoid, Gaussian, Sigmoid, SuperSpike, Surrogate, Triangle,
+    get_surrogate,
+)
+
+__all__ = [
+    "encoding", "MultiStep", "SeqToANN", "Stateful", "TimeDistributed", "detach_states",
+    "reset_states", "CONVENTIONS", "get_convention", "resolve_lif_spec", "delta", "direct",
+    "latency", "poisson", "LIFSpec", "LIFState", "lif_run", "lif_step", "LIF", "LIFCell",
+    "LIFLayer", "SURROGATES", "ATan", "Erf", "FastSigmoid", "Gaussian", "Sigmoid", "SuperSpike",
+    "Surrogate", "Triangle", "get_surrogate",
+]

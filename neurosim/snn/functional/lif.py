@@ -1,0 +1,245 @@
+r"""Discrete-time leaky integrate-and-fire neuron as pure torch functions.
+
+One step is charge -> fire -> reset (time in steps; ``tau`` is the membrane time constant in
+steps, ``tau = tau_mem / dt`` for forward Euler or ``1 / (1 - exp(-dt / tau_mem))`` for the
+exact exponential decay)::
+
+    charge   h_t = v_{t-1} + (x_t - (v_{t-1} - v_rest)) / tau          (decay_input=True)
+             h_t = v_{t-1} - (v_{t-1} - v_rest) / tau + x_t            (decay_input=False)
+    fire     s_t = H(h_t - v_th)          (H(0) = 1 for fire ">=", 0 for fire ">")
+    reset    v_t = s_t v_reset + (1 - s_t) h_t                         (reset="zero")
+             v_t = h_t - s_t (v_th - v_reset)                          (reset="subtract")
+             v_t = h_t                                                 (reset="none")
+
+``H`` is the surrogate's Heaviside (its smooth derivative is used in backward);
+``detach_reset`` stops the gradient through ``s_t`` in the reset. The ``form`` selects the
+floating-point order of operations of a peer library (``"spikingjelly"``, ``"snntorch"``:
+``h = beta v + x``, ``"norse"``: ``h = v + k ((v_rest - v) + x)`` with ``k = 1/tau``) and
+``reset_delay`` snntorch's reset, applied at the start of the next step from the stored
+(unreset) membrane; see :mod:`neurosim.snn.conventions`.
+
+State: :class:`LIFState` ``(v,)``, a NamedTuple of tensors shaped like one time step of the
+input. ``lif_run`` is the loop over ``lif_step`` (time first).
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import NamedTuple
+
+import torch
+
+from neurosim.snn.surrogate import ATan, Surrogate
+
+__all__ = [
+    "LIFSpec", "LIFState", "lif_charge", "lif_fire", "lif_reset", "lif_step", "lif_run",
+    "check_sequence", "check_step_input",
+]
+
+
+@dataclasses.dataclass(frozen=True)
+class LIFSpec:
+    """Resolved discrete-time LIF options (build with :func:`neurosim.snn.conventions.resolve_lif_spec`).
+
+    Attributes
+    ----------
+    tau : float
+        Membrane time constant in steps (> 0).
+    v_th, v_reset, v_rest : float
+        Threshold, reset potential, leak target (arbitrary units).
+    reset : {"zero", "subtract", "none"}
+    detach_reset : bool
+    decay_input : bool
+    strict : bool
+        Fire on ``h > v_th`` instead of ``h >= v_th``.
+    surrogate : Surrogate
+    form : {"spikingjelly", "snntorch", "norse"}
+        Floating-point order of operations (see the module docstring).
+    reset_delay : bool
+        snntorch's delayed reset (only with ``form="snntorch"``).
+    beta : float or None
+        Explicit decay per step for ``form="snntorch"`` (default ``1 - 1/tau``).
+    """
+
+    tau: float = 2.0
+    v_th: float = 1.0
+    v_reset: float = 0.0
+    v_rest: float = 0.0
+    reset: str = "zero"
+    detach_reset: bool = False
+    decay_input: bool = True
+    strict: bool = False
+    surrogate: Surrogate = dataclasses.field(default_factory=ATan)
+    form: str = "spikingjelly"
+    reset_delay: bool = False
+    beta: float | None = None
+
+    def __post_init__(self):
+        if not (isinstance(self.tau, (int, float)) and self.tau > 0):
+            raise ValueError(f"tau must be > 0 (steps), got {self.tau}")
+        if self.reset not in ("zero", "subtract", "none"):
+            raise ValueError(f"reset must be one of 'zero', 'subtract', 'none'; got {self.reset!r}")
+        if self.form not in ("spikingjelly", "snntorch", "norse"):
+            raise ValueError(f"form must be one of 'spikingjelly', 'snntorch', 'norse'; got {self.form!r}")
+        if not isinstance(self.surrogate, Surrogate):
+            raise TypeError(f"surrogate must be a Surrogate object, got {type(self.surrogate).__name__}")
+        if self.reset_delay and self.form != "snntorch":
+            raise ValueError("reset_delay=True is snntorch's reset; use it with form='snntorch'")
+        if self.reset_delay and not self.detach_reset:
+            raise ValueError("detach_reset must be True with reset_delay (snntorch detaches its reset)")
+        if self.reset != "none" and self.v_th <= self.v_reset:
+            raise ValueError(f"v_th must be > v_reset (got v_th={self.v_th}, v_reset={self.v_reset})")
+
+    @property
+    def decay(self) -> float:
+        """Membrane decay per step, ``beta`` (snntorch) = ``1 - 1/tau``."""
+        return self.beta if self.beta is not None else 1.0 - 1.0 / self.tau
+
+    @property
+    def k(self) -> float:
+        """Leak fraction per step, ``1 / tau`` (norse: ``dt * tau_mem_inv``)."""
+        return 1.0 / self.tau
+
+    def replace(self, **changes) -> "LIFSpec":
+        return dataclasses.replace(self, **changes)
+
+
+class LIFState(NamedTuple):
+    """LIF state: membrane potential ``v`` (after reset, or the unreset membrane with ``reset_delay``)."""
+
+    v: torch.Tensor
+
+    @classmethod
+    def initial(cls, like: torch.Tensor, spec: LIFSpec) -> "LIFState":
+        """``v = v_rest`` with the shape, dtype and device of one time step ``like``."""
+        return cls(torch.full_like(like, spec.v_rest))
+
+
+def check_step_input(x, name: str = "x") -> torch.Tensor:
+    """``x`` must be a floating tensor with at least one dimension ``[B, ...]``."""
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+    if not x.is_floating_point():
+        raise TypeError(f"{name} must be a floating-point tensor (float32/float64), got dtype {x.dtype}; "
+                        f"convert with {name}.float()")
+    if x.ndim < 1:
+        raise ValueError(f"{name} must have shape [B, ...] (at least 1 dimension), got a 0-d tensor")
+    return x
+
+
+def check_sequence(x, name: str = "x") -> torch.Tensor:
+    """``x`` must be a floating tensor ``[T, B, ...]`` with ``T >= 1``."""
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+    if not x.is_floating_point():
+        raise TypeError(f"{name} must be a floating-point tensor (float32/float64), got dtype {x.dtype}; "
+                        f"convert with {name}.float()")
+    if x.ndim < 2:
+        raise ValueError(f"{name} must have shape [T, B, ...] (time first, at least 2 dimensions), "
+                         f"got shape {tuple(x.shape)}; use the Cell form for one step")
+    if x.shape[0] == 0:
+        raise ValueError(f"{name} has T = 0 time steps (shape {tuple(x.shape)}); T must be >= 1")
+    return x
+
+
+def _check_state(state, x_step: torch.Tensor, spec: LIFSpec, cls=LIFState):
+    if state is None:
+        return cls.initial(x_step, spec) if cls is LIFState else cls.initial(x_step, spec)
+    if not isinstance(state, tuple):
+        raise TypeError(f"state must be a {cls.__name__} (or None), got {type(state).__name__}")
+    for name, t in zip(cls._fields, state):
+        if t.shape != x_step.shape:
+            raise ValueError(f"state.{name} has shape {tuple(t.shape)}, expected {tuple(x_step.shape)} "
+                             "(one time step of the input); pass state=None to start from rest")
+    return state
+
+
+# -- the three pieces -------------------------------------------------------------------------
+def lif_charge(x: torch.Tensor, v: torch.Tensor, spec: LIFSpec) -> torch.Tensor:
+    """Membrane after integrating one step of input (before firing)."""
+    vr = spec.v_rest
+    if spec.form == "snntorch":
+        b = spec.decay
+        xin = x * (1.0 - b) if spec.decay_input else x
+        if vr == 0.0:
+            return b * v + xin
+        return b * (v - vr) + vr + xin
+    if spec.form == "norse":
+        k = spec.k
+        if spec.decay_input:
+            return v + k * ((vr - v) + x)
+        return v + k * (vr - v) + x
+    if spec.decay_input:
+        return v + (x - (v - vr)) / spec.tau
+    return v - (v - vr) / spec.tau + x
+
+
+def lif_fire(h: torch.Tensor, spec: LIFSpec) -> torch.Tensor:
+    """Spikes ``H(h - v_th)`` with the surrogate derivative in backward."""
+    return spec.surrogate(h - spec.v_th, spec.strict)
+
+
+def lif_reset(h: torch.Tensor, s: torch.Tensor, spec: LIFSpec) -> torch.Tensor:
+    """Membrane after the reset that follows spikes ``s``."""
+    if spec.reset == "none":
+        return h
+    if spec.detach_reset:
+        s = s.detach()
+    if spec.reset == "zero":
+        return s * spec.v_reset + (1.0 - s) * h
+    return h - s * (spec.v_th - spec.v_reset)
+
+
+def _delayed_reset(v: torch.Tensor, spec: LIFSpec) -> torch.Tensor:
+    """snntorch: apply at step t the reset due to the spike of step t-1 (detached)."""
+    if spec.reset == "none":
+        return v
+    r = ((v > spec.v_th) if spec.strict else (v >= spec.v_th)).to(v.dtype)
+    if spec.reset == "zero":
+        if spec.v_reset == 0.0:
+            return (1.0 - r) * v
+        return (1.0 - r) * v + r * spec.v_reset
+    return v  # subtract: applied after the charge (see lif_step)
+
+
+def lif_step(x: torch.Tensor, state: LIFState | None, spec: LIFSpec):
+    """One time step: ``(spikes, LIFState)`` for input ``x`` ``[B, ...]``."""
+    state = _check_state(state, x, spec)
+    v = state.v
+    if spec.reset_delay:
+        v0 = v
+        v = _delayed_reset(v, spec)
+        h = lif_charge(x, v, spec)
+        if spec.reset == "subtract":
+            r = ((v0 > spec.v_th) if spec.strict else (v0 >= spec.v_th)).to(v0.dtype)
+            h = h - r * (spec.v_th - spec.v_reset)
+        s = lif_fire(h, spec)
+        return s, LIFState(h)
+    h = lif_charge(x, v, spec)
+    s = lif_fire(h, spec)
+    return s, LIFState(lif_reset(h, s, spec))
+
+
+def lif_run(xs: torch.Tensor, state: LIFState | None, spec: LIFSpec, backend: str = "torch"):
+    """Sequence form: loop :func:`lif_step` over ``xs`` ``[T, B, ...]``; returns ``(spikes, state)``.
+
+    ``backend="auto"`` uses the fused Numba kernel (:mod:`neurosim.snn.fused`) for CPU
+    float32/float64 input when it supports ``spec``; ``"torch"`` always loops here.
+    """
+    check_sequence(xs, "x")
+    state = _check_state(state, xs[0], spec)
+    if backend not in ("torch", "auto", "fused"):
+        raise ValueError(f"backend must be one of 'auto', 'torch', 'fused'; got {backend!r}")
+    if backend != "torch":
+        from neurosim.snn import fused
+
+        if fused.supports(xs, spec):
+            spikes, v = fused.lif_fused(xs, state.v, spec)
+            return spikes, LIFState(v)
+        if backend == "fused":
+            raise ValueError(f"the fused kernel does not support this input/spec ({fused.why_not(xs, spec)}); "
+                             "use backend='auto' or 'torch'")
+    out = []
+    for x in xs:
+        s, state = lif_step(x, state, spec)
+        out.append(s)
+    return torch.stack(out), state

@@ -1,0 +1,116 @@
+"""LIF modules: ``LIFCell`` (one step), ``LIF`` (sequence) and ``LIFLayer`` (stateful sequence).
+
+The equations are in :mod:`neurosim.snn.functional.lif`; the options and the
+``convention="neurosim" | "spikingjelly" | "snntorch" | "norse"`` presets in
+:mod:`neurosim.snn.conventions`. Every option left at ``None`` takes the preset's value.
+
+>>> lif = LIF(tau=2.0, surrogate=ATan(2.0))         # doctest: +SKIP
+>>> spikes, state = lif(x)                          # x: [T, B, ...]
+>>> layer = LIFLayer(tau=2.0)                       # for nn.Sequential: spikes only, state kept
+>>> reset_states(model)                             # before the next sample
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from neurosim.snn.containers import Stateful
+from neurosim.snn.conventions import resolve_lif_spec
+from neurosim.snn.functional.lif import LIFSpec, LIFState, check_step_input, lif_run, lif_step
+
+__all__ = ["LIFCell", "LIF", "LIFLayer"]
+
+_BACKENDS = ("auto", "torch", "fused")
+
+
+class _LIFOptions(nn.Module):
+    """Shared constructor: resolves the options into ``self.spec`` (a :class:`LIFSpec`).
+
+    Parameters
+    ----------
+    tau : float, optional
+        Membrane time constant in steps (> 0); default from the convention (2; norse 10).
+    convention : {"neurosim", "spikingjelly", "snntorch", "norse"}
+        Preset for every option left at ``None``.
+    tau_mem, dt : float, optional
+        Physical time constant and step (ms) instead of ``tau`` (``tau = tau_mem / dt``).
+    beta : float, optional
+        Decay per step (snntorch's parameter) instead of ``tau``.
+    integration : {"euler", "exact"}
+        ``"exact"`` uses the decay ``exp(-dt / tau_mem)`` per step.
+    v_th, v_reset, v_rest : float, optional
+        Threshold (1), reset potential (0) and leak target.
+    reset : {"zero", "subtract", "none"}, optional
+    detach_reset, decay_input : bool, optional
+    fire : {">=", ">"}, optional
+    surrogate : Surrogate or str, optional
+    params : neurosim.neurons.LIFParams, optional
+        Physical parameters (``tau_mem``, ``v_th``, ``v_reset``, ``v_rest``, ``reset``); use with ``dt``.
+    spec : LIFSpec, optional
+        A resolved spec (all other options must then be left out).
+    """
+
+    def __init__(self, tau=None, *, convention="neurosim", tau_mem=None, dt=1.0, beta=None,
+                 integration="euler", v_th=None, v_reset=None, v_rest=None, reset=None,
+                 detach_reset=None, decay_input=None, fire=None, surrogate=None, params=None,
+                 spec: LIFSpec | None = None):
+        super().__init__()
+        if spec is not None:
+            if not isinstance(spec, LIFSpec):
+                raise TypeError(f"spec must be a LIFSpec, got {type(spec).__name__}")
+            self.spec = spec
+        else:
+            self.spec = resolve_lif_spec(
+                convention, tau=tau, tau_mem=tau_mem, dt=dt, beta=beta, integration=integration,
+                v_th=v_th, v_reset=v_reset, v_rest=v_rest, reset=reset, detach_reset=detach_reset,
+                decay_input=decay_input, fire=fire, surrogate=surrogate, params=params)
+
+    def extra_repr(self) -> str:
+        s = self.spec
+        return (f"tau={s.tau:g}, v_th={s.v_th:g}, v_reset={s.v_reset:g}, reset={s.reset!r}, "
+                f"decay_input={s.decay_input}, detach_reset={s.detach_reset}, "
+                f"fire={'>' if s.strict else '>='!r}, surrogate={s.surrogate!r}, form={s.form!r}")
+
+
+class LIFCell(_LIFOptions):
+    """One LIF step: ``forward(x[B, ...], state=None) -> (spikes, LIFState)``."""
+
+    def forward(self, x: torch.Tensor, state: LIFState | None = None):  # noqa: D102
+        check_step_input(x)
+        return lif_step(x, state, self.spec)
+
+
+class LIF(_LIFOptions):
+    """LIF over a sequence: ``forward(x[T, B, ...], state=None) -> (spikes[T, B, ...], LIFState)``.
+
+    ``backend="auto"`` (default) runs the fused Numba forward/backward
+    (:mod:`neurosim.snn.fused`) on CPU float32/float64 tensors, the step loop otherwise;
+    ``"torch"`` forces the loop. Both give identical spikes.
+    """
+
+    def __init__(self, tau=None, *, backend: str = "auto", **kwargs):
+        super().__init__(tau, **kwargs)
+        if backend not in _BACKENDS:
+            raise ValueError(f"backend must be one of {', '.join(map(repr, _BACKENDS))}; got {backend!r}")
+        self.backend = backend
+
+    def forward(self, x: torch.Tensor, state: LIFState | None = None):  # noqa: D102
+        return lif_run(x, state, self.spec, backend=self.backend)
+
+
+class LIFLayer(Stateful, LIF):
+    """Stateful LIF for ``nn.Sequential``: ``forward(x[T, B, ...]) -> spikes[T, B, ...]``.
+
+    The final state is kept in ``self.state`` and continues into the next call until
+    :func:`neurosim.snn.reset_states` (or :meth:`reset_state`). A state from a batch of a
+    different shape raises ``ValueError`` (call ``reset_states(model)`` between samples).
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        state = self.state
+        if state is not None and isinstance(x, torch.Tensor) and tuple(state.v.shape) != tuple(x.shape[1:]):
+            raise ValueError(f"{type(self).__name__} holds a state of shape {tuple(state.v.shape)} but x has "
+                             f"steps of shape {tuple(x.shape[1:])}; call neurosim.snn.reset_states(model) "
+                             "before a new batch")
+        spikes, self.state = lif_run(x, state, self.spec, backend=self.backend)
+        return spikes

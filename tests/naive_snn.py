@@ -1,0 +1,89 @@
+"""Slow, independent references for the SNN layers (NumPy float64 loops, hand-written BPTT).
+
+These do not use autograd or any neurosim code: forward is the textbook charge -> fire ->
+reset loop; backward is the chain rule written out per time step.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def sg_grad(name: str, p: float, x: np.ndarray) -> np.ndarray:
+    """Closed-form surrogate derivatives (see neurosim.snn.surrogate's table)."""
+    if name == "atan":
+        return (p / 2) / (1 + (math.pi / 2 * p * x) ** 2)
+    if name == "sigmoid":
+        s = 1 / (1 + np.exp(-p * x))
+        return p * s * (1 - s)
+    if name in ("fast_sigmoid", "superspike"):
+        return 1 / (p * np.abs(x) + 1) ** 2
+    if name == "triangle":
+        return p * np.maximum(0.0, 1 - p * np.abs(x))
+    if name == "gaussian":
+        return np.exp(-x ** 2 / (2 * p * p)) / (math.sqrt(2 * math.pi) * p)
+    if name == "erf":
+        return p / math.sqrt(math.pi) * np.exp(-(p * x) ** 2)
+    raise KeyError(name)
+
+
+def lif_forward(x, *, tau, v_th=1.0, v_reset=0.0, v_rest=0.0, reset="zero", decay_input=True,
+                strict=False, v0=None):
+    """Spikes [T, M], charged membranes h [T, M] and the final v [M] (float64)."""
+    x = np.asarray(x, dtype=np.float64)
+    T, M = x.shape
+    v = np.full(M, v_rest, dtype=np.float64) if v0 is None else np.array(v0, dtype=np.float64)
+    S = np.zeros((T, M))
+    H = np.zeros((T, M))
+    for t in range(T):
+        for m in range(M):
+            if decay_input:
+                h = v[m] + (x[t, m] - (v[m] - v_rest)) / tau
+            else:
+                h = v[m] - (v[m] - v_rest) / tau + x[t, m]
+            s = 1.0 if (h > v_th if strict else h >= v_th) else 0.0
+            if reset == "zero":
+                v[m] = v_reset if s else h
+            elif reset == "subtract":
+                v[m] = h - s * (v_th - v_reset)
+            else:
+                v[m] = h
+            S[t, m], H[t, m] = s, h
+    return S, H, v
+
+
+def lif_backward(gs, H, *, tau, sg, sg_p, v_th=1.0, v_reset=0.0, reset="zero", decay_input=True,
+                 detach_reset=False, strict=False, gv_T=None):
+    """Hand-written BPTT: returns (grad_x [T, M], grad_v0 [M])."""
+    gs = np.asarray(gs, dtype=np.float64)
+    T, M = gs.shape
+    gv = np.zeros(M) if gv_T is None else np.array(gv_T, dtype=np.float64)
+    gx = np.zeros((T, M))
+    for t in range(T - 1, -1, -1):
+        h = H[t]
+        g = sg_grad(sg, sg_p, h - v_th)
+        s = (h > v_th) if strict else (h >= v_th)
+        if reset == "zero":
+            dv_dh = (1 - s) + (0.0 if detach_reset else (v_reset - h) * g)
+        elif reset == "subtract":
+            dv_dh = 1.0 - (0.0 if detach_reset else (v_th - v_reset) * g)
+        else:
+            dv_dh = np.ones(M)
+        gh = gs[t] * g + gv * dv_dh
+        gx[t] = gh / tau if decay_input else gh
+        gv = gh * (1 - 1 / tau)
+    return gx, gv
+
+
+def norse_lif_box(x, *, tau_mem_inv=100.0, dt=1e-3, v_leak=0.0, v_th=1.0, v_reset=0.0):
+    """norse LIFBox forward-Euler equations (PEERS.md): spikes [T, M] (fires on v > v_th)."""
+    x = np.asarray(x, dtype=np.float64)
+    v = np.full(x.shape[1], v_leak)
+    out = np.zeros_like(x)
+    for t in range(x.shape[0]):
+        v = v + dt * tau_mem_inv * ((v_leak - v) + x[t])
+        z = (v > v_th).astype(float)
+        v = (1 - z) * v + z * v_reset
+        out[t] = z
+    return out
