@@ -119,7 +119,7 @@ def force_naive(x, y, alpha, n_out):
         xt = x[t][:, None]
         zs[t] = (w @ xt).ravel()
         k = P @ xt
-        c = 1.0 / (1.0 + float(xt.T @ k))
+        c = 1.0 / (1.0 + (xt.T @ k).item())
         P = P - c * (k @ k.T)
         w = w - c * np.outer(zs[t] - y[t], k.ravel())
     return w, zs

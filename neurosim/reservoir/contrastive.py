@@ -137,7 +137,7 @@ class ContrastiveHeads:
                                  self.temperature)
                 loss.backward()
                 opt.step()
-                tot += float(loss)
+                tot += float(loss.detach())
                 nb += 1
             self.loss_history_.append(tot / max(nb, 1))
         return self

@@ -173,7 +173,7 @@ class ANNReadout:
                 loss = torch.nn.functional.cross_entropy(self.net(Xt[idx]), yt[idx])
                 loss.backward()
                 opt.step()
-                tot += float(loss) * len(idx)
+                tot += float(loss.detach()) * len(idx)
             self.loss_history_.append(tot / len(yt))
         return self
 
