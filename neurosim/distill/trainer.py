@@ -1,0 +1,424 @@
+"""``Trainer``: supervised and distillation training with checkpoints, resume and DDP.
+
+One class trains an ANN teacher (plain cross-entropy), a spiking student on its own, or a
+student distilled from a frozen teacher with any :class:`~neurosim.distill.losses.DistillObjective`.
+
+* **Data** are in-memory tensors ``(x, y)``; ``uint8`` images are scaled to ``[0, 1]`` per batch.
+  The order of epoch ``e`` is a permutation drawn from ``(seed, e)``
+  (:func:`~neurosim.distill.distributed.epoch_permutation`), so it never depends on history.
+* **Spiking students**: with ``timesteps=T`` a static batch ``[B, ...]`` is repeated to
+  ``[T, B, ...]`` (direct encoding); logits ``[T, B, K]`` are averaged over time; the model's
+  neuron states are reset after every batch (``model.reset_states()`` or
+  ``neurosim.snn.reset_states``).
+* **Teacher** (optional): frozen (``eval()``, no gradients), fed the static batch. Features are
+  captured with forward hooks on the modules named in ``objective.feature_layers``.
+* **Randomness**: the data order and the blurred-KD masks come from explicit generators seeded
+  from ``seed``; the checkpoint also stores the global torch/numpy RNG states (used by model code
+  such as dropout), so ``resume=True`` reproduces the uninterrupted run bit for bit.
+* **Outputs** (rank 0 only): ``out_dir/metrics.jsonl`` (one JSON line per epoch) and
+  ``out_dir/checkpoint.pt`` written atomically after every epoch (student, loss modules,
+  optimizer, scheduler, RNG states, epoch, history).
+* **Distributed**: under ``torchrun`` (after :func:`~neurosim.distill.distributed.init_from_env`)
+  the student and loss modules are wrapped in ``DistributedDataParallel``; each process takes a
+  contiguous slice of every global batch. See :mod:`neurosim.distill.distributed`.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Callable, Optional
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from neurosim._validation import check_int
+from neurosim.distill import distributed as dist_utils
+from neurosim.distill.losses import DistillObjective, make_objective
+from neurosim.io.checkpoint import load_checkpoint, save_checkpoint
+
+__all__ = ["Trainer", "resolve_module", "probe_shapes", "reset_model_states"]
+
+CHECKPOINT_FORMAT = "neurosim.distill.Trainer/1"
+
+
+def resolve_module(model: nn.Module, name: str, role: str = "model") -> nn.Module:
+    """``model``'s sub-module called ``name``; ValueError listing the available names otherwise."""
+    modules = dict(model.named_modules())
+    if name not in modules or name == "":
+        avail = ", ".join(n for n in modules if n)
+        raise ValueError(f"unknown {role} feature layer {name!r}; available layer names: {avail}")
+    return modules[name]
+
+
+def reset_model_states(model: nn.Module) -> None:
+    """Reset neuron states: ``model.reset_states()`` if defined, else ``neurosim.snn.reset_states``."""
+    if hasattr(model, "reset_states"):
+        model.reset_states()
+        return
+    try:
+        from neurosim.snn import reset_states
+    except ImportError:  # pragma: no cover - snn layer absent
+        return
+    reset_states(model)
+
+
+def _encode(x: torch.Tensor, timesteps: Optional[int]) -> torch.Tensor:
+    return x if timesteps is None else x.unsqueeze(0).expand(timesteps, *x.shape)
+
+
+def _as_float(x: torch.Tensor) -> torch.Tensor:
+    return x.float().div_(255.0) if x.dtype == torch.uint8 else x
+
+
+def _logits(out, timesteps):
+    if isinstance(out, (tuple, list)):
+        out = out[0]
+    if timesteps is not None and out.dim() == 3:
+        out = out.mean(0)
+    return out
+
+
+class _Capture:
+    """Forward hook storing the output of one module."""
+
+    def __init__(self, module: nn.Module):
+        self.value = None
+        self.handle = module.register_forward_hook(self._hook)
+
+    def _hook(self, module, inputs, output):
+        self.value = output[0] if isinstance(output, (tuple, list)) else output
+
+    def pop(self):
+        v, self.value = self.value, None
+        return v
+
+
+class _Step(nn.Module):
+    """Student forward + objective, the unit wrapped by DDP."""
+
+    def __init__(self, student: nn.Module, objective: DistillObjective, timesteps, capture):
+        super().__init__()
+        self.student = student
+        self.objective = objective
+        self.timesteps = timesteps
+        self._capture = capture
+
+    def forward(self, x, y, t_logits, t_feat, rows, total, generator):
+        logits = _logits(self.student(_encode(x, self.timesteps)), self.timesteps)
+        s_feat = self._capture.pop() if self._capture is not None else None
+        loss, parts = self.objective(logits, y, t_logits, s_feat, t_feat, generator=generator, rows=rows,
+                                     total=total)
+        return loss, parts, logits.detach()
+
+
+def probe_shapes(model: nn.Module, layers, x: torch.Tensor, timesteps: Optional[int] = None) -> dict:
+    """Output shapes of the named ``layers`` (and ``"logits"``) for one input batch ``x`` (static).
+
+    Runs in eval mode without gradients and resets neuron states afterwards.
+    """
+    caps = {name: _Capture(resolve_module(model, name)) for name in layers}
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            out = _logits(model(_encode(_as_float(x), timesteps)), timesteps)
+        shapes = {name: tuple(c.value.shape) for name, c in caps.items()}
+        shapes["logits"] = tuple(out.shape)
+    finally:
+        for c in caps.values():
+            c.handle.remove()
+        reset_model_states(model)
+        model.train(was_training)
+    return shapes
+
+
+class Trainer:
+    """Train ``student`` (optionally distilled from ``teacher``) with checkpoints and resume.
+
+    Parameters
+    ----------
+    student : nn.Module
+        Model to train. Spiking models take ``[T, B, ...]`` (set ``timesteps``).
+    objective : DistillObjective, optional
+        Loss recipe (default: cross-entropy only, ``make_objective("none")``).
+    teacher : nn.Module, optional
+        Frozen teacher, required when the objective uses logits or features of a teacher.
+    epochs, batch_size : int
+        Number of epochs; global batch size (split over processes in distributed runs).
+    optimizer : callable, optional
+        ``optimizer(params) -> torch.optim.Optimizer``; default ``Adam(lr)``. It receives the
+        student's and the objective's parameters (alignment conv, restoration block).
+    scheduler : callable, optional
+        ``scheduler(optimizer) -> LRScheduler``, stepped once per epoch.
+    lr : float
+        Learning rate of the default optimizer.
+    timesteps : int, optional
+        Repeat static inputs ``T`` times for spiking students (None for ANNs).
+    seed : int
+        Seeds the data order and the blurred-KD masks.
+    out_dir : path, optional
+        Where ``metrics.jsonl`` and ``checkpoint.pt`` go (nothing is written if None).
+    resume : bool
+        Continue from ``out_dir/checkpoint.pt`` if it exists.
+    device : str or torch.device, optional
+        Default: ``cuda:LOCAL_RANK`` if available, else CPU.
+    progress : bool
+        Show a tqdm bar (rank 0).
+    grad_clip : float, optional
+        Clip the global gradient norm.
+    """
+
+    def __init__(self, student: nn.Module, objective: Optional[DistillObjective] = None, *,
+                 teacher: Optional[nn.Module] = None, epochs: int = 1, batch_size: int = 128,
+                 optimizer: Optional[Callable] = None, scheduler: Optional[Callable] = None, lr: float = 1e-3,
+                 timesteps: Optional[int] = None, seed: int = 0, out_dir=None, resume: bool = False,
+                 device=None, progress: bool = True, grad_clip: Optional[float] = None,
+                 eval_batch_size: Optional[int] = None):
+        if not isinstance(student, nn.Module):
+            raise TypeError(f"student must be a torch.nn.Module, got {type(student).__name__}")
+        self.objective = make_objective("none") if objective is None else objective
+        if not isinstance(self.objective, DistillObjective):
+            raise TypeError("objective must be a neurosim.distill.DistillObjective (see make_objective)")
+        if self.objective.needs_teacher and teacher is None:
+            raise ValueError("this objective distils from a teacher: pass teacher=<frozen nn.Module>")
+        self.epochs = check_int("epochs", epochs, min_value=1)
+        self.batch_size = check_int("batch_size", batch_size, min_value=1)
+        self.timesteps = None if timesteps is None else check_int("timesteps", timesteps, min_value=1)
+        self.seed = check_int("seed", seed, min_value=0)
+        self.eval_batch_size = self.batch_size if eval_batch_size is None else check_int(
+            "eval_batch_size", eval_batch_size, min_value=1)
+        self.device = torch.device(device) if device is not None else dist_utils.default_device()
+        self.rank, self.world = dist_utils.world_info()
+        if self.batch_size < self.world:
+            raise ValueError(f"batch_size {batch_size} is smaller than the number of processes {self.world}")
+        self.out_dir = Path(out_dir) if out_dir is not None else None
+        self.resume = bool(resume)
+        self.progress = bool(progress)
+        self.grad_clip = grad_clip
+        self.student = student.to(self.device)
+        self.objective.to(self.device)
+        self.teacher = teacher
+        if teacher is not None:
+            teacher.to(self.device).eval()
+            teacher.requires_grad_(False)
+        # hooks (unknown layer names fail here, before any training)
+        self._s_cap = self._t_cap = None
+        if self.objective.feature_layers is not None:
+            s_name, t_name = self.objective.feature_layers
+            self._s_cap = _Capture(resolve_module(self.student, s_name, "student"))
+            self._t_cap = _Capture(resolve_module(teacher, t_name, "teacher"))
+        self._step = _Step(self.student, self.objective, self.timesteps, self._s_cap)
+        params = [p for p in self._step.parameters() if p.requires_grad]
+        self.optimizer = (optimizer or (lambda ps: torch.optim.Adam(ps, lr=lr)))(params)
+        self.scheduler = scheduler(self.optimizer) if scheduler is not None else None
+        self._ddp = None
+        if self.world > 1:
+            from torch.nn.parallel import DistributedDataParallel as DDP
+
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self._ddp = DDP(self._step, device_ids=ids)
+        self.mask_generator = torch.Generator().manual_seed((self.seed * 2654435761 + 97) % (2**63 - 1))
+        self.epoch = 0
+        self.history: list[dict] = []
+
+    # ------------------------------------------------------------------ state
+    @property
+    def checkpoint_path(self) -> Optional[Path]:
+        return None if self.out_dir is None else self.out_dir / "checkpoint.pt"
+
+    def state_dict(self) -> dict:
+        """Everything needed to continue training exactly."""
+        np_state = np.random.get_state()
+        return {
+            "format": CHECKPOINT_FORMAT,
+            "epoch": self.epoch,
+            "student": self.student.state_dict(),
+            "objective": self.objective.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
+            "mask_generator": self.mask_generator.get_state(),
+            "torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+            "numpy_rng": [np_state[0], np_state[1].tolist(), int(np_state[2]), int(np_state[3]), float(np_state[4])],
+            "history": self.history,
+            "config": {"seed": self.seed, "batch_size": self.batch_size, "timesteps": self.timesteps},
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        if state.get("format") != CHECKPOINT_FORMAT:
+            raise ValueError(f"not a Trainer checkpoint (format {state.get('format')!r})")
+        cfg = state["config"]
+        mine = {"seed": self.seed, "batch_size": self.batch_size, "timesteps": self.timesteps}
+        if cfg != mine:
+            raise ValueError(f"checkpoint was written with {cfg}, this run uses {mine}; resume with the same "
+                             "seed, batch_size and timesteps or start a new out_dir")
+        self.student.load_state_dict(state["student"])
+        self.objective.load_state_dict(state["objective"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.scheduler is not None and state["scheduler"] is not None:
+            self.scheduler.load_state_dict(state["scheduler"])
+        self.mask_generator.set_state(state["mask_generator"])
+        torch.set_rng_state(state["torch_rng"])
+        if state["cuda_rng"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["cuda_rng"])
+        s = state["numpy_rng"]
+        np.random.set_state((s[0], np.asarray(s[1], dtype=np.uint32), s[2], s[3], s[4]))
+        self.epoch = int(state["epoch"])
+        self.history = list(state["history"])
+
+    def _save(self) -> None:
+        if self.out_dir is None:
+            return
+        if self.rank == 0:
+            save_checkpoint(self.checkpoint_path, self.state_dict())
+        dist_utils.barrier()
+
+    def _write_metrics(self, rewrite: bool = False) -> None:
+        if self.out_dir is None or self.rank != 0:
+            return
+        path = self.out_dir / "metrics.jsonl"
+        if rewrite:
+            tmp = path.with_suffix(".jsonl.tmp")
+            tmp.write_text("".join(json.dumps(h, sort_keys=True) + "\n" for h in self.history))
+            os.replace(tmp, path)
+        else:
+            with open(path, "a") as fh:
+                fh.write(json.dumps(self.history[-1], sort_keys=True) + "\n")
+
+    # ------------------------------------------------------------------ checks
+    def check_compatible(self, x: torch.Tensor) -> None:
+        """Class counts of teacher and student must agree (probe on one sample)."""
+        if self.teacher is None:
+            return
+        xs = x[:1].to(self.device)
+        s = probe_shapes(self.student, [], xs, self.timesteps)["logits"]
+        t = probe_shapes(self.teacher, [], xs, None)["logits"]
+        if s[-1] != t[-1]:
+            raise ValueError(f"teacher predicts {t[-1]} classes but the student {s[-1]}; they must match "
+                             "(num_classes of both models)")
+
+    # ------------------------------------------------------------------ training
+    def _teacher_out(self, xb):
+        if self.teacher is None:
+            return None, None
+        with torch.no_grad():
+            t_logits = _logits(self.teacher(xb), None)
+            t_feat = self._t_cap.pop() if self._t_cap is not None else None
+        reset_model_states(self.teacher)
+        return t_logits, t_feat
+
+    def _train_epoch(self, x, y, epoch):
+        from tqdm.auto import tqdm
+
+        n = len(x)
+        perm = dist_utils.epoch_permutation(n, self.seed, epoch)
+        starts = [s for s in range(0, n, self.batch_size) if min(self.batch_size, n - s) >= self.world]
+        self.student.train()
+        self.objective.train()
+        step_fn = self._ddp if self._ddp is not None else self._step
+        sums = {}
+        seen = torch.zeros(1, dtype=torch.float64)
+        correct = torch.zeros(1, dtype=torch.float64)
+        bar = tqdm(starts, desc=f"epoch {epoch + 1}/{self.epochs}", leave=False,
+                   disable=not self.progress or self.rank != 0)
+        for s in bar:
+            gidx = perm[s:s + self.batch_size]
+            lo, hi = dist_utils.shard_bounds(len(gidx), self.rank, self.world)
+            idx = gidx[lo:hi]
+            xb = _as_float(x[idx]).to(self.device, non_blocking=True)
+            yb = y[idx].to(self.device, non_blocking=True)
+            t_logits, t_feat = self._teacher_out(xb)
+            loss, parts, logits = step_fn(xb, yb, t_logits, t_feat, slice(lo, hi), len(gidx), self.mask_generator)
+            scale = (hi - lo) * self.world / len(gidx)
+            self.optimizer.zero_grad(set_to_none=True)
+            (loss * scale).backward()
+            if self.grad_clip is not None:
+                nn.utils.clip_grad_norm_(self._step.parameters(), self.grad_clip)
+            self.optimizer.step()
+            reset_model_states(self.student)
+            nb = hi - lo
+            seen += nb
+            for k, v in {"loss": loss.detach(), **parts}.items():
+                sums[k] = sums.get(k, 0.0) + float(v) * nb
+            if not yb.dtype.is_floating_point:
+                correct += float((logits.argmax(-1) == yb).sum())
+            if self.rank == 0:
+                bar.set_postfix(loss=f"{float(loss.detach()):.4f}")
+        keys = sorted(sums)
+        vec = torch.tensor([sums[k] for k in keys] + [float(seen), float(correct)], dtype=torch.float64)
+        dist_utils.all_reduce_sum(vec)
+        total = max(vec[-2].item(), 1.0)
+        out = {f"train_{k}": vec[i].item() / total for i, k in enumerate(keys)}
+        out["train_acc"] = vec[-1].item() / total
+        return out
+
+    @torch.no_grad()
+    def evaluate(self, x, y, model: Optional[nn.Module] = None, timesteps: Optional[int] = -1) -> dict:
+        """Accuracy and mean cross-entropy of ``model`` (default the student) on ``(x, y)``.
+
+        Work is split over processes in distributed runs; every process gets the global result.
+        ``timesteps=-1`` means the trainer's (use None for an ANN teacher).
+        """
+        model = self.student if model is None else model
+        t = self.timesteps if timesteps == -1 else timesteps
+        was = model.training
+        model.eval()
+        lo, hi = dist_utils.shard_bounds(len(x), self.rank, self.world) if len(x) >= self.world else (0, 0)
+        acc = torch.zeros(3, dtype=torch.float64)
+        for s in range(lo, hi, self.eval_batch_size):
+            e = min(s + self.eval_batch_size, hi)
+            xb = _as_float(x[s:e]).to(self.device)
+            yb = y[s:e].to(self.device)
+            logits = _logits(model(_encode(xb, t)), t)
+            reset_model_states(model)
+            acc += torch.tensor([float((logits.argmax(-1) == yb).sum()),
+                                 float(F.cross_entropy(logits, yb, reduction="sum")), e - s], dtype=torch.float64)
+        model.train(was)
+        dist_utils.all_reduce_sum(acc)
+        n = max(acc[2].item(), 1.0)
+        return {"acc": acc[0].item() / n, "loss": acc[1].item() / n, "n": int(acc[2].item())}
+
+    def fit(self, train, val=None) -> list[dict]:
+        """Train on ``train = (x, y)`` for the remaining epochs; evaluate on ``val`` after each.
+
+        Returns the history (one dict per epoch, also in ``metrics.jsonl``).
+        """
+        x, y = train
+        if len(x) != len(y):
+            raise ValueError(f"train x has {len(x)} samples but y has {len(y)}")
+        if len(x) < self.world:
+            raise ValueError(f"{len(x)} training samples cannot be split over {self.world} processes")
+        self.check_compatible(x)
+        if self.out_dir is not None and self.rank == 0:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+        dist_utils.barrier()
+        if self.resume and self.checkpoint_path is not None and self.checkpoint_path.is_file():
+            self.load_state_dict(load_checkpoint(self.checkpoint_path, map_location="cpu"))
+            self._write_metrics(rewrite=True)
+        elif self.out_dir is not None and self.rank == 0:
+            (self.out_dir / "metrics.jsonl").unlink(missing_ok=True)
+        while self.epoch < self.epochs:
+            t0 = time.perf_counter()
+            rec = {"epoch": self.epoch + 1, "lr": self.optimizer.param_groups[0]["lr"]}
+            rec.update(self._train_epoch(x, y, self.epoch))
+            if self.scheduler is not None:
+                self.scheduler.step()
+            if val is not None:
+                ev = self.evaluate(*val)
+                rec.update(val_acc=ev["acc"], val_loss=ev["loss"])
+            rec["wall_s"] = round(time.perf_counter() - t0, 3)
+            self.epoch += 1
+            self.history.append(rec)
+            self._save()
+            self._write_metrics()
+        return self.history
+
+    def close(self) -> None:
+        """Remove the forward hooks."""
+        for c in (self._s_cap, self._t_cap):
+            if c is not None:
+                c.handle.remove()
