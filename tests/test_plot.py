@@ -98,8 +98,11 @@ def test_traces_lines_and_shapes(tmp_path):
         traces(t, v.T)
     with pytest.raises(ValueError, match="labels"):
         traces(t, v, labels=["a"])
-    mon = SimpleNamespace(t_ms=t, values=v[:, :2])
+    mon = SimpleNamespace(t_ms=t, v=v[:, :2], u=v)
     assert len(traces(mon).lines) == 2
+    assert len(traces(mon, "u").lines) == 3
+    with pytest.raises(TypeError, match="StateMonitor"):
+        traces(t)
 
 
 def test_rate_plot_and_combined_figure(tmp_path):

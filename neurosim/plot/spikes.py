@@ -163,10 +163,10 @@ def traces(t_ms, values=None, ax=None, *, labels=None, offset_mv=0.0, v_th=None,
     Parameters
     ----------
     t_ms : array (T,) or a StateMonitor
-        Sample times in ms. A monitor with ``t_ms`` and ``values`` (or ``v``) attributes can be
-        passed instead of both arrays.
-    values : array (T,) or (T, k)
-        Time-first samples: one line per column.
+        Sample times in ms, or a ``StateMonitor`` (then ``values`` names the recorded variable,
+        default ``"v"``).
+    values : array (T,) or (T, k), or str
+        Time-first samples: one line per column (a StateMonitor's ``mon.v`` is [T, k]).
     labels : sequence of str, optional
         One legend entry per column.
     offset_mv : float
@@ -179,13 +179,13 @@ def traces(t_ms, values=None, ax=None, *, labels=None, offset_mv=0.0, v_th=None,
     Axes
         With one ``Line2D`` per trace (plus one for ``v_th``).
     """
-    if values is None:
+    if values is None or isinstance(values, str):
         mon = t_ms
         if not hasattr(mon, "t_ms"):
-            raise TypeError("values is required unless t_ms is a StateMonitor (with .t_ms and .values)")
-        values = getattr(mon, "values", None)
-        if values is None:
-            values = getattr(mon, "v")
+            raise TypeError("values is required unless t_ms is a StateMonitor (with .t_ms); "
+                            "pass traces(monitor, 'v') or traces(t_ms, values)")
+        var = values or ("values" if hasattr(mon, "values") else "v")
+        values = mon[var] if hasattr(mon, "__getitem__") else getattr(mon, var)
         t_ms = mon.t_ms
     t = as_float_array("t_ms", t_ms, ndim=1)
     y = as_float_array("values", values, ndim=(1, 2))
