@@ -1,0 +1,386 @@
+r"""Fused multi-step LIF forward and backward (BPTT with a surrogate gradient).
+
+Layout: input ``x`` is ``[T, M]`` (time first, ``M = B * neurons``, C-contiguous). Work is
+split into blocks of ``block`` neurons run in parallel (``prange``); inside a block the time
+loop is outside and the innermost loop walks the block contiguously (a per-neuron time loop
+with stride ``M`` is several times slower).
+
+Per step (see ``neurosim.snn.functional.lif``; ``form`` fixes the order of operations)::
+
+    form 0 (spikingjelly):  h = v + (x - (v - v_rest)) / tau        | v - (v - v_rest) / tau + x
+    form 1 (snntorch):      h = beta v + x  [+ (1 - beta) x, v_rest] (delayed reset optional)
+    form 2 (norse):         h = v + k ((v_rest - v) + x)            | v + k (v_rest - v) + x
+    form 3 (parametric):    h = v + (x - (v - v_rest)) k            | v - (v - v_rest) k + x
+    s = H(h - v_th)  (strict: h > v_th)
+    reset 0 zero:  v = s v_reset + (1 - s) h;  1 subtract: v = h - s (v_th - v_reset);  2 none: v = h
+
+Backward recomputes the forward of one block into a block-local buffer ``[T, block]``
+instead of storing ``h`` for the whole sequence, so the only state kept between forward and
+backward is the input and the initial membrane (the input is needed by the caller anyway).
+Per step, with ``g = surrogate'(h - v_th)`` (closed forms below, same as
+``neurosim.snn.surrogate``)::
+
+    dv/dh = (1 - s) + (v_reset - h) g    (zero; detached: 1 - s)
+          = 1 - (v_th - v_reset) g       (subtract; detached: 1)
+    gh_t  = gs_t g + gv_t dv/dh ;  gx_t = gh_t dh/dx ;  gv_{t-1} = gh_t dh/dv
+    gk   += gh_t dh/dk                   (leak fraction k = 1/tau, for learnable tau)
+
+Scalars travel in a small array ``P`` of the data's dtype (so float32 data is computed in
+float32, as torch does) and flags in an int64 array ``F``:
+
+``P``: tau, v_th, v_reset, v_rest, k_or_beta, c1, c2, one, zero, v_th - v_reset
+``F``: form, decay_input, strict, reset, detach_reset, reset_delay, surrogate id, forward block,
+backward block
+
+Surrogate ids: 0 atan ``c2 / (1 + (c1 x)^2)``; 1 sigmoid ``(1 - s) s c1``, ``s = 1/(1+e^{-c1 x})``;
+2 fast sigmoid ``1 / (c1 |x| + 1)^2``; 3 triangle ``max(0, 1 - c1 |x|) c1``;
+4 gaussian ``exp(-x^2 c1) c2``; 5 erf ``exp(-(c1 x)^2) c2``.
+
+Numba only (numpy + numba + neurosim.config); kernels write into caller-allocated arrays.
+"""
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from neurosim.config import NJIT, NJIT_PARALLEL
+
+__all__ = ["lif_bptt_forward", "lif_bptt_backward", "surrogate_grad", "N_PARAMS", "N_FLAGS"]
+
+N_PARAMS = 10
+N_FLAGS = 9
+
+
+# --------------------------------------------------------------------------------------------
+# scalar surrogate (used by the tests and by the parameter-gradient pass)
+@numba.njit(**NJIT)
+def _sg(x, sid, c1, c2, one, zero):
+    """Closed-form surrogate derivative at ``x`` (dtype of ``x``)."""
+    if sid == 0:
+        ax = c1 * x
+        return c2 / (one + ax * ax)
+    if sid == 1:
+        s = one / (one + np.exp(-(c1 * x)))
+        return (one - s) * s * c1
+    if sid == 2:
+        d = c1 * abs(x) + one
+        return one / (d * d)
+    if sid == 3:
+        r = one - c1 * abs(x)
+        return r * c1 if r > zero else zero
+    if sid == 4:
+        return np.exp(-(x * x) * c1) * c2
+    ax = c1 * x
+    return np.exp(-(ax * ax)) * c2
+
+
+@numba.njit(**NJIT)
+def surrogate_grad(x, out, P, F):
+    """Evaluate the configured surrogate derivative element-wise (for tests): ``out = g(x)``."""
+    for i in range(x.shape[0]):
+        out[i] = _sg(x[i], F[6], P[5], P[6], P[7], P[8])
+
+
+# --------------------------------------------------------------------------------------------
+# row passes: one time step of one block; the branches sit outside the contiguous loops so
+# that each loop is simple enough to vectorise.
+@numba.njit(**NJIT)
+def _charge_row(xr, V, Hr, P, form, decay_input):
+    """``Hr = charge(xr, V)`` for one step of one block."""
+    n = V.shape[0]
+    tau, vr, kb, one, zero = P[0], P[3], P[4], P[7], P[8]
+    if form == 0:
+        if decay_input:
+            for j in range(n):
+                v = V[j]
+                Hr[j] = v + (xr[j] - (v - vr)) / tau
+        else:
+            for j in range(n):
+                v = V[j]
+                Hr[j] = v - (v - vr) / tau + xr[j]
+    elif form == 1:
+        if decay_input:
+            a = one - kb
+            if vr == zero:
+                for j in range(n):
+                    Hr[j] = kb * V[j] + xr[j] * a
+            else:
+                for j in range(n):
+                    Hr[j] = kb * (V[j] - vr) + vr + xr[j] * a
+        else:
+            if vr == zero:
+                for j in range(n):
+                    Hr[j] = kb * V[j] + xr[j]
+            else:
+                for j in range(n):
+                    Hr[j] = kb * (V[j] - vr) + vr + xr[j]
+    elif form == 2:
+        if decay_input:
+            for j in range(n):
+                v = V[j]
+                Hr[j] = v + kb * ((vr - v) + xr[j])
+        else:
+            for j in range(n):
+                v = V[j]
+                Hr[j] = v + kb * (vr - v) + xr[j]
+    else:
+        if decay_input:
+            for j in range(n):
+                v = V[j]
+                Hr[j] = v + (xr[j] - (v - vr)) * kb
+        else:
+            for j in range(n):
+                v = V[j]
+                Hr[j] = v - (v - vr) * kb + xr[j]
+
+
+@numba.njit(**NJIT)
+def _fire_reset_row(Hr, Sr, V, P, strict, mode):
+    """Spikes ``Sr = H(Hr - v_th)`` and the next state ``V`` (mode 0 zero, 1 subtract, 2 keep h)."""
+    n = V.shape[0]
+    th, vres, one, zero, sub = P[1], P[2], P[7], P[8], P[9]
+    if strict:
+        if mode == 0:
+            for j in range(n):
+                h = Hr[j]
+                s = one if h > th else zero
+                Sr[j] = s
+                V[j] = s * vres + (one - s) * h
+        elif mode == 1:
+            for j in range(n):
+                h = Hr[j]
+                s = one if h > th else zero
+                Sr[j] = s
+                V[j] = h - s * sub
+        else:
+            for j in range(n):
+                h = Hr[j]
+                Sr[j] = one if h > th else zero
+                V[j] = h
+    else:
+        if mode == 0:
+            for j in range(n):
+                h = Hr[j]
+                s = one if h >= th else zero
+                Sr[j] = s
+                V[j] = s * vres + (one - s) * h
+        elif mode == 1:
+            for j in range(n):
+                h = Hr[j]
+                s = one if h >= th else zero
+                Sr[j] = s
+                V[j] = h - s * sub
+        else:
+            for j in range(n):
+                h = Hr[j]
+                Sr[j] = one if h >= th else zero
+                V[j] = h
+
+
+@numba.njit(**NJIT)
+def _delay_row(V, Vin, R, P, strict, reset):
+    """snntorch's delayed reset: ``R = H(V - v_th)`` (previous spike), ``Vin`` = membrane to charge."""
+    n = V.shape[0]
+    th, vres, one, zero = P[1], P[2], P[7], P[8]
+    for j in range(n):
+        v = V[j]
+        fired = v > th if strict else v >= th
+        r = one if fired else zero
+        R[j] = r
+        if reset == 0:
+            if vres == zero:
+                Vin[j] = (one - r) * v
+            else:
+                Vin[j] = (one - r) * v + r * vres
+        else:
+            Vin[j] = v
+
+
+@numba.njit(**NJIT)
+def _step_block(xr, V, Hr, Sr, Vin, R, P, form, decay_input, strict, reset, reset_delay):
+    """One forward step of one block: charge, fire, reset (``Hr``, ``Sr``, ``V`` updated)."""
+    if reset_delay:
+        _delay_row(V, Vin, R, P, strict, reset)
+        _charge_row(xr, Vin, Hr, P, form, decay_input)
+        if reset == 1:
+            sub = P[9]
+            for j in range(Hr.shape[0]):
+                Hr[j] = Hr[j] - R[j] * sub
+        _fire_reset_row(Hr, Sr, V, P, strict, 2)
+    else:
+        _charge_row(xr, V, Hr, P, form, decay_input)
+        _fire_reset_row(Hr, Sr, V, P, strict, reset)
+
+
+@numba.njit(**NJIT)
+def _sg_row(Hr, Gr, P, sid):
+    """``Gr = g(Hr - v_th)`` with the closed form of surrogate ``sid``."""
+    n = Hr.shape[0]
+    th, c1, c2, one, zero = P[1], P[5], P[6], P[7], P[8]
+    if sid == 0:
+        for j in range(n):
+            ax = c1 * (Hr[j] - th)
+            Gr[j] = c2 / (one + ax * ax)
+    elif sid == 1:
+        for j in range(n):
+            s = one / (one + np.exp(-(c1 * (Hr[j] - th))))
+            Gr[j] = (one - s) * s * c1
+    elif sid == 2:
+        for j in range(n):
+            d = c1 * abs(Hr[j] - th) + one
+            Gr[j] = one / (d * d)
+    elif sid == 3:
+        for j in range(n):
+            r = one - c1 * abs(Hr[j] - th)
+            Gr[j] = r * c1 if r > zero else zero
+    elif sid == 4:
+        for j in range(n):
+            u = Hr[j] - th
+            Gr[j] = np.exp(-(u * u) * c1) * c2
+    else:
+        for j in range(n):
+            ax = c1 * (Hr[j] - th)
+            Gr[j] = np.exp(-(ax * ax)) * c2
+
+
+@numba.njit(**NJIT)
+def _grad_row(gsr, Gr, Hr, G, gxr, P, strict, gmode, dhdx, dhdv):
+    """``gh = gs g + G dv/dh``; ``gx = gh dh/dx``; ``G = gh dh/dv`` (Gr holds gh on return).
+
+    gmode 0: dv/dh = 1; 1: zero reset, detached; 2: zero reset; 3: subtract reset.
+    """
+    n = G.shape[0]
+    th, vres, one, zero, sub = P[1], P[2], P[7], P[8], P[9]
+    if gmode == 0:
+        for j in range(n):
+            gh = gsr[j] * Gr[j] + G[j]
+            gxr[j] = gh * dhdx
+            G[j] = gh * dhdv
+            Gr[j] = gh
+    elif gmode == 1 or gmode == 2:
+        det = gmode == 1
+        if strict:
+            for j in range(n):
+                h = Hr[j]
+                g = Gr[j]
+                d = zero if h > th else one
+                if not det:
+                    d = d + (vres - h) * g
+                gh = gsr[j] * g + G[j] * d
+                gxr[j] = gh * dhdx
+                G[j] = gh * dhdv
+                Gr[j] = gh
+        else:
+            for j in range(n):
+                h = Hr[j]
+                g = Gr[j]
+                d = zero if h >= th else one
+                if not det:
+                    d = d + (vres - h) * g
+                gh = gsr[j] * g + G[j] * d
+                gxr[j] = gh * dhdx
+                G[j] = gh * dhdv
+                Gr[j] = gh
+    else:
+        for j in range(n):
+            g = Gr[j]
+            gh = gsr[j] * g + G[j] * (one - sub * g)
+            gxr[j] = gh * dhdx
+            G[j] = gh * dhdv
+            Gr[j] = gh
+
+
+# --------------------------------------------------------------------------------------------
+@numba.njit(**NJIT_PARALLEL)
+def lif_bptt_forward(x, v0, spikes, v_out, P, F):
+    """Forward over ``T`` steps: writes ``spikes`` ``[T, M]`` and the final membrane ``v_out`` ``[M]``."""
+    T, M = x.shape
+    form, decay_input, strict, reset, reset_delay, block = F[0], F[1], F[2], F[3], F[5], F[7]
+    nblocks = (M + block - 1) // block
+    for b in numba.prange(nblocks):
+        m0 = b * block
+        m1 = min(M, m0 + block)
+        n = m1 - m0
+        V = v_out[m0:m1]
+        V[:] = v0[m0:m1]
+        Hr = np.empty(n, dtype=x.dtype)
+        Vin = np.empty(n if reset_delay else 0, dtype=x.dtype)
+        R = np.empty(n if reset_delay else 0, dtype=x.dtype)
+        for t in range(T):
+            _step_block(x[t, m0:m1], V, Hr, spikes[t, m0:m1], Vin, R, P, form, decay_input, strict,
+                        reset, reset_delay)
+
+
+@numba.njit(**NJIT_PARALLEL)
+def lif_bptt_backward(x, v0, gs, gv_T, gx, gv0, gk_part, P, F):
+    """BPTT: writes ``gx`` ``[T, M]``, ``gv0`` ``[M]`` and per-block partial sums ``gk_part`` ``[nblocks]``.
+
+    ``gs`` ``[T, M]`` is the gradient w.r.t. the spikes, ``gv_T`` ``[M]`` w.r.t. the final
+    membrane. ``gk_part`` (float64, length ``ceil(M / F[8])``) receives ``sum gh dh/dk`` per
+    block (``k = 1/tau``, the leak fraction); pass an array of length 0 to skip it.
+    Blocks hold ``F[8]`` neurons (the membranes of one block over all steps are recomputed
+    into a ``[T, F[8]]`` buffer, which should fit in the L2 cache).
+    """
+    T, M = x.shape
+    form, decay_input, strict, reset, detach, reset_delay, sid, block = (
+        F[0], F[1], F[2], F[3], F[4], F[5], F[6], F[8])
+    v_th, v_reset, vr, kb, one, zero, sub = P[1], P[2], P[3], P[4], P[7], P[8], P[9]
+    need_k = gk_part.shape[0] > 0
+    if form == 1:
+        dhdx = (one - kb) if decay_input else one
+        dhdv = kb
+    else:
+        k = one / P[0] if form == 0 else kb
+        dhdx = k if decay_input else one
+        dhdv = one - k
+    if reset_delay or reset == 2:
+        gmode = 0
+    elif reset == 0:
+        gmode = 1 if detach else 2
+    else:
+        gmode = 0 if detach else 3
+    nblocks = (M + block - 1) // block
+    for b in numba.prange(nblocks):
+        m0 = b * block
+        m1 = min(M, m0 + block)
+        n = m1 - m0
+        H = np.empty((T, n), dtype=x.dtype)
+        V = np.empty(n, dtype=x.dtype)
+        S = np.empty(n, dtype=x.dtype)
+        Vin = np.empty(n if reset_delay else 0, dtype=x.dtype)
+        R = np.empty(n if reset_delay else 0, dtype=x.dtype)
+        V[:] = v0[m0:m1]
+        for t in range(T):  # recompute the membranes of this block
+            _step_block(x[t, m0:m1], V, H[t], S, Vin, R, P, form, decay_input, strict, reset,
+                        reset_delay)
+        G = V  # reuse: carry = dL/dv_t
+        G[:] = gv_T[m0:m1]
+        Gr = S  # reuse: surrogate values, then gh
+        acc = 0.0
+        for t in range(T - 1, -1, -1):
+            Hr = H[t]
+            _sg_row(Hr, Gr, P, sid)
+            _grad_row(gs[t, m0:m1], Gr, Hr, G, gx[t, m0:m1], P, strict, gmode, dhdx, dhdv)
+            if reset_delay and reset == 0:  # the reset r_t = H(v_{t-1}) blocks dh_t/dv_{t-1}
+                for j in range(n):
+                    vp = H[t - 1, j] if t > 0 else v0[m0 + j]
+                    fired = vp > v_th if strict else vp >= v_th
+                    if fired:
+                        G[j] = zero
+            if need_k:
+                for j in range(n):
+                    if t == 0:
+                        vp = v0[m0 + j]
+                    else:
+                        hp = H[t - 1, j]
+                        if reset == 2:
+                            vp = hp
+                        else:
+                            fp = hp > v_th if strict else hp >= v_th
+                            sp = one if fp else zero
+                            vp = sp * v_reset + (one - sp) * hp if reset == 0 else hp - sp * sub
+                    dhdk = (x[t, m0 + j] - (vp - vr)) if decay_input else (vr - vp)
+                    acc += Gr[j] * dhdk
+        gv0[m0:m1] = G
+        if need_k:
+            gk_part[b] = acc

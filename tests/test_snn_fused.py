@@ -1,0 +1,114 @@
+"""The fused Numba LIF (kernels/bptt.py + neurosim.snn.fused) equals the pure-torch step loop.
+
+Spikes identical, final membranes and gradients (input, initial state) allclose (1e-5), for
+every convention form, reset mode, detach flag, input scaling and surrogate.
+"""
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+import torch
+
+import neurosim.snn as snn
+from neurosim.snn import fused
+from neurosim.snn import surrogate as S
+
+SURROGATES = [S.ATan(), S.Sigmoid(), S.FastSigmoid(), S.Triangle(alpha=2.0), S.Gaussian(), S.Erf(),
+              S.SuperSpike(alpha=4.0)]
+
+
+def _pair(make, x, v0, g, gv):
+    out = []
+    for backend in ("torch", "fused"):
+        xr = x.clone().requires_grad_(True)
+        vr = v0.clone().requires_grad_(True)
+        s, st = make(backend)(xr, snn.LIFState(vr))
+        gx, gv0 = torch.autograd.grad((s * g).sum() + (st.v * gv).sum(), [xr, vr])
+        out.append((s.detach(), st.v.detach(), gx, gv0))
+    return out
+
+
+def _assert_same(a, b, msg):
+    assert torch.equal(a[0], b[0]), f"spikes differ: {msg}"
+    for i, name in ((1, "v_T"), (2, "grad x"), (3, "grad v0")):
+        np.testing.assert_allclose(b[i].numpy(), a[i].numpy(), rtol=1e-5, atol=1e-5, err_msg=f"{name}: {msg}")
+
+
+@pytest.fixture
+def small_blocks(monkeypatch):
+    """Blocks of 16 / 8 neurons so that a few dozen neurons span several blocks and a partial one."""
+    monkeypatch.setattr(fused, "BLOCK", 16)
+    monkeypatch.setattr(fused, "backward_block", lambda T, itemsize: 8)
+
+
+def test_fused_equals_torch_every_mode(small_blocks):
+    gen = torch.Generator().manual_seed(0)
+    T, B, N = 9, 3, 13
+    x = torch.randn(T, B, N, generator=gen) * 1.5 + 0.3
+    g = torch.randn(T, B, N, generator=gen)
+    gv = torch.randn(B, N, generator=gen)
+    v0 = torch.rand(B, N, generator=gen) * 1.2 - 0.1
+    combos = itertools.product(["neurosim", "snntorch", "norse"], ["zero", "subtract", "none"],
+                               [False, True], [True, False])
+    n = 0
+    for i, (conv, reset, detach, decay_input) in enumerate(combos):
+        if conv == "snntorch" and not detach:
+            continue
+        sg = SURROGATES[i % len(SURROGATES)]
+        kw = dict(convention=conv, reset=reset, detach_reset=detach, decay_input=decay_input, surrogate=sg,
+                  v_reset=-0.1 if reset == "zero" and conv != "snntorch" else 0.0)
+        a, b = _pair(lambda be: snn.LIF(3.0, backend=be, **kw), x, v0, g, gv)
+        assert a[0].sum() > 0
+        _assert_same(a, b, f"{kw}")
+        n += 1
+    assert n == 30
+
+
+@pytest.mark.parametrize("sg", SURROGATES, ids=repr)
+def test_fused_every_surrogate(sg):
+    gen = torch.Generator().manual_seed(1)
+    x = torch.randn(7, 2, 40, generator=gen) + 0.5
+    a, b = _pair(lambda be: snn.LIF(2.0, surrogate=sg, backend=be, fire=">"), x,
+                 torch.zeros(2, 40), torch.randn(7, 2, 40, generator=gen), torch.zeros(2, 40))
+    _assert_same(a, b, repr(sg))
+
+
+def test_surrogate_kernel_matches_torch_closed_form():
+    from neurosim.kernels.bptt import surrogate_grad
+
+    x = torch.linspace(-3, 3, 601, dtype=torch.float64)
+    for sg in SURROGATES:
+        P, F = fused.kernel_arrays(snn.LIF(surrogate=sg).spec, np.float64)
+        out = np.empty(601)
+        surrogate_grad(x.numpy(), out, P, F)
+        np.testing.assert_allclose(out, sg.grad(x).numpy(), rtol=1e-12, atol=1e-15, err_msg=repr(sg))
+
+
+def test_fused_float64_and_layouts():
+    gen = torch.Generator().manual_seed(2)
+    base = torch.randn(2, 6, 5, 3, generator=gen, dtype=torch.float64) + 0.4
+    x = base.permute(1, 0, 2, 3)  # [T=6, B=2, 5, 3], not contiguous
+    lif = snn.LIF(2.0, reset="subtract")
+    xr = x.clone().requires_grad_(True)
+    s, st = lif(xr)
+    s.sum().backward()  # upstream gradient with stride 0
+    xt = x.clone().requires_grad_(True)
+    s2, st2 = snn.LIF(2.0, reset="subtract", backend="torch")(xt)
+    s2.sum().backward()
+    assert s.dtype == torch.float64 and torch.equal(s, s2)
+    np.testing.assert_allclose(xr.grad.numpy(), xt.grad.numpy(), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(st.v.detach().numpy(), st2.v.detach().numpy(), rtol=1e-12)
+
+
+def test_dispatch_and_fallback():
+    lif = snn.LIF(backend="fused")
+    with pytest.raises(ValueError, match="fused kernel does not support"):
+        lif(torch.randn(3, 2, 4, dtype=torch.bfloat16))
+    s, _ = snn.LIF()(torch.randn(3, 2, 4, dtype=torch.bfloat16))  # auto -> torch loop
+    assert s.dtype == torch.bfloat16
+    assert fused.supports(torch.zeros(2, 2), snn.LIF().spec)
+    assert not fused.supports(torch.zeros(2, 2, dtype=torch.float16), snn.LIF().spec)
+    with pytest.raises(ValueError, match="backend"):
+        snn.LIF(backend="cuda")
