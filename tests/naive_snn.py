@@ -87,3 +87,38 @@ def norse_lif_box(x, *, tau_mem_inv=100.0, dt=1e-3, v_leak=0.0, v_th=1.0, v_rese
         v = (1 - z) * v + z * v_reset
         out[t] = z
     return out
+
+
+def alif_forward(x, *, tau, tau_adapt, beta_adapt, v_th=1.0, reset="subtract"):
+    """Adaptive-threshold LIF (decay_input, fire >=), spikes [T, M] and thresholds [T, M]."""
+    x = np.asarray(x, dtype=np.float64)
+    T, M = x.shape
+    v = np.zeros(M)
+    a = np.zeros(M)
+    rho = math.exp(-1.0 / tau_adapt)
+    S = np.zeros((T, M))
+    TH = np.zeros((T, M))
+    for t in range(T):
+        h = v + (x[t] - v) / tau
+        th = v_th + beta_adapt * a
+        s = (h >= th).astype(float)
+        v = h - s * th if reset == "subtract" else np.where(s > 0, 0.0, h)
+        a = rho * a + (1 - rho) * s
+        S[t], TH[t] = s, th
+    return S, TH
+
+
+def recurrent_lif_forward(x, W, *, tau):
+    """LIF (decay_input, hard reset to 0, fire >=) driven by x_t + W s_{t-1}; spikes [T, M]."""
+    x = np.asarray(x, dtype=np.float64)
+    T, M = x.shape
+    v = np.zeros(M)
+    s = np.zeros(M)
+    out = np.zeros((T, M))
+    for t in range(T):
+        i = x[t] + W @ s
+        h = v + (i - v) / tau
+        s = (h >= 1.0).astype(float)
+        v = np.where(s > 0, 0.0, h)
+        out[t] = s
+    return out

@@ -10,8 +10,15 @@ from neurosim.snn.containers import (
 )
 from neurosim.snn.conventions import CONVENTIONS, get_convention, resolve_lif_spec
 from neurosim.snn.encoding import delta, direct, latency, poisson
-from neurosim.snn.functional.lif import LIFSpec, LIFState, lif_run, lif_step
-from neurosim.snn.modules.lif import LIF, LIFCell, LIFLayer
+from neurosim.snn.functional import (
+    ALIFState, CubaLIFState, IzhikevichState, LIFSpec, LIFState, lif_run, lif_step,
+)
+from neurosim.snn.modules import (
+    IF, LIF, AdaptiveLIF, AdaptiveLIFCell, AdaptiveLIFLayer, CubaLIF, CubaLIFCell, CubaLIFLayer,
+    IFCell, IFLayer, Izhikevich, IzhikevichCell, IzhikevichLayer, LIFCell, LIFLayer, ParametricLIF,
+    ParametricLIFCell, ParametricLIFLayer, RecurrentLIF, RecurrentLIFCell, RecurrentLIFLayer,
+    RecurrentLIFState, StatefulLayer,
+)
 from neurosim.snn.surrogate import (
     SURROGATES, ATan, Erf, FastSigmoid, Gaussian, Sigmoid, SuperSpike, Surrogate, Triangle,
     get_surrogate,
@@ -21,6 +28,10 @@ __all__ = [
     "encoding", "MultiStep", "SeqToANN", "Stateful", "TimeDistributed", "detach_states",
     "reset_states", "CONVENTIONS", "get_convention", "resolve_lif_spec", "delta", "direct",
     "latency", "poisson", "LIFSpec", "LIFState", "lif_run", "lif_step", "LIF", "LIFCell",
-    "LIFLayer", "SURROGATES", "ATan", "Erf", "FastSigmoid", "Gaussian", "Sigmoid", "SuperSpike",
+    "LIFLayer", "ALIFState", "CubaLIFState", "IzhikevichState", "IF", "AdaptiveLIF",
+    "AdaptiveLIFCell", "AdaptiveLIFLayer", "CubaLIF", "CubaLIFCell", "CubaLIFLayer", "IFCell",
+    "IFLayer", "Izhikevich", "IzhikevichCell", "IzhikevichLayer", "ParametricLIF",
+    "ParametricLIFCell", "ParametricLIFLayer", "RecurrentLIF", "RecurrentLIFCell",
+    "RecurrentLIFLayer", "RecurrentLIFState", "StatefulLayer", "SURROGATES", "ATan", "Erf", "FastSigmoid", "Gaussian", "Sigmoid", "SuperSpike",
     "Surrogate", "Triangle", "get_surrogate",
 ]

@@ -74,7 +74,7 @@ class LIFSpec:
     beta: float | None = None
 
     def __post_init__(self):
-        if not (isinstance(self.tau, (int, float)) and self.tau > 0):
+        if not (isinstance(self.tau, (int, float)) and self.tau > 0):  # inf: no leak (IF)
             raise ValueError(f"tau must be > 0 (steps), got {self.tau}")
         if self.reset not in ("zero", "subtract", "none"):
             raise ValueError(f"reset must be one of 'zero', 'subtract', 'none'; got {self.reset!r}")
@@ -141,12 +141,16 @@ def check_sequence(x, name: str = "x") -> torch.Tensor:
     return x
 
 
-def _check_state(state, x_step: torch.Tensor, spec: LIFSpec, cls=LIFState):
+def _check_state(state, x_step: torch.Tensor, spec, cls=LIFState):
+    """``None`` -> ``cls.initial``; otherwise check the fields' shapes against one input step."""
     if state is None:
-        return cls.initial(x_step, spec) if cls is LIFState else cls.initial(x_step, spec)
-    if not isinstance(state, tuple):
+        return cls.initial(x_step, spec)
+    if not isinstance(state, tuple) or len(state) != len(cls._fields):
         raise TypeError(f"state must be a {cls.__name__} (or None), got {type(state).__name__}")
+    state = cls(*state)
     for name, t in zip(cls._fields, state):
+        if not isinstance(t, torch.Tensor):
+            raise TypeError(f"state.{name} must be a torch.Tensor, got {type(t).__name__}")
         if t.shape != x_step.shape:
             raise ValueError(f"state.{name} has shape {tuple(t.shape)}, expected {tuple(x_step.shape)} "
                              "(one time step of the input); pass state=None to start from rest")
@@ -154,20 +158,28 @@ def _check_state(state, x_step: torch.Tensor, spec: LIFSpec, cls=LIFState):
 
 
 # -- the three pieces -------------------------------------------------------------------------
-def lif_charge(x: torch.Tensor, v: torch.Tensor, spec: LIFSpec) -> torch.Tensor:
-    """Membrane after integrating one step of input (before firing)."""
+def lif_charge(x: torch.Tensor, v: torch.Tensor, spec: LIFSpec, k: torch.Tensor | None = None) -> torch.Tensor:
+    """Membrane after integrating one step of input (before firing).
+
+    ``k`` (optional tensor) replaces the leak fraction ``1/tau`` by a learnable value and is
+    multiplied in (spikingjelly's parametric LIF: ``h = v + (x - (v - v_rest)) k``).
+    """
     vr = spec.v_rest
     if spec.form == "snntorch":
-        b = spec.decay
+        b = spec.decay if k is None else 1.0 - k
         xin = x * (1.0 - b) if spec.decay_input else x
         if vr == 0.0:
             return b * v + xin
         return b * (v - vr) + vr + xin
     if spec.form == "norse":
-        k = spec.k
+        kk = spec.k if k is None else k
         if spec.decay_input:
-            return v + k * ((vr - v) + x)
-        return v + k * (vr - v) + x
+            return v + kk * ((vr - v) + x)
+        return v + kk * (vr - v) + x
+    if k is not None:
+        if spec.decay_input:
+            return v + (x - (v - vr)) * k
+        return v - (v - vr) * k + x
     if spec.decay_input:
         return v + (x - (v - vr)) / spec.tau
     return v - (v - vr) / spec.tau + x
@@ -201,25 +213,26 @@ def _delayed_reset(v: torch.Tensor, spec: LIFSpec) -> torch.Tensor:
     return v  # subtract: applied after the charge (see lif_step)
 
 
-def lif_step(x: torch.Tensor, state: LIFState | None, spec: LIFSpec):
-    """One time step: ``(spikes, LIFState)`` for input ``x`` ``[B, ...]``."""
+def lif_step(x: torch.Tensor, state: LIFState | None, spec: LIFSpec, k: torch.Tensor | None = None):
+    """One time step: ``(spikes, LIFState)`` for input ``x`` ``[B, ...]`` (``k``: see :func:`lif_charge`)."""
     state = _check_state(state, x, spec)
     v = state.v
     if spec.reset_delay:
         v0 = v
         v = _delayed_reset(v, spec)
-        h = lif_charge(x, v, spec)
+        h = lif_charge(x, v, spec, k)
         if spec.reset == "subtract":
             r = ((v0 > spec.v_th) if spec.strict else (v0 >= spec.v_th)).to(v0.dtype)
             h = h - r * (spec.v_th - spec.v_reset)
         s = lif_fire(h, spec)
         return s, LIFState(h)
-    h = lif_charge(x, v, spec)
+    h = lif_charge(x, v, spec, k)
     s = lif_fire(h, spec)
     return s, LIFState(lif_reset(h, s, spec))
 
 
-def lif_run(xs: torch.Tensor, state: LIFState | None, spec: LIFSpec, backend: str = "torch"):
+def lif_run(xs: torch.Tensor, state: LIFState | None, spec: LIFSpec, backend: str = "torch",
+            k: torch.Tensor | None = None):
     """Sequence form: loop :func:`lif_step` over ``xs`` ``[T, B, ...]``; returns ``(spikes, state)``.
 
     ``backend="auto"`` uses the fused Numba kernel (:mod:`neurosim.snn.fused`) for CPU
@@ -232,14 +245,14 @@ def lif_run(xs: torch.Tensor, state: LIFState | None, spec: LIFSpec, backend: st
     if backend != "torch":
         from neurosim.snn import fused
 
-        if fused.supports(xs, spec):
-            spikes, v = fused.lif_fused(xs, state.v, spec)
+        if fused.supports(xs, spec, k):
+            spikes, v = fused.lif_fused(xs, state.v, spec, k)
             return spikes, LIFState(v)
         if backend == "fused":
-            raise ValueError(f"the fused kernel does not support this input/spec ({fused.why_not(xs, spec)}); "
+            raise ValueError(f"the fused kernel does not support this input/spec ({fused.why_not(xs, spec, k)}); "
                              "use backend='auto' or 'torch'")
     out = []
     for x in xs:
-        s, state = lif_step(x, state, spec)
+        s, state = lif_step(x, state, spec, k)
         out.append(s)
     return torch.stack(out), state

@@ -14,9 +14,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from neurosim.snn.containers import Stateful
 from neurosim.snn.conventions import resolve_lif_spec
 from neurosim.snn.functional.lif import LIFSpec, LIFState, check_step_input, lif_run, lif_step
+from neurosim.snn.modules.base import StatefulLayer
 
 __all__ = ["LIFCell", "LIF", "LIFLayer"]
 
@@ -98,19 +98,10 @@ class LIF(_LIFOptions):
         return lif_run(x, state, self.spec, backend=self.backend)
 
 
-class LIFLayer(Stateful, LIF):
+class LIFLayer(StatefulLayer, LIF):
     """Stateful LIF for ``nn.Sequential``: ``forward(x[T, B, ...]) -> spikes[T, B, ...]``.
 
     The final state is kept in ``self.state`` and continues into the next call until
-    :func:`neurosim.snn.reset_states` (or :meth:`reset_state`). A state from a batch of a
-    different shape raises ``ValueError`` (call ``reset_states(model)`` between samples).
+    :func:`neurosim.snn.reset_states` (or :meth:`reset_state`). A state that does not fit the
+    next input raises ``ValueError`` (call ``reset_states(model)`` between samples).
     """
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
-        state = self.state
-        if state is not None and isinstance(x, torch.Tensor) and tuple(state.v.shape) != tuple(x.shape[1:]):
-            raise ValueError(f"{type(self).__name__} holds a state of shape {tuple(state.v.shape)} but x has "
-                             f"steps of shape {tuple(x.shape[1:])}; call neurosim.snn.reset_states(model) "
-                             "before a new batch")
-        spikes, self.state = lif_run(x, state, self.spec, backend=self.backend)
-        return spikes

@@ -1,0 +1,72 @@
+r"""Current-based LIF (exponential synaptic current) as pure torch functions.
+
+Per step, with the membrane part as in :mod:`neurosim.snn.functional.lif`::
+
+    i_t = i_{t-1} - i_{t-1} / tau_syn + x_t          (neurosim / spikingjelly form)
+    i_t = alpha i_{t-1} + x_t                       (snntorch ``Synaptic``; alpha = 1 - 1/tau_syn)
+    h_t = charge(i_t, v_{t-1});  s_t = H(h_t - v_th);  v_t = reset(h_t, s_t)
+
+norse (``lif_feed_forward_step``, forward Euler) adds the input before the decay and stores the
+decayed current: ``j = i + x``; ``h = v + k ((v_leak - v) + j)``; ``i' = j - k_syn j``. Both give
+the same recurrence for the current that drives the membrane. ``tau_syn`` is in steps.
+
+snntorch's ``Synaptic`` zero reset (``mem = h - h r``, also zeroing the current) is not
+reproduced; its subtract reset is (delayed, like ``Leaky``).
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import NamedTuple
+
+import torch
+
+from neurosim.snn.functional.lif import LIFSpec, LIFState, _check_state, lif_charge, lif_fire, lif_reset, lif_step
+
+__all__ = ["CubaLIFSpec", "CubaLIFState", "cuba_lif_step"]
+
+
+@dataclasses.dataclass(frozen=True)
+class CubaLIFSpec:
+    """LIF options plus the synaptic time constant ``tau_syn`` (steps, > 0)."""
+
+    lif: LIFSpec
+    tau_syn: float = 2.0
+    alpha: float | None = None  # explicit current decay per step (snntorch)
+
+    def __post_init__(self):
+        if not self.tau_syn > 0:
+            raise ValueError(f"tau_syn must be > 0 (steps), got {self.tau_syn}")
+
+    @property
+    def syn_decay(self) -> float:
+        return self.alpha if self.alpha is not None else 1.0 - 1.0 / self.tau_syn
+
+
+class CubaLIFState(NamedTuple):
+    """Membrane ``v`` and synaptic current ``i``."""
+
+    v: torch.Tensor
+    i: torch.Tensor
+
+    @classmethod
+    def initial(cls, like: torch.Tensor, spec) -> "CubaLIFState":
+        lif = spec.lif if isinstance(spec, CubaLIFSpec) else spec
+        return cls(torch.full_like(like, lif.v_rest), torch.zeros_like(like))
+
+
+def cuba_lif_step(x: torch.Tensor, state: CubaLIFState | None, spec: CubaLIFSpec):
+    """One step: ``(spikes, CubaLIFState)``."""
+    state = _check_state(state, x, spec, CubaLIFState)
+    p = spec.lif
+    if p.form == "norse":
+        j = state.i + x
+        h = lif_charge(j, state.v, p)
+        i_new = j + (-1.0 / spec.tau_syn) * j
+        s = lif_fire(h, p)
+        return s, CubaLIFState(lif_reset(h, s, p), i_new)
+    if p.form == "snntorch":
+        i_new = spec.syn_decay * state.i + x
+    else:
+        i_new = state.i - state.i / spec.tau_syn + x
+    s, lst = lif_step(i_new, LIFState(state.v), p)
+    return s, CubaLIFState(lst.v, i_new)

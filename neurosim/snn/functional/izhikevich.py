@@ -1,0 +1,87 @@
+r"""Differentiable Izhikevich (2003) neuron as pure torch functions.
+
+Per step of ``dt`` ms (the scheme of ``neurosim.neurons.izhikevich``, operation for operation;
+``h = dt / 2``)::
+
+    v <- v + h (0.04 v^2 + 5 v + 140 - u + I)      (twice, same u and I)
+    u <- u + dt a (b v - u)
+    s = H((v - v_peak) / v_scale)                  (surrogate derivative in backward)
+    v <- s c + (1 - s) v ;  u <- u + d s
+
+``v`` in mV, ``u`` in mV/ms-scaled units, ``I`` the input current. ``v_scale`` (mV) sets the
+width of the surrogate in voltage units (default 10 mV). Parameters come from
+:class:`neurosim.neurons.IzhikevichParams` (scalars).
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import NamedTuple
+
+import torch
+
+from neurosim.snn.functional.lif import _check_state
+from neurosim.snn.surrogate import ATan, Surrogate
+
+__all__ = ["IzhikevichSpec", "IzhikevichState", "izhikevich_step"]
+
+
+@dataclasses.dataclass(frozen=True)
+class IzhikevichSpec:
+    """Scalar Izhikevich parameters, step ``dt`` (ms) and surrogate options."""
+
+    a: float = 0.02
+    b: float = 0.2
+    c: float = -65.0
+    d: float = 8.0
+    v_peak: float = 30.0
+    dt: float = 1.0
+    v_scale: float = 10.0
+    v0: float = -65.0
+    detach_reset: bool = False
+    surrogate: Surrogate = dataclasses.field(default_factory=ATan)
+
+    def __post_init__(self):
+        for name in ("dt", "v_scale", "a"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+        if not self.c < self.v_peak:
+            raise ValueError(f"c must be < v_peak (got c={self.c}, v_peak={self.v_peak})")
+
+    @classmethod
+    def from_params(cls, params, dt: float = 1.0, **kwargs) -> "IzhikevichSpec":
+        """From :class:`neurosim.neurons.IzhikevichParams` (scalar fields only)."""
+        vals = {}
+        for name in ("a", "b", "c", "d", "v_peak"):
+            value = getattr(params, name)
+            if not isinstance(value, float):
+                raise ValueError(f"params.{name} must be a scalar for the torch Izhikevich cell, got an array")
+            vals[name] = value
+        return cls(dt=dt, **vals, **kwargs)
+
+
+class IzhikevichState(NamedTuple):
+    """Membrane ``v`` (mV) and recovery variable ``u``."""
+
+    v: torch.Tensor
+    u: torch.Tensor
+
+    @classmethod
+    def initial(cls, like: torch.Tensor, spec: IzhikevichSpec) -> "IzhikevichState":
+        """``v = v0`` (-65 mV), ``u = b v0`` as in the 2003 listing."""
+        v = torch.full_like(like, spec.v0)
+        return cls(v, spec.b * v)
+
+
+def izhikevich_step(x: torch.Tensor, state: IzhikevichState | None, spec: IzhikevichSpec):
+    """One step of ``dt`` ms with input current ``x``: ``(spikes, IzhikevichState)``."""
+    state = _check_state(state, x, spec, IzhikevichState)
+    v, u = state.v, state.u
+    h = 0.5 * spec.dt
+    v = v + h * (0.04 * (v * v) + 5.0 * v + 140.0 - u + x)
+    v = v + h * (0.04 * (v * v) + 5.0 * v + 140.0 - u + x)
+    u = u + (spec.dt * spec.a) * (spec.b * v - u)
+    s = spec.surrogate((v - spec.v_peak) / spec.v_scale)
+    sr = s.detach() if spec.detach_reset else s
+    v = sr * spec.c + (1.0 - sr) * v
+    u = u + spec.d * sr
+    return s, IzhikevichState(v, u)
