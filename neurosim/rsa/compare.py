@@ -23,7 +23,6 @@ vectors before a comparison.
 from __future__ import annotations
 
 import numpy as np
-import scipy.stats
 
 from neurosim._validation import check_choice
 from neurosim.kernels.distance import inverse_permutation, rank_diff_sq_sum
@@ -70,16 +69,27 @@ def argsort_ranks(v, *, kind: str = "quicksort") -> np.ndarray:
     ``np.argsort(np.argsort(v))`` exactly; ``kind="stable"`` breaks ties by position.
     """
     v = np.asarray(v)
-    order = np.argsort(v, kind=kind)
-    out = np.empty(v.size, dtype=np.int32 if v.size < 2**31 else np.int64)
-    inverse_permutation(order, out)
-    return out
+    return _inverse(np.argsort(v, kind=kind))
 
 
-def average_ranks(v) -> np.ndarray:
+def _inverse(order):
+    out = np.empty(order.size, dtype=np.int32 if order.size < 2**31 else np.int64)
+    return inverse_permutation(order, out)
+
+
+def _order_ties(v):
+    """``(argsort(v), has_ties)``."""
+    v = np.asarray(v)
+    order = np.argsort(v)
+    sv = v[order]
+    return order, bool(np.any(sv[1:] == sv[:-1]))
+
+
+def average_ranks(v, order=None) -> np.ndarray:
     """1-based average ranks (``scipy.stats.rankdata(v, method="average")``), float64."""
     v = np.asarray(v)
-    order = np.argsort(v, kind="stable")
+    if order is None:
+        order = np.argsort(v)
     sv = v[order]
     new = np.empty(v.size, dtype=bool)
     new[0] = True
@@ -139,7 +149,10 @@ class Spearman(Comparison):
     def compute(self, x, y):
         if self.ties == "argsort":
             return spearman_from_ranks(argsort_ranks(x), argsort_ranks(y))
-        return _pearson(average_ranks(x), average_ranks(y))
+        (ox, tx), (oy, ty) = _order_ties(x), _order_ties(y)
+        if not (tx or ty):  # no ties: average ranks are the argsort ranks (+1); exact formula
+            return spearman_from_ranks(_inverse(ox), _inverse(oy))
+        return _pearson(average_ranks(x, ox), average_ranks(y, oy))
 
     def __repr__(self):
         return f"Spearman(ties={self.ties!r})"
@@ -162,6 +175,8 @@ class KendallTauA(Comparison):
     def compute(self, x, y):
         n = x.size
         tot = n * (n - 1) / 2.0
+        import scipy.stats  # lazy: importing scipy.stats costs ~0.5 s
+
         tb = scipy.stats.kendalltau(x, y, variant="b").statistic
 
         def ties(v):

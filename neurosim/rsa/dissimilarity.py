@@ -94,17 +94,22 @@ def correlation_matrix(X, *, dtype=np.float64, chunk_size: int | None = None,
         X = response_matrix(name, X)
         T, N = X.shape
         if chunk_size is None and not isinstance(X, np.memmap):
-            Z = np.array(X, dtype=dtype, copy=True)
-            lo, hi = Z.min(axis=1), Z.max(axis=1)
-            Z -= Z.mean(axis=1, keepdims=True)
-            const = np.flatnonzero(hi <= lo)
+            mean = X.mean(axis=1, keepdims=True, dtype=np.float64)
+            Z = np.subtract(X, mean.astype(dtype), dtype=dtype)
+            G = Z @ Z.T  # symmetric rank-k update (BLAS syrk)
+            del Z
+            G = G.astype(np.float64, copy=False)
+            ss = np.diag(G).copy()
+            # constant rows: centred sum of squares at rounding level of the row mean
+            tol = (64 * np.finfo(dtype).eps) ** 2 * N * (mean[:, 0] ** 2)
+            const = np.flatnonzero(ss <= tol)
             if const.size and constant_rows == "raise":
                 _constant_error(name, const)
-            norms = np.sqrt(np.einsum("ij,ij->i", Z, Z))
-            norms[const] = np.nan
-            Z /= norms[:, None]
-            C = Z @ Z.T
-            return C.astype(np.float64, copy=False)
+            d = np.sqrt(ss)
+            d[const] = np.nan
+            G /= d[:, None]
+            G /= d[None, :]
+            return G
         chunk = chunk_size or max(1, CHUNK_BYTES // (T * np.dtype(dtype).itemsize))
         # two passes over the array: exact row means (float64), then centred chunk GEMMs
         s = np.zeros(T)
@@ -180,13 +185,16 @@ class Dissimilarity:
     def matrix(self, X) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def condensed(self, X) -> np.ndarray:
+        """Strict upper triangle (row-major) of :meth:`matrix`."""
+        return square_to_condensed(self.matrix(X))
+
     def __call__(self, X, conditions=None, **metadata) -> RDM:
         labels = None
         if conditions is not None:
             X, labels = average_by_condition(X, conditions)
         X = response_matrix("X", X, min_rows=2)
-        D = self.matrix(X)
-        return RDM(square_to_condensed(D), self.name,
+        return RDM(self.condensed(X), self.name,
                    tuple(labels.tolist()) if labels is not None else (), metadata)
 
     def __repr__(self) -> str:
@@ -204,6 +212,10 @@ class Correlation(Dissimilarity):
 
     def matrix(self, X):
         return 1.0 - correlation_matrix(X, dtype=self.dtype, constant_rows=self.constant_rows)
+
+    def condensed(self, X):
+        v = square_to_condensed(correlation_matrix(X, dtype=self.dtype, constant_rows=self.constant_rows))
+        return np.subtract(1.0, v, out=v)
 
 
 class Cosine(Dissimilarity):

@@ -1,0 +1,331 @@
+"""``neurosim tsrsa``: compare model layers with mouse visual cortex (RSA / TSRSA).
+
+Neural data sets (``--neural``):
+
+* ``allen_2p_scenes``: two-photon VISp responses (212 neurons) to the 118 Allen natural
+  scenes. Each 31 x 31 scene is upsampled to the model's input and shown as a static image
+  (repeated ``steps`` = 4 time steps, state reset between images, features averaged over
+  steps). Conditions = the 118 scenes; score = Spearman (argsort ranks) between the
+  correlation RDMs, exactly the TSRSA computation with scenes in place of frames (the
+  paper's Table 6 protocol). Ceiling: unit split-halves (100 splits, seed 2023).
+* ``allen_dg``: Neuropixels drifting-grating responses (1,000 pooled units, 0-100 ms after
+  onset, 10 ms bins) vs the model driven by generated gratings (orientations 0/45/90/135,
+  0.04 cycles/degree, 2 Hz, one 10 ms frame per model step, continuous within a trial, reset
+  between orientations). Conditions = orientation x time bin (40); frames whose model
+  response is constant are omitted (``constant_rows="omit"``). Ceilings: unit and trial
+  split-halves.
+* a path to an Allen Neuropixels session NWB: natural_movie_one responses per area; the
+  movie frames are read from ``natural_movie_one.npy`` ([900, H, W], grey) beside the NWB
+  file (the NWB session files do not contain the movie).
+
+``--model`` is a name for :func:`neurosim.models.get_model` (an untrained model, seeded
+by ``--seed``; its BatchNorm statistics are re-estimated on the stimuli, see
+:func:`recalibrate_batchnorm`, since an untrained SNN is otherwise silent), ``NAME@CHECKPOINT`` or a checkpoint holding ``model_name`` (weights under
+``model_state``/``state_dict``/``student``/``model``, options under ``model_cfg``).
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from neurosim.commands import StageResult, ensure_out_dir, write_json
+
+__all__ = ["run", "demo_stage", "NEURAL_SETS"]
+
+NEURAL_SETS = ("allen_2p_scenes", "allen_dg")
+DG_ORIENTATIONS = (0, 45, 90, 135)
+
+
+def _first_conv_channels(model) -> int:
+    from torch import nn
+
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            return m.in_channels
+    return 3
+
+
+def load_model(spec: str, seed: int = 0, **cfg):
+    """Model from a registry name, ``NAME@CKPT`` or a checkpoint with ``model_name``."""
+    import torch
+
+    from neurosim.models import get_model
+
+    name, ckpt = spec, None
+    if "@" in spec:
+        name, ckpt = spec.split("@", 1)
+    elif Path(spec).suffix in (".pt", ".pth", ".ckpt") or Path(spec).exists():
+        name, ckpt = None, spec
+    state = None
+    if ckpt is not None:
+        if not Path(ckpt).exists():
+            raise FileNotFoundError(f"--model checkpoint {ckpt} not found")
+        state = torch.load(ckpt, map_location="cpu", weights_only=False)
+        if name is None:
+            name = state.get("model_name") if isinstance(state, dict) else None
+            if not isinstance(name, str):
+                raise ValueError(f"checkpoint {ckpt} has no 'model_name'; pass --model NAME@{ckpt}")
+        cfg = {**state.get("model_cfg", {}), **cfg} if isinstance(state, dict) else cfg
+    torch.manual_seed(seed)
+    model = get_model(name, **cfg)
+    if state is not None:
+        sd = state
+        for key in ("model_state", "state_dict", "student", "model"):
+            if isinstance(state, dict) and isinstance(state.get(key), dict):
+                sd = state[key]
+                break
+        model.load_state_dict(sd)
+    model.eval()
+    model._tsrsa_input_size = int(cfg.get("input_size", _FIXED_INPUT.get(name, 64)))
+    model._tsrsa_trained = ckpt is not None
+    return name, model, ckpt is not None
+
+
+#: input side length of models whose classifier fixes it (others get 64 x 64 frames)
+_FIXED_INPUT = {"spiking_convnet": 28, "convnet": 28}
+
+
+def recalibrate_batchnorm(model, x, steps: int = 1) -> None:
+    """Re-estimate BatchNorm running statistics on stimuli ``x`` [n, C, H, W] (no weight changes).
+
+    An untrained SNN with BN statistics at their initial values (mean 0, var 1) is silent;
+    one pass in train mode with cumulative averaging (``momentum=None``) gives every BN layer
+    the statistics of this stimulus set. Used only for untrained models.
+    """
+    import torch
+    from torch import nn
+
+    from neurosim.rsa.features import default_reset
+
+    bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not bns:
+        return
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = None
+    model.train()
+    default_reset(model)
+    with torch.no_grad():
+        xt = torch.as_tensor(x)
+        model(xt.unsqueeze(1) if steps == 1 else xt.unsqueeze(0).expand(steps, *xt.shape))
+    default_reset(model)
+    model.eval()
+
+
+def _input_size(model) -> int:
+    return int(getattr(model, "_tsrsa_input_size", 64))
+
+
+def _scene_features(model, images, layers, steps=4):
+    from neurosim.data.stimuli import to_model_input
+    from neurosim.rsa.features import extract_features
+
+    size = _input_size(model)
+    x = to_model_input(images, size=(size, size), channels=_first_conv_channels(model), scale=255.0)
+    if not getattr(model, "_tsrsa_trained", True):
+        recalibrate_batchnorm(model, x, steps=steps)
+    return extract_features(model, x, layers, mode="static", steps=steps, batch_size=16)
+
+
+def _dg_movie(model, n_bins, bin_ms, tf_hz=2.0):
+    from neurosim.data.stimuli import drifting_grating, to_model_input
+
+    size = _input_size(model)
+    movies = [drifting_grating(n_bins, size=(size, size), direction_deg=o, spatial_freq_cpd=0.04,
+                               temporal_freq_hz=tf_hz, frame_rate_hz=1000.0 / bin_ms)
+              for o in DG_ORIENTATIONS]
+    return [to_model_input(m, channels=_first_conv_channels(model)) for m in movies]
+
+
+def _dg_features(model, layers, n_bins, bin_ms):
+    from neurosim.rsa.features import extract_features
+
+    movies = _dg_movie(model, n_bins, bin_ms)
+    if not getattr(model, "_tsrsa_trained", True):
+        recalibrate_batchnorm(model, np.concatenate(movies))
+    parts = [extract_features(model, m, layers, mode="continuous", chunk=n_bins) for m in movies]
+    return {l: np.concatenate([p[l] for p in parts]) for l in layers}
+
+
+def _neural(neural, data, model):
+    """Return (areas: {name: [conditions, units]}, trials or None, description, stimulus kind)."""
+    if neural == "allen_2p_scenes":
+        from neurosim.data.allen import load_allen_2p_scenes
+
+        d = load_allen_2p_scenes(data)
+        return {"VISp": d.responses}, None, "Allen 2p VISp, 118 natural scenes, 212 neurons", d.images
+    if neural == "allen_dg":
+        from neurosim.data.allen import load_allen_dg
+
+        d = load_allen_dg(data, bin_ms=10.0, t_stop_ms=100.0)
+        oris, means = d.condition_means()
+        if tuple(int(o) for o in oris) != DG_ORIENTATIONS:
+            raise ValueError(f"expected orientations {DG_ORIENTATIONS}, found {tuple(oris)}")
+        n_tr = min(int((d.labels == o).sum()) for o in oris)
+        trials = np.concatenate([d.counts[d.labels == o][:n_tr].transpose(2, 0, 1) for o in oris])
+        Y = means.reshape(-1, means.shape[-1])
+        return ({"neuropixels_dg": Y}, trials,
+                "Allen Neuropixels drifting gratings, 1000 units, 4 orientations x 10 bins of 10 ms", None)
+    path = Path(neural)
+    if path.suffix != ".nwb":
+        raise ValueError(f"--neural must be one of {', '.join(NEURAL_SETS)} or a path to an .nwb file, got {neural!r}")
+    if not path.exists():
+        raise FileNotFoundError(f"--neural {path} not found")
+    from neurosim.data.allen import movie_responses_from_nwb
+
+    frames_path = path.parent / "natural_movie_one.npy"
+    if not frames_path.exists():
+        raise FileNotFoundError(f"movie frames {frames_path} not found: save natural_movie_one as a "
+                                "[900, H, W] grey .npy beside the NWB file")
+    res = movie_responses_from_nwb(path, "natural_movie_one")
+    areas = {a: r for a, r in res.responses.items() if r.shape[1] >= 4}
+    if not areas:
+        raise ValueError(f"{path}: no visual area with >= 4 units above 0.5 spikes/s")
+    return areas, None, f"NWB {path.name}, natural_movie_one", np.load(frames_path)
+
+
+def run(model: str = "lorafb_snet18", neural: str = "allen_2p_scenes", layers=None, seed: int = 0, data=None,
+        out="neurosim-out/tsrsa", *, n_splits: int = 100, model_cfg: dict | None = None) -> dict:
+    """Score model layers against a neural data set; writes summary.json and figures into ``out``."""
+    from neurosim.plot.rsa import plot_score_heatmap
+    from neurosim.rsa import split_half_ceiling, trial_split_half_ceiling, tsrsa_scores
+    from neurosim.rsa.features import extract_features
+
+    out = ensure_out_dir(out)
+    t0 = time.perf_counter()
+    name, net, trained = load_model(model, seed, **(model_cfg or {}))
+    layers = list(layers) if layers else list(getattr(net, "feature_layers", ()))
+    if not layers:
+        raise ValueError(f"model {name!r} declares no feature_layers; pass --layers")
+    areas, trials, desc, stim = _neural(neural, data, net)
+    constant = "raise"
+    if neural == "allen_2p_scenes":
+        feats = _scene_features(net, stim, layers)
+    elif neural == "allen_dg":
+        feats = _dg_features(net, layers, 10, 10.0)
+        constant = "omit"
+    else:
+        from neurosim.data.stimuli import to_model_input
+
+        size = _input_size(net)
+        x = to_model_input(stim, size=(size, size), channels=_first_conv_channels(net),
+                           scale=255.0 if stim.max() > 1.5 else 1.0)
+        if not trained:
+            recalibrate_batchnorm(net, x)
+        feats = {l: f[1:] for l, f in extract_features(net, x, layers, mode="continuous", chunk=16).items()}
+    dead = [l for l, f in feats.items() if np.all(f == f.flat[0])]
+    for l in dead:
+        feats.pop(l)
+    if not feats:
+        raise ValueError(f"every selected layer of {name!r} is silent/constant on this stimulus; "
+                         "try other --layers or a trained checkpoint")
+    res = tsrsa_scores(feats, areas, constant_rows=constant)
+    ceilings = {a: split_half_ceiling(Y, n_splits=n_splits, rng=2023).to_dict() for a, Y in areas.items()}
+    summary = {
+        "model": name, "trained": trained, "neural": neural, "neural_description": desc,
+        "n_conditions": int(next(iter(areas.values())).shape[0]),
+        "layers_skipped_constant": dead, **res.to_dict(), "ceiling": ceilings,
+    }
+    if trials is not None:
+        summary["trial_ceiling"] = {a: trial_split_half_ceiling(trials, n_splits=n_splits, rng=2023).to_dict()
+                                    for a in areas}
+    cm = float(np.mean([c["mean"] for c in ceilings.values()]))
+    summary["ceiling_mean"] = cm
+    summary["percent_of_ceiling"] = 100.0 * res.score / cm if cm > 0 else None
+    summary["seed"] = seed
+    fig = out / "tsrsa_heatmap.png"
+    plot_score_heatmap(res, path=fig, title=f"{name} vs {Path(str(neural)).name}")
+    summary["figures"] = [str(fig)]
+    summary["wall_s"] = round(time.perf_counter() - t0, 2)
+    write_json(out / "summary.json", summary)
+    return summary
+
+
+# --- demo stage ----------------------------------------------------------------------------
+
+def _synthetic_cortex(movie, n_units, n_repeats, rng):
+    """Linear-nonlinear 'V1' units with temporal smoothing and Poisson trial noise.
+
+    Returns [frames, repeats, units] spike counts.
+    """
+    T = movie.shape[0]
+    flat = movie.reshape(T, -1)
+    W = rng.normal(size=(flat.shape[1], n_units)) / np.sqrt(flat.shape[1])
+    drive = (flat - flat.mean()) @ W
+    for t in range(1, T):  # exponential temporal filter (tau = 2 frames)
+        drive[t] += 0.6 * drive[t - 1]
+    rate = np.log1p(np.exp(3.0 * drive))
+    return rng.poisson(rate[:, None, :], size=(T, n_repeats, n_units)).astype(np.float64)
+
+
+def demo_stage(stage_dir, *, data_dir=None, fast: bool = False, seed: int = 0) -> StageResult:
+    """TSRSA of a small spiking ConvNet vs synthetic (or, with data, real 2p VISp) responses."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from neurosim.data.stimuli import drifting_grating, to_model_input
+    from neurosim.plot.rsa import plot_rdm, plot_score_heatmap, plot_tsrsa_curves
+    from neurosim.rsa import (calc_rdm, clip_length_scores, split_half_ceiling, trial_split_half_ceiling,
+                              tsrsa_scores)
+    from neurosim.rsa.features import extract_features
+
+    stage_dir = ensure_out_dir(stage_dir)
+    cfg = {"in_channels": 1, "input_size": 32, "channels": (8, 16), "hidden": (32,)}
+    name, net, _ = load_model("spiking_convnet", seed, **cfg)
+    layers = list(net.feature_layers)
+    rng = np.random.default_rng(seed)
+    figures = []
+    if data_dir is not None and (Path(data_dir) / "allen_natural_scenes_visp_2p").is_dir():
+        from neurosim.data.allen import load_allen_2p_scenes
+
+        d = load_allen_2p_scenes(data_dir)
+        x = to_model_input(d.images, size=(32, 32), channels=1, scale=255.0)
+        recalibrate_batchnorm(net, x, steps=2 if fast else 4)
+        feats = extract_features(net, x, layers, mode="static", steps=2 if fast else 4)
+        areas = {"VISp": d.responses}
+        source = "Allen 2p VISp natural scenes (118 scenes x 212 neurons)"
+        trial_ceiling = None
+    else:
+        n_frames = 60 if fast else 120
+        movie = np.concatenate([drifting_grating(n_frames // 4, size=(32, 32), direction_deg=o,
+                                                 temporal_freq_hz=4.0, frame_rate_hz=30.0, deg_per_pixel=2.0)
+                                for o in (0, 45, 90, 135)])
+        counts = _synthetic_cortex(movie, 120, 8, rng)
+        x = to_model_input(movie, channels=1)
+        recalibrate_batchnorm(net, x)
+        feats = extract_features(net, x, layers, mode="continuous", chunk=16)
+        feats = {l: f[1:] for l, f in feats.items()}
+        counts = counts[1:]
+        areas = {"synthetic_V1": counts.mean(axis=1)}
+        source = f"synthetic LN-Poisson population (120 units, 8 repeats) driven by a {n_frames}-frame grating movie"
+        trial_ceiling = trial_split_half_ceiling(counts, n_splits=10 if fast else 50, rng=2023)
+    feats = {l: f for l, f in feats.items() if not np.all(f == f.flat[0])}
+    res = tsrsa_scores(feats, areas, constant_rows="omit")
+    area = next(iter(areas))
+    ceil = split_half_ceiling(areas[area], n_splits=10 if fast else 100, rng=2023, constant_rows="omit")
+    plot_score_heatmap(res, path=stage_dir / "tsrsa_heatmap.png", title="spiking ConvNet (untrained)")
+    figures.append(str(stage_dir / "tsrsa_heatmap.png"))
+    plot_rdm(calc_rdm(areas[area]), rank=True, path=stage_dir / "neural_rdm.png", title=f"{area} RDM")
+    figures.append(str(stage_dir / "neural_rdm.png"))
+    best = res.best_layers[area]
+    T = areas[area].shape[0]
+    if trial_ceiling is not None:  # a movie: score vs clip length (paper Fig. 3C)
+        lens = [L for L in ((20, 40) if fast else (10, 20, 40, 80)) if L < T]
+        clips = [clip_length_scores(feats[best], areas[area], L, n_clips=3 if fast else 10, rng=2023,
+                                    constant_rows="omit")
+                 for L in lens]
+        plot_tsrsa_curves(lens, {best: [c.mean for c in clips]}, errors={best: [c.sem for c in clips]},
+                          ceiling=(ceil.mean, ceil.sem), xlabel="clip length (frames)",
+                          path=stage_dir / "clip_length.png", title="TSRSA vs clip length")
+        figures.append(str(stage_dir / "clip_length.png"))
+    metrics = {"score": res.score, "best_layer": best, "ceiling_mean": ceil.mean, "ceiling_sem": ceil.sem,
+               "n_conditions": T}
+    if trial_ceiling is not None:
+        metrics["trial_ceiling_mean"] = trial_ceiling.mean
+    text = (f"TSRSA (Spearman of frame-by-frame correlation RDMs, argsort ranks) between an untrained "
+            f"spiking ConvNet and {source}. Best layer `{best}` scores {res.score:.3f}; the unit "
+            f"split-half noise ceiling is {ceil.mean:.3f} +- {ceil.sem:.3f}.")
+    write_json(stage_dir / "summary.json", {**metrics, **res.to_dict()})
+    return StageResult("tsrsa", metrics, figures, text)

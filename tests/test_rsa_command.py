@@ -1,0 +1,63 @@
+"""``neurosim tsrsa`` command, its demo stage and the RSA plots."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from conftest import data_root, require_data
+
+pytest.importorskip("torch")
+
+
+def test_demo_stage_synthetic(tmp_path):
+    from neurosim.commands.tsrsa import demo_stage
+
+    res = demo_stage(tmp_path, data_dir=None, fast=True, seed=0)
+    assert res.name == "tsrsa"
+    m = res.metrics
+    assert -1 <= m["score"] <= 1 and 0 < m["ceiling_mean"] <= 1 and m["n_conditions"] == 59
+    for f in res.figures:
+        assert (tmp_path / f).exists() or __import__("pathlib").Path(f).exists()
+    saved = json.loads((tmp_path / "summary.json").read_text())
+    assert saved["score"] == pytest.approx(m["score"])
+    # the layer x area matrix agrees with the reported model score
+    assert saved["score"] == pytest.approx(max(v["synthetic_V1"] for v in saved["scores"].values()))
+
+
+def test_run_dg_real_data(tmp_path):
+    require_data("allen_neuropixels_dg_spyketools", "spike_times.npy")
+    from neurosim.commands.tsrsa import run
+
+    out = run(model="spiking_convnet", neural="allen_dg", data=data_root(), out=tmp_path, n_splits=3,
+              model_cfg={"channels": (4, 8), "hidden": (16,)})
+    s = json.loads((tmp_path / "summary.json").read_text())
+    assert s["score"] == pytest.approx(out["score"])
+    assert s["n_conditions"] == 40 and s["trained"] is False
+    assert set(s["ceiling"]) == {"neuropixels_dg"} and 0 < s["trial_ceiling"]["neuropixels_dg"]["mean"] <= 1
+    assert (tmp_path / "tsrsa_heatmap.png").exists()
+
+
+def test_cli_errors(tmp_path):
+    from neurosim.cli import main
+
+    assert main(["tsrsa", "--model", "spiking_convnet", "--neural", "bogus", "--out", str(tmp_path)]) == 2
+    assert main(["tsrsa", "--model", "no_such_model", "--neural", "allen_dg", "--out", str(tmp_path)]) == 2
+
+
+def test_plots(tmp_path):
+    from neurosim.plot.rsa import plot_rdm, plot_score_heatmap, plot_tsrsa_curves
+    from neurosim.rsa import calc_rdm, tsrsa_scores
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(10, 5))
+    plot_rdm(calc_rdm(X), rank=True, path=tmp_path / "rdm.png")
+    res = tsrsa_scores({"a": X, "b": X + rng.normal(size=X.shape)}, {"V1": X[:, :3] + 0.1})
+    plot_score_heatmap(res, path=tmp_path / "hm.png")
+    plot_tsrsa_curves([1, 2, 3], {"m": [0.1, 0.2, 0.3]}, ceiling=(0.5, 0.02), path=tmp_path / "c.png")
+    assert all((tmp_path / f).stat().st_size > 0 for f in ("rdm.png", "hm.png", "c.png"))
+    with pytest.raises(ValueError, match="curve"):
+        plot_tsrsa_curves([1, 2], {"m": [1, 2, 3]})
+    with pytest.raises(ValueError, match="square"):
+        plot_rdm(np.ones((2, 3)))
