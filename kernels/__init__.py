@@ -1,0 +1,22 @@
+"""Numba kernels (numpy + numba only), imported as ``neurosim.kernels``.
+
+Conventions: public ``<model>_integrate`` kernels run a time loop over the private one-step
+``_<model>_update``; kernels take contiguous arrays, write into caller-allocated outputs, draw no
+random numbers, and take their Numba flags from ``neurosim.config`` only.
+
+Modules
+-------
+lif         exact-exponential LIF with current synapses, refractoriness, resets
+izhikevich  Izhikevich (2003) model, two-half-step scheme for any dt
+synapse     event-driven propagation: dense, CSR, CSR with integer delays (ring buffer)
+network     fused multi-step loop over a whole network (used by ``neurosim.sim``)
+"""
+from neurosim.kernels.izhikevich import izhikevich_integrate
+from neurosim.kernels.lif import RESET_CODES, RESET_NONE, RESET_SUBTRACT, RESET_ZERO, lif_integrate
+from neurosim.kernels.network import network_integrate
+from neurosim.kernels.synapse import csr_order, csr_propagate, csr_propagate_delayed, dense_propagate
+
+__all__ = [
+    "lif_integrate", "izhikevich_integrate", "network_integrate", "dense_propagate", "csr_propagate",
+    "csr_propagate_delayed", "csr_order", "RESET_CODES", "RESET_ZERO", "RESET_SUBTRACT", "RESET_NONE",
+]

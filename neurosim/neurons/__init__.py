@@ -5,6 +5,8 @@
 ``izhikevich_step``/``izhikevich_run`` validate their inputs and call the Numba kernels in
 ``neurosim.kernels``.
 """
+from neurosim.neurons.izhikevich import izhikevich_run, izhikevich_step
+from neurosim.neurons.lif import lif_run, lif_step
 from neurosim.neurons.params import (
     CH, FS, IB, IZHIKEVICH_MAX_DT, IZHIKEVICH_PRESETS, LTS, RS, RZ, TC, IzhikevichParams,
     IzhikevichState, LIFParams, LIFState, lif_max_dt,
@@ -12,5 +14,5 @@ from neurosim.neurons.params import (
 
 __all__ = [
     "LIFParams", "LIFState", "IzhikevichParams", "IzhikevichState", "IZHIKEVICH_PRESETS",
-    "IZHIKEVICH_MAX_DT", "lif_max_dt", "RS", "IB", "CH", "FS", "LTS", "TC", "RZ",
+    "IZHIKEVICH_MAX_DT", "lif_max_dt", "lif_step", "lif_run", "izhikevich_step", "izhikevich_run", "RS", "IB", "CH", "FS", "LTS", "TC", "RZ",
 ]

@@ -1,0 +1,279 @@
+"""Fused Numba loop that advances a whole network (LIF + Izhikevich populations) many steps.
+
+One call runs ``n_steps`` steps without returning to Python: per step it records state,
+delivers delayed synaptic input, updates every neuron (the same ``_lif_update`` /
+``_izhikevich_update`` as the single-model kernels), collects the spikes and scatters them
+through the CSR synapses into a ring buffer. ``neurosim.sim.Network.run`` calls it once per
+chunk of steps (for the progress bar and to draw the random drive of the next chunk).
+
+Flat layout (built by ``neurosim.sim.network``; N = nL + nI neurons, LIF first)
+-------------------------------------------------------------------------------
+LIF        ``lv, lie, lii`` float [nL] (v, excitatory and inhibitory currents), ``lrefr`` int32;
+           ``lcoef`` float [8, nL] rows ``a_m, a_e, a_i, k_e, k_i, v_inf, v_th, v_reset``
+           (``v_inf = v_rest + r i_ext``), ``lnref`` int32 [nL];
+           ``lgroups`` int64 [G, 5] rows ``(lo, hi, reset_code, heterogeneous, drive_channel)``;
+           a homogeneous group reads its coefficients from column ``lo`` only.
+Izhikevich ``iv, iu`` float [nI]; ``icoef`` float [6, nI] rows ``a, b, c, d, v_peak, i_ext``;
+           ``igroups`` int64 [G, 4] rows ``(lo, hi, heterogeneous, drive_channel)`` (global ids).
+Channels   0 = ``i_syn``/``ge`` (LIF excitatory current; Izhikevich current for one step),
+           1 = ``gi`` (LIF inhibitory current; Izhikevich current), 2 = ``v`` (jump of v,
+           discarded while a LIF neuron is refractory).
+Synapses   one CSR over keys ``c * N + pre``: ``indptr`` int64 [3 N + 1], ``indices`` int32
+           (post), ``weights`` float, ``delays`` int32 (steps; empty when every synapse has
+           ``delay_const`` >= 0 steps). ``ring`` float [D, 3, N] with D = max delay + 1.
+Drive      ``drive`` float [T_chunk, N]: row ``t`` is added at step ``step0 + t`` to the drive
+           channel of each group (Poisson counts times weight, Gaussian noise ...); with
+           ``has_drive`` false no drive is added.
+
+Each group is updated in two passes per step: a branch-free pass (deliver the inputs, integrate
+every neuron with the shared formula; refractory neurons keep ``v``), which the compiler
+vectorises (a homogeneous group passes its coefficients as scalars, a heterogeneous one as
+arrays), then a pass that handles refractory counters, threshold, reset and the spike list.
+Together they are exactly ``_lif_update`` / ``_izhikevich_update`` applied to every neuron.
+
+Timing convention: step ``m`` integrates from ``m dt`` to ``(m+1) dt``; its spikes are
+reported with step index ``m`` (time ``(m+1) dt``). A spike of step ``m`` over a synapse with
+delay ``d`` steps is added before the integration of step ``m + 1 + d``. State is recorded at
+the start of step ``m`` (time ``m dt``) when ``m % rec_every == 0``.
+
+Returns ``(steps_done, n_out, n_rec)``; it stops early (``steps_done < n_steps``) when the
+spike output could overflow (fewer than N free slots) or the state record is full: the caller
+grows the buffers and calls again from ``step0 + steps_done``.
+"""
+from __future__ import annotations
+
+import numba
+import numpy as np
+from numba import types
+from numba.extending import overload
+
+from neurosim.config import NJIT
+from neurosim.kernels.izhikevich import _izhikevich_integrate
+from neurosim.kernels.lif import RESET_ZERO, _lif_integrate_v, _lif_reset
+
+__all__ = ["network_integrate", "VAR_V", "VAR_I_E", "VAR_U", "VAR_I_I", "VAR_REFR"]
+
+#: variable codes for the state recorder (LIF: v, i_e, i_i, refr; Izhikevich: v, u)
+VAR_V, VAR_I_E, VAR_I_I, VAR_REFR = 0, 1, 2, 3
+VAR_U = 1
+
+
+@numba.njit(**NJIT)
+def _record_state(lv, lie, lii, lrefr, iv, iu, nL, rec_idx, rec_var, rec_out, n_rec):
+    for r in range(rec_idx.shape[0]):
+        g = rec_idx[r]
+        var = rec_var[r]
+        if g < nL:
+            if var == VAR_V:
+                rec_out[n_rec, r] = lv[g]
+            elif var == VAR_I_E:
+                rec_out[n_rec, r] = lie[g]
+            elif var == VAR_I_I:
+                rec_out[n_rec, r] = lii[g]
+            else:
+                rec_out[n_rec, r] = lrefr[g]
+        else:
+            rec_out[n_rec, r] = iv[g - nL] if var == VAR_V else iu[g - nL]
+
+
+@numba.njit(**NJIT)
+def _scatter(spk, n_spk, m, N, indptr, indices, weights, delays, delay_const, ring):
+    D = ring.shape[0]
+    for c in range(3):
+        for s in range(n_spk):
+            key = c * N + spk[s]
+            q0 = indptr[key]
+            q1 = indptr[key + 1]
+            if q0 == q1:
+                continue
+            if delay_const >= 0:
+                row = ring[(m + delay_const) % D, c]
+                for q in range(q0, q1):
+                    row[indices[q]] += weights[q]
+            else:
+                for q in range(q0, q1):
+                    ring[(m + delays[q]) % D, c, indices[q]] += weights[q]
+
+
+def _get(x, i):
+    """``x[i]`` for an array, ``x`` for a scalar (specialised at compile time under Numba)."""
+    return x[i] if np.ndim(x) else x
+
+
+@overload(_get, inline="always")
+def _get_overload(x, i):
+    if isinstance(x, types.Array):
+        return lambda x, i: x[i]
+    return lambda x, i: x
+
+
+@numba.njit(**NJIT)
+def _lif_pass1(v, ie, ii, refr, b0, b1, b2, a_m, a_e, a_i, k_e, k_i, v_inf, count_down):
+    """Deliver the inputs and integrate (refractory neurons keep v); coefficients scalar or [n].
+
+    With ``count_down`` the refractory counters are decremented here (used with the "zero"
+    reset, where a refractory neuron sits at ``v_reset < v_th`` and cannot cross threshold).
+    """
+    for i in range(v.shape[0]):
+        e = ie[i] + b0[i]
+        n = ii[i] + b1[i]
+        jump = b2[i]
+        b0[i] = 0
+        b1[i] = 0
+        b2[i] = 0
+        vo = v[i]
+        r = refr[i]
+        vn = _lif_integrate_v(vo, jump, _get(v_inf, i), _get(a_m, i), _get(k_e, i), e, _get(k_i, i), n)
+        v[i] = vn if r == 0 else vo
+        if count_down:
+            refr[i] = r - 1 if r > 0 else r
+        ie[i] = e * _get(a_e, i)
+        ii[i] = n * _get(a_i, i)
+
+
+@numba.njit(**NJIT)
+def _lif_pass2(lo, v, refr, v_th, v_reset, n_ref, reset_mode, spk, cnt):
+    """Refractory counters, threshold and reset; appends ``lo + i`` of spiking neurons to ``spk``."""
+    for i in range(v.shape[0]):
+        r = refr[i]
+        if r > 0:
+            refr[i] = r - 1
+        elif v[i] >= _get(v_th, i):
+            v[i] = _lif_reset(v[i], _get(v_th, i), _get(v_reset, i), reset_mode)
+            refr[i] = _get(n_ref, i)
+            spk[cnt] = lo + i
+            cnt += 1
+    return cnt
+
+
+@numba.njit(**NJIT)
+def _lif_pass2_zero(lo, v, refr, v_th, v_reset, n_ref, spk, cnt):
+    """Threshold and "zero" reset after a counting-down pass 1 (refractory neurons are below v_th)."""
+    for i in range(v.shape[0]):
+        if v[i] >= _get(v_th, i):
+            v[i] = _get(v_reset, i)
+            refr[i] = _get(n_ref, i)
+            spk[cnt] = lo + i
+            cnt += 1
+    return cnt
+
+
+@numba.njit(**NJIT)
+def _izh_pass1(v, u, b0, b1, b2, a, b, i_ext, h, dt):
+    for i in range(v.shape[0]):
+        cur = _get(i_ext, i) + b0[i] + b1[i]
+        vi = v[i] + b2[i]
+        b0[i] = 0
+        b1[i] = 0
+        b2[i] = 0
+        vi, ui = _izhikevich_integrate(vi, u[i], cur, _get(a, i), _get(b, i), h, dt)
+        v[i] = vi
+        u[i] = ui
+
+
+@numba.njit(**NJIT)
+def _izh_pass2(lo, v, u, c, d, v_peak, spk, cnt):
+    for i in range(v.shape[0]):
+        if v[i] >= _get(v_peak, i):
+            v[i] = _get(c, i)
+            u[i] = u[i] + _get(d, i)
+            spk[cnt] = lo + i
+            cnt += 1
+    return cnt
+
+
+@numba.njit(**NJIT)
+def network_integrate(step0, n_steps,
+                      lv, lie, lii, lrefr, lcoef, lnref, lgroups,
+                      iv, iu, icoef, igroups, izh_dt,
+                      drive, has_drive,
+                      indptr, indices, weights, delays, delay_const, ring,
+                      spk, n_spk,
+                      rec_mask, out_step, out_id, n_out,
+                      rec_idx, rec_var, rec_every, rec_out, n_rec):
+    """Advance the network ``n_steps`` steps from global step ``step0`` (see the module docstring).
+
+    ``spk`` int32 [N] / ``n_spk`` int64 [1] hold the spikes of the previous step (they are
+    scattered at the start of the next step, also across calls). Spikes of neurons with
+    ``rec_mask[i] != 0`` are appended to ``out_step`` / ``out_id`` from position ``n_out``.
+    """
+    nL = lv.shape[0]
+    N = nL + iv.shape[0]
+    D = ring.shape[0]
+    R = rec_idx.shape[0]
+    h = 0.5 * izh_dt
+    if N == 0:
+        return n_steps, n_out, n_rec
+    for s in range(n_steps):
+        m = step0 + s
+        if n_out + N > out_step.shape[0]:
+            return s, n_out, n_rec
+        if R > 0 and m % rec_every == 0:
+            if n_rec >= rec_out.shape[0]:
+                return s, n_out, n_rec
+            _record_state(lv, lie, lii, lrefr, iv, iu, nL, rec_idx, rec_var, rec_out, n_rec)
+            n_rec += 1
+        # 1. deliver the spikes of the previous step and this step's drive
+        _scatter(spk, n_spk[0], m, N, indptr, indices, weights, delays, delay_const, ring)
+        buf = ring[m % D]
+        if has_drive:
+            for g in range(lgroups.shape[0]):
+                row = buf[lgroups[g, 4]]
+                for i in range(lgroups[g, 0], lgroups[g, 1]):
+                    row[i] += drive[s, i]
+            for g in range(igroups.shape[0]):
+                row = buf[igroups[g, 3]]
+                for i in range(igroups[g, 0], igroups[g, 1]):
+                    row[i] += drive[s, i]
+        b0 = buf[0]
+        b1 = buf[1]
+        b2 = buf[2]
+        cnt = 0
+        # 2. LIF populations
+        for g in range(lgroups.shape[0]):
+            lo = lgroups[g, 0]
+            hi = lgroups[g, 1]
+            zero_reset = lgroups[g, 2] == RESET_ZERO
+            if lgroups[g, 3]:
+                _lif_pass1(lv[lo:hi], lie[lo:hi], lii[lo:hi], lrefr[lo:hi], b0[lo:hi], b1[lo:hi], b2[lo:hi],
+                           lcoef[0, lo:hi], lcoef[1, lo:hi], lcoef[2, lo:hi], lcoef[3, lo:hi], lcoef[4, lo:hi],
+                           lcoef[5, lo:hi], zero_reset)
+                if zero_reset:
+                    cnt = _lif_pass2_zero(lo, lv[lo:hi], lrefr[lo:hi], lcoef[6, lo:hi], lcoef[7, lo:hi],
+                                          lnref[lo:hi], spk, cnt)
+                else:
+                    cnt = _lif_pass2(lo, lv[lo:hi], lrefr[lo:hi], lcoef[6, lo:hi], lcoef[7, lo:hi], lnref[lo:hi],
+                                     lgroups[g, 2], spk, cnt)
+            else:
+                _lif_pass1(lv[lo:hi], lie[lo:hi], lii[lo:hi], lrefr[lo:hi], b0[lo:hi], b1[lo:hi], b2[lo:hi],
+                           lcoef[0, lo], lcoef[1, lo], lcoef[2, lo], lcoef[3, lo], lcoef[4, lo], lcoef[5, lo],
+                           zero_reset)
+                if zero_reset:
+                    cnt = _lif_pass2_zero(lo, lv[lo:hi], lrefr[lo:hi], lcoef[6, lo], lcoef[7, lo], lnref[lo],
+                                          spk, cnt)
+                else:
+                    cnt = _lif_pass2(lo, lv[lo:hi], lrefr[lo:hi], lcoef[6, lo], lcoef[7, lo], lnref[lo],
+                                     lgroups[g, 2], spk, cnt)
+        # 3. Izhikevich populations (arrays iv, iu, icoef are indexed from nL)
+        for g in range(igroups.shape[0]):
+            lo = igroups[g, 0]
+            hi = igroups[g, 1]
+            a = lo - nL
+            z = hi - nL
+            if igroups[g, 2]:
+                _izh_pass1(iv[a:z], iu[a:z], b0[lo:hi], b1[lo:hi], b2[lo:hi], icoef[0, a:z], icoef[1, a:z],
+                           icoef[5, a:z], h, izh_dt)
+                cnt = _izh_pass2(lo, iv[a:z], iu[a:z], icoef[2, a:z], icoef[3, a:z], icoef[4, a:z], spk, cnt)
+            else:
+                _izh_pass1(iv[a:z], iu[a:z], b0[lo:hi], b1[lo:hi], b2[lo:hi], icoef[0, a], icoef[1, a],
+                           icoef[5, a], h, izh_dt)
+                cnt = _izh_pass2(lo, iv[a:z], iu[a:z], icoef[2, a], icoef[3, a], icoef[4, a], spk, cnt)
+        n_spk[0] = cnt
+        # 4. record
+        for q in range(cnt):
+            g = spk[q]
+            if rec_mask[g]:
+                out_step[n_out] = m
+                out_id[n_out] = g
+                n_out += 1
+    return n_steps, n_out, n_rec

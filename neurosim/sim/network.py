@@ -1,0 +1,490 @@
+"""``Network``: neuron groups, synapses, inputs and monitors advanced by one fused Numba loop.
+
+Usage
+-----
+>>> import numpy as np, neurosim as ns
+>>> net = ns.sim.Network(dt=0.1, dtype=np.float32, rng=0)
+>>> exc = net.add_lif(800, ns.neurons.LIFParams(tau_mem=20.0, v_th=1.0, t_ref=2.0), name="exc")
+>>> net.connect(exc, exc, p=0.05, weight=0.02, delay_ms=1.0, target="v")
+>>> net.add_poisson_input(exc, rate_hz=2000.0, weight=0.05, target="v")
+>>> spikes = net.add_spike_monitor(name="spikes")
+>>> trace = net.add_state_monitor(exc, ["v"], neurons=[0, 1], every=10, name="trace")
+>>> net.run(500.0, progress=False)
+>>> spikes.times_ms, spikes.ids, trace.t_ms, trace.v      # numpy arrays
+>>> net.timing    # {'build_wall_s': ..., 'compile_wall_s': ..., 'sim_wall_s': ...}
+
+Neuron numbering: global ids run over the LIF groups in creation order, then the Izhikevich
+groups in creation order (``group.start``, ``group.stop``). Synapse targets (``target=``):
+LIF ``"i_syn"`` (= ``"ge"``, the current with ``tau_syn``), ``"gi"`` (the current with
+``tau_syn_inh``), ``"v"`` (an instantaneous jump of ``v``, dropped while refractory);
+Izhikevich ``"i"`` (= ``"i_syn"``/``"ge"``/``"gi"``: current added for one step, as in the 2003
+network) and ``"v"``. A spike emitted in step ``m`` reaches its targets ``delay`` later: it is
+added before the integration of step ``m + 1 + round(delay_ms / dt)``.
+
+Inputs: ``add_poisson_input`` (an independent Poisson train per target neuron: each step the
+count ``k ~ Poisson(rate dt)`` times ``weight`` is added to the target), ``add_noise``
+(Gaussian ``mean + std N(0, 1)`` per neuron and step) and ``add_timed_input`` (a given array
+[T, n]). Their random numbers are drawn here, per chunk of steps, from a child of the network's
+``rng`` spawned when the input is added; kernels draw none. The same seed and the same
+construction order give identical spikes.
+
+``run(duration_ms)`` executes ``neurosim.kernels.network.network_integrate`` over chunks of
+steps (the progress bar advances per chunk); state lives in flat arrays between runs, so
+consecutive runs continue the simulation. The network is frozen after the first run.
+``net.timing``: ``build_wall_s`` (connectivity and flattening), ``compile_wall_s`` (first call
+of the kernel: JIT or cache load), ``sim_wall_s`` (the simulation loop of the last run,
+including drawing its random inputs).
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from neurosim._rng import as_generator
+from neurosim._validation import as_float_array, check_int, check_positive
+from neurosim.kernels.lif import RESET_CODES
+from neurosim.kernels.network import VAR_I_E, VAR_I_I, VAR_REFR, VAR_U, VAR_V, network_integrate
+from neurosim.kernels.synapse import csr_order
+from neurosim.neurons.izhikevich import check_izhikevich_dt
+from neurosim.neurons.lif import check_lif_dt
+from neurosim.neurons.params import IzhikevichParams, LIFParams
+from neurosim.sim import connect as _connect
+from neurosim.sim.monitors import SpikeMonitor, StateMonitor
+
+__all__ = ["Network", "NeuronGroup", "SynapseGroup"]
+
+_TARGETS = {"lif": {"i_syn": 0, "ge": 0, "i_e": 0, "gi": 1, "i_inh": 1, "i_i": 1, "v": 2},
+            "izhikevich": {"i": 0, "i_syn": 0, "ge": 0, "gi": 1, "i_inh": 1, "v": 2}}
+_VARS = {"lif": {"v": VAR_V, "i_syn": VAR_I_E, "ge": VAR_I_E, "gi": VAR_I_I, "i_inh": VAR_I_I, "refr": VAR_REFR},
+         "izhikevich": {"v": VAR_V, "u": VAR_U}}
+
+
+def _per_neuron(name, value, n, dtype=np.float64):
+    """Scalar or array of length n -> float array [n] (validated)."""
+    scalar = np.ndim(value) == 0
+    arr = as_float_array(name, value, dtype=dtype)
+    if scalar:
+        return np.full(n, arr[0], dtype=dtype)
+    if arr.shape != (n,):
+        raise ValueError(f"{name} must be a scalar or have shape ({n},), got {arr.shape}")
+    return arr
+
+
+class NeuronGroup:
+    """A population of one model inside a ``Network`` (create with ``add_lif``/``add_izhikevich``)."""
+
+    def __init__(self, net, name, model, n, params, v0, u0, i_ext):
+        self._net = net
+        self.name = name
+        self.model = model
+        self.n = n
+        self.params = params
+        self.v0 = v0
+        self.u0 = u0
+        self.i_ext = i_ext
+
+    def __len__(self):
+        return self.n
+
+    @property
+    def start(self) -> int:
+        """First global id."""
+        return self._net._offsets()[self.name]
+
+    @property
+    def stop(self) -> int:
+        return self.start + self.n
+
+    def _state(self, key):
+        flat = self._net._flat
+        if flat is None:
+            raise RuntimeError("the network has not been run yet; state exists after the first run()")
+        if self.model == "lif":
+            return flat[key][self.start:self.stop].copy()
+        nL = flat["lv"].shape[0]
+        return flat[key][self.start - nL:self.stop - nL].copy()
+
+    @property
+    def v(self) -> np.ndarray:
+        """Current membrane potential (copy)."""
+        return self._state("lv" if self.model == "lif" else "iv")
+
+    @property
+    def u(self) -> np.ndarray:
+        """Izhikevich recovery variable (copy)."""
+        if self.model != "izhikevich":
+            raise AttributeError("u exists only for Izhikevich groups")
+        return self._state("iu")
+
+    @property
+    def i_syn(self) -> np.ndarray:
+        """LIF excitatory synaptic current (copy)."""
+        if self.model != "lif":
+            raise AttributeError("i_syn is a LIF state variable")
+        return self._state("lie")
+
+    def __repr__(self):
+        return f"NeuronGroup({self.name!r}, model={self.model!r}, n={self.n})"
+
+
+class SynapseGroup:
+    """Synapses from ``pre`` to ``post`` (local indices), weights, delays in steps, target channel."""
+
+    def __init__(self, name, pre_group, post_group, pre, post, weight, delay_steps, channel, target):
+        self.name = name
+        self.pre_group = pre_group
+        self.post_group = post_group
+        self.pre = pre
+        self.post = post
+        self.weight = weight
+        self.delay_steps = delay_steps
+        self.channel = channel
+        self.target = target
+
+    @property
+    def n_synapses(self) -> int:
+        return int(self.pre.size)
+
+    def __repr__(self):
+        return (f"SynapseGroup({self.name!r}, {self.pre_group.name}->{self.post_group.name}, "
+                f"n={self.n_synapses}, target={self.target!r})")
+
+
+class _Input:
+    def __init__(self, kind, group, channel, rng=None, **kw):
+        self.kind = kind
+        self.group = group
+        self.channel = channel
+        self.rng = rng
+        self.__dict__.update(kw)
+
+
+class Network:
+    """A spiking network with a fixed time step ``dt`` (ms).
+
+    Parameters
+    ----------
+    dt : float
+        Time step in ms (> 0).
+    dtype : numpy float dtype
+        Precision of the state (``np.float32`` is faster; ``np.float64`` default).
+    rng : None, int or numpy Generator
+        Source of every random draw (connectivity, Poisson, noise) unless overridden per call.
+    """
+
+    def __init__(self, dt: float = 0.1, *, dtype=np.float64, rng=None):
+        self.dt = check_positive("dt", dt, unit="ms")
+        self.dtype = np.dtype(dtype)
+        if self.dtype not in (np.float32, np.float64):
+            raise ValueError(f"dtype must be float32 or float64, got {self.dtype}")
+        self._rng = as_generator(rng)
+        self.groups: dict[str, NeuronGroup] = {}
+        self.synapses: list[SynapseGroup] = []
+        self.inputs: list[_Input] = []
+        self.monitors: dict[str, SpikeMonitor | StateMonitor] = {}
+        self.timing = {"build_wall_s": 0.0, "compile_wall_s": 0.0, "sim_wall_s": 0.0}
+        self.step = 0
+        self._flat = None
+        self.meta: dict = {}
+
+    # ------------------------------------------------------------------ structure
+    @property
+    def t_ms(self) -> float:
+        """Simulated time so far (ms)."""
+        return self.step * self.dt
+
+    @property
+    def n_neurons(self) -> int:
+        return sum(g.n for g in self.groups.values())
+
+    @property
+    def n_synapses(self) -> int:
+        return sum(s.n_synapses for s in self.synapses)
+
+    def _check_open(self):
+        if self._flat is not None:
+            raise RuntimeError("the network is frozen after the first run(); build a new Network to change it")
+
+    def _name(self, name, prefix, taken):
+        if name is None:
+            k = len(taken)
+            while f"{prefix}{k}" in taken:
+                k += 1
+            return f"{prefix}{k}"
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"name must be a non-empty string, got {name!r}")
+        if name in taken:
+            raise ValueError(f"name {name!r} is already used; choose another name")
+        return name
+
+    def _offsets(self) -> dict:
+        off, out = 0, {}
+        for model in ("lif", "izhikevich"):
+            for g in self.groups.values():
+                if g.model == model:
+                    out[g.name] = off
+                    off += g.n
+        return out
+
+    def _group(self, group, arg="group") -> NeuronGroup:
+        if isinstance(group, str):
+            if group not in self.groups:
+                raise KeyError(f"unknown group {group!r}; groups: {', '.join(self.groups)}")
+            group = self.groups[group]
+        if not isinstance(group, NeuronGroup) or group._net is not self:
+            raise TypeError(f"{arg} must be a NeuronGroup of this network (or its name)")
+        return group
+
+    def add_lif(self, n: int, params: LIFParams | None = None, *, v0=None, i_ext=0.0, name=None) -> NeuronGroup:
+        """Add ``n`` LIF neurons; ``v0`` (scalar/array, default ``v_rest``) and a constant current ``i_ext``."""
+        self._check_open()
+        n = check_int("n", n, min_value=1)
+        params = LIFParams() if params is None else params
+        if not isinstance(params, LIFParams):
+            raise TypeError(f"params must be LIFParams, got {type(params).__name__}")
+        if params.size() not in (None, n):
+            raise ValueError(f"params arrays have length {params.size()} but n={n}")
+        check_lif_dt(params, self.dt)
+        v0 = _per_neuron("v0", params.v_rest if v0 is None else v0, n)
+        i_ext = _per_neuron("i_ext", i_ext, n)
+        name = self._name(name, "lif", self.groups)
+        g = NeuronGroup(self, name, "lif", n, params, v0, None, i_ext)
+        self.groups[name] = g
+        return g
+
+    def add_izhikevich(self, n: int, params: IzhikevichParams | str | None = None, *, v0=-65.0, u0=None,
+                       i_ext=0.0, name=None) -> NeuronGroup:
+        """Add ``n`` Izhikevich neurons (``params`` or a preset name); ``u0`` defaults to ``b v0``."""
+        self._check_open()
+        n = check_int("n", n, min_value=1)
+        if params is None:
+            params = IzhikevichParams()
+        elif isinstance(params, str):
+            params = IzhikevichParams.preset(params)
+        if not isinstance(params, IzhikevichParams):
+            raise TypeError(f"params must be IzhikevichParams or a preset name, got {type(params).__name__}")
+        if params.size() not in (None, n):
+            raise ValueError(f"params arrays have length {params.size()} but n={n}")
+        check_izhikevich_dt(self.dt)
+        v0 = _per_neuron("v0", v0, n)
+        u0 = np.asarray(params.b) * v0 if u0 is None else _per_neuron("u0", u0, n)
+        i_ext = _per_neuron("i_ext", i_ext, n)
+        name = self._name(name, "izh", self.groups)
+        g = NeuronGroup(self, name, "izhikevich", n, params, v0, np.asarray(u0, dtype=np.float64), i_ext)
+        self.groups[name] = g
+        return g
+
+    def _channel(self, group, target):
+        targets = _TARGETS[group.model]
+        if target not in targets:
+            raise ValueError(f"target must be one of {', '.join(map(repr, targets))} for a {group.model} group; "
+                             f"got {target!r}")
+        return targets[target]
+
+    def connect(self, pre, post, *, p=None, in_degree=None, pairs=None, matrix=None, weight=None,
+                delay_ms=0.0, target="i_syn", allow_self=True, rng=None, name=None) -> SynapseGroup:
+        """Add synapses from group ``pre`` to group ``post``; give exactly one of the rules.
+
+        Parameters
+        ----------
+        p : float
+            Connection probability per ordered pair.
+        in_degree : int
+            Fixed number of presynaptic partners per postsynaptic neuron (with replacement).
+        pairs : (pre_idx, post_idx)
+            Explicit local indices (arrays of equal length).
+        matrix : array [n_pre, n_post] or scipy sparse matrix
+            Weights; every nonzero (stored) entry is a synapse. ``weight`` must then be None.
+        weight : float, array [n_syn] or callable ``(rng, n) -> array``
+            Synaptic weight in the units of the target variable (default 1.0).
+        delay_ms : float, array [n_syn] or callable
+            Transmission delay (>= 0), rounded to whole steps.
+        target : str
+            Target variable (see the module docstring).
+        allow_self : bool
+            Allow ``pre == post`` when ``pre`` and ``post`` are the same group.
+        """
+        self._check_open()
+        t0 = time.perf_counter()
+        pre_g, post_g = self._group(pre, "pre"), self._group(post, "post")
+        channel = self._channel(post_g, target)
+        rules = [k for k, v in (("p", p), ("in_degree", in_degree), ("pairs", pairs), ("matrix", matrix))
+                 if v is not None]
+        if len(rules) != 1:
+            raise ValueError(f"give exactly one of p, in_degree, pairs, matrix (got {rules or 'none'})")
+        rng = self._rng.spawn(1)[0] if rng is None else as_generator(rng)
+        same = pre_g is post_g
+        self_ok = allow_self or not same
+        wts = None
+        if p is not None:
+            i, j = _connect.fixed_probability(pre_g.n, post_g.n, p, rng, allow_self=self_ok)
+        elif in_degree is not None:
+            i, j = _connect.fixed_in_degree(pre_g.n, post_g.n, in_degree, rng, allow_self=self_ok)
+        elif pairs is not None:
+            if len(pairs) != 2:
+                raise ValueError("pairs must be a tuple (pre_idx, post_idx)")
+            i, j = (np.asarray(a) for a in pairs)
+            for arg, a, n in (("pairs[0] (pre_idx)", i, pre_g.n), ("pairs[1] (post_idx)", j, post_g.n)):
+                if a.ndim != 1 or (a.size and a.dtype.kind not in "iu"):
+                    raise ValueError(f"{arg} must be a 1-D integer array, got dtype {a.dtype}, shape {a.shape}")
+                if a.size and (a.min() < 0 or a.max() >= n):
+                    raise ValueError(f"{arg} has indices outside [0, {n})")
+            if i.shape != j.shape:
+                raise ValueError(f"pairs arrays must have the same length, got {i.size} and {j.size}")
+            i, j = i.astype(np.int64), j.astype(np.int64)
+            if not self_ok:
+                keep = i != j
+                i, j = i[keep], j[keep]
+        else:
+            if weight is not None:
+                raise ValueError("weight must be None when matrix is given (the matrix holds the weights)")
+            i, j, wts = _from_matrix(matrix, pre_g.n, post_g.n)
+            if not self_ok:
+                keep = i != j
+                i, j, wts = i[keep], j[keep], wts[keep]
+        n_syn = i.size
+        if wts is None:
+            wts = self._syn_values("weight", 1.0 if weight is None else weight, n_syn, rng)
+        delays = self._syn_values("delay_ms", delay_ms, n_syn, rng)
+        if np.any(delays < 0):
+            raise ValueError("delay_ms must be >= 0")
+        steps = np.rint(delays / self.dt).astype(np.int64)
+        name = self._name(name, "syn", {s.name for s in self.synapses})
+        sg = SynapseGroup(name, pre_g, post_g, i, j, wts.astype(self.dtype), steps, channel, target)
+        self.synapses.append(sg)
+        self.timing["build_wall_s"] += time.perf_counter() - t0
+        return sg
+
+    def _syn_values(self, arg, value, n, rng):
+        if callable(value):
+            value = value(rng, n)
+        scalar = np.ndim(value) == 0
+        arr = as_float_array(arg, value)
+        if scalar:
+            return np.full(n, float(arr[0]))
+        if arr.shape != (n,):
+            raise ValueError(f"{arg} must be a scalar or have shape ({n},) (one per synapse), got {arr.shape}")
+        return arr
+
+    def _add_input(self, kind, group, target, **kw):
+        self._check_open()
+        g = self._group(group)
+        channel = self._channel(g, target)
+        for other in self.inputs:
+            if other.group is g and other.channel != channel:
+                raise ValueError(f"group {g.name!r} already receives an input on another target; all inputs of "
+                                 "one group must share one target")
+        inp = _Input(kind, g, channel, **kw)
+        self.inputs.append(inp)
+        return inp
+
+    def add_poisson_input(self, group, rate_hz, weight, *, target="v", rng=None):
+        """Independent Poisson spike train per neuron of ``group`` (``rate_hz``: scalar or per neuron)."""
+        g = self._group(group)
+        rate = _per_neuron("rate_hz", rate_hz, g.n)
+        if np.any(rate < 0):
+            raise ValueError("rate_hz must be >= 0")
+        if np.ndim(weight) != 0:
+            raise ValueError("weight must be a scalar")
+        w = as_float_array("weight", weight)[0]
+        gen = self._rng.spawn(1)[0] if rng is None else as_generator(rng)
+        return self._add_input("poisson", g, target, rng=gen, lam=rate * self.dt / 1000.0, weight=float(w))
+
+    def add_noise(self, group, std, *, mean=0.0, target="i_syn", rng=None):
+        """Gaussian input ``mean + std N(0,1)`` drawn per neuron and step (e.g. thalamic noise)."""
+        g = self._group(group)
+        std = _per_neuron("std", std, g.n)
+        if np.any(std < 0):
+            raise ValueError("std must be >= 0")
+        gen = self._rng.spawn(1)[0] if rng is None else as_generator(rng)
+        return self._add_input("noise", g, target, rng=gen, std=std, mean=_per_neuron("mean", mean, g.n))
+
+    def add_timed_input(self, group, values, *, target="i_syn", start_step=0):
+        """A given input array ``values`` [T, n] added at steps ``start_step ... start_step + T - 1``."""
+        g = self._group(group)
+        vals = as_float_array("values", values, ndim=2)
+        if vals.shape[1] != g.n:
+            raise ValueError(f"values must have shape (T, {g.n}), got {vals.shape}")
+        start_step = check_int("start_step", start_step, min_value=0)
+        return self._add_input("timed", g, target, values=vals, start_step=start_step)
+
+    def add_spike_monitor(self, groups=None, *, name="spikes") -> SpikeMonitor:
+        """Record the spikes of ``groups`` (a group, name or list; default all groups)."""
+        self._check_open()
+        if groups is None:
+            groups = list(self.groups.values())
+        elif isinstance(groups, (str, NeuronGroup)):
+            groups = [groups]
+        gs = [self._group(g, "groups") for g in groups]
+        name = self._name(name, "monitor", self.monitors)
+        mon = SpikeMonitor(name, np.zeros(0, dtype=np.int64), 0)
+        mon._groups = gs
+        self.monitors[name] = mon
+        return mon
+
+    def add_state_monitor(self, group, variables=("v",), *, neurons=None, every=1, name=None) -> StateMonitor:
+        """Record ``variables`` of ``neurons`` (local indices; default all) every ``every`` steps."""
+        self._check_open()
+        g = self._group(group)
+        if isinstance(variables, str):
+            variables = [variables]
+        valid = _VARS[g.model]
+        for v in variables:
+            if v not in valid:
+                raise ValueError(f"variables: {v!r} is not a {g.model} variable; valid: {', '.join(valid)}")
+        idx = np.arange(g.n) if neurons is None else np.atleast_1d(np.asarray(neurons))
+        if idx.dtype.kind not in "iu" or idx.ndim != 1 or (idx.size and (idx.min() < 0 or idx.max() >= g.n)):
+            raise ValueError(f"neurons must be local integer indices in [0, {g.n})")
+        every = check_int("every", every, min_value=1)
+        name = self._name(name, "state", self.monitors)
+        mon = StateMonitor(name, g, variables, idx, every)
+        self.monitors[name] = mon
+        return mon
+
+    # ------------------------------------------------------------------ build and run
+    def _build(self):
+        from neurosim.sim._flat import build_flat
+
+        t0 = time.perf_counter()
+        self._flat = build_flat(self)
+        self.timing["build_wall_s"] += time.perf_counter() - t0
+
+    def run(self, duration_ms: float, *, progress: bool = True) -> "Network":
+        """Advance the network by ``duration_ms`` (rounded to whole steps); returns ``self``."""
+        from neurosim.sim._flat import run_flat
+
+        duration_ms = check_positive("duration_ms", duration_ms, unit="ms")
+        n_steps = int(round(duration_ms / self.dt))
+        if n_steps < 1:
+            raise ValueError(f"duration_ms={duration_ms} is shorter than one step (dt={self.dt} ms)")
+        if self.n_neurons == 0:
+            raise ValueError("the network has no neurons; add a group first")
+        if self._flat is None:
+            self._build()
+        run_flat(self, n_steps, progress)
+        return self
+
+    def __repr__(self):
+        return (f"Network(dt={self.dt}, neurons={self.n_neurons}, synapses={self.n_synapses}, "
+                f"groups={list(self.groups)}, monitors={list(self.monitors)})")
+
+
+def _from_matrix(matrix, n_pre, n_post):
+    if hasattr(matrix, "tocoo"):
+        coo = matrix.tocoo()
+        if coo.shape != (n_pre, n_post):
+            raise ValueError(f"matrix must have shape ({n_pre}, {n_post}) = (n_pre, n_post), got {coo.shape}")
+        i, j, w = coo.row.astype(np.int64), coo.col.astype(np.int64), np.asarray(coo.data, dtype=np.float64)
+        order = np.lexsort((j, i))
+        i, j, w = i[order], j[order], w[order]
+    else:
+        m = as_float_array("matrix", matrix, ndim=2)
+        if m.shape != (n_pre, n_post):
+            raise ValueError(f"matrix must have shape ({n_pre}, {n_post}) = (n_pre, n_post), got {m.shape}")
+        i, j = np.nonzero(m)
+        w = m[i, j]
+    if w.size and not np.all(np.isfinite(w)):
+        raise ValueError("matrix contains NaN/inf weights")
+    return i.astype(np.int64), j.astype(np.int64), w
+

@@ -1,0 +1,186 @@
+"""Network simulator: fused loop vs naive references, the 2003 listing, monitors, reproducibility."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import naive
+import neurosim as ns
+from neurosim.neurons import IzhikevichParams, LIFParams
+from neurosim.sim import Network
+
+
+def _events(mon, dt):
+    steps = np.rint(mon.times_ms / dt).astype(np.int64) - 1
+    return sorted(zip(steps.tolist(), mon.ids.tolist()))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("reset", ["zero", "subtract"])
+def test_lif_network_matches_naive(dtype, reset):
+    """Two LIF groups (one heterogeneous), three targets, per-synapse delays, a timed drive."""
+    rng = np.random.default_rng(3)
+    dt, T = 0.5, 240
+    pa = LIFParams(tau_mem=rng.uniform(8, 20, 5), tau_syn=4.0, tau_syn_inh=9.0, v_th=1.0,
+                   v_reset=rng.uniform(-0.3, 0.2, 5), t_ref=rng.choice([0.0, 1.0, 2.0], 5), reset=reset)
+    pb = LIFParams(tau_mem=12.0, tau_syn=3.0, v_th=1.0, v_reset=0.0, t_ref=1.5, r=1.3, reset=reset)
+    net = Network(dt=dt, dtype=dtype, rng=0)
+    a = net.add_lif(5, pa, v0=rng.uniform(0, 0.9, 5), i_ext=rng.uniform(0.9, 1.4, 5), name="a")
+    b = net.add_lif(3, pb, i_ext=1.05, name="b")
+    syn = []  # (pre_global, post_global, w, delay_steps, target)
+    specs = [(a, a, "ge", 0.9), (a, b, "v", 0.4), (b, a, "gi", -0.8), (b, b, "ge", 0.5)]
+    for pre, post, target, scale in specs:
+        i = rng.integers(0, pre.n, 6)
+        j = rng.integers(0, post.n, 6)
+        w = rng.uniform(0.2, 1.0, 6) * scale
+        d = rng.choice([0.0, 0.5, 1.0, 2.5], 6)
+        net.connect(pre, post, pairs=(i, j), weight=w, delay_ms=d, target=target)
+        tag = {"ge": "e", "gi": "i", "v": "v"}[target]
+        order = np.argsort(i, kind="stable")   # the simulator keeps pairs in pre order (stable)
+        for q in order:
+            syn.append((pre.start + i[q], post.start + j[q], w[q], int(round(d[q] / dt)), tag))
+    drive = rng.normal(0.0, 0.3, (T, 3))
+    net.add_timed_input(b, drive, target="ge")
+    mon = net.add_spike_monitor(name="spikes")
+    net.run(T * dt, progress=False)
+
+    coef = {k: np.zeros(8) for k in ("a_m", "a_e", "a_i", "k_e", "k_i", "v_inf", "v_th", "v_reset")}
+    n_ref = np.zeros(8, dtype=np.int64)
+    for g, p, iext in ((a, pa, a.i_ext), (b, pb, b.i_ext)):
+        c = p.coefficients(dt)
+        sl = slice(g.start, g.stop)
+        for k in ("a_m", "a_e", "a_i", "k_e", "k_i"):
+            coef[k][sl] = c[k]
+        coef["v_inf"][sl] = np.asarray(p.v_rest) + np.asarray(p.r) * iext
+        coef["v_th"][sl], coef["v_reset"][sl], n_ref[sl] = p.v_th, p.v_reset, c["n_ref"]
+    full_drive = np.zeros((T, 8))
+    full_drive[:, 5:] = drive
+    v0 = np.r_[a.v0, b.v0]
+    ref = naive.lif_network(T, v0, coef, n_ref, reset, syn, full_drive, ["e"] * 8, dtype=dtype)
+    # syn was built per connect call; the simulator orders by (channel, pre, call order): naive does too
+    assert _events(mon, dt) == sorted(ref)
+    assert len(ref) > 20
+
+
+@pytest.mark.parametrize("n", [1, 13])
+def test_izhikevich_network_reproduces_the_2003_listing(n):
+    """Same re, ri, S and thalamic noise: identical firings (listing time t = our time + 1 ms)."""
+    rng = np.random.default_rng(n)
+    N = max(n, 1) * 8
+    ne = int(0.8 * N) if N > 1 else 1
+    ni = N - ne
+    re, ri = rng.random(ne), rng.random(ni)
+    S = np.c_[0.5 * rng.random((N, ne)), -rng.random((N, ni))] * (100.0 / N)   # [post, pre]
+    T = 400
+    noise = np.c_[5 * rng.standard_normal((T, ne)), 2 * rng.standard_normal((T, ni))]
+    net = Network(dt=1.0, dtype=np.float64, rng=0)
+    exc = net.add_izhikevich(ne, IzhikevichParams(0.02, 0.2, -65 + 15 * re ** 2, 8 - 6 * re ** 2), name="exc")
+    groups = [exc]
+    if ni:
+        groups.append(net.add_izhikevich(ni, IzhikevichParams(0.02 + 0.08 * ri, 0.25 - 0.05 * ri, -65.0, 2.0),
+                                         name="inh"))
+    for pre in groups:
+        for post in groups:
+            W = S[post.start:post.stop, pre.start:pre.stop].T          # [pre, post]
+            net.connect(pre, post, pairs=ns.sim.all_to_all(pre.n, post.n), weight=W.ravel(), target="i")
+    for g in groups:
+        net.add_timed_input(g, noise[:, g.start:g.stop], target="i")
+    mon = net.add_spike_monitor()
+    net.run(T, progress=False)
+    ref = naive.spnet(re, ri, S, noise)
+    ours = sorted(zip((np.rint(mon.times_ms).astype(int) + 1).tolist(), mon.ids.tolist()))
+    # the listing tests v >= 30 at the top of iteration t, i.e. after our step t - 2
+    assert [e for e in ours if e[0] <= T] == ref
+    assert len(ref) > 10
+
+
+def test_state_monitor_records_initial_state_and_every_k():
+    p = LIFParams(tau_mem=10.0, v_th=1.0, t_ref=2.0)
+    net = Network(dt=0.1, rng=0)
+    g = net.add_lif(4, p, v0=[0.0, 0.1, 0.2, 0.3], i_ext=0.5, name="g")
+    sm = net.add_state_monitor(g, ["v", "i_syn"], neurons=[1, 3], every=5, name="trace")
+    net.run(10.0, progress=False)
+    net.run(5.0, progress=False)
+    assert sm.t_ms.shape == (30,) and sm.v.shape == (30, 2) and sm["i_syn"].shape == (30, 2)
+    np.testing.assert_allclose(sm.t_ms, 0.5 * np.arange(30))
+    np.testing.assert_array_equal(sm.v[0], [0.1, 0.3])
+    t = sm.t_ms[:, None]
+    np.testing.assert_allclose(sm.v, 0.5 + (np.array([0.1, 0.3]) - 0.5) * np.exp(-t / 10.0), atol=1e-12)
+    np.testing.assert_allclose(g.v, 0.5 + (np.array([0.0, 0.1, 0.2, 0.3]) - 0.5) * np.exp(-1.5), atol=1e-12)
+    with pytest.raises(KeyError, match="v"):
+        sm["u"]
+
+
+def test_izhikevich_state_monitor_and_group_subset():
+    net = Network(dt=0.5, rng=0)
+    rs = net.add_izhikevich(2, "RS", i_ext=10.0, name="rs")
+    fs = net.add_izhikevich(3, "FS", i_ext=10.0, name="fs")
+    sp = net.add_spike_monitor(fs, name="fs_spikes")
+    tr = net.add_state_monitor(rs, ["v", "u"], neurons=[0], name="tr")
+    net.run(200.0, progress=False)
+    assert set(np.unique(sp.ids)) == {2, 3, 4}
+    assert tr.v.shape == (400, 1) and tr.u[0, 0] == pytest.approx(-13.0)
+    assert tr.v.max() < 30.0 and tr.v.min() >= -80.0
+    np.testing.assert_array_equal(sp.counts()[2:], np.full(3, sp.counts()[2]))
+
+
+def _brunel_spikes(seed, split=False):
+    net = ns.sim.brunel(order=40, rng=seed)
+    if split:
+        net.run(60.0, progress=False)
+        net.run(40.0, progress=False)
+    else:
+        net.run(100.0, progress=True)
+    m = net.monitors["spikes"]
+    return m.times_ms, m.ids
+
+
+def test_same_seed_same_bits_and_runs_compose():
+    t1, i1 = _brunel_spikes(7)
+    t2, i2 = _brunel_spikes(7)
+    t3, i3 = _brunel_spikes(7, split=True)
+    t4, _ = _brunel_spikes(8)
+    assert t1.size > 100
+    assert np.array_equal(t1, t2) and np.array_equal(i1, i2)
+    assert np.array_equal(t1, t3) and np.array_equal(i1, i3)
+    assert not (t4.size == t1.size and np.array_equal(t4, t1))
+
+
+def test_cuba_rate_in_published_regime():
+    # Brette et al. 2007 / Brian2 CUBA.py: ~5.4-5.6 Hz over 1 s (PEERS.md). 400 ms here to keep the
+    # test short; the band 4.5-6.5 Hz allows the seed-to-seed spread of a short window.
+    net = ns.sim.cuba(n_neurons=4000, rng=1)
+    assert net.n_neurons == 4000 and 0.0195 < net.n_synapses / 4000 ** 2 < 0.0205
+    net.run(400.0, progress=False)
+    m = net.monitors["spikes"]
+    rate = m.n_spikes / 4000 / 0.4
+    assert 4.5 < rate < 6.5
+    assert set(net.timing) >= {"build_wall_s", "compile_wall_s", "sim_wall_s"}
+    assert net.timing["sim_wall_s"] > 0
+
+
+def test_izhikevich2003_rate_band():
+    # Izhikevich (2003) network: ~7.5 Hz (PEERS.md: all implementations agree); band 5.5-10 Hz over 500 ms.
+    net = ns.sim.izhikevich2003(rng=2)
+    net.run(500.0, progress=False)
+    m = net.monitors["spikes"]
+    rate = m.n_spikes / 1000 / 0.5
+    assert 5.5 < rate < 10.0
+    assert net.n_synapses == 1000 * 1000
+    assert m.ids.min() >= 0 and m.ids.max() < 1000
+
+
+def test_brunel_is_asynchronous_irregular():
+    net = ns.sim.brunel(order=200, rng=3)
+    net.run(400.0, progress=False)
+    m = net.monitors["spikes"]
+    rate = m.n_spikes / net.n_neurons / 0.4
+    cvs = []
+    for i in range(0, net.n_neurons, 5):
+        t = m.times_ms[m.ids == i]
+        if t.size > 4:
+            isi = np.diff(t)
+            cvs.append(isi.std() / isi.mean())
+    assert 5.0 < rate < 100.0
+    assert np.mean(cvs) > 0.5             # irregular (Poisson-like) firing, not a regular clock
+    assert net.n_synapses == 1000 * (80 + 20)   # fixed in-degree CE = 80, CI = 20
