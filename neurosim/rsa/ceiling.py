@@ -168,25 +168,27 @@ def _features_dict(feats):
     return feats if isinstance(feats, dict) else {"features": feats}
 
 
-def _best_score(feats, ranked_neural, drop_first, layers=None):
+def _best_score(feats, ranked_neural, drop_first, layers=None, constant_rows="raise"):
     scores = {}
     for name, X in _features_dict(feats).items():
         if layers is not None and name not in layers:
             continue
         X = X[1:] if drop_first else X
-        rx = rank_vector(tsrsa_vector(X, name=f"features[{name!r}]"), ranked_neural.ties)
+        rx = rank_vector(tsrsa_vector(X, name=f"features[{name!r}]", constant_rows=constant_rows),
+                         ranked_neural.ties)
         scores[name] = _score_ranked(rx, ranked_neural)
     return max(scores.values()), scores
 
 
 def frame_shuffle_experiment(feature_fn: Callable, movie, Y, windows, *, n_trials: int = 10, rng=2023,
-                             drop_first: bool = True, ties: str = "argsort") -> dict:
+                             drop_first: bool = True, ties: str = "argsort", constant_rows: str = "raise") -> dict:
     """Score drop when frames are shuffled within windows.
 
     ``feature_fn(movie) -> array [T, N]`` or ``{layer: array}`` (the model run on the movie);
     ``Y`` [T, M] neural responses to the *original* movie. For each window size and trial the
     movie is permuted, the model re-run, and ``Y`` re-indexed by the same permutation (then
     the first frame dropped when ``drop_first``). The best layer score is kept.
+    ``constant_rows="omit"`` skips the pairs of silent model frames (see :func:`tsrsa`).
     Returns ``{"window", "chaos", "score"}`` arrays [n_windows, n_trials] plus ``"baseline"``.
     """
     movie = np.asarray(movie)
@@ -196,7 +198,7 @@ def frame_shuffle_experiment(feature_fn: Callable, movie, Y, windows, *, n_trial
     gen = as_generator(rng)
     T = movie.shape[0]
     base, _ = _best_score(feature_fn(movie), rank_vector(tsrsa_vector(Y[1:] if drop_first else Y), ties),
-                          drop_first)
+                          drop_first, None, constant_rows)
     windows = [check_int("windows", int(w), min_value=1) for w in windows]
     chaos = np.empty((len(windows), n_trials))
     score = np.empty_like(chaos)
@@ -206,13 +208,13 @@ def frame_shuffle_experiment(feature_fn: Callable, movie, Y, windows, *, n_trial
             Yp = Y[perm][1:] if drop_first else Y[perm]
             chaos[i, k] = level_of_chaos(perm)
             score[i, k], _ = _best_score(feature_fn(movie[perm]), rank_vector(tsrsa_vector(Yp), ties),
-                                         drop_first)
+                                         drop_first, None, constant_rows)
     return {"window": np.asarray(windows), "chaos": chaos, "score": score, "baseline": base}
 
 
 def frame_replacement_experiment(feature_fn: Callable, movie, Y, windows, *, n_trials: int = 10,
                                  kind="gaussian", rng=2023, drop_first: bool = True,
-                                 ties: str = "argsort", layers=None) -> dict:
+                                 ties: str = "argsort", layers=None, constant_rows: str = "raise") -> dict:
     """Score when one frame per window is replaced (``kind`` as in :func:`replace_frames`).
 
     ``layers``: restrict to these layer names (the paper's ``--best-layer``).
@@ -224,12 +226,12 @@ def frame_replacement_experiment(feature_fn: Callable, movie, Y, windows, *, n_t
     check_int("n_trials", n_trials, min_value=1)
     gen = as_generator(rng)
     ranked = rank_vector(tsrsa_vector(Y[1:] if drop_first else Y), ties)
-    base, _ = _best_score(feature_fn(movie), ranked, drop_first, layers)
+    base, _ = _best_score(feature_fn(movie), ranked, drop_first, layers, constant_rows)
     windows = [check_int("windows", int(w), min_value=1) for w in windows]
     score = np.empty((len(windows), n_trials))
     for i, w in enumerate(windows):
         for k in range(n_trials):
             new, _ = replace_frames(movie, w, kind=kind, rng=gen)
-            score[i, k], _ = _best_score(feature_fn(new), ranked, drop_first, layers)
+            score[i, k], _ = _best_score(feature_fn(new), ranked, drop_first, layers, constant_rows)
     return {"window": np.asarray(windows), "ratio": 1.0 / np.asarray(windows, dtype=float),
             "score": score, "baseline": base}

@@ -8,6 +8,8 @@
   rsatoolbox does), or resample units (columns of both matrices independently); percentile
   interval.
 
+``constant_rows="omit"`` drops the pairs of zero-variance frames (as in :func:`~neurosim.rsa.tsrsa`).
+
 Both compute the correlation matrices once; each resample costs one rank of a
 T(T-1)/2-vector. Randomness only through ``rng``.
 """
@@ -29,7 +31,8 @@ def _vec(C):
     return 1.0 - square_to_condensed(C)
 
 
-def permutation_test(X, Y, *, n_permutations: int = 1000, rng=None, ties: str = "argsort") -> dict:
+def permutation_test(X, Y, *, n_permutations: int = 1000, rng=None, ties: str = "argsort",
+                     constant_rows: str = "raise") -> dict:
     """Observed TSRSA score and its permutation p-value (frames of ``Y`` shuffled)."""
     X = response_matrix("X", X)
     Y = response_matrix("Y", Y)
@@ -37,7 +40,8 @@ def permutation_test(X, Y, *, n_permutations: int = 1000, rng=None, ties: str = 
     check_choice("ties", ties, TIES)
     check_int("n_permutations", n_permutations, min_value=1)
     gen = as_generator(rng)
-    CX, CY = correlation_matrix(X, name="X"), correlation_matrix(Y, name="Y")
+    CX = correlation_matrix(X, name="X", constant_rows=constant_rows)
+    CY = correlation_matrix(Y, name="Y", constant_rows=constant_rows)
     rx = rank_vector(_vec(CX), ties)
     obs = _score_ranked(rx, rank_vector(_vec(CY), ties))
     null = np.empty(n_permutations)
@@ -50,7 +54,7 @@ def permutation_test(X, Y, *, n_permutations: int = 1000, rng=None, ties: str = 
 
 
 def bootstrap_ci(X, Y, *, n_boot: int = 1000, confidence: float = 0.95, over: str = "conditions",
-                 rng=None, ties: str = "argsort") -> dict:
+                 rng=None, ties: str = "argsort", constant_rows: str = "raise") -> dict:
     """Percentile bootstrap interval of the TSRSA score.
 
     ``over="conditions"`` resamples frames; ``over="units"`` resamples the columns of X and Y
@@ -64,10 +68,11 @@ def bootstrap_ci(X, Y, *, n_boot: int = 1000, confidence: float = 0.95, over: st
     check_int("n_boot", n_boot, min_value=1)
     check_probability("confidence", confidence, open_low=True, open_high=True)
     gen = as_generator(rng)
-    obs = tsrsa(X, Y, ties=ties)
+    obs = tsrsa(X, Y, ties=ties, constant_rows=constant_rows)
     boots = np.empty(n_boot)
     if over == "conditions":
-        CX, CY = correlation_matrix(X, name="X"), correlation_matrix(Y, name="Y")
+        CX = correlation_matrix(X, name="X", constant_rows=constant_rows)
+        CY = correlation_matrix(Y, name="Y", constant_rows=constant_rows)
         for k in range(n_boot):
             idx = np.sort(gen.integers(0, T, T))
             i, j = np.triu_indices(T, 1)
@@ -78,7 +83,7 @@ def bootstrap_ci(X, Y, *, n_boot: int = 1000, confidence: float = 0.95, over: st
         for k in range(n_boot):
             cx = gen.integers(0, X.shape[1], X.shape[1])
             cy = gen.integers(0, Y.shape[1], Y.shape[1])
-            boots[k] = tsrsa(X[:, cx], Y[:, cy], ties=ties)
+            boots[k] = tsrsa(X[:, cx], Y[:, cy], ties=ties, constant_rows=constant_rows)
     alpha = (1.0 - confidence) / 2.0
     lo, hi = np.quantile(boots, [alpha, 1.0 - alpha])
     return {"score": obs, "low": float(lo), "high": float(hi), "boot": boots, "confidence": confidence}
