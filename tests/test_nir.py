@@ -13,7 +13,7 @@ from torch import nn  # noqa: E402
 from neurosim.io.nir import export_nir, import_nir, read_nir, write_nir  # noqa: E402
 from neurosim.models import get_model  # noqa: E402
 from neurosim.snn.containers import SeqToANN, reset_states  # noqa: E402
-from neurosim.snn.modules.lif import LIFLayer  # noqa: E402
+from neurosim.snn.modules import CubaLIFLayer, IFLayer, LIFLayer, ParametricLIFLayer  # noqa: E402
 
 DT = 1e-4
 
@@ -78,17 +78,89 @@ def test_physical_constants_written():
     torch.testing.assert_close(_run(import_nir(ge), x), _run(m, x), rtol=0, atol=0)
 
 
-def test_integrate_and_fire_node():
-    from neurosim.snn.functional.lif import LIFSpec
-
-    if_spec = LIFSpec(form="snntorch", beta=1.0, decay_input=False, strict=True, reset="zero")  # h = v + x
-    m = nn.Sequential(nn.Linear(3, 4), LIFLayer(spec=if_spec))
+@pytest.mark.parametrize("layer", [IFLayer, lambda: IFLayer(fire=">", reset="subtract", v_th=0.5)])
+def test_integrate_and_fire_node(layer, tmp_path):
+    m = nn.Sequential(nn.Linear(3, 4), layer())
     g = export_nir(m, (3,), dt=DT)
     node = g.nodes["1"]
     assert isinstance(node, nir.IF)
     np.testing.assert_allclose(node.r, 1.0 / DT)  # Euler: v += dt R I
     x = torch.rand(12, 2, 3)
+    write_nir(m, tmp_path / "if.nir", (3,), dt=DT)
+    back = read_nir(tmp_path / "if.nir")
+    assert isinstance(back[1], IFLayer)
+    torch.testing.assert_close(_run(back, x), _run(m, x), rtol=0, atol=0)
+    # plain NIR IF (no metadata): v += x, fire on >, reset to v_reset
+    plain = nir.IF(r=np.full(4, 1 / DT), v_threshold=np.full(4, 0.9), v_reset=np.zeros(4))
+    g.nodes["1"] = plain
+    xs = np.random.default_rng(2).uniform(0, 1, (15, 2, 4))
+    mm = nn.Sequential(*[lay for lay in import_nir(g) if not isinstance(lay, nn.Linear)]).double()
+    for lay in mm:
+        lay.backend = "torch"
+    v = np.zeros((2, 4))
+    want = []
+    for xt in xs:
+        v = v + xt
+        s_ = v > 0.9
+        want.append(s_)
+        v = np.where(s_, 0.0, v)
+    np.testing.assert_array_equal(_run(mm, torch.tensor(xs)).numpy(), np.array(want, dtype=float))
+
+
+@pytest.mark.parametrize("layer", [
+    lambda: CubaLIFLayer(tau=3.0, tau_syn=2.0),
+    lambda: CubaLIFLayer(tau=2.0, tau_syn=4.0, decay_input=False, reset="subtract"),
+    lambda: CubaLIFLayer(convention="snntorch", beta=0.7, alpha=0.6),
+    lambda: CubaLIFLayer(convention="norse"),
+])
+def test_cuba_lif_round_trip_and_constants(layer):
+    torch.manual_seed(5)
+    lay = layer()
+    m = nn.Sequential(nn.Linear(5, 7), lay, nn.Linear(7, 3))
+    g = export_nir(m, (5,), dt=1e-3)
+    node = g.nodes["1"]
+    assert isinstance(node, nir.CubaLIF)
+    c = lay.cuba_spec
+    alpha, beta = c.syn_decay, c.lif.decay
+    np.testing.assert_allclose(node.tau_syn, 1e-3 / (1 - alpha))  # Euler
+    np.testing.assert_allclose(node.tau_mem, 1e-3 / (1 - beta))
+    np.testing.assert_allclose(node.w_in, 1 / (1 - alpha))
+    x = torch.rand(20, 4, 5) * 2
     torch.testing.assert_close(_run(import_nir(g), x), _run(m, x), rtol=0, atol=0)
+
+
+def test_plain_nir_cuba_lif_follows_nir_euler():
+    """NIR CubaLIF without metadata vs an independent Euler loop (new current drives the membrane)."""
+    n, dt, ts, tm = 5, 1e-4, 4e-4, 2e-4
+    nodes = {
+        "in": nir.Input(input_type={"input": np.array([n])}),
+        "c": nir.CubaLIF(tau_syn=np.full(n, ts), tau_mem=np.full(n, tm), r=np.full(n, tm / dt), v_leak=np.zeros(n),
+                         v_threshold=np.full(n, 1.2), v_reset=np.zeros(n), w_in=np.full(n, ts / dt)),
+        "out": nir.Output(output_type={"output": np.array([n])}),
+    }
+    m = import_nir(nir.NIRGraph(nodes=nodes, edges=[("in", "c"), ("c", "out")]), dt=dt).double()
+    xs = np.random.default_rng(3).uniform(0, 0.6, (50, 2, n))
+    i = np.zeros((2, n))
+    v = np.zeros((2, n))
+    want = []
+    for x in xs:
+        i = i + dt / ts * (-i + ts / dt * x)
+        v = v + dt / tm * (-v + tm / dt * i)
+        s_ = v > 1.2
+        want.append(s_)
+        v = np.where(s_, 0.0, v)
+    want = np.array(want, dtype=float)
+    assert want.sum() > 0
+    np.testing.assert_array_equal(_run(m, torch.tensor(xs)).numpy(), want)
+
+
+def test_parametric_lif_exports_learned_tau():
+    lay = ParametricLIFLayer(init_tau=3.0)
+    with torch.no_grad():
+        lay.w.fill_(0.3)  # "learned": tau = 1 / sigmoid(0.3)
+    g = export_nir(nn.Sequential(nn.Linear(2, 2), lay), (2,), dt=DT)
+    np.testing.assert_allclose(g.nodes["1"].tau, lay.tau * DT)
+    assert isinstance(import_nir(g)[1], LIFLayer) and import_nir(g)[1].spec.tau == pytest.approx(lay.tau)
 
 
 def _naive_nir_lif(xs, tau, r, v_leak, v_th, v_reset, dt):
@@ -178,6 +250,15 @@ def test_exported_model_runs_in_snntorch(capsys):
     torch.testing.assert_close(run_snntorch(snc, x1), _run(conv, x1)[:, 0], rtol=0, atol=0)
     with pytest.raises(RuntimeError):
         run_snntorch(snc, torch.rand(2, 3, 1, 8, 8))
+    # current-based LIF -> snntorch Synaptic (needs decay_input=False: snntorch asserts R = tau_mem / dt)
+    cuba = nn.Sequential(nn.Linear(8, 32), CubaLIFLayer(tau=2.0, tau_syn=2.0, decay_input=False), nn.Linear(32, 4),
+                         CubaLIFLayer(tau=2.0, tau_syn=4.0, decay_input=False))
+    for p in cuba.parameters():
+        nn.init.normal_(p, 0.0, 0.5)
+    want = _run(cuba, x)
+    assert want.sum() > 0
+    torch.testing.assert_close(run_snntorch(import_from_nir(export_nir(cuba, (8,), dt=1e-4)), x), want,
+                               rtol=0, atol=0)
     capsys.readouterr()  # snntorch prints warnings about threshold scaling
 
 

@@ -2,7 +2,7 @@ r"""NIR (Neuromorphic Intermediate Representation) export and import for spiking
 
 ``export_nir(model, input_shape, dt=1e-4)`` turns a sequential multi-step model
 (``nn.Sequential`` of ``SeqToANN``-wrapped conv/pool layers, ``Linear``, ``Flatten`` and
-LIF layers; also :class:`~neurosim.models.SpikingMLP` and
+``LIFLayer``/``IFLayer``/``ParametricLIFLayer``/``CubaLIFLayer``; also :class:`~neurosim.models.SpikingMLP` and
 :class:`~neurosim.models.SpikingConvNet`) into a ``nir.NIRGraph``; ``import_nir(graph)``
 builds the equivalent neurosim ``nn.Sequential`` (input ``[T, B, ...]``, output the
 per-step output of the last node). ``write_nir``/``read_nir`` add the file step
@@ -23,8 +23,15 @@ NIR's LIF is :math:`\tau_c \dot v = (v_{leak} - v) + R I`. With ``discretization
 so ``tau_c = tau * dt`` and ``R = 1`` for the default ``decay_input=True`` (``R = tau``
 without it). ``discretization="exact"`` (zero-order hold, for simulators that integrate
 the ODE exactly over a step) writes :math:`\tau_c = -dt / \ln\beta` and the same ``R``.
-A neuron without leak (:math:`\beta = 1`) is written as ``nir.IF`` with :math:`R = g/dt`
-(Euler: :math:`v \mathrel{+}= dt\,R\,I`). ``v_threshold = v_th``, ``v_reset = v_reset``.
+A neuron without leak (:math:`\beta = 1`, ``IFLayer``) is written as ``nir.IF`` with
+:math:`R = g/dt` (Euler: :math:`v \mathrel{+}= dt\,R\,I`). ``v_threshold = v_th``,
+``v_reset = v_reset``. A ``ParametricLIFLayer`` is written with its current learned ``tau``.
+
+Current-based LIF (``CubaLIFLayer``): the current :math:`c_t = \alpha c_{t-1} + x_t`
+(:math:`\alpha = 1 - 1/\tau_{syn}`) drives the LIF charge. NIR's
+:math:`\tau_{syn}\dot I = -I + w_{in} S`, Euler-stepped with the new current driving the
+membrane (snntorch's reading), matches with :math:`\tau_{syn,c} = dt/(1-\alpha)`,
+:math:`w_{in} = 1/(1-\alpha)` (so :math:`I = c`), and the membrane fields as for LIF.
 
 What NIR 1.0 cannot say is kept in each node's ``metadata["neurosim"]`` (the exact discrete
 ``tau``, reset mode, ``>=`` vs ``>``, surrogate, ``decay_input``, ``detach_reset``, form) and
@@ -73,10 +80,10 @@ def _nir():
 def _linearize(module):
     """Leaf modules of a sequential model, in forward order."""
     from torch import nn
-    from neurosim.snn.modules.lif import LIFLayer
+    from neurosim.snn.containers import Stateful
 
     mods = []
-    if isinstance(module, LIFLayer):
+    if isinstance(module, Stateful):
         return [module]
     if isinstance(module, nn.Sequential):  # includes SeqToANN
         for m in module:
@@ -114,31 +121,56 @@ def _gain(spec) -> float:
     return (1.0 - float(spec.decay)) if spec.form == "snntorch" else float(spec.k)
 
 
-def _lif_node(spec, shape, dt, discretization):
-    nir = _nir()
-    beta = float(spec.decay)
-    g = _gain(spec)
-    meta = {"neurosim": {
+def _tau_c(decay: float, dt: float, discretization: str, what: str) -> float:
+    """Continuous time constant (s) whose discretisation has ``decay`` per step."""
+    if not 0.0 <= decay < 1.0:
+        raise ValueError(f"cannot export a {what} decay of {decay} per step (needs 0 <= decay < 1)")
+    if discretization == "euler":
+        return dt / (1.0 - decay)
+    if decay == 0.0:
+        raise ValueError(f"a {what} decay of 0 (tau = 1 step) has no exact continuous time constant; "
+                         "use discretization='euler'")
+    return -dt / math.log(decay)
+
+
+def _spec_meta(spec) -> dict:
+    return {
+        "tau": float(spec.tau), "beta": -1.0 if spec.beta is None else float(spec.beta),
         "tau": float(spec.tau), "beta": -1.0 if spec.beta is None else float(spec.beta),
         "v_th": float(spec.v_th), "v_reset": float(spec.v_reset), "v_rest": float(spec.v_rest),
         "reset": spec.reset, "fire": ">" if spec.strict else ">=", "decay_input": bool(spec.decay_input),
         "detach_reset": bool(spec.detach_reset), "form": spec.form, "reset_delay": bool(spec.reset_delay),
         "surrogate": spec.surrogate.name, "surrogate_param": float(spec.surrogate.kernel_param),
-    }}
+    }
+
+
+def _lif_node(spec, shape, dt, discretization):
+    nir = _nir()
+    beta = float(spec.decay)
+    g = _gain(spec)
+    meta = {"neurosim": _spec_meta(spec)}
     full = lambda v: np.full(shape, v, dtype=np.float64)  # noqa: E731
     if beta == 1.0:
         return nir.IF(r=full(g / dt), v_threshold=full(spec.v_th), v_reset=full(spec.v_reset), metadata=meta)
-    if not 0.0 <= beta < 1.0:
-        raise ValueError(f"cannot export a LIF with decay {beta} per step (needs 0 <= decay <= 1)")
-    if discretization == "euler":
-        tau_c = dt / (1.0 - beta)
-    else:
-        if beta == 0.0:
-            raise ValueError("a LIF with decay 0 (tau = 1 step) has no exact continuous time constant; "
-                             "use discretization='euler'")
-        tau_c = -dt / math.log(beta)
+    tau_c = _tau_c(beta, dt, discretization, "membrane")
     return nir.LIF(tau=full(tau_c), r=full(g / (1.0 - beta)), v_leak=full(spec.v_rest),
                    v_threshold=full(spec.v_th), v_reset=full(spec.v_reset), metadata=meta)
+
+
+def _cuba_node(cspec, shape, dt, discretization):
+    """Current-based LIF: c_t = alpha c_{t-1} + x_t drives the LIF charge (see the module docstring)."""
+    nir = _nir()
+    spec = cspec.lif
+    beta, alpha = float(spec.decay), float(cspec.syn_decay)
+    if beta == 1.0:
+        raise ValueError("a current-based neuron without membrane leak has no NIR CubaLIF form")
+    meta = {"neurosim": _spec_meta(spec) | {"tau_syn": float(cspec.tau_syn),
+                                            "alpha": -1.0 if cspec.alpha is None else float(cspec.alpha)}}
+    full = lambda v: np.full(shape, v, dtype=np.float64)  # noqa: E731
+    return nir.CubaLIF(tau_syn=full(_tau_c(alpha, dt, discretization, "synaptic current")),
+                       tau_mem=full(_tau_c(beta, dt, discretization, "membrane")),
+                       r=full(_gain(spec) / (1.0 - beta)), v_leak=full(spec.v_rest), v_threshold=full(spec.v_th),
+                       v_reset=full(spec.v_reset), w_in=full(1.0 / (1.0 - alpha)), metadata=meta)
 
 
 def export_nir(model, input_shape, *, dt: float = NIR_DT, discretization: str = "euler"):
@@ -161,7 +193,7 @@ def export_nir(model, input_shape, *, dt: float = NIR_DT, discretization: str = 
     import torch
     from torch import nn
     from neurosim._validation import check_choice, check_positive
-    from neurosim.snn.modules.lif import LIFLayer
+    from neurosim.snn.modules import CubaLIFLayer, IFLayer, LIFLayer, ParametricLIFLayer
 
     nir = _nir()
     dt = check_positive("dt", dt, unit="s")
@@ -229,11 +261,17 @@ def export_nir(model, input_shape, *, dt: float = NIR_DT, discretization: str = 
                 raise ValueError(f"AvgPool2d(divisor_override={m.divisor_override}) has no NIR node")
             with torch.no_grad():
                 cur = tuple(m(torch.zeros(1, *cur)).shape[1:])
-        elif isinstance(m, LIFLayer):
+        elif isinstance(m, CubaLIFLayer):
+            node = _cuba_node(m.cuba_spec, cur, dt, discretization)
+        elif isinstance(m, ParametricLIFLayer):
+            # the learned time constant, frozen (spikes equal the layer's up to float rounding)
+            node = _lif_node(m.spec.replace(tau=m.tau), cur, dt, discretization)
+        elif isinstance(m, (LIFLayer, IFLayer)):
             node = _lif_node(m.spec, cur, dt, discretization)
         else:
             raise TypeError(f"cannot export {type(m).__name__} to NIR; supported: Conv2d, BatchNorm (folded), "
-                            "Linear, Flatten, AvgPool2d, LIFLayer in a sequential stack (max-pooling and "
+                            "Linear, Flatten, AvgPool2d, LIFLayer, IFLayer, ParametricLIFLayer, CubaLIFLayer "
+                            "in a sequential stack (max-pooling and "
                             "residual/feedback models are not expressible in NIR 1.0 here)")
         name = str(len(order))
         nodes[name] = node
@@ -341,6 +379,33 @@ def _spec_from_meta(meta, tau_nir, r_nir, v_leak, v_th, v_reset, dt, discretizat
                      "(neurosim LIF layers have R = 1 or R = tau/dt)")
 
 
+def _import_cuba(name, node, dt, discretization):
+    """CubaLIFLayer from a NIR CubaLIF node (current gain (1 - alpha) w_in must be 1)."""
+    from neurosim.snn.modules import CubaLIFLayer
+
+    tau_syn = _uniform(f"{name}.tau_syn", node.tau_syn)
+    alpha = 1.0 - dt / tau_syn if discretization == "euler" else math.exp(-dt / tau_syn)
+    if not 0.0 <= alpha < 1.0:
+        raise ValueError(f"NIR CubaLIF {name!r}: tau_syn={tau_syn} s with dt={dt} s gives a current decay of "
+                         f"{alpha} per step; pass the dt the graph was made for")
+    w_in = _uniform(f"{name}.w_in", node.w_in)
+    if not math.isclose((1.0 - alpha) * w_in, 1.0, rel_tol=1e-6):
+        raise ValueError(f"NIR CubaLIF {name!r}: input gain (dt/tau_syn) w_in = {(1 - alpha) * w_in:g} != 1 is not "
+                         "supported; scale the preceding weights by it")
+    spec = _spec_from_meta(node.metadata, _uniform(f"{name}.tau_mem", node.tau_mem), _uniform(f"{name}.r", node.r),
+                           _uniform(f"{name}.v_leak", node.v_leak), _uniform(f"{name}.v_threshold", node.v_threshold),
+                           _uniform(f"{name}.v_reset", node.v_reset), dt, discretization)
+    ns = node.metadata.get("neurosim") if isinstance(node.metadata, dict) else None
+    if ns and "tau_syn" in ns:
+        ns_alpha = float(ns["alpha"])
+        syn = 1.0 - 1.0 / float(ns["tau_syn"]) if ns_alpha < 0 else ns_alpha
+        if math.isclose(syn, alpha, rel_tol=1e-9, abs_tol=1e-12):
+            if ns_alpha >= 0:
+                return CubaLIFLayer(spec=spec, alpha=ns_alpha)
+            return CubaLIFLayer(spec=spec, tau_syn=float(ns["tau_syn"]))
+    return CubaLIFLayer(spec=spec, tau_syn=1.0 / (1.0 - alpha))
+
+
 def import_nir(graph, *, dt: float | None = None, discretization: str | None = None):
     """Build a neurosim ``nn.Sequential`` (input ``[T, B, ...]``) from a chain-shaped NIR graph.
 
@@ -351,7 +416,7 @@ def import_nir(graph, *, dt: float | None = None, discretization: str | None = N
     import torch
     from neurosim._validation import check_choice, check_positive
     from neurosim.snn.containers import SeqToANN
-    from neurosim.snn.modules.lif import LIFLayer
+    from neurosim.snn.modules import IFLayer, LIFLayer
 
     nir = _nir()
     if not isinstance(graph, nir.NIRGraph):
@@ -407,10 +472,12 @@ def import_nir(graph, *, dt: float | None = None, discretization: str | None = N
             spec = _spec_from_meta(node.metadata, None, _uniform(f"{name}.r", node.r), 0.0,
                                    _uniform(f"{name}.v_threshold", node.v_threshold),
                                    _uniform(f"{name}.v_reset", node.v_reset), dt, discretization, is_if=True)
-            layers.append(LIFLayer(spec=spec))
+            layers.append(IFLayer(spec=spec))
+        elif isinstance(node, nir.CubaLIF):
+            layers.append(_import_cuba(name, node, dt, discretization))
         else:
             raise TypeError(f"cannot import NIR node {name!r} of type {type(node).__name__}; supported: Affine, "
-                            "Linear, Conv2d, Flatten, AvgPool2d, SumPool2d, LIF, IF")
+                            "Linear, Conv2d, Flatten, AvgPool2d, SumPool2d, LIF, IF, CubaLIF")
     return nn.Sequential(*layers)
 
 
