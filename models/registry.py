@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from typing import Callable, Dict
 
-__all__ = ["register", "get_model", "list_models", "check_input", "make_neuron", "seq", "DEFAULT_NEURON"]
+__all__ = ["register", "get_model", "list_models", "check_input", "make_neuron", "seq", "DEFAULT_NEURON", "NEURON_KINDS"]
 
 _REGISTRY: Dict[str, Callable] = {}
 
@@ -98,21 +98,42 @@ def check_input(x, sample_ndim: int, *, name: str = "x", allow_static: bool = Fa
 DEFAULT_NEURON = {"tau": 2.0, "v_th": 1.0, "v_reset": 0.0, "detach_reset": True}
 
 
-def make_neuron(neuron=None):
-    """A multi-step LIF layer (``neurosim.snn.LIFLayer``) from a dict of options.
+#: neuron kinds accepted in ``neuron={"kind": ...}``: name -> (class name in neurosim.snn, own defaults)
+NEURON_KINDS = {
+    "lif": ("LIFLayer", {}),
+    "plif": ("ParametricLIFLayer", {"init_tau": 2.0}),
+    "if": ("IFLayer", {}),
+    "cuba": ("CubaLIFLayer", {}),
+    "alif": ("AdaptiveLIFLayer", {}),
+}
 
-    ``neuron`` is merged over :data:`DEFAULT_NEURON`; any keyword of ``LIFLayer`` is allowed
-    (``convention``, ``surrogate``, ``reset``, ``decay_input``, ...).
+
+def make_neuron(neuron=None):
+    """A multi-step spiking layer from a dict of options (default: ``neurosim.snn.LIFLayer``).
+
+    ``neuron`` is merged over :data:`DEFAULT_NEURON`; any keyword of the layer is allowed
+    (``convention``, ``surrogate``, ``reset``, ``decay_input``, ...). ``neuron["kind"]`` picks
+    another layer: ``"plif"`` (learnable tau, Fang et al. 2021), ``"if"``, ``"cuba"``
+    (current-based), ``"alif"`` (adaptive threshold); options that a kind does not have
+    (``tau`` for ``plif``/``if``) are dropped from the defaults.
     """
-    from neurosim.snn.modules.lif import LIFLayer
+    import neurosim.snn as snn
 
     if neuron is None:
         neuron = {}
     if not isinstance(neuron, dict):
         raise TypeError(f"neuron must be a dict of LIFLayer options, got {type(neuron).__name__}")
+    neuron = dict(neuron)
+    kind = neuron.pop("kind", "lif")
+    if kind not in NEURON_KINDS:
+        raise KeyError(f"unknown neuron kind {kind!r}; valid kinds: {', '.join(NEURON_KINDS)}")
+    cls_name, own = NEURON_KINDS[kind]
     cfg = dict(DEFAULT_NEURON)
+    if kind in ("plif", "if"):
+        cfg.pop("tau")
+    cfg.update(own)
     cfg.update(neuron)
-    return LIFLayer(**cfg)
+    return getattr(snn, cls_name)(**cfg)
 
 
 def seq(*modules):

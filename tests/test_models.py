@@ -260,3 +260,18 @@ def test_teacher_and_student_features_align():
     assert feats["s"].shape[1:] == feats["t"].shape  # [T, B, C, H, W] vs [B, C, H, W]
     # a teacher given a sequence averages the logits of each step
     torch.testing.assert_close(t(x.expand(3, *x.shape)), t(x))
+
+
+@pytest.mark.parametrize("kind,cls", [("lif", "LIFLayer"), ("plif", "ParametricLIFLayer"), ("if", "IFLayer"),
+                                      ("cuba", "CubaLIFLayer"), ("alif", "AdaptiveLIFLayer")])
+def test_neuron_kinds(kind, cls):
+    m = get_model("spiking_mlp", in_shape=(4,), hidden=(5,), num_classes=2, neuron={"kind": kind, "v_th": 0.5})
+    assert type(m.net.sn1).__name__ == cls and m.net.sn1.spec.v_th == 0.5
+    m(torch.rand(3, 2, 4)).sum().backward()
+    if kind == "plif":
+        assert m.net.sn1.w.grad is not None  # the time constant is learned
+
+
+def test_unknown_neuron_kind():
+    with pytest.raises(KeyError, match="plif"):
+        get_model("spiking_mlp", neuron={"kind": "hodgkin"})
