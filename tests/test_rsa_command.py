@@ -61,3 +61,20 @@ def test_plots(tmp_path):
         plot_tsrsa_curves([1, 2], {"m": [1, 2, 3]})
     with pytest.raises(ValueError, match="square"):
         plot_rdm(np.ones((2, 3)))
+
+
+def test_run_on_nwb_session(tmp_path):
+    pytest.importorskip("pynwb")
+    from test_allen import _spikes_for, _write_session
+
+    from neurosim.commands.tsrsa import run
+
+    rng = np.random.default_rng(0)
+    units = [_spikes_for(rng.integers(1, 9, size=(3, 6))) for _ in range(6)]
+    nwb = _write_session(tmp_path / "session.nwb", units, [1, 1, 1, 1, 2, 2], {1: "VISp", 2: "CA1"})
+    with pytest.raises(FileNotFoundError, match="natural_movie_one.npy"):
+        run(model="spiking_convnet", neural=str(nwb), out=tmp_path / "o")
+    np.save(tmp_path / "natural_movie_one.npy", rng.integers(0, 255, size=(6, 20, 30)).astype(np.uint8))
+    s = run(model="convnet", neural=str(nwb), out=tmp_path / "o", n_splits=2)
+    assert s["areas"] == ["VISp"] and s["n_conditions"] == 5  # CA1 has < 4 units; first frame dropped
+    assert set(s["scores"]) == set(s["layers"])

@@ -11,12 +11,14 @@ Neural data sets (``--neural``):
 * ``allen_dg``: Neuropixels drifting-grating responses (1,000 pooled units, 0-100 ms after
   onset, 10 ms bins) vs the model driven by generated gratings (orientations 0/45/90/135,
   0.04 cycles/degree, 2 Hz, one 10 ms frame per model step, continuous within a trial, reset
-  between orientations). Conditions = orientation x time bin (40); frames whose model
-  response is constant are omitted (``constant_rows="omit"``). Ceilings: unit and trial
+  between orientations). Conditions = orientation x time bin (40). Ceilings: unit and trial
   split-halves.
 * a path to an Allen Neuropixels session NWB: natural_movie_one responses per area; the
   movie frames are read from ``natural_movie_one.npy`` ([900, H, W], grey) beside the NWB
   file (the NWB session files do not contain the movie).
+
+Frames (conditions) where a layer or a split half is constant (e.g. a silent spiking layer
+at the first time step) are omitted from that comparison (``constant_rows="omit"``).
 
 ``--model`` is a name for :func:`neurosim.models.get_model` (an untrained model, seeded
 by ``--seed``; its BatchNorm statistics are re-estimated on the stimuli, see
@@ -200,12 +202,11 @@ def run(model: str = "lorafb_snet18", neural: str = "allen_2p_scenes", layers=No
     if not layers:
         raise ValueError(f"model {name!r} declares no feature_layers; pass --layers")
     areas, trials, desc, stim = _neural(neural, data, net)
-    constant = "raise"
+    constant = "omit"
     if neural == "allen_2p_scenes":
         feats = _scene_features(net, stim, layers)
     elif neural == "allen_dg":
         feats = _dg_features(net, layers, 10, 10.0)
-        constant = "omit"
     else:
         from neurosim.data.stimuli import to_model_input
 
@@ -222,15 +223,16 @@ def run(model: str = "lorafb_snet18", neural: str = "allen_2p_scenes", layers=No
         raise ValueError(f"every selected layer of {name!r} is silent/constant on this stimulus; "
                          "try other --layers or a trained checkpoint")
     res = tsrsa_scores(feats, areas, constant_rows=constant)
-    ceilings = {a: split_half_ceiling(Y, n_splits=n_splits, rng=2023).to_dict() for a, Y in areas.items()}
+    ceilings = {a: split_half_ceiling(Y, n_splits=n_splits, rng=2023, constant_rows=constant).to_dict()
+                for a, Y in areas.items()}
     summary = {
         "model": name, "trained": trained, "neural": neural, "neural_description": desc,
         "n_conditions": int(next(iter(areas.values())).shape[0]),
         "layers_skipped_constant": dead, **res.to_dict(), "ceiling": ceilings,
     }
     if trials is not None:
-        summary["trial_ceiling"] = {a: trial_split_half_ceiling(trials, n_splits=n_splits, rng=2023).to_dict()
-                                    for a in areas}
+        summary["trial_ceiling"] = {a: trial_split_half_ceiling(trials, n_splits=n_splits, rng=2023,
+                                                                constant_rows=constant).to_dict() for a in areas}
     cm = float(np.mean([c["mean"] for c in ceilings.values()]))
     summary["ceiling_mean"] = cm
     summary["percent_of_ceiling"] = 100.0 * res.score / cm if cm > 0 else None
