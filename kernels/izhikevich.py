@@ -56,9 +56,21 @@ def _izhikevich_update(v, u, current, a, b, c, d, v_peak, h, dt):
     return v, u, False
 
 
+@numba.njit(**NJIT)
+def _izhikevich_block(lo, hi, xs, v, u, a, b, c, d, v_peak, dt, spikes):
+    """Time loop over neurons ``[lo, hi)``; see :func:`izhikevich_integrate`."""
+    h = 0.5 * dt
+    for t in range(xs.shape[0]):
+        for i in range(lo, hi):
+            vi, ui, s = _izhikevich_update(v[i], u[i], xs[t, i], a[i], b[i], c[i], d[i], v_peak[i], h, dt)
+            v[i] = vi
+            u[i] = ui
+            spikes[t, i] = 1 if s else 0
+
+
 @numba.njit(**NJIT_PARALLEL)
 def izhikevich_integrate(xs, v, u, a, b, c, d, v_peak, dt, spikes):
-    """Integrate ``T = xs.shape[0]`` steps in place.
+    """Integrate ``T = xs.shape[0]`` steps in place, in parallel over blocks of ``BLOCK`` neurons.
 
     Parameters
     ----------
@@ -72,16 +84,10 @@ def izhikevich_integrate(xs, v, u, a, b, c, d, v_peak, dt, spikes):
         Step in ms.
     spikes : uint8 [T, N]
         Output: 1 where a neuron spiked.
+
+    For ``N <= BLOCK`` call ``_izhikevich_block(0, N, ...)`` directly (no thread start-up).
     """
-    T, N = xs.shape
-    h = 0.5 * dt
+    N = xs.shape[1]
     nb = (N + BLOCK - 1) // BLOCK
     for blk in prange(nb):
-        lo = blk * BLOCK
-        hi = min(N, lo + BLOCK)
-        for t in range(T):
-            for i in range(lo, hi):
-                vi, ui, s = _izhikevich_update(v[i], u[i], xs[t, i], a[i], b[i], c[i], d[i], v_peak[i], h, dt)
-                v[i] = vi
-                u[i] = ui
-                spikes[t, i] = 1 if s else 0
+        _izhikevich_block(blk * BLOCK, min(N, (blk + 1) * BLOCK), xs, v, u, a, b, c, d, v_peak, dt, spikes)

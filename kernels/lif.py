@@ -68,9 +68,26 @@ def _lif_update(v, i_e, i_i, refr, jump, v_inf, a_m, a_e, a_i, k_e, k_i, v_th, v
     return v, i_e, i_i, refr, False
 
 
+@numba.njit(**NJIT)
+def _lif_block(lo, hi, xs, v, i_syn, refr, v_rest, r, a_m, a_s, k_s, v_th, v_reset, n_ref, reset_mode, spikes):
+    """Time loop over neurons ``[lo, hi)`` (contiguous inner loop); see :func:`lif_integrate`."""
+    if hi <= lo:
+        return
+    zero = a_m[lo] - a_m[lo]  # 0 in the state dtype (a literal 0.0 would promote float32 to float64)
+    for t in range(xs.shape[0]):
+        for i in range(lo, hi):
+            v_inf = v_rest[i] + r[i] * xs[t, i]
+            vi, ie, ii, ri, s = _lif_update(v[i], i_syn[i], zero, refr[i], zero, v_inf, a_m[i], a_s[i],
+                                            a_s[i], k_s[i], zero, v_th[i], v_reset[i], n_ref[i], reset_mode)
+            v[i] = vi
+            i_syn[i] = ie
+            refr[i] = ri
+            spikes[t, i] = 1 if s else 0
+
+
 @numba.njit(**NJIT_PARALLEL)
 def lif_integrate(xs, v, i_syn, refr, v_rest, r, a_m, a_s, k_s, v_th, v_reset, n_ref, reset_mode, spikes):
-    """Integrate ``T = xs.shape[0]`` steps in place.
+    """Integrate ``T = xs.shape[0]`` steps in place, in parallel over blocks of ``BLOCK`` neurons.
 
     Parameters
     ----------
@@ -89,21 +106,12 @@ def lif_integrate(xs, v, i_syn, refr, v_rest, r, a_m, a_s, k_s, v_th, v_reset, n
         ``RESET_ZERO``, ``RESET_SUBTRACT`` or ``RESET_NONE``.
     spikes : uint8 [T, N]
         Output: 1 where a neuron spiked.
+
+    For ``N <= BLOCK`` call ``_lif_block(0, N, ...)`` directly (same loop, no thread start-up);
+    ``neurosim.neurons.lif_run`` does.
     """
-    T, N = xs.shape
-    if N == 0:
-        return
-    zero = a_m[0] - a_m[0]  # 0 in the state dtype (a literal 0.0 would promote float32 to float64)
+    N = xs.shape[1]
     nb = (N + BLOCK - 1) // BLOCK
     for b in prange(nb):
-        lo = b * BLOCK
-        hi = min(N, lo + BLOCK)
-        for t in range(T):
-            for i in range(lo, hi):
-                v_inf = v_rest[i] + r[i] * xs[t, i]
-                vi, ie, ii, ri, s = _lif_update(v[i], i_syn[i], zero, refr[i], zero, v_inf, a_m[i], a_s[i],
-                                                a_s[i], k_s[i], zero, v_th[i], v_reset[i], n_ref[i], reset_mode)
-                v[i] = vi
-                i_syn[i] = ie
-                refr[i] = ri
-                spikes[t, i] = 1 if s else 0
+        _lif_block(b * BLOCK, min(N, (b + 1) * BLOCK), xs, v, i_syn, refr, v_rest, r, a_m, a_s, k_s, v_th,
+                   v_reset, n_ref, reset_mode, spikes)

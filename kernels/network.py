@@ -14,7 +14,8 @@ LIF        ``lv, lie, lii`` float [nL] (v, excitatory and inhibitory currents), 
            ``lgroups`` int64 [G, 5] rows ``(lo, hi, reset_code, heterogeneous, drive_channel)``;
            a homogeneous group reads its coefficients from column ``lo`` only.
 Izhikevich ``iv, iu`` float [nI]; ``icoef`` float [6, nI] rows ``a, b, c, d, v_peak, i_ext``;
-           ``igroups`` int64 [G, 4] rows ``(lo, hi, heterogeneous, drive_channel)`` (global ids).
+           ``igroups`` int64 [G, 4] rows ``(lo, hi, heterogeneous, drive_channel)`` (global ids;
+           the kernel always reads the per-neuron columns).
 Channels   0 = ``i_syn``/``ge`` (LIF excitatory current; Izhikevich current for one step),
            1 = ``gi`` (LIF inhibitory current; Izhikevich current), 2 = ``v`` (jump of v,
            discarded while a LIF neuron is refractory).
@@ -100,7 +101,7 @@ def _get(x, i):
     return x[i] if np.ndim(x) else x
 
 
-@overload(_get, inline="always")
+@overload(_get)
 def _get_overload(x, i):
     if isinstance(x, types.Array):
         return lambda x, i: x[i]
@@ -260,14 +261,10 @@ def network_integrate(step0, n_steps,
             hi = igroups[g, 1]
             a = lo - nL
             z = hi - nL
-            if igroups[g, 2]:
-                _izh_pass1(iv[a:z], iu[a:z], b0[lo:hi], b1[lo:hi], b2[lo:hi], icoef[0, a:z], icoef[1, a:z],
-                           icoef[5, a:z], h, izh_dt)
-                cnt = _izh_pass2(lo, iv[a:z], iu[a:z], icoef[2, a:z], icoef[3, a:z], icoef[4, a:z], spk, cnt)
-            else:
-                _izh_pass1(iv[a:z], iu[a:z], b0[lo:hi], b1[lo:hi], b2[lo:hi], icoef[0, a], icoef[1, a],
-                           icoef[5, a], h, izh_dt)
-                cnt = _izh_pass2(lo, iv[a:z], iu[a:z], icoef[2, a], icoef[3, a], icoef[4, a], spk, cnt)
+            # always the array form: Izhikevich groups are usually heterogeneous (one compiled variant)
+            _izh_pass1(iv[a:z], iu[a:z], b0[lo:hi], b1[lo:hi], b2[lo:hi], icoef[0, a:z], icoef[1, a:z],
+                       icoef[5, a:z], h, izh_dt)
+            cnt = _izh_pass2(lo, iv[a:z], iu[a:z], icoef[2, a:z], icoef[3, a:z], icoef[4, a:z], spk, cnt)
         n_spk[0] = cnt
         # 4. record
         for q in range(cnt):

@@ -20,8 +20,8 @@ def test_lif_subthreshold_relaxation_is_exact():
     # v(t) = v_inf + (v0 - v_inf) exp(-t/tau), v_inf = v_rest + r I. Exact integration: the only
     # error is float64 rounding accumulated over the steps, so 1e-12 holds for any dt.
     p = LIFParams(tau_mem=10.0, v_rest=-0.5, v_th=10.0, r=2.0)
-    for dt in (0.1, 1.0, 2.5):
-        n = int(round(60.0 / dt))
+    for dt in (0.5, 2.5):
+        n = int(round(30.0 / dt))
         st = LIFState.initial(p, 3, v0=np.array([-2.0, 0.0, 4.0]))
         xs = np.full((n, 3), 1.25)
         v = []
@@ -62,14 +62,14 @@ def test_lif_firing_period(dt):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("reset", ["zero", "subtract", "none"])
-@pytest.mark.parametrize("n", [1, 7, 2051])
+@pytest.mark.parametrize("n", [1, 7, 2049])  # 2049 > BLOCK: two parallel blocks
 def test_lif_kernel_matches_naive(dtype, reset, n):
     rng = np.random.default_rng(n)
     dt = 0.5
     p = LIFParams(tau_mem=rng.uniform(5, 30, n), tau_syn=rng.uniform(1, 10, n), v_rest=0.0, v_th=1.0,
                   v_reset=rng.uniform(-0.5, 0.5, n), t_ref=rng.choice([0.0, 1.0, 2.5], n), r=rng.uniform(0.5, 2, n),
                   reset=reset)
-    T = 40 if n > 100 else 200
+    T = 16 if n > 100 else 200
     xs = rng.uniform(-0.5, 3.0, (T, n)).astype(dtype)
     st = LIFState(rng.uniform(-1, 1, n).astype(dtype), rng.uniform(0, 1, n).astype(dtype),
                   rng.integers(0, 3, n).astype(np.int32))

@@ -24,7 +24,7 @@ import warnings
 import numpy as np
 
 from neurosim._validation import as_float_array, check_positive
-from neurosim.kernels.izhikevich import izhikevich_integrate
+from neurosim.kernels.izhikevich import BLOCK, _izhikevich_block, izhikevich_integrate
 from neurosim.neurons.params import IZHIKEVICH_MAX_DT, IzhikevichParams, IzhikevichState
 
 __all__ = ["izhikevich_step", "izhikevich_run", "check_izhikevich_dt"]
@@ -83,7 +83,11 @@ def izhikevich_run(xs, state: IzhikevichState, params: IzhikevichParams, dt: flo
     cols = [np.ascontiguousarray(np.broadcast_to(np.asarray(getattr(params, f), dtype=st.v.dtype), (n,)))
             for f in ("a", "b", "c", "d", "v_peak")]
     spikes = np.zeros(xs.shape, dtype=np.uint8)
-    izhikevich_integrate(xs, st.v, st.u, *cols, float(dt), spikes)
+    args = (xs, st.v, st.u, *cols, float(dt), spikes)
+    if n > BLOCK:  # parallel over blocks of neurons
+        izhikevich_integrate(*args)
+    else:  # one block: the same loop without starting threads
+        _izhikevich_block(0, n, *args)
     return spikes.view(bool), st
 
 

@@ -24,7 +24,7 @@ import warnings
 import numpy as np
 
 from neurosim._validation import as_float_array, check_positive
-from neurosim.kernels.lif import RESET_CODES, lif_integrate
+from neurosim.kernels.lif import BLOCK, RESET_CODES, _lif_block, lif_integrate
 from neurosim.neurons.params import LIFParams, LIFState, lif_max_dt
 
 __all__ = ["lif_step", "lif_run", "check_lif_dt"]
@@ -105,7 +105,11 @@ def lif_run(xs, state: LIFState, params: LIFParams, dt: float):
         raise ValueError(f"params arrays have length {size} but the state has {n} neurons")
     coef = _coef_arrays(params, n, dt, st.v.dtype)
     spikes = np.zeros(xs.shape, dtype=np.uint8)
-    lif_integrate(xs, st.v, st.i_syn, st.refr, *coef, RESET_CODES[params.reset], spikes)
+    args = (xs, st.v, st.i_syn, st.refr, *coef, RESET_CODES[params.reset], spikes)
+    if n > BLOCK:  # parallel over blocks of neurons
+        lif_integrate(*args)
+    else:  # one block: the same loop without starting threads
+        _lif_block(0, n, *args)
     return spikes.view(bool), st
 
 

@@ -76,30 +76,40 @@ def build_flat(net) -> dict:
 
     # --- synapses: one CSR over keys channel * N + pre (stable: keeps each group's order)
     n_syn = net.n_synapses
-    keys = np.empty(n_syn, dtype=np.int64)
+    if 3 * N >= 2 ** 31 or n_syn >= 2 ** 31:
+        raise ValueError(f"network too large for 32-bit synapse indexing ({N} neurons, {n_syn} synapses)")
+    keys = np.empty(n_syn, dtype=np.int32)
     post = np.empty(n_syn, dtype=np.int32)
     w = np.empty(n_syn, dtype=F)
-    dsteps = np.empty(n_syn, dtype=np.int64)
+    uniform_delays = {sg.delay_steps for sg in net.synapses if np.ndim(sg.delay_steps) == 0}
+    per_syn_delays = any(np.ndim(sg.delay_steps) for sg in net.synapses) or len(uniform_delays) > 1
+    dsteps = np.empty(n_syn if per_syn_delays else 0, dtype=np.int32)
     q = 0
     for sg in net.synapses:
         n = sg.n_synapses
-        keys[q:q + n] = sg.channel * N + offsets[sg.pre_group.name] + sg.pre
-        post[q:q + n] = offsets[sg.post_group.name] + sg.post
+        keys[q:q + n] = sg.pre
+        keys[q:q + n] += sg.channel * N + offsets[sg.pre_group.name]
+        post[q:q + n] = sg.post
+        post[q:q + n] += offsets[sg.post_group.name]
         w[q:q + n] = sg.weight
-        dsteps[q:q + n] = sg.delay_steps
+        if per_syn_delays:
+            dsteps[q:q + n] = sg.delay_steps
         q += n
     indptr = np.empty(3 * N + 1, dtype=np.int64)
-    order = np.empty(n_syn, dtype=np.int64)
+    order = np.empty(n_syn, dtype=np.int32 if n_syn < 2 ** 31 else np.int64)
     csr_order(keys, indptr, order)
     del keys
     indices = post[order]
+    del post
     weights = w[order]
-    del post, w
-    dmax = int(dsteps.max()) if n_syn else 0
-    if n_syn == 0 or np.all(dsteps == dsteps[0]):
-        delay_const, delays = dmax, np.zeros(0, dtype=np.int32)
+    del w
+    if per_syn_delays:
+        delays = dsteps[order]
+        dmax = int(delays.max()) if n_syn else 0
+        delay_const = -1
     else:
-        delay_const, delays = -1, dsteps[order].astype(np.int32)
+        delays = np.zeros(0, dtype=np.int32)
+        dmax = delay_const = (uniform_delays.pop() if uniform_delays else 0)
     del order, dsteps
     flat.update(indptr=indptr, indices=indices, weights=weights, delays=delays, delay_const=delay_const,
                 ring=np.zeros((dmax + 1, 3, N), dtype=F))

@@ -129,7 +129,8 @@ class NeuronGroup:
 
 
 class SynapseGroup:
-    """Synapses from ``pre`` to ``post`` (local indices), weights, delays in steps, target channel."""
+    """Synapses from ``pre`` to ``post`` (local int32 indices); ``weight`` and ``delay_steps`` are
+    a scalar (uniform) or one value per synapse; ``channel`` is the target's input channel."""
 
     def __init__(self, name, pre_group, post_group, pre, post, weight, delay_steps, channel, target):
         self.name = name
@@ -332,7 +333,7 @@ class Network:
                     raise ValueError(f"{arg} has indices outside [0, {n})")
             if i.shape != j.shape:
                 raise ValueError(f"pairs arrays must have the same length, got {i.size} and {j.size}")
-            i, j = i.astype(np.int64), j.astype(np.int64)
+            i, j = i.astype(np.int32), j.astype(np.int32)
             if not self_ok:
                 keep = i != j
                 i, j = i[keep], j[keep]
@@ -347,11 +348,14 @@ class Network:
         if wts is None:
             wts = self._syn_values("weight", 1.0 if weight is None else weight, n_syn, rng)
         delays = self._syn_values("delay_ms", delay_ms, n_syn, rng)
-        if np.any(delays < 0):
+        if np.any(np.asarray(delays) < 0):
             raise ValueError("delay_ms must be >= 0")
-        steps = np.rint(delays / self.dt).astype(np.int64)
+        steps = np.rint(np.asarray(delays) / self.dt).astype(np.int64)
+        steps = int(steps) if steps.ndim == 0 else steps
+        wts = self.dtype.type(wts) if np.ndim(wts) == 0 else np.asarray(wts, dtype=self.dtype)
         name = self._name(name, "syn", {s.name for s in self.synapses})
-        sg = SynapseGroup(name, pre_g, post_g, i, j, wts.astype(self.dtype), steps, channel, target)
+        sg = SynapseGroup(name, pre_g, post_g, i.astype(np.int32, copy=False), j.astype(np.int32, copy=False),
+                          wts, steps, channel, target)
         self.synapses.append(sg)
         self.timing["build_wall_s"] += time.perf_counter() - t0
         return sg
@@ -362,7 +366,7 @@ class Network:
         scalar = np.ndim(value) == 0
         arr = as_float_array(arg, value)
         if scalar:
-            return np.full(n, float(arr[0]))
+            return float(arr[0])  # kept scalar: no per-synapse array for a uniform value
         if arr.shape != (n,):
             raise ValueError(f"{arg} must be a scalar or have shape ({n},) (one per synapse), got {arr.shape}")
         return arr
