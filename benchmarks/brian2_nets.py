@@ -12,10 +12,11 @@ neurosim simulate the same connectivity, parameters and initial state.
 Timing (all from Brian2 itself):
 
 * ``compile_wall_s``: code generation + ``make`` (``device.build(run=False)`` wall time).
-* ``sim_wall_s``: the simulation loop only, ``device._last_run_time``, which the generated
-  ``Network::run`` measures around its time-step loop (``std::clock`` for one thread,
-  ``omp_get_wtime`` with OpenMP); it excludes synapse creation, array initialisation and
-  writing results. The binary is run ``--repeats`` times (same seed, so the same network)
+* ``loop_s``: the simulation loop only, ``device._last_run_time``, which the generated
+  ``Network::run`` measures around its time-step loop: with one thread (no OpenMP) by
+  ``std::clock`` = process CPU time (``loop_clock = "cpu"``), with OpenMP by ``omp_get_wtime``
+  = wall time (``loop_clock = "wall"``). It excludes synapse creation, array initialisation
+  and writing results. The binary is run ``--repeats`` times (same seed, so the same network)
   and every loop time is reported; ``run_binary_wall_s`` is the whole binary's wall time.
 
 Models (ALGORITHMS.md §7): CUBA is Brian2's ``examples/CUBA.py`` (``w_scale`` multiplies
@@ -134,8 +135,9 @@ def main(argv=None):
     n_syn = int(sum(len(s) for s in syns))
     out = dict(model=model, neurons=n, duration_ms=args.duration_ms, threads=args.threads,
                seed=args.seed, w_scale=w_scale, n_synapses=n_syn, n_spikes=int(ids.size),
+               loop_clock="wall" if args.threads > 1 else "cpu",
                rate_hz=ids.size / n / (args.duration_ms / 1000.0),
-               setup_wall_s=setup_s, compile_wall_s=compile_s, sim_wall_s=loops, run_binary_wall_s=binary,
+               setup_wall_s=setup_s, compile_wall_s=compile_s, loop_s=loops, run_binary_wall_s=binary,
                brian2=b2.__version__, numpy=np.__version__)
     shutil.rmtree(workdir, ignore_errors=True)
     print(json.dumps(out))

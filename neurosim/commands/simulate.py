@@ -1,0 +1,153 @@
+"""``neurosim simulate``: run a canonical network and save its spikes, raster and timings.
+
+Writes into ``out``:
+
+* ``summary.json``: ``network``, ``n_neurons``, ``n_synapses``, ``n_spikes``, ``rate_hz``
+  (mean rate per neuron), ``duration_ms``, ``dt_ms``, ``seed``, ``sim_wall_s`` (the
+  simulation loop only), ``build_wall_s`` (network construction), ``compile_wall_s`` (Numba
+  compilation, 0 when cached), ``neuron_updates_per_s`` and any ``warnings`` raised (e.g. a
+  time step outside the model's accurate range, with the recommended dt);
+* ``spikes.npz``: ``times_ms`` (float64) and ``ids`` (int64), one entry per spike;
+* ``raster.png``: the raster above the population rate.
+
+The networks (ALGORITHMS.md §7) come from ``neurosim.sim``: ``izhikevich2003`` (Izhikevich
+2003, 80 % excitatory, 1 ms step), ``cuba`` (Vogels-Abbott / Brette et al. 2007 benchmark 2)
+and ``brunel`` (Brunel 2000 sparse balanced network, asynchronous-irregular state).
+"""
+from __future__ import annotations
+
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from neurosim._validation import check_int, check_positive
+from neurosim.commands import StageResult, ensure_out_dir, write_json
+
+__all__ = ["run", "demo_stage", "NETWORKS", "build_network", "simulate_network"]
+
+#: network name -> (builder in neurosim.sim, default size)
+NETWORKS = {"izhikevich2003": 1000, "cuba": 4000, "brunel": 12500}
+
+
+def _check_args(network, neurons, duration_ms, dt_ms, seed):
+    if network not in NETWORKS:
+        raise ValueError(f"network must be one of {', '.join(sorted(NETWORKS))}; got {network!r}")
+    if neurons is not None:
+        check_int("neurons", neurons, min_value=1)
+    check_positive("duration_ms", duration_ms, unit="ms")
+    if dt_ms is not None:
+        check_positive("dt_ms", dt_ms, unit="ms")
+    check_int("seed", seed, min_value=0)
+
+
+def build_network(network: str, neurons=None, dt_ms=None, seed: int = 0):
+    """Build the canonical network ``network`` from ``neurosim.sim`` (validated arguments)."""
+    import neurosim.sim as sim
+
+    kwargs = {"rng": seed}
+    if dt_ms is not None:
+        kwargs["dt"] = dt_ms
+    if network == "brunel":
+        if neurons is not None:
+            if neurons % 5:
+                raise ValueError(f"neurons for brunel must be a multiple of 5 (NE = 4 order, NI = order), got {neurons}")
+            kwargs["order"] = neurons // 5
+        return sim.brunel(**kwargs)
+    if neurons is not None:
+        kwargs["n_neurons"] = neurons
+    return getattr(sim, network)(**kwargs)
+
+
+def simulate_network(net, duration_ms: float, *, progress: bool = False) -> dict:
+    """Run ``net`` for ``duration_ms``; returns spikes and the timing/rate numbers."""
+    net.run(duration_ms, progress=progress)
+    mon = net.monitors["spikes"]
+    times = np.asarray(mon.times_ms, dtype=np.float64)
+    ids = np.asarray(mon.ids, dtype=np.int64)
+    n = int(net.n_neurons)
+    timing = dict(net.timing)
+    sim_s = float(timing.get("sim_wall_s", float("nan")))
+    steps = int(round(duration_ms / float(net.dt)))
+    return {
+        "times_ms": times, "ids": ids, "n_neurons": n, "n_synapses": int(net.n_synapses),
+        "n_spikes": int(times.size), "rate_hz": times.size / n / (duration_ms / 1000.0),
+        "sim_wall_s": sim_s, "build_wall_s": float(timing.get("build_wall_s", float("nan"))),
+        "compile_wall_s": float(timing.get("compile_wall_s", 0.0)),
+        "neuron_updates_per_s": n * steps / sim_s if sim_s > 0 else None,
+        "dt_ms": float(net.dt),
+    }
+
+
+def _n_exc(net):
+    n_exc = getattr(net, "meta", {}).get("n_exc")
+    return None if n_exc is None else int(n_exc)
+
+
+def _save_raster(path, res, duration_ms, title, split=None, bin_ms=5.0):
+    from neurosim.plot.spikes import raster_and_rate
+
+    n = res["n_neurons"]
+    fig = raster_and_rate(res["times_ms"], res["ids"], n, duration_ms, bin_ms=bin_ms, split=split, title=title,
+                          markersize=1.0 if n <= 10000 else 0.5)
+    fig.savefig(path, dpi=110)
+    return str(path)
+
+
+def run(network: str, neurons=None, duration_ms: float = 1000.0, dt_ms=None, seed: int = 0,
+        out="neurosim-out/simulate", progress: bool = True) -> dict:
+    """Simulate ``network`` and write ``summary.json``, ``spikes.npz`` and ``raster.png`` to ``out``."""
+    _check_args(network, neurons, duration_ms, dt_ms, seed)
+    out = ensure_out_dir(out)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        t0 = time.perf_counter()
+        net = build_network(network, neurons, dt_ms, seed)
+        build_outer = time.perf_counter() - t0
+        res = simulate_network(net, duration_ms, progress=progress)
+    messages = []
+    for w in caught:
+        msg = str(w.message)
+        if msg not in messages:
+            messages.append(msg)
+            print(f"warning: {msg}", file=sys.stderr)
+    if not np.isfinite(res["build_wall_s"]):
+        res["build_wall_s"] = build_outer
+    np.savez(out / "spikes.npz", times_ms=res["times_ms"], ids=res["ids"])
+    title = f"{network}: {res['n_neurons']} neurons, {res['rate_hz']:.2f} Hz"
+    _save_raster(out / "raster.png", res, duration_ms, title, split=_n_exc(net))
+    summary = {k: v for k, v in res.items() if k not in ("times_ms", "ids")}
+    summary.update(network=network, duration_ms=float(duration_ms), seed=int(seed), warnings=messages,
+                   out=str(out))
+    write_json(out / "summary.json", summary)
+    return summary
+
+
+def demo_stage(stage_dir, *, data_dir=None, fast: bool = False, seed: int = 0) -> StageResult:
+    """Izhikevich (2003) raster and a CUBA raster + population rate (no data needed)."""
+    stage_dir = Path(stage_dir)
+    izh_n, izh_ms = (1000, 300.0) if fast else (1000, 1000.0)
+    cuba_n, cuba_ms = (4000, 300.0) if fast else (4000, 1000.0)
+    izh = simulate_network(build_network("izhikevich2003", izh_n, None, seed), izh_ms)
+    f1 = _save_raster(stage_dir / "izhikevich2003_raster.png", izh, izh_ms,
+                      f"Izhikevich 2003: {izh_n} neurons, {izh['rate_hz']:.1f} Hz", split=int(0.8 * izh_n),
+                      bin_ms=2.0)
+    cuba = simulate_network(build_network("cuba", cuba_n, None, seed), cuba_ms)
+    f2 = _save_raster(stage_dir / "cuba_raster_rate.png", cuba, cuba_ms,
+                      f"CUBA: {cuba_n} neurons, {cuba['rate_hz']:.1f} Hz", split=int(0.8 * cuba_n))
+    metrics = {}
+    for name, res in (("izhikevich2003", izh), ("cuba", cuba)):
+        for key in ("n_neurons", "n_synapses", "n_spikes", "rate_hz", "sim_wall_s", "neuron_updates_per_s"):
+            val = res[key]
+            metrics[f"{name}_{key}"] = round(val, 4) if isinstance(val, float) else val
+    text = (
+        f"Izhikevich (2003) network, {izh_n} neurons (800:200 excitatory:inhibitory, thalamic noise), "
+        f"{izh_ms:.0f} ms at dt = {izh['dt_ms']} ms: mean rate {izh['rate_hz']:.2f} Hz (published regime ~7.5 Hz over "
+        f"1 s; the first 100 ms carry a synchronous onset transient), with the alpha/gamma-band population bursts "
+        f"of the paper in the raster. CUBA (Vogels-Abbott / Brette et al. 2007 benchmark 2), {cuba_n} neurons, "
+        f"{cuba_ms:.0f} ms at dt = {cuba['dt_ms']} ms: {cuba['rate_hz']:.2f} Hz (Brian2 and NEST give ~5.5 Hz). "
+        f"Simulation loops took {izh['sim_wall_s'] * 1e3:.1f} ms and {cuba['sim_wall_s'] * 1e3:.1f} ms."
+    )
+    return StageResult(name="simulation", metrics=metrics, figures=[f1, f2], text=text)
