@@ -21,7 +21,9 @@ official single-step container); the stem and head run multi-step.
 
 Layer names follow the official feature-extraction list (``model_layers/lorafb_snet18.json``):
 ``sn1``, ``maxpool``, ``recurrent_layer{1..4}.sub_module.{0,1}`` (the residual blocks),
-``avgpool``; ``fc`` is the head.
+``avgpool``; ``fc`` is the head. A forward hook on a module inside a container fires once per
+time step with a ``[1, B, ...]`` output (``neurosim.rsa.features.extract_features`` assembles
+these time-major).
 """
 from __future__ import annotations
 
