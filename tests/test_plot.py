@@ -118,3 +118,19 @@ def test_import_is_light():
     code = "import sys, neurosim.plot; print('matplotlib' in sys.modules, 'torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"], out.stderr
+
+
+def test_sibling_plot_modules_reachable_lazily():
+    import importlib
+
+    import neurosim.plot as plot
+
+    for mod_name in ("rsa", "accuracy"):
+        try:
+            mod = importlib.import_module(f"neurosim.plot.{mod_name}")
+        except ModuleNotFoundError:
+            continue
+        for name in getattr(mod, "__all__", ()):
+            assert getattr(plot, name) is getattr(mod, name)
+    with pytest.raises(AttributeError, match="no attribute"):
+        plot.does_not_exist  # noqa: B018
