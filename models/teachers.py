@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from neurosim._validation import check_int
+from .convnet import build_classifier, build_conv_features
 from .registry import check_input, register
 
 __all__ = ["MLP", "ConvNet", "ResNet", "BasicBlock", "init_weights"]
@@ -102,8 +103,6 @@ class ConvNet(_Teacher):
     def __init__(self, in_channels: int = 1, input_size: int = 28, channels=(32, 64), hidden=(256,),
                  num_classes: int = 10, pool: str = "avg"):
         super().__init__()
-        from .convnet import build_conv_features, build_classifier
-
         self.features, c, s = build_conv_features(in_channels, input_size, channels, pool, act=lambda: nn.ReLU(),
                                                   act_name="relu", wrap=lambda m: m)
         self.flatten = nn.Flatten(1)

@@ -69,8 +69,6 @@ def _build(model: str, seed: int, model_cfg=None):
 
 def _activity(net, x, timesteps):
     """Firing rates, SOPs, MACs and energy on a static batch ``x`` (uint8 [B, 1, H, W])."""
-    import torch
-
     from neurosim.snn.stats import measure_activity
 
     xb = x.float().div(255.0)
@@ -85,7 +83,7 @@ def _activity(net, x, timesteps):
             if k in ("firing_rates", "mean_firing_rate", "total_sops", "total_macs", "total_ann_macs",
                      "energy_snn_pj", "energy_ann_pj", "energy_source", "timesteps")} | {
         "energy_ratio_snn_over_ann": round(st.energy_snn_pj / st.energy_ann_pj, 6) if st.energy_ann_pj else None,
-        "n_samples": int(torch.tensor(st.samples).item())}
+        "n_samples": st.samples}
 
 
 def run(dataset: str = "fashion_mnist", model: str = "spiking_convnet", epochs: int = 1, batch_size: int = 128,
