@@ -14,9 +14,11 @@ network     fused multi-step loop over a whole network (used by ``neurosim.sim``
 from neurosim.kernels.izhikevich import izhikevich_integrate
 from neurosim.kernels.lif import RESET_CODES, RESET_NONE, RESET_SUBTRACT, RESET_ZERO, lif_integrate
 from neurosim.kernels.network import network_integrate
-from neurosim.kernels.synapse import csr_order, csr_propagate, csr_propagate_delayed, dense_propagate
+from neurosim.kernels.synapse import (
+    csr_contiguous_rows, csr_order, csr_propagate, csr_propagate_delayed, dense_propagate,
+)
 
 __all__ = [
     "lif_integrate", "izhikevich_integrate", "network_integrate", "dense_propagate", "csr_propagate",
-    "csr_propagate_delayed", "csr_order", "RESET_CODES", "RESET_ZERO", "RESET_SUBTRACT", "RESET_NONE",
+    "csr_propagate_delayed", "csr_order", "csr_contiguous_rows", "RESET_CODES", "RESET_ZERO", "RESET_SUBTRACT", "RESET_NONE",
 ]

@@ -21,7 +21,9 @@ Channels   0 = ``i_syn``/``ge`` (LIF excitatory current; Izhikevich current for 
            discarded while a LIF neuron is refractory).
 Synapses   one CSR over keys ``c * N + pre``: ``indptr`` int64 [3 N + 1], ``indices`` int32
            (post), ``weights`` float, ``delays`` int32 (steps; empty when every synapse has
-           ``delay_const`` >= 0 steps). ``ring`` float [D, 3, N] with D = max delay + 1.
+           ``delay_const`` >= 0 steps). ``ring`` float [D, 3, N] with D = max delay + 1;
+           ``contig`` uint8 [3 N]: rows whose targets are consecutive ids (dense blocks such as
+           all-to-all) are scattered with a contiguous, vectorised add.
 Drive      ``drive`` float [T_chunk, N]: row ``t`` is added at step ``step0 + t`` to the drive
            channel of each group (Poisson counts times weight, Gaussian noise ...); with
            ``has_drive`` false no drive is added.
@@ -78,7 +80,7 @@ def _record_state(lv, lie, lii, lrefr, iv, iu, nL, rec_idx, rec_var, rec_out, n_
 
 
 @numba.njit(**NJIT)
-def _scatter(spk, n_spk, m, N, indptr, indices, weights, delays, delay_const, ring):
+def _scatter(spk, n_spk, m, N, indptr, indices, weights, delays, delay_const, ring, contig):
     D = ring.shape[0]
     for c in range(3):
         for s in range(n_spk):
@@ -89,8 +91,13 @@ def _scatter(spk, n_spk, m, N, indptr, indices, weights, delays, delay_const, ri
                 continue
             if delay_const >= 0:
                 row = ring[(m + delay_const) % D, c]
-                for q in range(q0, q1):
-                    row[indices[q]] += weights[q]
+                if contig[key]:  # consecutive targets: contiguous (vectorised) add
+                    k0 = indices[q0] - q0
+                    for q in range(q0, q1):
+                        row[k0 + q] += weights[q]
+                else:
+                    for q in range(q0, q1):
+                        row[indices[q]] += weights[q]
             else:
                 for q in range(q0, q1):
                     ring[(m + delays[q]) % D, c, indices[q]] += weights[q]
@@ -188,7 +195,7 @@ def network_integrate(step0, n_steps,
                       lv, lie, lii, lrefr, lcoef, lnref, lgroups,
                       iv, iu, icoef, igroups, izh_dt,
                       drive, has_drive,
-                      indptr, indices, weights, delays, delay_const, ring,
+                      indptr, indices, weights, delays, delay_const, ring, contig,
                       spk, n_spk,
                       rec_mask, out_step, out_id, n_out,
                       rec_idx, rec_var, rec_every, rec_out, n_rec):
@@ -215,7 +222,7 @@ def network_integrate(step0, n_steps,
             _record_state(lv, lie, lii, lrefr, iv, iu, nL, rec_idx, rec_var, rec_out, n_rec)
             n_rec += 1
         # 1. deliver the spikes of the previous step and this step's drive
-        _scatter(spk, n_spk[0], m, N, indptr, indices, weights, delays, delay_const, ring)
+        _scatter(spk, n_spk[0], m, N, indptr, indices, weights, delays, delay_const, ring, contig)
         buf = ring[m % D]
         if has_drive:
             for g in range(lgroups.shape[0]):

@@ -18,7 +18,7 @@ import numba
 
 from neurosim.config import NJIT
 
-__all__ = ["dense_propagate", "csr_propagate", "csr_propagate_delayed", "csr_order"]
+__all__ = ["dense_propagate", "csr_propagate", "csr_propagate_delayed", "csr_order", "csr_contiguous_rows"]
 
 
 @numba.njit(**NJIT)
@@ -70,3 +70,20 @@ def csr_order(keys, indptr, order):
         order[fill[k]] = q
         fill[k] += 1
 
+
+
+@numba.njit(**NJIT)
+def csr_contiguous_rows(indptr, indices, out):
+    """``out[r] = 1`` when row ``r`` targets consecutive indices ``k0, k0+1, ...`` (a dense run).
+
+    Scattering such a row is a contiguous, vectorisable add (all-to-all blocks); empty rows get 0.
+    """
+    for r in range(indptr.shape[0] - 1):
+        q0 = indptr[r]
+        q1 = indptr[r + 1]
+        ok = q1 > q0
+        for q in range(q0 + 1, q1):
+            if indices[q] != indices[q - 1] + 1:
+                ok = False
+                break
+        out[r] = 1 if ok else 0

@@ -86,3 +86,13 @@ def test_fixed_in_degree_exact():
         fixed_in_degree(1, 5, 2, rng, allow_self=False)
     with pytest.raises(ValueError, match="in_degree"):
         fixed_in_degree(10, 5, -1, rng)
+
+
+def test_csr_contiguous_rows():
+    from neurosim.kernels import csr_contiguous_rows
+
+    indptr = np.array([0, 3, 3, 5, 8, 9])
+    indices = np.array([4, 5, 6, 2, 2, 0, 1, 3, 7], dtype=np.int32)   # dense, empty, duplicate, gap, single
+    out = np.empty(5, dtype=np.uint8)
+    csr_contiguous_rows(indptr, indices, out)
+    np.testing.assert_array_equal(out, [1, 0, 0, 0, 1])

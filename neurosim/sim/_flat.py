@@ -13,7 +13,7 @@ import numpy as np
 
 from neurosim.kernels.lif import RESET_CODES
 from neurosim.kernels.network import network_integrate
-from neurosim.kernels.synapse import csr_order
+from neurosim.kernels.synapse import csr_contiguous_rows, csr_order
 from neurosim.sim.monitors import SpikeMonitor, StateMonitor
 
 __all__ = ["build_flat", "run_flat"]
@@ -111,8 +111,10 @@ def build_flat(net) -> dict:
         delays = np.zeros(0, dtype=np.int32)
         dmax = delay_const = (uniform_delays.pop() if uniform_delays else 0)
     del order, dsteps
+    contig = np.zeros(3 * N, dtype=np.uint8)
+    csr_contiguous_rows(indptr, indices, contig)
     flat.update(indptr=indptr, indices=indices, weights=weights, delays=delays, delay_const=delay_const,
-                ring=np.zeros((dmax + 1, 3, N), dtype=F))
+                ring=np.zeros((dmax + 1, 3, N), dtype=F), contig=contig)
 
     # --- spikes and monitors
     flat.update(spk=np.zeros(max(N, 1), dtype=np.int32), n_spk=np.zeros(1, dtype=np.int64))
@@ -172,7 +174,7 @@ def _call(flat, step0, n_steps, drive, has_drive, out_step, out_id, rec_out, izh
         f["lv"], f["lie"], f["lii"], f["lrefr"], f["lcoef"], f["lnref"], f["lgroups"],
         f["iv"], f["iu"], f["icoef"], f["igroups"], izh_dt,
         drive, has_drive,
-        f["indptr"], f["indices"], f["weights"], f["delays"], f["delay_const"], f["ring"],
+        f["indptr"], f["indices"], f["weights"], f["delays"], f["delay_const"], f["ring"], f["contig"],
         f["spk"], f["n_spk"],
         f["rec_mask"], out_step, out_id, 0,
         f["rec_idx"], f["rec_var"], f["rec_every"], rec_out, 0)

@@ -14,7 +14,7 @@ Example
 >>> sm = net.add_state_monitor(g, ["v", "i_syn"], neurons=[0, 3], every=5, name="trace")
 >>> sp = net.add_spike_monitor(name="spikes")
 >>> net.run(100.0, progress=False)
->>> sm.t_ms.shape, sm.v.shape          # (20,), (20, 2): samples x chosen neurons
+>>> sm.t_ms.shape, sm.v.shape          # samples (every 5 steps of 0.1 ms) x chosen neurons
 ((200,), (200, 2))
 >>> sp.times_ms, sp.ids               # all spikes, global ids
 """
