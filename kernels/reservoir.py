@@ -22,7 +22,7 @@ E/I sigmoid rate reservoir (template of §5)::
 Izhikevich (2003) with two 0.5 ms half steps per 1 ms step (§7.1) and exponential traces::
 
     v' = 0.04 v^2 + 5 v + 140 - u + I,  u' = a (b v - u);  v >= 30 -> v = c, u += d
-    x_j <- x_j * trace_decay + s_j
+    x_j <- x_j * trace_decay_j + s_j
 
 Readout rules (template of §6)::
 
@@ -37,7 +37,7 @@ import numpy as np
 from neurosim.config import NJIT, NJIT_PARALLEL
 
 __all__ = [
-    "lsm_integrate", "lsm_integrate_batch", "ei_rate_integrate", "izhikevich_reservoir_integrate",
+    "lsm_integrate", "lsm_integrate_batch", "lsm_integrate_batch_sparse", "ei_rate_integrate", "izhikevich_reservoir_integrate",
     "three_factor_train", "force_train",
 ]
 
@@ -91,16 +91,45 @@ def lsm_integrate_batch(currents, w_rec_t, decay, v_th, reset_mode, spikes_out):
             spikes_out[b, t] = new
 
 
+@numba.njit(**NJIT_PARALLEL)
+def lsm_integrate_batch_sparse(x, w_in_t, w_rec_t, decay, v_th, reset_mode, spikes_out):
+    """Like :func:`lsm_integrate_batch` but the input drive ``I_t = W_in x_t`` is accumulated
+    event by event: ``x`` [B, T, d] (float32 spikes/counts, mostly zero), ``w_in_t`` [d, N]."""
+    n_b = x.shape[0]
+    n_t = x.shape[1]
+    d = x.shape[2]
+    n = w_rec_t.shape[0]
+    for b in numba.prange(n_b):
+        mem = np.zeros(n)
+        spike = np.zeros(n)
+        new = np.empty(n)
+        cur = np.empty(n)
+        for t in range(n_t):
+            cur[:] = 0.0
+            for k in range(d):
+                xv = x[b, t, k]
+                if xv != 0.0:
+                    row = w_in_t[k]
+                    for i in range(n):
+                        cur[i] += xv * row[i]
+            _lsm_update(mem, spike, cur, w_rec_t, decay, v_th, reset_mode, new)
+            spike[:] = new
+            for i in range(n):
+                spikes_out[b, t, i] = np.uint8(new[i])
+
+
 # --------------------------------------------------------------------------- E/I rate reservoir
 @numba.njit(**NJIT)
-def _ei_rate_update(r, drive, w_e, w_i, g, leak, eta, target, new_r):
+def _ei_rate_update(r, drive, e_ptr, e_idx, e_val, i_ptr, i_idx, i_val, g, leak, eta, target, new_r):
+    """One step; ``W_E`` and ``W_I`` in CSR form (row i = inputs of neuron i)."""
     n = r.shape[0]
     for i in range(n):
         he = 0.0
+        for q in range(e_ptr[i], e_ptr[i + 1]):
+            he += e_val[q] * r[e_idx[q]]
         hi = 0.0
-        for j in range(n):
-            he += w_e[i, j] * r[j]
-            hi += w_i[i, j] * r[j]
+        for q in range(i_ptr[i], i_ptr[i + 1]):
+            hi += i_val[q] * r[i_idx[q]]
         h = he - g[i] * hi + drive[i]
         new_r[i] = (1.0 - leak) * r[i] + leak / (1.0 + np.exp(-h))
     if eta != 0.0:
@@ -110,11 +139,12 @@ def _ei_rate_update(r, drive, w_e, w_i, g, leak, eta, target, new_r):
 
 
 @numba.njit(**NJIT)
-def ei_rate_integrate(drive, w_e, w_i, g, leak, eta, target, r, states_out):
-    """``drive`` [T, N] = W_in u_t + b; ``r`` [N] and ``g`` [N] updated in place; ``states_out`` [T, N]."""
+def ei_rate_integrate(drive, e_ptr, e_idx, e_val, i_ptr, i_idx, i_val, g, leak, eta, target, r, states_out):
+    """``drive`` [T, N] = W_in u_t + b; CSR ``W_E``/``W_I``; ``r`` and ``g`` [N] updated in place;
+    ``states_out`` [T, N]."""
     new = np.empty_like(r)
     for t in range(drive.shape[0]):
-        _ei_rate_update(r, drive[t], w_e, w_i, g, leak, eta, target, new)
+        _ei_rate_update(r, drive[t], e_ptr, e_idx, e_val, i_ptr, i_idx, i_val, g, leak, eta, target, new)
         r[:] = new
         states_out[t] = new
 
@@ -144,14 +174,15 @@ def _izhikevich_reservoir_update(v, u, x, syn, current, w_t, a, b, c, d, trace_d
             vi = 30.0  # spike peak (numerical guard as in the 2003 listing, which plots v=30)
         v[i] = vi
         u[i] += a[i] * (b[i] * vi - u[i])
-        x[i] = x[i] * trace_decay + spike_out[i]
+        x[i] = x[i] * trace_decay[i] + spike_out[i]
 
 
 @numba.njit(**NJIT)
 def izhikevich_reservoir_integrate(currents, w_t, a, b, c, d, trace_decay, v, u, x,
                                    spikes_out, traces_out):
     """``currents`` [T, N] (external input incl. noise, pA-like units of the 2003 model);
-    ``v``, ``u``, ``x`` [N] updated in place; ``spikes_out``/``traces_out`` [T, N]."""
+    ``trace_decay`` [N] per-neuron trace factors; ``v``, ``u``, ``x`` [N] updated in place;
+    ``spikes_out``/``traces_out`` [T, N]."""
     n = v.shape[0]
     syn = np.empty(n)
     sp = np.empty(n)

@@ -15,6 +15,9 @@ parameter::
 ``Uniform(rho_lo, rho_hi)``). The *globally tuned* baseline uses one inhibitory scale ``g``
 for all neurons, chosen by a search over a grid (:func:`tune_global_inhibition`).
 
+The kernel uses CSR copies of ``W_E``/``W_I`` made by ``initialize``: treat the dense
+attributes as read-only afterwards.
+
 ``W_E`` and ``W_I`` have entries ``|N(0, 1)| / sqrt(density * N)`` on a Bernoulli(density)
 mask, then ``W_E`` is multiplied by ``exc_scale`` and ``W_I`` by ``inh_scale``; input weights
 are ``input_scale * U(-1, 1)`` on a Bernoulli(``input_density``) mask; biases ``b`` are
@@ -23,6 +26,7 @@ are ``input_scale * U(-1, 1)`` on a Bernoulli(``input_density``) mask; biases ``
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse
 
 from neurosim._validation import as_float_array, check_choice, check_nonnegative, check_number, check_probability
 from neurosim.kernels.reservoir import ei_rate_integrate
@@ -30,6 +34,11 @@ from neurosim.kernels.reservoir import ei_rate_integrate
 from .base import Node, check_frac_exc, n_excitatory, sparse_weights
 
 __all__ = ["EIReservoir", "tune_global_inhibition"]
+
+
+def _csr(w):
+    m = scipy.sparse.csr_matrix(w)
+    return (m.indptr.astype(np.int64), m.indices.astype(np.int64), np.ascontiguousarray(m.data, dtype=np.float64))
 
 
 class EIReservoir(Node):
@@ -96,6 +105,7 @@ class EIReservoir(Node):
         else:
             self.rho_target = r_rho.uniform(self.rho_lo, self.rho_hi, n)
         self.g = np.full(n, self.g_init)
+        self._csr = _csr(self.W_E) + _csr(self.W_I)
 
     # ------------------------------------------------------------------ node API
     def initial_state(self):
@@ -112,7 +122,7 @@ class EIReservoir(Node):
         drive = np.ascontiguousarray(u @ self.W_in.T + self.b)
         r = np.array(self.state, dtype=float)
         out = np.empty((u.shape[0], self.units))
-        ei_rate_integrate(drive, self.W_E, self.W_I, self.g, self.leak, eta, self.rho_target, r, out)
+        ei_rate_integrate(drive, *self._csr, self.g, self.leak, eta, self.rho_target, r, out)
         self.state = r
         return out
 

@@ -14,7 +14,10 @@ spike (as in the 2003 listing). External current per step::
 
     I_t = W_in u_t + noise_exc/inh * N(0, 1)     (thalamic noise; 5 and 2 in the 2003 network)
 
-Readout features are exponential synaptic traces ``x_j <- x_j exp(-dt / tau_trace) + s_j``.
+Readout features are exponential synaptic traces ``x_j <- x_j exp(-dt / tau_j) + s_j``, with one
+``tau_trace`` for all neurons or, given ``(lo, hi)``, per-neuron time constants drawn
+log-uniformly in ``[lo, hi]`` ms (heterogeneous synaptic/readout time scales: with them a linear
+readout can represent delays far longer than the ~30 ms spiking transient after a cue).
 The reservoir template (network size, input coupling, trace constant) is ours: the paper
 (Yamada & Chao 2025) gives no equations.
 """
@@ -40,7 +43,8 @@ class IzhikevichReservoir(Node):
         current units of the 2003 model; 0.5 and 1.0 there with all-to-all coupling of 1000).
     input_scale, input_density : ``W_in = input_scale * U(-1, 1)`` on a Bernoulli mask.
     noise_exc, noise_inh : std of the thalamic noise current for E / I neurons.
-    tau_trace : time constant of the readout traces (ms).
+    tau_trace : time constant of the readout traces (ms), or ``(lo, hi)`` for per-neuron
+        log-uniform time constants.
     rng : seed or Generator; streams: recurrent weights, input weights + heterogeneity, noise.
     """
 
@@ -58,7 +62,13 @@ class IzhikevichReservoir(Node):
         self.input_density = check_probability("input_density", input_density, open_low=True)
         self.noise_exc = check_nonnegative("noise_exc", noise_exc)
         self.noise_inh = check_nonnegative("noise_inh", noise_inh)
-        self.tau_trace = check_positive("tau_trace", tau_trace, unit="ms")
+        if np.ndim(tau_trace) == 0:
+            self.tau_trace = check_positive("tau_trace", tau_trace, unit="ms")
+        else:
+            lo, hi = (check_positive("tau_trace", t, unit="ms") for t in tau_trace)
+            if lo > hi:
+                raise ValueError(f"tau_trace (lo, hi) must have lo <= hi, got {tau_trace}")
+            self.tau_trace = (lo, hi)
 
     def _build(self, input_dim, rngs):
         r_rec, r_in, r_noise = rngs
@@ -80,7 +90,12 @@ class IzhikevichReservoir(Node):
         self.d = np.where(exc, 8.0 - 6.0 * r ** 2, 2.0)
         self._noise_sd = np.where(exc, self.noise_exc, self.noise_inh)
         self._noise_rng = r_noise
-        self.trace_decay = float(np.exp(-1.0 / self.tau_trace))
+        if isinstance(self.tau_trace, tuple):
+            lo, hi = self.tau_trace
+            self.tau = np.exp(r_het.uniform(np.log(lo), np.log(hi), n))
+        else:
+            self.tau = np.full(n, self.tau_trace)
+        self.trace_decay = np.exp(-1.0 / self.tau)
 
     def initial_state(self):
         v = np.full(self.units, -65.0)

@@ -27,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 
 from neurosim._validation import as_float_array, check_choice, check_int, check_positive, check_probability
-from neurosim.kernels.reservoir import RESET_SUBTRACT, RESET_ZERO, lsm_integrate, lsm_integrate_batch
+from neurosim.kernels.reservoir import RESET_SUBTRACT, RESET_ZERO, lsm_integrate, lsm_integrate_batch_sparse
 
 from .base import Node, check_frac_exc, dale_weights, scale_spectral_radius, sparse_weights
 from .device import ResistiveDevice
@@ -106,6 +106,7 @@ class LSM(Node):
         self.W_in = np.ascontiguousarray(
             self.input_scale * sparse_weights(n, input_dim, self.input_density, r_in, dist="normal", values=vals))
         self._w_t = np.ascontiguousarray(self.W.T)
+        self._w_in_t = np.ascontiguousarray(self.W_in.T)
 
     # ------------------------------------------------------------------ node API
     def initial_state(self):
@@ -133,8 +134,16 @@ class LSM(Node):
 
     # ------------------------------------------------------------------ batches
     def spikes(self, x, chunk: int = 256) -> np.ndarray:
-        """Spikes ``[B, T, N]`` (uint8) of every sample ``x[b]`` [T, d], each run from rest."""
-        x = as_float_array("x", x, ndim=3)
+        """Spikes ``[B, T, N]`` (uint8) of every sample ``x[b]`` [T, d], each run from rest.
+
+        ``x`` may be any numeric array (uint8/float32 spikes, event counts or frames); the input
+        drive is accumulated event by event, so sparse inputs are cheap.
+        """
+        x = np.asarray(x)
+        if x.ndim != 3:
+            raise ValueError(f"x must have shape [B, T, input_dim], got {x.shape}")
+        if x.dtype.kind not in "biuf":
+            raise TypeError(f"x must be numeric, got dtype {x.dtype}")
         if not self.initialized:
             self.initialize(x.shape[-1])
         if x.shape[-1] != self.input_dim:
@@ -143,10 +152,12 @@ class LSM(Node):
         b, t = x.shape[:2]
         out = np.empty((b, t, self.units), dtype=np.uint8)
         for s in range(0, b, chunk):
-            xb = x[s:s + chunk]
-            cur = np.ascontiguousarray((xb.reshape(-1, self.input_dim) @ self.W_in.T).reshape(len(xb), t, self.units))
-            sp = np.empty_like(cur)
-            lsm_integrate_batch(cur, self._w_t, self.decay, self.v_th, _RESETS[self.reset_mode], sp)
+            xb = np.ascontiguousarray(x[s:s + chunk], dtype=np.float32)
+            if not np.all(np.isfinite(xb)):
+                raise ValueError("x contains NaN/inf values")
+            sp = np.empty((len(xb), t, self.units), dtype=np.uint8)
+            lsm_integrate_batch_sparse(xb, self._w_in_t, self._w_t, self.decay, self.v_th,
+                                       _RESETS[self.reset_mode], sp)
             out[s:s + chunk] = sp
         return out
 
@@ -158,14 +169,16 @@ class LSM(Node):
         """
         check_choice("feature", feature, ("count", "rate"))
         n_windows = check_int("n_windows", n_windows, min_value=1)
-        x = as_float_array("x", x, ndim=3)
+        x = np.asarray(x)
+        if x.ndim != 3:
+            raise ValueError(f"x must have shape [B, T, input_dim], got {x.shape}")
         if n_windows > x.shape[1]:
             raise ValueError(f"n_windows must be <= T={x.shape[1]}, got {n_windows}")
         feats = []
         for s in range(0, x.shape[0], chunk):
-            sp = self.spikes(x[s:s + chunk], chunk=chunk).astype(np.float64)
+            sp = self.spikes(x[s:s + chunk], chunk=chunk).astype(np.float32)
             edges = np.linspace(0, sp.shape[1], n_windows + 1).astype(int)
-            f = np.concatenate([sp[:, a:b].sum(1) / ((b - a) if feature == "rate" else 1.0)
+            f = np.concatenate([sp[:, a:b].sum(1, dtype=np.float64) / ((b - a) if feature == "rate" else 1.0)
                                 for a, b in zip(edges[:-1], edges[1:])], axis=1)
             feats.append(f)
         return np.concatenate(feats, axis=0) if feats else np.zeros((0, self.units * n_windows))
