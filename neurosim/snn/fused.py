@@ -90,7 +90,7 @@ def kernel_arrays(spec: LIFSpec, dtype, k: float | None = None, T: int = 1, bloc
 class _FusedLIF(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x2, v0, k, spec):
-        from neurosim.kernels.bptt import lif_bptt_forward
+        from neurosim.kernels.bptt import lif_bptt_forward, n_blocks, run_blocks
 
         ctx.set_materialize_grads(False)
         dtype = _DTYPES[x2.dtype]
@@ -98,32 +98,38 @@ class _FusedLIF(torch.autograd.Function):
         P, F = kernel_arrays(spec, dtype, kval, T=x2.shape[0])
         spikes = torch.empty_like(x2)
         v_out = torch.empty_like(v0)
-        lif_bptt_forward(x2.detach().numpy(), v0.detach().numpy(), spikes.numpy(), v_out.numpy(), P, F)
+        run_blocks(lif_bptt_forward, n_blocks(x2.shape[1], int(F[7])),
+                   x2.detach().numpy(), v0.detach().numpy(), spikes.numpy(), v_out.numpy(), P, F)
         ctx.save_for_backward(x2, v0)
         ctx.spec, ctx.P, ctx.F, ctx.has_k = spec, P, F, k is not None
         return spikes, v_out
 
     @staticmethod
     def backward(ctx, g_spikes, g_v):
-        from neurosim.kernels.bptt import lif_bptt_backward
+        from neurosim.kernels.bptt import lif_bptt_backward, n_blocks, run_blocks
 
         x2, v0 = ctx.saved_tensors
         T, M = x2.shape
         if g_spikes is None:
-            g_spikes = torch.zeros_like(x2)
-        elif not g_spikes.is_contiguous() or g_spikes.dtype != x2.dtype:
-            g_spikes = g_spikes.to(x2.dtype).contiguous()
+            g_spikes = torch.zeros((1, M), dtype=x2.dtype)
+        else:
+            if g_spikes.dtype != x2.dtype:
+                g_spikes = g_spikes.to(x2.dtype)
+            if g_spikes.stride(0) == 0:  # same gradient at every step (e.g. spikes.sum()): [1, M]
+                g_spikes = g_spikes[:1]
+            if not g_spikes.is_contiguous():
+                g_spikes = g_spikes.contiguous()
         if g_v is None:
             g_v = torch.zeros_like(v0)
         else:
             g_v = g_v.to(v0.dtype).contiguous()
         gx = torch.empty_like(x2)
         gv0 = torch.empty_like(v0)
-        nblocks = (M + int(ctx.F[8]) - 1) // int(ctx.F[8])
+        nblocks = n_blocks(M, int(ctx.F[8]))
         need_k = ctx.has_k and ctx.needs_input_grad[2]
         gk_part = np.zeros(nblocks if need_k else 0, dtype=np.float64)
-        lif_bptt_backward(x2.detach().numpy(), v0.detach().numpy(), g_spikes.numpy(), g_v.numpy(),
-                          gx.numpy(), gv0.numpy(), gk_part, ctx.P, ctx.F)
+        run_blocks(lif_bptt_backward, nblocks, x2.detach().numpy(), v0.detach().numpy(), g_spikes.numpy(),
+                   g_v.numpy(), gx.numpy(), gv0.numpy(), gk_part, ctx.P, ctx.F)
         gk = torch.tensor(gk_part.sum(), dtype=x2.dtype) if need_k else None
         return gx, (gv0 if ctx.needs_input_grad[1] else None), gk, None
 
