@@ -88,7 +88,7 @@ def izhikevich_naive(I, W, a, b, c, d, trace_decay):
             vi = min(vi, 30.0)
             v[i] = vi
             u[i] = u[i] + a[i] * (b[i] * vi - u[i])
-            x[i] = x[i] * trace_decay + (1.0 if i in fired else 0.0)
+            x[i] = x[i] * trace_decay[i] + (1.0 if i in fired else 0.0)
             spikes[t, i] = 1.0 if i in fired else 0.0
             traces[t, i] = x[i]
     return spikes, traces

@@ -214,7 +214,8 @@ def test_global_inhibition_search_picks_best():
 
 # ----------------------------------------------------------------------------- Izhikevich
 def test_izhikevich_kernel_equals_naive():
-    izh = R.IzhikevichReservoir(15, density=0.5, w_exc=5.0, w_inh=5.0, noise_exc=0.0, noise_inh=0.0, rng=0)
+    izh = R.IzhikevichReservoir(15, density=0.5, w_exc=5.0, w_inh=5.0, noise_exc=0.0, noise_inh=0.0,
+                                tau_trace=(5.0, 50.0), rng=0)
     u = np.full((80, 1), 1.0)
     sp, tr = izh.run_full(u)
     ref_sp, ref_tr = izhikevich_naive(u @ izh.W_in.T, izh.W, izh.a, izh.b, izh.c, izh.d, izh.trace_decay)
