@@ -56,6 +56,8 @@ from neurosim.kernels.lif import RESET_ZERO, _lif_integrate_v, _lif_reset
 
 __all__ = ["network_integrate", "VAR_V", "VAR_I_E", "VAR_U", "VAR_I_I", "VAR_REFR"]
 
+#: neurons per block of the LIF threshold pass (blocks without a crossing are skipped)
+SUB = 256
 #: variable codes for the state recorder (LIF: v, i_e, i_i, refr; Izhikevich: v, u)
 VAR_V, VAR_I_E, VAR_I_I, VAR_REFR = 0, 1, 2, 3
 VAR_U = 1
@@ -116,12 +118,15 @@ def _get_overload(x, i):
 
 
 @numba.njit(**NJIT)
-def _lif_pass1(v, ie, ii, refr, b0, b1, b2, a_m, a_e, a_i, k_e, k_i, v_inf, count_down):
+def _lif_pass1(v, ie, ii, refr, b0, b1, b2, a_m, a_e, a_i, k_e, k_i, v_inf, v_th, count_down):
     """Deliver the inputs and integrate (refractory neurons keep v); coefficients scalar or [n].
 
     With ``count_down`` the refractory counters are decremented here (used with the "zero"
     reset, where a refractory neuron sits at ``v_reset < v_th`` and cannot cross threshold).
+    Returns whether any neuron is at or above threshold (a vectorised reduction), so the
+    threshold pass can skip blocks without spikes.
     """
+    hit = False
     for i in range(v.shape[0]):
         e = ie[i] + b0[i]
         n = ii[i] + b1[i]
@@ -132,11 +137,14 @@ def _lif_pass1(v, ie, ii, refr, b0, b1, b2, a_m, a_e, a_i, k_e, k_i, v_inf, coun
         vo = v[i]
         r = refr[i]
         vn = _lif_integrate_v(vo, jump, _get(v_inf, i), _get(a_m, i), _get(k_e, i), e, _get(k_i, i), n)
-        v[i] = vn if r == 0 else vo
+        vn = vn if r == 0 else vo
+        v[i] = vn
+        hit |= vn >= _get(v_th, i)
         if count_down:
             refr[i] = r - 1 if r > 0 else r
         ie[i] = e * _get(a_e, i)
         ii[i] = n * _get(a_i, i)
+    return hit
 
 
 @numba.njit(**NJIT)
@@ -242,26 +250,31 @@ def network_integrate(step0, n_steps,
             lo = lgroups[g, 0]
             hi = lgroups[g, 1]
             zero_reset = lgroups[g, 2] == RESET_ZERO
-            if lgroups[g, 3]:
-                _lif_pass1(lv[lo:hi], lie[lo:hi], lii[lo:hi], lrefr[lo:hi], b0[lo:hi], b1[lo:hi], b2[lo:hi],
-                           lcoef[0, lo:hi], lcoef[1, lo:hi], lcoef[2, lo:hi], lcoef[3, lo:hi], lcoef[4, lo:hi],
-                           lcoef[5, lo:hi], zero_reset)
-                if zero_reset:
-                    cnt = _lif_pass2_zero(lo, lv[lo:hi], lrefr[lo:hi], lcoef[6, lo:hi], lcoef[7, lo:hi],
-                                          lnref[lo:hi], spk, cnt)
+            het = lgroups[g, 3] != 0
+            # zero reset: blocks of SUB neurons; the threshold pass only visits blocks with a crossing
+            step = SUB if zero_reset else hi - lo
+            for b in range(lo, hi, step):
+                e = min(hi, b + step)
+                if het:
+                    hit = _lif_pass1(lv[b:e], lie[b:e], lii[b:e], lrefr[b:e], b0[b:e], b1[b:e], b2[b:e],
+                                     lcoef[0, b:e], lcoef[1, b:e], lcoef[2, b:e], lcoef[3, b:e], lcoef[4, b:e],
+                                     lcoef[5, b:e], lcoef[6, b:e], zero_reset)
+                    if not zero_reset:
+                        cnt = _lif_pass2(b, lv[b:e], lrefr[b:e], lcoef[6, b:e], lcoef[7, b:e], lnref[b:e],
+                                         lgroups[g, 2], spk, cnt)
+                    elif hit:
+                        cnt = _lif_pass2_zero(b, lv[b:e], lrefr[b:e], lcoef[6, b:e], lcoef[7, b:e], lnref[b:e],
+                                              spk, cnt)
                 else:
-                    cnt = _lif_pass2(lo, lv[lo:hi], lrefr[lo:hi], lcoef[6, lo:hi], lcoef[7, lo:hi], lnref[lo:hi],
-                                     lgroups[g, 2], spk, cnt)
-            else:
-                _lif_pass1(lv[lo:hi], lie[lo:hi], lii[lo:hi], lrefr[lo:hi], b0[lo:hi], b1[lo:hi], b2[lo:hi],
-                           lcoef[0, lo], lcoef[1, lo], lcoef[2, lo], lcoef[3, lo], lcoef[4, lo], lcoef[5, lo],
-                           zero_reset)
-                if zero_reset:
-                    cnt = _lif_pass2_zero(lo, lv[lo:hi], lrefr[lo:hi], lcoef[6, lo], lcoef[7, lo], lnref[lo],
-                                          spk, cnt)
-                else:
-                    cnt = _lif_pass2(lo, lv[lo:hi], lrefr[lo:hi], lcoef[6, lo], lcoef[7, lo], lnref[lo],
-                                     lgroups[g, 2], spk, cnt)
+                    hit = _lif_pass1(lv[b:e], lie[b:e], lii[b:e], lrefr[b:e], b0[b:e], b1[b:e], b2[b:e],
+                                     lcoef[0, lo], lcoef[1, lo], lcoef[2, lo], lcoef[3, lo], lcoef[4, lo],
+                                     lcoef[5, lo], lcoef[6, lo], zero_reset)
+                    if not zero_reset:
+                        cnt = _lif_pass2(b, lv[b:e], lrefr[b:e], lcoef[6, lo], lcoef[7, lo], lnref[lo],
+                                         lgroups[g, 2], spk, cnt)
+                    elif hit:
+                        cnt = _lif_pass2_zero(b, lv[b:e], lrefr[b:e], lcoef[6, lo], lcoef[7, lo], lnref[lo],
+                                              spk, cnt)
         # 3. Izhikevich populations (arrays iv, iu, icoef are indexed from nL)
         for g in range(igroups.shape[0]):
             lo = igroups[g, 0]
