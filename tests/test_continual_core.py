@@ -11,6 +11,15 @@ from neurosim.continual.projection import ProjConv2d, ProjLinear, project_rows
 from naive_continual import naive_acc_bwt, naive_hebbian, naive_project
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    """Tiny matrices: one thread avoids OpenMP oversubscription on shared cores."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 def _data(n=32, k=4, N=1000, seed=0):
     rng = np.random.default_rng(seed)
     U = np.linalg.qr(rng.standard_normal((n, n)))[0]

@@ -1,0 +1,182 @@
+"""HLOP: Hebbian learning based orthogonal projection (Xiao et al., ICLR 2024), for SNNs.
+
+Every protected layer ``out = W x`` owns lateral Hebbian subspace neurons (``HebbianSubspace``)
+that learn the principal subspace of its presynaptic activity while a task is trained. At the
+end of the task the subspace is consolidated (frozen, orthonormalised); on later tasks the
+weight gradient uses ``x − Qᵀ Q x`` (``ProjLinear``), so responses to old inputs are kept,
+while new neurons keep learning the new task's subspace (ALGORITHMS.md §2.1–2.4).
+
+Subspace sizes (PMNIST): ``[80, 200, 100]`` neurons for the inputs of fc1, fc2 and the shared
+classifier on task 0, then ``[70, 70, 70]`` per task, reduced by 20 each at tasks 3, 6, 9
+(``hlop_sizes``). Hebbian learning rate 0.001 for the 784-d input layer, 0.01 elsewhere.
+
+The model here is the spiking MLP of the PMNIST BPTT experiments: 784-800-800-10 without
+bias, multi-step LIF (tau 2, soft reset, ``decay_input=False``, sigmoid surrogate alpha 4,
+detach reset), T = 6, output = time-mean of the classifier. The static image enters fc1 once
+(``W x`` is the same at every step, so computing it once and repeating is exact and 6x
+cheaper), and fc1's Hebbian input is the image itself (the T identical rows of the original
+give the same update).
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from neurosim._validation import check_int, check_positive
+from neurosim.continual.baselines import Strategy
+from neurosim.continual.hebbian import HebbianParams
+from neurosim.continual.projection import ProjLinear
+
+__all__ = ["SpikingMLP", "HLOP", "hlop_sizes", "PMNIST_SIZES_FIRST", "PMNIST_SIZES_INC", "PMNIST_ETAS"]
+
+PMNIST_SIZES_FIRST = (80, 200, 100)
+PMNIST_SIZES_INC = (70, 70, 70)
+PMNIST_ETAS = (0.001, 0.01, 0.01)
+
+
+def hlop_sizes(t: int, first, inc, reduce_every: int = 3, reduce_by: int = 20) -> tuple[int, ...]:
+    """Subspace neurons added at task ``t``: ``first`` at t = 0, then ``inc`` minus
+    ``reduce_by`` for every ``reduce_every`` tasks completed (PMNIST: 70, 70, 50, 50, 50, 30, ...)."""
+    t = check_int("t", t, min_value=0)
+    if t == 0:
+        return tuple(int(v) for v in first)
+    cut = reduce_by * (t // reduce_every) if reduce_every > 0 else 0
+    return tuple(max(int(v) - cut, 0) for v in inc)
+
+
+class SpikingMLP(nn.Module):
+    """Spiking MLP ``n_in - hidden... - n_out`` with projection layers and LIF neurons.
+
+    Parameters
+    ----------
+    n_in, hidden, n_out : sizes (PMNIST: 784, (800, 800), 10).
+    heads : number of output heads (1 = shared head; k = one head per task, multi-head).
+    timesteps : T, simulation steps per sample (6).
+    tau, surrogate_alpha : LIF time constant (steps) and sigmoid-surrogate sharpness.
+    bias : use biases in the hidden layers (False in HLOP's PMNIST network).
+    protect_head : the (shared) classifier is a protected layer (True for a shared head).
+    lif_backend : backend of ``neurosim.snn`` LIF layers ("auto", "torch" or "fused").
+    rng : seed / generator for the weight initialisation.
+    """
+
+    def __init__(self, n_in: int = 784, hidden=(800, 800), n_out: int = 10, *, heads: int = 1,
+                 timesteps: int = 6, tau: float = 2.0, surrogate_alpha: float = 4.0, bias: bool = False,
+                 protect_head: bool | None = None, lif_backend: str = "auto", rng=None):
+        super().__init__()
+        from neurosim._rng import torch_generator
+        from neurosim.snn.modules.lif import LIFLayer
+        from neurosim.snn.surrogate import Sigmoid
+
+        check_int("n_in", n_in, min_value=1)
+        hidden = tuple(check_int("hidden", h, min_value=1) for h in hidden)
+        if not hidden:
+            raise ValueError("hidden must list at least one hidden layer size")
+        self.timesteps = check_int("timesteps", timesteps, min_value=1)
+        check_positive("tau", tau)
+        heads = check_int("heads", heads, min_value=1)
+        self.protect_head = (heads == 1) if protect_head is None else bool(protect_head)
+        sizes = (n_in, *hidden)
+        self.fcs = nn.ModuleList(ProjLinear(a, b, bias=bias) for a, b in zip(sizes[:-1], sizes[1:]))
+        self.lifs = nn.ModuleList(
+            LIFLayer(tau=tau, reset="subtract", decay_input=False, surrogate=Sigmoid(surrogate_alpha),
+                     detach_reset=True, backend=lif_backend) for _ in hidden)
+        self.heads = nn.ModuleList(ProjLinear(hidden[-1], n_out, bias=heads > 1) for _ in range(heads))
+        gen = torch_generator(rng)
+        with torch.no_grad():  # nn.Linear's default init, drawn from the explicit generator
+            for m in [*self.fcs, *self.heads]:
+                bound = 1.0 / m.in_features ** 0.5
+                m.weight.uniform_(-bound, bound, generator=gen)
+                if m.bias is not None:
+                    m.bias.uniform_(-bound, bound, generator=gen)
+
+    def protected_layers(self) -> list[ProjLinear]:
+        """Layers whose input subspaces HLOP/GPM protect (hidden layers, + the shared head)."""
+        return [*self.fcs, *(self.heads if self.protect_head else [])]
+
+    def forward(self, x: torch.Tensor, task: int = 0) -> torch.Tensor:
+        """``x``: [B, n_in] (or images [B, 28, 28]); returns time-averaged logits [B, n_out]."""
+        from neurosim.snn.containers import reset_states
+
+        reset_states(self)
+        h = self.fcs[0](x.flatten(1))                       # static input: W x once, repeated over T
+        s = self.lifs[0](h.unsqueeze(0).expand(self.timesteps, *h.shape))
+        for fc, lif in zip(self.fcs[1:], self.lifs[1:]):
+            s = lif(fc(s))
+        return self.heads[task](s).mean(0)
+
+
+class HLOP(Strategy):
+    """The HLOP method as task-loop hooks (see the module docstring).
+
+    Parameters
+    ----------
+    sizes_first, sizes_inc : neurons per protected layer on task 0 / added per later task.
+    reduce_every, reduce_by : the PMNIST schedule (−20 every 3 tasks).
+    etas : Hebbian learning rate per protected layer.
+    params : HebbianParams for everything but eta (iterations 5, clamp 10, momentum 0.9, spiking).
+    backend : "auto" (Numba on CPU), "numba" or "torch".
+    rng : seed / generator for the orthogonal initialisation of new neurons.
+    freeze_1d : from task 1 on, do not optimise 1-D parameters (biases), as in HLOP's code.
+    """
+
+    name = "hlop"
+
+    def __init__(self, sizes_first=PMNIST_SIZES_FIRST, sizes_inc=PMNIST_SIZES_INC, *, reduce_every: int = 3,
+                 reduce_by: int = 20, etas=PMNIST_ETAS, params: HebbianParams | None = None,
+                 backend: str = "auto", rng=None, freeze_1d: bool = True):
+        from neurosim._rng import as_generator
+
+        self.sizes_first = tuple(int(v) for v in sizes_first)
+        self.sizes_inc = tuple(int(v) for v in sizes_inc)
+        if len(self.sizes_inc) != len(self.sizes_first):
+            raise ValueError("sizes_inc must have one entry per protected layer, like sizes_first")
+        if any(v < 0 for v in (*self.sizes_first, *self.sizes_inc)):
+            raise ValueError("sizes_first and sizes_inc must be >= 0")
+        self.etas = tuple(float(e) for e in etas)
+        self.reduce_every = check_int("reduce_every", reduce_every, min_value=0)
+        self.reduce_by = check_int("reduce_by", reduce_by, min_value=0)
+        self.params = params if params is not None else HebbianParams()
+        self.backend = backend
+        self.rng = as_generator(rng)
+        self.freeze_1d = bool(freeze_1d)
+        self.hebbian_s = 0.0
+
+    def prepare(self, model, tasks):
+        import dataclasses
+
+        self.layers = list(model.protected_layers())
+        if len(self.sizes_first) != len(self.layers):
+            raise ValueError(f"sizes_first has {len(self.sizes_first)} entries but the model has "
+                             f"{len(self.layers)} protected layers")
+        if len(self.etas) != len(self.layers):
+            raise ValueError(f"etas has {len(self.etas)} entries for {len(self.layers)} protected layers")
+        for layer, eta in zip(self.layers, self.etas):
+            layer.attach_hebbian(dataclasses.replace(self.params, eta=eta), backend=self.backend)
+
+    def begin_task(self, model, t, task):
+        sizes = hlop_sizes(t, self.sizes_first, self.sizes_inc, self.reduce_every, self.reduce_by)
+        for layer, k in zip(self.layers, sizes):
+            layer.hebbian.add_neurons(k, rng=self.rng)
+            layer.record_input = True
+            layer.projection = t > 0
+
+    def parameters(self, model, t):
+        ps = [p for p in model.parameters() if p.requires_grad]
+        return [p for p in ps if p.ndim != 1] if (t > 0 and self.freeze_1d) else ps
+
+    def after_step(self, model, t):
+        import time
+
+        t0 = time.perf_counter()
+        for layer in self.layers:
+            x = layer.pop_recorded()
+            if x is not None:
+                layer.hebbian.update(x)
+        self.hebbian_s += time.perf_counter() - t0
+
+    def end_task(self, model, t, task, seen, gen=None, batch_size=64):
+        for layer in self.layers:
+            layer.record_input = False
+            layer._recorded = None
+            layer.hebbian.consolidate()
+            layer.set_basis(layer.hebbian.basis)
