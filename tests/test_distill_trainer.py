@@ -204,3 +204,36 @@ def test_sharding_helpers():
     assert torch.equal(p0, epoch_permutation(50, 0, 0))
     with pytest.raises(ValueError, match="rank"):
         shard_bounds(4, 2, 2)
+
+
+class BNNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 3, 3, padding=1)
+        self.bn = nn.BatchNorm2d(3)
+        self.fc = nn.Linear(3 * 64, 3)
+
+    def forward(self, x):
+        return self.fc(torch.relu(self.bn(self.conv(x))).flatten(1))
+
+
+def test_precise_bn_statistics_and_no_effect_on_training():
+    data = toy_data(40)
+    runs = []
+    for pbn in (0, 40):
+        torch.manual_seed(0)
+        m = BNNet()
+        tr = Trainer(m, None, epochs=2, batch_size=10, progress=False, precise_bn=pbn, eval_batch_size=64)
+        tr.fit(data)
+        runs.append(m)
+    a, b = runs
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+    # precise BN = exact mean / unbiased variance of the BN input over the 40 training samples
+    with torch.no_grad():
+        h = b.conv(data[0].float() / 255)
+    torch.testing.assert_close(b.bn.running_mean, h.mean((0, 2, 3)))
+    torch.testing.assert_close(b.bn.running_var, h.var((0, 2, 3), unbiased=True))
+    assert not torch.allclose(a.bn.running_var, b.bn.running_var)
+    assert b.bn.momentum == 0.1
+    with pytest.raises(ValueError, match="precise_bn"):
+        Trainer(BNNet(), None, precise_bn=-1)

@@ -170,6 +170,12 @@ class Trainer:
         Show a tqdm bar (rank 0).
     grad_clip : float, optional
         Clip the global gradient norm.
+    precise_bn : int
+        If > 0, after every epoch the BatchNorm running statistics are recomputed as plain
+        averages over this many training samples (a fixed, seed-determined subset; no
+        gradients; "precise BN"). Short runs otherwise evaluate with running statistics that
+        still carry their initial values (0.9^k of running_var = 1 after k steps). Training
+        itself is unaffected (train-mode BN uses batch statistics).
     """
 
     def __init__(self, student: nn.Module, objective: Optional[DistillObjective] = None, *,
@@ -177,7 +183,7 @@ class Trainer:
                  optimizer: Optional[Callable] = None, scheduler: Optional[Callable] = None, lr: float = 1e-3,
                  timesteps: Optional[int] = None, seed: int = 0, out_dir=None, resume: bool = False,
                  device=None, progress: bool = True, grad_clip: Optional[float] = None,
-                 eval_batch_size: Optional[int] = None):
+                 eval_batch_size: Optional[int] = None, precise_bn: int = 0):
         if not isinstance(student, nn.Module):
             raise TypeError(f"student must be a torch.nn.Module, got {type(student).__name__}")
         self.objective = make_objective("none") if objective is None else objective
@@ -199,6 +205,7 @@ class Trainer:
         self.resume = bool(resume)
         self.progress = bool(progress)
         self.grad_clip = grad_clip
+        self.precise_bn = check_int("precise_bn", precise_bn, min_value=0)
         self.student = student.to(self.device)
         self.objective.to(self.device)
         self.teacher = teacher
@@ -357,6 +364,37 @@ class Trainer:
         return out
 
     @torch.no_grad()
+    def recalibrate_bn(self, x, n_samples: int) -> int:
+        """Recompute BatchNorm running statistics of the student over ``n_samples`` training samples.
+
+        Every process uses the same samples (the first ``n_samples`` of a permutation drawn from
+        ``seed``), so the buffers agree across processes. Returns the number of BN layers.
+        """
+        bns = [m for m in self.student.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)
+               and m.track_running_stats]
+        if not bns or n_samples <= 0:
+            return 0
+        saved = [m.momentum for m in bns]
+        for m in bns:
+            m.reset_running_stats()
+            m.momentum = None  # cumulative average
+        was = self.student.training
+        self.student.train()
+        idx = dist_utils.epoch_permutation(len(x), self.seed, 10**6)[:n_samples]
+        try:
+            for s in range(0, len(idx), self.eval_batch_size):
+                xb = _as_float(x[idx[s:s + self.eval_batch_size]]).to(self.device)
+                self.student(_encode(xb, self.timesteps))
+                reset_model_states(self.student)
+        finally:
+            for m, mom in zip(bns, saved):
+                m.momentum = mom
+            self.student.train(was)
+            if self._s_cap is not None:
+                self._s_cap.pop()
+        return len(bns)
+
+    @torch.no_grad()
     def evaluate(self, x, y, model: Optional[nn.Module] = None, timesteps: Optional[int] = -1) -> dict:
         """Accuracy and mean cross-entropy of ``model`` (default the student) on ``(x, y)``.
 
@@ -407,6 +445,8 @@ class Trainer:
             rec.update(self._train_epoch(x, y, self.epoch))
             if self.scheduler is not None:
                 self.scheduler.step()
+            if self.precise_bn:
+                self.recalibrate_bn(x, self.precise_bn)
             if val is not None:
                 ev = self.evaluate(*val)
                 rec.update(val_acc=ev["acc"], val_loss=ev["loss"])
