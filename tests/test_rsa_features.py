@@ -104,3 +104,21 @@ def test_spikingjelly_multistep_net_and_memmap(tmp_path):
         with torch.no_grad():
             one = net(torch.as_tensor(frames[k:k + 1]).unsqueeze(0).expand(3, 1, 3, 2, 2))
         assert np.allclose(st["2"][k], one.mean(0)[0].numpy())
+
+
+def test_snntorch_single_step_net():
+    snn = pytest.importorskip("snntorch")
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(6, 8), snn.Leaky(beta=0.5, init_hidden=True, output=True))
+    frames = np.random.default_rng(0).random((7, 6)).astype(np.float32) * 3
+    # reference: snntorch's Leaky from rest, mem_t = beta mem_{t-1} + x_t - thr * S(mem_{t-1} > thr)
+    W, b = net[0].weight.detach().numpy(), net[0].bias.detach().numpy()
+    mem, ref = np.zeros(8, np.float32), []
+    for x in frames:
+        mem = 0.5 * mem + (W @ x + b) - (mem > 1.0)
+        ref.append(mem.copy())
+    f = extract_features(net, frames, ["1"], mode="continuous", step_mode="single", output_index=1)
+    assert f["1"].shape == (7, 8)
+    assert np.allclose(f["1"], np.array(ref), atol=1e-5)
+    again = extract_features(net, frames, ["1"], mode="continuous", step_mode="single", output_index=1)
+    assert np.array_equal(f["1"], again["1"])  # state reset between runs
