@@ -244,7 +244,7 @@ def network_integrate(step0, n_steps,
         b0 = buf[0]
         b1 = buf[1]
         b2 = buf[2]
-        cnt = 0
+        cnt = n_spk[0] * 0  # int64, not Literal[int](0): one compiled variant per callee
         # 2. LIF populations
         for g in range(lgroups.shape[0]):
             lo = lgroups[g, 0]
