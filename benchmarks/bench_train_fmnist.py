@@ -95,11 +95,15 @@ def reset(model):
         reset_states(model)
 
 
-def train_epoch(model, opt, x, y, perm, batch_size, T):
+def train_epoch(model, opt, x, y, perm, batch_size, T, progress_every=0, tag=""):
     model.train()
     correct, seen = 0, 0
     t0 = time.perf_counter()
-    for s in range(0, len(perm), batch_size):
+    for i, s in enumerate(range(0, len(perm), batch_size)):
+        if progress_every and i and i % progress_every == 0:
+            el = time.perf_counter() - t0
+            print(f"  [{tag}] {seen} samples, {seen / el:.1f} samples/s, train acc {correct / seen:.4f}, "
+                  f"load {os.getloadavg()[0]:.1f}", flush=True)
         idx = perm[s:s + batch_size]
         xb = x[idx]
         yb = y[idx]
@@ -141,6 +145,7 @@ def main(argv=None):
                    help="comma list of neurosim, spikingjelly, neurosim-torch (pure-torch LIF loop)")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--json", default=None, help="also write the results to this JSON file")
+    p.add_argument("--progress-every", type=int, default=0, help="print a progress line every N batches")
     a = p.parse_args(argv)
     if a.threads:
         torch.set_num_threads(a.threads)
@@ -186,7 +191,8 @@ def main(argv=None):
     for ep in range(1, a.epochs + 1):
         perm = torch.from_numpy(rng.permutation(len(xtr)))
         for lib, (m, opt) in models.items():
-            wall, tr_acc = train_epoch(m, opt, xtr, ytr, perm, a.batch_size, a.timesteps)
+            wall, tr_acc = train_epoch(m, opt, xtr, ytr, perm, a.batch_size, a.timesteps, a.progress_every,
+                                       f"{lib} epoch {ep}")
             te_acc = evaluate(m, xte, yte, a.timesteps)
             r = {"epoch": ep, "library": lib, "train_s": round(wall, 2), "samples_per_s": round(len(xtr) / wall, 1),
                  "train_acc": round(tr_acc, 4), "test_acc": round(te_acc, 4),
