@@ -148,6 +148,7 @@ def test_linear_cka(data):
 
 # --- rsatoolbox parity ------------------------------------------------------------------------
 
+@pytest.mark.filterwarnings("ignore:invalid value encountered in cast:RuntimeWarning")  # inside rsatoolbox
 def test_agrees_with_rsatoolbox():
     rsatb = pytest.importorskip("rsatoolbox")
     from rsatoolbox.data import Dataset
