@@ -39,6 +39,11 @@ reported with step index ``m`` (time ``(m+1) dt``). A spike of step ``m`` over a
 delay ``d`` steps is added before the integration of step ``m + 1 + d``. State is recorded at
 the start of step ``m`` (time ``m dt``) when ``m % rec_every == 0``.
 
+The loop is serial on purpose: a step of CUBA-4000 is ~10 us of work, and a Numba parallel
+region per step (the only way to parallelise inside a time loop) costs as much or more to
+start, so threads pay only inside the single-model kernels (``lif_integrate`` /
+``izhikevich_integrate``), which run the time loop inside each parallel block of neurons.
+
 Returns ``(steps_done, n_out, n_rec)``; it stops early (``steps_done < n_steps``) when the
 spike output could overflow (fewer than N free slots) or the state record is full: the caller
 grows the buffers and calls again from ``step0 + steps_done``.

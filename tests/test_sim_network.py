@@ -119,6 +119,9 @@ def test_izhikevich_state_monitor_and_group_subset():
     tr = net.add_state_monitor(rs, ["v", "u"], neurons=[0], name="tr")
     net.run(200.0, progress=False)
     assert set(np.unique(sp.ids)) == {2, 3, 4}
+    t_loc, i_loc = sp.local(fs)
+    np.testing.assert_array_equal(i_loc, sp.ids - 2)
+    np.testing.assert_array_equal(t_loc, sp.times_ms)
     assert tr.v.shape == (400, 1) and tr.u[0, 0] == pytest.approx(-13.0)
     assert tr.v.max() < 30.0 and tr.v.min() >= -80.0
     np.testing.assert_array_equal(sp.counts()[2:], np.full(3, sp.counts()[2]))

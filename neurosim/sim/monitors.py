@@ -65,6 +65,11 @@ class SpikeMonitor:
     def n_spikes(self) -> int:
         return int(self.ids.size)
 
+    def local(self, group):
+        """Spikes of one monitored group: ``(times_ms, local_ids)`` with ids counted from 0 in the group."""
+        keep = (self.ids >= group.start) & (self.ids < group.stop)
+        return self.times_ms[keep], self.ids[keep] - group.start
+
     def counts(self, n_total: int | None = None) -> np.ndarray:
         """Spike count per global neuron id (length ``n_total``, default the network size)."""
         n = self._mask.size if n_total is None else n_total
