@@ -166,6 +166,10 @@ def test_agrees_with_rsatoolbox():
     dz = Dataset(Z, obs_descriptors={"conds": conds, "fold": folds})
     ref = rcalc(dz, method="crossnobis", descriptor="conds", cv_descriptor="fold").get_vectors()[0]
     assert np.allclose(Crossnobis()(Z, conds, folds).vector, ref, atol=1e-10, rtol=0)
+    A = rng.normal(size=(6, 6))
+    prec = A @ A.T + np.eye(6)  # a noise precision matrix
+    ref = rcalc(dz, method="crossnobis", descriptor="conds", cv_descriptor="fold", noise=prec).get_vectors()[0]
+    assert np.allclose(Crossnobis(prec)(Z, conds, folds).vector, ref, atol=1e-10, rtol=0)
     ra = rcalc(ds, method="correlation")
     rb = rcalc(Dataset(Y), method="correlation")
     a, b = Correlation()(X), Correlation()(Y)
