@@ -87,6 +87,20 @@ def _record_state(lv, lie, lii, lrefr, iv, iu, nL, rec_idx, rec_var, rec_out, n_
 
 
 @numba.njit(**NJIT)
+def _add_run(dst, src):
+    """``dst += src`` over two 1-D arrays (a dense run of targets; vectorised)."""
+    for k in range(dst.shape[0]):
+        dst[k] += src[k]
+
+
+@numba.njit(**NJIT)
+def _add_indexed(dst, idx, src):
+    """``dst[idx[k]] += src[k]`` in order (repeated targets accumulate)."""
+    for k in range(idx.shape[0]):
+        dst[idx[k]] += src[k]
+
+
+@numba.njit(**NJIT)
 def _scatter(spk, n_spk, m, N, indptr, indices, weights, delays, delay_const, ring, contig):
     D = ring.shape[0]
     for c in range(3):
@@ -99,12 +113,10 @@ def _scatter(spk, n_spk, m, N, indptr, indices, weights, delays, delay_const, ri
             if delay_const >= 0:
                 row = ring[(m + delay_const) % D, c]
                 if contig[key]:  # consecutive targets: contiguous (vectorised) add
-                    k0 = indices[q0] - q0
-                    for q in range(q0, q1):
-                        row[k0 + q] += weights[q]
+                    k0 = indices[q0]
+                    _add_run(row[k0:k0 + (q1 - q0)], weights[q0:q1])
                 else:
-                    for q in range(q0, q1):
-                        row[indices[q]] += weights[q]
+                    _add_indexed(row, indices[q0:q1], weights[q0:q1])
             else:
                 for q in range(q0, q1):
                     ring[(m + delays[q]) % D, c, indices[q]] += weights[q]
