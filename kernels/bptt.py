@@ -42,12 +42,15 @@ Numba only (numpy + numba + neurosim.config); kernels write into caller-allocate
 """
 from __future__ import annotations
 
+import threading
+
 import numba
 import numpy as np
 
 from neurosim.config import NJIT, PARALLEL
 
 __all__ = ["lif_bptt_forward", "lif_bptt_backward", "surrogate_grad", "run_blocks", "n_blocks",
+           "forward_work", "backward_work",
            "N_PARAMS", "N_FLAGS"]
 
 N_PARAMS = 10
@@ -295,8 +298,8 @@ def _grad_row(gsr, Gr, Hr, G, gxr, P, strict, gmode, dhdx, dhdv):
 
 # --------------------------------------------------------------------------------------------
 @numba.njit(**NJIT)
-def _forward_block(x, v0, spikes, v_out, P, F, b):
-    """Forward of neurons ``[b * block, (b + 1) * block)`` over all steps."""
+def _forward_block(x, v0, spikes, v_out, P, F, work, b):
+    """Forward of neurons ``[b * block, (b + 1) * block)`` over all steps (``work``: >= 3 block)."""
     T, M = x.shape
     form, decay_input, strict, reset, reset_delay, block = F[0], F[1], F[2], F[3], F[5], F[7]
     m0 = b * block
@@ -304,29 +307,30 @@ def _forward_block(x, v0, spikes, v_out, P, F, b):
     n = m1 - m0
     V = v_out[m0:m1]
     V[:] = v0[m0:m1]
-    Hr = np.empty(n, dtype=x.dtype)
-    Vin = np.empty(n if reset_delay else 0, dtype=x.dtype)
-    R = np.empty(n if reset_delay else 0, dtype=x.dtype)
+    Hr = work[:n]
+    Vin = work[n:2 * n]
+    R = work[2 * n:3 * n]
     for t in range(T):
         _step_block(x[t, m0:m1], V, Hr, spikes[t, m0:m1], Vin, R, P, form, decay_input, strict,
                     reset, reset_delay)
 
 
 @numba.njit(**NJIT)
-def lif_bptt_forward(x, v0, spikes, v_out, P, F, b0, b1):
+def lif_bptt_forward(x, v0, spikes, v_out, P, F, work, b0, b1):
     """Forward over ``T`` steps of blocks ``b0 .. b1-1`` (``F[7]`` neurons each): writes
     ``spikes`` ``[T, M]`` and the final membrane ``v_out`` ``[M]`` of those neurons.
 
-    Blocks are independent: :func:`run_blocks` calls this on disjoint block ranges from
-    several threads (the GIL is released).
+    ``work`` is scratch of at least ``forward_work(F)`` elements (dtype of ``x``). Blocks are
+    independent: :func:`run_blocks` calls this on disjoint block ranges from several threads
+    (the GIL is released), each with its own scratch.
     """
     for b in range(b0, b1):
-        _forward_block(x, v0, spikes, v_out, P, F, b)
+        _forward_block(x, v0, spikes, v_out, P, F, work, b)
 
 
 @numba.njit(**NJIT)
-def _backward_block(x, v0, gs, gv_T, gx, gv0, gk_part, P, F, b):
-    """BPTT of neurons ``[b * block, (b + 1) * block)`` (``block = F[8]``)."""
+def _backward_block(x, v0, gs, gv_T, gx, gv0, gk_part, P, F, work, b):
+    """BPTT of neurons ``[b * block, (b + 1) * block)`` (``block = F[8]``; ``work``: >= (T + 4) block)."""
     T, M = x.shape
     form, decay_input, strict, reset, detach, reset_delay, sid, block = (
         F[0], F[1], F[2], F[3], F[4], F[5], F[6], F[8])
@@ -349,11 +353,11 @@ def _backward_block(x, v0, gs, gv_T, gx, gv0, gk_part, P, F, b):
     m0 = b * block
     m1 = min(M, m0 + block)
     n = m1 - m0
-    H = np.empty((T, n), dtype=x.dtype)
-    V = np.empty(n, dtype=x.dtype)
-    S = np.empty(n, dtype=x.dtype)
-    Vin = np.empty(n if reset_delay else 0, dtype=x.dtype)
-    R = np.empty(n if reset_delay else 0, dtype=x.dtype)
+    H = work[:T * n].reshape((T, n))
+    V = work[T * n:(T + 1) * n]
+    S = work[(T + 1) * n:(T + 2) * n]
+    Vin = work[(T + 2) * n:(T + 3) * n]
+    R = work[(T + 3) * n:(T + 4) * n]
     V[:] = v0[m0:m1]
     for t in range(T):  # recompute the membranes of this block
         _step_block(x[t, m0:m1], V, H[t], S, Vin, R, P, form, decay_input, strict, reset, reset_delay)
@@ -391,7 +395,7 @@ def _backward_block(x, v0, gs, gv_T, gx, gv0, gk_part, P, F, b):
 
 
 @numba.njit(**NJIT)
-def lif_bptt_backward(x, v0, gs, gv_T, gx, gv0, gk_part, P, F, b0, b1):
+def lif_bptt_backward(x, v0, gs, gv_T, gx, gv0, gk_part, P, F, work, b0, b1):
     """BPTT of blocks ``b0 .. b1-1`` (``F[8]`` neurons each): writes ``gx`` ``[T, M]``, ``gv0``
     ``[M]`` and per-block partial sums ``gk_part`` ``[nblocks]`` for those neurons.
 
@@ -399,14 +403,16 @@ def lif_bptt_backward(x, v0, gs, gv_T, gx, gv0, gk_part, P, F, b0, b1):
     step, e.g. from ``spikes.sum()``), ``gv_T`` ``[M]`` w.r.t. the final membrane.
     ``gk_part`` (float64, length ``ceil(M / F[8])``) receives ``sum gh dh/dk`` per block
     (``k = 1/tau``, the leak fraction); pass an array of length 0 to skip it. The membranes
-    of one block over all steps are recomputed into a ``[T, F[8]]`` buffer (sized by the
-    caller to stay in the L2 cache).
+    of one block over all steps are recomputed into ``work`` (scratch of at least
+    ``backward_work(F, T)`` elements; ``F[8]`` is sized by the caller to stay in the L2 cache).
     """
     for b in range(b0, b1):
-        _backward_block(x, v0, gs, gv_T, gx, gv0, gk_part, P, F, b)
+        _backward_block(x, v0, gs, gv_T, gx, gv0, gk_part, P, F, work, b)
 
 
 _POOL = None
+_SCRATCH: dict = {}
+_LOCK = threading.Lock()
 
 
 def n_blocks(M: int, block: int) -> int:
@@ -414,20 +420,45 @@ def n_blocks(M: int, block: int) -> int:
     return (M + block - 1) // block
 
 
-def run_blocks(kernel, nblocks: int, *args) -> None:
-    """Call ``kernel(*args, b0, b1)`` on disjoint block ranges from ``numba.get_num_threads()``
-    threads (one thread when ``NEUROSIM_PARALLEL=0``); the kernels release the GIL."""
-    global _POOL
-    threads = min(numba.get_num_threads() if PARALLEL else 1, nblocks)
-    if threads <= 1:
-        kernel(*args, 0, nblocks)
-        return
-    if _POOL is None or _POOL._max_workers < threads:
-        from concurrent.futures import ThreadPoolExecutor
+def forward_work(F) -> int:
+    """Scratch elements per worker for :func:`lif_bptt_forward`."""
+    return 3 * int(F[7])
 
-        _POOL = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="neurosim-bptt")
-    bounds = [nblocks * i // threads for i in range(threads + 1)]
-    futures = [_POOL.submit(kernel, *args, bounds[i], bounds[i + 1]) for i in range(1, threads)]
-    kernel(*args, bounds[0], bounds[1])
-    for f in futures:
-        f.result()
+
+def backward_work(F, T: int) -> int:
+    """Scratch elements per worker for :func:`lif_bptt_backward`."""
+    return (T + 4) * int(F[8])
+
+
+def _scratch(worker: int, size: int, dtype) -> np.ndarray:
+    """Per-worker scratch, kept between calls (no page faults on fresh memory every call)."""
+    key = (worker, np.dtype(dtype).str)
+    buf = _SCRATCH.get(key)
+    if buf is None or buf.shape[0] < size:
+        buf = np.empty(size, dtype=dtype)
+        _SCRATCH[key] = buf
+    return buf
+
+
+def run_blocks(kernel, nblocks: int, work_size: int, *args) -> None:
+    """Call ``kernel(*args, work, b0, b1)`` on disjoint block ranges from ``numba.get_num_threads()``
+    threads (one when ``NEUROSIM_PARALLEL=0``), each with its own scratch ``work`` of
+    ``work_size`` elements of ``args[0].dtype``; the kernels release the GIL. Calls are
+    serialised by a lock (the kernels already use every thread; the scratch is shared)."""
+    global _POOL
+    threads = max(1, min(numba.get_num_threads() if PARALLEL else 1, nblocks))
+    dtype = args[0].dtype
+    with _LOCK:
+        if threads == 1:
+            kernel(*args, _scratch(0, work_size, dtype), 0, nblocks)
+            return
+        if _POOL is None or _POOL._max_workers < threads:
+            from concurrent.futures import ThreadPoolExecutor
+
+            _POOL = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="neurosim-bptt")
+        bounds = [nblocks * i // threads for i in range(threads + 1)]
+        futures = [_POOL.submit(kernel, *args, _scratch(i, work_size, dtype), bounds[i], bounds[i + 1])
+                   for i in range(1, threads)]
+        kernel(*args, _scratch(0, work_size, dtype), bounds[0], bounds[1])
+        for f in futures:
+            f.result()

@@ -90,7 +90,7 @@ def kernel_arrays(spec: LIFSpec, dtype, k: float | None = None, T: int = 1, bloc
 class _FusedLIF(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x2, v0, k, spec):
-        from neurosim.kernels.bptt import lif_bptt_forward, n_blocks, run_blocks
+        from neurosim.kernels.bptt import forward_work, lif_bptt_forward, n_blocks, run_blocks
 
         ctx.set_materialize_grads(False)
         dtype = _DTYPES[x2.dtype]
@@ -98,7 +98,7 @@ class _FusedLIF(torch.autograd.Function):
         P, F = kernel_arrays(spec, dtype, kval, T=x2.shape[0])
         spikes = torch.empty_like(x2)
         v_out = torch.empty_like(v0)
-        run_blocks(lif_bptt_forward, n_blocks(x2.shape[1], int(F[7])),
+        run_blocks(lif_bptt_forward, n_blocks(x2.shape[1], int(F[7])), forward_work(F),
                    x2.detach().numpy(), v0.detach().numpy(), spikes.numpy(), v_out.numpy(), P, F)
         ctx.save_for_backward(x2, v0)
         ctx.spec, ctx.P, ctx.F, ctx.has_k = spec, P, F, k is not None
@@ -106,7 +106,7 @@ class _FusedLIF(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, g_spikes, g_v):
-        from neurosim.kernels.bptt import lif_bptt_backward, n_blocks, run_blocks
+        from neurosim.kernels.bptt import backward_work, lif_bptt_backward, n_blocks, run_blocks
 
         x2, v0 = ctx.saved_tensors
         T, M = x2.shape
@@ -128,8 +128,9 @@ class _FusedLIF(torch.autograd.Function):
         nblocks = n_blocks(M, int(ctx.F[8]))
         need_k = ctx.has_k and ctx.needs_input_grad[2]
         gk_part = np.zeros(nblocks if need_k else 0, dtype=np.float64)
-        run_blocks(lif_bptt_backward, nblocks, x2.detach().numpy(), v0.detach().numpy(), g_spikes.numpy(),
-                   g_v.numpy(), gx.numpy(), gv0.numpy(), gk_part, ctx.P, ctx.F)
+        run_blocks(lif_bptt_backward, nblocks, backward_work(ctx.F, T), x2.detach().numpy(),
+                   v0.detach().numpy(), g_spikes.numpy(), g_v.numpy(), gx.numpy(), gv0.numpy(), gk_part,
+                   ctx.P, ctx.F)
         gk = torch.tensor(gk_part.sum(), dtype=x2.dtype) if need_k else None
         return gx, (gv0 if ctx.needs_input_grad[1] else None), gk, None
 

@@ -1,0 +1,221 @@
+"""Multi-step LIF layer on CPU: neurosim (fused Numba BPTT) vs spikingjelly, snntorch and a plain torch loop.
+
+Cases from ``shared/specs/PEERS.md`` §A: float32 input ``[T, B, N]``, tau 2, v_th 1, hard reset
+to 0, ATan surrogate (alpha 2). Modes: forward without grad, and forward + backward with a
+dense upstream gradient (``spikes.backward(g)``, as from a following layer).
+
+Timing: all implementations in one process, interleaved round-robin over the repeats (so load
+from other jobs hits them alike); medians reported; the fused kernels are compiled before
+timing. Memory: each implementation runs in a fresh subprocess with
+``MALLOC_MMAP_THRESHOLD_=65536`` (every large buffer is its own mmap and is returned to the OS
+when freed, so the resident set size tracks live memory); a sampler thread reads RSS from
+``/proc/self/statm`` every 0.2 ms during one forward+backward; "peak extra" = peak minus the
+RSS just before the call (input, upstream gradient and compiled code excluded; ``x.grad``
+included for everyone). Bandwidth bound: 24 bytes per neuron-step forward+backward in
+float32 -> 1.27e9 neuron-steps/s at 30 GB/s (PEERS.md).
+
+Usage::
+
+    python benchmarks/bench_lif_layer.py                   # both cases, 7 repeats, memory
+    python benchmarks/bench_lif_layer.py --repeats 3 --no-memory
+"""
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import math
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+
+import torch
+
+BOUND = 1.27e9
+CASES = [(32, 64, 2048), (100, 32, 512)]
+IMPLS = ["neurosim", "spikingjelly", "snntorch", "torch_loop"]
+LABELS = {"neurosim": "neurosim LIF (fused)", "spikingjelly": "spikingjelly 2.0 LIFNode (m)",
+          "snntorch": "snntorch 1.0 Leaky loop", "torch_loop": "plain torch loop"}
+
+
+class _ATanSpike(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return (x >= 0).to(x.dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g / (1 + (math.pi * x) ** 2)  # alpha = 2: (alpha/2) / (1 + (pi/2 alpha x)^2)
+
+
+def make(name: str):
+    """Return ``fn(x) -> spikes`` for implementation ``name`` (state reset on every call)."""
+    if name == "neurosim":
+        from neurosim.snn import LIF, ATan
+
+        lif = LIF(2.0, convention="spikingjelly", surrogate=ATan(2.0))
+        return lambda x: lif(x)[0]
+    if name == "spikingjelly":
+        from spikingjelly.activation_based import neuron, surrogate
+
+        node = neuron.LIFNode(tau=2.0, surrogate_function=surrogate.ATan(), step_mode="m")
+
+        def run(x):
+            node.reset()
+            return node(x)
+
+        return run
+    if name == "snntorch":
+        import snntorch
+
+        leaky = snntorch.Leaky(beta=0.5, threshold=1.0, spike_grad=snntorch.surrogate.atan(),
+                               reset_mechanism="zero")
+
+        def run(x):
+            mem = leaky.init_leaky()
+            out = []
+            for xt in x:
+                spk, mem = leaky(xt, mem)
+                out.append(spk)
+            return torch.stack(out)
+
+        return run
+    if name == "torch_loop":
+        def run(x):
+            v = torch.zeros_like(x[0])
+            out = []
+            for xt in x:
+                h = v + (xt - v) / 2.0
+                s = _ATanSpike.apply(h - 1.0)
+                v = h * (1.0 - s)
+                out.append(s)
+            return torch.stack(out)
+
+        return run
+    raise KeyError(name)
+
+
+def _data(T, B, N):
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(T, B, N, generator=gen) * 1.5 + 0.5
+    g = torch.randn(T, B, N, generator=gen)
+    return x, g
+
+
+def _fb(fn, x, g):
+    x.grad = None
+    fn(x).backward(g)
+
+
+def time_case(T, B, N, impls, repeats):
+    x, g = _data(T, B, N)
+    xg = x.clone().requires_grad_(True)
+    fns = {n: make(n) for n in impls}
+    for fn in fns.values():  # warm-up (compiles the fused kernels)
+        with torch.no_grad():
+            fn(x)
+        _fb(fn, xg, g)
+    times = {(n, m): [] for n in impls for m in ("forward", "forward+backward")}
+    for _ in range(repeats):
+        for n, fn in fns.items():
+            t0 = time.perf_counter()
+            with torch.no_grad():
+                fn(x)
+            times[(n, "forward")].append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            _fb(fn, xg, g)
+            times[(n, "forward+backward")].append(time.perf_counter() - t0)
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+def _rss() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def memory_child(name, T, B, N):
+    """Run in a subprocess: peak RSS increase (bytes) during one forward+backward."""
+    x, g = _data(T, B, N)
+    x.requires_grad_(True)
+    fn = make(name)
+    _fb(fn, x, g)  # warm-up / compile
+    peaks = []
+    for _ in range(3):
+        x.grad = None
+        gc.collect()
+        base = _rss()
+        peak = [base]
+        stop = threading.Event()
+
+        def sample():
+            while not stop.is_set():
+                peak[0] = max(peak[0], _rss())
+                time.sleep(0.0002)
+
+        th = threading.Thread(target=sample)
+        th.start()
+        _fb(fn, x, g)
+        peak[0] = max(peak[0], _rss())
+        stop.set()
+        th.join()
+        peaks.append(peak[0] - base)
+    print(json.dumps({"peak_extra": max(peaks)}))
+
+
+def memory(name, T, B, N) -> float:
+    env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="65536", MALLOC_TRIM_THRESHOLD_="65536")
+    out = subprocess.run([sys.executable, __file__, "--memory-child", name, str(T), str(B), str(N)],
+                         capture_output=True, text=True, env=env, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])["peak_extra"] / 2**20
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--repeats", type=int, default=7)
+    ap.add_argument("--no-memory", action="store_true")
+    ap.add_argument("--impls", default=",".join(IMPLS))
+    ap.add_argument("--memory-child", nargs=4, metavar=("IMPL", "T", "B", "N"), help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.memory_child:
+        name, T, B, N = args.memory_child
+        memory_child(name, int(T), int(B), int(N))
+        return
+    impls = args.impls.split(",")
+    import numba
+
+    print(f"torch {torch.__version__}, threads torch={torch.get_num_threads()} numba={numba.get_num_threads()}, "
+          f"cpus={os.cpu_count()}, load average {os.getloadavg()[0]:.1f}")
+    rows = []
+    for T, B, N in CASES:
+        med = time_case(T, B, N, impls, args.repeats)
+        steps = T * B * N
+        for mode in ("forward", "forward+backward"):
+            ref = med[("neurosim", mode)] if "neurosim" in impls else None
+            for n in impls:
+                t = med[(n, mode)]
+                rows.append((f"T{T} B{B} N{N}", mode, LABELS[n], t * 1e3, steps / t,
+                             (t / ref) if ref else float("nan")))
+    print("\n| case | mode | implementation | median ms | neuron-steps/s | % of bound | time / neurosim |")
+    print("|---|---|---|---|---|---|---|")
+    for case, mode, label, ms, rate, ratio in rows:
+        pct = f"{100 * rate / BOUND:.1f}%" if mode == "forward+backward" else "-"
+        print(f"| {case} | {mode} | {label} | {ms:.1f} | {rate:.2e} | {pct} | {ratio:.2f}x |")
+    if not args.no_memory:
+        T, B, N = CASES[0]
+        print(f"\nPeak extra memory, forward+backward, T{T} B{B} N{N} (fresh process each):\n")
+        print("| implementation | peak extra MiB | / spikingjelly |")
+        print("|---|---|---|")
+        mem = {n: memory(n, T, B, N) for n in impls}
+        for n in impls:
+            rel = mem[n] / mem["spikingjelly"] if "spikingjelly" in mem else float("nan")
+            print(f"| {LABELS[n]} | {mem[n]:.0f} | {rel:.2f} |")
+    print(f"\nload average at the end {os.getloadavg()[0]:.1f}")
+
+
+if __name__ == "__main__":
+    main()
