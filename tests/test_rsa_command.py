@@ -37,6 +37,7 @@ def test_run_dg_real_data(tmp_path):
     assert s["n_conditions"] == 40 and s["trained"] is False
     assert set(s["ceiling"]) == {"neuropixels_dg"} and 0 < s["trial_ceiling"]["neuropixels_dg"]["mean"] <= 1
     assert (tmp_path / "tsrsa_heatmap.png").exists()
+    assert s["baselines"]["neuropixels_dg"]["time_since_onset"] > 0.5  # onset-dominated RDM
 
 
 def test_cli_errors(tmp_path):
@@ -78,3 +79,4 @@ def test_run_on_nwb_session(tmp_path):
     s = run(model="convnet", neural=str(nwb), out=tmp_path / "o", n_splits=2)
     assert s["areas"] == ["VISp"] and s["n_conditions"] == 5  # CA1 has < 4 units; first frame dropped
     assert set(s["scores"]) == set(s["layers"])
+    assert -1 <= s["baselines"]["VISp"]["pixels"] <= 1

@@ -12,7 +12,9 @@ Neural data sets (``--neural``):
   onset, 10 ms bins) vs the model driven by generated gratings (orientations 0/45/90/135,
   0.04 cycles/degree, 2 Hz, one 10 ms frame per model step, continuous within a trial, reset
   between orientations). Conditions = orientation x time bin (40). Ceilings: unit and trial
-  split-halves.
+  split-halves. Baseline: time since onset alone (|bin_i - bin_j|) already scores ~0.77,
+  because the onset transient dominates this RDM; ``summary["baselines"]`` reports it (and
+  the raw-pixel score for image/movie data sets).
 * a path to an Allen Neuropixels session NWB: natural_movie_one responses per area; the
   movie frames are read from ``natural_movie_one.npy`` ([900, H, W], grey) beside the NWB
   file (the NWB session files do not contain the movie).
@@ -188,6 +190,27 @@ def _neural(neural, data, model):
     return areas, None, f"NWB {path.name}, natural_movie_one", np.load(frames_path)
 
 
+def _baselines(neural, areas, stim) -> dict:
+    """Reference scores a model should beat: raw pixels (images/movies) or, for the gratings,
+    time since onset alone (dissimilarity |bin_i - bin_j|, Spearman with average ranks)."""
+    from neurosim.rsa import compare, tsrsa
+    from neurosim.rsa.tsrsa import tsrsa_vector
+
+    out = {}
+    for a, Y in areas.items():
+        if neural == "allen_dg":
+            n_bins = Y.shape[0] // len(DG_ORIENTATIONS)
+            b = np.tile(np.arange(n_bins), len(DG_ORIENTATIONS)).astype(float)
+            iu = np.triu_indices(b.size, 1)
+            dt = np.abs(b[:, None] - b[None, :])[iu]
+            out[a] = {"time_since_onset": compare(dt, tsrsa_vector(Y, constant_rows="omit"), "spearman")}
+        elif stim is not None:
+            px = np.asarray(stim, dtype=np.float64).reshape(stim.shape[0], -1)
+            px = px[1:] if px.shape[0] == Y.shape[0] + 1 else px
+            out[a] = {"pixels": tsrsa(px, Y, constant_rows="omit")}
+    return out
+
+
 def run(model: str = "lorafb_snet18", neural: str = "allen_2p_scenes", layers=None, seed: int = 0, data=None,
         out="neurosim-out/tsrsa", *, n_splits: int = 100, model_cfg: dict | None = None) -> dict:
     """Score model layers against a neural data set; writes summary.json and figures into ``out``."""
@@ -233,6 +256,7 @@ def run(model: str = "lorafb_snet18", neural: str = "allen_2p_scenes", layers=No
     if trials is not None:
         summary["trial_ceiling"] = {a: trial_split_half_ceiling(trials, n_splits=n_splits, rng=2023,
                                                                 constant_rows=constant).to_dict() for a in areas}
+    summary["baselines"] = _baselines(neural, areas, stim)
     cm = float(np.mean([c["mean"] for c in ceilings.values()]))
     summary["ceiling_mean"] = cm
     summary["percent_of_ceiling"] = 100.0 * res.score / cm if cm > 0 else None
