@@ -125,6 +125,10 @@ def test_three_factor_equals_naive_loop():
         m.train(x[:, :5], y)
     with pytest.raises(ValueError, match="eta"):
         R.ThreeFactorReadout(3, 1, eta=0.0)
+    # LMS stability: eta * ||x||^2 > 2 diverges -> a clear error instead of NaN weights
+    big = R.ThreeFactorReadout(6, 2, eta=10.0)
+    with pytest.raises(ValueError, match="eta"):
+        big.train(np.tile(x * 10, (4, 1)), np.tile(y, (4, 1)))
 
 
 def test_force_equals_naive_rls_and_converges():

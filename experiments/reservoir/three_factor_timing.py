@@ -28,7 +28,7 @@ def main(argv=None):
     ap.add_argument("--trials", type=int, default=600)
     ap.add_argument("--units", type=int, default=300)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--eta", type=float, default=2e-3)
+    ap.add_argument("--eta", type=float, default=5e-4)
     ap.add_argument("--alpha", type=float, default=1.0)
     ap.add_argument("--out", default="experiments/reservoir/results")
     args = ap.parse_args(argv)

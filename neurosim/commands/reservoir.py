@@ -113,7 +113,7 @@ def _izhikevich(task, size, seed, n_trials=200):
     _, tr = izh.run_full(task_.inputs)
     X = np.ascontiguousarray(np.hstack([tr, np.ones((len(tr), 1))]))
     res = {}
-    for name, model in (("three_factor", R.ThreeFactorReadout(X.shape[1], 2, eta=2e-3)),
+    for name, model in (("three_factor", R.ThreeFactorReadout(X.shape[1], 2, eta=5e-4)),
                         ("force_no_reset", R.FORCEReadout(X.shape[1], 2, alpha=1.0))):
         z = model.train(X, task_.targets, task_.gate)
         mse = ((z - task_.expected) ** 2).reshape(n_trials, trial_len, 2).mean(axis=(1, 2))

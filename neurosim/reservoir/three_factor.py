@@ -42,12 +42,19 @@ def _prep(x, y, gate, n_in, n_out):
     return x, y, gate
 
 
+def _check_diverged(w, name, fix):
+    if not np.all(np.isfinite(w)):
+        raise ValueError(f"online readout diverged (non-finite weights): {fix} ({name})")
+
+
 class ThreeFactorReadout:
     """Linear readout ``z = W x`` trained online by the gated three-factor rule.
 
     Parameters
     ----------
-    n_in, n_out : sizes (>= 1). eta : learning rate (> 0). decay : weight decay ``lambda`` (>= 0).
+    n_in, n_out : sizes (>= 1). eta : learning rate (> 0); like LMS it is stable only for
+        ``eta < 2 / ||x||^2`` (``train`` raises ValueError if the weights diverge).
+    decay : weight decay ``lambda`` (>= 0).
     """
 
     def __init__(self, n_in: int, n_out: int, eta: float = 1e-3, decay: float = 0.0):
@@ -66,6 +73,7 @@ class ThreeFactorReadout:
         x, y, gate = _prep(x, y, gate, self.n_in, self.n_out)
         z = np.empty((len(x), self.n_out))
         three_factor_train(x, y, gate, self.W, self.eta, self.decay, z)
+        _check_diverged(self.W, "eta", f"lower eta below 2 / max ||x||^2 = {2.0 / max(np.max(np.sum(x * x, 1)), 1e-300):.3g}")
         return z
 
 
@@ -96,4 +104,5 @@ class FORCEReadout:
         x, y, gate = _prep(x, y, gate, self.n_in, self.n_out)
         z = np.empty((len(x), self.n_out))
         force_train(x, y, gate, self.W, self.P, z)
+        _check_diverged(self.W, "alpha", "increase alpha or scale the features down")
         return z
