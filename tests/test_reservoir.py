@@ -270,3 +270,14 @@ def test_timing_task_expected_value():
     peaks = np.array([task.targets[s + 80, 1] for s in task.trial_start[k1]])
     assert abs(peaks.mean() - 0.25) < 0.03  # realised outcomes average to the probability
     assert np.isclose(task.expected[task.trial_start[k1][0] + 80, 1], 0.25)
+
+
+def test_step_equals_run_and_lazy_contrastive():
+    u = R.memory_task_input(20, rng=0)[:, None]
+    a, b = R.EIReservoir(15, rng=5), R.EIReservoir(15, rng=5)
+    states = a.run(u)
+    stepped = np.stack([b.step(u[t]) for t in range(len(u))])
+    assert np.allclose(states, stepped, atol=1e-12)
+    assert "ContrastiveHeads" in R.__all__
+    with pytest.raises(AttributeError, match="no attribute"):
+        R.does_not_exist  # noqa: B018
