@@ -56,10 +56,14 @@ __all__ = ["lif_bptt_forward", "lif_bptt_backward", "surrogate_grad", "run_block
 N_PARAMS = 10
 N_FLAGS = 9
 
+# IEEE division (x / 0 -> inf, as torch) instead of Python's ZeroDivisionError check, which
+# also keeps divisions by per-element values (surrogates) from vectorising.
+_NJIT = dict(NJIT, error_model="numpy")
+
 
 # --------------------------------------------------------------------------------------------
 # scalar surrogate (used by the tests and by the parameter-gradient pass)
-@numba.njit(**NJIT)
+@numba.njit(**_NJIT)
 def _sg(x, sid, c1, c2, one, zero):
     """Closed-form surrogate derivative at ``x`` (dtype of ``x``)."""
     if sid == 0:
@@ -80,7 +84,7 @@ def _sg(x, sid, c1, c2, one, zero):
     return np.exp(-(ax * ax)) * c2
 
 
-@numba.njit(**NJIT)
+@numba.njit(**_NJIT)
 def surrogate_grad(x, out, P, F):
     """Evaluate the configured surrogate derivative element-wise (for tests): ``out = g(x)``."""
     for i in range(x.shape[0]):
@@ -90,7 +94,7 @@ def surrogate_grad(x, out, P, F):
 # --------------------------------------------------------------------------------------------
 # row passes: one time step of one block; the branches sit outside the contiguous loops so
 # that each loop is simple enough to vectorise.
-@numba.njit(**NJIT)
+@numba.njit(**_NJIT)
 def _charge_row(xr, V, Hr, P, form, decay_input):
     """``Hr = charge(xr, V)`` for one step of one block."""
     n = V.shape[0]
@@ -140,7 +144,7 @@ def _charge_row(xr, V, Hr, P, form, decay_input):
                 Hr[j] = v - (v - vr) * kb + xr[j]
 
 
-@numba.njit(**NJIT)
+@numba.njit(**_NJIT)
 def _fire_reset_row(Hr, Sr, V, P, strict, mode):
     """Spikes ``Sr = H(Hr - v_th)`` and the next state ``V`` (mode 0 zero, 1 subtract, 2 keep h)."""
     n = V.shape[0]
@@ -183,7 +187,7 @@ def _fire_reset_row(Hr, Sr, V, P, strict, mode):
                 V[j] = h
 
 
-@numba.njit(**NJIT)
+@numba.njit(**_NJIT)
 def _delay_row(V, Vin, R, P, strict, reset):
     """snntorch's delayed reset: ``R = H(V - v_th)`` (previous spike), ``Vin`` = membrane to charge."""
     n = V.shape[0]
@@ -202,7 +206,7 @@ def _delay_row(V, Vin, R, P, strict, reset):
             Vin[j] = v
 
 
-@numba.njit(**NJIT)
+@numba.njit(**_NJIT)
 def _step_block(xr, V, Hr, Sr, Vin, R, P, form, decay_input, strict, reset, reset_delay):
     """One forward step of one block: charge, fire, reset (``Hr``, ``Sr``, ``V`` updated)."""
     if reset_delay:
@@ -218,7 +222,7 @@ def _step_block(xr, V, Hr, Sr, Vin, R, P, form, decay_input, strict, reset, rese
         _fire_reset_row(Hr, Sr, V, P, strict, reset)
 
 
-@numba.njit(**NJIT)
+@numba.njit(**_NJIT)
 def _sg_row(Hr, Gr, P, sid):
     """``Gr = g(Hr - v_th)`` with the closed form of surrogate ``sid``."""
     n = Hr.shape[0]
@@ -249,7 +253,7 @@ def _sg_row(Hr, Gr, P, sid):
             Gr[j] = np.exp(-(ax * ax)) * c2
 
 
-@numba.njit(**NJIT)
+@numba.njit(**_NJIT)
 def _grad_row(gsr, Gr, Hr, G, gxr, P, strict, gmode, dhdx, dhdv):
     """``gh = gs g + G dv/dh``; ``gx = gh dh/dx``; ``G = gh dh/dv`` (Gr holds gh on return).
 
@@ -297,7 +301,7 @@ def _grad_row(gsr, Gr, Hr, G, gxr, P, strict, gmode, dhdx, dhdv):
 
 
 # --------------------------------------------------------------------------------------------
-@numba.njit(**NJIT)
+@numba.njit(**_NJIT)
 def _forward_block(x, v0, spikes, v_out, P, F, work, b):
     """Forward of neurons ``[b * block, (b + 1) * block)`` over all steps (``work``: >= 3 block)."""
     T, M = x.shape
@@ -315,7 +319,7 @@ def _forward_block(x, v0, spikes, v_out, P, F, work, b):
                     reset, reset_delay)
 
 
-@numba.njit(**NJIT)
+@numba.njit(**_NJIT)
 def lif_bptt_forward(x, v0, spikes, v_out, P, F, work, b0, b1):
     """Forward over ``T`` steps of blocks ``b0 .. b1-1`` (``F[7]`` neurons each): writes
     ``spikes`` ``[T, M]`` and the final membrane ``v_out`` ``[M]`` of those neurons.
@@ -328,7 +332,7 @@ def lif_bptt_forward(x, v0, spikes, v_out, P, F, work, b0, b1):
         _forward_block(x, v0, spikes, v_out, P, F, work, b)
 
 
-@numba.njit(**NJIT)
+@numba.njit(**_NJIT)
 def _backward_block(x, v0, gs, gv_T, gx, gv0, gk_part, P, F, work, b):
     """BPTT of neurons ``[b * block, (b + 1) * block)`` (``block = F[8]``; ``work``: >= (T + 4) block)."""
     T, M = x.shape
@@ -394,7 +398,7 @@ def _backward_block(x, v0, gs, gv_T, gx, gv0, gk_part, P, F, work, b):
         gk_part[b] = acc
 
 
-@numba.njit(**NJIT)
+@numba.njit(**_NJIT)
 def lif_bptt_backward(x, v0, gs, gv_T, gx, gv0, gk_part, P, F, work, b0, b1):
     """BPTT of blocks ``b0 .. b1-1`` (``F[8]`` neurons each): writes ``gx`` ``[T, M]``, ``gv0``
     ``[M]`` and per-block partial sums ``gk_part`` ``[nblocks]`` for those neurons.

@@ -190,3 +190,24 @@ def test_every_stateful_layer_resets():
     assert all(m.state is None for m in layers)
     again = [m(x * (10 if isinstance(m, snn.IzhikevichLayer) else 1)) for m in layers]
     assert all(torch.equal(a, b) for a, b in zip(first, again))
+
+
+def test_neuron_option_errors():
+    with pytest.raises(ValueError, match="init_tau"):
+        snn.ParametricLIF(1.0)
+    with pytest.raises(TypeError, match="init_tau"):
+        snn.ParametricLIF(tau=2.0)
+    with pytest.raises(ValueError, match="tau_syn"):
+        snn.CubaLIF(tau_syn=0.0)
+    with pytest.raises(ValueError, match="alpha"):
+        snn.CubaLIF(alpha=1.0)
+    with pytest.raises(TypeError, match="no leak"):
+        snn.IF(tau=2.0)
+    with pytest.raises(ValueError, match="beta_adapt"):
+        snn.AdaptiveLIF(beta_adapt=-1.0)
+    with pytest.raises(ValueError, match="dt"):
+        snn.Izhikevich(dt=0.0)
+    with pytest.raises(TypeError, match="n"):
+        snn.RecurrentLIF(2.5)
+    with pytest.raises(ValueError, match="T = 0"):
+        snn.AdaptiveLIF()(torch.zeros(0, 2, 3))

@@ -3,19 +3,24 @@
 The libraries differ in five named choices (see ``shared/specs/PEERS.md``); neurosim makes
 each an option and bundles them per library:
 
-=================  ===============  ===============  ===================  ======================
-option             ``neurosim``     ``spikingjelly`` ``snntorch``         ``norse``
-=================  ===============  ===============  ===================  ======================
-charge (``form``)  sj equations     ``v + (x - (v - v_rest)) / tau`` (decay_input) or
-                                    ``v - (v - v_rest) / tau + x``;   snntorch ``beta v + x``;
-                                    norse ``v + dt/tau_mem ((v_leak - v) + x)`` (forward Euler)
-decay_input        True             True             False                True
-fire               ``>=``           ``>=``           ``>``                ``>``
-reset              zero             zero (hard)      subtract, *delayed*  zero
-detach_reset       False            False            True (always)        False
-surrogate          ATan(2)          Sigmoid(4)       ATan(2)              SuperSpike(alpha=1)*
-default tau        2 steps          2 steps          2 steps (beta 0.5)   10 steps (10 ms, dt 1 ms)
-=================  ===============  ===============  ===================  ======================
+==============  ================  ================  ====================  ======================
+option          ``neurosim``      ``spikingjelly``  ``snntorch``          ``norse``
+==============  ================  ================  ====================  ======================
+charge form     spikingjelly      spikingjelly      snntorch              norse
+decay_input     True              True              False                 True
+fire            ``>=``            ``>=``            ``>``                 ``>``
+reset           zero              zero (hard)       subtract, *delayed*   zero
+detach_reset    False             False             True (always)         False
+surrogate       ATan(2)           Sigmoid(4)        ATan(2)               SuperSpike(alpha=1)*
+default tau     2 steps           2 steps           2 steps (beta 0.5)    10 steps (10 ms, dt 1)
+leak target     v_reset (hard)    v_reset (hard)    0                     v_rest (v_leak)
+==============  ================  ================  ====================  ======================
+
+Charge forms (the order of floating-point operations of each library)::
+
+    spikingjelly  h = v + (x - (v - v_rest)) / tau          | v - (v - v_rest) / tau + x
+    snntorch      h = beta v + x   (beta = 1 - 1/tau, or given)
+    norse         h = v + k ((v_rest - v) + x),  k = dt / tau_mem (forward Euler)
 
 *norse 1.1.0's SuperSpike backward ignores ``alpha`` (default 100) and computes
 ``1 / (|x| + 1)^2``; the preset reproduces what norse computes. Pass

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from torch.autograd.function import once_differentiable
 
 from neurosim.snn.functional.lif import LIFSpec
 
@@ -105,6 +106,7 @@ class _FusedLIF(torch.autograd.Function):
         return spikes, v_out
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, g_spikes, g_v):
         from neurosim.kernels.bptt import backward_work, lif_bptt_backward, n_blocks, run_blocks
 
