@@ -178,6 +178,8 @@ def test_protocol_bad_input(tmp_path):
         load_benchmark("pmnist", 2, root=tmp_path)
     with pytest.raises(ValueError, match="task count"):
         run_sequence(_mlp(), Finetune(), [])
+    with pytest.raises(FloatingPointError, match="lam"):
+        run_sequence(_mlp(), EWC(lam=1e30, n_fisher=4), _tasks(), seed=0, batch_size=8, lr=10.0)
 
 
 # ---------------------------------------------------------------- command

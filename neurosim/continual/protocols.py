@@ -198,6 +198,9 @@ def train_task(model, strategy, task: Task, t: int, *, epochs: int = 1, batch_si
             loss = F.cross_entropy(model(x, task=task.head), y)
             pen = strategy.penalty(model, t)
             total = loss if pen is None else loss + pen
+            if not torch.isfinite(total):
+                raise FloatingPointError(f"training diverged on task {t} (loss {float(total.detach())}); lower lr or the "
+                                         "strategy's penalty strength (e.g. EWC lam)")
             total.backward()
             strategy.after_backward(model, t)
             opt.step()

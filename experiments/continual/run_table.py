@@ -1,0 +1,54 @@
+"""Run continual-learning methods x seeds through `neurosim continual` and tabulate ACC / BWT.
+
+Example (the full PMNIST table; hours on 2 shared cores):
+    python experiments/continual/run_table.py --methods finetune ewc gpm hlop hlop+replay multitask \
+        --seeds 0 1 2 --data ../shared/data --out runs/pmnist
+A quick, reduced version: add --limit 2000 (training and test samples per task).
+Each run writes OUT/<method>_s<seed>/summary.json; existing summaries are reused.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+from neurosim.commands.continual import run
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--methods", nargs="+", default=["finetune", "ewc", "gpm", "hlop", "hlop+replay", "multitask"])
+    ap.add_argument("--seeds", nargs="+", type=int, default=[0])
+    ap.add_argument("--benchmark", default="pmnist")
+    ap.add_argument("--tasks", type=int, default=10)
+    ap.add_argument("--epochs", type=int, default=1)
+    ap.add_argument("--limit", type=int, default=None)
+    ap.add_argument("--data", default=None)
+    ap.add_argument("--out", default="runs/pmnist")
+    a = ap.parse_args(argv)
+    out = Path(a.out)
+    rows = []
+    for method in a.methods:
+        accs, bwts, walls = [], [], []
+        for seed in a.seeds:
+            d = out / f"{method.replace('+', '_')}_s{seed}"
+            if (d / "summary.json").exists():
+                s = json.loads((d / "summary.json").read_text())
+            else:
+                s = run(method=method, benchmark=a.benchmark, tasks=a.tasks, epochs=a.epochs, seed=seed,
+                        data=a.data, limit=a.limit, out=d)
+            accs.append(100 * s["acc"])
+            bwts.append(None if s["bwt"] is None else 100 * s["bwt"])
+            walls.append(s["wall_s"])
+        fmt = lambda v: "n/a" if v[0] is None else f"{np.mean(v):.2f} ± {np.std(v):.2f}"  # noqa: E731
+        rows.append(f"| {method} | {fmt(accs)} | {fmt(bwts)} | {len(a.seeds)} | {np.mean(walls):.0f} |")
+        print(rows[-1], flush=True)
+    table = ["| method | ACC (%) | BWT (%) | seeds | wall s / run |", "|---|---|---|---|---|", *rows]
+    (out / "table.md").write_text("\n".join(table) + "\n")
+    print("\n".join(table))
+
+
+if __name__ == "__main__":
+    main()
