@@ -55,9 +55,9 @@ def test_ann_readout_learns_separable_classes():
     rng = np.random.default_rng(0)
     y = rng.integers(0, 3, 300)
     X = rng.standard_normal((300, 5)) + 3.0 * np.eye(3, 5)[y]
-    m = R.ANNReadout(hidden=(16,), epochs=30, lr=1e-2, batch_size=32, rng=0).fit(X, y)
+    m = R.ANNReadout(hidden=(16,), epochs=10, lr=1e-2, batch_size=64, rng=0).fit(X, y)
     assert np.mean(m.classify(X) == y) > 0.95
-    m2 = R.ANNReadout(hidden=(16,), epochs=30, lr=1e-2, batch_size=32, rng=0).fit(X, y)
+    m2 = R.ANNReadout(hidden=(16,), epochs=10, lr=1e-2, batch_size=64, rng=0).fit(X, y)
     assert np.array_equal(m.predict_logits(X), m2.predict_logits(X))
 
 
@@ -95,8 +95,8 @@ def test_contrastive_heads_zero_shot_on_toy_modalities():
     Fa, la = modality(A_map, 600)
     Fb, lb = modality(B_map, 600)
     tr_a, tr_b = la < 8, lb < 8
-    heads = ContrastiveHeads(20, 15, proj_dim=16, temperature=0.2, epochs=15, batch_size=8, pairs_per_epoch=800,
-                             lr=3e-3, rng=0).fit(Fa[tr_a], la[tr_a], Fb[tr_b], lb[tr_b])
+    heads = ContrastiveHeads(20, 15, proj_dim=16, temperature=0.2, epochs=6, batch_size=8, pairs_per_epoch=400,
+                             lr=1e-2, rng=0).fit(Fa[tr_a], la[tr_a], Fb[tr_b], lb[tr_b])
     assert heads.loss_history_[-1] < heads.loss_history_[0]
     za, zb = heads.embed(Fa[~tr_a], "a"), heads.embed(Fb[~tr_b], "b")
     top1 = R.top1_retrieval(zb, lb[~tr_b], za, la[~tr_a])
