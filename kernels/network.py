@@ -59,13 +59,127 @@ from neurosim.config import NJIT
 from neurosim.kernels.izhikevich import _izhikevich_integrate
 from neurosim.kernels.lif import RESET_ZERO, _lif_integrate_v, _lif_reset
 
-__all__ = ["network_integrate", "VAR_V", "VAR_I_E", "VAR_U", "VAR_I_I", "VAR_REFR"]
+__all__ = ["network_integrate", "normal_fill", "VAR_V", "VAR_I_E", "VAR_U", "VAR_I_I", "VAR_REFR"]
 
 #: neurons per block of the LIF threshold pass (blocks without a crossing are skipped)
 SUB = 256
 #: variable codes for the state recorder (LIF: v, i_e, i_i, refr; Izhikevich: v, u)
 VAR_V, VAR_I_E, VAR_I_I, VAR_REFR = 0, 1, 2, 3
 VAR_U = 1
+
+
+def _ziggurat_tables():
+    """256-layer ziggurat for N(0, 1) with 23-bit uniforms (Marsaglia & Tsang 2000; numpy's float32 layout).
+
+    Layer ``i`` has right edge ``x_i`` (``x_255 = r``, the base strip 0 holds the tail beyond r):
+    ``wi[i] = x_i / 2^23``, ``ki[i] = 2^23 x_{i-1} / x_i`` (accept without the density test),
+    ``fi[i] = exp(-x_i^2 / 2)``.
+    """
+    m1 = float(2 ** 23)
+    dn = tn = 3.6541528853610088
+    vn = 0.00492867323399
+    q = vn / np.exp(-0.5 * dn * dn)
+    ki = np.zeros(256, dtype=np.uint32)
+    wi = np.zeros(256)
+    fi = np.zeros(256)
+    ki[0] = np.uint32((dn / q) * m1)
+    ki[1] = 0
+    wi[0] = q / m1
+    wi[255] = dn / m1
+    fi[0] = 1.0
+    fi[255] = np.exp(-0.5 * dn * dn)
+    for i in range(254, 0, -1):
+        dn = np.sqrt(-2.0 * np.log(vn / dn + np.exp(-0.5 * dn * dn)))
+        ki[i + 1] = np.uint32((dn / tn) * m1)
+        tn = dn
+        fi[i] = np.exp(-0.5 * dn * dn)
+        wi[i] = dn / m1
+    return ki, wi, fi, 3.6541528853610088
+
+
+_ZIG_K, _ZIG_W, _ZIG_F, _ZIG_R = _ziggurat_tables()
+
+
+@numba.njit(**NJIT)
+def _half(words, j):
+    """32-bit unit ``j`` of the raw stream: the low half of ``words[j // 2]`` first, then the high half."""
+    w = words[j >> 1]
+    if j & 1:
+        w = w >> np.uint64(32)
+    return np.uint32(w & np.uint64(0xFFFFFFFF))
+
+
+@numba.njit(**NJIT)
+def _unit_float(h):
+    """Uniform in [0, 1) from the top 24 bits of a 32-bit unit."""
+    return (h >> np.uint32(8)) * (1.0 / 16777216.0)
+
+
+@numba.njit(**NJIT)
+def normal_fill(words, pos, n_units, out, lo, k0, mean, std, accumulate, ki, wi, fi, r):
+    """Turn raw random bits into ``mean + std z``, ``z ~ N(0, 1)`` (exact 256-layer ziggurat).
+
+    The caller draws the bits (``Generator.bit_generator.random_raw``); this kernel only
+    transforms them. Samples fill ``out[t, lo + i]`` (``t`` = step row, ``i`` < ``mean.size``) in
+    row-major order starting at flat sample ``k0``; each sample consumes 32-bit units of
+    ``words`` sequentially from unit ``pos`` (usually one; the ~1 % rejected ones more).
+    ``accumulate``: add to ``out`` instead of overwriting. ``n_units`` = 2 ``words.size``.
+
+    Returns ``(pos, k)``: the next unread unit and the next sample; ``k`` < ``out.shape[0] n``
+    when the bits ran out (the caller appends fresh words and calls again from ``(pos, k)``,
+    which gives the same samples as one long call).
+    """
+    n = mean.shape[0]
+    total = out.shape[0] * n
+    k = k0
+    t = k0 // n
+    i = k0 - t * n
+    while k < total:
+        start = pos
+        z = 0.0
+        ok = False
+        while pos < n_units:
+            h = _half(words, pos)
+            pos += 1
+            idx = h & np.uint32(0xFF)
+            rabs = (h >> np.uint32(9)) & np.uint32(0x7FFFFF)
+            # sign bit 8 applied arithmetically (a branch on a random bit mispredicts half the time)
+            x = rabs * wi[idx] * (1.0 - 2.0 * ((h >> np.uint32(8)) & np.uint32(1)))
+            if rabs < ki[idx]:
+                z = x
+                ok = True
+                break
+            if idx == 0:  # the tail beyond r (Marsaglia 1964)
+                while pos + 1 < n_units:
+                    xx = -np.log1p(-_unit_float(_half(words, pos))) / r
+                    yy = -np.log1p(-_unit_float(_half(words, pos + 1)))
+                    pos += 2
+                    if yy + yy > xx * xx:
+                        z = -(r + xx) if (rabs >> np.uint32(8)) & np.uint32(1) else r + xx
+                        ok = True
+                        break
+                break
+            if pos >= n_units:
+                break
+            y = (fi[idx - 1] - fi[idx]) * _unit_float(_half(words, pos)) + fi[idx]
+            pos += 1
+            if y < np.exp(-0.5 * x * x):
+                z = x
+                ok = True
+                break
+        if not ok:
+            return start, k
+        val = mean[i] + std[i] * z
+        if accumulate:
+            out[t, lo + i] += val
+        else:
+            out[t, lo + i] = val
+        k += 1
+        i += 1
+        if i == n:
+            i = 0
+            t += 1
+    return pos, k
 
 
 @numba.njit(**NJIT)

@@ -8,6 +8,7 @@ import naive
 import neurosim as ns
 from neurosim.neurons import IzhikevichParams, LIFParams
 from neurosim.sim import Network
+from neurosim.sim._flat import NormalStream, draw_normal
 
 
 def _events(mon, dt):
@@ -62,9 +63,14 @@ def test_lif_network_matches_naive(dtype, reset):
     assert len(ref) > 20
 
 
+@pytest.mark.parametrize("source", ["timed", "add_noise"])
 @pytest.mark.parametrize("n", [1, 13])
-def test_izhikevich_network_reproduces_the_2003_listing(n):
-    """Same re, ri, S and thalamic noise: identical firings (listing time t = our time + 1 ms)."""
+def test_izhikevich_network_reproduces_the_2003_listing(n, source):
+    """Same re, ri, S and thalamic noise: identical firings (listing time t = our time + 1 ms).
+
+    ``add_noise`` draws its noise from the raw bits of its generator (``NormalStream``); the
+    listing gets the same array from ``draw_normal`` over a generator with the same seed.
+    """
     rng = np.random.default_rng(n)
     N = max(n, 1) * 8
     ne = int(0.8 * N) if N > 1 else 1
@@ -72,7 +78,11 @@ def test_izhikevich_network_reproduces_the_2003_listing(n):
     re, ri = rng.random(ne), rng.random(ni)
     S = np.c_[0.5 * rng.random((N, ne)), -rng.random((N, ni))] * (100.0 / N)   # [post, pre]
     T = 400
-    noise = np.c_[5 * rng.standard_normal((T, ne)), 2 * rng.standard_normal((T, ni))]
+    if source == "timed":
+        noise = np.c_[5 * rng.standard_normal((T, ne)), 2 * rng.standard_normal((T, ni))]
+    else:
+        noise = np.c_[draw_normal(np.random.default_rng(100), (T, ne), std=5.0),
+                      draw_normal(np.random.default_rng(101), (T, ni), std=2.0)]
     net = Network(dt=1.0, dtype=np.float64, rng=0)
     exc = net.add_izhikevich(ne, IzhikevichParams(0.02, 0.2, -65 + 15 * re ** 2, 8 - 6 * re ** 2), name="exc")
     groups = [exc]
@@ -83,10 +93,14 @@ def test_izhikevich_network_reproduces_the_2003_listing(n):
         for post in groups:
             W = S[post.start:post.stop, pre.start:pre.stop].T          # [pre, post]
             net.connect(pre, post, pairs=ns.sim.all_to_all(pre.n, post.n), weight=W.ravel(), target="i")
-    for g in groups:
-        net.add_timed_input(g, noise[:, g.start:g.stop], target="i")
+    for k, (g, std) in enumerate(zip(groups, (5.0, 2.0))):
+        if source == "timed":
+            net.add_timed_input(g, noise[:, g.start:g.stop], target="i")
+        else:
+            net.add_noise(g, std, target="i", rng=np.random.default_rng(100 + k))
     mon = net.add_spike_monitor()
-    net.run(T, progress=False)
+    net.run(T / 2, progress=False)
+    net.run(T / 2, progress=True)    # two runs and small chunks: the noise stream continues
     ref = naive.spnet(re, ri, S, noise)
     ours = sorted(zip((np.rint(mon.times_ms).astype(int) + 1).tolist(), mon.ids.tolist()))
     # the listing tests v >= 30 at the top of iteration t, i.e. after our step t - 2
@@ -187,3 +201,22 @@ def test_brunel_is_asynchronous_irregular():
     assert 5.0 < rate < 100.0
     assert np.mean(cvs) > 0.5             # irregular (Poisson-like) firing, not a regular clock
     assert net.n_synapses == 1000 * (80 + 20)   # fixed in-degree CE = 80, CI = 20
+
+
+def test_normal_stream_is_standard_normal_and_chunk_independent():
+    """Raw-bit ziggurat vs the exact N(0, 1) (scipy): KS test, tail mass beyond r; chunking."""
+    from scipy import stats
+
+    z = draw_normal(np.random.default_rng(3), (200, 1000)).ravel()
+    assert stats.kstest(z, "norm").pvalue > 1e-3
+    assert abs(z.mean()) < 5 / np.sqrt(z.size) and abs(z.var() - 1) < 5 * np.sqrt(2 / z.size)
+    r = 3.6541528853610088      # the ziggurat's base strip: samples beyond it come from the tail branch
+    expect = 2 * stats.norm.sf(r) * z.size
+    assert abs((np.abs(z) > r).sum() - expect) < 5 * np.sqrt(expect)
+    stream = NormalStream(np.random.default_rng(7))
+    out = np.zeros((100, 40), dtype=np.float32)
+    for t in range(0, 100, 7):
+        stream.fill(out[t:t + 7], 3, np.full(37, 1.5, np.float32), np.full(37, 2.0, np.float32))
+    ref = draw_normal(np.random.default_rng(7), (100, 37), mean=1.5, std=2.0, dtype=np.float32)
+    np.testing.assert_array_equal(out[:, 3:], ref)
+    assert not out[:, :3].any()

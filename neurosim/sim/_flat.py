@@ -12,11 +12,57 @@ import time
 import numpy as np
 
 from neurosim.kernels.lif import RESET_CODES
-from neurosim.kernels.network import network_integrate
+from neurosim.kernels.network import _ZIG_F, _ZIG_K, _ZIG_R, _ZIG_W, network_integrate, normal_fill
 from neurosim.kernels.synapse import csr_contiguous_rows, csr_order
 from neurosim.sim.monitors import SpikeMonitor, StateMonitor
 
-__all__ = ["build_flat", "run_flat"]
+__all__ = ["build_flat", "run_flat", "NormalStream"]
+
+
+class NormalStream:
+    """Gaussian numbers ``mean + std z`` from a numpy Generator's raw bits (the noise of ``add_noise``).
+
+    The stream: 64-bit outputs of ``gen.bit_generator.random_raw``, each split into two 32-bit
+    units (low half first), turned into ``z ~ N(0, 1)`` by the exact 256-layer ziggurat of
+    ``neurosim.kernels.network.normal_fill`` (usually one unit per number), filled step by step
+    (row-major ``[T, n]``). Unused units carry over to the next call, so the numbers do not
+    depend on how the steps are split into chunks: the same generator state gives the same
+    noise. About 4x cheaper than ``gen.standard_normal``, because the transform is fused with
+    the scaling and written straight into the drive array.
+    """
+
+    def __init__(self, gen):
+        self.gen = gen
+        self.words = np.zeros(0, dtype=np.uint64)
+        self.pos = 0  # next unread 32-bit unit of ``words``
+
+    def _refill(self, n_more):
+        keep = self.words[self.pos // 2:]
+        extra = self.gen.bit_generator.random_raw(n_more // 2 + n_more // 64 + 64)
+        self.words = np.concatenate([keep, extra])
+        self.pos %= 2
+
+    def fill(self, out, lo, mean, std, accumulate=False):
+        """Write (or add) ``mean + std z`` into ``out[:, lo:lo + mean.size]``, ``out`` C-contiguous [T, N]."""
+        n_total = out.shape[0] * mean.size
+        k = 0
+        while k < n_total:
+            if 2 * self.words.size - self.pos < (n_total - k) + 1:
+                self._refill(n_total - k)
+            self.pos, k = normal_fill(self.words, self.pos, 2 * self.words.size, out, lo, k, mean, std,
+                                      accumulate, _ZIG_K, _ZIG_W, _ZIG_F, _ZIG_R)
+            if k < n_total:
+                self._refill(n_total - k)
+        return out
+
+
+def draw_normal(gen, shape, mean=0.0, std=1.0, dtype=np.float64):
+    """``mean + std z`` [T, n] from a fresh :class:`NormalStream` over ``gen`` (what ``add_noise`` draws)."""
+    T, n = shape
+    out = np.empty((T, n), dtype=dtype)
+    NormalStream(gen).fill(out, 0, np.broadcast_to(np.asarray(mean, dtype=dtype), (n,)).copy(),
+                           np.broadcast_to(np.asarray(std, dtype=dtype), (n,)).copy())
+    return out
 
 _LIF_ROWS = ("a_m", "a_e", "a_i", "k_e", "k_i", "v_inf", "v_th", "v_reset")
 _IZH_ROWS = ("a", "b", "c", "d", "v_peak", "i_ext")
@@ -148,23 +194,35 @@ def build_flat(net) -> dict:
 def _draw_drive(net, flat, drive, step0, T):
     """Fill ``drive[:T]`` with the inputs of steps ``step0 .. step0 + T - 1``."""
     offsets = net._offsets()
-    drive[:T] = 0
+    d = drive[:T]
+    covered = np.zeros(drive.shape[1], dtype=bool)
+    first = []
     for inp in net.inputs:
         lo = offsets[inp.group.name]
+        first.append(not covered[lo:lo + inp.group.n].any())
+        covered[lo:lo + inp.group.n] = True
+    if not covered.all():
+        d[:, ~covered] = 0
+    for inp, is_first in zip(net.inputs, first):
+        lo = offsets[inp.group.name]
         hi = lo + inp.group.n
+        if inp.kind == "noise":
+            if getattr(inp, "stream", None) is None:
+                inp.stream = NormalStream(inp.rng)
+                inp.std_f = np.ascontiguousarray(inp.std, dtype=drive.dtype)
+                inp.mean_f = np.ascontiguousarray(inp.mean, dtype=drive.dtype)
+            inp.stream.fill(d, lo, inp.mean_f, inp.std_f, accumulate=not is_first)
+            continue
+        if is_first:
+            d[:, lo:hi] = 0
         if inp.kind == "poisson":
             counts = inp.rng.poisson(inp.lam, size=(T, inp.group.n))
-            drive[:T, lo:hi] += counts * np.asarray(inp.weight, dtype=drive.dtype)
-        elif inp.kind == "noise":
-            z = inp.rng.standard_normal((T, inp.group.n), dtype=drive.dtype)
-            z *= inp.std.astype(drive.dtype)
-            z += inp.mean.astype(drive.dtype)
-            drive[:T, lo:hi] += z
+            d[:, lo:hi] += counts * np.asarray(inp.weight, dtype=drive.dtype)
         else:  # timed
             a = max(step0, inp.start_step)
             b = min(step0 + T, inp.start_step + inp.values.shape[0])
             if a < b:
-                drive[a - step0:b - step0, lo:hi] += inp.values[a - inp.start_step:b - inp.start_step]
+                d[a - step0:b - step0, lo:hi] += inp.values[a - inp.start_step:b - inp.start_step]
 
 
 def _call(flat, step0, n_steps, drive, has_drive, out_step, out_id, rec_out, izh_dt):

@@ -396,7 +396,12 @@ class Network:
         return self._add_input("poisson", g, target, rng=gen, lam=rate * self.dt / 1000.0, weight=float(w))
 
     def add_noise(self, group, std, *, mean=0.0, target="i_syn", rng=None):
-        """Gaussian input ``mean + std N(0,1)`` drawn per neuron and step (e.g. thalamic noise)."""
+        """Gaussian input ``mean + std N(0,1)`` drawn per neuron and step (e.g. thalamic noise).
+
+        The numbers come from the raw bits of ``rng`` (default: a child of the network's
+        generator) through ``neurosim.sim._flat.NormalStream``; ``draw_normal(rng, (T, n), mean,
+        std, dtype)`` with an identically seeded generator reproduces them.
+        """
         g = self._group(group)
         std = _per_neuron("std", std, g.n)
         if np.any(std < 0):
