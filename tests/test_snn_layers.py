@@ -133,7 +133,11 @@ def test_lif_layer_keeps_state_until_reset_states():
     ref = model(x)                       # from rest
     again = model(x)                     # continues from the kept state
     snn.reset_states(model)
-    assert torch.equal(model(x), ref)
+    assert torch.equal(model(x), ref) and again.shape == ref.shape
+    chain = nn.Sequential(snn.LIFLayer(), snn.LIFLayer(reset="subtract"))
+    first, second = chain(x), chain(x)
+    snn.reset_states(chain)
+    assert torch.equal(chain(torch.cat([x, x])), torch.cat([first, second]))  # state carried over
     layer = model[1]
     v_kept = layer.state.v.clone()
     snn.reset_states(model)
