@@ -131,7 +131,7 @@ def run(dataset: str = "fashion_mnist", teacher: str = "convnet", student: str =
 def demo_stage(stage_dir, *, data_dir=None, fast: bool = False, seed: int = 0) -> StageResult:
     """A small ConvNet teacher and spiking ConvNet student on the embedded digits (or Fashion-MNIST).
 
-    Fast: 600 training images, T = 2, only the BKD+WSLD student. Full: 1500 images, T = 4, and a
+    Fast: 400 training images, T = 2, only the BKD+WSLD student. Full: 1500 images, T = 4, and a
     no-KD student for comparison. Two epochs each, channels (8, 16), hidden 64.
     """
     import matplotlib
@@ -141,10 +141,10 @@ def demo_stage(stage_dir, *, data_dir=None, fast: bool = False, seed: int = 0) -
 
     stage_dir = ensure_out_dir(stage_dir)
     dataset = "embedded" if data_dir is None else "fashion_mnist"
-    n = 600 if fast else 1500
+    n = 400 if fast else 1500
     common = dict(dataset=dataset, teacher="convnet", student="spiking_convnet", epochs=2,
                   teacher_epochs=2, batch_size=25, timesteps=2 if fast else 4, seed=seed,
-                  data=data_dir, limit=n, test_limit=300 if fast else 600, progress=False,
+                  data=data_dir, limit=n, test_limit=200 if fast else 600, progress=False,
                   model_cfg={"channels": (8, 16), "hidden": (64,)}, lr=1e-2, teacher_lr=3e-3)
     arms = ["bkd+wsld"] if fast else ["none", "bkd+wsld"]
     results = {}
