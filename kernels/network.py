@@ -249,15 +249,12 @@ def _get_overload(x, i):
 
 
 @numba.njit(**NJIT)
-def _lif_pass1(v, ie, ii, refr, b0, b1, b2, a_m, a_e, a_i, k_e, k_i, v_inf, v_th, count_down):
+def _lif_pass1(v, ie, ii, refr, b0, b1, b2, a_m, a_e, a_i, k_e, k_i, v_inf, count_down):
     """Deliver the inputs and integrate (refractory neurons keep v); coefficients scalar or [n].
 
     With ``count_down`` the refractory counters are decremented here (used with the "zero"
     reset, where a refractory neuron sits at ``v_reset < v_th`` and cannot cross threshold).
-    Returns whether any neuron is at or above threshold (a vectorised reduction), so the
-    threshold pass can skip blocks without spikes.
     """
-    hit = False
     for i in range(v.shape[0]):
         e = ie[i] + b0[i]
         n = ii[i] + b1[i]
@@ -270,11 +267,18 @@ def _lif_pass1(v, ie, ii, refr, b0, b1, b2, a_m, a_e, a_i, k_e, k_i, v_inf, v_th
         vn = _lif_integrate_v(vo, jump, _get(v_inf, i), _get(a_m, i), _get(k_e, i), e, _get(k_i, i), n)
         vn = vn if r == 0 else vo
         v[i] = vn
-        hit |= vn >= _get(v_th, i)
         if count_down:
             refr[i] = r - 1 if r > 0 else r
         ie[i] = e * _get(a_e, i)
         ii[i] = n * _get(a_i, i)
+
+
+@numba.njit(**NJIT)
+def _any_at_or_above(v, v_th):
+    """Whether any ``v[i] >= v_th`` (scalar or [n]); a branch-free, vectorised reduction."""
+    hit = False
+    for i in range(v.shape[0]):
+        hit |= v[i] >= _get(v_th, i)
     return hit
 
 
@@ -382,30 +386,32 @@ def network_integrate(step0, n_steps,
             hi = lgroups[g, 1]
             zero_reset = lgroups[g, 2] == RESET_ZERO
             het = lgroups[g, 3] != 0
-            # zero reset: blocks of SUB neurons; the threshold pass only visits blocks with a crossing
-            step = SUB if zero_reset else hi - lo
-            for b in range(lo, hi, step):
-                e = min(hi, b + step)
+            # one vectorised pass over the whole group (a call per block costs ~100 ns of set-up)
+            if het:
+                _lif_pass1(lv[lo:hi], lie[lo:hi], lii[lo:hi], lrefr[lo:hi], b0[lo:hi], b1[lo:hi], b2[lo:hi],
+                           lcoef[0, lo:hi], lcoef[1, lo:hi], lcoef[2, lo:hi], lcoef[3, lo:hi], lcoef[4, lo:hi],
+                           lcoef[5, lo:hi], zero_reset)
+            else:
+                _lif_pass1(lv[lo:hi], lie[lo:hi], lii[lo:hi], lrefr[lo:hi], b0[lo:hi], b1[lo:hi], b2[lo:hi],
+                           lcoef[0, lo], lcoef[1, lo], lcoef[2, lo], lcoef[3, lo], lcoef[4, lo], lcoef[5, lo],
+                           zero_reset)
+            if not zero_reset:
                 if het:
-                    hit = _lif_pass1(lv[b:e], lie[b:e], lii[b:e], lrefr[b:e], b0[b:e], b1[b:e], b2[b:e],
-                                     lcoef[0, b:e], lcoef[1, b:e], lcoef[2, b:e], lcoef[3, b:e], lcoef[4, b:e],
-                                     lcoef[5, b:e], lcoef[6, b:e], zero_reset)
-                    if not zero_reset:
-                        cnt = _lif_pass2(b, lv[b:e], lrefr[b:e], lcoef[6, b:e], lcoef[7, b:e], lnref[b:e],
-                                         lgroups[g, 2], spk, cnt)
-                    elif hit:
+                    cnt = _lif_pass2(lo, lv[lo:hi], lrefr[lo:hi], lcoef[6, lo:hi], lcoef[7, lo:hi], lnref[lo:hi],
+                                     lgroups[g, 2], spk, cnt)
+                else:
+                    cnt = _lif_pass2(lo, lv[lo:hi], lrefr[lo:hi], lcoef[6, lo], lcoef[7, lo], lnref[lo],
+                                     lgroups[g, 2], spk, cnt)
+                continue
+            # zero reset: a vectorised any() per block of SUB neurons; only blocks with a crossing are visited
+            for b in range(lo, hi, SUB):
+                e = min(hi, b + SUB)
+                if het:
+                    if _any_at_or_above(lv[b:e], lcoef[6, b:e]):
                         cnt = _lif_pass2_zero(b, lv[b:e], lrefr[b:e], lcoef[6, b:e], lcoef[7, b:e], lnref[b:e],
                                               spk, cnt)
-                else:
-                    hit = _lif_pass1(lv[b:e], lie[b:e], lii[b:e], lrefr[b:e], b0[b:e], b1[b:e], b2[b:e],
-                                     lcoef[0, lo], lcoef[1, lo], lcoef[2, lo], lcoef[3, lo], lcoef[4, lo],
-                                     lcoef[5, lo], lcoef[6, lo], zero_reset)
-                    if not zero_reset:
-                        cnt = _lif_pass2(b, lv[b:e], lrefr[b:e], lcoef[6, lo], lcoef[7, lo], lnref[lo],
-                                         lgroups[g, 2], spk, cnt)
-                    elif hit:
-                        cnt = _lif_pass2_zero(b, lv[b:e], lrefr[b:e], lcoef[6, lo], lcoef[7, lo], lnref[lo],
-                                              spk, cnt)
+                elif _any_at_or_above(lv[b:e], lcoef[6, lo]):
+                    cnt = _lif_pass2_zero(b, lv[b:e], lrefr[b:e], lcoef[6, lo], lcoef[7, lo], lnref[lo], spk, cnt)
         # 3. Izhikevich populations (arrays iv, iu, icoef are indexed from nL)
         for g in range(igroups.shape[0]):
             lo = igroups[g, 0]
