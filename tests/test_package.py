@@ -89,3 +89,12 @@ def test_validation_messages_name_the_argument():
         v.as_float_array("x", [1.0, np.nan])
     with pytest.raises(ValueError, match="reset"):
         v.check_choice("reset", "soft", ("zero", "subtract", "none"))
+
+
+def test_lazy_exports_resolve():
+    import neurosim.data as d
+    import neurosim.io as io
+
+    for mod in (d, io):
+        for name in mod.__all__:
+            assert callable(getattr(mod, name)), name
