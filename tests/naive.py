@@ -126,7 +126,8 @@ def csr_propagate_delayed(spike_idx, indptr, indices, weights, delays, ring, t):
 
 
 # ------------------------------------------------------------------------------------- network
-def lif_network(T, v0, coef, n_ref, reset, synapses, drive=None, drive_target=None, dtype=np.float64):
+def lif_network(T, v0, coef, n_ref, reset, synapses, drive=None, drive_target=None, dtype=np.float64,
+                direct=False):
     """A LIF network, one neuron and one synapse at a time.
 
     ``coef``: dict of per-neuron float64 arrays ``a_m, a_e, a_i, k_e, k_i, v_inf, v_th, v_reset``
@@ -134,6 +135,10 @@ def lif_network(T, v0, coef, n_ref, reset, synapses, drive=None, drive_target=No
     target)`` with target ``"e"``, ``"i"`` or ``"v"``; ``drive`` [T, N] added to target
     ``drive_target[n]`` at each step. A spike in step ``m`` reaches its target before the
     integration of step ``m + 1 + delay``. Returns a list of ``(step, neuron)``.
+
+    ``direct`` (the simulator's mode for LIF-only networks with zero delays): inputs to ``"e"``
+    and ``"i"`` are added one by one straight into the decayed currents instead of being summed
+    in an inbox first (a different float rounding order).
     """
     f = np.dtype(dtype).type
     N = v0.size
@@ -146,16 +151,23 @@ def lif_network(T, v0, coef, n_ref, reset, synapses, drive=None, drive_target=No
     out = []
     for m in range(T):
         inbox = {"e": np.zeros(N, dtype=dtype), "i": np.zeros(N, dtype=dtype), "v": np.zeros(N, dtype=dtype)}
+        cur = {"e": ie, "i": ii}
         for post, w, tgt in pending.pop(m, []):
-            inbox[tgt][post] = f(inbox[tgt][post] + f(w))
+            if direct and tgt in cur:
+                cur[tgt][post] = f(cur[tgt][post] + f(w))
+            else:
+                inbox[tgt][post] = f(inbox[tgt][post] + f(w))
         if drive is not None:
             for n in range(N):
                 tgt = drive_target[n]
-                inbox[tgt][n] = f(inbox[tgt][n] + f(drive[m, n]))
+                if direct and tgt in cur:
+                    cur[tgt][n] = f(cur[tgt][n] + f(drive[m, n]))
+                else:
+                    inbox[tgt][n] = f(inbox[tgt][n] + f(drive[m, n]))
         fired = []
         for n in range(N):
-            e = f(ie[n] + inbox["e"][n])
-            i = f(ii[n] + inbox["i"][n])
+            e = ie[n] if direct else f(ie[n] + inbox["e"][n])
+            i = ii[n] if direct else f(ii[n] + inbox["i"][n])
             if refr[n] > 0:
                 refr[n] -= 1
             else:

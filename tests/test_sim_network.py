@@ -18,8 +18,12 @@ def _events(mon, dt):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("reset", ["zero", "subtract"])
-def test_lif_network_matches_naive(dtype, reset):
-    """Two LIF groups (one heterogeneous), three targets, per-synapse delays, a timed drive."""
+@pytest.mark.parametrize("delays", ["mixed", "zero"])
+def test_lif_network_matches_naive(dtype, reset, delays):
+    """Two LIF groups (one heterogeneous), three targets, per-synapse delays, a timed drive.
+
+    With all delays zero the simulator adds inputs straight into the currents (``direct``).
+    """
     rng = np.random.default_rng(3)
     dt, T = 0.5, 240
     pa = LIFParams(tau_mem=rng.uniform(8, 20, 5), tau_syn=4.0, tau_syn_inh=9.0, v_th=1.0,
@@ -34,7 +38,7 @@ def test_lif_network_matches_naive(dtype, reset):
         i = rng.integers(0, pre.n, 6)
         j = rng.integers(0, post.n, 6)
         w = rng.uniform(0.2, 1.0, 6) * scale
-        d = rng.choice([0.0, 0.5, 1.0, 2.5], 6)
+        d = rng.choice([0.0, 0.5, 1.0, 2.5], 6) * (delays == "mixed")
         net.connect(pre, post, pairs=(i, j), weight=w, delay_ms=d, target=target)
         tag = {"ge": "e", "gi": "i", "v": "v"}[target]
         order = np.argsort(i, kind="stable")   # the simulator keeps pairs in pre order (stable)
@@ -44,6 +48,7 @@ def test_lif_network_matches_naive(dtype, reset):
     net.add_timed_input(b, drive, target="ge")
     mon = net.add_spike_monitor(name="spikes")
     net.run(T * dt, progress=False)
+    assert net._flat["direct"] == (delays == "zero")
 
     coef = {k: np.zeros(8) for k in ("a_m", "a_e", "a_i", "k_e", "k_i", "v_inf", "v_th", "v_reset")}
     n_ref = np.zeros(8, dtype=np.int64)
@@ -57,7 +62,8 @@ def test_lif_network_matches_naive(dtype, reset):
     full_drive = np.zeros((T, 8))
     full_drive[:, 5:] = drive
     v0 = np.r_[a.v0, b.v0]
-    ref = naive.lif_network(T, v0, coef, n_ref, reset, syn, full_drive, ["e"] * 8, dtype=dtype)
+    ref = naive.lif_network(T, v0, coef, n_ref, reset, syn, full_drive, ["e"] * 8, dtype=dtype,
+                            direct=delays == "zero")
     # syn was built per connect call; the simulator orders by (channel, pre, call order): naive does too
     assert _events(mon, dt) == sorted(ref)
     assert len(ref) > 20

@@ -149,6 +149,8 @@ def build_flat(net) -> dict:
     del post
     weights = w[order]
     del w
+    if per_syn_delays and n_syn and dsteps.min() == dsteps.max():  # per-synapse arrays, all equal
+        per_syn_delays, uniform_delays = False, {int(dsteps[0])}
     if per_syn_delays:
         delays = dsteps[order]
         dmax = int(delays.max()) if n_syn else 0
@@ -160,7 +162,8 @@ def build_flat(net) -> dict:
     contig = np.zeros(3 * N, dtype=np.uint8)
     csr_contiguous_rows(indptr, indices, contig)
     flat.update(indptr=indptr, indices=indices, weights=weights, delays=delays, delay_const=delay_const,
-                ring=np.zeros((dmax + 1, 3, N), dtype=F), contig=contig)
+                ring=np.zeros((dmax + 1, 3, N), dtype=F), contig=contig,
+                direct=bool(nI == 0 and delay_const == 0))
 
     # --- spikes and monitors
     flat.update(spk=np.zeros(max(N, 1), dtype=np.int32), n_spk=np.zeros(1, dtype=np.int64))
@@ -232,7 +235,7 @@ def _call(flat, step0, n_steps, drive, has_drive, out_step, out_id, rec_out, izh
         f["lv"], f["lie"], f["lii"], f["lrefr"], f["lcoef"], f["lnref"], f["lgroups"],
         f["iv"], f["iu"], f["icoef"], f["igroups"], izh_dt,
         drive, has_drive,
-        f["indptr"], f["indices"], f["weights"], f["delays"], f["delay_const"], f["ring"], f["contig"],
+        f["indptr"], f["indices"], f["weights"], f["delays"], f["delay_const"], f["ring"], f["contig"], f["direct"],
         f["spk"], f["n_spk"],
         f["rec_mask"], out_step, out_id, 0,
         f["rec_idx"], f["rec_var"], f["rec_every"], rec_out, 0)
