@@ -142,10 +142,17 @@ class ContrastiveHeads:
             self.loss_history_.append(tot / max(nb, 1))
         return self
 
-    def embed(self, F, which: str) -> np.ndarray:
-        """Embeddings [B, proj_dim] of features of modality ``which`` ("a" or "b")."""
+    def embed(self, F, which: str, normalize: bool = True) -> np.ndarray:
+        """Embeddings [B, proj_dim] of features of modality ``which`` ("a" or "b").
+
+        ``normalize`` returns unit vectors (the space the loss compares, so dot-product retrieval
+        is cosine similarity; raw GELU outputs favour large-norm "hub" items).
+        """
         if which not in ("a", "b"):
             raise ValueError(f"which must be 'a' or 'b', got {which!r}")
         head = self.head_a if which == "a" else self.head_b
         with torch.no_grad():
-            return head(torch.from_numpy(self._std(F, which))).numpy()
+            z = head(torch.from_numpy(self._std(F, which)))
+            if normalize:
+                z = torch.nn.functional.normalize(z, dim=1)
+            return z.numpy()
