@@ -53,9 +53,6 @@ def build(method: str, benchmark: str, n_tasks: int, *, seed: int = 0, hidden=No
 
 
 def _plot(R, path, title, final=None):
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
     from neurosim.plot.accuracy import plot_accuracy_matrix
@@ -137,7 +134,8 @@ def run(method: str = "hlop", benchmark: str = "pmnist", tasks: int = 10, epochs
             + ("n/a" if summary["bwt"] is None else f"{100 * summary['bwt']:.2f}%")
             + f"  wall {summary['wall_s']:.1f} s")
         write_json(out / "summary.json", summary)
-        np.save(out / "R.npy", np.asarray(summary["R"], dtype=float)) if strategy is not None else None
+        if strategy is not None:
+            np.save(out / "R.npy", res["R"])
     finally:
         log_fh.close()
     return summary
@@ -156,9 +154,6 @@ def demo_stage(stage_dir, *, data_dir=None, fast: bool = False, seed: int = 0) -
     n_tasks = 3
     limit, epochs, hidden = (400, 3, 100) if fast else (1500, 3, 200)
     tasks = load_benchmark("pmnist", n_tasks, root=data_dir, seed=seed, limit=limit, embedded=data_dir is None)
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(8, 3.4), dpi=100)

@@ -27,7 +27,7 @@ from torch import nn
 from neurosim._rng import torch_generator
 from neurosim._validation import check_choice, check_int, check_nonnegative, check_number, check_positive
 
-__all__ = ["HebbianParams", "HebbianSubspace", "hebbian_update", "orthonormal_basis", "quantise"]
+__all__ = ["HebbianParams", "HebbianSubspace", "hebbian_update", "orthonormal_basis", "principal_angles", "quantise"]
 
 BACKENDS = ("auto", "numba", "torch")
 
