@@ -257,11 +257,27 @@ def _get_overload(x, i):
 def _lif_pass1(v, ie, ii, refr, b0, b1, b2, a_m, a_e, a_i, k_e, k_i, v_inf, count_down, direct):
     """Deliver the inputs and integrate (refractory neurons keep v); coefficients scalar or [n].
 
-    With ``direct`` the currents already hold this step's input (``b0``, ``b1`` are not read).
+    With ``direct`` the currents already hold this step's input (``b0``, ``b1`` are not read);
+    ``direct == 2``: nothing targets ``v`` either (``b2`` is not read; the jump is 0).
 
     With ``count_down`` the refractory counters are decremented here (used with the "zero"
     reset, where a refractory neuron sits at ``v_reset < v_th`` and cannot cross threshold).
     """
+    # count-down as arithmetic (r - 1 if r > 0, else r): a branch here can keep the inlined loops scalar
+    cd = 1 if count_down else 0
+    if direct == 2:  # no input on v either: nothing to read from the ring
+        jump0 = b2[0] - b2[0]  # 0 in the state dtype (a literal 0 would promote float32 to float64)
+        for i in range(v.shape[0]):
+            e = ie[i]
+            n = ii[i]
+            vo = v[i]
+            r = refr[i]
+            vn = _lif_integrate_v(vo, jump0, _get(v_inf, i), _get(a_m, i), _get(k_e, i), e, _get(k_i, i), n)
+            v[i] = vn if r == 0 else vo
+            refr[i] = r - ((r > 0) & cd)
+            ie[i] = e * _get(a_e, i)
+            ii[i] = n * _get(a_i, i)
+        return
     if direct:
         for i in range(v.shape[0]):
             e = ie[i]
@@ -272,8 +288,7 @@ def _lif_pass1(v, ie, ii, refr, b0, b1, b2, a_m, a_e, a_i, k_e, k_i, v_inf, coun
             r = refr[i]
             vn = _lif_integrate_v(vo, jump, _get(v_inf, i), _get(a_m, i), _get(k_e, i), e, _get(k_i, i), n)
             v[i] = vn if r == 0 else vo
-            if count_down:
-                refr[i] = r - 1 if r > 0 else r
+            refr[i] = r - ((r > 0) & cd)
             ie[i] = e * _get(a_e, i)
             ii[i] = n * _get(a_i, i)
         return
@@ -289,8 +304,7 @@ def _lif_pass1(v, ie, ii, refr, b0, b1, b2, a_m, a_e, a_i, k_e, k_i, v_inf, coun
         vn = _lif_integrate_v(vo, jump, _get(v_inf, i), _get(a_m, i), _get(k_e, i), e, _get(k_i, i), n)
         vn = vn if r == 0 else vo
         v[i] = vn
-        if count_down:
-            refr[i] = r - 1 if r > 0 else r
+        refr[i] = r - ((r > 0) & cd)
         ie[i] = e * _get(a_e, i)
         ii[i] = n * _get(a_i, i)
 
@@ -366,10 +380,11 @@ def network_integrate(step0, n_steps,
                       rec_idx, rec_var, rec_every, rec_out, n_rec):
     """Advance the network ``n_steps`` steps from global step ``step0`` (see the module docstring).
 
-    ``direct`` (only for LIF-only networks whose synapses all have delay 0, so ``ring`` has one
-    slot): spikes and drive for channels 0 and 1 are added straight into ``lie`` / ``lii``
-    (after this step's decay, in scatter then drive order) instead of through ``ring``; this
-    saves two loads and two stores per neuron and step.
+    ``direct`` (int; only for LIF-only networks whose synapses all have delay 0, so ``ring`` has
+    one slot): 1 or 2: spikes and drive for channels 0 and 1 are added straight into ``lie`` /
+    ``lii`` (after this step's decay, in scatter then drive order) instead of through ``ring``,
+    which saves two loads and two stores per neuron and step; 2: besides, nothing targets
+    channel 2 (``v``), so the ring is not read at all.
     ``spk`` int32 [N] / ``n_spk`` int64 [1] hold the spikes of the previous step (they are
     scattered at the start of the next step, also across calls). Spikes of neurons with
     ``rec_mask[i] != 0`` are appended to ``out_step`` / ``out_id`` from position ``n_out``.

@@ -18,11 +18,12 @@ def _events(mon, dt):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("reset", ["zero", "subtract"])
-@pytest.mark.parametrize("delays", ["mixed", "zero"])
+@pytest.mark.parametrize("delays", ["mixed", "zero", "zero_no_v"])
 def test_lif_network_matches_naive(dtype, reset, delays):
     """Two LIF groups (one heterogeneous), three targets, per-synapse delays, a timed drive.
 
-    With all delays zero the simulator adds inputs straight into the currents (``direct``).
+    With all delays zero the simulator adds inputs straight into the currents (``direct``);
+    ``zero_no_v`` (no input on v, as in CUBA) also skips the ring.
     """
     rng = np.random.default_rng(3)
     dt, T = 0.5, 240
@@ -33,7 +34,8 @@ def test_lif_network_matches_naive(dtype, reset, delays):
     a = net.add_lif(5, pa, v0=rng.uniform(0, 0.9, 5), i_ext=rng.uniform(0.9, 1.4, 5), name="a")
     b = net.add_lif(3, pb, i_ext=1.05, name="b")
     syn = []  # (pre_global, post_global, w, delay_steps, target)
-    specs = [(a, a, "ge", 0.9), (a, b, "v", 0.4), (b, a, "gi", -0.8), (b, b, "ge", 0.5)]
+    specs = [(a, a, "ge", 0.9), (a, b, "gi" if delays == "zero_no_v" else "v", 0.4), (b, a, "gi", -0.8),
+             (b, b, "ge", 0.5)]
     for pre, post, target, scale in specs:
         i = rng.integers(0, pre.n, 6)
         j = rng.integers(0, post.n, 6)
@@ -48,7 +50,7 @@ def test_lif_network_matches_naive(dtype, reset, delays):
     net.add_timed_input(b, drive, target="ge")
     mon = net.add_spike_monitor(name="spikes")
     net.run(T * dt, progress=False)
-    assert net._flat["direct"] == (delays == "zero")
+    assert net._flat["direct"] == {"mixed": 0, "zero": 1, "zero_no_v": 2}[delays]
 
     coef = {k: np.zeros(8) for k in ("a_m", "a_e", "a_i", "k_e", "k_i", "v_inf", "v_th", "v_reset")}
     n_ref = np.zeros(8, dtype=np.int64)
@@ -63,7 +65,7 @@ def test_lif_network_matches_naive(dtype, reset, delays):
     full_drive[:, 5:] = drive
     v0 = np.r_[a.v0, b.v0]
     ref = naive.lif_network(T, v0, coef, n_ref, reset, syn, full_drive, ["e"] * 8, dtype=dtype,
-                            direct=delays == "zero")
+                            direct=delays != "mixed")
     # syn was built per connect call; the simulator orders by (channel, pre, call order): naive does too
     assert _events(mon, dt) == sorted(ref)
     assert len(ref) > 20

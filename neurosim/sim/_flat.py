@@ -163,7 +163,10 @@ def build_flat(net) -> dict:
     csr_contiguous_rows(indptr, indices, contig)
     flat.update(indptr=indptr, indices=indices, weights=weights, delays=delays, delay_const=delay_const,
                 ring=np.zeros((dmax + 1, 3, N), dtype=F), contig=contig,
-                direct=bool(nI == 0 and delay_const == 0))
+                direct=0)
+    if nI == 0 and delay_const == 0:
+        jump_input = indptr[2 * N] != indptr[3 * N] or any(inp.channel == 2 for inp in net.inputs)
+        flat["direct"] = 1 if jump_input else 2
 
     # --- spikes and monitors
     flat.update(spk=np.zeros(max(N, 1), dtype=np.int32), n_spk=np.zeros(1, dtype=np.int64))
