@@ -42,6 +42,7 @@ Numba only (numpy + numba + neurosim.config); kernels write into caller-allocate
 """
 from __future__ import annotations
 
+import os
 import threading
 
 import numba
@@ -417,6 +418,17 @@ def lif_bptt_backward(x, v0, gs, gv_T, gx, gv0, gk_part, P, F, work, b0, b1):
 _POOL = None
 _SCRATCH: dict = {}
 _LOCK = threading.Lock()
+
+
+def _reset_after_fork():
+    """A forked child (e.g. a DataLoader worker) has none of the parent's pool threads."""
+    global _POOL, _LOCK
+    _POOL = None
+    _LOCK = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_after_fork)
 
 
 def n_blocks(M: int, block: int) -> int:
