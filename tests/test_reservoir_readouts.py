@@ -10,6 +10,16 @@ import neurosim.reservoir as R
 from naive_reservoir import force_naive, ridge_naive, three_factor_naive
 
 
+@pytest.fixture
+def one_torch_thread():
+    """Tiny batches: one thread avoids spin-waiting on a shared machine (restored afterwards)."""
+    torch = pytest.importorskip("torch")
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
 def test_ridge_equals_augmented_lstsq():
     rng = np.random.default_rng(0)
     X = rng.standard_normal((60, 7))
@@ -50,7 +60,7 @@ def test_ridge_cv_picks_the_fold_minimum():
         R.RidgeCV(alphas=[-1.0])
 
 
-def test_ann_readout_learns_separable_classes():
+def test_ann_readout_learns_separable_classes(one_torch_thread):
     pytest.importorskip("torch")
     rng = np.random.default_rng(0)
     y = rng.integers(0, 3, 300)
@@ -81,7 +91,7 @@ def test_clip_loss_matches_hand_computation():
         clip_loss(torch.tensor(za), torch.tensor(zb), temperature=0.0)
 
 
-def test_contrastive_heads_zero_shot_on_toy_modalities():
+def test_contrastive_heads_zero_shot_on_toy_modalities(one_torch_thread):
     pytest.importorskip("torch")
     from neurosim.reservoir.contrastive import ContrastiveHeads, sample_class_pairs
 
