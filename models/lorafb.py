@@ -31,9 +31,8 @@ import torch
 from torch import nn
 
 from neurosim.snn.containers import Stateful
-from .registry import check_input, make_neuron, register, seq
-from .sew_resnet import _check_arch, make_sew_stage, make_stem
-from .teachers import init_weights
+from .registry import make_neuron, register
+from .sew_resnet import SEWResNet
 
 __all__ = ["ConvRecurrentContainer", "LoRaFBSNet"]
 
@@ -106,7 +105,7 @@ class ConvRecurrentContainer(Stateful, nn.Module):
         return torch.cat(outs, 0)
 
 
-class LoRaFBSNet(nn.Module):
+class LoRaFBSNet(SEWResNet):
     """LoRaFB-SNet (SEW-ResNet-ADD backbone with one feedback container per stage).
 
     Parameters
@@ -119,45 +118,20 @@ class LoRaFBSNet(nn.Module):
     neuron : dict of ``neurosim.snn.LIFLayer`` options.
     mean_output : ``[B, K]`` time-averaged logits (default, the training loss uses them) or
         ``[T, B, K]``.
+
+    Stem, head, forward pass and ``reset_states`` are the SEW-ResNet's; only each stage is
+    wrapped in a :class:`ConvRecurrentContainer` (named ``recurrent_layer{l}``).
     """
+
+    stage_prefix = "recurrent_layer"
 
     def __init__(self, layers=(2, 2, 2, 2), base_width: int = 64, num_classes: int = 101, in_channels: int = 3,
                  stem: str = "imagenet", connect: str = "ADD", neuron=None, mean_output: bool = True):
-        super().__init__()
-        layers = _check_arch(layers, base_width, num_classes, in_channels, stem, connect)
-        w = base_width
-        self.conv1, self.bn1, self.sn1, self.maxpool = make_stem(in_channels, w, stem, neuron)
-        in_planes = w
-        names = ["sn1", "maxpool"]
-        for i, n in enumerate(layers):
-            planes = w * 2 ** i
-            stride = 1 if i == 0 else 2
-            stage = make_sew_stage(in_planes, planes, n, stride, connect, neuron)
-            setattr(self, f"recurrent_layer{i + 1}",
-                    ConvRecurrentContainer(stage, in_planes, planes, stride, neuron))
-            names += [f"recurrent_layer{i + 1}.sub_module.{j}" for j in range(n)]
-            in_planes = planes
-        self.avgpool = seq(nn.AdaptiveAvgPool2d(1))
-        self.fc = nn.Linear(in_planes, num_classes)
-        self.n_stages = len(layers)
-        self.mean_output = bool(mean_output)
-        self.feature_layers = tuple(names + ["avgpool"])
-        self.distill_layer = f"recurrent_layer{len(layers)}"
-        init_weights(self)
+        super().__init__(layers=layers, base_width=base_width, num_classes=num_classes, in_channels=in_channels,
+                         stem=stem, connect=connect, neuron=neuron, mean_output=mean_output)
 
-    def reset_states(self) -> None:
-        """Reset every neuron and feedback state (``neurosim.snn.reset_states``)."""
-        from neurosim.snn.containers import reset_states
-
-        reset_states(self)
-
-    def forward(self, x):
-        check_input(x, 3)
-        x = self.maxpool(self.sn1(self.bn1(self.conv1(x))))
-        for i in range(1, self.n_stages + 1):
-            x = getattr(self, f"recurrent_layer{i}")(x)
-        out = self.fc(torch.flatten(self.avgpool(x), 2))
-        return out.mean(0) if self.mean_output else out
+    def _wrap_stage(self, stage, in_planes: int, planes: int, stride: int, neuron):
+        return ConvRecurrentContainer(stage, in_planes, planes, stride, neuron), ".sub_module"
 
 
 @register("lorafb_snet18")

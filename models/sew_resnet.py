@@ -141,16 +141,26 @@ class SEWResNet(nn.Module):
         names = ["sn1", "maxpool"]
         for i, n in enumerate(layers):
             planes = w * 2 ** i
-            setattr(self, f"layer{i + 1}", make_sew_stage(in_planes, planes, n, 1 if i == 0 else 2, connect, neuron))
-            names += [f"layer{i + 1}.{j}" for j in range(n)]
+            stride = 1 if i == 0 else 2
+            stage = make_sew_stage(in_planes, planes, n, stride, connect, neuron)
+            stage, blocks = self._wrap_stage(stage, in_planes, planes, stride, neuron)
+            setattr(self, f"{self.stage_prefix}{i + 1}", stage)
+            names += [f"{self.stage_prefix}{i + 1}{blocks}.{j}" for j in range(n)]
             in_planes = planes
         self.avgpool = seq(nn.AdaptiveAvgPool2d(1))
         self.fc = nn.Linear(in_planes, num_classes)
         self.n_stages = len(layers)
         self.mean_output = bool(mean_output)
         self.feature_layers = tuple(names + ["avgpool"])
-        self.distill_layer = f"layer{len(layers)}"
+        self.distill_layer = f"{self.stage_prefix}{len(layers)}"
         init_weights(self)
+
+    #: attribute name of stage ``l`` is ``f"{stage_prefix}{l}"``
+    stage_prefix = "layer"
+
+    def _wrap_stage(self, stage, in_planes: int, planes: int, stride: int, neuron):
+        """Hook for subclasses: wrap a stage; returns (module, path of its blocks inside it)."""
+        return stage, ""
 
     def reset_states(self) -> None:
         """Reset every neuron state (``neurosim.snn.reset_states``)."""
@@ -162,7 +172,7 @@ class SEWResNet(nn.Module):
         check_input(x, 3)
         x = self.maxpool(self.sn1(self.bn1(self.conv1(x))))
         for i in range(1, self.n_stages + 1):
-            x = getattr(self, f"layer{i}")(x)
+            x = getattr(self, f"{self.stage_prefix}{i}")(x)
         out = self.fc(torch.flatten(self.avgpool(x), 2))
         return out.mean(0) if self.mean_output else out
 
