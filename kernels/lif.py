@@ -25,7 +25,6 @@ the dtype of the state arrays (float32 or float64): all coefficient arrays must 
 from __future__ import annotations
 
 import numba
-import numpy as np
 from numba import prange
 
 from neurosim.config import NJIT, NJIT_PARALLEL

@@ -7,10 +7,10 @@ Each module exposes ``run(...) -> dict`` (the command; writes ``out/summary.json
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from neurosim._atomic import atomic_open
 
 __all__ = ["StageResult", "write_json", "ensure_out_dir"]
 
@@ -36,17 +36,9 @@ def ensure_out_dir(out) -> Path:
 
 def write_json(path, obj) -> None:
     """Write JSON atomically (temp file + ``os.replace``)."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(obj, fh, indent=2, sort_keys=True, default=_json_default)
-            fh.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_open(path, "w") as fh:
+        json.dump(obj, fh, indent=2, sort_keys=True, default=_json_default)
+        fh.write("\n")
 
 
 def _json_default(o):

@@ -19,7 +19,6 @@ replay epoch at lr 0.01, 50 samples per task per step); and Replay wrapped aroun
 """
 from __future__ import annotations
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 

@@ -33,14 +33,13 @@ Array data sets in ``NEUROSIM_DATA`` (see ``../shared/data/README.md``):
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from neurosim._atomic import atomic_open
 from neurosim._validation import check_int, check_nonnegative, check_positive
 
 __all__ = [
@@ -83,30 +82,23 @@ def download(url: str, dest, *, overwrite: bool = False, chunk_bytes: int = 2**2
     if dest.exists() and not overwrite:
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=dest.name, suffix=".part")
-    try:
-        with urllib.request.urlopen(url) as resp, os.fdopen(fd, "wb") as fh:
-            total = resp.headers.get("Content-Length")
-            bar = None
-            if progress:
-                from tqdm.auto import tqdm
+    with urllib.request.urlopen(url) as resp, atomic_open(dest, "wb") as fh:
+        total = resp.headers.get("Content-Length")
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
 
-                bar = tqdm(total=int(total) if total else None, unit="B", unit_scale=True,
-                           desc=dest.name, leave=False)
-            while True:
-                buf = resp.read(chunk_bytes)
-                if not buf:
-                    break
-                fh.write(buf)
-                if bar is not None:
-                    bar.update(len(buf))
+            bar = tqdm(total=int(total) if total else None, unit="B", unit_scale=True,
+                       desc=dest.name, leave=False)
+        while True:
+            buf = resp.read(chunk_bytes)
+            if not buf:
+                break
+            fh.write(buf)
             if bar is not None:
-                bar.close()
-        os.replace(tmp, dest)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+                bar.update(len(buf))
+        if bar is not None:
+            bar.close()
     return dest
 
 

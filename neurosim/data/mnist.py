@@ -23,12 +23,12 @@ from __future__ import annotations
 import gzip
 import os
 import shutil
-import tempfile
 import urllib.request
 from pathlib import Path
 
 import numpy as np
 
+from neurosim._atomic import atomic_open
 from neurosim._validation import check_choice, check_int
 
 __all__ = [
@@ -205,16 +205,9 @@ def download_mnist(name: str = "mnist", root=None, base_url: str | None = None, 
             if target.exists() and not force:
                 read_idx(target)  # validate what is there
                 continue
-            fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{stem}", suffix=".part")
-            try:
-                with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url + f"{stem}.gz", timeout=timeout) as resp:
-                    shutil.copyfileobj(resp, out)
-                read_idx(tmp)
-                os.replace(tmp, target)
-            except BaseException:
-                if os.path.exists(tmp):
-                    os.unlink(tmp)
-                raise
+            with atomic_open(target, "wb", validate=read_idx) as out, \
+                    urllib.request.urlopen(url + f"{stem}.gz", timeout=timeout) as resp:
+                shutil.copyfileobj(resp, out)
     return folder
 
 

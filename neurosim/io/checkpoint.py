@@ -11,9 +11,9 @@ numpy ``bit_generator.state`` dicts, which are plain ints and strings), so loadi
 """
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
+
+from neurosim._atomic import atomic_open
 
 __all__ = ["save_checkpoint", "load_checkpoint"]
 
@@ -27,17 +27,8 @@ def save_checkpoint(path, state) -> Path:
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            torch.save(state, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_open(path, "wb", fsync=True) as fh:
+        torch.save(state, fh)
     return path
 
 

@@ -136,7 +136,6 @@ def _tau_c(decay: float, dt: float, discretization: str, what: str) -> float:
 def _spec_meta(spec) -> dict:
     return {
         "tau": float(spec.tau), "beta": -1.0 if spec.beta is None else float(spec.beta),
-        "tau": float(spec.tau), "beta": -1.0 if spec.beta is None else float(spec.beta),
         "v_th": float(spec.v_th), "v_reset": float(spec.v_reset), "v_rest": float(spec.v_rest),
         "reset": spec.reset, "fire": ">" if spec.strict else ">=", "decay_input": bool(spec.decay_input),
         "detach_reset": bool(spec.detach_reset), "form": spec.form, "reset_delay": bool(spec.reset_delay),

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from neurosim._validation import as_float_array, check_choice, check_int, check_positive, check_probability
+from neurosim._validation import check_choice, check_int, check_positive, check_probability
 from neurosim.kernels.reservoir import RESET_SUBTRACT, RESET_ZERO, lsm_integrate, lsm_integrate_batch_sparse
 
 from .base import Node, check_frac_exc, dale_weights, scale_spectral_radius, sparse_weights

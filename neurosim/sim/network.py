@@ -43,9 +43,7 @@ import numpy as np
 
 from neurosim._rng import as_generator
 from neurosim._validation import as_float_array, check_int, check_positive
-from neurosim.kernels.lif import RESET_CODES
-from neurosim.kernels.network import VAR_I_E, VAR_I_I, VAR_REFR, VAR_U, VAR_V, network_integrate
-from neurosim.kernels.synapse import csr_order
+from neurosim.kernels.network import VAR_I_E, VAR_I_I, VAR_REFR, VAR_U, VAR_V
 from neurosim.neurons.izhikevich import check_izhikevich_dt
 from neurosim.neurons.lif import check_lif_dt
 from neurosim.neurons.params import IzhikevichParams, LIFParams
