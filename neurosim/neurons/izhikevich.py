@@ -25,7 +25,7 @@ import numpy as np
 
 from neurosim._validation import as_float_array, check_positive
 from neurosim.kernels.izhikevich import BLOCK, _izhikevich_block, izhikevich_integrate
-from neurosim.neurons.params import IZHIKEVICH_MAX_DT, IzhikevichParams, IzhikevichState
+from neurosim.neurons.params import IZHIKEVICH_MAX_DT, IzhikevichParams, IzhikevichState, check_drive
 
 __all__ = ["izhikevich_step", "izhikevich_run", "check_izhikevich_dt"]
 
@@ -74,12 +74,7 @@ def izhikevich_run(xs, state: IzhikevichState, params: IzhikevichParams, dt: flo
     dt = check_izhikevich_dt(dt)
     st = _check_state(state)
     n = st.v.shape[0]
-    xs = as_float_array("xs", xs, dtype=st.v.dtype, ndim=2)
-    if xs.shape[1] != n:
-        raise ValueError(f"xs must have shape (T, {n}) to match the state, got {xs.shape}")
-    size = params.size()
-    if size is not None and size != n:
-        raise ValueError(f"params arrays have length {size} but the state has {n} neurons")
+    xs = check_drive(xs, st.v.dtype, n, params)
     cols = [np.ascontiguousarray(np.broadcast_to(np.asarray(getattr(params, f), dtype=st.v.dtype), (n,)))
             for f in ("a", "b", "c", "d", "v_peak")]
     spikes = np.zeros(xs.shape, dtype=np.uint8)

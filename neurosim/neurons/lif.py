@@ -25,7 +25,7 @@ import numpy as np
 
 from neurosim._validation import as_float_array, check_positive
 from neurosim.kernels.lif import BLOCK, RESET_CODES, _lif_block, lif_integrate
-from neurosim.neurons.params import LIFParams, LIFState, lif_max_dt
+from neurosim.neurons.params import LIFParams, LIFState, check_drive, lif_max_dt
 
 __all__ = ["lif_step", "lif_run", "check_lif_dt"]
 
@@ -97,12 +97,7 @@ def lif_run(xs, state: LIFState, params: LIFParams, dt: float):
     dt = check_lif_dt(params, dt)
     st = _check_state(state)
     n = st.v.shape[0]
-    xs = as_float_array("xs", xs, dtype=st.v.dtype, ndim=2)
-    if xs.shape[1] != n:
-        raise ValueError(f"xs must have shape (T, {n}) to match the state, got {xs.shape}")
-    size = params.size()
-    if size is not None and size != n:
-        raise ValueError(f"params arrays have length {size} but the state has {n} neurons")
+    xs = check_drive(xs, st.v.dtype, n, params)
     coef = _coef_arrays(params, n, dt, st.v.dtype)
     spikes = np.zeros(xs.shape, dtype=np.uint8)
     args = (xs, st.v, st.i_syn, st.refr, *coef, RESET_CODES[params.reset], spikes)

@@ -57,6 +57,19 @@ IZHIKEVICH_MAX_DT = 1.0
 _LIF_RESETS = ("zero", "subtract", "none")
 
 
+def check_drive(xs, dtype, n: int, params) -> np.ndarray:
+    """Validate a ``[T, n]`` input drive for ``n`` neurons (and ``params`` arrays of length ``n``)."""
+    from neurosim._validation import as_float_array
+
+    xs = as_float_array("xs", xs, dtype=dtype, ndim=2)
+    if xs.shape[1] != n:
+        raise ValueError(f"xs must have shape (T, {n}) to match the state, got {xs.shape}")
+    size = params.size()
+    if size is not None and size != n:
+        raise ValueError(f"params arrays have length {size} but the state has {n} neurons")
+    return xs
+
+
 def _field(name: str, value) -> float | np.ndarray:
     """Normalise a parameter to a float or a read-only 1-D float64 array; NaN/inf -> ValueError."""
     if isinstance(value, (bool, np.bool_)):
