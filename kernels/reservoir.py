@@ -194,13 +194,19 @@ def izhikevich_reservoir_integrate(currents, w_t, a, b, c, d, trace_decay, v, u,
 
 # --------------------------------------------------------------------------- online readouts
 @numba.njit(**NJIT)
-def _three_factor_update(w, x, y, gate, eta, decay, z):
-    n_out, n_in = w.shape
-    for k in range(n_out):
+def _readout(w, x, z):
+    """``z = w @ x`` (the readout before this step's update), accumulated in float64."""
+    for k in range(w.shape[0]):
         acc = 0.0
-        for j in range(n_in):
+        for j in range(w.shape[1]):
             acc += w[k, j] * x[j]
         z[k] = acc
+
+
+@numba.njit(**NJIT)
+def _three_factor_update(w, x, y, gate, eta, decay, z):
+    n_out, n_in = w.shape
+    _readout(w, x, z)
     if gate != 0.0:
         for k in range(n_out):
             e = y[k] - z[k]
@@ -221,11 +227,7 @@ def three_factor_train(x, y, gate, w, eta, decay, z_out):
 @numba.njit(**NJIT)
 def _force_update(w, p, x, y, gate, z, k):
     n_out, n_in = w.shape
-    for q in range(n_out):
-        acc = 0.0
-        for j in range(n_in):
-            acc += w[q, j] * x[j]
-        z[q] = acc
+    _readout(w, x, z)
     if gate != 0.0:
         for i in range(n_in):
             acc = 0.0

@@ -27,7 +27,7 @@ from typing import Callable
 import numpy as np
 
 from neurosim._rng import as_generator
-from neurosim._validation import check_choice, check_int
+from neurosim._validation import check_choice, check_finite, check_int
 from neurosim.rsa._checks import response_matrix, same_rows
 from neurosim.rsa.tsrsa import rank_vector, tsrsa, tsrsa_vector, _score_ranked
 
@@ -75,11 +75,9 @@ def split_half_ceiling(Y, *, n_splits: int = 100, rng=2023, ties: str = "argsort
 def trial_split_half_ceiling(Y, *, n_splits: int = 100, rng=2023, ties: str = "argsort",
                              constant_rows: str = "raise") -> Ceiling:
     """Trial split-half ceiling from repeats ``Y`` [frames, trials, units]."""
-    Y = np.asarray(Y, dtype=np.float64)
+    Y = check_finite("Y", np.asarray(Y, dtype=np.float64))
     if Y.ndim != 3:
         raise ValueError(f"Y must have shape [frames, trials, units] for a trial split, got {Y.shape}")
-    if not np.all(np.isfinite(Y)):
-        raise ValueError("Y contains NaN/inf value(s); clean or impute them first")
     check_int("n_splits", n_splits, min_value=1)
     R = Y.shape[1]
     if R < 2:
