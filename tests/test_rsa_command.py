@@ -40,6 +40,26 @@ def test_run_dg_real_data(tmp_path):
     assert s["baselines"]["neuropixels_dg"]["time_since_onset"] > 0.5  # onset-dominated RDM
 
 
+def test_trained_model_file_round_trip(tmp_path):
+    """``neurosim train`` writes model.pt; ``load_model`` rebuilds exactly the trained weights."""
+    import torch
+
+    from neurosim.commands.train import run as train
+    from neurosim.commands.tsrsa import load_model
+
+    cfg = {"channels": (4, 8), "hidden": (16,)}
+    s = train(dataset="embedded", model="spiking_convnet", epochs=1, limit=128, test_limit=64, batch_size=64,
+              timesteps=2, out=tmp_path / "run", model_cfg=cfg, progress=False)
+    ckpt = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=False)  # the Trainer's own state
+    trained = ckpt["student"]
+    name, net, is_trained = load_model(s["model_file"])
+    assert name == "spiking_convnet" and is_trained and net._tsrsa_input_size == 28
+    sd = net.state_dict()
+    assert set(sd) == set(trained)
+    for k, v in trained.items():
+        assert torch.equal(sd[k], v), k
+
+
 def test_cli_errors(tmp_path):
     from neurosim.cli import main
 

@@ -111,6 +111,15 @@ def run(dataset: str = "fashion_mnist", teacher: str = "convnet", student: str =
         test_eval = {"acc": hist[-1]["val_acc"], "loss": hist[-1]["val_loss"]}  # evaluated after the last epoch
         st.close()
         student_wall = time.perf_counter() - t0
+        if rank == 0:  # self-describing model files (``neurosim tsrsa --model DIR/student/model.pt``)
+            from neurosim.io.checkpoint import save_model
+
+            meta = {"dataset": dataset, "input_size": int(train[0].shape[-1])}
+            save_model(out / "student" / "model.pt", student_model, student, cfg, test_acc=test_eval["acc"],
+                       timesteps=timesteps, kd=kd, **meta)
+            if teacher_epochs > 0:
+                save_model(out / "teacher" / "model.pt", teacher_model, teacher, cfg, test_acc=teacher_acc,
+                           timesteps=None, **meta)
         summary = {
             "test_acc": test_eval["acc"], "test_loss": test_eval["loss"], "teacher_acc": teacher_acc,
             "epochs": epochs, "teacher_epochs": teacher_epochs, "wall_s": round(time.perf_counter() - t_start, 3),

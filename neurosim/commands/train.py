@@ -53,6 +53,13 @@ def load_tensors(dataset: str, split: str, data=None, limit=None, seed: int = 0)
     return torch.from_numpy(x).unsqueeze(1).contiguous(), torch.from_numpy(y.astype("int64"))
 
 
+def model_config(model: str, model_cfg=None) -> dict:
+    """Constructor options for ``model`` on 28x28 grey images: :func:`input_config` + overrides."""
+    cfg = input_config(model)
+    cfg.update(model_cfg or {})
+    return cfg
+
+
 def _build(model: str, seed: int, model_cfg=None):
     import torch
 
@@ -60,8 +67,7 @@ def _build(model: str, seed: int, model_cfg=None):
 
     if model not in list_models():
         raise KeyError(f"unknown model {model!r}; valid names: {', '.join(list_models())}")
-    cfg = input_config(model)
-    cfg.update(model_cfg or {})
+    cfg = model_config(model, model_cfg)
     with torch.random.fork_rng(devices=[]):  # seeded init without touching the caller's global RNG
         torch.manual_seed(seed)
         return get_model(model, **cfg)
@@ -135,6 +141,12 @@ def run(dataset: str = "fashion_mnist", model: str = "spiking_convnet", epochs: 
     }
     if spiking:
         summary["activity"] = _activity(net, test[0][:256], timesteps)
+    from neurosim.io.checkpoint import save_model
+
+    save_model(out / "model.pt", net, model, model_config(model, model_cfg), dataset=dataset,
+               test_acc=summary["test_acc"], input_size=int(train[0].shape[-1]),
+               timesteps=timesteps if spiking else None)
+    summary["model_file"] = str(out / "model.pt")
     write_json(out / "summary.json", summary)
     return summary
 

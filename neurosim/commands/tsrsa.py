@@ -25,7 +25,10 @@ at the first time step) are omitted from that comparison (``constant_rows="omit"
 ``--model`` is a name for :func:`neurosim.models.get_model` (an untrained model, seeded
 by ``--seed``; its BatchNorm statistics are re-estimated on the stimuli, see
 :func:`recalibrate_batchnorm`, since an untrained SNN is otherwise silent), ``NAME@CHECKPOINT`` or a checkpoint holding ``model_name`` (weights under
-``model_state``/``state_dict``/``student``/``model``, options under ``model_cfg``).
+``model_state``/``state_dict``/``student``/``model``, options under ``model_cfg``): the
+``model.pt`` files that ``neurosim train`` and ``neurosim distill`` write are of this kind
+(:func:`neurosim.io.save_model`) and also carry the training ``input_size``, at which the
+stimuli are then shown.
 """
 from __future__ import annotations
 
@@ -82,7 +85,8 @@ def load_model(spec: str, seed: int = 0, **cfg):
                 break
         model.load_state_dict(sd)
     model.eval()
-    model._tsrsa_input_size = int(cfg.get("input_size", _FIXED_INPUT.get(name, 64)))
+    size = cfg.get("input_size", state.get("input_size") if isinstance(state, dict) else None)
+    model._tsrsa_input_size = int(size if size is not None else _FIXED_INPUT.get(name, 64))
     model._tsrsa_trained = ckpt is not None
     return name, model, ckpt is not None
 

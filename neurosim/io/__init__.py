@@ -4,7 +4,7 @@ from __future__ import annotations
 import importlib
 
 _EXPORTS = {
-    "save_checkpoint": "checkpoint", "load_checkpoint": "checkpoint",
+    "save_checkpoint": "checkpoint", "load_checkpoint": "checkpoint", "save_model": "checkpoint",
     "export_nir": "nir", "import_nir": "nir", "write_nir": "nir", "read_nir": "nir",
 }
 

@@ -15,7 +15,10 @@ from pathlib import Path
 
 from neurosim._atomic import atomic_open
 
-__all__ = ["save_checkpoint", "load_checkpoint"]
+__all__ = ["save_checkpoint", "load_checkpoint", "save_model", "MODEL_FORMAT"]
+
+#: ``format`` field of the self-describing model files written by :func:`save_model`
+MODEL_FORMAT = "neurosim.model/1"
 
 
 def save_checkpoint(path, state) -> Path:
@@ -55,3 +58,18 @@ def load_checkpoint(path, *, map_location="cpu", weights_only: bool = True):
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path} not found")
     return torch.load(path, map_location=map_location, weights_only=weights_only)
+
+
+def save_model(path, model, name: str, cfg=None, **meta) -> Path:
+    """Write a self-describing model file: registry name, constructor options and weights.
+
+    ``neurosim tsrsa --model PATH`` (and :func:`neurosim.commands.tsrsa.load_model`) rebuild
+    the model from it with ``neurosim.models.get_model(name, **cfg)``. ``meta`` holds plain
+    extras (``dataset``, ``test_acc``, ``input_size``, ``timesteps``...). Written atomically;
+    loadable with ``torch.load(weights_only=True)``.
+    """
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"name must be the model's registry name (a non-empty str), got {name!r}")
+    state = {"format": MODEL_FORMAT, "model_name": name, "model_cfg": dict(cfg or {}),
+             "model_state": model.state_dict(), **meta}
+    return save_checkpoint(path, state)
