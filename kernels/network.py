@@ -26,7 +26,9 @@ Synapses   one CSR over keys ``c * N + pre``: ``indptr`` int64 [3 N + 1], ``indi
            all-to-all) are scattered with a contiguous, vectorised add.
 Drive      ``drive`` float [T_chunk, N]: row ``t`` is added at step ``step0 + t`` to the drive
            channel of each group (Poisson counts times weight, Gaussian noise ...); with
-           ``has_drive`` false no drive is added.
+           ``has_drive`` false no drive is added. LIF groups add it to their inbox (or, in
+           direct mode, their currents) before the update; Izhikevich groups read it in the
+           update itself (same sums, one pass less).
 
 Each group is updated in two passes per step: a branch-free pass (deliver the inputs, integrate
 every neuron with the shared formula; refractory neurons keep ``v``), which the compiler
@@ -59,127 +61,13 @@ from neurosim.config import NJIT
 from neurosim.kernels.izhikevich import _izhikevich_integrate
 from neurosim.kernels.lif import RESET_ZERO, _lif_integrate_v, _lif_reset
 
-__all__ = ["network_integrate", "normal_fill", "VAR_V", "VAR_I_E", "VAR_U", "VAR_I_I", "VAR_REFR"]
+__all__ = ["network_integrate", "VAR_V", "VAR_I_E", "VAR_U", "VAR_I_I", "VAR_REFR"]
 
 #: neurons per block of the LIF threshold pass (blocks without a crossing are skipped)
 SUB = 256
 #: variable codes for the state recorder (LIF: v, i_e, i_i, refr; Izhikevich: v, u)
 VAR_V, VAR_I_E, VAR_I_I, VAR_REFR = 0, 1, 2, 3
 VAR_U = 1
-
-
-def _ziggurat_tables():
-    """256-layer ziggurat for N(0, 1) with 23-bit uniforms (Marsaglia & Tsang 2000; numpy's float32 layout).
-
-    Layer ``i`` has right edge ``x_i`` (``x_255 = r``, the base strip 0 holds the tail beyond r):
-    ``wi[i] = x_i / 2^23``, ``ki[i] = 2^23 x_{i-1} / x_i`` (accept without the density test),
-    ``fi[i] = exp(-x_i^2 / 2)``.
-    """
-    m1 = float(2 ** 23)
-    dn = tn = 3.6541528853610088
-    vn = 0.00492867323399
-    q = vn / np.exp(-0.5 * dn * dn)
-    ki = np.zeros(256, dtype=np.uint32)
-    wi = np.zeros(256)
-    fi = np.zeros(256)
-    ki[0] = np.uint32((dn / q) * m1)
-    ki[1] = 0
-    wi[0] = q / m1
-    wi[255] = dn / m1
-    fi[0] = 1.0
-    fi[255] = np.exp(-0.5 * dn * dn)
-    for i in range(254, 0, -1):
-        dn = np.sqrt(-2.0 * np.log(vn / dn + np.exp(-0.5 * dn * dn)))
-        ki[i + 1] = np.uint32((dn / tn) * m1)
-        tn = dn
-        fi[i] = np.exp(-0.5 * dn * dn)
-        wi[i] = dn / m1
-    return ki, wi, fi, 3.6541528853610088
-
-
-_ZIG_K, _ZIG_W, _ZIG_F, _ZIG_R = _ziggurat_tables()
-
-
-@numba.njit(**NJIT)
-def _half(words, j):
-    """32-bit unit ``j`` of the raw stream: the low half of ``words[j // 2]`` first, then the high half."""
-    w = words[j >> 1]
-    if j & 1:
-        w = w >> np.uint64(32)
-    return np.uint32(w & np.uint64(0xFFFFFFFF))
-
-
-@numba.njit(**NJIT)
-def _unit_float(h):
-    """Uniform in [0, 1) from the top 24 bits of a 32-bit unit."""
-    return (h >> np.uint32(8)) * (1.0 / 16777216.0)
-
-
-@numba.njit(**NJIT)
-def normal_fill(words, pos, n_units, out, lo, k0, mean, std, accumulate, ki, wi, fi, r):
-    """Turn raw random bits into ``mean + std z``, ``z ~ N(0, 1)`` (exact 256-layer ziggurat).
-
-    The caller draws the bits (``Generator.bit_generator.random_raw``); this kernel only
-    transforms them. Samples fill ``out[t, lo + i]`` (``t`` = step row, ``i`` < ``mean.size``) in
-    row-major order starting at flat sample ``k0``; each sample consumes 32-bit units of
-    ``words`` sequentially from unit ``pos`` (usually one; the ~1 % rejected ones more).
-    ``accumulate``: add to ``out`` instead of overwriting. ``n_units`` = 2 ``words.size``.
-
-    Returns ``(pos, k)``: the next unread unit and the next sample; ``k`` < ``out.shape[0] n``
-    when the bits ran out (the caller appends fresh words and calls again from ``(pos, k)``,
-    which gives the same samples as one long call).
-    """
-    n = mean.shape[0]
-    total = out.shape[0] * n
-    k = k0
-    t = k0 // n
-    i = k0 - t * n
-    while k < total:
-        start = pos
-        z = 0.0
-        ok = False
-        while pos < n_units:
-            h = _half(words, pos)
-            pos += 1
-            idx = h & np.uint32(0xFF)
-            rabs = (h >> np.uint32(9)) & np.uint32(0x7FFFFF)
-            # sign bit 8 applied arithmetically (a branch on a random bit mispredicts half the time)
-            x = rabs * wi[idx] * (1.0 - 2.0 * ((h >> np.uint32(8)) & np.uint32(1)))
-            if rabs < ki[idx]:
-                z = x
-                ok = True
-                break
-            if idx == 0:  # the tail beyond r (Marsaglia 1964)
-                while pos + 1 < n_units:
-                    xx = -np.log1p(-_unit_float(_half(words, pos))) / r
-                    yy = -np.log1p(-_unit_float(_half(words, pos + 1)))
-                    pos += 2
-                    if yy + yy > xx * xx:
-                        z = -(r + xx) if (rabs >> np.uint32(8)) & np.uint32(1) else r + xx
-                        ok = True
-                        break
-                break
-            if pos >= n_units:
-                break
-            y = (fi[idx - 1] - fi[idx]) * _unit_float(_half(words, pos)) + fi[idx]
-            pos += 1
-            if y < np.exp(-0.5 * x * x):
-                z = x
-                ok = True
-                break
-        if not ok:
-            return start, k
-        val = mean[i] + std[i] * z
-        if accumulate:
-            out[t, lo + i] += val
-        else:
-            out[t, lo + i] = val
-        k += 1
-        i += 1
-        if i == n:
-            i = 0
-            t += 1
-    return pos, k
 
 
 @numba.njit(**NJIT)
@@ -254,7 +142,7 @@ def _get_overload(x, i):
 
 
 @numba.njit(**NJIT)
-def _lif_pass1(v, ie, ii, refr, b0, b1, b2, a_m, a_e, a_i, k_e, k_i, v_inf, count_down, direct):
+def _lif_pass1(v, ie, ii, refr, b0, b1, b2, a_m, a_e, a_i, k_e, k_i, v_inf, count_down, direct, one):
     """Deliver the inputs and integrate (refractory neurons keep v); coefficients scalar or [n].
 
     With ``direct`` the currents already hold this step's input (``b0``, ``b1`` are not read);
@@ -262,6 +150,11 @@ def _lif_pass1(v, ie, ii, refr, b0, b1, b2, a_m, a_e, a_i, k_e, k_i, v_inf, coun
 
     With ``count_down`` the refractory counters are decremented here (used with the "zero"
     reset, where a refractory neuron sits at ``v_reset < v_th`` and cannot cross threshold).
+
+    ``one`` is 1 in the state dtype, passed at run time: a refractory neuron stores ``vo * one``
+    (exactly ``vo``) instead of ``vo``. Storing the loaded value back lets LLVM turn the select
+    into a masked store (``vmaskmovps``), which is slow on AMD Zen (it halved the pass's speed);
+    a product it cannot fold keeps a blend and a plain vector store.
     """
     # count-down as arithmetic (r - 1 if r > 0, else r): a branch here can keep the inlined loops scalar
     cd = 1 if count_down else 0
@@ -273,7 +166,7 @@ def _lif_pass1(v, ie, ii, refr, b0, b1, b2, a_m, a_e, a_i, k_e, k_i, v_inf, coun
             vo = v[i]
             r = refr[i]
             vn = _lif_integrate_v(vo, jump0, _get(v_inf, i), _get(a_m, i), _get(k_e, i), e, _get(k_i, i), n)
-            v[i] = vn if r == 0 else vo
+            v[i] = vn if r == 0 else vo * one
             refr[i] = r - ((r > 0) & cd)
             ie[i] = e * _get(a_e, i)
             ii[i] = n * _get(a_i, i)
@@ -287,7 +180,7 @@ def _lif_pass1(v, ie, ii, refr, b0, b1, b2, a_m, a_e, a_i, k_e, k_i, v_inf, coun
             vo = v[i]
             r = refr[i]
             vn = _lif_integrate_v(vo, jump, _get(v_inf, i), _get(a_m, i), _get(k_e, i), e, _get(k_i, i), n)
-            v[i] = vn if r == 0 else vo
+            v[i] = vn if r == 0 else vo * one
             refr[i] = r - ((r > 0) & cd)
             ie[i] = e * _get(a_e, i)
             ii[i] = n * _get(a_i, i)
@@ -302,8 +195,7 @@ def _lif_pass1(v, ie, ii, refr, b0, b1, b2, a_m, a_e, a_i, k_e, k_i, v_inf, coun
         vo = v[i]
         r = refr[i]
         vn = _lif_integrate_v(vo, jump, _get(v_inf, i), _get(a_m, i), _get(k_e, i), e, _get(k_i, i), n)
-        vn = vn if r == 0 else vo
-        v[i] = vn
+        v[i] = vn if r == 0 else vo * one
         refr[i] = r - ((r > 0) & cd)
         ie[i] = e * _get(a_e, i)
         ii[i] = n * _get(a_i, i)
@@ -346,10 +238,16 @@ def _lif_pass2_zero(lo, v, refr, v_th, v_reset, n_ref, spk, cnt):
 
 
 @numba.njit(**NJIT)
-def _izh_pass1(v, u, b0, b1, b2, a, b, i_ext, h, dt):
+def _izh_pass1(v, u, b0, b1, b2, x, c0, c1, c2, a, b, i_ext, h, dt):
+    """Deliver the inputs and integrate; the drive row ``x`` is read here, not through the ring.
+
+    ``c0, c1, c2`` (0 or 1 in the state dtype) say which channel ``x`` goes to; ``b_c + x c_c``
+    is exactly what the ring slot held when the drive was added to it after the synapses.
+    """
     for i in range(v.shape[0]):
-        cur = _get(i_ext, i) + b0[i] + b1[i]
-        vi = v[i] + b2[i]
+        xi = x[i]
+        cur = _get(i_ext, i) + (b0[i] + xi * c0) + (b1[i] + xi * c1)
+        vi = v[i] + (b2[i] + xi * c2)
         b0[i] = 0
         b1[i] = 0
         b2[i] = 0
@@ -374,7 +272,7 @@ def network_integrate(step0, n_steps,
                       lv, lie, lii, lrefr, lcoef, lnref, lgroups,
                       iv, iu, icoef, igroups, izh_dt,
                       drive, has_drive,
-                      indptr, indices, weights, delays, delay_const, ring, contig, direct,
+                      indptr, indices, weights, delays, delay_const, ring, contig, direct, one,
                       spk, n_spk,
                       rec_mask, out_step, out_id, n_out,
                       rec_idx, rec_var, rec_every, rec_out, n_rec):
@@ -385,6 +283,7 @@ def network_integrate(step0, n_steps,
     ``lii`` (after this step's decay, in scatter then drive order) instead of through ``ring``,
     which saves two loads and two stores per neuron and step; 2: besides, nothing targets
     channel 2 (``v``), so the ring is not read at all.
+    ``one``: 1 in the state dtype, given at run time (see ``_lif_pass1``).
     ``spk`` int32 [N] / ``n_spk`` int64 [1] hold the spikes of the previous step (they are
     scattered at the start of the next step, also across calls). Spikes of neurons with
     ``rec_mask[i] != 0`` are appended to ``out_step`` / ``out_id`` from position ``n_out``.
@@ -419,10 +318,6 @@ def network_integrate(step0, n_steps,
                     row = buf[ch]
                 for i in range(lgroups[g, 0], lgroups[g, 1]):
                     row[i] += drive[s, i]
-            for g in range(igroups.shape[0]):
-                row = buf[igroups[g, 3]]
-                for i in range(igroups[g, 0], igroups[g, 1]):
-                    row[i] += drive[s, i]
         b0 = buf[0]
         b1 = buf[1]
         b2 = buf[2]
@@ -437,11 +332,11 @@ def network_integrate(step0, n_steps,
             if het:
                 _lif_pass1(lv[lo:hi], lie[lo:hi], lii[lo:hi], lrefr[lo:hi], b0[lo:hi], b1[lo:hi], b2[lo:hi],
                            lcoef[0, lo:hi], lcoef[1, lo:hi], lcoef[2, lo:hi], lcoef[3, lo:hi], lcoef[4, lo:hi],
-                           lcoef[5, lo:hi], zero_reset, direct)
+                           lcoef[5, lo:hi], zero_reset, direct, one)
             else:
                 _lif_pass1(lv[lo:hi], lie[lo:hi], lii[lo:hi], lrefr[lo:hi], b0[lo:hi], b1[lo:hi], b2[lo:hi],
                            lcoef[0, lo], lcoef[1, lo], lcoef[2, lo], lcoef[3, lo], lcoef[4, lo], lcoef[5, lo],
-                           zero_reset, direct)
+                           zero_reset, direct, one)
             if not zero_reset:
                 if het:
                     cnt = _lif_pass2(lo, lv[lo:hi], lrefr[lo:hi], lcoef[6, lo:hi], lcoef[7, lo:hi], lnref[lo:hi],
@@ -465,8 +360,13 @@ def network_integrate(step0, n_steps,
             hi = igroups[g, 1]
             a = lo - nL
             z = hi - nL
+            # the drive row is read by the update itself (without drive: row 0 of a zero array, weight 0)
+            ch = igroups[g, 3] if has_drive else -1
+            x = drive[s if has_drive else 0, lo:hi]
+            zero = one - one
             # always the array form: Izhikevich groups are usually heterogeneous (one compiled variant)
-            _izh_pass1(iv[a:z], iu[a:z], b0[lo:hi], b1[lo:hi], b2[lo:hi], icoef[0, a:z], icoef[1, a:z],
+            _izh_pass1(iv[a:z], iu[a:z], b0[lo:hi], b1[lo:hi], b2[lo:hi], x, one if ch == 0 else zero,
+                       one if ch == 1 else zero, one if ch == 2 else zero, icoef[0, a:z], icoef[1, a:z],
                        icoef[5, a:z], h, izh_dt)
             cnt = _izh_pass2(lo, iv[a:z], iu[a:z], icoef[2, a:z], icoef[3, a:z], icoef[4, a:z], spk, cnt)
         n_spk[0] = cnt
