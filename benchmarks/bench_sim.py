@@ -18,9 +18,10 @@ Workloads (ALGORITHMS.md §7, PEERS.md §B), 1 s of biological time each:
 Fairness: one network realisation per workload (``numpy_ref.*_network``, seed 0: synapses
 sorted by (pre, post), parameters, initial v) is simulated by all three. neurosim builds it
 with its public API (``Network.add_izhikevich/add_lif``, ``connect(pairs=...)``, ``add_noise``)
-in the dtype of its canonical builder (Izhikevich float64, CUBA float32); Brian2 loads the same
-arrays (float64, its default). Deterministic CUBA therefore gives the same spikes up to
-rounding; Izhikevich differs only in the thalamic noise stream of each simulator.
+in the dtype of its canonical builder (float32 for both; ``--izh-dtype float64`` runs Izhikevich
+in float64); Brian2 loads the same arrays (float64, its default). Deterministic CUBA therefore
+gives the same spikes up to rounding; Izhikevich differs in the thalamic noise stream of each
+simulator (and the rounding), so only rates are compared.
 
 Timing is of the simulation loop only, and by the *CPU clock* for the serial loops: Brian2's
 generated ``Network::run`` times its step loop with ``std::clock`` (process CPU time) when it
@@ -61,6 +62,8 @@ import numpy_ref  # noqa: E402
 
 BRIAN2_PY = HERE / ".venv-brian2" / "bin" / "python"
 BYTES_PER_NEURON_STEP = {"izhikevich2003": 28, "cuba": 28}
+#: neurosim's dtype for the Izhikevich workloads: that of ``ns.sim.izhikevich2003`` (``--izh-dtype``)
+IZH_DTYPE = np.float32
 
 WORKLOADS = {
     "izh1000": ("izhikevich2003", 1000),
@@ -98,7 +101,7 @@ def neurosim_network(net, seed):
     n, ne = int(net["n"]), int(net["ne"])
     pre, post = net["pre"].astype(np.int64), net["post"].astype(np.int64)
     if net["model"] == "izhikevich2003":
-        sim = ns.sim.Network(dt=1.0, dtype=np.float64, rng=seed)
+        sim = ns.sim.Network(dt=1.0, dtype=IZH_DTYPE, rng=seed)
         params = ns.neurons.IzhikevichParams(a=net["a"], b=net["b"], c=net["c"], d=net["d"])
         g = sim.add_izhikevich(n, params, v0=-65.0, name="all")
         sim.connect(g, g, pairs=(pre, post), weight=net["w"], target="i", name="syn")
@@ -160,9 +163,13 @@ def main(argv=None):
     ap.add_argument("--brian2-threads", default="1", help="e.g. 1,2")
     ap.add_argument("--no-brian2", action="store_true")
     ap.add_argument("--no-numpy", action="store_true")
+    ap.add_argument("--izh-dtype", default="float32", choices=["float32", "float64"],
+                    help="neurosim state dtype for the Izhikevich workloads")
     ap.add_argument("--out", default=str(HERE / "out" / "bench_sim.json"))
     args = ap.parse_args(argv)
 
+    global IZH_DTYPE
+    IZH_DTYPE = np.dtype(args.izh_dtype).type
     names = [s.strip() for s in args.only.split(",") if s.strip()]
     for s in names:
         if s not in WORKLOADS:
