@@ -16,9 +16,16 @@ Per step (see ``neurosim.snn.functional.lif``; ``form`` fixes the order of opera
     s = H(h - v_th)  (strict: h > v_th)
     reset 0 zero:  v = s v_reset + (1 - s) h;  1 subtract: v = h - s (v_th - v_reset);  2 none: v = h
 
-Backward recomputes the forward of one block into a block-local buffer ``[T, block]``
-instead of storing ``h`` for the whole sequence, so the only state kept between forward and
-backward is the input and the initial membrane (the input is needed by the caller anyway).
+Backward needs the charged membranes ``h_t``. Either the forward stores them (``H`` ``[T, M]``,
+one extra float buffer; the backward then streams over it in long contiguous rows) or, when
+``H`` has length 0, the backward recomputes the forward of one block into a block-local buffer
+``[T, block]`` (sized to stay in the L2 cache), so the only state kept between forward and
+backward is the input and the initial membrane.
+
+Fast rows: the spikingjelly and parametric charge forms without the delayed reset (every
+convention but snntorch's) run charge, fire and reset in one branch-free loop per step that
+LLVM vectorises; fire ``h > v_th`` is ``h >= nextafter(v_th, inf)`` (``P[10]``), which is the
+same test for every non-NaN ``h``. The other forms run one pass per stage (``_step_block``).
 Per step, with ``g = surrogate'(h - v_th)`` (closed forms below, same as
 ``neurosim.snn.surrogate``)::
 
@@ -30,7 +37,8 @@ Per step, with ``g = surrogate'(h - v_th)`` (closed forms below, same as
 Scalars travel in a small array ``P`` of the data's dtype (so float32 data is computed in
 float32, as torch does) and flags in an int64 array ``F``:
 
-``P``: tau, v_th, v_reset, v_rest, k_or_beta, c1, c2, one, zero, v_th - v_reset
+``P``: tau, v_th, v_reset, v_rest, k_or_beta, c1, c2, one, zero, v_th - v_reset, fire threshold
+(``v_th``, or the next float above it for the strict ``>``)
 ``F``: form, decay_input, strict, reset, detach_reset, reset_delay, surrogate id, forward block,
 backward block
 
@@ -51,10 +59,10 @@ import numpy as np
 from neurosim.config import NJIT, PARALLEL
 
 __all__ = ["lif_bptt_forward", "lif_bptt_backward", "surrogate_grad", "run_blocks", "n_blocks",
-           "forward_work", "backward_work",
+           "forward_work", "backward_work", "n_workers",
            "N_PARAMS", "N_FLAGS"]
 
-N_PARAMS = 10
+N_PARAMS = 11
 N_FLAGS = 9
 
 # IEEE division (x / 0 -> inf, as torch) instead of Python's ZeroDivisionError check, which
@@ -301,41 +309,192 @@ def _grad_row(gsr, Gr, Hr, G, gxr, P, strict, gmode, dhdx, dhdv):
             Gr[j] = gh
 
 
+@numba.njit(**_NJIT)
+def _bwd_row(Hr, gsr, G, gxr, Ghr, P, sid, c, dhdx, dhdv):
+    """Surrogate and gradient of one step in one loop per surrogate: with ``g = sg(h - v_th)``,
+    ``s = H(h - v_th)``, ``dv/dh = c0 + c1 (1 - s) + (c2 - c3 h) g`` (``c`` from
+    :func:`_dvdh_coefs`): ``gh = gs g + G dv/dh``, ``gx = gh dh/dx``, ``G = gh dh/dv``, ``Ghr = gh``."""
+    n = G.shape[0]
+    th, c1, c2, one, zero, thf = P[1], P[5], P[6], P[7], P[8], P[10]
+    k0, k1, k2, k3 = c[0], c[1], c[2], c[3]
+    if sid == 0:
+        for j in range(n):
+            h = Hr[j]
+            ax = c1 * (h - th)
+            g = c2 / (one + ax * ax)
+            d = k0 + k1 * (zero if h >= thf else one) + (k2 - k3 * h) * g
+            gh = gsr[j] * g + G[j] * d
+            gxr[j] = gh * dhdx
+            G[j] = gh * dhdv
+            Ghr[j] = gh
+    elif sid == 1:
+        for j in range(n):
+            h = Hr[j]
+            e = one / (one + np.exp(-(c1 * (h - th))))
+            g = (one - e) * e * c1
+            d = k0 + k1 * (zero if h >= thf else one) + (k2 - k3 * h) * g
+            gh = gsr[j] * g + G[j] * d
+            gxr[j] = gh * dhdx
+            G[j] = gh * dhdv
+            Ghr[j] = gh
+    elif sid == 2:
+        for j in range(n):
+            h = Hr[j]
+            e = c1 * abs(h - th) + one
+            g = one / (e * e)
+            d = k0 + k1 * (zero if h >= thf else one) + (k2 - k3 * h) * g
+            gh = gsr[j] * g + G[j] * d
+            gxr[j] = gh * dhdx
+            G[j] = gh * dhdv
+            Ghr[j] = gh
+    elif sid == 3:
+        for j in range(n):
+            h = Hr[j]
+            r = one - c1 * abs(h - th)
+            g = r * c1 if r > zero else zero
+            d = k0 + k1 * (zero if h >= thf else one) + (k2 - k3 * h) * g
+            gh = gsr[j] * g + G[j] * d
+            gxr[j] = gh * dhdx
+            G[j] = gh * dhdv
+            Ghr[j] = gh
+    elif sid == 4:
+        for j in range(n):
+            h = Hr[j]
+            u = h - th
+            g = np.exp(-(u * u) * c1) * c2
+            d = k0 + k1 * (zero if h >= thf else one) + (k2 - k3 * h) * g
+            gh = gsr[j] * g + G[j] * d
+            gxr[j] = gh * dhdx
+            G[j] = gh * dhdv
+            Ghr[j] = gh
+    else:
+        for j in range(n):
+            h = Hr[j]
+            ax = c1 * (h - th)
+            g = np.exp(-(ax * ax)) * c2
+            d = k0 + k1 * (zero if h >= thf else one) + (k2 - k3 * h) * g
+            gh = gsr[j] * g + G[j] * d
+            gxr[j] = gh * dhdx
+            G[j] = gh * dhdv
+            Ghr[j] = gh
+
+
+@numba.njit(**_NJIT)
+def _dvdh_coefs(gmode, P):
+    """``(c0, c1, c2, c3)`` of ``dv/dh = c0 + c1 (1 - s) + (c2 - c3 h) g`` for ``gmode`` (see
+    :func:`_grad_row`): 0 -> 1; 1 -> 1 - s; 2 -> (1 - s) + (v_reset - h) g; 3 -> 1 - (v_th - v_reset) g."""
+    c = np.zeros(4, dtype=P.dtype)
+    one = P[7]
+    if gmode == 0:
+        c[0] = one
+    elif gmode == 1:
+        c[1] = one
+    elif gmode == 2:
+        c[1] = one
+        c[2] = P[2]
+        c[3] = one
+    else:
+        c[0] = one
+        c[2] = -P[9]
+    return c
+
+
+@numba.njit(**_NJIT)
+def _fast_row(xr, V, Hr, Sr, P, form, decay_input, reset):
+    """Charge (form 0 or 3), fire and reset of one step of one block in one loop per form:
+    ``Hr = h``, ``Sr = H(h - v_th)``, ``V`` = next state (the reset is an arithmetic select)."""
+    n = V.shape[0]
+    tau, vres, vr, kb, one, zero, sub, thf = P[0], P[2], P[3], P[4], P[7], P[8], P[9], P[10]
+    z = reset == 0
+    u = reset == 1
+    if form == 0:
+        if decay_input:
+            for j in range(n):
+                v = V[j]
+                h = v + (xr[j] - (v - vr)) / tau
+                s = one if h >= thf else zero
+                Sr[j] = s
+                Hr[j] = h
+                V[j] = (s * vres + (one - s) * h) if z else ((h - s * sub) if u else h)
+        else:
+            for j in range(n):
+                v = V[j]
+                h = v - (v - vr) / tau + xr[j]
+                s = one if h >= thf else zero
+                Sr[j] = s
+                Hr[j] = h
+                V[j] = (s * vres + (one - s) * h) if z else ((h - s * sub) if u else h)
+    else:
+        if decay_input:
+            for j in range(n):
+                v = V[j]
+                h = v + (xr[j] - (v - vr)) * kb
+                s = one if h >= thf else zero
+                Sr[j] = s
+                Hr[j] = h
+                V[j] = (s * vres + (one - s) * h) if z else ((h - s * sub) if u else h)
+        else:
+            for j in range(n):
+                v = V[j]
+                h = v - (v - vr) * kb + xr[j]
+                s = one if h >= thf else zero
+                Sr[j] = s
+                Hr[j] = h
+                V[j] = (s * vres + (one - s) * h) if z else ((h - s * sub) if u else h)
+
+
+@numba.njit(**_NJIT)
+def _run_block(x, m0, m1, V, H, h0, Hrow, Srow, spikes, Vin, R, P, F):
+    """Forward of neurons ``[m0, m1)`` over all steps from the state in ``V``: writes ``h`` into
+    ``H[t, h0:h0 + m1 - m0]`` (or into the scratch row ``Hrow`` when ``H`` is empty) and the
+    spikes into ``spikes[t, m0:m1]`` (or ``Srow`` when ``spikes`` is empty)."""
+    T = x.shape[0]
+    form, decay_input, strict, reset, reset_delay = F[0], F[1], F[2], F[3], F[5]
+    fast = (form == 0 or form == 3) and not reset_delay
+    keep_h = H.shape[0] > 0
+    keep_s = spikes.shape[0] > 0
+    for t in range(T):
+        Hr = H[t, h0:h0 + m1 - m0] if keep_h else Hrow
+        Sr = spikes[t, m0:m1] if keep_s else Srow
+        if fast:
+            _fast_row(x[t, m0:m1], V, Hr, Sr, P, form, decay_input, reset)
+        else:
+            _step_block(x[t, m0:m1], V, Hr, Sr, Vin, R, P, form, decay_input, strict, reset, reset_delay)
+
+
 # --------------------------------------------------------------------------------------------
 @numba.njit(**_NJIT)
-def _forward_block(x, v0, spikes, v_out, P, F, work, b):
+def _forward_block(x, v0, spikes, v_out, H, P, F, work, b):
     """Forward of neurons ``[b * block, (b + 1) * block)`` over all steps (``work``: >= 3 block)."""
-    T, M = x.shape
-    form, decay_input, strict, reset, reset_delay, block = F[0], F[1], F[2], F[3], F[5], F[7]
+    M = x.shape[1]
+    block = F[7]
     m0 = b * block
     m1 = min(M, m0 + block)
     n = m1 - m0
     V = v_out[m0:m1]
     V[:] = v0[m0:m1]
-    Hr = work[:n]
-    Vin = work[n:2 * n]
-    R = work[2 * n:3 * n]
-    for t in range(T):
-        _step_block(x[t, m0:m1], V, Hr, spikes[t, m0:m1], Vin, R, P, form, decay_input, strict,
-                    reset, reset_delay)
+    _run_block(x, m0, m1, V, H, m0, work[:n], work[:0], spikes, work[n:2 * n], work[2 * n:3 * n], P, F)
 
 
 @numba.njit(**_NJIT)
-def lif_bptt_forward(x, v0, spikes, v_out, P, F, work, b0, b1):
+def lif_bptt_forward(x, v0, spikes, v_out, H, P, F, work, b0, b1):
     """Forward over ``T`` steps of blocks ``b0 .. b1-1`` (``F[7]`` neurons each): writes
-    ``spikes`` ``[T, M]`` and the final membrane ``v_out`` ``[M]`` of those neurons.
+    ``spikes`` ``[T, M]``, the final membrane ``v_out`` ``[M]`` of those neurons and, unless
+    ``H`` has length 0, the charged membranes ``H`` ``[T, M]`` for the backward.
 
     ``work`` is scratch of at least ``forward_work(F)`` elements (dtype of ``x``). Blocks are
     independent: :func:`run_blocks` calls this on disjoint block ranges from several threads
     (the GIL is released), each with its own scratch.
     """
     for b in range(b0, b1):
-        _forward_block(x, v0, spikes, v_out, P, F, work, b)
+        _forward_block(x, v0, spikes, v_out, H, P, F, work, b)
 
 
 @numba.njit(**_NJIT)
-def _backward_block(x, v0, gs, gv_T, gx, gv0, gk_part, P, F, work, b):
-    """BPTT of neurons ``[b * block, (b + 1) * block)`` (``block = F[8]``; ``work``: >= (T + 4) block)."""
+def _backward_block(x, v0, Hs, gs, gv_T, gx, gv0, gk_part, P, F, work, b):
+    """BPTT of neurons ``[b * block, (b + 1) * block)`` (``block = F[8]``). The charged membranes
+    come from ``Hs`` ``[T, M]`` (stored by the forward) or, when ``Hs`` is empty, are recomputed
+    into ``work`` (>= (T + 4) block elements; >= 4 block with ``Hs``)."""
     T, M = x.shape
     form, decay_input, strict, reset, detach, reset_delay, sid, block = (
         F[0], F[1], F[2], F[3], F[4], F[5], F[6], F[8])
@@ -358,25 +517,30 @@ def _backward_block(x, v0, gs, gv_T, gx, gv0, gk_part, P, F, work, b):
     m0 = b * block
     m1 = min(M, m0 + block)
     n = m1 - m0
-    H = work[:T * n].reshape((T, n))
-    V = work[T * n:(T + 1) * n]
-    S = work[(T + 1) * n:(T + 2) * n]
-    Vin = work[(T + 2) * n:(T + 3) * n]
-    R = work[(T + 3) * n:(T + 4) * n]
-    V[:] = v0[m0:m1]
-    for t in range(T):  # recompute the membranes of this block
-        _step_block(x[t, m0:m1], V, H[t], S, Vin, R, P, form, decay_input, strict, reset, reset_delay)
+    stored = Hs.shape[0] > 0
+    off = 0 if stored else T * n
+    V = work[off:off + n]
+    S = work[off + n:off + 2 * n]
+    Vin = work[off + 2 * n:off + 3 * n]
+    R = work[off + 3 * n:off + 4 * n]
+    # H[t, h0:h0 + n]: the membranes of this block (both branches C-contiguous [T, *])
+    H = Hs if stored else work[:T * n].reshape((T, n))
+    h0 = m0 if stored else 0
+    if not stored:
+        V[:] = v0[m0:m1]
+        _run_block(x, m0, m1, V, H, 0, S, S, x[:0], Vin, R, P, F)  # recompute h of this block
     G = V  # reuse: carry = dL/dv_t
     G[:] = gv_T[m0:m1]
-    Gr = S  # reuse: surrogate values, then gh
+    coefs = _dvdh_coefs(gmode, P)
     acc = 0.0
     for t in range(T - 1, -1, -1):
-        Hr = H[t]
-        _sg_row(Hr, Gr, P, sid)
-        _grad_row(gs[t if per_step else 0, m0:m1], Gr, Hr, G, gx[t, m0:m1], P, strict, gmode, dhdx, dhdv)
+        Hr = H[t, h0:h0 + n]
+        gsr = gs[t if per_step else 0, m0:m1]
+        gxr = gx[t, m0:m1]
+        _bwd_row(Hr, gsr, G, gxr, S, P, sid, coefs, dhdx, dhdv)  # S: gh
         if reset_delay and reset == 0:  # the reset r_t = H(v_{t-1}) blocks dh_t/dv_{t-1}
             for j in range(n):
-                vp = H[t - 1, j] if t > 0 else v0[m0 + j]
+                vp = H[t - 1, h0 + j] if t > 0 else v0[m0 + j]
                 fired = vp > v_th if strict else vp >= v_th
                 if fired:
                     G[j] = zero
@@ -385,7 +549,7 @@ def _backward_block(x, v0, gs, gv_T, gx, gv0, gk_part, P, F, work, b):
                 if t == 0:
                     vp = v0[m0 + j]
                 else:
-                    hp = H[t - 1, j]
+                    hp = H[t - 1, h0 + j]
                     if reset == 2:
                         vp = hp
                     else:
@@ -393,26 +557,27 @@ def _backward_block(x, v0, gs, gv_T, gx, gv0, gk_part, P, F, work, b):
                         sp = one if fp else zero
                         vp = sp * v_reset + (one - sp) * hp if reset == 0 else hp - sp * sub
                 dhdk = (x[t, m0 + j] - (vp - vr)) if decay_input else (vr - vp)
-                acc += Gr[j] * dhdk
+                acc += S[j] * dhdk
     gv0[m0:m1] = G
     if need_k:
         gk_part[b] = acc
 
 
 @numba.njit(**_NJIT)
-def lif_bptt_backward(x, v0, gs, gv_T, gx, gv0, gk_part, P, F, work, b0, b1):
+def lif_bptt_backward(x, v0, H, gs, gv_T, gx, gv0, gk_part, P, F, work, b0, b1):
     """BPTT of blocks ``b0 .. b1-1`` (``F[8]`` neurons each): writes ``gx`` ``[T, M]``, ``gv0``
     ``[M]`` and per-block partial sums ``gk_part`` ``[nblocks]`` for those neurons.
 
-    ``gs`` ``[T, M]`` is the gradient w.r.t. the spikes (or ``[1, M]``: the same for every
-    step, e.g. from ``spikes.sum()``), ``gv_T`` ``[M]`` w.r.t. the final membrane.
-    ``gk_part`` (float64, length ``ceil(M / F[8])``) receives ``sum gh dh/dk`` per block
-    (``k = 1/tau``, the leak fraction); pass an array of length 0 to skip it. The membranes
-    of one block over all steps are recomputed into ``work`` (scratch of at least
-    ``backward_work(F, T)`` elements; ``F[8]`` is sized by the caller to stay in the L2 cache).
+    ``H`` ``[T, M]`` holds the charged membranes from :func:`lif_bptt_forward` (or has length
+    0: then the membranes of one block over all steps are recomputed into ``work``; ``F[8]`` is
+    sized by the caller to stay in the L2 cache). ``gs`` ``[T, M]`` is the gradient w.r.t. the
+    spikes (or ``[1, M]``: the same for every step, e.g. from ``spikes.sum()``), ``gv_T``
+    ``[M]`` w.r.t. the final membrane. ``gk_part`` (float64, length ``ceil(M / F[8])``)
+    receives ``sum gh dh/dk`` per block (``k = 1/tau``, the leak fraction); pass an array of
+    length 0 to skip it. ``work``: scratch of at least ``backward_work(F, T, stored)`` elements.
     """
     for b in range(b0, b1):
-        _backward_block(x, v0, gs, gv_T, gx, gv0, gk_part, P, F, work, b)
+        _backward_block(x, v0, H, gs, gv_T, gx, gv0, gk_part, P, F, work, b)
 
 
 _POOL = None
@@ -431,6 +596,11 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_reset_after_fork)
 
 
+def n_workers() -> int:
+    """Threads :func:`run_blocks` uses (``numba.get_num_threads()``; 1 with ``NEUROSIM_PARALLEL=0``)."""
+    return max(1, numba.get_num_threads() if PARALLEL else 1)
+
+
 def n_blocks(M: int, block: int) -> int:
     """Number of blocks of ``block`` neurons covering ``M``."""
     return (M + block - 1) // block
@@ -441,9 +611,9 @@ def forward_work(F) -> int:
     return 3 * int(F[7])
 
 
-def backward_work(F, T: int) -> int:
-    """Scratch elements per worker for :func:`lif_bptt_backward`."""
-    return (T + 4) * int(F[8])
+def backward_work(F, T: int, stored: bool = False) -> int:
+    """Scratch elements per worker for :func:`lif_bptt_backward` (``stored``: ``H`` given)."""
+    return (4 if stored else T + 4) * int(F[8])
 
 
 def _scratch(worker: int, size: int, dtype) -> np.ndarray:
@@ -462,7 +632,7 @@ def run_blocks(kernel, nblocks: int, work_size: int, *args) -> None:
     ``work_size`` elements of ``args[0].dtype``; the kernels release the GIL. Calls are
     serialised by a lock (the kernels already use every thread; the scratch is shared)."""
     global _POOL
-    threads = max(1, min(numba.get_num_threads() if PARALLEL else 1, nblocks))
+    threads = min(n_workers(), nblocks)
     dtype = args[0].dtype
     with _LOCK:
         if threads == 1:

@@ -36,11 +36,13 @@ def _assert_same(a, b, msg):
         np.testing.assert_allclose(b[i].numpy(), a[i].numpy(), rtol=1e-5, atol=1e-5, err_msg=f"{name}: {msg}")
 
 
-@pytest.fixture
-def small_blocks(monkeypatch):
-    """Blocks of 16 / 8 neurons so that a few dozen neurons span several blocks and a partial one."""
+@pytest.fixture(params=[True, False], ids=["stored-h", "recomputed-h"])
+def small_blocks(monkeypatch, request):
+    """Blocks of 16 / 8 neurons so that a few dozen neurons span several blocks and a partial
+    one; the backward reads the stored membranes or recomputes them."""
     monkeypatch.setattr(fused, "BLOCK", 16)
     monkeypatch.setattr(fused, "backward_block", lambda T, itemsize: 8)
+    monkeypatch.setattr(fused, "STORE_MEMBRANE", request.param)
 
 
 def test_fused_equals_torch_every_mode(small_blocks):
@@ -112,3 +114,37 @@ def test_dispatch_and_fallback():
     assert not fused.supports(torch.zeros(2, 2, dtype=torch.float16), snn.LIF().spec)
     with pytest.raises(ValueError, match="backend"):
         snn.LIF(backend="cuda")
+
+
+@pytest.mark.parametrize("store", [True, False])
+def test_buffer_cache_reuses_freed_buffers(monkeypatch, store):
+    """Large outputs come from the buffer cache, go back when freed, and results do not change."""
+    monkeypatch.setattr(fused, "STORE_MEMBRANE", store)
+    fused.set_buffer_cache(64 << 20)
+    try:
+        gen = torch.Generator().manual_seed(3)
+        x = torch.randn(8, 4, 16384, generator=gen) + 0.5  # 2 MiB per [T, ...] buffer
+        g = torch.randn(8, 4, 16384, generator=gen)
+        ref = []
+        for i in range(3):
+            xr = x.clone().requires_grad_(True)
+            s, st = snn.LIF(2.0)(xr)
+            s.backward(g)
+            ref.append((s.detach().clone(), xr.grad.clone()))
+            if i == 0:
+                assert fused.buffer_cache_info()["buffers"] == (1 if store else 0)  # H freed after backward
+            del s, st, xr
+        info = fused.buffer_cache_info()
+        assert info["buffers"] == (3 if store else 2) and info["free_bytes"] == info["buffers"] * (2 << 20)
+        for s, gx in ref[1:]:
+            assert torch.equal(s, ref[0][0]) and torch.equal(gx, ref[0][1])
+        xt = x.clone().requires_grad_(True)
+        st, _ = snn.LIF(2.0, backend="torch")(xt)
+        st.backward(g)
+        assert torch.equal(ref[0][0], st)
+        np.testing.assert_allclose(ref[0][1].numpy(), xt.grad.numpy(), rtol=1e-5, atol=1e-5)
+        fused.set_buffer_cache(0)
+        s, _ = snn.LIF(2.0)(x)
+        assert torch.equal(s, ref[0][0]) and fused.buffer_cache_info()["buffers"] == 0
+    finally:
+        fused.set_buffer_cache(256 << 20)

@@ -5,13 +5,28 @@
 tensors; other devices and dtypes use the pure-torch step loop, which gives identical spikes
 (``tests/test_snn_fused.py``).
 
-Memory: forward allocates only its outputs (spikes ``[T, B, ...]`` and the final membrane);
-autograd keeps the input and the initial membrane (no ``[T, ...]`` buffer of membranes):
-backward recomputes the membranes block by block (``kernels/bptt.py``). No dtype
-conversions; ``.numpy()`` views share memory with the tensors; a non-contiguous input or
-upstream gradient is made contiguous once.
+Memory: forward allocates its outputs (spikes ``[T, B, ...]`` and the final membrane) and,
+when :data:`STORE_MEMBRANE` is true (default) and the input needs a gradient, one ``[T, B, ...]``
+buffer of the charged membranes that the backward reads; with ``STORE_MEMBRANE = False``
+autograd keeps only the input and the initial membrane and the backward recomputes the
+membranes block by block (``kernels/bptt.py``). No dtype conversions; ``.numpy()`` views share
+memory with the tensors; a non-contiguous input or upstream gradient is made contiguous once.
+
+Buffer cache: the ``[T, B, ...]`` buffers (spikes, stored membranes, input gradient) of at
+least 1 MiB come from a small cache of freed buffers (:func:`set_buffer_cache`). Fresh large
+tensors cost a page fault per 4 KiB page on first touch (glibc returns freed blocks of this
+size to the kernel), which on the benchmark machine took longer than the kernels themselves.
+A cached buffer goes back to the cache when the last tensor (or view) using it is freed; at
+most ``NEUROSIM_BUFFER_CACHE_MB`` (default 256) MiB of free buffers are kept, ``0`` turns the
+cache off. Tensors from the cache are ordinary CPU tensors except that their storage cannot be
+resized (``torch.from_numpy`` memory).
 """
 from __future__ import annotations
+
+import math
+import os
+import threading
+import weakref
 
 import numpy as np
 import torch
@@ -19,10 +34,15 @@ from torch.autograd.function import once_differentiable
 
 from neurosim.snn.functional.lif import LIFSpec
 
-__all__ = ["supports", "why_not", "lif_fused", "kernel_arrays", "backward_block", "BLOCK"]
+__all__ = ["supports", "why_not", "lif_fused", "kernel_arrays", "backward_block", "BLOCK",
+           "STORE_MEMBRANE", "set_buffer_cache", "buffer_cache_info"]
 
-#: neurons per parallel block (time loop inside, contiguous innermost loop)
-BLOCK = 2048
+#: largest forward block (neurons; time loop inside, contiguous innermost loop); calls with
+#: fewer neurons per worker thread use one block per thread
+BLOCK = 16384
+#: keep the charged membranes of the forward for the backward (one extra ``[T, ...]`` buffer)
+#: instead of recomputing them (less memory, more arithmetic)
+STORE_MEMBRANE = True
 _FORMS = {"spikingjelly": 0, "snntorch": 1, "norse": 2, "parametric": 3}
 _RESETS = {"zero": 0, "subtract": 1, "none": 2}
 _DTYPES = {torch.float32: np.float32, torch.float64: np.float64}
@@ -62,46 +82,122 @@ def _surrogate_constants(sg):
     raise ValueError(f"unknown surrogate kernel id {sid}")  # pragma: no cover
 
 
+class _BufferCache:
+    """Free large buffers by size, handed out as tensors and taken back when their memory dies."""
+
+    MIN_BYTES = 1 << 20
+
+    def __init__(self, max_bytes: int):
+        self.max_bytes = int(max_bytes)
+        self.free: dict[int, list] = {}
+        self.free_bytes = 0
+        self.lock = threading.RLock()
+
+    def empty(self, shape, dtype: torch.dtype) -> torch.Tensor:
+        np_dtype = np.dtype(_DTYPES[dtype])
+        nbytes = math.prod(shape) * np_dtype.itemsize
+        if nbytes < self.MIN_BYTES or self.max_bytes <= 0:
+            return torch.empty(shape, dtype=dtype)
+        base = None
+        with self.lock:
+            stack = self.free.get(nbytes)
+            if stack:
+                base = stack.pop()
+                self.free_bytes -= nbytes
+        if base is None:
+            base = np.empty(nbytes, dtype=np.uint8)
+        arr = base.view(np_dtype).reshape(shape)
+        fin = weakref.finalize(arr, self._give_back, base)
+        fin.atexit = False
+        return torch.from_numpy(arr)
+
+    def _give_back(self, base) -> None:
+        with self.lock:
+            if self.free_bytes + base.nbytes <= self.max_bytes:
+                self.free.setdefault(base.nbytes, []).append(base)
+                self.free_bytes += base.nbytes
+
+    def clear(self) -> None:
+        with self.lock:
+            self.free.clear()
+            self.free_bytes = 0
+
+
+_CACHE = _BufferCache(float(os.environ.get("NEUROSIM_BUFFER_CACHE_MB", "256")) * 2**20)
+
+
+def set_buffer_cache(max_bytes: int) -> None:
+    """Keep at most ``max_bytes`` of freed ``[T, ...]`` buffers for reuse (0: no cache); drops
+    the buffers cached so far."""
+    _CACHE.clear()
+    _CACHE.max_bytes = int(max_bytes)
+
+
+def buffer_cache_info() -> dict:
+    """``{"max_bytes", "free_bytes", "buffers"}`` of the buffer cache."""
+    with _CACHE.lock:
+        return {"max_bytes": _CACHE.max_bytes, "free_bytes": _CACHE.free_bytes,
+                "buffers": sum(len(v) for v in _CACHE.free.values())}
+
+
+def forward_block(M: int) -> int:
+    """Neurons per forward block: ``M`` split over the worker threads, at most :data:`BLOCK`."""
+    from neurosim.kernels.bptt import n_workers
+
+    per = -(-M // n_workers())
+    return max(1, min(BLOCK, -(-per // 64) * 64))
+
+
 def backward_block(T: int, itemsize: int) -> int:
-    """Neurons per backward block: the recomputed ``[T, block]`` membranes fit in ~256 KiB (L2)."""
+    """Neurons per backward block when the membranes are recomputed: the ``[T, block]`` membranes
+    fit in ~256 KiB (L2)."""
     block = 4096
     while block > 256 and T * block * itemsize > 256 * 1024:
         block //= 2
     return block
 
 
-def kernel_arrays(spec: LIFSpec, dtype, k: float | None = None, T: int = 1, block: int | None = None):
-    """The ``P`` (dtype) and ``F`` (int64) arrays that configure the kernels for ``spec``."""
+def kernel_arrays(spec: LIFSpec, dtype, k: float | None = None, T: int = 1, block: int | None = None,
+                  store: bool = False):
+    """The ``P`` (dtype) and ``F`` (int64) arrays that configure the kernels for ``spec``
+    (``block``: forward block; ``store``: the backward reads stored membranes)."""
     c1, c2 = _surrogate_constants(spec.surrogate)
     block = BLOCK if block is None else int(block)
+    th = np.asarray(spec.v_th, dtype=dtype)
+    if spec.strict:  # h > v_th  <=>  h >= next float above v_th (never true for v_th = inf)
+        th_fire = np.nextafter(th, np.asarray(np.inf, dtype=dtype)) if np.isfinite(th) else np.nan
+    else:
+        th_fire = th
     if k is not None:
         form, kb = 3 if spec.form != "norse" else 2, k
     else:
         form = _FORMS[spec.form]
         kb = spec.decay if spec.form == "snntorch" else spec.k
     P = np.array([spec.tau, spec.v_th, spec.v_reset, spec.v_rest, kb, c1, c2, 1.0, 0.0,
-                  spec.v_th - spec.v_reset], dtype=dtype)
+                  spec.v_th - spec.v_reset, th_fire], dtype=dtype)
     F = np.array([form, int(spec.decay_input), int(spec.strict), _RESETS[spec.reset],
                   int(spec.detach_reset), int(spec.reset_delay), spec.surrogate.kernel_id, block,
-                  min(block, backward_block(T, np.dtype(dtype).itemsize))],
+                  block if store else min(block, backward_block(T, np.dtype(dtype).itemsize))],
                  dtype=np.int64)
     return P, F
 
 
 class _FusedLIF(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x2, v0, k, spec):
+    def forward(ctx, x2, v0, k, spec, store):
         from neurosim.kernels.bptt import forward_work, lif_bptt_forward, n_blocks, run_blocks
 
         ctx.set_materialize_grads(False)
         dtype = _DTYPES[x2.dtype]
+        T, M = x2.shape
         kval = None if k is None else float(k)
-        P, F = kernel_arrays(spec, dtype, kval, T=x2.shape[0])
-        spikes = torch.empty_like(x2)
+        P, F = kernel_arrays(spec, dtype, kval, T=T, block=forward_block(M), store=store)
+        spikes = _CACHE.empty((T, M), x2.dtype)
         v_out = torch.empty_like(v0)
-        run_blocks(lif_bptt_forward, n_blocks(x2.shape[1], int(F[7])), forward_work(F),
-                   x2.detach().numpy(), v0.detach().numpy(), spikes.numpy(), v_out.numpy(), P, F)
-        ctx.save_for_backward(x2, v0)
+        H = _CACHE.empty((T, M), x2.dtype) if store else torch.empty((0, 0), dtype=x2.dtype)
+        run_blocks(lif_bptt_forward, n_blocks(M, int(F[7])), forward_work(F),
+                   x2.detach().numpy(), v0.detach().numpy(), spikes.numpy(), v_out.numpy(), H.numpy(), P, F)
+        ctx.save_for_backward(x2, v0, H)
         ctx.spec, ctx.P, ctx.F, ctx.has_k = spec, P, F, k is not None
         return spikes, v_out
 
@@ -110,7 +206,7 @@ class _FusedLIF(torch.autograd.Function):
     def backward(ctx, g_spikes, g_v):
         from neurosim.kernels.bptt import backward_work, lif_bptt_backward, n_blocks, run_blocks
 
-        x2, v0 = ctx.saved_tensors
+        x2, v0, H = ctx.saved_tensors
         T, M = x2.shape
         if g_spikes is None:
             g_spikes = torch.zeros((1, M), dtype=x2.dtype)
@@ -125,16 +221,17 @@ class _FusedLIF(torch.autograd.Function):
             g_v = torch.zeros_like(v0)
         else:
             g_v = g_v.to(v0.dtype).contiguous()
-        gx = torch.empty_like(x2)
+        stored = H.shape[0] > 0
+        gx = _CACHE.empty((T, M), x2.dtype)
         gv0 = torch.empty_like(v0)
         nblocks = n_blocks(M, int(ctx.F[8]))
         need_k = ctx.has_k and ctx.needs_input_grad[2]
         gk_part = np.zeros(nblocks if need_k else 0, dtype=np.float64)
-        run_blocks(lif_bptt_backward, nblocks, backward_work(ctx.F, T), x2.detach().numpy(),
-                   v0.detach().numpy(), g_spikes.numpy(), g_v.numpy(), gx.numpy(), gv0.numpy(), gk_part,
-                   ctx.P, ctx.F)
+        run_blocks(lif_bptt_backward, nblocks, backward_work(ctx.F, T, stored), x2.detach().numpy(),
+                   v0.detach().numpy(), H.numpy(), g_spikes.numpy(), g_v.numpy(), gx.numpy(), gv0.numpy(),
+                   gk_part, ctx.P, ctx.F)
         gk = torch.tensor(gk_part.sum(), dtype=x2.dtype) if need_k else None
-        return gx, (gv0 if ctx.needs_input_grad[1] else None), gk, None
+        return gx, (gv0 if ctx.needs_input_grad[1] else None), gk, None, None
 
 
 def lif_fused(x: torch.Tensor, v0: torch.Tensor, spec: LIFSpec, k: torch.Tensor | None = None):
@@ -156,5 +253,7 @@ def lif_fused(x: torch.Tensor, v0: torch.Tensor, spec: LIFSpec, k: torch.Tensor 
         v = v.contiguous()
     if k is not None:
         k = k.to(x.dtype).reshape(())
-    spikes, v_out = _FusedLIF.apply(x2, v, k, spec)
+    store = STORE_MEMBRANE and torch.is_grad_enabled() and (
+        x2.requires_grad or v.requires_grad or (k is not None and k.requires_grad))
+    spikes, v_out = _FusedLIF.apply(x2, v, k, spec, store)
     return spikes.view(x.shape), v_out.view(step_shape)
