@@ -14,7 +14,7 @@ import numpy as np
 from neurosim.kernels.lif import RESET_CODES
 from neurosim.kernels.network import network_integrate
 from neurosim.kernels.normal import BLOCK as _NBLOCK
-from neurosim.kernels.normal import ZIG_F, ZIG_K, ZIG_R, ZIG_W, scaled_copy
+from neurosim.kernels.normal import scaled_copy
 from neurosim.kernels.synapse import csr_contiguous_rows, csr_order
 from neurosim.sim.monitors import SpikeMonitor, StateMonitor
 
@@ -25,39 +25,27 @@ class NormalStream:
     """Gaussian numbers ``mean + std z`` from a numpy Generator's raw bits (the noise of ``add_noise``).
 
     The stream: 64-bit outputs of ``gen.bit_generator.random_raw``, each split into two 32-bit
-    units (low half first), turned into ``z ~ N(0, 1)`` in blocks of ``BLOCK`` samples by the
-    exact ziggurat of ``neurosim.kernels.normal`` (one unit per sample, ~1.2 % of samples a few
-    more), then scaled and written row by row (row-major ``[T, n]``). Unused units and the
-    unused rest of a block carry over to the next call, so the numbers do not depend on how the
-    steps are split into chunks: the same generator state gives the same noise.
+    units (low half first), turned into ``z ~ N(0, 1)`` in blocks of ``BLOCK`` samples (exactly
+    ``BLOCK`` units each) by the float32 Box-Muller of ``neurosim.kernels.normal``, then scaled
+    and written row by row (row-major ``[T, n]``). The unused rest of a block carries over to
+    the next call, so the numbers do not depend on how the steps are split into chunks: the
+    same generator state gives the same noise. Bits are drawn only for the blocks a call needs.
     """
 
     def __init__(self, gen):
         self.gen = gen
-        self.units = np.zeros(0, dtype=np.int32)
-        self.pos = 0  # next unread unit of ``units``
-        self.z = np.zeros(_NBLOCK, dtype=np.float64)
+        self.z = np.zeros(_NBLOCK, dtype=np.float32)
         self.zpos = _NBLOCK  # next unused sample of the current block (none yet)
-
-    def _refill(self, n_samples):
-        """Append raw bits for about ``n_samples`` more samples (2.5 % spare for the rejected ones)."""
-        n_words = (n_samples + n_samples // 40 + _NBLOCK) // 2 + 64
-        extra = self.gen.bit_generator.random_raw(n_words).view(np.int32)
-        self.units = np.concatenate([self.units[self.pos:], extra])
-        self.pos = 0
+        self.scratch = np.zeros(_NBLOCK // 2, dtype=np.float32)
 
     def fill(self, out, lo, mean, std, accumulate=False):
         """Write (or add) ``mean + std z`` into ``out[:, lo:lo + mean.size]``, ``out`` C-contiguous [T, N]."""
-        n_total = out.shape[0] * mean.size
-        k = 0
-        while k < n_total:
-            need = n_total - k - (_NBLOCK - self.zpos)  # samples still to generate
-            if need > 0 and self.units.size - self.pos < need + _NBLOCK:
-                self._refill(need)
-            self.pos, self.zpos, k = scaled_copy(self.units, self.pos, self.z, self.zpos, out, lo, k, mean, std,
-                                                 accumulate, ZIG_K, ZIG_W, ZIG_F, ZIG_R)
-            if k < n_total:  # ran out of units inside a block (many rejections): more bits
-                self._refill(_NBLOCK)
+        need = out.shape[0] * mean.size - (_NBLOCK - self.zpos)  # samples beyond the current block
+        n_blocks = -(-need // _NBLOCK) if need > 0 else 0
+        units = self.gen.bit_generator.random_raw(n_blocks * _NBLOCK // 2).view(np.int32)
+        p, self.zpos = scaled_copy(units, 0, self.z, self.zpos, self.scratch, out, lo, mean, std, accumulate)
+        if p != units.size:
+            raise RuntimeError(f"NormalStream: {units.size} units drawn, {p} used")
         return out
 
 
