@@ -26,8 +26,9 @@ Fast rows: the spikingjelly and parametric charge forms without the delayed rese
 convention but snntorch's) run charge, fire and reset in one branch-free loop per step that
 LLVM vectorises; fire ``h > v_th`` is ``h >= nextafter(v_th, inf)`` (``P[10]``), which is the
 same test for every non-NaN ``h``. The other forms run one pass per stage (``_step_block``).
-Per step, with ``g = surrogate'(h - v_th)`` (closed forms below, same as
-``neurosim.snn.surrogate``)::
+The backward runs surrogate and gradient of one step in one loop per surrogate (``_bwd_row``,
+``dv/dh`` as the branch-free ``c0 + c1 (1 - s) + (c2 - c3 h) g``). Per step, with
+``g = surrogate'(h - v_th)`` (closed forms below, same as ``neurosim.snn.surrogate``)::
 
     dv/dh = (1 - s) + (v_reset - h) g    (zero; detached: 1 - s)
           = 1 - (v_th - v_reset) g       (subtract; detached: 1)
@@ -232,84 +233,6 @@ def _step_block(xr, V, Hr, Sr, Vin, R, P, form, decay_input, strict, reset, rese
 
 
 @numba.njit(**_NJIT)
-def _sg_row(Hr, Gr, P, sid):
-    """``Gr = g(Hr - v_th)`` with the closed form of surrogate ``sid``."""
-    n = Hr.shape[0]
-    th, c1, c2, one, zero = P[1], P[5], P[6], P[7], P[8]
-    if sid == 0:
-        for j in range(n):
-            ax = c1 * (Hr[j] - th)
-            Gr[j] = c2 / (one + ax * ax)
-    elif sid == 1:
-        for j in range(n):
-            s = one / (one + np.exp(-(c1 * (Hr[j] - th))))
-            Gr[j] = (one - s) * s * c1
-    elif sid == 2:
-        for j in range(n):
-            d = c1 * abs(Hr[j] - th) + one
-            Gr[j] = one / (d * d)
-    elif sid == 3:
-        for j in range(n):
-            r = one - c1 * abs(Hr[j] - th)
-            Gr[j] = r * c1 if r > zero else zero
-    elif sid == 4:
-        for j in range(n):
-            u = Hr[j] - th
-            Gr[j] = np.exp(-(u * u) * c1) * c2
-    else:
-        for j in range(n):
-            ax = c1 * (Hr[j] - th)
-            Gr[j] = np.exp(-(ax * ax)) * c2
-
-
-@numba.njit(**_NJIT)
-def _grad_row(gsr, Gr, Hr, G, gxr, P, strict, gmode, dhdx, dhdv):
-    """``gh = gs g + G dv/dh``; ``gx = gh dh/dx``; ``G = gh dh/dv`` (Gr holds gh on return).
-
-    gmode 0: dv/dh = 1; 1: zero reset, detached; 2: zero reset; 3: subtract reset.
-    """
-    n = G.shape[0]
-    th, vres, one, zero, sub = P[1], P[2], P[7], P[8], P[9]
-    if gmode == 0:
-        for j in range(n):
-            gh = gsr[j] * Gr[j] + G[j]
-            gxr[j] = gh * dhdx
-            G[j] = gh * dhdv
-            Gr[j] = gh
-    elif gmode == 1 or gmode == 2:
-        det = gmode == 1
-        if strict:
-            for j in range(n):
-                h = Hr[j]
-                g = Gr[j]
-                d = zero if h > th else one
-                if not det:
-                    d = d + (vres - h) * g
-                gh = gsr[j] * g + G[j] * d
-                gxr[j] = gh * dhdx
-                G[j] = gh * dhdv
-                Gr[j] = gh
-        else:
-            for j in range(n):
-                h = Hr[j]
-                g = Gr[j]
-                d = zero if h >= th else one
-                if not det:
-                    d = d + (vres - h) * g
-                gh = gsr[j] * g + G[j] * d
-                gxr[j] = gh * dhdx
-                G[j] = gh * dhdv
-                Gr[j] = gh
-    else:
-        for j in range(n):
-            g = Gr[j]
-            gh = gsr[j] * g + G[j] * (one - sub * g)
-            gxr[j] = gh * dhdx
-            G[j] = gh * dhdv
-            Gr[j] = gh
-
-
-@numba.njit(**_NJIT)
 def _bwd_row(Hr, gsr, G, gxr, Ghr, P, sid, c, dhdx, dhdv):
     """Surrogate and gradient of one step in one loop per surrogate: with ``g = sg(h - v_th)``,
     ``s = H(h - v_th)``, ``dv/dh = c0 + c1 (1 - s) + (c2 - c3 h) g`` (``c`` from
@@ -381,8 +304,9 @@ def _bwd_row(Hr, gsr, G, gxr, Ghr, P, sid, c, dhdx, dhdv):
 
 @numba.njit(**_NJIT)
 def _dvdh_coefs(gmode, P):
-    """``(c0, c1, c2, c3)`` of ``dv/dh = c0 + c1 (1 - s) + (c2 - c3 h) g`` for ``gmode`` (see
-    :func:`_grad_row`): 0 -> 1; 1 -> 1 - s; 2 -> (1 - s) + (v_reset - h) g; 3 -> 1 - (v_th - v_reset) g."""
+    """``(c0, c1, c2, c3)`` of ``dv/dh = c0 + c1 (1 - s) + (c2 - c3 h) g`` for ``gmode``:
+    0 (no reset, delayed or detached subtract) -> 1; 1 (zero, detached) -> 1 - s;
+    2 (zero) -> (1 - s) + (v_reset - h) g; 3 (subtract) -> 1 - (v_th - v_reset) g."""
     c = np.zeros(4, dtype=P.dtype)
     one = P[7]
     if gmode == 0:
