@@ -2,7 +2,8 @@
 
 One call runs ``n_steps`` steps without returning to Python: per step it records state,
 delivers delayed synaptic input, updates every neuron (the same ``_lif_update`` /
-``_izhikevich_update`` as the single-model kernels), collects the spikes and scatters them
+``_izhikevich_update`` as the single-model kernels, except that a float32 Izhikevich state is
+also evaluated in float32 here), collects the spikes and scatters them
 through the CSR synapses into a ring buffer. ``neurosim.sim.Network.run`` calls it once per
 chunk of steps (for the progress bar and to draw the random drive of the next chunk).
 
@@ -58,7 +59,6 @@ from numba import types
 from numba.extending import overload
 
 from neurosim.config import NJIT
-from neurosim.kernels.izhikevich import _izhikevich_integrate
 from neurosim.kernels.lif import RESET_ZERO, _lif_integrate_v, _lif_reset
 
 __all__ = ["network_integrate", "VAR_V", "VAR_I_E", "VAR_U", "VAR_I_I", "VAR_REFR"]
@@ -238,7 +238,22 @@ def _lif_pass2_zero(lo, v, refr, v_th, v_reset, n_ref, spk, cnt):
 
 
 @numba.njit(**NJIT)
-def _izh_pass1(v, u, b0, b1, b2, x, c0, c1, c2, a, b, i_ext, h, dt):
+def _izh_integrate(v, u, current, a, b, k):
+    """``neurosim.kernels.izhikevich._izhikevich_integrate`` evaluated in the state dtype.
+
+    ``k`` = ``[0.04, 5, 140, dt / 2, dt]`` in the state dtype. float64: the same operations in
+    the same order (identical results, the 2003 listing); float32: float32 arithmetic, twice
+    the SIMD width of the float64 evaluation used by ``izhikevich_run``.
+    """
+    h = k[3]
+    v = v + h * (k[0] * (v * v) + k[1] * v + k[2] - u + current)
+    v = v + h * (k[0] * (v * v) + k[1] * v + k[2] - u + current)
+    u = u + (k[4] * a) * (b * v - u)
+    return v, u
+
+
+@numba.njit(**NJIT)
+def _izh_pass1(v, u, b0, b1, b2, x, c0, c1, c2, a, b, i_ext, k):
     """Deliver the inputs and integrate; the drive row ``x`` is read here, not through the ring.
 
     ``c0, c1, c2`` (0 or 1 in the state dtype) say which channel ``x`` goes to; ``b_c + x c_c``
@@ -251,7 +266,7 @@ def _izh_pass1(v, u, b0, b1, b2, x, c0, c1, c2, a, b, i_ext, h, dt):
         b0[i] = 0
         b1[i] = 0
         b2[i] = 0
-        vi, ui = _izhikevich_integrate(vi, u[i], cur, _get(a, i), _get(b, i), h, dt)
+        vi, ui = _izh_integrate(vi, u[i], cur, _get(a, i), _get(b, i), k)
         v[i] = vi
         u[i] = ui
 
@@ -270,7 +285,7 @@ def _izh_pass2(lo, v, u, c, d, v_peak, spk, cnt):
 @numba.njit(**NJIT)
 def network_integrate(step0, n_steps,
                       lv, lie, lii, lrefr, lcoef, lnref, lgroups,
-                      iv, iu, icoef, igroups, izh_dt,
+                      iv, iu, icoef, igroups, izh_k,
                       drive, has_drive,
                       indptr, indices, weights, delays, delay_const, ring, contig, direct, one,
                       spk, n_spk,
@@ -283,7 +298,8 @@ def network_integrate(step0, n_steps,
     ``lii`` (after this step's decay, in scatter then drive order) instead of through ``ring``,
     which saves two loads and two stores per neuron and step; 2: besides, nothing targets
     channel 2 (``v``), so the ring is not read at all.
-    ``one``: 1 in the state dtype, given at run time (see ``_lif_pass1``).
+    ``one``: 1 in the state dtype, given at run time (see ``_lif_pass1``). ``izh_k``: the
+    Izhikevich constants ``[0.04, 5, 140, dt / 2, dt]`` in the state dtype (``_izh_integrate``).
     ``spk`` int32 [N] / ``n_spk`` int64 [1] hold the spikes of the previous step (they are
     scattered at the start of the next step, also across calls). Spikes of neurons with
     ``rec_mask[i] != 0`` are appended to ``out_step`` / ``out_id`` from position ``n_out``.
@@ -292,7 +308,6 @@ def network_integrate(step0, n_steps,
     N = nL + iv.shape[0]
     D = ring.shape[0]
     R = rec_idx.shape[0]
-    h = 0.5 * izh_dt
     if N == 0:
         return n_steps, n_out, n_rec
     for s in range(n_steps):
@@ -367,7 +382,7 @@ def network_integrate(step0, n_steps,
             # always the array form: Izhikevich groups are usually heterogeneous (one compiled variant)
             _izh_pass1(iv[a:z], iu[a:z], b0[lo:hi], b1[lo:hi], b2[lo:hi], x, one if ch == 0 else zero,
                        one if ch == 1 else zero, one if ch == 2 else zero, icoef[0, a:z], icoef[1, a:z],
-                       icoef[5, a:z], h, izh_dt)
+                       icoef[5, a:z], izh_k)
             cnt = _izh_pass2(lo, iv[a:z], iu[a:z], icoef[2, a:z], icoef[3, a:z], icoef[4, a:z], spk, cnt)
         n_spk[0] = cnt
         # 4. record
