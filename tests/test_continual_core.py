@@ -59,6 +59,29 @@ def test_frozen_rows_fixed_and_new_rows_learn_the_complement():
     assert principal_angles(h.weight[2:].numpy(), Vt[2:4]).max() < 0.05
 
 
+def test_orthonormal_rows_consolidation_keeps_span_and_deflates():
+    """consolidate(orthonormal_rows=True): frozen rows become an orthonormal basis of the same
+    span; with drifted (non-orthonormal) old rows the new rows still find the next principal
+    directions (SVD of the data)."""
+    X, Vt = _data(seed=4)
+    h = HebbianSubspace(32, HebbianParams(eta=0.05), dtype=torch.float64)
+    h.add_neurons(2, rng=1)
+    for _ in range(60):
+        h.update(torch.from_numpy(X))
+    with torch.no_grad():  # simulate drift: same span, rows far from orthonormal
+        h.weight.copy_(torch.tensor([[1.0, 0.6], [0.0, 0.5]], dtype=torch.float64) @ h.weight)
+    before = h.weight.clone().numpy()
+    h.consolidate(orthonormal_rows=True)
+    W = h.weight.numpy()
+    assert h.n_frozen == 2 and np.abs(W @ W.T - np.eye(2)).max() < 1e-12
+    assert principal_angles(W, before).max() < 1e-6 and torch.equal(h.weight, h.basis)
+    h.add_neurons(2, rng=2)
+    for _ in range(60):
+        h.update(torch.from_numpy(X))
+    assert principal_angles(h.weight[2:].numpy(), Vt[2:4]).max() < 0.05
+    assert np.allclose(h.weight[:2].numpy(), W)
+
+
 def test_torch_backend_equals_naive_with_quantisation():
     rng = np.random.default_rng(3)
     X = 5 * rng.standard_normal((16, 10))

@@ -180,10 +180,22 @@ class HebbianSubspace(nn.Module):
         self.momentum = torch.cat([self.momentum, torch.zeros((k, self.in_features), dtype=dt, device=dev)])
         self.frozen = torch.cat([self.frozen, torch.zeros(k, dtype=torch.bool, device=dev)])
 
-    def consolidate(self, rtol: float = 1e-6) -> None:
-        """Freeze every row (merge all subspaces into one) and refresh the orthonormal ``basis``."""
+    def consolidate(self, rtol: float = 1e-6, *, orthonormal_rows: bool = False) -> None:
+        """Freeze every row (merge all subspaces into one) and refresh the orthonormal ``basis``.
+
+        ``orthonormal_rows=True`` also replaces the frozen rows by that basis (same span): the
+        later tasks' Hebbian reconstruction ``Y_f H_f`` is then the exact projection onto the
+        frozen subspace, so the new rows learn the principal subspace of what it misses (a
+        deflation), instead of compensating the drifted, non-orthonormal old rows. The literal
+        rule (``False``, the HLOP code) keeps the drifted rows.
+        """
         self.frozen.fill_(True)
         self.basis = orthonormal_basis(self.weight, rtol)
+        if orthonormal_rows:
+            r = self.basis.shape[0]
+            self.weight = self.basis.clone()
+            self.momentum = torch.zeros_like(self.weight)
+            self.frozen = torch.ones(r, dtype=torch.bool, device=self.weight.device)
 
     # ------------------------------------------------------------------ learning
     def _use_numba(self) -> bool:

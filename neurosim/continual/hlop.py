@@ -117,13 +117,15 @@ class HLOP(Strategy):
     backend : "auto" (Numba on CPU), "numba" or "torch".
     rng : seed / generator for the orthogonal initialisation of new neurons.
     freeze_1d : from task 1 on, do not optimise 1-D parameters (biases), as in HLOP's code.
+    orthonormal_rows : at consolidation replace the frozen Hebbian rows by their orthonormal
+        basis (``HebbianSubspace.consolidate``); False = the literal HLOP rule.
     """
 
     name = "hlop"
 
     def __init__(self, sizes_first=PMNIST_SIZES_FIRST, sizes_inc=PMNIST_SIZES_INC, *, reduce_every: int = 3,
                  reduce_by: int = 20, etas=PMNIST_ETAS, params: HebbianParams | None = None,
-                 backend: str = "auto", rng=None, freeze_1d: bool = True):
+                 backend: str = "auto", rng=None, freeze_1d: bool = True, orthonormal_rows: bool = False):
         from neurosim._rng import as_generator
 
         self.sizes_first = tuple(int(v) for v in sizes_first)
@@ -139,6 +141,7 @@ class HLOP(Strategy):
         self.backend = backend
         self.rng = as_generator(rng)
         self.freeze_1d = bool(freeze_1d)
+        self.orthonormal_rows = bool(orthonormal_rows)
         self.hebbian_s = 0.0
 
     def prepare(self, model, tasks):
@@ -178,5 +181,5 @@ class HLOP(Strategy):
         for layer in self.layers:
             layer.record_input = False
             layer._recorded = None
-            layer.hebbian.consolidate()
+            layer.hebbian.consolidate(orthonormal_rows=self.orthonormal_rows)
             layer.set_basis(layer.hebbian.basis)
