@@ -11,7 +11,9 @@ timing. Memory: each implementation runs in a fresh subprocess with
 when freed, so the resident set size tracks live memory); a sampler thread reads RSS from
 ``/proc/self/statm`` every 0.2 ms during one forward+backward; "peak extra" = peak minus the
 RSS just before the call (input, upstream gradient and compiled code excluded; ``x.grad``
-included for everyone). Bandwidth bound: 24 bytes per neuron-step forward+backward in
+included for everyone). neurosim's buffer cache (``neurosim.snn.fused.set_buffer_cache``) is
+emptied before each measured call, so its buffers count as fresh allocations; what it keeps
+after the call is printed separately. Bandwidth bound: 24 bytes per neuron-step forward+backward in
 float32 -> 1.27e9 neuron-steps/s at 30 GB/s (PEERS.md).
 
 Usage::
@@ -145,8 +147,13 @@ def memory_child(name, T, B, N):
     fn = make(name)
     _fb(fn, x, g)  # warm-up / compile
     peaks = []
+    cached = 0
     for _ in range(3):
         x.grad = None
+        if name == "neurosim":  # count the cached [T, ...] buffers as fresh allocations
+            from neurosim.snn import fused
+
+            fused.set_buffer_cache(fused.buffer_cache_info()["max_bytes"])
         gc.collect()
         base = _rss()
         peak = [base]
@@ -164,14 +171,20 @@ def memory_child(name, T, B, N):
         stop.set()
         th.join()
         peaks.append(peak[0] - base)
-    print(json.dumps({"peak_extra": max(peaks)}))
+        if name == "neurosim":
+            from neurosim.snn import fused
+
+            cached = fused.buffer_cache_info()["free_bytes"]
+    print(json.dumps({"peak_extra": max(peaks), "cached": cached}))
 
 
-def memory(name, T, B, N) -> float:
+def memory(name, T, B, N) -> tuple[float, float]:
+    """(peak extra MiB, MiB kept in neurosim's buffer cache after the call)."""
     env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="65536", MALLOC_TRIM_THRESHOLD_="65536")
     out = subprocess.run([sys.executable, __file__, "--memory-child", name, str(T), str(B), str(N)],
                          capture_output=True, text=True, env=env, check=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])["peak_extra"] / 2**20
+    res = json.loads(out.stdout.strip().splitlines()[-1])
+    return res["peak_extra"] / 2**20, res["cached"] / 2**20
 
 
 def main(argv=None):
@@ -208,12 +221,12 @@ def main(argv=None):
     if not args.no_memory:
         T, B, N = CASES[0]
         print(f"\nPeak extra memory, forward+backward, T{T} B{B} N{N} (fresh process each):\n")
-        print("| implementation | peak extra MiB | / spikingjelly |")
-        print("|---|---|---|")
+        print("| implementation | peak extra MiB | / spikingjelly | kept in cache after the call, MiB |")
+        print("|---|---|---|---|")
         mem = {n: memory(n, T, B, N) for n in impls}
         for n in impls:
-            rel = mem[n] / mem["spikingjelly"] if "spikingjelly" in mem else float("nan")
-            print(f"| {LABELS[n]} | {mem[n]:.0f} | {rel:.2f} |")
+            rel = mem[n][0] / mem["spikingjelly"][0] if "spikingjelly" in mem else float("nan")
+            print(f"| {LABELS[n]} | {mem[n][0]:.0f} | {rel:.2f} | {mem[n][1]:.0f} |")
     print(f"\nload average at the end {os.getloadavg()[0]:.1f}")
 
 

@@ -386,6 +386,15 @@ def _run_block(x, m0, m1, V, H, h0, Hrow, Srow, spikes, Vin, R, P, F):
             _step_block(x[t, m0:m1], V, Hr, Sr, Vin, R, P, form, decay_input, strict, reset, reset_delay)
 
 
+@numba.njit(**_NJIT)
+def _init_state(V, v0, m0, P):
+    """``V = v0[m0:m0 + len(V)]``, or ``v_rest`` everywhere when ``v0`` is empty (fresh state)."""
+    if v0.shape[0] > 0:
+        V[:] = v0[m0:m0 + V.shape[0]]
+    else:
+        V[:] = P[3]
+
+
 # --------------------------------------------------------------------------------------------
 @numba.njit(**_NJIT)
 def _forward_block(x, v0, spikes, v_out, H, P, F, work, b):
@@ -396,15 +405,16 @@ def _forward_block(x, v0, spikes, v_out, H, P, F, work, b):
     m1 = min(M, m0 + block)
     n = m1 - m0
     V = v_out[m0:m1]
-    V[:] = v0[m0:m1]
+    _init_state(V, v0, m0, P)
     _run_block(x, m0, m1, V, H, m0, work[:n], work[:0], spikes, work[n:2 * n], work[2 * n:3 * n], P, F)
 
 
 @numba.njit(**_NJIT)
 def lif_bptt_forward(x, v0, spikes, v_out, H, P, F, work, b0, b1):
-    """Forward over ``T`` steps of blocks ``b0 .. b1-1`` (``F[7]`` neurons each): writes
-    ``spikes`` ``[T, M]``, the final membrane ``v_out`` ``[M]`` of those neurons and, unless
-    ``H`` has length 0, the charged membranes ``H`` ``[T, M]`` for the backward.
+    """Forward over ``T`` steps of blocks ``b0 .. b1-1`` (``F[7]`` neurons each) from the
+    initial membrane ``v0`` ``[M]`` (length 0: ``v_rest`` everywhere): writes ``spikes``
+    ``[T, M]``, the final membrane ``v_out`` ``[M]`` of those neurons and, unless ``H`` has
+    length 0, the charged membranes ``H`` ``[T, M]`` for the backward.
 
     ``work`` is scratch of at least ``forward_work(F)`` elements (dtype of ``x``). Blocks are
     independent: :func:`run_blocks` calls this on disjoint block ranges from several threads
@@ -441,6 +451,7 @@ def _backward_block(x, v0, Hs, gs, gv_T, gx, gv0, gk_part, P, F, work, b):
     m0 = b * block
     m1 = min(M, m0 + block)
     n = m1 - m0
+    has_v0 = v0.shape[0] > 0
     stored = Hs.shape[0] > 0
     off = 0 if stored else T * n
     V = work[off:off + n]
@@ -451,10 +462,13 @@ def _backward_block(x, v0, Hs, gs, gv_T, gx, gv0, gk_part, P, F, work, b):
     H = Hs if stored else work[:T * n].reshape((T, n))
     h0 = m0 if stored else 0
     if not stored:
-        V[:] = v0[m0:m1]
+        _init_state(V, v0, m0, P)
         _run_block(x, m0, m1, V, H, 0, S, S, x[:0], Vin, R, P, F)  # recompute h of this block
     G = V  # reuse: carry = dL/dv_t
-    G[:] = gv_T[m0:m1]
+    if gv_T.shape[0] > 0:
+        G[:] = gv_T[m0:m1]
+    else:
+        G[:] = zero
     coefs = _dvdh_coefs(gmode, P)
     acc = 0.0
     for t in range(T - 1, -1, -1):
@@ -464,14 +478,14 @@ def _backward_block(x, v0, Hs, gs, gv_T, gx, gv0, gk_part, P, F, work, b):
         _bwd_row(Hr, gsr, G, gxr, S, P, sid, coefs, dhdx, dhdv)  # S: gh
         if reset_delay and reset == 0:  # the reset r_t = H(v_{t-1}) blocks dh_t/dv_{t-1}
             for j in range(n):
-                vp = H[t - 1, h0 + j] if t > 0 else v0[m0 + j]
+                vp = H[t - 1, h0 + j] if t > 0 else (v0[m0 + j] if has_v0 else vr)
                 fired = vp > v_th if strict else vp >= v_th
                 if fired:
                     G[j] = zero
         if need_k:
             for j in range(n):
                 if t == 0:
-                    vp = v0[m0 + j]
+                    vp = v0[m0 + j] if has_v0 else vr
                 else:
                     hp = H[t - 1, h0 + j]
                     if reset == 2:
@@ -482,7 +496,8 @@ def _backward_block(x, v0, Hs, gs, gv_T, gx, gv0, gk_part, P, F, work, b):
                         vp = sp * v_reset + (one - sp) * hp if reset == 0 else hp - sp * sub
                 dhdk = (x[t, m0 + j] - (vp - vr)) if decay_input else (vr - vp)
                 acc += S[j] * dhdk
-    gv0[m0:m1] = G
+    if gv0.shape[0] > 0:
+        gv0[m0:m1] = G
     if need_k:
         gk_part[b] = acc
 
@@ -496,7 +511,8 @@ def lif_bptt_backward(x, v0, H, gs, gv_T, gx, gv0, gk_part, P, F, work, b0, b1):
     0: then the membranes of one block over all steps are recomputed into ``work``; ``F[8]`` is
     sized by the caller to stay in the L2 cache). ``gs`` ``[T, M]`` is the gradient w.r.t. the
     spikes (or ``[1, M]``: the same for every step, e.g. from ``spikes.sum()``), ``gv_T``
-    ``[M]`` w.r.t. the final membrane. ``gk_part`` (float64, length ``ceil(M / F[8])``)
+    ``[M]`` w.r.t. the final membrane (length 0: zero); ``v0`` as in the forward; ``gv0`` of
+    length 0 skips the gradient w.r.t. ``v0``. ``gk_part`` (float64, length ``ceil(M / F[8])``)
     receives ``sum gh dh/dk`` per block (``k = 1/tau``, the leak fraction); pass an array of
     length 0 to skip it. ``work``: scratch of at least ``backward_work(F, T, stored)`` elements.
     """

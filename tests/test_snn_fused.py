@@ -148,3 +148,21 @@ def test_buffer_cache_reuses_freed_buffers(monkeypatch, store):
         assert torch.equal(s, ref[0][0]) and fused.buffer_cache_info()["buffers"] == 0
     finally:
         fused.set_buffer_cache(256 << 20)
+
+
+@pytest.mark.parametrize("use_v", [False, True])
+def test_fused_fresh_state_is_v_rest(use_v):
+    """state=None starts from v_rest without a materialised [B, ...] state (kernel fills it)."""
+    gen = torch.Generator().manual_seed(4)
+    x = torch.randn(6, 3, 50, generator=gen) + 0.4
+    g = torch.randn(6, 3, 50, generator=gen)
+    out = []
+    for backend in ("torch", "fused"):
+        xr = x.clone().requires_grad_(True)
+        s, st = snn.LIF(2.0, v_rest=0.3, reset="subtract", backend=backend)(xr)
+        loss = (s * g).sum() + (st.v.sum() if use_v else 0.0)
+        (gx,) = torch.autograd.grad(loss, [xr])
+        out.append((s.detach(), st.v.detach(), gx))
+    assert torch.equal(out[0][0], out[1][0])
+    np.testing.assert_allclose(out[1][1].numpy(), out[0][1].numpy(), rtol=1e-6)
+    np.testing.assert_allclose(out[1][2].numpy(), out[0][2].numpy(), rtol=1e-5, atol=1e-5)

@@ -193,7 +193,9 @@ class _FusedLIF(torch.autograd.Function):
         kval = None if k is None else float(k)
         P, F = kernel_arrays(spec, dtype, kval, T=T, block=forward_block(M), store=store)
         spikes = _CACHE.empty((T, M), x2.dtype)
-        v_out = torch.empty_like(v0)
+        v_out = torch.empty(M, dtype=x2.dtype)
+        if v0 is None:  # fresh state: v_rest everywhere (no [M] buffer to fill and read)
+            v0 = torch.empty(0, dtype=x2.dtype)
         H = _CACHE.empty((T, M), x2.dtype) if store else torch.empty((0, 0), dtype=x2.dtype)
         run_blocks(lif_bptt_forward, n_blocks(M, int(F[7])), forward_work(F),
                    x2.detach().numpy(), v0.detach().numpy(), spikes.numpy(), v_out.numpy(), H.numpy(), P, F)
@@ -208,6 +210,8 @@ class _FusedLIF(torch.autograd.Function):
 
         x2, v0, H = ctx.saved_tensors
         T, M = x2.shape
+        if v0 is None:
+            v0 = torch.empty(0, dtype=x2.dtype)
         if g_spikes is None:
             g_spikes = torch.zeros((1, M), dtype=x2.dtype)
         else:
@@ -218,12 +222,13 @@ class _FusedLIF(torch.autograd.Function):
             if not g_spikes.is_contiguous():
                 g_spikes = g_spikes.contiguous()
         if g_v is None:
-            g_v = torch.zeros_like(v0)
+            g_v = torch.empty(0, dtype=x2.dtype)  # zero
         else:
-            g_v = g_v.to(v0.dtype).contiguous()
+            g_v = g_v.to(x2.dtype).contiguous()
         stored = H.shape[0] > 0
         gx = _CACHE.empty((T, M), x2.dtype)
-        gv0 = torch.empty_like(v0)
+        need_v0 = ctx.needs_input_grad[1] and v0.shape[0] > 0
+        gv0 = torch.empty(M if need_v0 else 0, dtype=x2.dtype)
         nblocks = n_blocks(M, int(ctx.F[8]))
         need_k = ctx.has_k and ctx.needs_input_grad[2]
         gk_part = np.zeros(nblocks if need_k else 0, dtype=np.float64)
@@ -231,11 +236,14 @@ class _FusedLIF(torch.autograd.Function):
                    v0.detach().numpy(), H.numpy(), g_spikes.numpy(), g_v.numpy(), gx.numpy(), gv0.numpy(),
                    gk_part, ctx.P, ctx.F)
         gk = torch.tensor(gk_part.sum(), dtype=x2.dtype) if need_k else None
-        return gx, (gv0 if ctx.needs_input_grad[1] else None), gk, None, None
+        return gx, (gv0 if need_v0 else None), gk, None, None
 
 
-def lif_fused(x: torch.Tensor, v0: torch.Tensor, spec: LIFSpec, k: torch.Tensor | None = None):
+def lif_fused(x: torch.Tensor, v0: torch.Tensor | None, spec: LIFSpec, k: torch.Tensor | None = None):
     """Multi-step LIF through the Numba kernels: ``(spikes [T, B, ...], v_T [B, ...])``.
+
+    ``v0`` ``[B, ...]`` is the initial membrane; ``None`` starts from ``v_rest`` (as
+    :meth:`LIFState.initial`) without materialising it.
 
     ``k`` (optional 0-d tensor) is a learnable leak fraction per step (``1/tau``), used as
     ``h = v + (x - (v - v_rest)) * k`` (parametric LIF); its gradient is accumulated in float64.
@@ -248,12 +256,14 @@ def lif_fused(x: torch.Tensor, v0: torch.Tensor, spec: LIFSpec, k: torch.Tensor 
     x2 = x.reshape(T, -1)
     if not x2.is_contiguous():
         x2 = x2.contiguous()
-    v = v0.to(x.dtype).reshape(-1)
-    if not v.is_contiguous():
-        v = v.contiguous()
+    v = None
+    if v0 is not None:
+        v = v0.to(x.dtype).reshape(-1)
+        if not v.is_contiguous():
+            v = v.contiguous()
     if k is not None:
         k = k.to(x.dtype).reshape(())
     store = STORE_MEMBRANE and torch.is_grad_enabled() and (
-        x2.requires_grad or v.requires_grad or (k is not None and k.requires_grad))
+        x2.requires_grad or (v is not None and v.requires_grad) or (k is not None and k.requires_grad))
     spikes, v_out = _FusedLIF.apply(x2, v, k, spec, store)
     return spikes.view(x.shape), v_out.view(step_shape)

@@ -239,18 +239,21 @@ def lif_run(xs: torch.Tensor, state: LIFState | None, spec: LIFSpec, backend: st
     float32/float64 input when it supports ``spec``; ``"torch"`` always loops here.
     """
     check_sequence(xs, "x")
-    state = _check_state(state, xs[0], spec)
+    fresh = state is None
+    state = _check_state(state, xs[0], spec) if not fresh else None
     if backend not in ("torch", "auto", "fused"):
         raise ValueError(f"backend must be one of 'auto', 'torch', 'fused'; got {backend!r}")
     if backend != "torch":
         from neurosim.snn import fused
 
-        if fused.supports(xs, spec, k):
-            spikes, v = fused.lif_fused(xs, state.v, spec, k)
+        if fused.supports(xs, spec, k):  # a fresh state (v_rest) is not materialised
+            spikes, v = fused.lif_fused(xs, None if fresh else state.v, spec, k)
             return spikes, LIFState(v)
         if backend == "fused":
             raise ValueError(f"the fused kernel does not support this input/spec ({fused.why_not(xs, spec, k)}); "
                              "use backend='auto' or 'torch'")
+    if state is None:
+        state = _check_state(None, xs[0], spec)
     out = []
     for x in xs:
         s, state = lif_step(x, state, spec, k)
