@@ -23,8 +23,9 @@ Channels   0 = ``i_syn``/``ge`` (LIF excitatory current; Izhikevich current for 
 Synapses   one CSR over keys ``c * N + pre``: ``indptr`` int64 [3 N + 1], ``indices`` int32
            (post), ``weights`` float, ``delays`` int32 (steps; empty when every synapse has
            ``delay_const`` >= 0 steps). ``ring`` float [D, 3, N] with D = max delay + 1;
-           ``contig`` uint8 [3 N]: rows whose targets are consecutive ids (dense blocks such as
-           all-to-all) are scattered with a contiguous, vectorised add.
+           ``contig`` uint8 [3 N] row flags: bit 0, the targets are consecutive ids (dense blocks
+           such as all-to-all: a contiguous, vectorised add); bit 1, all weights of the row are
+           equal (the scalar is added; the weights are not read).
 Drive      ``drive`` float [T_chunk, N]: row ``t`` is added at step ``step0 + t`` to the drive
            channel of each group (Poisson counts times weight, Gaussian noise ...); with
            ``has_drive`` false no drive is added. LIF groups add it to their inbox (or, in
@@ -103,6 +104,13 @@ def _add_indexed(dst, idx, src):
 
 
 @numba.njit(**NJIT)
+def _add_const(dst, idx, w):
+    """``dst[idx[k]] += w`` in order."""
+    for k in range(idx.shape[0]):
+        dst[idx[k]] += w
+
+
+@numba.njit(**NJIT)
 def _scatter(spk, n_spk, m, N, indptr, indices, weights, delays, delay_const, ring, contig, lie, lii, direct):
     D = ring.shape[0]
     for c in range(3):
@@ -119,9 +127,12 @@ def _scatter(spk, n_spk, m, N, indptr, indices, weights, delays, delay_const, ri
                     row = lii
                 else:
                     row = ring[(m + delay_const) % D, c]
-                if contig[key]:  # consecutive targets: contiguous (vectorised) add
+                fl = contig[key]
+                if fl & 1:  # consecutive targets: contiguous (vectorised) add
                     k0 = indices[q0]
                     _add_run(row[k0:k0 + (q1 - q0)], weights[q0:q1])
+                elif fl & 2:  # one weight for the whole row: the weights are not streamed
+                    _add_const(row, indices[q0:q1], weights[q0])
                 else:
                     _add_indexed(row, indices[q0:q1], weights[q0:q1])
             else:

@@ -18,7 +18,8 @@ import numba
 
 from neurosim.config import NJIT
 
-__all__ = ["dense_propagate", "csr_propagate", "csr_propagate_delayed", "csr_order", "csr_contiguous_rows"]
+__all__ = ["dense_propagate", "csr_propagate", "csr_propagate_delayed", "csr_order", "csr_contiguous_rows",
+           "csr_uniform_rows"]
 
 
 @numba.njit(**NJIT)
@@ -87,3 +88,25 @@ def csr_contiguous_rows(indptr, indices, out):
                 ok = False
                 break
         out[r] = 1 if ok else 0
+
+
+@numba.njit(**NJIT)
+def csr_uniform_rows(indptr, weights, out):
+    """``out[r] |= 2`` when every weight of the non-empty row ``r`` is the same value.
+
+    Such a row is scattered as ``row[indices] += w`` with one scalar ``w``: the weights are not
+    streamed from memory (half the traffic of a sparse row with float32 weights and int32 targets).
+    """
+    for r in range(indptr.shape[0] - 1):
+        q0 = indptr[r]
+        q1 = indptr[r + 1]
+        if q1 == q0:
+            continue
+        w0 = weights[q0]
+        ok = True
+        for q in range(q0 + 1, q1):
+            if weights[q] != w0:
+                ok = False
+                break
+        if ok:
+            out[r] |= 2

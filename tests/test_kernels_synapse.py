@@ -96,3 +96,13 @@ def test_csr_contiguous_rows():
     out = np.empty(5, dtype=np.uint8)
     csr_contiguous_rows(indptr, indices, out)
     np.testing.assert_array_equal(out, [1, 0, 0, 0, 1])
+
+
+def test_csr_uniform_rows_sets_bit_1_only():
+    from neurosim.kernels.synapse import csr_uniform_rows
+
+    indptr = np.array([0, 3, 3, 5, 8, 9])
+    weights = np.array([0.5, 0.5, 0.5, 1.0, 2.0, np.nan, np.nan, 1.0, -3.0], dtype=np.float32)
+    out = np.array([1, 0, 0, 1, 0], dtype=np.uint8)   # bit 0 (contiguous) is kept
+    csr_uniform_rows(indptr, weights, out)
+    np.testing.assert_array_equal(out, [3, 0, 0, 1, 2])   # equal, empty, differ, NaN never equal, single

@@ -19,11 +19,13 @@ def _events(mon, dt):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("reset", ["zero", "subtract"])
 @pytest.mark.parametrize("delays", ["mixed", "zero", "zero_no_v"])
-def test_lif_network_matches_naive(dtype, reset, delays):
+@pytest.mark.parametrize("weights", ["random", "per_call"])
+def test_lif_network_matches_naive(dtype, reset, delays, weights):
     """Two LIF groups (one heterogeneous), three targets, per-synapse delays, a timed drive.
 
     With all delays zero the simulator adds inputs straight into the currents (``direct``);
-    ``zero_no_v`` (no input on v, as in CUBA) also skips the ring.
+    ``zero_no_v`` (no input on v, as in CUBA) also skips the ring. ``per_call``: one weight per
+    ``connect`` call, so rows are scattered as a scalar add (CSR row flag bit 1).
     """
     rng = np.random.default_rng(3)
     dt, T = 0.5, 240
@@ -40,6 +42,8 @@ def test_lif_network_matches_naive(dtype, reset, delays):
         i = rng.integers(0, pre.n, 6)
         j = rng.integers(0, post.n, 6)
         w = rng.uniform(0.2, 1.0, 6) * scale
+        if weights == "per_call":
+            w[:] = w[0]
         d = rng.choice([0.0, 0.5, 1.0, 2.5], 6) * (delays == "mixed")
         net.connect(pre, post, pairs=(i, j), weight=w, delay_ms=d, target=target)
         tag = {"ge": "e", "gi": "i", "v": "v"}[target]
@@ -51,6 +55,9 @@ def test_lif_network_matches_naive(dtype, reset, delays):
     mon = net.add_spike_monitor(name="spikes")
     net.run(T * dt, progress=False)
     assert net._flat["direct"] == {"mixed": 0, "zero": 1, "zero_no_v": 2}[delays]
+    if weights == "per_call":   # every non-empty row is a scalar-weight row
+        f = net._flat
+        np.testing.assert_array_equal((f["contig"] & 2) > 0, np.diff(f["indptr"]) > 0)
 
     coef = {k: np.zeros(8) for k in ("a_m", "a_e", "a_i", "k_e", "k_i", "v_inf", "v_th", "v_reset")}
     n_ref = np.zeros(8, dtype=np.int64)

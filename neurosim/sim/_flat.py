@@ -15,7 +15,7 @@ from neurosim.kernels.lif import RESET_CODES
 from neurosim.kernels.network import network_integrate
 from neurosim.kernels.normal import BLOCK as _NBLOCK
 from neurosim.kernels.normal import scaled_copy
-from neurosim.kernels.synapse import csr_contiguous_rows, csr_order
+from neurosim.kernels.synapse import csr_contiguous_rows, csr_order, csr_uniform_rows
 from neurosim.sim.monitors import SpikeMonitor, StateMonitor
 
 __all__ = ["build_flat", "run_flat", "NormalStream"]
@@ -154,6 +154,7 @@ def build_flat(net) -> dict:
     del order, dsteps
     contig = np.zeros(3 * N, dtype=np.uint8)
     csr_contiguous_rows(indptr, indices, contig)
+    csr_uniform_rows(indptr, weights, contig)
     flat.update(indptr=indptr, indices=indices, weights=weights, delays=delays, delay_const=delay_const,
                 ring=np.zeros((dmax + 1, 3, N), dtype=F), contig=contig,
                 direct=0, one=F.type(1))
