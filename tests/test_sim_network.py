@@ -259,3 +259,22 @@ def test_izhikevich2003_float32_has_the_float64_statistics():
     # same noise, same start: the first spikes coincide before the chaotic divergence
     n = 50
     np.testing.assert_array_equal(m32.times_ms[:n], m64.times_ms[:n])
+
+
+@pytest.mark.parametrize("prefetch", [False, True])
+def test_drive_chunking_and_prefetch_thread_do_not_change_spikes(monkeypatch, prefetch):
+    from neurosim.sim import _flat
+
+    def spikes():
+        net = ns.sim.izhikevich2003(n_neurons=200, rng=4)
+        net.add_poisson_input(net.groups["inh"], 50.0, 1.0, target="i")
+        net.run(150.0, progress=False)
+        return net.monitors["spikes"].times_ms, net.monitors["spikes"].ids
+
+    t0, i0 = spikes()
+    monkeypatch.setattr(_flat, "PREFETCH_DRIVE", prefetch)
+    monkeypatch.setattr(_flat, "DRIVE_CHUNK_ELEMS", 200 * 7)   # 7-step chunks
+    t1, i1 = spikes()
+    assert t0.size > 50
+    np.testing.assert_array_equal(t0, t1)
+    np.testing.assert_array_equal(i0, i1)

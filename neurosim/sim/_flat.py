@@ -57,6 +57,14 @@ def draw_normal(gen, shape, mean=0.0, std=1.0, dtype=np.float64):
                            np.broadcast_to(np.asarray(std, dtype=dtype), (n,)).copy())
     return out
 
+#: largest drive chunk (steps x neurons) drawn at once (1 MB in float32: stays in L2 cache)
+DRIVE_CHUNK_ELEMS = 250_000
+#: draw the next chunk's drive in a helper thread while the kernel runs: less wall time on a
+#: free second core, but ~15 % more CPU time (izh1000: the drive crosses cores, thread hand-offs)
+#: and a second thread; off by default, so a run uses one thread like the serial peers it is
+#: compared with
+PREFETCH_DRIVE = False
+
 _LIF_ROWS = ("a_m", "a_e", "a_i", "k_e", "k_i", "v_inf", "v_th", "v_reset")
 _IZH_ROWS = ("a", "b", "c", "d", "v_peak", "i_ext")
 
@@ -239,8 +247,9 @@ def _call(flat, step0, n_steps, drive, has_drive, out_step, out_id, rec_out, izh
 
 
 def run_flat(net, n_steps: int, progress: bool):
-    """Run ``n_steps`` steps in chunks; the next chunk's random drive is drawn in a helper thread
-    while the (GIL-free) kernel runs the current one, so drawing costs little wall time."""
+    """Run ``n_steps`` steps in chunks of at most ``DRIVE_CHUNK_ELEMS`` drive values; each chunk's
+    random drive is drawn before the kernel runs it (with ``PREFETCH_DRIVE``: in a helper thread
+    while the GIL-free kernel runs the previous chunk). The numbers do not depend on chunking."""
     from concurrent.futures import ThreadPoolExecutor
 
     from tqdm import tqdm
@@ -253,7 +262,7 @@ def run_flat(net, n_steps: int, progress: bool):
     has_drive = bool(net.inputs)
     chunk = n_steps
     if has_drive:
-        chunk = max(1, min(chunk, 2_000_000 // max(N, 1), -(-n_steps // 8)))
+        chunk = max(1, min(chunk, DRIVE_CHUNK_ELEMS // max(N, 1), -(-n_steps // (8 if PREFETCH_DRIVE else 1))))
     if progress:
         chunk = max(1, min(chunk, -(-n_steps // 20)))
     drives = [np.zeros((chunk if has_drive else 1, N), dtype=F) for _ in range(2 if has_drive else 1)]
@@ -273,7 +282,7 @@ def run_flat(net, n_steps: int, progress: bool):
     state_mons = [m for m in net.monitors.values() if isinstance(m, StateMonitor)]
     bar = tqdm(total=n_steps, disable=not progress, unit="step", desc=f"simulating {n_steps * net.dt:g} ms",
                leave=False)
-    pool = ThreadPoolExecutor(max_workers=1) if has_drive else None
+    pool = ThreadPoolExecutor(max_workers=1) if has_drive and PREFETCH_DRIVE else None
     t0 = time.perf_counter()
     try:
         starts = list(range(0, n_steps, chunk))
@@ -283,7 +292,7 @@ def run_flat(net, n_steps: int, progress: bool):
         for c, start in enumerate(starts):
             T = min(chunk, n_steps - start)
             drive = drives[c % len(drives)]
-            if has_drive and c + 1 < len(starts):  # draw the next chunk while this one runs
+            if pool is not None and c + 1 < len(starts):  # draw the next chunk while this one runs
                 nxt = starts[c + 1]
                 pending = pool.submit(_draw_drive, net, flat, drives[(c + 1) % 2], net.step + T,
                                       min(chunk, n_steps - nxt))
@@ -306,6 +315,8 @@ def run_flat(net, n_steps: int, progress: bool):
             if pending is not None:
                 pending.result()
                 pending = None
+            elif has_drive and c + 1 < len(starts):  # no helper thread: draw the next chunk now
+                _draw_drive(net, flat, drives[(c + 1) % 2], net.step, min(chunk, n_steps - starts[c + 1]))
             bar.update(T)
     finally:
         if pool is not None:
