@@ -7,8 +7,13 @@ Network (both libraries, identical initial weights, identical batch order)::
 
 LIF: tau 2, v_th 1, hard reset to 0, decay_input, ATan(alpha=2) surrogate, detach_reset.
 T = 4 (direct encoding: the image is repeated), Adam lr 1e-3, batch 128, images scaled to [0, 1].
-neurosim: ``neurosim.models.get_model("spiking_convnet")`` (fused Numba LIF forward/BPTT on CPU);
-spikingjelly 2.0.0: ``layer.SeqToANNContainer`` + ``neuron.LIFNode(step_mode="m")``.
+neurosim: ``neurosim.models.get_model("spiking_convnet", fuse_pool=True)`` (fused Numba LIF
+forward/BPTT on CPU, each LIF fused with the 2x2 average pooling after it: same values and
+gradients as separate layers); ``neurosim-nofuse``: the same model with separate pooling layers;
+spikingjelly 2.0.0: ``layer.SeqToANNContainer`` + ``neuron.LIFNode(step_mode="m")``, built like
+spikingjelly's own ``activation_based/examples/conv_fashion_mnist.py`` (image expanded to
+``[T, B, ...]``, every layer run on all T steps; no layer is computed once for the static image
+by either side).
 Epochs alternate between the libraries so that both see the same machine load. Reports test
 accuracy after every epoch (eval-mode BN, whole test set) and training samples/s (training
 loop only, evaluation excluded).
@@ -31,10 +36,10 @@ import torch.nn.functional as F
 from torch import nn
 
 
-def build_neurosim(backend: str = "auto"):
+def build_neurosim(backend: str = "auto", fuse_pool: bool = True):
     from neurosim.models import get_model
 
-    m = get_model("spiking_convnet")  # the network is the default configuration
+    m = get_model("spiking_convnet", fuse_pool=fuse_pool)  # the network (default sizes)
     if backend != "auto":
         for mod in m.modules():
             if hasattr(mod, "backend"):
@@ -142,7 +147,8 @@ def main(argv=None):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data", default=None, help="data folder (default: $NEUROSIM_DATA)")
     p.add_argument("--which", default="neurosim,spikingjelly",
-                   help="comma list of neurosim, spikingjelly, neurosim-torch (pure-torch LIF loop)")
+                   help="comma list of neurosim, spikingjelly, neurosim-nofuse (separate pooling layers), "
+                        "neurosim-torch (pure-torch LIF loop)")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--json", default=None, help="also write the results to this JSON file")
     p.add_argument("--progress-every", type=int, default=0, help="print a progress line every N batches")
@@ -164,8 +170,10 @@ def main(argv=None):
     for lib in libs:
         if lib == "neurosim":
             m = build_neurosim()
+        elif lib == "neurosim-nofuse":
+            m = build_neurosim(fuse_pool=False)
         elif lib == "neurosim-torch":
-            m = build_neurosim("torch")
+            m = build_neurosim("torch", fuse_pool=False)
         elif lib == "spikingjelly":
             m = SJConvNet()
         else:

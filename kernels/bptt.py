@@ -41,7 +41,14 @@ float32, as torch does) and flags in an int64 array ``F``:
 ``P``: tau, v_th, v_reset, v_rest, k_or_beta, c1, c2, one, zero, v_th - v_reset, fire threshold
 (``v_th``, or the next float above it for the strict ``>``)
 ``F``: form, decay_input, strict, reset, detach_reset, reset_delay, surrogate id, forward block,
-backward block
+backward block, pool width ``W`` (0: none)
+
+2x2 average pooling (``F[9] = W > 0``): the neurons are ``[..., H, W]`` images (``H``, ``W`` even)
+and ``spikes`` is the pooled output ``[T, M / 4]`` (``avg_pool2d(s, 2)``: the mean of each 2x2
+window; exact, the spikes are 0 or 1); the spikes themselves go to a scratch row only. The
+backward takes the gradient w.r.t. the pooled output and spreads ``g / 4`` over each window
+(exactly what ``avg_pool2d``'s backward computes). Blocks then start and end on pairs of image
+rows (multiples of ``2 W``), so a block's pooled outputs are ``[m0 / 4, m1 / 4)``.
 
 Surrogate ids: 0 atan ``c2 / (1 + (c1 x)^2)``; 1 sigmoid ``(1 - s) s c1``, ``s = 1/(1+e^{-c1 x})``;
 2 fast sigmoid ``1 / (c1 |x| + 1)^2``; 3 triangle ``max(0, 1 - c1 |x|) c1``;
@@ -64,7 +71,7 @@ __all__ = ["lif_bptt_forward", "lif_bptt_backward", "surrogate_grad", "run_block
            "N_PARAMS", "N_FLAGS"]
 
 N_PARAMS = 11
-N_FLAGS = 9
+N_FLAGS = 10
 
 # IEEE division (x / 0 -> inf, as torch) instead of Python's ZeroDivisionError check, which
 # also keeps divisions by per-element values (surrogates) from vectorising.
@@ -368,22 +375,55 @@ def _fast_row(xr, V, Hr, Sr, P, form, decay_input, reset):
 
 
 @numba.njit(**_NJIT)
+def _pool_row(Sr, out, q0, W, P):
+    """``out[q0 + ...]`` = 2x2 means of the row pairs in ``Sr`` (``len(Sr)`` a multiple of ``2 W``)."""
+    quarter = P[7] / (P[7] + P[7] + P[7] + P[7])
+    w2 = W // 2
+    for p in range(Sr.shape[0] // (2 * W)):
+        a0 = p * 2 * W
+        o = q0 + p * w2
+        for w in range(w2):
+            a = a0 + 2 * w
+            out[o + w] = (Sr[a] + Sr[a + 1] + Sr[a + W] + Sr[a + W + 1]) * quarter
+
+
+@numba.njit(**_NJIT)
+def _unpool_row(gp, q0, Gr, W, P):
+    """``Gr`` = the pooled gradient ``gp[q0 + ...] / 4`` spread over each 2x2 window."""
+    quarter = P[7] / (P[7] + P[7] + P[7] + P[7])
+    w2 = W // 2
+    for p in range(Gr.shape[0] // (2 * W)):
+        a0 = p * 2 * W
+        o = q0 + p * w2
+        for w in range(w2):
+            g = gp[o + w] * quarter
+            a = a0 + 2 * w
+            Gr[a] = g
+            Gr[a + 1] = g
+            Gr[a + W] = g
+            Gr[a + W + 1] = g
+
+
+@numba.njit(**_NJIT)
 def _run_block(x, m0, m1, V, H, h0, Hrow, Srow, spikes, Vin, R, P, F):
     """Forward of neurons ``[m0, m1)`` over all steps from the state in ``V``: writes ``h`` into
     ``H[t, h0:h0 + m1 - m0]`` (or into the scratch row ``Hrow`` when ``H`` is empty) and the
-    spikes into ``spikes[t, m0:m1]`` (or ``Srow`` when ``spikes`` is empty)."""
+    spikes into ``spikes[t, m0:m1]`` (or ``Srow`` when ``spikes`` is empty; with pooling the
+    spikes go to ``Srow`` and their 2x2 means to ``spikes[t, m0 / 4:m1 / 4]``)."""
     T = x.shape[0]
-    form, decay_input, strict, reset, reset_delay = F[0], F[1], F[2], F[3], F[5]
+    form, decay_input, strict, reset, reset_delay, pool = F[0], F[1], F[2], F[3], F[5], F[9]
     fast = (form == 0 or form == 3) and not reset_delay
     keep_h = H.shape[0] > 0
     keep_s = spikes.shape[0] > 0
     for t in range(T):
         Hr = H[t, h0:h0 + m1 - m0] if keep_h else Hrow
-        Sr = spikes[t, m0:m1] if keep_s else Srow
+        Sr = spikes[t, m0:m1] if keep_s and pool == 0 else Srow
         if fast:
             _fast_row(x[t, m0:m1], V, Hr, Sr, P, form, decay_input, reset)
         else:
             _step_block(x[t, m0:m1], V, Hr, Sr, Vin, R, P, form, decay_input, strict, reset, reset_delay)
+        if keep_s and pool > 0:
+            _pool_row(Sr, spikes[t], m0 // 4, pool, P)
 
 
 @numba.njit(**_NJIT)
@@ -406,7 +446,8 @@ def _forward_block(x, v0, spikes, v_out, H, P, F, work, b):
     n = m1 - m0
     V = v_out[m0:m1]
     _init_state(V, v0, m0, P)
-    _run_block(x, m0, m1, V, H, m0, work[:n], work[:0], spikes, work[n:2 * n], work[2 * n:3 * n], P, F)
+    Srow = work[3 * n:4 * n] if F[9] > 0 else work[:0]
+    _run_block(x, m0, m1, V, H, m0, work[:n], Srow, spikes, work[n:2 * n], work[2 * n:3 * n], P, F)
 
 
 @numba.njit(**_NJIT)
@@ -428,7 +469,7 @@ def lif_bptt_forward(x, v0, spikes, v_out, H, P, F, work, b0, b1):
 def _backward_block(x, v0, Hs, gs, gv_T, gx, gv0, gk_part, P, F, work, b):
     """BPTT of neurons ``[b * block, (b + 1) * block)`` (``block = F[8]``). The charged membranes
     come from ``Hs`` ``[T, M]`` (stored by the forward) or, when ``Hs`` is empty, are recomputed
-    into ``work`` (>= (T + 4) block elements; >= 4 block with ``Hs``)."""
+    into ``work`` (>= (T + 5) block elements; >= 5 block with ``Hs``)."""
     T, M = x.shape
     form, decay_input, strict, reset, detach, reset_delay, sid, block = (
         F[0], F[1], F[2], F[3], F[4], F[5], F[6], F[8])
@@ -458,6 +499,8 @@ def _backward_block(x, v0, Hs, gs, gv_T, gx, gv0, gk_part, P, F, work, b):
     S = work[off + n:off + 2 * n]
     Vin = work[off + 2 * n:off + 3 * n]
     R = work[off + 3 * n:off + 4 * n]
+    Gp = work[off + 4 * n:off + 5 * n]  # gradient w.r.t. the spikes, unpooled
+    pool = F[9]
     # H[t, h0:h0 + n]: the membranes of this block (both branches C-contiguous [T, *])
     H = Hs if stored else work[:T * n].reshape((T, n))
     h0 = m0 if stored else 0
@@ -473,7 +516,11 @@ def _backward_block(x, v0, Hs, gs, gv_T, gx, gv0, gk_part, P, F, work, b):
     acc = 0.0
     for t in range(T - 1, -1, -1):
         Hr = H[t, h0:h0 + n]
-        gsr = gs[t if per_step else 0, m0:m1]
+        if pool > 0:
+            _unpool_row(gs[t if per_step else 0], m0 // 4, Gp, pool, P)
+            gsr = Gp
+        else:
+            gsr = gs[t if per_step else 0, m0:m1]
         gxr = gx[t, m0:m1]
         _bwd_row(Hr, gsr, G, gxr, S, P, sid, coefs, dhdx, dhdv)  # S: gh
         if reset_delay and reset == 0:  # the reset r_t = H(v_{t-1}) blocks dh_t/dv_{t-1}
@@ -548,12 +595,12 @@ def n_blocks(M: int, block: int) -> int:
 
 def forward_work(F) -> int:
     """Scratch elements per worker for :func:`lif_bptt_forward`."""
-    return 3 * int(F[7])
+    return 4 * int(F[7])
 
 
 def backward_work(F, T: int, stored: bool = False) -> int:
     """Scratch elements per worker for :func:`lif_bptt_backward` (``stored``: ``H`` given)."""
-    return (4 if stored else T + 4) * int(F[8])
+    return (5 if stored else T + 5) * int(F[8])
 
 
 def _scratch(worker: int, size: int, dtype) -> np.ndarray:

@@ -11,6 +11,12 @@ Convolutions feeding BN have no bias (BN supplies it). Stateless per-step module
 (conv, BN, pooling) run on ``[T*B, ...]`` through ``neurosim.snn.SeqToANN``, so BN
 statistics are taken over time and batch together (spikingjelly's ``SeqToANNContainer``).
 
+``fuse_pool=True`` (average pooling only) runs each LIF and the 2x2 average pooling after it
+as one fused kernel (:class:`neurosim.snn.modules.LIFAvgPoolLayer`): ``features.sn<i>`` then
+outputs the pooled spikes and ``features.pool<i>`` is an identity; values, gradients and the
+training trajectory are the same as with separate layers (the spikes are 0 or 1, so the 2x2
+means are exact). It applies to LIF neurons (``neuron["kind"]`` left at ``"lif"``).
+
 Layer names (``features.conv1``, ``features.bn1``, ``features.sn1``, ``features.pool1``, ...,
 ``classifier.fc1``, ``classifier.sn3``, ``classifier.fc2``) match the ANN
 :class:`~neurosim.models.teachers.ConvNet` (``relu`` in place of ``sn``), and
@@ -72,6 +78,22 @@ def build_classifier(n_in, hidden, num_classes, first_act_index, *, act, act_nam
     return nn.Sequential(layers)
 
 
+def _fuse_lif_pool(features, n, pool):
+    """Replace ``sn<i>`` + ``pool<i>`` by a fused LIF-avgpool layer + identity (LIF neurons only)."""
+    from torch import nn as _nn
+
+    from neurosim.snn.modules.lif import LIFAvgPoolLayer, LIFLayer
+
+    if pool != "avg":
+        raise ValueError("fuse_pool=True needs pool='avg'")
+    for i in range(1, n + 1):
+        sn = getattr(features, f"sn{i}")
+        if type(sn) is not LIFLayer:
+            raise ValueError(f"fuse_pool=True needs LIF neurons, got {type(sn).__name__}")
+        setattr(features, f"sn{i}", LIFAvgPoolLayer(spec=sn.spec, backend=sn.backend))
+        setattr(features, f"pool{i}", _nn.Identity())
+
+
 @register("spiking_convnet")
 class SpikingConvNet(nn.Module):
     """Spiking VGG-style ConvNet, input ``[T, B, C, H, W]``.
@@ -86,13 +108,18 @@ class SpikingConvNet(nn.Module):
     neuron : dict of ``neurosim.snn.LIFLayer`` options (default tau 2, v_th 1, hard reset,
         ATan, detach_reset).
     mean_output : return logits averaged over time ``[B, K]`` (default) or ``[T, B, K]``.
+    fuse_pool : fuse each LIF with the average pooling after it (see the module docstring).
     """
 
     def __init__(self, in_channels: int = 1, input_size: int = 28, channels=(32, 64), hidden=(256,),
-                 num_classes: int = 10, pool: str = "avg", neuron=None, mean_output: bool = True):
+                 num_classes: int = 10, pool: str = "avg", neuron=None, mean_output: bool = True,
+                 fuse_pool: bool = False):
         super().__init__()
         self.features, c, s = build_conv_features(in_channels, input_size, channels, pool,
                                                   act=lambda: make_neuron(neuron), act_name="sn", wrap=seq)
+        self.fuse_pool = bool(fuse_pool)
+        if self.fuse_pool:
+            _fuse_lif_pool(self.features, len(tuple(channels)), pool)
         self.flatten = nn.Flatten(2)
         self.classifier = build_classifier(c * s * s, hidden, num_classes, len(channels),
                                            act=lambda: make_neuron(neuron), act_name="sn")

@@ -275,3 +275,24 @@ def test_neuron_kinds(kind, cls):
 def test_unknown_neuron_kind():
     with pytest.raises(KeyError, match="plif"):
         get_model("spiking_mlp", neuron={"kind": "hodgkin"})
+
+
+def test_spiking_convnet_fused_pool_is_the_same_network():
+    """fuse_pool=True (LIF + avgpool in one kernel) gives the same logits, gradients and distill map."""
+    torch.manual_seed(7)
+    cfg = dict(input_size=8, channels=(4, 6), hidden=(10,), num_classes=3)
+    a, b = get_model("spiking_convnet", **cfg), get_model("spiking_convnet", fuse_pool=True, **cfg)
+    b.load_state_dict(a.state_dict())
+    assert type(b.features.sn1).__name__ == "LIFAvgPoolLayer"
+    feats = {}
+    a.get_submodule(a.distill_layer).register_forward_hook(lambda m, i, o: feats.__setitem__("a", o))
+    b.get_submodule(b.distill_layer).register_forward_hook(lambda m, i, o: feats.__setitem__("b", o))
+    x = torch.rand(3, 2, 1, 8, 8) * 2
+    oa, ob = a(x), b(x)
+    assert torch.equal(oa, ob) and torch.equal(feats["a"], feats["b"])
+    oa.square().sum().backward()
+    ob.square().sum().backward()
+    for (name, p), q in zip(a.named_parameters(), b.parameters()):
+        torch.testing.assert_close(q.grad, p.grad, rtol=1e-6, atol=1e-7, msg=name)
+    with pytest.raises(ValueError, match="pool='avg'"):
+        get_model("spiking_convnet", pool="max", fuse_pool=True, **cfg)

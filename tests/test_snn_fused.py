@@ -166,3 +166,27 @@ def test_fused_fresh_state_is_v_rest(use_v):
     assert torch.equal(out[0][0], out[1][0])
     np.testing.assert_allclose(out[1][1].numpy(), out[0][1].numpy(), rtol=1e-6)
     np.testing.assert_allclose(out[1][2].numpy(), out[0][2].numpy(), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("conv,reset", [("neurosim", "zero"), ("neurosim", "subtract"), ("snntorch", "subtract"),
+                                        ("norse", "none")])
+def test_fused_lif_avgpool_equals_lif_then_avg_pool2d(small_blocks, conv, reset):
+    """LIFAvgPool (pooling inside the kernel, blocks of whole row pairs) == LIF then avg_pool2d."""
+    gen = torch.Generator().manual_seed(5)
+    T, B, C, H, W = 5, 2, 3, 6, 4
+    x = torch.randn(T, B, C, H, W, generator=gen) + 0.6
+    g = torch.randn(T, B, C, H // 2, W // 2, generator=gen)
+    gv = torch.randn(B, C, H, W, generator=gen)
+    v0 = torch.rand(B, C, H, W, generator=gen) * 0.5
+    out = []
+    for backend in ("torch", "fused"):
+        xr = x.clone().requires_grad_(True)
+        vr = v0.clone().requires_grad_(True)
+        p, st = snn.modules.LIFAvgPool(2.0, convention=conv, reset=reset, backend=backend)(xr, snn.LIFState(vr))
+        assert p.shape == (T, B, C, H // 2, W // 2)
+        gx, gv0 = torch.autograd.grad((p * g).sum() + (st.v * gv).sum(), [xr, vr])
+        out.append((p.detach(), st.v.detach(), gx, gv0))
+    _assert_same(out[0], out[1], f"{conv} {reset}")
+    assert out[0][0].sum() > 0
+    with pytest.raises(ValueError, match="even H and W"):
+        snn.modules.LIFAvgPool(backend="fused")(torch.zeros(2, 1, 3, 4))

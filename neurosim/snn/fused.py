@@ -34,7 +34,7 @@ from torch.autograd.function import once_differentiable
 
 from neurosim.snn.functional.lif import LIFSpec
 
-__all__ = ["supports", "why_not", "lif_fused", "kernel_arrays", "backward_block", "BLOCK",
+__all__ = ["supports", "why_not", "why_not_pool", "lif_fused", "kernel_arrays", "backward_block", "BLOCK",
            "STORE_MEMBRANE", "set_buffer_cache", "buffer_cache_info"]
 
 #: largest forward block (neurons; time loop inside, contiguous innermost loop); calls with
@@ -60,6 +60,15 @@ def why_not(x: torch.Tensor, spec: LIFSpec, k: torch.Tensor | None = None) -> st
         return "learnable tau with form='snntorch' (use the torch backend)"
     if x.ndim < 2 or x.shape[0] == 0:
         return "x is not a [T, B, ...] sequence"
+    return ""
+
+
+def why_not_pool(x: torch.Tensor) -> str:
+    """Why the fused 2x2 average pooling cannot run on ``x`` ("" when it can)."""
+    if x.ndim < 4:
+        return "pooling needs x of shape [T, B, ..., H, W]"
+    if x.shape[-1] % 2 or x.shape[-2] % 2 or x.shape[-1] == 0:
+        return f"pooling needs even H and W, got {tuple(x.shape[-2:])}"
     return ""
 
 
@@ -140,12 +149,15 @@ def buffer_cache_info() -> dict:
                 "buffers": sum(len(v) for v in _CACHE.free.values())}
 
 
-def forward_block(M: int) -> int:
-    """Neurons per forward block: ``M`` split over the worker threads, at most :data:`BLOCK`."""
+def forward_block(M: int, align: int = 64) -> int:
+    """Neurons per forward block: ``M`` split over the worker threads, a multiple of ``align``
+    (``2 W`` with pooling: whole pairs of image rows), at most :data:`BLOCK` (rounded down to
+    ``align``, at least one ``align``)."""
     from neurosim.kernels.bptt import n_workers
 
     per = -(-M // n_workers())
-    return max(1, min(BLOCK, -(-per // 64) * 64))
+    cap = max(align, BLOCK // align * align)
+    return max(1, min(cap, -(-per // align) * align))
 
 
 def backward_block(T: int, itemsize: int) -> int:
@@ -157,10 +169,19 @@ def backward_block(T: int, itemsize: int) -> int:
     return block
 
 
+def _bwd_block(block: int, T: int, itemsize: int, pool_w: int) -> int:
+    """Recompute-backward block: :func:`backward_block`, whole row pairs with pooling."""
+    b = min(block, backward_block(T, itemsize))
+    if pool_w:
+        b = max(2 * pool_w, b // (2 * pool_w) * 2 * pool_w)
+    return b
+
+
 def kernel_arrays(spec: LIFSpec, dtype, k: float | None = None, T: int = 1, block: int | None = None,
-                  store: bool = False):
+                  store: bool = False, pool_w: int = 0):
     """The ``P`` (dtype) and ``F`` (int64) arrays that configure the kernels for ``spec``
-    (``block``: forward block; ``store``: the backward reads stored membranes)."""
+    (``block``: forward block; ``store``: the backward reads stored membranes; ``pool_w``:
+    image width for the fused 2x2 average pooling, 0 for none)."""
     c1, c2 = _surrogate_constants(spec.surrogate)
     block = BLOCK if block is None else int(block)
     th = np.asarray(spec.v_th, dtype=dtype)
@@ -177,22 +198,23 @@ def kernel_arrays(spec: LIFSpec, dtype, k: float | None = None, T: int = 1, bloc
                   spec.v_th - spec.v_reset, th_fire], dtype=dtype)
     F = np.array([form, int(spec.decay_input), int(spec.strict), _RESETS[spec.reset],
                   int(spec.detach_reset), int(spec.reset_delay), spec.surrogate.kernel_id, block,
-                  block if store else min(block, backward_block(T, np.dtype(dtype).itemsize))],
+                  block if store else _bwd_block(block, T, np.dtype(dtype).itemsize, pool_w), pool_w],
                  dtype=np.int64)
     return P, F
 
 
 class _FusedLIF(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x2, v0, k, spec, store):
+    def forward(ctx, x2, v0, k, spec, store, pool_w):
         from neurosim.kernels.bptt import forward_work, lif_bptt_forward, n_blocks, run_blocks
 
         ctx.set_materialize_grads(False)
         dtype = _DTYPES[x2.dtype]
         T, M = x2.shape
         kval = None if k is None else float(k)
-        P, F = kernel_arrays(spec, dtype, kval, T=T, block=forward_block(M), store=store)
-        spikes = _CACHE.empty((T, M), x2.dtype)
+        block = forward_block(M, 2 * pool_w if pool_w else 64)
+        P, F = kernel_arrays(spec, dtype, kval, T=T, block=block, store=store, pool_w=pool_w)
+        spikes = _CACHE.empty((T, M // 4 if pool_w else M), x2.dtype)
         v_out = torch.empty(M, dtype=x2.dtype)
         if v0 is None:  # fresh state: v_rest everywhere (no [M] buffer to fill and read)
             v0 = torch.empty(0, dtype=x2.dtype)
@@ -213,7 +235,7 @@ class _FusedLIF(torch.autograd.Function):
         if v0 is None:
             v0 = torch.empty(0, dtype=x2.dtype)
         if g_spikes is None:
-            g_spikes = torch.zeros((1, M), dtype=x2.dtype)
+            g_spikes = torch.zeros((1, M // 4 if ctx.F[9] else M), dtype=x2.dtype)
         else:
             if g_spikes.dtype != x2.dtype:
                 g_spikes = g_spikes.to(x2.dtype)
@@ -236,11 +258,16 @@ class _FusedLIF(torch.autograd.Function):
                    v0.detach().numpy(), H.numpy(), g_spikes.numpy(), g_v.numpy(), gx.numpy(), gv0.numpy(),
                    gk_part, ctx.P, ctx.F)
         gk = torch.tensor(gk_part.sum(), dtype=x2.dtype) if need_k else None
-        return gx, (gv0 if need_v0 else None), gk, None, None
+        return gx, (gv0 if need_v0 else None), gk, None, None, None
 
 
-def lif_fused(x: torch.Tensor, v0: torch.Tensor | None, spec: LIFSpec, k: torch.Tensor | None = None):
+def lif_fused(x: torch.Tensor, v0: torch.Tensor | None, spec: LIFSpec, k: torch.Tensor | None = None,
+              pool: bool = False):
     """Multi-step LIF through the Numba kernels: ``(spikes [T, B, ...], v_T [B, ...])``.
+
+    ``pool=True``: ``x`` is ``[T, B, ..., H, W]`` (``H``, ``W`` even) and the first output is
+    ``avg_pool2d(spikes, 2)`` ``[T, B, ..., H/2, W/2]``, computed inside the kernel (the spikes
+    are never written out); same values and gradients as pooling the spikes with torch.
 
     ``v0`` ``[B, ...]`` is the initial membrane; ``None`` starts from ``v_rest`` (as
     :meth:`LIFState.initial`) without materialising it.
@@ -248,7 +275,7 @@ def lif_fused(x: torch.Tensor, v0: torch.Tensor | None, spec: LIFSpec, k: torch.
     ``k`` (optional 0-d tensor) is a learnable leak fraction per step (``1/tau``), used as
     ``h = v + (x - (v - v_rest)) * k`` (parametric LIF); its gradient is accumulated in float64.
     """
-    reason = why_not(x, spec, k)
+    reason = why_not(x, spec, k) or (why_not_pool(x) if pool else "")
     if reason:
         raise ValueError(f"lif_fused cannot run: {reason}")
     T = x.shape[0]
@@ -265,5 +292,7 @@ def lif_fused(x: torch.Tensor, v0: torch.Tensor | None, spec: LIFSpec, k: torch.
         k = k.to(x.dtype).reshape(())
     store = STORE_MEMBRANE and torch.is_grad_enabled() and (
         x2.requires_grad or (v is not None and v.requires_grad) or (k is not None and k.requires_grad))
-    spikes, v_out = _FusedLIF.apply(x2, v, k, spec, store)
-    return spikes.view(x.shape), v_out.view(step_shape)
+    pool_w = int(x.shape[-1]) if pool else 0
+    spikes, v_out = _FusedLIF.apply(x2, v, k, spec, store, pool_w)
+    out_shape = (*x.shape[:-2], x.shape[-2] // 2, x.shape[-1] // 2) if pool else x.shape
+    return spikes.view(out_shape), v_out.view(step_shape)

@@ -15,10 +15,11 @@ import torch
 from torch import nn
 
 from neurosim.snn.conventions import resolve_lif_spec
-from neurosim.snn.functional.lif import LIFSpec, LIFState, check_step_input, lif_run, lif_step
+from neurosim.snn.functional.lif import (LIFSpec, LIFState, _check_state, check_sequence, check_step_input,
+                                         lif_run, lif_step)
 from neurosim.snn.modules.base import StatefulLayer
 
-__all__ = ["LIFCell", "LIF", "LIFLayer"]
+__all__ = ["LIFCell", "LIF", "LIFLayer", "LIFAvgPool", "LIFAvgPoolLayer"]
 
 _BACKENDS = ("auto", "torch", "fused")
 
@@ -105,3 +106,40 @@ class LIFLayer(StatefulLayer, LIF):
     :func:`neurosim.snn.reset_states` (or :meth:`reset_state`). A state that does not fit the
     next input raises ``ValueError`` (call ``reset_states(model)`` between samples).
     """
+
+
+class LIFAvgPool(LIF):
+    """LIF then 2x2 average pooling (stride 2) of the spikes over the last two dimensions.
+
+    ``forward(x[T, B, ..., H, W], state=None) -> (pooled[T, B, ..., H/2, W/2], LIFState)``; the
+    state has the unpooled shape ``[B, ..., H, W]``. Same values and gradients as ``LIF``
+    followed by ``avg_pool2d(2)`` (the spikes are 0 or 1, so the means are exact). With the
+    fused backend (CPU float tensors, even ``H`` and ``W``) the pooling runs inside the LIF
+    kernel and the full-size spike tensor is never made (less memory traffic; no separate
+    pooling pass forward or backward).
+    """
+
+    def forward(self, x: torch.Tensor, state: LIFState | None = None):  # noqa: D102
+        check_sequence(x, "x")
+        if x.ndim < 4:
+            raise ValueError(f"LIFAvgPool needs x of shape [T, B, ..., H, W], got {tuple(x.shape)}")
+        if self.backend != "torch":
+            from neurosim.snn import fused
+
+            reason = fused.why_not(x, self.spec) or fused.why_not_pool(x)
+            if not reason:
+                v0 = None if state is None else _check_state(state, x[0], self.spec).v
+                pooled, v = fused.lif_fused(x, v0, self.spec, pool=True)
+                return pooled, LIFState(v)
+            if self.backend == "fused":
+                raise ValueError(f"the fused kernel does not support this input/spec ({reason}); "
+                                 "use backend='auto' or 'torch'")
+        s, st = lif_run(x, state, self.spec, backend=self.backend)
+        h, w = x.shape[-2:]
+        pooled = torch.nn.functional.avg_pool2d(s.reshape(-1, 1, h, w), 2)
+        return pooled.reshape(*x.shape[:-2], *pooled.shape[-2:]), st
+
+
+class LIFAvgPoolLayer(StatefulLayer, LIFAvgPool):
+    """Stateful :class:`LIFAvgPool` for ``nn.Sequential``: ``forward(x[T, B, ..., H, W]) ->
+    pooled[T, B, ..., H/2, W/2]`` (state kept as in :class:`LIFLayer`)."""
