@@ -213,15 +213,6 @@ def _lif_pass1(v, ie, ii, refr, b0, b1, b2, a_m, a_e, a_i, k_e, k_i, v_inf, coun
 
 
 @numba.njit(**NJIT)
-def _any_at_or_above(v, v_th):
-    """Whether any ``v[i] >= v_th`` (scalar or [n]); a branch-free, vectorised reduction."""
-    hit = False
-    for i in range(v.shape[0]):
-        hit |= v[i] >= _get(v_th, i)
-    return hit
-
-
-@numba.njit(**NJIT)
 def _lif_pass2(lo, v, refr, v_th, v_reset, n_ref, reset_mode, spk, cnt):
     """Refractory counters, threshold and reset; appends ``lo + i`` of spiking neurons to ``spk``."""
     for i in range(v.shape[0]):
@@ -238,13 +229,26 @@ def _lif_pass2(lo, v, refr, v_th, v_reset, n_ref, reset_mode, spk, cnt):
 
 @numba.njit(**NJIT)
 def _lif_pass2_zero(lo, v, refr, v_th, v_reset, n_ref, spk, cnt):
-    """Threshold and "zero" reset after a counting-down pass 1 (refractory neurons are below v_th)."""
-    for i in range(v.shape[0]):
-        if v[i] >= _get(v_th, i):
-            v[i] = _get(v_reset, i)
-            refr[i] = _get(n_ref, i)
-            spk[cnt] = lo + i
-            cnt += 1
+    """Threshold and "zero" reset after a counting-down pass 1 (refractory neurons are below v_th).
+
+    Blocks of ``SUB`` neurons: a branch-free, vectorised ``any(v >= v_th)`` first; only blocks
+    with a crossing are scanned neuron by neuron (spikes are rare). The blocks are index ranges
+    inside one call: a call or array slice per block costs more than the test.
+    """
+    n = v.shape[0]
+    for b0 in range(0, n, SUB):
+        b1 = min(n, b0 + SUB)
+        hit = False
+        for i in range(b0, b1):
+            hit |= v[i] >= _get(v_th, i)
+        if not hit:
+            continue
+        for i in range(b0, b1):
+            if v[i] >= _get(v_th, i):
+                v[i] = _get(v_reset, i)
+                refr[i] = _get(n_ref, i)
+                spk[cnt] = lo + i
+                cnt += 1
     return cnt
 
 
@@ -371,15 +375,12 @@ def network_integrate(step0, n_steps,
                     cnt = _lif_pass2(lo, lv[lo:hi], lrefr[lo:hi], lcoef[6, lo], lcoef[7, lo], lnref[lo],
                                      lgroups[g, 2], spk, cnt)
                 continue
-            # zero reset: a vectorised any() per block of SUB neurons; only blocks with a crossing are visited
-            for b in range(lo, hi, SUB):
-                e = min(hi, b + SUB)
-                if het:
-                    if _any_at_or_above(lv[b:e], lcoef[6, b:e]):
-                        cnt = _lif_pass2_zero(b, lv[b:e], lrefr[b:e], lcoef[6, b:e], lcoef[7, b:e], lnref[b:e],
-                                              spk, cnt)
-                elif _any_at_or_above(lv[b:e], lcoef[6, lo]):
-                    cnt = _lif_pass2_zero(b, lv[b:e], lrefr[b:e], lcoef[6, lo], lcoef[7, lo], lnref[lo], spk, cnt)
+            # zero reset: only blocks of SUB neurons with a crossing are scanned
+            if het:
+                cnt = _lif_pass2_zero(lo, lv[lo:hi], lrefr[lo:hi], lcoef[6, lo:hi], lcoef[7, lo:hi], lnref[lo:hi],
+                                      spk, cnt)
+            else:
+                cnt = _lif_pass2_zero(lo, lv[lo:hi], lrefr[lo:hi], lcoef[6, lo], lcoef[7, lo], lnref[lo], spk, cnt)
         # 3. Izhikevich populations (arrays iv, iu, icoef are indexed from nL)
         for g in range(igroups.shape[0]):
             lo = igroups[g, 0]
