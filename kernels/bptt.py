@@ -41,7 +41,11 @@ float32, as torch does) and flags in an int64 array ``F``:
 ``P``: tau, v_th, v_reset, v_rest, k_or_beta, c1, c2, one, zero, v_th - v_reset, fire threshold
 (``v_th``, or the next float above it for the strict ``>``)
 ``F``: form, decay_input, strict, reset, detach_reset, reset_delay, surrogate id, forward block,
-backward block, pool width ``W`` (0: none)
+backward block, pool width ``W`` (0: none), steps ``T``
+
+Static input: ``x`` may be ``[1, M]`` for ``T = F[10] > 1`` steps (the same input at every step,
+e.g. a static image after the first conv+BN); the backward then writes ``gx`` ``[1, M]``, the sum
+over the steps of the per-step input gradients.
 
 2x2 average pooling (``F[9] = W > 0``): the neurons are ``[..., H, W]`` images (``H``, ``W`` even)
 and ``spikes`` is the pooled output ``[T, M / 4]`` (``avg_pool2d(s, 2)``: the mean of each 2x2
@@ -71,7 +75,7 @@ __all__ = ["lif_bptt_forward", "lif_bptt_backward", "surrogate_grad", "run_block
            "N_PARAMS", "N_FLAGS"]
 
 N_PARAMS = 11
-N_FLAGS = 10
+N_FLAGS = 11
 
 # IEEE division (x / 0 -> inf, as torch) instead of Python's ZeroDivisionError check, which
 # also keeps divisions by per-element values (surrogates) from vectorising.
@@ -410,7 +414,8 @@ def _run_block(x, m0, m1, V, H, h0, Hrow, Srow, spikes, Vin, R, P, F):
     ``H[t, h0:h0 + m1 - m0]`` (or into the scratch row ``Hrow`` when ``H`` is empty) and the
     spikes into ``spikes[t, m0:m1]`` (or ``Srow`` when ``spikes`` is empty; with pooling the
     spikes go to ``Srow`` and their 2x2 means to ``spikes[t, m0 / 4:m1 / 4]``)."""
-    T = x.shape[0]
+    T = F[10]
+    static = x.shape[0] == 1
     form, decay_input, strict, reset, reset_delay, pool = F[0], F[1], F[2], F[3], F[5], F[9]
     fast = (form == 0 or form == 3) and not reset_delay
     keep_h = H.shape[0] > 0
@@ -419,9 +424,10 @@ def _run_block(x, m0, m1, V, H, h0, Hrow, Srow, spikes, Vin, R, P, F):
         Hr = H[t, h0:h0 + m1 - m0] if keep_h else Hrow
         Sr = spikes[t, m0:m1] if keep_s and pool == 0 else Srow
         if fast:
-            _fast_row(x[t, m0:m1], V, Hr, Sr, P, form, decay_input, reset)
+            _fast_row(x[0 if static else t, m0:m1], V, Hr, Sr, P, form, decay_input, reset)
         else:
-            _step_block(x[t, m0:m1], V, Hr, Sr, Vin, R, P, form, decay_input, strict, reset, reset_delay)
+            _step_block(x[0 if static else t, m0:m1], V, Hr, Sr, Vin, R, P, form, decay_input, strict, reset,
+                        reset_delay)
         if keep_s and pool > 0:
             _pool_row(Sr, spikes[t], m0 // 4, pool, P)
 
@@ -469,8 +475,10 @@ def lif_bptt_forward(x, v0, spikes, v_out, H, P, F, work, b0, b1):
 def _backward_block(x, v0, Hs, gs, gv_T, gx, gv0, gk_part, P, F, work, b):
     """BPTT of neurons ``[b * block, (b + 1) * block)`` (``block = F[8]``). The charged membranes
     come from ``Hs`` ``[T, M]`` (stored by the forward) or, when ``Hs`` is empty, are recomputed
-    into ``work`` (>= (T + 5) block elements; >= 5 block with ``Hs``)."""
-    T, M = x.shape
+    into ``work`` (>= (T + 6) block elements; >= 6 block with ``Hs``)."""
+    M = x.shape[1]
+    T = F[10]
+    static = x.shape[0] == 1 and T > 1
     form, decay_input, strict, reset, detach, reset_delay, sid, block = (
         F[0], F[1], F[2], F[3], F[4], F[5], F[6], F[8])
     v_th, v_reset, vr, kb, one, zero, sub = P[1], P[2], P[3], P[4], P[7], P[8], P[9]
@@ -500,6 +508,7 @@ def _backward_block(x, v0, Hs, gs, gv_T, gx, gv0, gk_part, P, F, work, b):
     Vin = work[off + 2 * n:off + 3 * n]
     R = work[off + 3 * n:off + 4 * n]
     Gp = work[off + 4 * n:off + 5 * n]  # gradient w.r.t. the spikes, unpooled
+    Gx = work[off + 5 * n:off + 6 * n]  # static input: this step's input gradient
     pool = F[9]
     # H[t, h0:h0 + n]: the membranes of this block (both branches C-contiguous [T, *])
     H = Hs if stored else work[:T * n].reshape((T, n))
@@ -521,8 +530,15 @@ def _backward_block(x, v0, Hs, gs, gv_T, gx, gv0, gk_part, P, F, work, b):
             gsr = Gp
         else:
             gsr = gs[t if per_step else 0, m0:m1]
-        gxr = gx[t, m0:m1]
+        gxr = Gx if static else gx[t, m0:m1]
         _bwd_row(Hr, gsr, G, gxr, S, P, sid, coefs, dhdx, dhdv)  # S: gh
+        if static:
+            gsum = gx[0, m0:m1]
+            if t == T - 1:
+                gsum[:] = Gx
+            else:
+                for j in range(n):
+                    gsum[j] += Gx[j]
         if reset_delay and reset == 0:  # the reset r_t = H(v_{t-1}) blocks dh_t/dv_{t-1}
             for j in range(n):
                 vp = H[t - 1, h0 + j] if t > 0 else (v0[m0 + j] if has_v0 else vr)
@@ -541,7 +557,7 @@ def _backward_block(x, v0, Hs, gs, gv_T, gx, gv0, gk_part, P, F, work, b):
                         fp = hp > v_th if strict else hp >= v_th
                         sp = one if fp else zero
                         vp = sp * v_reset + (one - sp) * hp if reset == 0 else hp - sp * sub
-                dhdk = (x[t, m0 + j] - (vp - vr)) if decay_input else (vr - vp)
+                dhdk = (x[0 if static else t, m0 + j] - (vp - vr)) if decay_input else (vr - vp)
                 acc += S[j] * dhdk
     if gv0.shape[0] > 0:
         gv0[m0:m1] = G
@@ -595,12 +611,12 @@ def n_blocks(M: int, block: int) -> int:
 
 def forward_work(F) -> int:
     """Scratch elements per worker for :func:`lif_bptt_forward`."""
-    return 4 * int(F[7])
+    return 4 * int(F[7])  # h, Vin, R, spikes before pooling
 
 
 def backward_work(F, T: int, stored: bool = False) -> int:
     """Scratch elements per worker for :func:`lif_bptt_backward` (``stored``: ``H`` given)."""
-    return (5 if stored else T + 5) * int(F[8])
+    return (6 if stored else T + 6) * int(F[8])
 
 
 def _scratch(worker: int, size: int, dtype) -> np.ndarray:

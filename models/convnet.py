@@ -17,6 +17,15 @@ outputs the pooled spikes and ``features.pool<i>`` is an identity; values, gradi
 training trajectory are the same as with separate layers (the spikes are 0 or 1, so the 2x2
 means are exact). It applies to LIF neurons (``neuron["kind"]`` left at ``"lif"``).
 
+``static_input=True``: when the input is one image repeated over time (a stride-0
+``x.unsqueeze(0).expand(T, ...)``, the usual direct encoding), ``conv1`` and ``bn1`` run once on
+the image instead of T times and the first LIF layer reads the same drive at every step
+(spikingjelly's clock_driven Fashion-MNIST tutorial does the same with its ``static_conv``; its
+2.0 ``activation_based`` example does not). Same forward values up to BatchNorm rounding (the
+batch statistics are taken over B images instead of T identical copies; the running variance's
+unbiased factor uses B H W instead of T B H W samples) and the same gradients up to summation
+order. Other inputs take the ordinary path.
+
 Layer names (``features.conv1``, ``features.bn1``, ``features.sn1``, ``features.pool1``, ...,
 ``classifier.fc1``, ``classifier.sn3``, ``classifier.fc2``) match the ANN
 :class:`~neurosim.models.teachers.ConvNet` (``relu`` in place of ``sn``), and
@@ -109,17 +118,21 @@ class SpikingConvNet(nn.Module):
         ATan, detach_reset).
     mean_output : return logits averaged over time ``[B, K]`` (default) or ``[T, B, K]``.
     fuse_pool : fuse each LIF with the average pooling after it (see the module docstring).
+    static_input : run conv1 + bn1 once for a repeated (stride-0) input image (see the module docstring).
     """
 
     def __init__(self, in_channels: int = 1, input_size: int = 28, channels=(32, 64), hidden=(256,),
                  num_classes: int = 10, pool: str = "avg", neuron=None, mean_output: bool = True,
-                 fuse_pool: bool = False):
+                 fuse_pool: bool = False, static_input: bool = False):
         super().__init__()
         self.features, c, s = build_conv_features(in_channels, input_size, channels, pool,
                                                   act=lambda: make_neuron(neuron), act_name="sn", wrap=seq)
         self.fuse_pool = bool(fuse_pool)
         if self.fuse_pool:
             _fuse_lif_pool(self.features, len(tuple(channels)), pool)
+        self.static_input = bool(static_input)
+        if self.static_input and not hasattr(self.features.sn1, "forward_static"):
+            raise ValueError(f"static_input=True needs LIF neurons, got {type(self.features.sn1).__name__}")
         self.flatten = nn.Flatten(2)
         self.classifier = build_classifier(c * s * s, hidden, num_classes, len(channels),
                                            act=lambda: make_neuron(neuron), act_name="sn")
@@ -135,7 +148,19 @@ class SpikingConvNet(nn.Module):
 
         reset_states(self)
 
+    def _static_features(self, x):
+        """``features`` for a stride-0 repeated image: conv1 + bn1 once, then the rest over T."""
+        f = self.features
+        y = f.bn1[0](f.conv1[0](x[0]))
+        y = f.sn1.forward_static(y, x.shape[0])
+        for name, mod in f.named_children():
+            if name not in ("conv1", "bn1", "sn1"):
+                y = mod(y)
+        return y
+
     def forward(self, x):
         check_input(x, 3)
-        out = self.classifier(self.flatten(self.features(x)))
+        static = self.static_input and x.shape[0] > 1 and x.stride(0) == 0
+        feats = self._static_features(x) if static else self.features(x)
+        out = self.classifier(self.flatten(feats))
         return out.mean(0) if self.mean_output else out

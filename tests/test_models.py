@@ -296,3 +296,28 @@ def test_spiking_convnet_fused_pool_is_the_same_network():
         torch.testing.assert_close(q.grad, p.grad, rtol=1e-6, atol=1e-7, msg=name)
     with pytest.raises(ValueError, match="pool='avg'"):
         get_model("spiking_convnet", pool="max", fuse_pool=True, **cfg)
+
+
+def test_spiking_convnet_static_input_runs_the_first_conv_once():
+    """static_input=True on a repeated image == the ordinary path (up to BN/summation rounding)."""
+    torch.manual_seed(8)
+    cfg = dict(input_size=8, channels=(4, 6), hidden=(10,), num_classes=3)
+    for fuse in (False, True):
+        a = get_model("spiking_convnet", fuse_pool=fuse, **cfg)
+        b = get_model("spiking_convnet", fuse_pool=fuse, static_input=True, **cfg)
+        b.load_state_dict(a.state_dict())
+        calls = []
+        b.features.conv1.register_forward_hook(lambda m, i, o: calls.append("seq"))
+        b.features.conv1[0].register_forward_hook(lambda m, i, o: calls.append(tuple(i[0].shape)))
+        x = torch.rand(5, 1, 8, 8) * 2
+        xs = x.unsqueeze(0).expand(3, *x.shape)
+        oa, ob = a(xs), b(xs)
+        assert calls == [(5, 1, 8, 8)]  # conv1 ran once on the images, not on [T * B, ...]
+        torch.testing.assert_close(ob, oa, rtol=1e-5, atol=1e-5)
+        oa.square().sum().backward()
+        ob.square().sum().backward()
+        for (name, p), q in zip(a.named_parameters(), b.parameters()):
+            torch.testing.assert_close(q.grad, p.grad, rtol=1e-4, atol=1e-5, msg=name)
+        a.reset_states()
+        b.reset_states()
+        torch.testing.assert_close(b(xs.contiguous()), a(xs.contiguous()))  # not stride 0: ordinary path

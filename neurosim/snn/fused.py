@@ -198,19 +198,20 @@ def kernel_arrays(spec: LIFSpec, dtype, k: float | None = None, T: int = 1, bloc
                   spec.v_th - spec.v_reset, th_fire], dtype=dtype)
     F = np.array([form, int(spec.decay_input), int(spec.strict), _RESETS[spec.reset],
                   int(spec.detach_reset), int(spec.reset_delay), spec.surrogate.kernel_id, block,
-                  block if store else _bwd_block(block, T, np.dtype(dtype).itemsize, pool_w), pool_w],
+                  block if store else _bwd_block(block, T, np.dtype(dtype).itemsize, pool_w), pool_w, T],
                  dtype=np.int64)
     return P, F
 
 
 class _FusedLIF(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x2, v0, k, spec, store, pool_w):
+    def forward(ctx, x2, v0, k, spec, store, pool_w, steps):
         from neurosim.kernels.bptt import forward_work, lif_bptt_forward, n_blocks, run_blocks
 
         ctx.set_materialize_grads(False)
         dtype = _DTYPES[x2.dtype]
-        T, M = x2.shape
+        M = x2.shape[1]
+        T = steps  # x2 is [T, M], or [1, M]: the same input at every step
         kval = None if k is None else float(k)
         block = forward_block(M, 2 * pool_w if pool_w else 64)
         P, F = kernel_arrays(spec, dtype, kval, T=T, block=block, store=store, pool_w=pool_w)
@@ -231,7 +232,8 @@ class _FusedLIF(torch.autograd.Function):
         from neurosim.kernels.bptt import backward_work, lif_bptt_backward, n_blocks, run_blocks
 
         x2, v0, H = ctx.saved_tensors
-        T, M = x2.shape
+        M = x2.shape[1]
+        T = int(ctx.F[10])
         if v0 is None:
             v0 = torch.empty(0, dtype=x2.dtype)
         if g_spikes is None:
@@ -248,7 +250,7 @@ class _FusedLIF(torch.autograd.Function):
         else:
             g_v = g_v.to(x2.dtype).contiguous()
         stored = H.shape[0] > 0
-        gx = _CACHE.empty((T, M), x2.dtype)
+        gx = _CACHE.empty(tuple(x2.shape), x2.dtype)  # [1, M] for a static input: summed over steps
         need_v0 = ctx.needs_input_grad[1] and v0.shape[0] > 0
         gv0 = torch.empty(M if need_v0 else 0, dtype=x2.dtype)
         nblocks = n_blocks(M, int(ctx.F[8]))
@@ -258,16 +260,20 @@ class _FusedLIF(torch.autograd.Function):
                    v0.detach().numpy(), H.numpy(), g_spikes.numpy(), g_v.numpy(), gx.numpy(), gv0.numpy(),
                    gk_part, ctx.P, ctx.F)
         gk = torch.tensor(gk_part.sum(), dtype=x2.dtype) if need_k else None
-        return gx, (gv0 if need_v0 else None), gk, None, None, None
+        return gx, (gv0 if need_v0 else None), gk, None, None, None, None
 
 
 def lif_fused(x: torch.Tensor, v0: torch.Tensor | None, spec: LIFSpec, k: torch.Tensor | None = None,
-              pool: bool = False):
+              pool: bool = False, steps: int | None = None):
     """Multi-step LIF through the Numba kernels: ``(spikes [T, B, ...], v_T [B, ...])``.
 
     ``pool=True``: ``x`` is ``[T, B, ..., H, W]`` (``H``, ``W`` even) and the first output is
     ``avg_pool2d(spikes, 2)`` ``[T, B, ..., H/2, W/2]``, computed inside the kernel (the spikes
     are never written out); same values and gradients as pooling the spikes with torch.
+
+    ``steps=T``: ``x`` is one step ``[B, ...]`` applied at each of ``T`` steps (a static input):
+    same outputs as ``x.expand(T, ...)`` without materialising it; the gradient w.r.t. ``x`` is
+    the sum over the steps (computed in the kernel).
 
     ``v0`` ``[B, ...]`` is the initial membrane; ``None`` starts from ``v_rest`` (as
     :meth:`LIFState.initial`) without materialising it.
@@ -275,12 +281,16 @@ def lif_fused(x: torch.Tensor, v0: torch.Tensor | None, spec: LIFSpec, k: torch.
     ``k`` (optional 0-d tensor) is a learnable leak fraction per step (``1/tau``), used as
     ``h = v + (x - (v - v_rest)) * k`` (parametric LIF); its gradient is accumulated in float64.
     """
+    if steps is not None:
+        if int(steps) < 1:
+            raise ValueError(f"steps must be >= 1, got {steps}")
+        x = x.unsqueeze(0)
     reason = why_not(x, spec, k) or (why_not_pool(x) if pool else "")
     if reason:
         raise ValueError(f"lif_fused cannot run: {reason}")
-    T = x.shape[0]
+    T = x.shape[0] if steps is None else int(steps)
     step_shape = x.shape[1:]
-    x2 = x.reshape(T, -1)
+    x2 = x.reshape(x.shape[0], -1)
     if not x2.is_contiguous():
         x2 = x2.contiguous()
     v = None
@@ -293,6 +303,7 @@ def lif_fused(x: torch.Tensor, v0: torch.Tensor | None, spec: LIFSpec, k: torch.
     store = STORE_MEMBRANE and torch.is_grad_enabled() and (
         x2.requires_grad or (v is not None and v.requires_grad) or (k is not None and k.requires_grad))
     pool_w = int(x.shape[-1]) if pool else 0
-    spikes, v_out = _FusedLIF.apply(x2, v, k, spec, store, pool_w)
-    out_shape = (*x.shape[:-2], x.shape[-2] // 2, x.shape[-1] // 2) if pool else x.shape
+    spikes, v_out = _FusedLIF.apply(x2, v, k, spec, store, pool_w, T)
+    shape = (T, *step_shape)
+    out_shape = (*shape[:-2], shape[-2] // 2, shape[-1] // 2) if pool else shape
     return spikes.view(out_shape), v_out.view(step_shape)

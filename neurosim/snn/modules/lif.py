@@ -98,6 +98,25 @@ class LIF(_LIFOptions):
     def forward(self, x: torch.Tensor, state: LIFState | None = None):  # noqa: D102
         return lif_run(x, state, self.spec, backend=self.backend)
 
+    _pool = False
+
+    def run_static(self, x: torch.Tensor, steps: int, state: LIFState | None = None):
+        """The same input ``x`` ``[B, ...]`` at each of ``steps`` steps: same result as
+        ``forward(x.expand(steps, *x.shape), state)``; the fused kernel reads ``x`` once per step
+        without materialising the expanded sequence and sums the input gradient over the steps."""
+        check_step_input(x)
+        if self.backend != "torch":
+            from neurosim.snn import fused
+
+            xs = x.unsqueeze(0)
+            reason = fused.why_not(xs, self.spec) or (fused.why_not_pool(xs) if self._pool else "")
+            if not reason:
+                v0 = None if state is None else _check_state(state, x, self.spec).v
+                out, v = fused.lif_fused(x, v0, self.spec, pool=self._pool, steps=int(steps))
+                return out, LIFState(v)
+        seq_forward = LIFAvgPool.forward if self._pool else LIF.forward  # not the stateful wrapper
+        return seq_forward(self, x.unsqueeze(0).expand(int(steps), *x.shape), state)
+
 
 class LIFLayer(StatefulLayer, LIF):
     """Stateful LIF for ``nn.Sequential``: ``forward(x[T, B, ...]) -> spikes[T, B, ...]``.
@@ -106,6 +125,20 @@ class LIFLayer(StatefulLayer, LIF):
     :func:`neurosim.snn.reset_states` (or :meth:`reset_state`). A state that does not fit the
     next input raises ``ValueError`` (call ``reset_states(model)`` between samples).
     """
+
+    def forward_static(self, x: torch.Tensor, steps: int) -> torch.Tensor:
+        """:meth:`LIF.run_static` with the kept state: the same input ``x`` ``[B, ...]`` at each of
+        ``steps`` steps (equals ``self(x.expand(steps, *x.shape))``)."""
+        return _static_stateful(self, x, steps)
+
+
+def _static_stateful(layer, x, steps):
+    state = layer.state
+    if state is not None and tuple(state[0].shape) != tuple(x.shape):
+        raise ValueError(f"{type(layer).__name__} holds a state of shape {tuple(state[0].shape)} but x has "
+                         f"shape {tuple(x.shape)}; call neurosim.snn.reset_states(model) before a new batch")
+    out, layer.state = layer.run_static(x, steps, state)
+    return out
 
 
 class LIFAvgPool(LIF):
@@ -118,6 +151,8 @@ class LIFAvgPool(LIF):
     kernel and the full-size spike tensor is never made (less memory traffic; no separate
     pooling pass forward or backward).
     """
+
+    _pool = True
 
     def forward(self, x: torch.Tensor, state: LIFState | None = None):  # noqa: D102
         check_sequence(x, "x")
@@ -143,3 +178,5 @@ class LIFAvgPool(LIF):
 class LIFAvgPoolLayer(StatefulLayer, LIFAvgPool):
     """Stateful :class:`LIFAvgPool` for ``nn.Sequential``: ``forward(x[T, B, ..., H, W]) ->
     pooled[T, B, ..., H/2, W/2]`` (state kept as in :class:`LIFLayer`)."""
+
+    forward_static = LIFLayer.forward_static
