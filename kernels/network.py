@@ -20,9 +20,9 @@ Izhikevich ``iv, iu`` float [nI]; ``icoef`` float [6, nI] rows ``a, b, c, d, v_p
 Channels   0 = ``i_syn``/``ge`` (LIF excitatory current; Izhikevich current for one step),
            1 = ``gi`` (LIF inhibitory current; Izhikevich current), 2 = ``v`` (jump of v,
            discarded while a LIF neuron is refractory).
-Synapses   one CSR over keys ``c * N + pre``: ``indptr`` int64 [3 N + 1], ``indices`` int32
-           (post), ``weights`` float, ``delays`` int32 (steps; empty when every synapse has
-           ``delay_const`` >= 0 steps). ``ring`` float [D, 3, N] with D = max delay + 1;
+Synapses   one CSR over keys ``c * N + pre``: ``indptr`` int64 [3 N + 1], ``indices``
+           uint16 or int32 (post; uint16 when N <= 65535), ``weights`` float, ``delays`` int32
+           (steps; empty when every synapse has ``delay_const`` >= 0 steps). ``ring`` float [D, 3, N] with D = max delay + 1;
            ``contig`` uint8 [3 N] row flags: bit 0, the targets are consecutive ids (dense blocks
            such as all-to-all: a contiguous, vectorised add); bit 1, all weights of the row are
            equal (the scalar is added; the weights are not read).

@@ -278,3 +278,20 @@ def test_drive_chunking_and_prefetch_thread_do_not_change_spikes(monkeypatch, pr
     assert t0.size > 50
     np.testing.assert_array_equal(t0, t1)
     np.testing.assert_array_equal(i0, i1)
+
+
+def test_uint16_and_int32_targets_give_the_same_spikes(monkeypatch):
+    from neurosim.sim import _flat
+
+    def spikes():
+        net = ns.sim.cuba(n_neurons=1000, rng=5)
+        net.run(100.0, progress=False)
+        return net._flat["indices"].dtype, net.monitors["spikes"].times_ms, net.monitors["spikes"].ids
+
+    d16, t16, i16 = spikes()
+    monkeypatch.setattr(_flat, "UINT16_MAX_N", 0)
+    d32, t32, i32 = spikes()
+    assert (d16, d32) == (np.uint16, np.int32)
+    assert t16.size > 100
+    np.testing.assert_array_equal(t16, t32)
+    np.testing.assert_array_equal(i16, i32)
