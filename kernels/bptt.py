@@ -379,33 +379,35 @@ def _fast_row(xr, V, Hr, Sr, P, form, decay_input, reset):
 
 
 @numba.njit(**_NJIT)
-def _pool_row(Sr, out, q0, W, P):
-    """``out[q0 + ...]`` = 2x2 means of the row pairs in ``Sr`` (``len(Sr)`` a multiple of ``2 W``)."""
+def _pool_row(Sr, out, q0, W, P, tmp):
+    """``out[q0 + ...]`` = 2x2 means of the row pairs in ``Sr`` (``len(Sr)`` a multiple of ``2 W``):
+    vertical sums into ``tmp`` (``>= W``), then horizontal pairs (two short loops that vectorise)."""
     quarter = P[7] / (P[7] + P[7] + P[7] + P[7])
     w2 = W // 2
     for p in range(Sr.shape[0] // (2 * W)):
         a0 = p * 2 * W
+        for j in range(W):
+            tmp[j] = Sr[a0 + j] + Sr[a0 + W + j]
         o = q0 + p * w2
         for w in range(w2):
-            a = a0 + 2 * w
-            out[o + w] = (Sr[a] + Sr[a + 1] + Sr[a + W] + Sr[a + W + 1]) * quarter
+            out[o + w] = (tmp[2 * w] + tmp[2 * w + 1]) * quarter
 
 
 @numba.njit(**_NJIT)
-def _unpool_row(gp, q0, Gr, W, P):
+def _unpool_row(gp, q0, Gr, W, P, tmp):
     """``Gr`` = the pooled gradient ``gp[q0 + ...] / 4`` spread over each 2x2 window."""
     quarter = P[7] / (P[7] + P[7] + P[7] + P[7])
     w2 = W // 2
     for p in range(Gr.shape[0] // (2 * W)):
-        a0 = p * 2 * W
         o = q0 + p * w2
         for w in range(w2):
             g = gp[o + w] * quarter
-            a = a0 + 2 * w
-            Gr[a] = g
-            Gr[a + 1] = g
-            Gr[a + W] = g
-            Gr[a + W + 1] = g
+            tmp[2 * w] = g
+            tmp[2 * w + 1] = g
+        a0 = p * 2 * W
+        for j in range(W):
+            Gr[a0 + j] = tmp[j]
+            Gr[a0 + W + j] = tmp[j]
 
 
 @numba.njit(**_NJIT)
@@ -429,7 +431,7 @@ def _run_block(x, m0, m1, V, H, h0, Hrow, Srow, spikes, Vin, R, P, F):
             _step_block(x[0 if static else t, m0:m1], V, Hr, Sr, Vin, R, P, form, decay_input, strict, reset,
                         reset_delay)
         if keep_s and pool > 0:
-            _pool_row(Sr, spikes[t], m0 // 4, pool, P)
+            _pool_row(Sr, spikes[t], m0 // 4, pool, P, Vin)
 
 
 @numba.njit(**_NJIT)
@@ -526,7 +528,7 @@ def _backward_block(x, v0, Hs, gs, gv_T, gx, gv0, gk_part, P, F, work, b):
     for t in range(T - 1, -1, -1):
         Hr = H[t, h0:h0 + n]
         if pool > 0:
-            _unpool_row(gs[t if per_step else 0], m0 // 4, Gp, pool, P)
+            _unpool_row(gs[t if per_step else 0], m0 // 4, Gp, pool, P, Vin)
             gsr = Gp
         else:
             gsr = gs[t if per_step else 0, m0:m1]
