@@ -20,12 +20,13 @@ Izhikevich ``iv, iu`` float [nI]; ``icoef`` float [6, nI] rows ``a, b, c, d, v_p
 Channels   0 = ``i_syn``/``ge`` (LIF excitatory current; Izhikevich current for one step),
            1 = ``gi`` (LIF inhibitory current; Izhikevich current), 2 = ``v`` (jump of v,
            discarded while a LIF neuron is refractory).
-Synapses   one CSR over keys ``c * N + pre``: ``indptr`` int64 [3 N + 1], ``indices``
+Synapses   one CSR over keys ``3 pre + c``: ``indptr`` int64 [3 N + 1], ``indices``
            uint16 or int32 (post; uint16 when N <= 65535), ``weights`` float, ``delays`` int32
            (steps; empty when every synapse has ``delay_const`` >= 0 steps). ``ring`` float [D, 3, N] with D = max delay + 1;
            ``contig`` uint8 [3 N] row flags: bit 0, the targets are consecutive ids (dense blocks
            such as all-to-all: a contiguous, vectorised add); bit 1, all weights of the row are
-           equal (the scalar is added; the weights are not read).
+           equal (the scalar ``wrow[key]`` is added; the weights are not read). ``wrow`` float
+           [3 N]: that scalar (0 for other rows).
 Drive      ``drive`` float [T_chunk, N]: row ``t`` is added at step ``step0 + t`` to the drive
            channel of each group (Poisson counts times weight, Gaussian noise ...); with
            ``has_drive`` false no drive is added. LIF groups add it to their inbox (or, in
@@ -111,11 +112,18 @@ def _add_const(dst, idx, w):
 
 
 @numba.njit(**NJIT)
-def _scatter(spk, n_spk, m, N, indptr, indices, weights, delays, delay_const, ring, contig, lie, lii, direct):
+def _scatter(spk, n_spk, m, indptr, indices, weights, delays, delay_const, ring, contig, wrow, lie, lii, direct):
+    """Add the synapses of the spiking neurons ``spk[:n_spk]`` (rows ``3 pre + c``, c = 0, 1, 2).
+
+    Each destination buffer receives one channel only, so visiting the channels per spike (the
+    three rows of a neuron share a cache line of ``indptr``) sums every buffer in the same order
+    (spike order, then row order) as visiting the spikes per channel.
+    """
     D = ring.shape[0]
-    for c in range(3):
-        for s in range(n_spk):
-            key = c * N + spk[s]
+    for s in range(n_spk):
+        base = 3 * spk[s]
+        for c in range(3):
+            key = base + c
             q0 = indptr[key]
             q1 = indptr[key + 1]
             if q0 == q1:
@@ -131,8 +139,8 @@ def _scatter(spk, n_spk, m, N, indptr, indices, weights, delays, delay_const, ri
                 if fl & 1:  # consecutive targets: contiguous (vectorised) add
                     k0 = indices[q0]
                     _add_run(row[k0:k0 + (q1 - q0)], weights[q0:q1])
-                elif fl & 2:  # one weight for the whole row: the weights are not streamed
-                    _add_const(row, indices[q0:q1], weights[q0])
+                elif fl & 2:  # one weight for the whole row (kept in wrow): the weights are not read
+                    _add_const(row, indices[q0:q1], wrow[key])
                 else:
                     _add_indexed(row, indices[q0:q1], weights[q0:q1])
             else:
@@ -302,7 +310,7 @@ def network_integrate(step0, n_steps,
                       lv, lie, lii, lrefr, lcoef, lnref, lgroups,
                       iv, iu, icoef, igroups, izh_k,
                       drive, has_drive,
-                      indptr, indices, weights, delays, delay_const, ring, contig, direct, one,
+                      indptr, indices, weights, delays, delay_const, ring, contig, wrow, direct, one,
                       spk, n_spk,
                       rec_mask, out_step, out_id, n_out,
                       rec_idx, rec_var, rec_every, rec_out, n_rec):
@@ -335,7 +343,8 @@ def network_integrate(step0, n_steps,
             _record_state(lv, lie, lii, lrefr, iv, iu, nL, rec_idx, rec_var, rec_out, n_rec)
             n_rec += 1
         # 1. deliver the spikes of the previous step and this step's drive
-        _scatter(spk, n_spk[0], m, N, indptr, indices, weights, delays, delay_const, ring, contig, lie, lii, direct)
+        _scatter(spk, n_spk[0], m, indptr, indices, weights, delays, delay_const, ring, contig, wrow, lie, lii,
+                 direct)
         buf = ring[m % D]
         if has_drive:
             for g in range(lgroups.shape[0]):

@@ -123,7 +123,7 @@ def build_flat(net) -> dict:
         iu[lo - nL:hi - nL] = g.u0
     flat.update(iv=iv, iu=iu, icoef=icoef, igroups=igroups)
 
-    # --- synapses: one CSR over keys channel * N + pre (stable: keeps each group's order)
+    # --- synapses: one CSR over keys 3 pre + channel (stable: keeps each group's order)
     n_syn = net.n_synapses
     if 3 * N >= 2 ** 31 or n_syn >= 2 ** 31:
         raise ValueError(f"network too large for 32-bit synapse indexing ({N} neurons, {n_syn} synapses)")
@@ -137,7 +137,9 @@ def build_flat(net) -> dict:
     for sg in net.synapses:
         n = sg.n_synapses
         keys[q:q + n] = sg.pre
-        keys[q:q + n] += sg.channel * N + offsets[sg.pre_group.name]
+        keys[q:q + n] += offsets[sg.pre_group.name]
+        keys[q:q + n] *= 3
+        keys[q:q + n] += sg.channel
         post[q:q + n] = sg.post
         post[q:q + n] += offsets[sg.post_group.name]
         w[q:q + n] = sg.weight
@@ -166,11 +168,14 @@ def build_flat(net) -> dict:
     contig = np.zeros(3 * N, dtype=np.uint8)
     csr_contiguous_rows(indptr, indices, contig)
     csr_uniform_rows(indptr, weights, contig)
+    wrow = np.zeros(3 * N, dtype=F)
+    uni = np.flatnonzero(contig & 2)
+    wrow[uni] = weights[indptr[uni]]
     flat.update(indptr=indptr, indices=indices, weights=weights, delays=delays, delay_const=delay_const,
-                ring=np.zeros((dmax + 1, 3, N), dtype=F), contig=contig,
+                ring=np.zeros((dmax + 1, 3, N), dtype=F), contig=contig, wrow=wrow,
                 direct=0, one=F.type(1))
     if nI == 0 and delay_const == 0:
-        jump_input = indptr[2 * N] != indptr[3 * N] or any(inp.channel == 2 for inp in net.inputs)
+        jump_input = bool(np.diff(indptr)[2::3].any()) or any(inp.channel == 2 for inp in net.inputs)
         flat["direct"] = 1 if jump_input else 2
 
     # --- spikes and monitors
@@ -243,7 +248,8 @@ def _call(flat, step0, n_steps, drive, has_drive, out_step, out_id, rec_out, izh
         f["lv"], f["lie"], f["lii"], f["lrefr"], f["lcoef"], f["lnref"], f["lgroups"],
         f["iv"], f["iu"], f["icoef"], f["igroups"], izh_k,
         drive, has_drive,
-        f["indptr"], f["indices"], f["weights"], f["delays"], f["delay_const"], f["ring"], f["contig"], f["direct"],
+        f["indptr"], f["indices"], f["weights"], f["delays"], f["delay_const"], f["ring"], f["contig"], f["wrow"],
+        f["direct"],
         f["one"], f["spk"], f["n_spk"],
         f["rec_mask"], out_step, out_id, 0,
         f["rec_idx"], f["rec_var"], f["rec_every"], rec_out, 0)
