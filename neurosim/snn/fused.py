@@ -6,10 +6,14 @@ tensors; other devices and dtypes use the pure-torch step loop, which gives iden
 (``tests/test_snn_fused.py``).
 
 Memory: forward allocates its outputs (spikes ``[T, B, ...]`` and the final membrane) and,
-when :data:`STORE_MEMBRANE` is true (default) and the input needs a gradient, one ``[T, B, ...]``
-buffer of the charged membranes that the backward reads; with ``STORE_MEMBRANE = False``
-autograd keeps only the input and the initial membrane and the backward recomputes the
-membranes block by block (``kernels/bptt.py``). No dtype conversions; ``.numpy()`` views share
+when the input needs a gradient, :data:`STORE_MEMBRANE` is true (default) and the sequence is
+at most :data:`STORE_MEMBRANE_MAX_BYTES`, one ``[T, B, ...]`` buffer of the charged membranes
+that the backward reads; otherwise autograd keeps only the input and the initial membrane and
+the backward recomputes the membranes block by block (``kernels/bptt.py``). Storing saves the
+recomputation; recomputing moves fewer bytes (20 instead of 24 per neuron-step) and keeps no
+extra buffer. Measured on the 2-core benchmark machine, storing was faster in every case tried
+(16 MiB and 6 MiB layer sequences, the 51 MiB first layer of the training ConvNet), so the
+limit only keeps very long sequences from doubling their memory. No dtype conversions; ``.numpy()`` views share
 memory with the tensors; a non-contiguous input or upstream gradient is made contiguous once.
 
 Buffer cache: the ``[T, B, ...]`` buffers (spikes, stored membranes, input gradient) of at
@@ -35,7 +39,7 @@ from torch.autograd.function import once_differentiable
 from neurosim.snn.functional.lif import LIFSpec
 
 __all__ = ["supports", "why_not", "why_not_pool", "lif_fused", "kernel_arrays", "backward_block", "BLOCK",
-           "STORE_MEMBRANE", "set_buffer_cache", "buffer_cache_info"]
+           "STORE_MEMBRANE", "STORE_MEMBRANE_MAX_BYTES", "set_buffer_cache", "buffer_cache_info"]
 
 #: largest forward block (neurons; time loop inside, contiguous innermost loop); calls with
 #: fewer neurons per worker thread use one block per thread
@@ -43,6 +47,8 @@ BLOCK = 16384
 #: keep the charged membranes of the forward for the backward (one extra ``[T, ...]`` buffer)
 #: instead of recomputing them (less memory, more arithmetic)
 STORE_MEMBRANE = True
+#: largest ``[T, ...]`` sequence (bytes) whose membranes are stored rather than recomputed
+STORE_MEMBRANE_MAX_BYTES = 256 << 20
 _FORMS = {"spikingjelly": 0, "snntorch": 1, "norse": 2, "parametric": 3}
 _RESETS = {"zero": 0, "subtract": 1, "none": 2}
 _DTYPES = {torch.float32: np.float32, torch.float64: np.float64}
@@ -161,10 +167,10 @@ def forward_block(M: int, align: int = 64) -> int:
 
 
 def backward_block(T: int, itemsize: int) -> int:
-    """Neurons per backward block when the membranes are recomputed: the ``[T, block]`` membranes
-    fit in ~256 KiB (L2)."""
+    """Neurons per backward block when the membranes are recomputed: at most 4096 (long
+    contiguous rows), with the ``[T, block]`` membranes within ~2 MiB (L2/L3)."""
     block = 4096
-    while block > 256 and T * block * itemsize > 256 * 1024:
+    while block > 256 and T * block * itemsize > 2 * 1024 * 1024:
         block //= 2
     return block
 
@@ -300,8 +306,9 @@ def lif_fused(x: torch.Tensor, v0: torch.Tensor | None, spec: LIFSpec, k: torch.
             v = v.contiguous()
     if k is not None:
         k = k.to(x.dtype).reshape(())
-    store = STORE_MEMBRANE and torch.is_grad_enabled() and (
-        x2.requires_grad or (v is not None and v.requires_grad) or (k is not None and k.requires_grad))
+    store = (STORE_MEMBRANE and T * x2.shape[1] * x2.element_size() <= STORE_MEMBRANE_MAX_BYTES
+             and torch.is_grad_enabled()
+             and (x2.requires_grad or (v is not None and v.requires_grad) or (k is not None and k.requires_grad)))
     pool_w = int(x.shape[-1]) if pool else 0
     spikes, v_out = _FusedLIF.apply(x2, v, k, spec, store, pool_w, T)
     shape = (T, *step_shape)
