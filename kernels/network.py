@@ -36,8 +36,11 @@ Drive      ``drive`` float [T_chunk, N]: row ``t`` is added at step ``step0 + t`
 Each group is updated in two passes per step: a branch-free pass (deliver the inputs, integrate
 every neuron with the shared formula; refractory neurons keep ``v``), which the compiler
 vectorises (a homogeneous group passes its coefficients as scalars, a heterogeneous one as
-arrays), then a pass that handles refractory counters, threshold, reset and the spike list.
-Together they are exactly ``_lif_update`` / ``_izhikevich_update`` applied to every neuron.
+arrays), then a pass that handles threshold, reset and the spike list. Together they are exactly
+``_lif_update`` / ``_izhikevich_update`` applied to every neuron. Refractory counters are not
+counted down step by step: inside a call ``lrefr`` holds the call-relative step at which each
+neuron leaves its refractory period (only a spike writes it), and it is converted back to
+"steps left" when the call returns.
 
 Timing convention: step ``m`` integrates from ``m dt`` to ``(m+1) dt``; its spikes are
 reported with step index ``m`` (time ``(m+1) dt``). A spike of step ``m`` over a synapse with
@@ -73,7 +76,7 @@ VAR_U = 1
 
 
 @numba.njit(**NJIT)
-def _record_state(lv, lie, lii, lrefr, iv, iu, nL, rec_idx, rec_var, rec_out, n_rec):
+def _record_state(lv, lie, lii, lrefr, iv, iu, nL, rec_idx, rec_var, rec_out, n_rec, s):
     for r in range(rec_idx.shape[0]):
         g = rec_idx[r]
         var = rec_var[r]
@@ -84,8 +87,8 @@ def _record_state(lv, lie, lii, lrefr, iv, iu, nL, rec_idx, rec_var, rec_out, n_
                 rec_out[n_rec, r] = lie[g]
             elif var == VAR_I_I:
                 rec_out[n_rec, r] = lii[g]
-            else:
-                rec_out[n_rec, r] = lrefr[g]
+            else:  # refractory steps left (lrefr holds call-relative end steps, see network_integrate)
+                rec_out[n_rec, r] = max(lrefr[g] - s, 0)
         else:
             rec_out[n_rec, r] = iv[g - nL] if var == VAR_V else iu[g - nL]
 
@@ -161,32 +164,30 @@ def _get_overload(x, i):
 
 
 @numba.njit(**NJIT)
-def _lif_pass1(v, ie, ii, refr, b0, b1, b2, a_m, a_e, a_i, k_e, k_i, v_inf, count_down, direct, one):
+def _lif_pass1(v, ie, ii, refr, b0, b1, b2, a_m, a_e, a_i, k_e, k_i, v_inf, s, direct, one):
     """Deliver the inputs and integrate (refractory neurons keep v); coefficients scalar or [n].
 
     With ``direct`` the currents already hold this step's input (``b0``, ``b1`` are not read);
     ``direct == 2``: nothing targets ``v`` either (``b2`` is not read; the jump is 0).
 
-    With ``count_down`` the refractory counters are decremented here (used with the "zero"
-    reset, where a refractory neuron sits at ``v_reset < v_th`` and cannot cross threshold).
+    ``refr`` holds, inside one kernel call, the call-relative step at which each neuron leaves
+    its refractory period: neuron ``i`` is refractory during step ``s`` of the call when
+    ``refr[i] > s`` (int32 ``s``). The counters are read, never written here, so no pass stores
+    ``refr`` on a step without spikes (``network_integrate`` converts to and from "steps left").
 
     ``one`` is 1 in the state dtype, passed at run time: a refractory neuron stores ``vo * one``
     (exactly ``vo``) instead of ``vo``. Storing the loaded value back lets LLVM turn the select
     into a masked store (``vmaskmovps``), which is slow on AMD Zen (it halved the pass's speed);
     a product it cannot fold keeps a blend and a plain vector store.
     """
-    # count-down as arithmetic (r - 1 if r > 0, else r): a branch here can keep the inlined loops scalar
-    cd = 1 if count_down else 0
     if direct == 2:  # no input on v either: nothing to read from the ring
         jump0 = b2[0] - b2[0]  # 0 in the state dtype (a literal 0 would promote float32 to float64)
         for i in range(v.shape[0]):
             e = ie[i]
             n = ii[i]
             vo = v[i]
-            r = refr[i]
             vn = _lif_integrate_v(vo, jump0, _get(v_inf, i), _get(a_m, i), _get(k_e, i), e, _get(k_i, i), n)
-            v[i] = vn if r == 0 else vo * one
-            refr[i] = r - ((r > 0) & cd)
+            v[i] = vo * one if refr[i] > s else vn
             ie[i] = e * _get(a_e, i)
             ii[i] = n * _get(a_i, i)
         return
@@ -197,10 +198,8 @@ def _lif_pass1(v, ie, ii, refr, b0, b1, b2, a_m, a_e, a_i, k_e, k_i, v_inf, coun
             jump = b2[i]
             b2[i] = 0
             vo = v[i]
-            r = refr[i]
             vn = _lif_integrate_v(vo, jump, _get(v_inf, i), _get(a_m, i), _get(k_e, i), e, _get(k_i, i), n)
-            v[i] = vn if r == 0 else vo * one
-            refr[i] = r - ((r > 0) & cd)
+            v[i] = vo * one if refr[i] > s else vn
             ie[i] = e * _get(a_e, i)
             ii[i] = n * _get(a_i, i)
         return
@@ -212,32 +211,27 @@ def _lif_pass1(v, ie, ii, refr, b0, b1, b2, a_m, a_e, a_i, k_e, k_i, v_inf, coun
         b1[i] = 0
         b2[i] = 0
         vo = v[i]
-        r = refr[i]
         vn = _lif_integrate_v(vo, jump, _get(v_inf, i), _get(a_m, i), _get(k_e, i), e, _get(k_i, i), n)
-        v[i] = vn if r == 0 else vo * one
-        refr[i] = r - ((r > 0) & cd)
+        v[i] = vo * one if refr[i] > s else vn
         ie[i] = e * _get(a_e, i)
         ii[i] = n * _get(a_i, i)
 
 
 @numba.njit(**NJIT)
-def _lif_pass2(lo, v, refr, v_th, v_reset, n_ref, reset_mode, spk, cnt):
-    """Refractory counters, threshold and reset; appends ``lo + i`` of spiking neurons to ``spk``."""
+def _lif_pass2(lo, v, refr, v_th, v_reset, n_ref, reset_mode, s, spk, cnt):
+    """Threshold and reset of non-refractory neurons; a spike sets ``refr = s + n_ref + 1``."""
     for i in range(v.shape[0]):
-        r = refr[i]
-        if r > 0:
-            refr[i] = r - 1
-        elif v[i] >= _get(v_th, i):
+        if refr[i] <= s and v[i] >= _get(v_th, i):
             v[i] = _lif_reset(v[i], _get(v_th, i), _get(v_reset, i), reset_mode)
-            refr[i] = _get(n_ref, i)
+            refr[i] = s + _get(n_ref, i) + 1
             spk[cnt] = lo + i
             cnt += 1
     return cnt
 
 
 @numba.njit(**NJIT)
-def _lif_pass2_zero(lo, v, refr, v_th, v_reset, n_ref, spk, cnt):
-    """Threshold and "zero" reset after a counting-down pass 1 (refractory neurons are below v_th).
+def _lif_pass2_zero(lo, v, refr, v_th, v_reset, n_ref, s, spk, cnt):
+    """Threshold and "zero" reset (refractory neurons sit at ``v_reset < v_th``: no refractory test).
 
     Blocks of ``SUB`` neurons: a branch-free, vectorised ``any(v >= v_th)`` first; only blocks
     with a crossing are scanned neuron by neuron (spikes are rare). The blocks are index ranges
@@ -254,10 +248,18 @@ def _lif_pass2_zero(lo, v, refr, v_th, v_reset, n_ref, spk, cnt):
         for i in range(b0, b1):
             if v[i] >= _get(v_th, i):
                 v[i] = _get(v_reset, i)
-                refr[i] = _get(n_ref, i)
+                refr[i] = s + _get(n_ref, i) + 1
                 spk[cnt] = lo + i
                 cnt += 1
     return cnt
+
+
+@numba.njit(**NJIT)
+def _refr_to_steps_left(refr, steps_done):
+    """End of a call: call-relative end steps back to refractory steps left (the state kept)."""
+    for i in range(refr.shape[0]):
+        r = refr[i] - steps_done
+        refr[i] = r if r > 0 else 0
 
 
 @numba.njit(**NJIT)
@@ -333,14 +335,20 @@ def network_integrate(step0, n_steps,
     R = rec_idx.shape[0]
     if N == 0:
         return n_steps, n_out, n_rec
+    # lrefr holds refractory steps left between calls; inside the call, the call-relative step at
+    # which each neuron leaves its refractory period (the same numbers at s = 0)
+    done = n_steps
     for s in range(n_steps):
         m = step0 + s
+        s32 = np.int32(s)
         if n_out + N > out_step.shape[0]:
-            return s, n_out, n_rec
+            done = s
+            break
         if R > 0 and m % rec_every == 0:
             if n_rec >= rec_out.shape[0]:
-                return s, n_out, n_rec
-            _record_state(lv, lie, lii, lrefr, iv, iu, nL, rec_idx, rec_var, rec_out, n_rec)
+                done = s
+                break
+            _record_state(lv, lie, lii, lrefr, iv, iu, nL, rec_idx, rec_var, rec_out, n_rec, s)
             n_rec += 1
         # 1. deliver the spikes of the previous step and this step's drive
         _scatter(spk, n_spk[0], m, indptr, indices, weights, delays, delay_const, ring, contig, wrow, lie, lii,
@@ -371,25 +379,26 @@ def network_integrate(step0, n_steps,
             if het:
                 _lif_pass1(lv[lo:hi], lie[lo:hi], lii[lo:hi], lrefr[lo:hi], b0[lo:hi], b1[lo:hi], b2[lo:hi],
                            lcoef[0, lo:hi], lcoef[1, lo:hi], lcoef[2, lo:hi], lcoef[3, lo:hi], lcoef[4, lo:hi],
-                           lcoef[5, lo:hi], zero_reset, direct, one)
+                           lcoef[5, lo:hi], s32, direct, one)
             else:
                 _lif_pass1(lv[lo:hi], lie[lo:hi], lii[lo:hi], lrefr[lo:hi], b0[lo:hi], b1[lo:hi], b2[lo:hi],
                            lcoef[0, lo], lcoef[1, lo], lcoef[2, lo], lcoef[3, lo], lcoef[4, lo], lcoef[5, lo],
-                           zero_reset, direct, one)
+                           s32, direct, one)
             if not zero_reset:
                 if het:
                     cnt = _lif_pass2(lo, lv[lo:hi], lrefr[lo:hi], lcoef[6, lo:hi], lcoef[7, lo:hi], lnref[lo:hi],
-                                     lgroups[g, 2], spk, cnt)
+                                     lgroups[g, 2], s32, spk, cnt)
                 else:
                     cnt = _lif_pass2(lo, lv[lo:hi], lrefr[lo:hi], lcoef[6, lo], lcoef[7, lo], lnref[lo],
-                                     lgroups[g, 2], spk, cnt)
+                                     lgroups[g, 2], s32, spk, cnt)
                 continue
             # zero reset: only blocks of SUB neurons with a crossing are scanned
             if het:
                 cnt = _lif_pass2_zero(lo, lv[lo:hi], lrefr[lo:hi], lcoef[6, lo:hi], lcoef[7, lo:hi], lnref[lo:hi],
-                                      spk, cnt)
+                                      s32, spk, cnt)
             else:
-                cnt = _lif_pass2_zero(lo, lv[lo:hi], lrefr[lo:hi], lcoef[6, lo], lcoef[7, lo], lnref[lo], spk, cnt)
+                cnt = _lif_pass2_zero(lo, lv[lo:hi], lrefr[lo:hi], lcoef[6, lo], lcoef[7, lo], lnref[lo], s32, spk,
+                                      cnt)
         # 3. Izhikevich populations (arrays iv, iu, icoef are indexed from nL)
         for g in range(igroups.shape[0]):
             lo = igroups[g, 0]
@@ -413,4 +422,5 @@ def network_integrate(step0, n_steps,
                 out_step[n_out] = m
                 out_id[n_out] = g
                 n_out += 1
-    return n_steps, n_out, n_rec
+    _refr_to_steps_left(lrefr, done)
+    return done, n_out, n_rec

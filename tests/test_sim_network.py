@@ -295,3 +295,28 @@ def test_uint16_and_int32_targets_give_the_same_spikes(monkeypatch):
     assert t16.size > 100
     np.testing.assert_array_equal(t16, t32)
     np.testing.assert_array_equal(i16, i32)
+
+
+@pytest.mark.parametrize("reset", ["zero", "subtract"])
+def test_refractory_steps_left_recorded_across_runs(reset):
+    """``refr`` (steps left) at the start of each step: n_ref after a spike, counting down, across run calls."""
+    p = LIFParams(tau_mem=10.0, v_th=1.0, v_reset=0.0, t_ref=2.0, reset=reset)
+    net = Network(dt=0.5, rng=0)
+    g = net.add_lif(3, p, v0=[0.0, 0.5, 0.9], i_ext=[3.0, 2.0, 0.5], name="g")
+    sm = net.add_state_monitor(g, ["refr", "v"], every=1)
+    mon = net.add_spike_monitor()
+    net.run(20.0, progress=False)
+    net.run(7.5, progress=False)
+    n_ref = 4
+    steps = np.rint(mon.times_ms / 0.5).astype(int) - 1
+    T = sm.t_ms.size
+    assert T == 55 and mon.n_spikes > 5
+    for i in range(3):
+        spikes = steps[mon.ids == i]
+        expect = np.zeros(T)
+        for s in spikes:
+            expect[s + 1:s + 1 + n_ref] = n_ref - np.arange(min(n_ref, T - s - 1))
+        np.testing.assert_array_equal(sm["refr"][:, i], expect)
+        # v is held during a refractory step: unchanged from its start to the next step's start
+        assert np.all(np.diff(sm.v[:, i])[expect[:-1] > 0] == 0)
+    assert not (mon.ids == 2).any()   # i_ext 0.5 < v_th: never fires, never refractory
