@@ -274,7 +274,10 @@ def run_flat(net, n_steps: int, progress: bool):
         chunk = max(1, min(chunk, DRIVE_CHUNK_ELEMS // max(N, 1), -(-n_steps // (8 if PREFETCH_DRIVE else 1))))
     if progress:
         chunk = max(1, min(chunk, -(-n_steps // 20)))
-    drives = [np.zeros((chunk if has_drive else 1, N), dtype=F) for _ in range(2 if has_drive else 1)]
+    if has_drive:  # every column of a chunk is written by _draw_drive before the kernel reads it
+        drives = [np.empty((chunk, N), dtype=F) for _ in range(2 if PREFETCH_DRIVE else 1)]
+    else:  # read with weight 0 by the Izhikevich update: must be finite
+        drives = [np.zeros((1, N), dtype=F)]
     cap = max(4 * N, 4096)
     out_step = np.empty(cap, dtype=np.int64)
     out_id = np.empty(cap, dtype=np.int32)
@@ -325,7 +328,7 @@ def run_flat(net, n_steps: int, progress: bool):
                 pending.result()
                 pending = None
             elif has_drive and c + 1 < len(starts):  # no helper thread: draw the next chunk now
-                _draw_drive(net, flat, drives[(c + 1) % 2], net.step, min(chunk, n_steps - starts[c + 1]))
+                _draw_drive(net, flat, drives[(c + 1) % len(drives)], net.step, min(chunk, n_steps - starts[c + 1]))
             bar.update(T)
     finally:
         if pool is not None:
