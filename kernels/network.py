@@ -22,7 +22,8 @@ Channels   0 = ``i_syn``/``ge`` (LIF excitatory current; Izhikevich current for 
            discarded while a LIF neuron is refractory).
 Synapses   one CSR over keys ``3 pre + c``: ``indptr`` int64 [3 N + 1], ``indices``
            uint16 or int32 (post; uint16 when N <= 65535), ``weights`` float, ``delays`` int32
-           (steps; empty when every synapse has ``delay_const`` >= 0 steps). ``ring`` float [D, 3, N] with D = max delay + 1;
+           (steps; empty when every synapse has ``delay_const`` >= 0 steps). ``ring`` float
+           [D, 3, N] with D = max delay + 1;
            ``contig`` uint8 [3 N] row flags: bit 0, the targets are consecutive ids (dense blocks
            such as all-to-all: a contiguous, vectorised add); bit 1, all weights of the row are
            equal (the scalar ``wrow[key]`` is added; the weights are not read). ``wrow`` float
