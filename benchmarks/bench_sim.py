@@ -27,20 +27,23 @@ Timing is of the simulation loop only, and by the *CPU clock* for the serial loo
 generated ``Network::run`` times its step loop with ``std::clock`` (process CPU time) when it
 runs on one thread (``device._last_run_time``; ``make`` time reported apart), so neurosim
 (``time.process_time`` around ``Network.run``, which runs the fused kernel loop and draws the
-noise; its first run, which flattens the network and loads/compiles the kernel, is excluded
-and ``net.timing`` wall times are kept too) and NumPy (``process_time`` around its step loop)
+noise, both on the calling thread; its first run, which flattens the network and
+loads/compiles the kernel, is excluded and ``net.timing`` wall times are kept too) and NumPy (``process_time`` around its step loop)
 are timed the same way. On a shared machine the CPU clock is the robust choice: it does not
 count time the process waits for a core. neurosim: median of ``repeats - 1`` runs after the
 first (the same network continues), Brian2: median of ``--repeats`` runs of its binary, NumPy:
-one run. Brian2 runs single-threaded (neurosim's loop is serial); ``--brian2-threads 1,2`` adds
-2 OpenMP threads, timed by wall clock (``omp_get_wtime``) and compared with neurosim's wall time.
+one run. Both run on one thread: Brian2 single-threaded, neurosim's loop is serial and draws the
+noise serially (``neurosim.sim._flat.PREFETCH_DRIVE`` off, the default; on, a helper thread
+would draw the next chunk while the kernel runs). ``--brian2-threads 1,2`` adds Brian2 with 2
+OpenMP threads, timed by wall clock (``omp_get_wtime``) and compared with neurosim's wall time.
 
 Memory-bandwidth bound: ``np.copyto`` on 256 MB arrays (bytes read + written / s, best of 10,
 measured in the same run), by the CPU clock like the loops (the wall-clock figure is printed
-too; on a shared machine it mostly measures waiting for a core). Minimum traffic per neuron-step in float32 (PEERS.md): CUBA 28 B
-(v, ge, gi read + written, refractory counter read); Izhikevich 28 B (v, u read + written,
-noise and a, b read). neuron-updates/s = N * steps / loop time, reported against
-bandwidth / bytes.
+too; on a shared machine it mostly measures waiting for a core). Minimum traffic per
+neuron-step in float32 (PEERS.md): CUBA 28 B (v, ge, gi read + written, refractory counter
+read); Izhikevich 28 B (v, u read + written, noise and a, b read). neuron-updates/s = N * steps
+/ loop time, reported against bandwidth / bytes. The bound is for state streamed from main
+memory: a population whose state fits in the caches (CUBA 4,000: 64 KB) can exceed it.
 """
 from __future__ import annotations
 
