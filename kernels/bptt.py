@@ -244,14 +244,31 @@ def _step_block(xr, V, Hr, Sr, Vin, R, P, form, decay_input, strict, reset, rese
 
 
 @numba.njit(**_NJIT)
-def _bwd_row(Hr, gsr, G, gxr, Ghr, P, sid, c, dhdx, dhdv):
+def _bwd_row(Hr, gsr, G, gxr, Ghr, P, sid, c, dhdx, dhdv, keep):
     """Surrogate and gradient of one step in one loop per surrogate: with ``g = sg(h - v_th)``,
     ``s = H(h - v_th)``, ``dv/dh = c0 + c1 (1 - s) + (c2 - c3 h) g`` (``c`` from
-    :func:`_dvdh_coefs`): ``gh = gs g + G dv/dh``, ``gx = gh dh/dx``, ``G = gh dh/dv``, ``Ghr = gh``."""
+    :func:`_dvdh_coefs`): ``gh = gs g + G dv/dh``, ``gx = gh dh/dx``, ``G = gh dh/dv`` and, when
+    ``keep`` (or for the less common surrogates), ``Ghr = gh``."""
     n = G.shape[0]
     th, c1, c2, one, zero, thf = P[1], P[5], P[6], P[7], P[8], P[10]
     k0, k1, k2, k3 = c[0], c[1], c[2], c[3]
-    if sid == 0:
+    if not keep and sid == 0:  # atan without the gh row
+        for j in range(n):
+            h = Hr[j]
+            ax = c1 * (h - th)
+            g = c2 / (one + ax * ax)
+            gh = gsr[j] * g + G[j] * (k0 + k1 * (zero if h >= thf else one) + (k2 - k3 * h) * g)
+            gxr[j] = gh * dhdx
+            G[j] = gh * dhdv
+    elif not keep and sid == 1:  # sigmoid without the gh row
+        for j in range(n):
+            h = Hr[j]
+            e = one / (one + np.exp(-(c1 * (h - th))))
+            g = (one - e) * e * c1
+            gh = gsr[j] * g + G[j] * (k0 + k1 * (zero if h >= thf else one) + (k2 - k3 * h) * g)
+            gxr[j] = gh * dhdx
+            G[j] = gh * dhdv
+    elif sid == 0:
         for j in range(n):
             h = Hr[j]
             ax = c1 * (h - th)
@@ -533,7 +550,7 @@ def _backward_block(x, v0, Hs, gs, gv_T, gx, gv0, gk_part, P, F, work, b):
         else:
             gsr = gs[t if per_step else 0, m0:m1]
         gxr = Gx if static else gx[t, m0:m1]
-        _bwd_row(Hr, gsr, G, gxr, S, P, sid, coefs, dhdx, dhdv)  # S: gh
+        _bwd_row(Hr, gsr, G, gxr, S, P, sid, coefs, dhdx, dhdv, need_k)  # S: gh (for need_k)
         if static:
             gsum = gx[0, m0:m1]
             if t == T - 1:
