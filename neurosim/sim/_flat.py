@@ -59,7 +59,7 @@ def draw_normal(gen, shape, mean=0.0, std=1.0, dtype=np.float64):
 
 #: networks with at most this many neurons store synapse targets as uint16 (else int32)
 UINT16_MAX_N = 65535
-#: largest drive chunk (steps x neurons) drawn at once (1 MB in float32: stays in L2 cache)
+#: largest drive chunk (steps x neurons) drawn at once (1 MB in float32; larger chunks were slower)
 DRIVE_CHUNK_ELEMS = 250_000
 #: draw the next chunk's drive in a helper thread while the kernel runs: less wall time on a
 #: free second core, but ~15 % more CPU time (izh1000: the drive crosses cores, thread hand-offs)
