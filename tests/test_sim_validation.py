@@ -146,8 +146,11 @@ z, zs = izhikevich_run(np.full((80, 2), 10.0), IzhikevichState.initial(q, 2), q,
 net = ns.sim.brunel(order=5, rng=0)
 net.run(30.0, progress=False)
 m = net.monitors["spikes"]
+izn = ns.sim.izhikevich2003(n_neurons=60, rng=1)   # float32 state, Box-Muller noise from raw bits
+izn.run(40.0, progress=False)
+mi = izn.monitors["spikes"]
 print(json.dumps({"lif": s.sum(0).tolist(), "v": st.v.tolist(), "izh": z.sum(0).tolist(), "u": zs.u.tolist(),
-                  "t": m.times_ms.tolist(), "i": m.ids.tolist()}))
+                  "t": m.times_ms.tolist(), "i": m.ids.tolist(), "ti": mi.times_ms.tolist(), "ii": mi.ids.tolist()}))
 """
 
 
@@ -166,4 +169,4 @@ def test_kernels_run_without_jit():
         exec(_SCRIPT, scope)  # the same script, compiled kernels, in this process
     jit = json.loads(buf.getvalue().strip().splitlines()[-1])
     assert nojit == jit
-    assert sum(jit["lif"]) > 0 and len(jit["t"]) > 0
+    assert sum(jit["lif"]) > 0 and len(jit["t"]) > 0 and len(jit["ti"]) > 0
