@@ -190,3 +190,20 @@ def test_fused_lif_avgpool_equals_lif_then_avg_pool2d(small_blocks, conv, reset)
     assert out[0][0].sum() > 0
     with pytest.raises(ValueError, match="even H and W"):
         snn.modules.LIFAvgPool(backend="fused")(torch.zeros(2, 1, 3, 4))
+
+
+def test_buffer_cache_drops_least_recently_used_sizes():
+    cache = fused._BufferCache(5 << 20)
+    a = [cache.empty((1 << 18,), torch.float32) for _ in range(3)]  # 3 x 1 MiB
+    del a
+    assert cache.free_bytes == 3 << 20
+    b = cache.empty((1 << 19,), torch.float32)  # 2 MiB: fresh
+    c = cache.empty((1 << 19,), torch.float32)
+    del b, c  # 3 + 4 MiB > 5 MiB: a 1 MiB buffer goes first
+    assert cache.free_bytes == 5 << 20 and len(cache.free[2 << 20]) == 2 and len(cache.free[1 << 20]) == 1
+    d = cache.empty((1 << 18,), torch.float32)  # reuses a 1 MiB buffer
+    assert cache.free_bytes == 4 << 20
+    d.fill_(1.0)
+    del d
+    assert cache.free_bytes == 5 << 20
+    assert cache.empty((1 << 10,), torch.float32).numel() == 1 << 10  # small: plain torch.empty

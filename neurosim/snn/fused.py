@@ -31,6 +31,7 @@ import math
 import os
 import threading
 import weakref
+from collections import OrderedDict
 
 import numpy as np
 import torch
@@ -98,13 +99,16 @@ def _surrogate_constants(sg):
 
 
 class _BufferCache:
-    """Free large buffers by size, handed out as tensors and taken back when their memory dies."""
+    """Free large buffers by size, handed out as tensors and taken back when their memory dies.
+
+    Over budget, the sizes used least recently are dropped first (so a change of batch size does
+    not leave the cache full of buffers nobody asks for)."""
 
     MIN_BYTES = 1 << 20
 
     def __init__(self, max_bytes: int):
         self.max_bytes = int(max_bytes)
-        self.free: dict[int, list] = {}
+        self.free: OrderedDict[int, list] = OrderedDict()  # nbytes -> free buffers, LRU first
         self.free_bytes = 0
         self.lock = threading.RLock()
 
@@ -116,9 +120,11 @@ class _BufferCache:
         base = None
         with self.lock:
             stack = self.free.get(nbytes)
-            if stack:
-                base = stack.pop()
-                self.free_bytes -= nbytes
+            if stack is not None:
+                self.free.move_to_end(nbytes)
+                if stack:
+                    base = stack.pop()
+                    self.free_bytes -= nbytes
         if base is None:
             base = np.empty(nbytes, dtype=np.uint8)
         arr = base.view(np_dtype).reshape(shape)
@@ -127,10 +133,20 @@ class _BufferCache:
         return torch.from_numpy(arr)
 
     def _give_back(self, base) -> None:
+        nbytes = base.nbytes
         with self.lock:
-            if self.free_bytes + base.nbytes <= self.max_bytes:
-                self.free.setdefault(base.nbytes, []).append(base)
-                self.free_bytes += base.nbytes
+            if nbytes > self.max_bytes:
+                return
+            while self.free_bytes + nbytes > self.max_bytes:  # drop least recently used sizes
+                size, stack = next(iter(self.free.items()))
+                if stack:
+                    stack.pop()
+                    self.free_bytes -= size
+                else:
+                    del self.free[size]
+            self.free.setdefault(nbytes, []).append(base)
+            self.free.move_to_end(nbytes)
+            self.free_bytes += nbytes
 
     def clear(self) -> None:
         with self.lock:
