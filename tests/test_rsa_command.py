@@ -38,6 +38,9 @@ def test_run_dg_real_data(tmp_path):
     assert set(s["ceiling"]) == {"neuropixels_dg"} and 0 < s["trial_ceiling"]["neuropixels_dg"]["mean"] <= 1
     assert (tmp_path / "tsrsa_heatmap.png").exists()
     assert s["baselines"]["neuropixels_dg"]["time_since_onset"] > 0.5  # onset-dominated RDM
+    st = s["best_layer_stats"]["neuropixels_dg"]
+    assert st["layer"] == s["best_layers"]["neuropixels_dg"] and st["score"] == pytest.approx(s["score"])
+    assert 0 < st["p_value"] <= 1 and st["ci95"][0] <= st["ci95"][1]
 
 
 def test_trained_model_file_round_trip(tmp_path):

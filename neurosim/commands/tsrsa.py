@@ -194,6 +194,22 @@ def _neural(neural, data, model):
     return areas, None, f"NWB {path.name}, natural_movie_one", np.load(frames_path)
 
 
+def _best_layer_stats(res, feats, areas, constant, n_permutations: int, seed: int) -> dict:
+    """Permutation p-value and 95 % bootstrap interval (over conditions) of each area's best layer."""
+    from neurosim.rsa.inference import bootstrap_ci, permutation_test
+
+    out = {}
+    if n_permutations < 1:
+        return out
+    for a, Y in areas.items():
+        layer = res.best_layers[a]
+        pt = permutation_test(feats[layer], Y, n_permutations=n_permutations, rng=seed, constant_rows=constant)
+        ci = bootstrap_ci(feats[layer], Y, n_boot=n_permutations, rng=seed, constant_rows=constant)
+        out[a] = {"layer": layer, "score": float(pt["score"]), "p_value": pt["p_value"],
+                  "n_permutations": n_permutations, "ci95": [ci["low"], ci["high"]]}
+    return out
+
+
 def _baselines(neural, areas, stim) -> dict:
     """Reference scores a model should beat: raw pixels (images/movies) or, for the gratings,
     time since onset alone (dissimilarity |bin_i - bin_j|, Spearman with average ranks)."""
@@ -216,7 +232,8 @@ def _baselines(neural, areas, stim) -> dict:
 
 
 def run(model: str = "lorafb_snet18", neural: str = "allen_2p_scenes", layers=None, seed: int = 0, data=None,
-        out="neurosim-out/tsrsa", *, n_splits: int = 100, model_cfg: dict | None = None) -> dict:
+        out="neurosim-out/tsrsa", *, n_splits: int = 100, model_cfg: dict | None = None,
+        n_permutations: int = 1000) -> dict:
     """Score model layers against a neural data set; writes summary.json and figures into ``out``."""
     from neurosim.plot.rsa import plot_score_heatmap
     from neurosim.rsa import split_half_ceiling, trial_split_half_ceiling, tsrsa_scores
@@ -260,6 +277,7 @@ def run(model: str = "lorafb_snet18", neural: str = "allen_2p_scenes", layers=No
     if trials is not None:
         summary["trial_ceiling"] = {a: trial_split_half_ceiling(trials, n_splits=n_splits, rng=2023,
                                                                 constant_rows=constant).to_dict() for a in areas}
+    summary["best_layer_stats"] = _best_layer_stats(res, feats, areas, constant, n_permutations, seed)
     summary["baselines"] = _baselines(neural, areas, stim)
     cm = float(np.mean([c["mean"] for c in ceilings.values()]))
     summary["ceiling_mean"] = cm

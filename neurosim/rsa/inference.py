@@ -6,7 +6,8 @@
 * :func:`bootstrap_ci`: resample conditions (frames) with replacement, keep the pairs of
   distinct *draws* whose conditions differ (pairs of a condition with itself are dropped, as
   rsatoolbox does), or resample units (columns of both matrices independently); percentile
-  interval.
+  interval. Draws with fewer than two such pairs (possible with very few conditions) are
+  skipped (NaN in ``boot``).
 
 ``constant_rows="omit"`` drops the pairs of zero-variance frames (as in :func:`~neurosim.rsa.tsrsa`).
 
@@ -77,6 +78,9 @@ def bootstrap_ci(X, Y, *, n_boot: int = 1000, confidence: float = 0.95, over: st
             idx = np.sort(gen.integers(0, T, T))
             i, j = np.triu_indices(T, 1)
             keep = idx[i] != idx[j]
+            if np.count_nonzero(keep) < 2:  # a draw of one distinct condition has no pairs to rank
+                boots[k] = np.nan
+                continue
             a, b = idx[i[keep]], idx[j[keep]]
             boots[k] = _score_ranked(rank_vector(1.0 - CX[a, b], ties), rank_vector(1.0 - CY[a, b], ties))
     else:
@@ -85,5 +89,7 @@ def bootstrap_ci(X, Y, *, n_boot: int = 1000, confidence: float = 0.95, over: st
             cy = gen.integers(0, Y.shape[1], Y.shape[1])
             boots[k] = tsrsa(X[:, cx], Y[:, cy], ties=ties, constant_rows=constant_rows)
     alpha = (1.0 - confidence) / 2.0
-    lo, hi = np.quantile(boots, [alpha, 1.0 - alpha])
+    if np.all(np.isnan(boots)):
+        raise ValueError(f"no bootstrap draw had two distinct condition pairs ({T} conditions); use more conditions")
+    lo, hi = np.nanquantile(boots, [alpha, 1.0 - alpha])
     return {"score": obs, "low": float(lo), "high": float(hi), "boot": boots, "confidence": confidence}
