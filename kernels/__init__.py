@@ -10,6 +10,11 @@ lif         exact-exponential LIF with current synapses, refractoriness, resets
 izhikevich  Izhikevich (2003) model, two-half-step scheme for any dt
 synapse     event-driven propagation: dense, CSR, CSR with integer delays (ring buffer)
 network     fused multi-step loop over a whole network (used by ``neurosim.sim``)
+normal      normal variates from raw bits of the caller's Generator (float32 Box-Muller)
+bptt        fused multi-step LIF forward/backward (BPTT) behind ``neurosim.snn.fused``
+plasticity  Hebbian subspace rule (HLOP)
+reservoir   reservoir state updates and three-factor / FORCE readouts
+distance    RDM distances (``neurosim.rsa``)
 """
 from neurosim.kernels.izhikevich import izhikevich_integrate
 from neurosim.kernels.lif import RESET_CODES, RESET_NONE, RESET_SUBTRACT, RESET_ZERO, lif_integrate
