@@ -15,7 +15,8 @@ from neurosim.snn.functional import (
 )
 from neurosim.snn.modules import (
     IF, LIF, AdaptiveLIF, AdaptiveLIFCell, AdaptiveLIFLayer, CubaLIF, CubaLIFCell, CubaLIFLayer,
-    IFCell, IFLayer, Izhikevich, IzhikevichCell, IzhikevichLayer, LIFCell, LIFLayer, ParametricLIF,
+    IFCell, IFLayer, Izhikevich, IzhikevichCell, IzhikevichLayer, LIFAvgPool, LIFAvgPoolLayer, LIFCell, LIFLayer,
+    ParametricLIF,
     ParametricLIFCell, ParametricLIFLayer, RecurrentLIF, RecurrentLIFCell, RecurrentLIFLayer,
     RecurrentLIFState, StatefulLayer,
 )
@@ -28,7 +29,7 @@ __all__ = [
     "encoding", "MultiStep", "SeqToANN", "Stateful", "TimeDistributed", "detach_states",
     "reset_states", "CONVENTIONS", "get_convention", "resolve_lif_spec", "delta", "direct",
     "latency", "poisson", "LIFSpec", "LIFState", "lif_run", "lif_step", "LIF", "LIFCell",
-    "LIFLayer", "ALIFState", "CubaLIFState", "IzhikevichState", "IF", "AdaptiveLIF",
+    "LIFLayer", "LIFAvgPool", "LIFAvgPoolLayer", "ALIFState", "CubaLIFState", "IzhikevichState", "IF", "AdaptiveLIF",
     "AdaptiveLIFCell", "AdaptiveLIFLayer", "CubaLIF", "CubaLIFCell", "CubaLIFLayer", "IFCell",
     "IFLayer", "Izhikevich", "IzhikevichCell", "IzhikevichLayer", "ParametricLIF",
     "ParametricLIFCell", "ParametricLIFLayer", "RecurrentLIF", "RecurrentLIFCell",
