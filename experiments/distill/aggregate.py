@@ -34,6 +34,21 @@ def main(out: str) -> None:
     print("| arm | seeds | student test acc % (mean ± std) | vs no KD | teacher acc % | student wall s | train / test |")
     print("|---|---|---|---|---|---|---|")
     print("\n".join(rows))
+    # paired by seed: every arm of a seed shares the teacher, the initialisation and the data order
+    none = {p.parent.parent.name: json.loads(p.read_text())["test_acc"]
+            for p in root.glob("seed*/none/summary.json")}
+    print("\n| arm | paired difference vs no KD, points (per seed) | mean ± std | seeds better |")
+    print("|---|---|---|---|")
+    for arm in ARMS[1:]:
+        d = {p.parent.parent.name: 100 * (json.loads(p.read_text())["test_acc"] - none[p.parent.parent.name])
+             for p in sorted(root.glob(f"seed*/{arm}/summary.json")) if p.parent.parent.name in none}
+        if not d:
+            continue
+        vals = list(d.values())
+        sd = f"{statistics.stdev(vals):.2f}" if len(vals) > 1 else "n/a"
+        per = ", ".join(f"{k}: {v:+.2f}" for k, v in sorted(d.items()))
+        print(f"| {arm.replace('_', '+')} | {per} | {statistics.mean(vals):+.2f} ± {sd} | "
+              f"{sum(v > 0 for v in vals)}/{len(vals)} |")
 
 
 if __name__ == "__main__":
