@@ -27,13 +27,19 @@ class StatefulLayer(Stateful):
     bases: ``class LIFLayer(StatefulLayer, LIF)``.
     """
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+    def _kept_state(self, step_shape):
+        """``self.state``, checked against the shape of one step of the next input."""
         state = self.state
-        if state is not None and isinstance(x, torch.Tensor) and x.ndim >= 2:
-            want = tuple(state[0].shape)
-            if want != tuple(x.shape[1:]):
-                raise ValueError(f"{type(self).__name__} holds a state of shape {want} but x has steps of "
-                                 f"shape {tuple(x.shape[1:])}; call neurosim.snn.reset_states(model) "
-                                 "before a new batch")
+        if state is not None and tuple(state[0].shape) != tuple(step_shape):
+            raise ValueError(f"{type(self).__name__} holds a state of shape {tuple(state[0].shape)} but x has "
+                             f"steps of shape {tuple(step_shape)}; call neurosim.snn.reset_states(model) "
+                             "before a new batch")
+        return state
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        if isinstance(x, torch.Tensor) and x.ndim >= 2:
+            state = self._kept_state(x.shape[1:])
+        else:
+            state = self.state
         out, self.state = super().forward(x, state)
         return out

@@ -129,16 +129,8 @@ class LIFLayer(StatefulLayer, LIF):
     def forward_static(self, x: torch.Tensor, steps: int) -> torch.Tensor:
         """:meth:`LIF.run_static` with the kept state: the same input ``x`` ``[B, ...]`` at each of
         ``steps`` steps (equals ``self(x.expand(steps, *x.shape))``)."""
-        return _static_stateful(self, x, steps)
-
-
-def _static_stateful(layer, x, steps):
-    state = layer.state
-    if state is not None and tuple(state[0].shape) != tuple(x.shape):
-        raise ValueError(f"{type(layer).__name__} holds a state of shape {tuple(state[0].shape)} but x has "
-                         f"shape {tuple(x.shape)}; call neurosim.snn.reset_states(model) before a new batch")
-    out, layer.state = layer.run_static(x, steps, state)
-    return out
+        out, self.state = self.run_static(x, steps, self._kept_state(x.shape))
+        return out
 
 
 class LIFAvgPool(LIF):
