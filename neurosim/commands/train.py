@@ -53,24 +53,18 @@ def load_tensors(dataset: str, split: str, data=None, limit=None, seed: int = 0)
     return torch.from_numpy(x).unsqueeze(1).contiguous(), torch.from_numpy(y.astype("int64"))
 
 
-def model_config(model: str, model_cfg=None) -> dict:
-    """Constructor options for ``model`` on 28x28 grey images: :func:`input_config` + overrides."""
-    cfg = input_config(model)
-    cfg.update(model_cfg or {})
-    return cfg
-
-
 def _build(model: str, seed: int, model_cfg=None):
+    """``(net, cfg)``: ``model`` built with ``cfg`` = :func:`input_config` + ``model_cfg`` overrides."""
     import torch
 
     from neurosim.models import get_model, list_models
 
     if model not in list_models():
         raise KeyError(f"unknown model {model!r}; valid names: {', '.join(list_models())}")
-    cfg = model_config(model, model_cfg)
+    cfg = {**input_config(model), **(model_cfg or {})}
     with torch.random.fork_rng(devices=[]):  # seeded init without touching the caller's global RNG
         torch.manual_seed(seed)
-        return get_model(model, **cfg)
+        return get_model(model, **cfg), cfg
 
 
 def _activity(net, x, timesteps):
@@ -118,7 +112,7 @@ def run(dataset: str = "fashion_mnist", model: str = "spiking_convnet", epochs: 
         raise FileNotFoundError(f"--data {data} is not a directory; point it at the folder that contains "
                                 f"{dataset}/ (or set NEUROSIM_DATA)")
     out = ensure_out_dir(out)
-    net = _build(model, seed, model_cfg)
+    net, cfg = _build(model, seed, model_cfg)
     spiking = is_spiking(net)
     t_start = time.perf_counter()
     train = load_tensors(dataset, "train", data, limit, seed)
@@ -143,7 +137,7 @@ def run(dataset: str = "fashion_mnist", model: str = "spiking_convnet", epochs: 
         summary["activity"] = _activity(net, test[0][:256], timesteps)
     from neurosim.io.checkpoint import save_model
 
-    save_model(out / "model.pt", net, model, model_config(model, model_cfg), dataset=dataset,
+    save_model(out / "model.pt", net, model, cfg, dataset=dataset,
                test_acc=summary["test_acc"], input_size=int(train[0].shape[-1]),
                timesteps=timesteps if spiking else None)
     summary["model_file"] = str(out / "model.pt")
