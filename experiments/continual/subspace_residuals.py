@@ -43,13 +43,14 @@ for t in range(ntask):
     train_task(model, strat, tasks[t], t, gen=gen)
     strat.end_task(model, t, tasks[t], tasks[:t+1], gen=gen)
     print(f"task {t} trained {time.time()-t0:.0f}s acc", [round(evaluate(model, tk)*100, 2) for tk in tasks[:t+1]], flush=True)
-    for j in range(t + 1):
-        Xs = layer_inputs(tasks[j])
-        out = []
-        for li, (X, layer) in enumerate(zip(Xs, strat.layers)):
-            Q = layer.hebbian.basis; k = Q.shape[0]
-            # SVD optimum: top-k right singular vectors of all seen tasks' inputs (uncentred)
-            allX = torch.cat([layer_inputs(tasks[i])[li] for i in range(t + 1)]).double()
-            _, S, Vh = torch.linalg.svd(allX, full_matrices=False)
-            out.append(f"L{li} k={k} hebb {resid(X, Q):.4f} svd {resid(X, Vh[:k]):.4f}")
+    seen = [layer_inputs(tk) for tk in tasks[:t + 1]]  # per task: inputs of every protected layer
+    bases = []
+    for li, layer in enumerate(strat.layers):
+        Q = layer.hebbian.basis
+        # SVD optimum: top-k right singular vectors of all seen tasks' inputs (uncentred)
+        Vh = torch.linalg.svd(torch.cat([xs[li] for xs in seen]).double(), full_matrices=False)[2]
+        bases.append((Q, Vh[:Q.shape[0]]))
+    for j, Xs in enumerate(seen):
+        out = [f"L{li} k={Q.shape[0]} hebb {resid(X, Q):.4f} svd {resid(X, V):.4f}"
+               for li, (X, (Q, V)) in enumerate(zip(Xs, bases))]
         print(f"  inputs of task {j}: " + " | ".join(out), flush=True)
