@@ -99,11 +99,14 @@ def distill(
     limit: Optional[int] = typer.Option(None, "--limit"),
     resume: bool = typer.Option(False, "--resume/--no-resume"),
     out: Path = typer.Option(Path("neurosim-out/distill"), "--out"),
+    label_smoothing: float = typer.Option(0.0, "--label-smoothing", help="student CE label smoothing (BKDSNN: 0.1)"),
+    lr_schedule: str = typer.Option("constant", "--lr-schedule", help="student lr: constant or cosine (per step, to 0)"),
 ):
     """Train an SNN student with an ANN teacher (KD, WSLD, feature KD, blurred KD)."""
     _print_summary(_call("distill", dataset=dataset, teacher=teacher, student=student, kd=kd, epochs=epochs,
                          teacher_epochs=teacher_epochs, batch_size=batch_size, timesteps=timesteps, seed=seed,
-                         data=data, limit=limit, resume=resume, out=out))
+                         data=data, limit=limit, resume=resume, out=out, label_smoothing=label_smoothing,
+                         lr_schedule=lr_schedule))
 
 
 @app.command()

@@ -237,3 +237,52 @@ def test_precise_bn_statistics_and_no_effect_on_training():
     assert b.bn.momentum == 0.1
     with pytest.raises(ValueError, match="precise_bn"):
         Trainer(BNNet(), None, precise_bn=-1)
+
+
+def test_cosine_lr_schedule_matches_torch_and_resumes(tmp_path):
+    """Per-step cosine lr = torch's CosineAnnealingLR(T_max = all steps) stepped per batch; exact resume."""
+    seen = []
+    student, teacher, obj = build()
+    tr = Trainer(student, obj, teacher=teacher, epochs=2, batch_size=11, timesteps=3, progress=False, lr=1e-2,
+                 lr_schedule="cosine")
+    orig = tr.optimizer.step
+
+    def spy(*a, **k):
+        seen.append(tr.optimizer.param_groups[0]["lr"])
+        return orig(*a, **k)
+
+    tr.optimizer.step = spy
+    tr.fit(toy_data())
+    ref_opt = torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=1e-2)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(ref_opt, T_max=8)  # 2 epochs x 4 batches of 40
+    ref = []
+    for _ in range(8):
+        ref.append(ref_opt.param_groups[0]["lr"])
+        ref_opt.step()
+        sched.step()
+    assert seen == pytest.approx(ref, rel=1e-12, abs=1e-15)
+    straight = run(tmp_path / "a", 2, lr_schedule="cosine")
+    student, teacher, obj = build()
+    calls = {"n": 0}
+    orig_fwd = obj.forward
+
+    def flaky(*a, **k):
+        calls["n"] += 1
+        if calls["n"] == 7:  # third batch of epoch 2
+            raise KeyboardInterrupt
+        return orig_fwd(*a, **k)
+
+    obj.forward = flaky
+    tr = Trainer(student, obj, teacher=teacher, epochs=2, batch_size=11, timesteps=3, out_dir=tmp_path / "b",
+                 progress=False, lr=1e-2, lr_schedule="cosine")
+    with pytest.raises(KeyboardInterrupt):
+        tr.fit(toy_data(), val=toy_data(12, seed=1))
+    resumed = run(tmp_path / "b", 2, resume=True, lr_schedule="cosine")
+    assert all(torch.equal(p, q) for p, q in zip(params(straight), params(resumed)))
+    constant = run(None, 2)
+    assert not all(torch.equal(p, q) for p, q in zip(params(straight), params(constant)))
+    for kw in ({}, {"epochs": 3}):  # other schedule, other length: not a continuation
+        with pytest.raises(ValueError, match="lr_schedule"):
+            run(tmp_path / "b", kw.get("epochs", 2), resume=True, lr_schedule="cosine" if kw else "constant")
+    with pytest.raises(ValueError, match="lr_schedule must be one of"):
+        run(None, 1, lr_schedule="linear")

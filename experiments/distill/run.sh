@@ -4,6 +4,7 @@
 #
 #   NEUROSIM_DATA=/path/to/data bash experiments/distill/run.sh [OUT] [SEEDS...]
 #   EXTRA="--limit 5000" bash experiments/distill/run.sh out/reduced 0      # reduced variant
+#   ARMS="none bkd+wsld" EXTRA="--lr-schedule cosine --label-smoothing 0.1" bash ... # recipe variant
 #
 # For each seed the "none" arm trains the teacher first; the other arms re-use that teacher
 # (its folder is copied and loaded with --resume; nothing is retrained), so all arms of a seed
@@ -16,7 +17,7 @@ SEEDS=${*:-0 1 2}
 EPOCHS=${EPOCHS:-1}
 TEACHER_EPOCHS=${TEACHER_EPOCHS:-1}
 EXTRA=${EXTRA:-}
-ARMS="none kd wsld feature bkd bkd+wsld"
+ARMS=${ARMS:-"none kd wsld feature bkd bkd+wsld"}
 for seed in $SEEDS; do
   for arm in $ARMS; do
     dir="$OUT/seed$seed/${arm/+/_}"

@@ -41,13 +41,16 @@ def run(dataset: str = "fashion_mnist", teacher: str = "convnet", student: str =
         kd: str = "bkd+wsld", epochs: int = 1, teacher_epochs: int = 1, batch_size: int = 128, timesteps: int = 4,
         seed: int = 0, data=None, limit=None, resume: bool = False, out="neurosim-out/distill", *,
         lr: float = 1e-3, teacher_lr: float = 1e-3, model_cfg: dict | None = None, progress: bool = True,
-        test_limit=None, precise_bn: int = 2000) -> dict:
+        test_limit=None, precise_bn: int = 2000, label_smoothing: float = 0.0,
+        lr_schedule: str = "constant") -> dict:
     """Run the pipeline; returns the summary dict (also written to ``out/summary.json``).
 
     ``model_cfg`` is passed to both ``get_model`` calls (e.g. smaller ``channels`` for demos);
     ``test_limit`` defaults to ``limit``. ``precise_bn``: BatchNorm statistics are recomputed on
     this many training samples after each epoch (see ``Trainer``), so that short runs are not
-    evaluated with running statistics still biased by their initial values.
+    evaluated with running statistics still biased by their initial values. ``label_smoothing``
+    (of the student's CE term) and ``lr_schedule`` (``"constant"`` or per-step ``"cosine"``)
+    apply to the student; the teacher always trains with plain CE at a constant lr.
     """
     import torch
 
@@ -62,6 +65,7 @@ def run(dataset: str = "fashion_mnist", teacher: str = "convnet", student: str =
     check_int("batch_size", batch_size, min_value=1)
     check_int("timesteps", timesteps, min_value=1)
     check_int("seed", seed, min_value=0)
+    check_choice("lr_schedule", lr_schedule, ("constant", "cosine"))
     if limit is not None:
         check_int("limit", limit, min_value=1)
     if data is not None and not Path(data).is_dir():
@@ -102,11 +106,13 @@ def run(dataset: str = "fashion_mnist", teacher: str = "convnet", student: str =
         s_shape = probe_shapes(student_model, [layers[0]], train[0][:1], timesteps)[layers[0]]
         t_shape = probe_shapes(teacher_model, [layers[1]], train[0][:1], None)[layers[1]]
         objective = make_objective(kd, student_channels=s_shape[2] if len(s_shape) == len(t_shape) + 1 else s_shape[1],
-                                   teacher_channels=t_shape[1], feature_layers=layers)
+                                   teacher_channels=t_shape[1], feature_layers=layers,
+                                   label_smoothing=label_smoothing)
         t0 = time.perf_counter()
         st = Trainer(student_model, objective, teacher=teacher_model if objective.needs_teacher else None,
                      epochs=epochs, batch_size=batch_size, lr=lr, timesteps=timesteps, seed=seed,
-                     out_dir=out / "student", resume=resume, progress=progress, precise_bn=precise_bn)
+                     out_dir=out / "student", resume=resume, progress=progress, precise_bn=precise_bn,
+                     lr_schedule=lr_schedule)
         hist = st.fit(train, val=test)
         test_eval = {"acc": hist[-1]["val_acc"], "loss": hist[-1]["val_loss"]}  # evaluated after the last epoch
         st.close()
@@ -127,7 +133,8 @@ def run(dataset: str = "fashion_mnist", teacher: str = "convnet", student: str =
             "kd": kd, "dataset": dataset, "teacher": teacher, "student": student, "timesteps": timesteps,
             "batch_size": batch_size, "seed": seed, "n_train": len(train[0]), "n_test": len(test[0]),
             "feature_layers": list(layers), "world_size": dist_utils.world_info()[1],
-            "threads": torch.get_num_threads(), "precise_bn": precise_bn, "history": hist, "teacher_history": teacher_hist,
+            "threads": torch.get_num_threads(), "precise_bn": precise_bn,
+            "label_smoothing": label_smoothing, "lr_schedule": lr_schedule, "history": hist, "teacher_history": teacher_hist,
         }
         if rank == 0:
             write_json(out / "summary.json", summary)

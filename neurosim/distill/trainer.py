@@ -25,6 +25,7 @@ student distilled from a frozen teacher with any :class:`~neurosim.distill.losse
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from pathlib import Path
@@ -35,7 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from neurosim._validation import check_int
+from neurosim._validation import check_choice, check_int
 from neurosim.distill import distributed as dist_utils
 from neurosim.distill.losses import DistillObjective, make_objective
 from neurosim.io.checkpoint import load_checkpoint, save_checkpoint
@@ -170,6 +171,12 @@ class Trainer:
         Show a tqdm bar (rank 0).
     grad_clip : float, optional
         Clip the global gradient norm.
+    lr_schedule : {"constant", "cosine"}
+        ``"cosine"``: every optimizer step ``i`` of the ``epochs * steps_per_epoch`` steps uses
+        ``lr_i = lr_0 (1 + cos(pi i / steps)) / 2`` (per group, ``lr_0`` = the group's initial
+        lr), annealing to 0 at the end of training (BKDSNN's recipes are cosine). A pure function
+        of the global step, so resuming continues it exactly. Combine with ``scheduler`` only
+        if that scheduler does not set the lr itself.
     precise_bn : int
         If > 0, after every epoch the BatchNorm running statistics are recomputed as plain
         averages over this many training samples (a fixed, seed-determined subset; no
@@ -183,7 +190,7 @@ class Trainer:
                  optimizer: Optional[Callable] = None, scheduler: Optional[Callable] = None, lr: float = 1e-3,
                  timesteps: Optional[int] = None, seed: int = 0, out_dir=None, resume: bool = False,
                  device=None, progress: bool = True, grad_clip: Optional[float] = None,
-                 eval_batch_size: Optional[int] = None, precise_bn: int = 0):
+                 eval_batch_size: Optional[int] = None, precise_bn: int = 0, lr_schedule: str = "constant"):
         if not isinstance(student, nn.Module):
             raise TypeError(f"student must be a torch.nn.Module, got {type(student).__name__}")
         self.objective = make_objective("none") if objective is None else objective
@@ -206,6 +213,7 @@ class Trainer:
         self.progress = bool(progress)
         self.grad_clip = grad_clip
         self.precise_bn = check_int("precise_bn", precise_bn, min_value=0)
+        self.lr_schedule = check_choice("lr_schedule", lr_schedule, ("constant", "cosine"))
         self.student = student.to(self.device)
         self.objective.to(self.device)
         self.teacher = teacher
@@ -222,6 +230,7 @@ class Trainer:
         params = [p for p in self._step.parameters() if p.requires_grad]
         self.optimizer = (optimizer or (lambda ps: torch.optim.Adam(ps, lr=lr)))(params)
         self.scheduler = scheduler(self.optimizer) if scheduler is not None else None
+        self._base_lrs = [g["lr"] for g in self.optimizer.param_groups]
         self._ddp = None
         if self.world > 1:
             from torch.nn.parallel import DistributedDataParallel as DDP
@@ -252,17 +261,30 @@ class Trainer:
             "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
             "numpy_rng": [np_state[0], np_state[1].tolist(), int(np_state[2]), int(np_state[3]), float(np_state[4])],
             "history": self.history,
-            "config": {"seed": self.seed, "batch_size": self.batch_size, "timesteps": self.timesteps},
+            "config": self._config(),
         }
+
+    def _config(self) -> dict:
+        cfg = {"seed": self.seed, "batch_size": self.batch_size, "timesteps": self.timesteps}
+        if self.lr_schedule != "constant":  # old checkpoints (constant lr) keep resuming
+            cfg.update(lr_schedule=self.lr_schedule, epochs=self.epochs)
+        return cfg
+
+    def _set_lr(self, step: int, total: int) -> None:
+        """Per-step learning rate of ``lr_schedule`` (no-op for ``"constant"``)."""
+        if self.lr_schedule == "cosine":
+            f = 0.5 * (1.0 + math.cos(math.pi * step / max(total, 1)))
+            for g, lr0 in zip(self.optimizer.param_groups, self._base_lrs):
+                g["lr"] = lr0 * f
 
     def load_state_dict(self, state: dict) -> None:
         if state.get("format") != CHECKPOINT_FORMAT:
             raise ValueError(f"not a Trainer checkpoint (format {state.get('format')!r})")
         cfg = state["config"]
-        mine = {"seed": self.seed, "batch_size": self.batch_size, "timesteps": self.timesteps}
+        mine = self._config()
         if cfg != mine:
             raise ValueError(f"checkpoint was written with {cfg}, this run uses {mine}; resume with the same "
-                             "seed, batch_size and timesteps or start a new out_dir")
+                             "settings or start a new out_dir")
         self.student.load_state_dict(state["student"])
         self.objective.load_state_dict(state["objective"])
         self.optimizer.load_state_dict(state["optimizer"])
@@ -332,7 +354,8 @@ class Trainer:
         correct = torch.zeros(1, dtype=torch.float64)
         bar = tqdm(starts, desc=f"epoch {epoch + 1}/{self.epochs}", leave=False,
                    disable=not self.progress or self.rank != 0)
-        for s in bar:
+        for i, s in enumerate(bar):
+            self._set_lr(epoch * len(starts) + i, self.epochs * len(starts))
             gidx = perm[s:s + self.batch_size]
             lo, hi = dist_utils.shard_bounds(len(gidx), self.rank, self.world)
             idx = gidx[lo:hi]
