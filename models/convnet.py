@@ -38,6 +38,8 @@ from collections import OrderedDict
 from torch import nn
 
 from neurosim._validation import check_choice, check_int
+from neurosim.snn.batchnorm import BatchNorm2d
+from neurosim.snn.conv import Conv2d
 from .registry import check_input, make_neuron, register, seq
 
 __all__ = ["SpikingConvNet", "build_conv_features", "build_classifier"]
@@ -62,8 +64,8 @@ def build_conv_features(in_channels, input_size, channels, pool, *, act, act_nam
     layers = OrderedDict()
     c_in = in_channels
     for i, c in enumerate(channels, 1):
-        layers[f"conv{i}"] = wrap(nn.Conv2d(c_in, c, 3, 1, 1, bias=False))
-        layers[f"bn{i}"] = wrap(nn.BatchNorm2d(c))
+        layers[f"conv{i}"] = wrap(Conv2d(c_in, c, 3, 1, 1, bias=False))
+        layers[f"bn{i}"] = wrap(BatchNorm2d(c))
         layers[f"{act_name}{i}"] = act()
         layers[f"pool{i}"] = wrap(nn.AvgPool2d(2) if pool == "avg" else nn.MaxPool2d(2))
         size //= 2

@@ -30,6 +30,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from neurosim.snn.batchnorm import BatchNorm2d
 from neurosim.snn.containers import Stateful
 from .registry import make_neuron, register
 from .sew_resnet import SEWResNet
@@ -60,12 +61,12 @@ class ConvRecurrentContainer(Stateful, nn.Module):
         if stride > 1:
             self.dwconv = nn.ConvTranspose2d(out_channels, out_channels, 3, stride, 1, output_padding=1,
                                              groups=out_channels, bias=False)
-            self.dwbn = nn.BatchNorm2d(out_channels)
+            self.dwbn = BatchNorm2d(out_channels)
             self.dwsn = make_neuron(neuron)
         else:
             self.dwconv = self.dwbn = self.dwsn = None
         self.pwconv = nn.Conv2d(in_channels + out_channels, in_channels, 1, bias=False)
-        self.pwbn = nn.BatchNorm2d(in_channels)
+        self.pwbn = BatchNorm2d(in_channels)
         self.pwsn = make_neuron(neuron)
 
     def reset_state(self) -> None:

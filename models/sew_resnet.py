@@ -29,6 +29,7 @@ import torch
 from torch import nn
 
 from neurosim._validation import check_choice, check_int
+from neurosim.snn.batchnorm import BatchNorm2d
 from .registry import check_input, make_neuron, register, seq
 from .teachers import init_weights
 
@@ -68,15 +69,15 @@ class SEWBasicBlock(nn.Module):
         self.connect = connect
         self._g = sew_connect(connect)
         self.conv1 = seq(nn.Conv2d(in_planes, planes, 3, stride, 1, bias=False))
-        self.bn1 = seq(nn.BatchNorm2d(planes))
+        self.bn1 = seq(BatchNorm2d(planes))
         self.sn1 = make_neuron(neuron)
         self.conv2 = seq(nn.Conv2d(planes, planes, 3, 1, 1, bias=False))
-        self.bn2 = seq(nn.BatchNorm2d(planes))
+        self.bn2 = seq(BatchNorm2d(planes))
         self.sn2 = make_neuron(neuron)
         self.downsample = None
         self.downsample_sn = None
         if stride != 1 or in_planes != planes:
-            self.downsample = seq(nn.Conv2d(in_planes, planes, 1, stride, bias=False), nn.BatchNorm2d(planes))
+            self.downsample = seq(nn.Conv2d(in_planes, planes, 1, stride, bias=False), BatchNorm2d(planes))
             self.downsample_sn = make_neuron(neuron)
 
     def forward(self, x):
@@ -114,7 +115,7 @@ def make_stem(in_channels: int, width: int, stem: str, neuron):
     else:
         conv = seq(nn.Conv2d(in_channels, width, 3, 1, 1, bias=False))
         pool = nn.Identity()
-    return conv, seq(nn.BatchNorm2d(width)), make_neuron(neuron), pool
+    return conv, seq(BatchNorm2d(width)), make_neuron(neuron), pool
 
 
 class SEWResNet(nn.Module):

@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from neurosim._validation import check_int
+from neurosim.snn.batchnorm import BatchNorm2d
 from .convnet import build_classifier, build_conv_features
 from .registry import check_input, register
 
@@ -126,15 +127,15 @@ class BasicBlock(nn.Module):
     def __init__(self, in_planes: int, planes: int, stride: int = 1):
         super().__init__()
         self.conv1 = nn.Conv2d(in_planes, planes, 3, stride, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(planes)
+        self.bn1 = BatchNorm2d(planes)
         self.relu1 = nn.ReLU()
         self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(planes)
+        self.bn2 = BatchNorm2d(planes)
         self.relu2 = nn.ReLU()
         self.downsample = None
         if stride != 1 or in_planes != planes:
             self.downsample = nn.Sequential(nn.Conv2d(in_planes, planes, 1, stride, bias=False),
-                                            nn.BatchNorm2d(planes))
+                                            BatchNorm2d(planes))
 
     def forward(self, x):
         out = self.bn2(self.conv2(self.relu1(self.bn1(self.conv1(x)))))
@@ -170,7 +171,7 @@ class ResNet(_Teacher):
         else:
             self.conv1 = nn.Conv2d(in_channels, w, 3, 1, 1, bias=False)
             self.maxpool = nn.Identity()
-        self.bn1 = nn.BatchNorm2d(w)
+        self.bn1 = BatchNorm2d(w)
         self.relu1 = nn.ReLU()
         in_planes = w
         names = ["relu1", "maxpool"]

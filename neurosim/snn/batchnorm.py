@@ -1,0 +1,150 @@
+"""``BatchNorm2d`` whose CPU training-mode forward and backward are Numba kernels.
+
+A drop-in subclass of :class:`torch.nn.BatchNorm2d` (same parameters, buffers, state-dict keys,
+running-statistics update, momentum ``None`` = cumulative average). In training mode on CPU
+float32/float64 contiguous ``[N, C, H, W]`` input it runs ``kernels/batchnorm.py``: one pass
+for the statistics and one for the normalisation per channel, and in the backward one pass
+for the sums (which are ``dβ`` and ``dγ``) and one for ``dx``, channels split over the worker
+threads; outputs come from the buffer cache of :mod:`neurosim.snn.fused` (fresh 50 MB tensors
+cost more in page faults than the kernels take). Every other case (eval mode, other devices and dtypes, channels-last input, a single
+value per channel) is ``torch.nn.BatchNorm2d.forward``. Values agree with torch to float
+rounding (``tests/test_snn_batchnorm.py``).
+
+Why: in the spiking ConvNets trained here every conv is followed by BatchNorm on ``[T*B, ...]``
+(spikingjelly's ``SeqToANNContainer`` convention), and torch's CPU BatchNorm on those large
+NCHW tensors ran at a fraction of the memory bandwidth (benchmarks/results_train.md).
+``backend="torch"`` always uses torch's implementation.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+from torch.autograd.function import once_differentiable
+
+from neurosim._validation import check_choice
+
+__all__ = ["BatchNorm2d", "batch_norm_train", "why_not_fused"]
+
+_DTYPES = (torch.float32, torch.float64)
+
+
+def why_not_fused(x: torch.Tensor) -> str:
+    """Why the Numba training-mode kernel cannot run on ``x`` ("" when it can)."""
+    if x.device.type != "cpu":
+        return f"device {x.device} is not the CPU"
+    if x.dtype not in _DTYPES:
+        return f"dtype {x.dtype} is not float32/float64"
+    if x.ndim != 4:
+        return "x is not [N, C, H, W]"
+    if not x.is_contiguous():
+        return "x is not contiguous (channels-last input uses torch)"
+    if x.shape[0] * x.shape[2] * x.shape[3] < 2:
+        return "one value per channel"
+    return ""
+
+
+def _empty(x):
+    """Output like ``x`` from the buffer cache of ``neurosim.snn.fused`` (no page faults on reuse)."""
+    from neurosim.snn.fused import _CACHE
+
+    return _CACHE.empty(tuple(x.shape), x.dtype)
+
+
+def _run(kernel, C, *args):
+    from neurosim.kernels.bptt import run_blocks
+
+    run_blocks(kernel, C, 3, *args)
+
+
+class _BatchNormTrain(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, weight, bias, eps):
+        from neurosim.kernels.batchnorm import bn_forward
+
+        N, C = x.shape[:2]
+        S = x.shape[2] * x.shape[3]
+        y = _empty(x)
+        stats = np.empty((2, C), dtype=np.float64)
+        xa = x.detach().numpy().reshape(-1)
+        _run(bn_forward, C, xa, N, C, S, weight.detach().numpy(), bias.detach().numpy(), float(eps),
+             y.numpy().reshape(-1), stats)
+        ctx.save_for_backward(x, weight)
+        ctx.stats = stats
+        ctx.eps = float(eps)
+        mean, var = torch.from_numpy(stats[0].copy()), torch.from_numpy(stats[1].copy())
+        ctx.mark_non_differentiable(mean, var)
+        return y, mean, var
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, gy, _gmean, _gvar):
+        from neurosim.kernels.batchnorm import bn_backward
+
+        x, weight = ctx.saved_tensors
+        N, C = x.shape[:2]
+        S = x.shape[2] * x.shape[3]
+        gy = gy.contiguous()
+        dx = _empty(x)
+        grads = np.empty((2, C), dtype=np.float64)
+        _run(bn_backward, C, gy.numpy().reshape(-1), x.numpy().reshape(-1), N, C, S, weight.numpy(), ctx.stats,
+             ctx.eps, dx.numpy().reshape(-1), grads)
+        g = torch.from_numpy(grads).to(x.dtype)
+        return (dx if ctx.needs_input_grad[0] else None, g[0] if ctx.needs_input_grad[1] else None,
+                g[1] if ctx.needs_input_grad[2] else None, None)
+
+
+def batch_norm_train(x: torch.Tensor, weight: torch.Tensor | None, bias: torch.Tensor | None,
+                     eps: float = 1e-5):
+    """Training-mode batch norm of ``x`` ``[N, C, H, W]`` with batch statistics (Numba).
+
+    Returns ``(y, mean, var)``; ``var`` is the biased variance used to normalise (the running
+    estimate takes the unbiased one, ``var * M / (M - 1)``). ``weight``/``bias`` ``None``
+    mean 1 and 0. Raises ``ValueError`` when :func:`why_not_fused` gives a reason.
+    """
+    reason = why_not_fused(x)
+    if reason:
+        raise ValueError(f"batch_norm_train cannot run: {reason}")
+    C = x.shape[1]
+    if weight is None:
+        weight = torch.ones(C, dtype=x.dtype)
+    if bias is None:
+        bias = torch.zeros(C, dtype=x.dtype)
+    for name, p in (("weight", weight), ("bias", bias)):
+        if p.shape != (C,) or p.dtype != x.dtype or p.device != x.device:
+            raise ValueError(f"{name} must be a [{C}] {x.dtype} CPU tensor, got {tuple(p.shape)} {p.dtype} "
+                             f"on {p.device}")
+    return _BatchNormTrain.apply(x, weight.contiguous(), bias.contiguous(), eps)
+
+
+class BatchNorm2d(nn.BatchNorm2d):
+    """:class:`torch.nn.BatchNorm2d` with the Numba CPU training path (see the module docstring).
+
+    ``backend``: ``"auto"`` (Numba where it applies, else torch) or ``"torch"``.
+    """
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
+                 track_running_stats: bool = True, device=None, dtype=None, backend: str = "auto"):
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype)
+        self.backend = check_choice("backend", backend, ("auto", "torch"))
+
+    def extra_repr(self) -> str:
+        s = super().extra_repr()
+        return s if self.backend == "auto" else f"{s}, backend='torch'"
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        batch_stats = self.training or self.running_mean is None
+        if self.backend == "torch" or not batch_stats or why_not_fused(x):
+            return super().forward(x)
+        self._check_input_dim(x)
+        if x.shape[1] != self.num_features:
+            raise ValueError(f"expected {self.num_features} channels, got input of shape {tuple(x.shape)}")
+        y, mean, var = batch_norm_train(x, self.weight, self.bias, self.eps)
+        if self.training and self.track_running_stats:
+            with torch.no_grad():
+                self.num_batches_tracked.add_(1)
+                f = 1.0 / float(self.num_batches_tracked) if self.momentum is None else self.momentum
+                m = x.shape[0] * x.shape[2] * x.shape[3]
+                self.running_mean.mul_(1.0 - f).add_(mean.to(self.running_mean.dtype), alpha=f)
+                self.running_var.mul_(1.0 - f).add_(var.to(self.running_var.dtype) * (m / (m - 1)), alpha=f)
+        return y
