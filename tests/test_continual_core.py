@@ -7,7 +7,7 @@ import torch
 
 from neurosim.continual.hebbian import HebbianParams, HebbianSubspace, orthonormal_basis, principal_angles
 from neurosim.continual.metrics import average_accuracy, backward_transfer, forgetting
-from neurosim.continual.projection import ProjConv2d, ProjLinear, project_rows
+from neurosim.continual.projection import ProjConv2d, ProjLinear, orthogonal_complement, project_rows
 from naive_continual import naive_acc_bwt, naive_hebbian, naive_project
 
 
@@ -157,10 +157,11 @@ def test_projection_is_idempotent_and_removes_the_row_space():
     assert (raw - (raw - (raw @ H.T) @ H)).abs().max() > 1e-3
 
 
+@pytest.mark.parametrize("r", [5, 11])  # 11 of 15: "auto" projects with the 4-row complement
 @pytest.mark.parametrize("mode", ["input", "grad", "auto"])
-def test_linear_projected_gradient_routes_equal_and_orthogonal(mode):
+def test_linear_projected_gradient_routes_equal_and_orthogonal(mode, r):
     torch.manual_seed(0)
-    _, Q = _basis(15, 5)
+    _, Q = _basis(15, r)
     ref = ProjLinear(15, 7, bias=True, dtype=torch.float64)
     lay = ProjLinear(15, 7, bias=True, mode=mode, dtype=torch.float64)
     lay.load_state_dict(ref.state_dict())
@@ -171,12 +172,28 @@ def test_linear_projected_gradient_routes_equal_and_orthogonal(mode):
     (lay(x) ** 2).sum().backward()
     (ref(x2) ** 2).sum().backward()
     gw = lay.weight.grad
-    torch.testing.assert_close(gw @ Q.T, torch.zeros(7, 5, dtype=torch.float64), atol=1e-12, rtol=0)
+    assert lay._complement().shape[0] == (15 - r if 15 - r < r else 0)
+    torch.testing.assert_close(gw @ Q.T, torch.zeros(7, r, dtype=torch.float64), atol=1e-12, rtol=0)
     P = torch.eye(15, dtype=torch.float64) - Q.T @ Q
     torch.testing.assert_close(gw, ref.weight.grad @ P)          # = δᵀ(x − QᵀQx)
     torch.testing.assert_close(x.grad, x2.grad)                  # error propagation unchanged
     torch.testing.assert_close(lay.bias.grad, ref.bias.grad)
     assert torch.autograd.gradcheck(lambda a: lay(a), (x[:1, :2].detach().clone().requires_grad_(True),))
+
+
+def test_orthogonal_complement_completes_the_basis_and_follows_set_basis():
+    _, Q = _basis(20, 13, seed=4)
+    C = orthogonal_complement(Q)
+    assert C.shape == (7, 20)
+    full = torch.cat([Q, C])
+    torch.testing.assert_close(full @ full.T, torch.eye(20, dtype=torch.float64), atol=1e-12, rtol=0)
+    x = torch.randn(6, 20, dtype=torch.float64)
+    torch.testing.assert_close((x @ C.T) @ C, project_rows(x, Q), atol=1e-12, rtol=0)
+    lay = ProjLinear(20, 3, dtype=torch.float64)
+    lay.set_basis(Q)
+    torch.testing.assert_close(lay._complement().abs().sum(), C.abs().sum())
+    lay.set_basis(Q[:4])  # the cache follows the new basis (4 of 20: no complement)
+    assert lay._complement().shape[0] == 0
 
 
 def test_conv_projected_gradient_routes_equal_and_orthogonal():

@@ -83,23 +83,23 @@ def quantise(y: torch.Tensor, scale: float, steps: float) -> torch.Tensor:
 def hebbian_update(H: torch.Tensor, M: torch.Tensor, X: torch.Tensor, n_frozen: int, params: HebbianParams) -> None:
     """Torch implementation of the rule, in place on ``H[n_frozen:]`` and ``M[n_frozen:]``.
 
-    Same algebra as ``neurosim.kernels.plasticity.hebbian_integrate`` (frozen reconstruction
-    computed once per batch); used on GPUs and as the ``"torch"`` backend.
+    Same algebra as ``neurosim.kernels.plasticity.hebbian_integrate`` (frozen responses once
+    per batch, ``ΔH = YᵀX − (YᵀY_f) H_f − (YᵀY) H_u``); used on GPUs and as the ``"torch"`` backend.
     """
     B = X.shape[0]
     if B == 0 or H.shape[0] == n_frozen:
         return
     s, q = float(params.spiking_scale), params.quant_steps
-    if n_frozen > 0:
-        Hf = H[:n_frozen]
-        Xr = X - quantise(X @ Hf.T, s, q) @ Hf
-    else:
-        Xr = X
+    Hf = H[:n_frozen]
+    Yf = quantise(X @ Hf.T, s, q) if n_frozen > 0 else None
     Hu, Mu = H[n_frozen:], M[n_frozen:]
     beta = float(params.momentum)
     for _ in range(params.iterations):
         Y = quantise(X @ Hu.T, s, q)
-        D = (Y.T @ (Xr - Y @ Hu)).div_(B).clamp_(-params.clamp, params.clamp)
+        D = Y.T @ X - (Y.T @ Y) @ Hu
+        if Yf is not None:
+            D -= (Y.T @ Yf) @ Hf
+        D.div_(B).clamp_(-params.clamp, params.clamp)
         Mu.mul_(beta).add_(D, alpha=1.0 - beta)
         Hu.add_(Mu, alpha=float(params.eta))
 

@@ -10,7 +10,10 @@ For ``out = W x`` with a protected subspace spanned by the orthonormal rows of `
 so ``ΔW x = 0`` for every ``x`` in span(Q): responses to old-task inputs stay fixed. The
 backward pass picks the cheaper route: projecting the ``rows x n`` input costs ``2·rows·n·r``,
 projecting the ``out x n`` gradient after the product costs ``2·out·n·r`` (``mode="auto"``);
-``"input"`` / ``"grad"`` force a route. Conv layers apply the same to unfolded patches
+``"input"`` / ``"grad"`` force a route. Once the protected subspace fills more than half of
+``R^n`` (``r > n/2``, late tasks of a long sequence), ``auto`` projects with an orthonormal
+basis ``C`` of its complement instead, ``x_⊥ = (x Cᵀ) C``, which costs ``2·rows·n·(n − r)``
+(``C`` is computed once per basis, in float64). Conv layers apply the same to unfolded patches
 (``n = C_in·kh·kw``).
 
 Presynaptic traces (OTTT-style online training): ``forward(x, trace=a)`` uses ``x`` (spikes)
@@ -27,7 +30,7 @@ from torch import nn
 
 from neurosim._validation import check_choice
 
-__all__ = ["ProjLinear", "ProjConv2d", "project_rows", "projected_weight_grad"]
+__all__ = ["ProjLinear", "ProjConv2d", "project_rows", "projected_weight_grad", "orthogonal_complement"]
 
 MODES = ("auto", "input", "grad")
 
@@ -39,34 +42,55 @@ def project_rows(x: torch.Tensor, Q: torch.Tensor) -> torch.Tensor:
     return x - (x @ Q.T) @ Q
 
 
-def projected_weight_grad(delta: torch.Tensor, x: torch.Tensor, Q: torch.Tensor | None, mode: str = "auto"):
-    """``δᵀ (X − X Qᵀ Q)`` for row matrices ``delta`` (rows x out) and ``x`` (rows x n)."""
+def orthogonal_complement(Q: torch.Tensor) -> torch.Tensor:
+    """Orthonormal rows ``C`` (``(n − r) x n``) spanning the complement of span(Q) (``Q`` orthonormal rows).
+
+    ``x Cᵀ C = x − x Qᵀ Q`` up to rounding. From a complete QR of ``Qᵀ`` in float64.
+    """
+    r, n = Q.shape
+    full, _ = torch.linalg.qr(Q.detach().double().T, mode="complete")
+    return full[:, r:].T.to(Q.dtype).contiguous()
+
+
+def projected_weight_grad(delta: torch.Tensor, x: torch.Tensor, Q: torch.Tensor | None, mode: str = "auto",
+                          C: torch.Tensor | None = None):
+    """``δᵀ (X − X Qᵀ Q)`` for row matrices ``delta`` (rows x out) and ``x`` (rows x n).
+
+    ``C``: optional orthonormal basis of the complement of span(Q) (:func:`orthogonal_complement`);
+    ``mode="auto"`` uses it when it has fewer rows than ``Q``.
+    """
     if Q is None or Q.shape[0] == 0:
         return delta.T @ x
     rows, out = x.shape[0], delta.shape[1]
+    comp = mode == "auto" and C is not None and C.shape[0] < Q.shape[0]
     if mode == "input" or (mode == "auto" and rows < out):
+        if comp:
+            return delta.T @ ((x @ C.T) @ C)
         return delta.T @ project_rows(x, Q)
     g = delta.T @ x
+    if comp:
+        return (g @ C.T) @ C
     return g - (g @ Q.T) @ Q
 
 
 class _ProjLinearFn(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x, weight, bias, x_grad, Q, mode):
-        ctx.save_for_backward(weight, x_grad, Q)
+    def forward(ctx, x, weight, bias, x_grad, Q, C, mode):
+        ctx.save_for_backward(weight, x_grad, Q, C)
         ctx.has_bias = bias is not None
         ctx.mode = mode
         return F.linear(x, weight, bias)
 
     @staticmethod
     def backward(ctx, grad_out):
-        weight, x_grad, Q = ctx.saved_tensors
+        weight, x_grad, Q, C = ctx.saved_tensors
         n = weight.shape[1]
         d2 = grad_out.reshape(-1, grad_out.shape[-1])
         gx = grad_out @ weight if ctx.needs_input_grad[0] else None
-        gw = projected_weight_grad(d2, x_grad.reshape(-1, n), Q, ctx.mode) if ctx.needs_input_grad[1] else None
+        gw = (projected_weight_grad(d2, x_grad.reshape(-1, n), Q, ctx.mode, C if C.shape[0] else None)
+              if ctx.needs_input_grad[1] else None)
         gb = d2.sum(0) if ctx.has_bias and ctx.needs_input_grad[2] else None
-        return gx, gw, gb, None, None, None
+        return gx, gw, gb, None, None, None, None
 
 
 class _ProjMixin:
@@ -108,6 +132,20 @@ class _ProjMixin:
     def _active_basis(self):
         return self.proj_basis if (self.projection and self.proj_basis.shape[0] > 0) else None
 
+    def _complement(self) -> torch.Tensor:
+        """Orthonormal basis of the complement of ``proj_basis`` when that is smaller (else ``[0, n]``).
+
+        Cached per basis tensor (recomputed after ``set_basis``, ``load_state_dict`` or an in-place change).
+        """
+        Q = self.proj_basis
+        cache = getattr(self, "_comp_cache", None)  # (basis tensor, its version, complement)
+        if cache is None or cache[0] is not Q or cache[1] != Q._version:
+            r, n = Q.shape
+            C = orthogonal_complement(Q) if 0 < r and n - r < r else Q[:0]
+            cache = (Q, Q._version, C)
+            self._comp_cache = cache
+        return cache[2]
+
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         key = prefix + "proj_basis"
         if key in state_dict and state_dict[key].shape != self.proj_basis.shape:
@@ -146,8 +184,10 @@ class ProjLinear(_ProjMixin, nn.Linear):
         if Q is None and trace is None:
             return F.linear(x, self.weight, self.bias)
         if Q is None:
-            Q = self.proj_basis[:0]
-        return _ProjLinearFn.apply(x, self.weight, self.bias, x_grad.detach(), Q, self.proj_mode)
+            Q = C = self.proj_basis[:0]
+        else:
+            C = self._complement()
+        return _ProjLinearFn.apply(x, self.weight, self.bias, x_grad.detach(), Q, C, self.proj_mode)
 
 
 class _ProjConvFn(torch.autograd.Function):
