@@ -119,10 +119,12 @@ def continual(
     data: Optional[Path] = typer.Option(None, "--data"),
     limit: Optional[int] = typer.Option(None, "--limit", help="training samples per task"),
     out: Path = typer.Option(Path("neurosim-out/continual"), "--out"),
+    hlop_consolidation: int = typer.Option(0, "--hlop-consolidation",
+                                           help="HLOP: extra Hebbian pass on this many images per task (0 = literal)"),
 ):
     """Learn tasks one after another; writes summary.json (acc, bwt, R) and R.png."""
     _print_summary(_call("continual", method=method, benchmark=benchmark, tasks=tasks, epochs=epochs, seed=seed,
-                         data=data, limit=limit, out=out))
+                         data=data, limit=limit, out=out, hlop_consolidation=hlop_consolidation))
 
 
 @app.command()

@@ -208,3 +208,43 @@ def test_continual_command_bad_input(tmp_path, capsys):
     assert main(["continual", "--data", str(tmp_path / "none"), "--out", str(tmp_path / "c")]) == 2
     assert main(["continual", "--data", str(tmp_path), "--tasks", "2", "--out", str(tmp_path / "d")]) == 2
     assert "benchmark data missing" in capsys.readouterr().err
+
+
+def test_hlop_consolidation_pass_replays_final_network_inputs():
+    """The optional pass = Hebbian updates on the final network's layer inputs of the task's first images."""
+    import copy
+
+    tasks = _tasks(n_tasks=1)
+    expected = {}
+
+    class ByHand(HLOP):
+        """The literal run; at its end the pass is done by hand on copies of the subspaces."""
+
+        def end_task(self, m, t, task, seen, gen=None, batch_size=64):
+            subs = [copy.deepcopy(layer.hebbian) for layer in self.layers]
+            recorded = [[] for _ in self.layers]
+            m.eval()
+            with torch.no_grad():
+                for s in range(0, 40, 16):
+                    x, _ = task.batch("train", torch.arange(s, min(s + 16, 40)))
+                    m(x)
+                    for rec, layer in zip(recorded, self.layers):
+                        rec.append(layer.pop_recorded())
+            m.train()
+            for _ in range(2):
+                for rec, sub in zip(recorded, subs):
+                    for r in rec:
+                        sub.update(r)
+            expected["H"] = [sub.weight.clone() for sub in subs]
+            expected["plain"] = [layer.hebbian.weight.clone() for layer in self.layers]
+            super().end_task(m, t, task, seen, gen, batch_size)
+
+    kw = dict(etas=(0.01, 0.01, 0.01), rng=0)
+    run_sequence(_mlp(), ByHand((3, 3, 2), (2, 2, 2), **kw), tasks, seed=0, batch_size=16)
+    cons = HLOP((3, 3, 2), (2, 2, 2), consolidation_samples=40, consolidation_epochs=2, **kw)
+    run_sequence(_mlp(), cons, tasks, seed=0, batch_size=16)
+    for layer, H in zip(cons.layers, expected["H"]):
+        torch.testing.assert_close(layer.hebbian.weight, H, rtol=1e-6, atol=1e-7)
+    assert not torch.allclose(cons.layers[1].hebbian.weight, expected["plain"][1])
+    with pytest.raises(ValueError, match="consolidation_samples"):
+        HLOP(consolidation_samples=-1)

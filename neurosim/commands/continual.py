@@ -22,8 +22,12 @@ METHODS = ("finetune", "ewc", "gpm", "replay", "hlop", "hlop+replay", "multitask
 
 
 def build(method: str, benchmark: str, n_tasks: int, *, seed: int = 0, hidden=None, timesteps: int = 6,
-          hlop_sizes=None, hlop_inc=None):
-    """(model, strategy) for ``method`` on ``benchmark`` (strategy is None for multitask)."""
+          hlop_sizes=None, hlop_inc=None, hlop_consolidation: int = 0):
+    """(model, strategy) for ``method`` on ``benchmark`` (strategy is None for multitask).
+
+    ``hlop_consolidation``: images per task for HLOP's optional consolidation pass
+    (``HLOP(consolidation_samples=...)``; 0 = the literal method).
+    """
     from neurosim._validation import check_choice
     from neurosim.continual.baselines import EWC, GPM, Finetune, Replay
     from neurosim.continual.hlop import HLOP, PMNIST_ETAS, PMNIST_SIZES_FIRST, PMNIST_SIZES_INC, SpikingMLP
@@ -39,7 +43,8 @@ def build(method: str, benchmark: str, n_tasks: int, *, seed: int = 0, hidden=No
         first, inc, etas, th = (40, 60), (30, 30), (0.001, 0.01), (0.95, 0.99)
     first = tuple(hlop_sizes or first)
     inc = tuple(hlop_inc or inc)
-    hlop = lambda: HLOP(first, inc, etas=etas[: len(first)], rng=seed)  # noqa: E731
+    hlop = lambda: HLOP(first, inc, etas=etas[: len(first)], rng=seed,  # noqa: E731
+                        consolidation_samples=hlop_consolidation)
     strategies = {
         "finetune": Finetune,
         "ewc": EWC,
@@ -73,7 +78,7 @@ def _plot(R, path, title, final=None):
 def run(method: str = "hlop", benchmark: str = "pmnist", tasks: int = 10, epochs: int = 1, seed: int = 0,
         data=None, limit: int | None = None, out="neurosim-out/continual", *, embedded: bool = False,
         progress: bool | None = None, hidden=None, timesteps: int = 6, batch_size: int = 64, lr: float = 0.1,
-        quiet: bool = False) -> dict:
+        quiet: bool = False, hlop_consolidation: int = 0) -> dict:
     """Run one continual-learning experiment and write ``out/summary.json`` and ``out/R.png``.
 
     ``limit`` caps the training (and test) samples per task. ``data`` is the folder holding
@@ -107,7 +112,8 @@ def run(method: str = "hlop", benchmark: str = "pmnist", tasks: int = 10, epochs
     try:
         task_list = load_benchmark(benchmark, tasks, root=data, seed=seed, limit=limit, embedded=embedded)
         torch.manual_seed(seed)  # nothing in neurosim draws from it; guards third-party defaults
-        model, strategy = build(method, benchmark, tasks, seed=seed, hidden=hidden, timesteps=timesteps)
+        model, strategy = build(method, benchmark, tasks, seed=seed, hidden=hidden, timesteps=timesteps,
+                                hlop_consolidation=hlop_consolidation)
         log(f"continual: method={method} benchmark={benchmark} tasks={tasks} epochs={epochs} seed={seed} "
             f"limit={limit} torch_threads={torch.get_num_threads()} cpus={os.cpu_count()}")
         prog = (not quiet and sys.stderr.isatty()) if progress is None else progress
@@ -127,6 +133,7 @@ def run(method: str = "hlop", benchmark: str = "pmnist", tasks: int = 10, epochs
                 summary["hebbian_s"] = round(st.hebbian_s, 3)
             _plot(R, out / "R.png", f"{method} / {benchmark}")
         summary.update({"method": method, "benchmark": benchmark, "tasks": tasks, "epochs": epochs, "seed": seed,
+                        "hlop_consolidation": hlop_consolidation,
                         "limit": limit, "embedded": embedded, "wall_s": round(time.perf_counter() - t_start, 3),
                         "train_wall_s": round(res["wall_s"], 3), "torch_threads": torch.get_num_threads(),
                         "figure": str(out / "R.png")})
