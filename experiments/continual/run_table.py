@@ -27,18 +27,21 @@ def main(argv=None):
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--data", default=None)
     ap.add_argument("--out", default="runs/pmnist")
+    ap.add_argument("--hlop-consolidation", type=int, default=0,
+                    help="HLOP consolidation pass on this many images per task (0 = literal HLOP)")
     a = ap.parse_args(argv)
     out = Path(a.out)
     rows = []
     for method in a.methods:
         accs, bwts, walls = [], [], []
         for seed in a.seeds:
-            d = out / f"{method.replace('+', '_')}_s{seed}"
+            cons = a.hlop_consolidation if method.startswith("hlop") else 0
+            d = out / (f"{method.replace('+', '_')}" + (f"_c{cons}" if cons else "") + f"_s{seed}")
             if (d / "summary.json").exists():
                 s = json.loads((d / "summary.json").read_text())
             else:
                 s = run(method=method, benchmark=a.benchmark, tasks=a.tasks, epochs=a.epochs, seed=seed,
-                        data=a.data, limit=a.limit, out=d)
+                        data=a.data, limit=a.limit, out=d, hlop_consolidation=cons)
             accs.append(100 * s["acc"])
             bwts.append(None if s["bwt"] is None else 100 * s["bwt"])
             walls.append(s["wall_s"])
