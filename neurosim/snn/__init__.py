@@ -5,9 +5,11 @@ Multi-step tensors are time first, ``[T, B, ...]``. Cells (``LIFCell``) take one
 (``LIFLayer``) return spikes only and keep their state until :func:`reset_states`.
 """
 from neurosim.snn import encoding
+from neurosim.snn.batchnorm import BatchNorm2d
 from neurosim.snn.containers import (
     MultiStep, SeqToANN, Stateful, TimeDistributed, detach_states, reset_states,
 )
+from neurosim.snn.conv import Conv2d
 from neurosim.snn.conventions import CONVENTIONS, get_convention, resolve_lif_spec
 from neurosim.snn.encoding import delta, direct, latency, poisson
 from neurosim.snn.functional import (
@@ -26,7 +28,7 @@ from neurosim.snn.surrogate import (
 )
 
 __all__ = [
-    "encoding", "MultiStep", "SeqToANN", "Stateful", "TimeDistributed", "detach_states",
+    "encoding", "BatchNorm2d", "Conv2d", "MultiStep", "SeqToANN", "Stateful", "TimeDistributed", "detach_states",
     "reset_states", "CONVENTIONS", "get_convention", "resolve_lif_spec", "delta", "direct",
     "latency", "poisson", "LIFSpec", "LIFState", "lif_run", "lif_step", "LIF", "LIFCell",
     "LIFLayer", "LIFAvgPool", "LIFAvgPoolLayer", "ALIFState", "CubaLIFState", "IzhikevichState", "IF", "AdaptiveLIF",
