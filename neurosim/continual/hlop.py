@@ -133,7 +133,7 @@ class HLOP(Strategy):
     def __init__(self, sizes_first=PMNIST_SIZES_FIRST, sizes_inc=PMNIST_SIZES_INC, *, reduce_every: int = 3,
                  reduce_by: int = 20, etas=PMNIST_ETAS, params: HebbianParams | None = None,
                  backend: str = "auto", rng=None, freeze_1d: bool = True, orthonormal_rows: bool = False,
-                 consolidation_samples: int = 0, consolidation_epochs: int = 1):
+                 consolidation_samples: int = 0, consolidation_epochs: int = 3):
         from neurosim._rng import as_generator
 
         self.sizes_first = tuple(int(v) for v in sizes_first)
