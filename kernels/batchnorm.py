@@ -32,6 +32,27 @@ _NJIT = {"cache": CACHE, "nogil": True, "error_model": "numpy", "fastmath": {"re
 
 
 @numba.njit(**_NJIT)
+def _channel_sums(a, ka, b, kb, N, C, S, c, zero):
+    """``Σ (a − ka)`` and ``Σ (a − ka)(b − kb)`` over channel ``c`` of flat ``[N, C, S]`` arrays.
+
+    Row sums in the data dtype (``zero``: its 0, vectorised), accumulated over rows in float64.
+    """
+    s1 = 0.0
+    s2 = 0.0
+    for n in range(N):
+        base = (n * C + c) * S
+        r1 = zero
+        r2 = zero
+        for j in range(S):
+            d = a[base + j] - ka
+            r1 += d
+            r2 += d * (b[base + j] - kb)
+        s1 += r1
+        s2 += r2
+    return s1, s2
+
+
+@numba.njit(**_NJIT)
 def bn_forward(x, N, C, S, gamma, beta, eps, y, stats, work, c0, c1):
     """Batch statistics and ``y = a x + b`` for channels ``[c0, c1)``.
 
@@ -43,18 +64,7 @@ def bn_forward(x, N, C, S, gamma, beta, eps, y, stats, work, c0, c1):
     work[0] = 0
     for c in range(c0, c1):
         k = x[c * S]
-        s1 = 0.0
-        s2 = 0.0
-        for n in range(N):
-            base = (n * C + c) * S
-            r1 = work[0]
-            r2 = work[0]
-            for j in range(S):
-                d = x[base + j] - k
-                r1 += d
-                r2 += d * d
-            s1 += r1
-            s2 += r2
+        s1, s2 = _channel_sums(x, k, x, k, N, C, S, c, work[0])
         m1 = s1 / M
         mean = k + m1
         var = s2 / M - m1 * m1
@@ -85,19 +95,7 @@ def bn_backward(dy, x, N, C, S, gamma, stats, eps, dx, grads, work, c0, c1):
         mean = stats[0, c]
         r = 1.0 / np.sqrt(stats[1, c] + eps)
         work[1] = mean
-        mf = work[1]
-        sdy = 0.0
-        sdx = 0.0
-        for n in range(N):
-            base = (n * C + c) * S
-            r1 = work[0]
-            r2 = work[0]
-            for j in range(S):
-                g = dy[base + j]
-                r1 += g
-                r2 += g * (x[base + j] - mf)
-            sdy += r1
-            sdx += r2
+        sdy, sdx = _channel_sums(dy, work[0], x, work[1], N, C, S, c, work[0])
         dgamma = sdx * r
         grads[0, c] = dgamma
         grads[1, c] = sdy

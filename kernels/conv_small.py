@@ -36,6 +36,13 @@ def _pad_image(x, n, C, H, W, p, Wp, P, xp):
                 xp[c * P + (i + p) * Wp + j + p] = x[n, c, i, j]
 
 
+@numba.njit(**{k: v for k, v in _NJIT.items() if k != "parallel"})
+def _geometry(H, W, K, p, Ho):
+    """Padded width ``Wp``, accumulator length ``L = Ho * Wp`` and padded plane size ``P``."""
+    Wp = W + 2 * p
+    return Wp, Ho * Wp, (H + 2 * p) * Wp + K
+
+
 @numba.njit(**_NJIT)
 def conv_small_forward(x, w, b, p, out, n_chunks):
     """``out`` ``[N, O, Ho, Wo]`` = conv(``x`` ``[N, C, H, W]``, ``w`` ``[O, C, K, K]``) + ``b`` ``[O]``.
@@ -46,9 +53,7 @@ def conv_small_forward(x, w, b, p, out, n_chunks):
     N, C, H, W = x.shape
     O, _, K, _ = w.shape
     Ho, Wo = out.shape[2], out.shape[3]
-    Hp, Wp = H + 2 * p, W + 2 * p
-    L = Ho * Wp
-    P = Hp * Wp + K
+    Wp, L, P = _geometry(H, W, K, p, Ho)
     for chunk in numba.prange(n_chunks):
         xp = np.zeros(C * P, dtype=x.dtype)
         acc = np.empty(L, dtype=x.dtype)
@@ -81,9 +86,7 @@ def conv_small_backward(x, w, dy, p, dw, db, dx, need_dx, n_chunks):
     N, C, H, W = x.shape
     O, _, K, _ = w.shape
     Ho, Wo = dy.shape[2], dy.shape[3]
-    Hp, Wp = H + 2 * p, W + 2 * p
-    L = Ho * Wp
-    P = Hp * Wp + K
+    Wp, L, P = _geometry(H, W, K, p, Ho)
     part = np.zeros((n_chunks, O, C, K, K), dtype=np.float64)
     partb = np.zeros((n_chunks, O), dtype=np.float64)
     for chunk in numba.prange(n_chunks):
