@@ -248,3 +248,21 @@ def test_hlop_consolidation_pass_replays_final_network_inputs():
     assert not torch.allclose(cons.layers[1].hebbian.weight, expected["plain"][1])
     with pytest.raises(ValueError, match="consolidation_samples"):
         HLOP(consolidation_samples=-1)
+
+
+def test_hlop_async_hebbian_equals_sync():
+    """Pipelined Hebbian updates (worker thread) give the same subspaces and weights as in-line ones."""
+    tasks = _tasks(n_tasks=2)
+    out = {}
+    for mode in (False, True):
+        model = _mlp()
+        strat = HLOP((3, 3, 2), (2, 2, 2), etas=(0.01, 0.01, 0.01), rng=0, async_hebbian=mode)
+        res = run_sequence(model, strat, tasks, seed=0, batch_size=16)
+        out[mode] = ([p.detach().clone() for p in model.parameters()],
+                     [layer.hebbian.weight.clone() for layer in strat.layers], res["R"], strat.hebbian_s)
+        assert strat._pending is None and strat._restore is None  # drained and restored after each task
+        assert torch.get_num_threads() == 1  # the module fixture's setting is back
+    for a, b in zip(out[False][0] + out[False][1], out[True][0] + out[True][1]):
+        torch.testing.assert_close(b, a, rtol=1e-6, atol=1e-7)
+    np.testing.assert_array_equal(out[False][2], out[True][2])
+    assert out[True][3] > 0

@@ -26,7 +26,8 @@ def build(method: str, benchmark: str, n_tasks: int, *, seed: int = 0, hidden=No
     """(model, strategy) for ``method`` on ``benchmark`` (strategy is None for multitask).
 
     ``hlop_consolidation``: images per task for HLOP's optional consolidation pass
-    (``HLOP(consolidation_samples=...)``; 0 = the literal method).
+    (``HLOP(consolidation_samples=...)``; 0 = the literal method). HLOP runs its Hebbian
+    updates on a worker thread (``async_hebbian=True``, exact).
     """
     from neurosim._validation import check_choice
     from neurosim.continual.baselines import EWC, GPM, Finetune, Replay
@@ -44,7 +45,7 @@ def build(method: str, benchmark: str, n_tasks: int, *, seed: int = 0, hidden=No
     first = tuple(hlop_sizes or first)
     inc = tuple(hlop_inc or inc)
     hlop = lambda: HLOP(first, inc, etas=etas[: len(first)], rng=seed,  # noqa: E731
-                        consolidation_samples=hlop_consolidation)
+                        consolidation_samples=hlop_consolidation, async_hebbian=True)
     strategies = {
         "finetune": Finetune,
         "ewc": EWC,

@@ -126,6 +126,13 @@ class HLOP(Strategy):
         over those layer inputs. The subspace then describes the representation that later
         tasks must keep, not a mixture over the drifting representations seen while training
         (an extension of HLOP, reported separately).
+    async_hebbian : run each batch's Hebbian update on a worker thread while the next batch
+        trains (CPU only). Exact: within a task the projection uses only the frozen basis,
+        never the rows being learnt, and the updates keep their order (one worker, at most one
+        batch in flight); everything waits for the worker before the task ends. During the
+        task torch runs on one thread fewer and the BLAS that Numba's ``np.dot`` uses on one
+        thread (via ``threadpoolctl`` when installed), so training and Hebbian learning share
+        the cores instead of oversubscribing them; both are restored at the end of the task.
     """
 
     name = "hlop"
@@ -133,7 +140,7 @@ class HLOP(Strategy):
     def __init__(self, sizes_first=PMNIST_SIZES_FIRST, sizes_inc=PMNIST_SIZES_INC, *, reduce_every: int = 3,
                  reduce_by: int = 20, etas=PMNIST_ETAS, params: HebbianParams | None = None,
                  backend: str = "auto", rng=None, freeze_1d: bool = True, orthonormal_rows: bool = False,
-                 consolidation_samples: int = 0, consolidation_epochs: int = 3):
+                 consolidation_samples: int = 0, consolidation_epochs: int = 3, async_hebbian: bool = False):
         from neurosim._rng import as_generator
 
         self.sizes_first = tuple(int(v) for v in sizes_first)
@@ -152,7 +159,11 @@ class HLOP(Strategy):
         self.orthonormal_rows = bool(orthonormal_rows)
         self.consolidation_samples = check_int("consolidation_samples", consolidation_samples, min_value=0)
         self.consolidation_epochs = check_int("consolidation_epochs", consolidation_epochs, min_value=1)
+        self.async_hebbian = bool(async_hebbian)
         self.hebbian_s = 0.0
+        self._pool = None
+        self._pending = None
+        self._restore = None
 
     def prepare(self, model, tasks):
         import dataclasses
@@ -166,7 +177,48 @@ class HLOP(Strategy):
         for layer, eta in zip(self.layers, self.etas):
             layer.attach_hebbian(dataclasses.replace(self.params, eta=eta), backend=self.backend)
 
+    def _start_async(self) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="neurosim-hebbian")
+        n = torch.get_num_threads()
+        limits = None
+        try:
+            from threadpoolctl import threadpool_limits
+
+            limits = threadpool_limits(limits=1, user_api="blas")
+        except ImportError:  # optional: without it BLAS keeps its threads
+            pass
+        torch.set_num_threads(max(1, n - 1))
+        self._restore = (n, limits)
+
+    def _stop_async(self) -> None:
+        self._wait()
+        if self._restore is not None:
+            n, limits = self._restore
+            torch.set_num_threads(n)
+            if limits is not None:
+                limits.restore_original_limits()
+            self._restore = None
+
+    def _wait(self) -> None:
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            pending.result()  # re-raises a worker's exception here
+
+    def _update(self, xs) -> None:
+        import time
+
+        t0 = time.perf_counter()
+        for layer, x in zip(self.layers, xs):
+            if x is not None:
+                layer.hebbian.update(x)
+        self.hebbian_s += time.perf_counter() - t0
+
     def begin_task(self, model, t, task):
+        if self.async_hebbian and all(layer.weight.device.type == "cpu" for layer in self.layers):
+            self._start_async()
         sizes = hlop_sizes(t, self.sizes_first, self.sizes_inc, self.reduce_every, self.reduce_by)
         for layer, k in zip(self.layers, sizes):
             layer.hebbian.add_neurons(k, rng=self.rng)
@@ -178,14 +230,12 @@ class HLOP(Strategy):
         return [p for p in ps if p.ndim != 1] if (t > 0 and self.freeze_1d) else ps
 
     def after_step(self, model, t):
-        import time
-
-        t0 = time.perf_counter()
-        for layer in self.layers:
-            x = layer.pop_recorded()
-            if x is not None:
-                layer.hebbian.update(x)
-        self.hebbian_s += time.perf_counter() - t0
+        xs = [layer.pop_recorded() for layer in self.layers]
+        if self._restore is None:
+            self._update(xs)
+            return
+        self._wait()  # at most one batch in flight; updates stay in order
+        self._pending = self._pool.submit(self._update, xs)
 
     @torch.no_grad()
     def _consolidation_pass(self, model, task, batch_size: int) -> None:
@@ -214,6 +264,7 @@ class HLOP(Strategy):
         self.hebbian_s += time.perf_counter() - t0
 
     def end_task(self, model, t, task, seen, gen=None, batch_size=64):
+        self._stop_async()
         if self.consolidation_samples > 0:
             self._consolidation_pass(model, task, batch_size)
         for layer in self.layers:
