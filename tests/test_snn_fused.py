@@ -207,3 +207,6 @@ def test_buffer_cache_drops_least_recently_used_sizes():
     del d
     assert cache.free_bytes == 5 << 20
     assert cache.empty((1 << 10,), torch.float32).numel() == 1 << 10  # small: plain torch.empty
+    e = [cache.empty((3, 1 << 17), torch.float64) for _ in range(3)]  # fresh and reused: 64-byte lines
+    del e
+    assert all(cache.empty((3, 1 << 17), torch.float64).data_ptr() % 64 == 0 for _ in range(2))

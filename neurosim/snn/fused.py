@@ -23,7 +23,8 @@ size to the kernel), which on the benchmark machine took longer than the kernels
 A cached buffer goes back to the cache when the last tensor (or view) using it is freed; at
 most ``NEUROSIM_BUFFER_CACHE_MB`` (default 256) MiB of free buffers are kept, ``0`` turns the
 cache off. Tensors from the cache are ordinary CPU tensors except that their storage cannot be
-resized (``torch.from_numpy`` memory).
+resized (``torch.from_numpy`` memory). Cached buffers start on a 64-byte boundary (NumPy's
+allocator gives 16 bytes), so rows of the ``[T, M]`` buffers start on cache lines.
 """
 from __future__ import annotations
 
@@ -50,6 +51,7 @@ BLOCK = 16384
 STORE_MEMBRANE = True
 #: largest ``[T, ...]`` sequence (bytes) whose membranes are stored rather than recomputed
 STORE_MEMBRANE_MAX_BYTES = 256 << 20
+
 _FORMS = {"spikingjelly": 0, "snntorch": 1, "norse": 2, "parametric": 3}
 _RESETS = {"zero": 0, "subtract": 1, "none": 2}
 _DTYPES = {torch.float32: np.float32, torch.float64: np.float64}
@@ -105,6 +107,7 @@ class _BufferCache:
     not leave the cache full of buffers nobody asks for)."""
 
     MIN_BYTES = 1 << 20
+    ALIGN = 64
 
     def __init__(self, max_bytes: int):
         self.max_bytes = int(max_bytes)
@@ -125,15 +128,16 @@ class _BufferCache:
                 if stack:
                     base = stack.pop()
                     self.free_bytes -= nbytes
-        if base is None:
-            base = np.empty(nbytes, dtype=np.uint8)
-        arr = base.view(np_dtype).reshape(shape)
+        if base is None:  # 64 spare bytes: the buffer starts on a 64-byte line (streaming stores)
+            base = np.empty(nbytes + self.ALIGN, dtype=np.uint8)
+        off = (-base.ctypes.data) % self.ALIGN
+        arr = base[off:off + nbytes].view(np_dtype).reshape(shape)
         fin = weakref.finalize(arr, self._give_back, base)
         fin.atexit = False
         return torch.from_numpy(arr)
 
     def _give_back(self, base) -> None:
-        nbytes = base.nbytes
+        nbytes = base.nbytes - self.ALIGN
         with self.lock:
             if nbytes > self.max_bytes:
                 return
