@@ -266,3 +266,16 @@ def test_hlop_async_hebbian_equals_sync():
         torch.testing.assert_close(b, a, rtol=1e-6, atol=1e-7)
     np.testing.assert_array_equal(out[False][2], out[True][2])
     assert out[True][3] > 0
+
+
+def test_run_sequence_per_task_learning_rates():
+    tasks = _tasks(n_tasks=2)
+    runs = []
+    for lr in (0.1, [0.1, 0.1], [0.1, 0.02]):
+        model = _mlp()
+        run_sequence(model, Finetune(), tasks, seed=0, batch_size=16, lr=lr)
+        runs.append([p.detach().clone() for p in model.parameters()])
+    assert all(torch.equal(a, b) for a, b in zip(runs[0], runs[1]))
+    assert not all(torch.equal(a, b) for a, b in zip(runs[0], runs[2]))
+    with pytest.raises(ValueError, match="one per task"):
+        run_sequence(_mlp(), Finetune(), tasks, lr=[0.1])

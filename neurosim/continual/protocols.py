@@ -217,6 +217,8 @@ def run_sequence(model, strategy, tasks: list[Task], *, epochs: int = 1, batch_s
                  seed: int = 0, progress: bool = False, log=None) -> dict:
     """Learn ``tasks`` in order; after each, evaluate all tasks seen so far.
 
+    ``lr``: one SGD learning rate, or one per task.
+
     Returns ``{"R": ndarray (T, T) with NaN above the diagonal, "acc", "bwt", "wall_s",
     "task_s": [seconds per task incl. evaluation]}``.
     """
@@ -227,7 +229,11 @@ def run_sequence(model, strategy, tasks: list[Task], *, epochs: int = 1, batch_s
         raise ValueError("tasks must hold at least one task (task count >= 1)")
     check_int("epochs", epochs, min_value=1)
     check_int("batch_size", batch_size, min_value=1)
-    check_positive("lr", lr)
+    lrs = [float(v) for v in lr] if isinstance(lr, (list, tuple)) else [lr] * T
+    if len(lrs) != T:
+        raise ValueError(f"lr has {len(lrs)} entries for {T} tasks; give one float or one per task")
+    for v in lrs:
+        check_positive("lr", v)
     gen = torch.Generator().manual_seed(int(seed))
     R = np.full((T, T), np.nan)
     strategy.prepare(model, tasks)
@@ -236,7 +242,7 @@ def run_sequence(model, strategy, tasks: list[Task], *, epochs: int = 1, batch_s
     for t, task in enumerate(tasks):
         ts = time.perf_counter()
         strategy.begin_task(model, t, task)
-        info = train_task(model, strategy, task, t, epochs=epochs, batch_size=batch_size, lr=lr, gen=gen,
+        info = train_task(model, strategy, task, t, epochs=epochs, batch_size=batch_size, lr=lrs[t], gen=gen,
                           progress=progress)
         strategy.end_task(model, t, task, tasks[: t + 1], gen=gen, batch_size=batch_size)
         for j in range(t + 1):
