@@ -240,28 +240,20 @@ class HLOP(Strategy):
     @torch.no_grad()
     def _consolidation_pass(self, model, task, batch_size: int) -> None:
         """Extra Hebbian passes over the final network's layer inputs on the task's first images."""
-        import time
-
         n = min(self.consolidation_samples, task.n_train)
-        recorded = [[] for _ in self.layers]
+        batches = []  # per batch: every protected layer's recorded input
         was = model.training
         model.eval()
         try:
             for s in range(0, n, batch_size):
                 x, _ = task.batch("train", torch.arange(s, min(s + batch_size, n)))
                 model(x, task=task.head)
-                for rec, layer in zip(recorded, self.layers):
-                    r = layer.pop_recorded()
-                    if r is not None:
-                        rec.append(r)
+                batches.append([layer.pop_recorded() for layer in self.layers])
         finally:
             model.train(was)
-        t0 = time.perf_counter()
         for _ in range(self.consolidation_epochs):
-            for rec, layer in zip(recorded, self.layers):
-                for r in rec:
-                    layer.hebbian.update(r)
-        self.hebbian_s += time.perf_counter() - t0
+            for xs in batches:
+                self._update(xs)
 
     def end_task(self, model, t, task, seen, gen=None, batch_size=64):
         self._stop_async()
