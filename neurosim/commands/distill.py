@@ -56,6 +56,7 @@ def run(dataset: str = "fashion_mnist", teacher: str = "convnet", student: str =
 
     from neurosim.distill import KD_RECIPES, Trainer, make_objective, probe_shapes
     from neurosim.distill import distributed as dist_utils
+    from neurosim.distill.trainer import LR_SCHEDULES
     from neurosim.models import get_model
 
     check_choice("dataset", dataset, DATASETS)
@@ -65,7 +66,7 @@ def run(dataset: str = "fashion_mnist", teacher: str = "convnet", student: str =
     check_int("batch_size", batch_size, min_value=1)
     check_int("timesteps", timesteps, min_value=1)
     check_int("seed", seed, min_value=0)
-    check_choice("lr_schedule", lr_schedule, ("constant", "cosine"))
+    check_choice("lr_schedule", lr_schedule, LR_SCHEDULES)
     if limit is not None:
         check_int("limit", limit, min_value=1)
     if data is not None and not Path(data).is_dir():

@@ -41,7 +41,10 @@ from neurosim.distill import distributed as dist_utils
 from neurosim.distill.losses import DistillObjective, make_objective
 from neurosim.io.checkpoint import load_checkpoint, save_checkpoint
 
-__all__ = ["Trainer", "resolve_module", "probe_shapes", "reset_model_states"]
+#: per-step learning-rate schedules of :class:`Trainer`
+LR_SCHEDULES = ("constant", "cosine")
+
+__all__ = ["Trainer", "resolve_module", "probe_shapes", "reset_model_states", "LR_SCHEDULES"]
 
 CHECKPOINT_FORMAT = "neurosim.distill.Trainer/1"
 
@@ -213,7 +216,7 @@ class Trainer:
         self.progress = bool(progress)
         self.grad_clip = grad_clip
         self.precise_bn = check_int("precise_bn", precise_bn, min_value=0)
-        self.lr_schedule = check_choice("lr_schedule", lr_schedule, ("constant", "cosine"))
+        self.lr_schedule = check_choice("lr_schedule", lr_schedule, LR_SCHEDULES)
         self.student = student.to(self.device)
         self.objective.to(self.device)
         self.teacher = teacher

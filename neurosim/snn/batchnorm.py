@@ -23,17 +23,15 @@ from torch import nn
 from torch.autograd.function import once_differentiable
 
 from neurosim._validation import check_choice
+from neurosim.snn.fused import FLOAT_DTYPES, cached_empty
 
 __all__ = ["BatchNorm2d", "batch_norm_train", "why_not_fused"]
-
-_DTYPES = (torch.float32, torch.float64)
-
 
 def why_not_fused(x: torch.Tensor) -> str:
     """Why the Numba training-mode kernel cannot run on ``x`` ("" when it can)."""
     if x.device.type != "cpu":
         return f"device {x.device} is not the CPU"
-    if x.dtype not in _DTYPES:
+    if x.dtype not in FLOAT_DTYPES:
         return f"dtype {x.dtype} is not float32/float64"
     if x.ndim != 4:
         return "x is not [N, C, H, W]"
@@ -42,13 +40,6 @@ def why_not_fused(x: torch.Tensor) -> str:
     if x.shape[0] * x.shape[2] * x.shape[3] < 2:
         return "one value per channel"
     return ""
-
-
-def _empty(x):
-    """Output like ``x`` from the buffer cache of ``neurosim.snn.fused`` (no page faults on reuse)."""
-    from neurosim.snn.fused import _CACHE
-
-    return _CACHE.empty(tuple(x.shape), x.dtype)
 
 
 def _run(kernel, C, *args):
@@ -64,7 +55,7 @@ class _BatchNormTrain(torch.autograd.Function):
 
         N, C = x.shape[:2]
         S = x.shape[2] * x.shape[3]
-        y = _empty(x)
+        y = cached_empty(x.shape, x.dtype)
         stats = np.empty((2, C), dtype=np.float64)
         xa = x.detach().numpy().reshape(-1)
         _run(bn_forward, C, xa, N, C, S, weight.detach().numpy(), bias.detach().numpy(), float(eps),
@@ -85,7 +76,7 @@ class _BatchNormTrain(torch.autograd.Function):
         N, C = x.shape[:2]
         S = x.shape[2] * x.shape[3]
         gy = gy.contiguous()
-        dx = _empty(x)
+        dx = cached_empty(x.shape, x.dtype)
         grads = np.empty((2, C), dtype=np.float64)
         _run(bn_backward, C, gy.numpy().reshape(-1), x.numpy().reshape(-1), N, C, S, weight.numpy(), ctx.stats,
              ctx.eps, dx.numpy().reshape(-1), grads)
@@ -135,8 +126,7 @@ class BatchNorm2d(nn.BatchNorm2d):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         batch_stats = self.training or self.running_mean is None
         if self.backend == "torch" or not batch_stats or why_not_fused(x):
-            return super().forward(x)
-        self._check_input_dim(x)
+            return super().forward(x)  # also every wrong-rank input (torch's own error)
         if x.shape[1] != self.num_features:
             raise ValueError(f"expected {self.num_features} channels, got input of shape {tuple(x.shape)}")
         y, mean, var = batch_norm_train(x, self.weight, self.bias, self.eps)

@@ -19,18 +19,18 @@ from torch import nn
 from torch.autograd.function import once_differentiable
 
 from neurosim._validation import check_choice
+from neurosim.snn.fused import FLOAT_DTYPES, cached_empty
 
 __all__ = ["Conv2d", "SMALL_MAX", "why_not_small"]
 
 #: largest ``in_channels * K * K`` taken by the direct kernel
 SMALL_MAX = 27
-_DTYPES = (torch.float32, torch.float64)
 
 
 def why_not_small(conv: nn.Conv2d, x: torch.Tensor) -> str:
     """Why the direct kernel cannot run ``conv`` on ``x`` ("" when it can)."""
     k = conv.kernel_size
-    if x.device.type != "cpu" or x.dtype not in _DTYPES or x.ndim != 4:
+    if x.device.type != "cpu" or x.dtype not in FLOAT_DTYPES or x.ndim != 4:
         return "needs a CPU float32/float64 [N, C, H, W] input"
     if conv.weight.dtype != x.dtype:
         return "weight and input dtypes differ"
@@ -53,11 +53,10 @@ class _SmallConv(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, weight, bias, pad):
         from neurosim.kernels.conv_small import conv_small_forward
-        from neurosim.snn.fused import _CACHE
 
         N, _, H, W = x.shape
         O, _, K, _ = weight.shape
-        out = _CACHE.empty((N, O, H + 2 * pad - K + 1, W + 2 * pad - K + 1), x.dtype)
+        out = cached_empty((N, O, H + 2 * pad - K + 1, W + 2 * pad - K + 1), x.dtype)
         b = bias.detach() if bias is not None else torch.zeros(O, dtype=x.dtype)
         x = x.contiguous()
         conv_small_forward(x.detach().numpy(), weight.detach().contiguous().numpy(), b.numpy(), pad,

@@ -41,7 +41,8 @@ from torch.autograd.function import once_differentiable
 from neurosim.snn.functional.lif import LIFSpec
 
 __all__ = ["supports", "why_not", "why_not_pool", "lif_fused", "kernel_arrays", "backward_block", "BLOCK",
-           "STORE_MEMBRANE", "STORE_MEMBRANE_MAX_BYTES", "set_buffer_cache", "buffer_cache_info"]
+           "STORE_MEMBRANE", "STORE_MEMBRANE_MAX_BYTES", "set_buffer_cache", "buffer_cache_info", "cached_empty",
+           "FLOAT_DTYPES"]
 
 #: largest forward block (neurons; time loop inside, contiguous innermost loop); calls with
 #: fewer neurons per worker thread use one block per thread
@@ -55,6 +56,8 @@ STORE_MEMBRANE_MAX_BYTES = 256 << 20
 _FORMS = {"spikingjelly": 0, "snntorch": 1, "norse": 2, "parametric": 3}
 _RESETS = {"zero": 0, "subtract": 1, "none": 2}
 _DTYPES = {torch.float32: np.float32, torch.float64: np.float64}
+#: the dtypes the Numba CPU paths take (LIF kernels, BatchNorm2d, Conv2d)
+FLOAT_DTYPES = tuple(_DTYPES)
 
 
 def why_not(x: torch.Tensor, spec: LIFSpec, k: torch.Tensor | None = None) -> str:
@@ -159,6 +162,11 @@ class _BufferCache:
 
 
 _CACHE = _BufferCache(float(os.environ.get("NEUROSIM_BUFFER_CACHE_MB", "256")) * 2**20)
+
+
+def cached_empty(shape, dtype: torch.dtype) -> torch.Tensor:
+    """An uninitialised float32/float64 CPU tensor from the buffer cache (``torch.empty`` below 1 MiB)."""
+    return _CACHE.empty(tuple(shape), dtype)
 
 
 def set_buffer_cache(max_bytes: int) -> None:
