@@ -27,6 +27,26 @@ def test_every_declared_package_imports():
         importlib.import_module(pkg)
 
 
+def test_every_package_on_disk_is_declared():
+    """A non-editable install ships only the declared packages (``neurosim.commands`` was once
+    missing: ``pip install .`` then had no CLI)."""
+    import tomllib
+
+    cfg = tomllib.loads((REPO / "pyproject.toml").read_text())
+    declared = set(cfg["tool"]["setuptools"]["packages"])
+    dirs = cfg["tool"]["setuptools"]["package-dir"]
+    on_disk = set()
+    for pkg, rel in dirs.items():
+        root = REPO / rel
+        for init in root.rglob("__init__.py"):
+            if "__pycache__" in init.parts:
+                continue
+            sub = init.parent.relative_to(root).parts
+            on_disk.add(".".join((pkg, *sub)))
+    missing = sorted(on_disk - declared)
+    assert not missing, f"add to [tool.setuptools] packages in pyproject.toml: {missing}"
+
+
 def test_kernels_mapped_not_shadowed():
     import neurosim.kernels
 
