@@ -279,3 +279,23 @@ def test_run_sequence_per_task_learning_rates():
     assert not all(torch.equal(a, b) for a, b in zip(runs[0], runs[2]))
     with pytest.raises(ValueError, match="one per task"):
         run_sequence(_mlp(), Finetune(), tasks, lr=[0.1])
+
+
+def test_on_task_end_sees_each_learned_model():
+    """The callback runs once per task, after evaluation: R's row t is filled and matches an
+    independent evaluation of the model handed to the callback (which later tasks change)."""
+    from neurosim.continual.protocols import evaluate
+
+    tasks = _tasks(n_tasks=3)
+    calls = []
+
+    def cb(t, model, R):
+        assert np.isfinite(R[t, : t + 1]).all() and np.isnan(R[t, t + 1:]).all()
+        calls.append((t, [evaluate(model, tasks[j]) for j in range(t + 1)],
+                      [p.detach().clone() for p in model.parameters()]))
+
+    res = run_sequence(_mlp(), Finetune(), tasks, seed=0, batch_size=8, lr=0.1, on_task_end=cb)
+    assert [c[0] for c in calls] == [0, 1, 2]
+    for t, accs, _ in calls:
+        np.testing.assert_allclose(accs, res["R"][t, : t + 1])
+    assert any((a - b).abs().max() > 0 for a, b in zip(calls[0][2], calls[2][2]))

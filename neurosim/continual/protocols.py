@@ -214,10 +214,12 @@ def train_task(model, strategy, task: Task, t: int, *, epochs: int = 1, batch_si
 
 
 def run_sequence(model, strategy, tasks: list[Task], *, epochs: int = 1, batch_size: int = 64, lr: float = 0.1,
-                 seed: int = 0, progress: bool = False, log=None) -> dict:
+                 seed: int = 0, progress: bool = False, log=None, on_task_end=None) -> dict:
     """Learn ``tasks`` in order; after each, evaluate all tasks seen so far.
 
-    ``lr``: one SGD learning rate, or one per task.
+    ``lr``: one SGD learning rate, or one per task. ``on_task_end(t, model, R)``, if given, is
+    called after task ``t`` has been learned and evaluated (e.g. to keep a snapshot of the
+    weights); ``R`` is the accuracy matrix so far.
 
     Returns ``{"R": ndarray (T, T) with NaN above the diagonal, "acc", "bwt", "wall_s",
     "task_s": [seconds per task incl. evaluation]}``.
@@ -248,6 +250,8 @@ def run_sequence(model, strategy, tasks: list[Task], *, epochs: int = 1, batch_s
         for j in range(t + 1):
             R[t, j] = evaluate(model, tasks[j])
         task_s.append(time.perf_counter() - ts)
+        if on_task_end is not None:
+            on_task_end(t, model, R)
         if log is not None:
             log(f"task {t}: loss {info['loss_last']:.3f}  R[{t}] = "
                 + " ".join(f"{100 * v:.1f}" for v in R[t, : t + 1]) + f"  ({task_s[-1]:.1f} s)")
