@@ -101,12 +101,17 @@ def distill(
     out: Path = typer.Option(Path("neurosim-out/distill"), "--out"),
     label_smoothing: float = typer.Option(0.0, "--label-smoothing", help="student CE label smoothing (BKDSNN: 0.1)"),
     lr_schedule: str = typer.Option("constant", "--lr-schedule", help="student lr: constant or cosine (per step, to 0)"),
+    bkd_alpha: float = typer.Option(2e-3, "--bkd-alpha", help="weight of the blurred KD term (BKDSNN alpha_mgd)"),
+    bkd_lambda: float = typer.Option(0.15, "--bkd-lambda", help="channel mask ratio of blurred KD (lambda_mgd)"),
+    kd_temperature: Optional[float] = typer.Option(None, "--kd-temperature",
+                                                   help="logits KD temperature (default 4 for kd, 2 for WSLD)"),
 ):
     """Train an SNN student with an ANN teacher (KD, WSLD, feature KD, blurred KD)."""
     _print_summary(_call("distill", dataset=dataset, teacher=teacher, student=student, kd=kd, epochs=epochs,
                          teacher_epochs=teacher_epochs, batch_size=batch_size, timesteps=timesteps, seed=seed,
                          data=data, limit=limit, resume=resume, out=out, label_smoothing=label_smoothing,
-                         lr_schedule=lr_schedule))
+                         lr_schedule=lr_schedule, bkd_alpha=bkd_alpha, bkd_lambda=bkd_lambda,
+                         kd_temperature=kd_temperature))
 
 
 @app.command()

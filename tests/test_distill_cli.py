@@ -57,3 +57,23 @@ def test_user_errors(tmp_path, monkeypatch, capsys):
         run(dataset="embedded", kd="kd", teacher_epochs=0, out=tmp_path)
     with pytest.raises(ValueError, match="dataset"):
         run(dataset="cifar10", out=tmp_path)
+
+
+def test_bkd_and_temperature_flags_reach_the_objective(tmp_path, capsys):
+    out = tmp_path / "a0"
+    args = ["distill", "--dataset", "embedded", "--kd", "bkd+wsld", "--limit", "20", "--batch-size", "10",
+            "-T", "1", "--teacher-epochs", "1", "--epochs", "1", "--bkd-lambda", "0.5", "--kd-temperature", "3",
+            "--out", str(out)]
+    assert main(args + ["--bkd-alpha", "0"]) == 0
+    s = json.loads((out / "summary.json").read_text())
+    assert (s["bkd_alpha"], s["bkd_lambda"], s["kd_temperature"]) == (0.0, 0.5, 3.0)
+    assert s["history"][0]["train_bkd"] == 0.0          # alpha = 0 switches the term off
+    s1 = run(dataset="embedded", kd="bkd", epochs=1, teacher_epochs=1, batch_size=10, timesteps=1, limit=20,
+             out=tmp_path / "a1", model_cfg=TINY, progress=False, bkd_alpha=1e-2)
+    assert s1["history"][0]["train_bkd"] > 0.0
+    assert main(args[:-2] + ["--bkd-lambda", "1.5", "--out", str(tmp_path / "bad")]) == 2
+    assert "bkd_lambda" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="bkd_alpha"):
+        run(dataset="embedded", kd="bkd", bkd_alpha=-1.0, out=tmp_path / "bad2")
+    with pytest.raises(ValueError, match="kd_temperature"):
+        run(dataset="embedded", kd="kd", kd_temperature=0.0, out=tmp_path / "bad3")

@@ -20,7 +20,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from neurosim._validation import check_choice, check_int
+from neurosim._validation import check_choice, check_int, check_nonnegative, check_positive, check_probability
 from neurosim.commands import StageResult, ensure_out_dir, write_json
 
 __all__ = ["run", "demo_stage", "DATASETS"]
@@ -42,7 +42,8 @@ def run(dataset: str = "fashion_mnist", teacher: str = "convnet", student: str =
         seed: int = 0, data=None, limit=None, resume: bool = False, out="neurosim-out/distill", *,
         lr: float = 1e-3, teacher_lr: float = 1e-3, model_cfg: dict | None = None, progress: bool = True,
         test_limit=None, precise_bn: int = 2000, label_smoothing: float = 0.0,
-        lr_schedule: str = "constant") -> dict:
+        lr_schedule: str = "constant", bkd_alpha: float = 2e-3, bkd_lambda: float = 0.15,
+        kd_temperature: float | None = None) -> dict:
     """Run the pipeline; returns the summary dict (also written to ``out/summary.json``).
 
     ``model_cfg`` is passed to both ``get_model`` calls (e.g. smaller ``channels`` for demos);
@@ -51,6 +52,9 @@ def run(dataset: str = "fashion_mnist", teacher: str = "convnet", student: str =
     evaluated with running statistics still biased by their initial values. ``label_smoothing``
     (of the student's CE term) and ``lr_schedule`` (``"constant"`` or per-step ``"cosine"``)
     apply to the student; the teacher always trains with plain CE at a constant lr.
+    ``bkd_alpha`` / ``bkd_lambda``: weight and channel-mask ratio of the blurred KD term (BKDSNN
+    alpha_mgd / lambda_mgd; 2e-3 / 0.15 as in its shipped configs); ``kd_temperature``: logits
+    temperature (default: 4 for ``kd``, 2 for WSLD).
     """
     import torch
 
@@ -67,6 +71,10 @@ def run(dataset: str = "fashion_mnist", teacher: str = "convnet", student: str =
     check_int("timesteps", timesteps, min_value=1)
     check_int("seed", seed, min_value=0)
     check_choice("lr_schedule", lr_schedule, LR_SCHEDULES)
+    check_nonnegative("bkd_alpha", bkd_alpha)
+    check_probability("bkd_lambda", bkd_lambda)
+    if kd_temperature is not None:
+        check_positive("kd_temperature", kd_temperature)
     if limit is not None:
         check_int("limit", limit, min_value=1)
     if data is not None and not Path(data).is_dir():
@@ -108,7 +116,8 @@ def run(dataset: str = "fashion_mnist", teacher: str = "convnet", student: str =
         t_shape = probe_shapes(teacher_model, [layers[1]], train[0][:1], None)[layers[1]]
         objective = make_objective(kd, student_channels=s_shape[2] if len(s_shape) == len(t_shape) + 1 else s_shape[1],
                                    teacher_channels=t_shape[1], feature_layers=layers,
-                                   label_smoothing=label_smoothing)
+                                   label_smoothing=label_smoothing, alpha=bkd_alpha, lam=bkd_lambda,
+                                   temperature=kd_temperature)
         t0 = time.perf_counter()
         st = Trainer(student_model, objective, teacher=teacher_model if objective.needs_teacher else None,
                      epochs=epochs, batch_size=batch_size, lr=lr, timesteps=timesteps, seed=seed,
@@ -135,7 +144,8 @@ def run(dataset: str = "fashion_mnist", teacher: str = "convnet", student: str =
             "batch_size": batch_size, "seed": seed, "n_train": len(train[0]), "n_test": len(test[0]),
             "feature_layers": list(layers), "world_size": dist_utils.world_info()[1],
             "threads": torch.get_num_threads(), "precise_bn": precise_bn,
-            "label_smoothing": label_smoothing, "lr_schedule": lr_schedule, "history": hist, "teacher_history": teacher_hist,
+            "label_smoothing": label_smoothing, "lr_schedule": lr_schedule, "bkd_alpha": bkd_alpha,
+            "bkd_lambda": bkd_lambda, "kd_temperature": kd_temperature, "history": hist, "teacher_history": teacher_hist,
         }
         if rank == 0:
             write_json(out / "summary.json", summary)
