@@ -126,10 +126,14 @@ def continual(
     out: Path = typer.Option(Path("neurosim-out/continual"), "--out"),
     hlop_consolidation: int = typer.Option(0, "--hlop-consolidation",
                                            help="HLOP: extra Hebbian pass on this many images per task (0 = literal)"),
+    hlop_damping: Optional[str] = typer.Option(
+        None, "--hlop-damping", help="HLOP residual damping gamma per protected layer, e.g. 10,0,0 (extension; "
+        "one value = every layer)"),
 ):
     """Learn tasks one after another; writes summary.json (acc, bwt, R) and R.png."""
     _print_summary(_call("continual", method=method, benchmark=benchmark, tasks=tasks, epochs=epochs, seed=seed,
-                         data=data, limit=limit, out=out, hlop_consolidation=hlop_consolidation))
+                         data=data, limit=limit, out=out, hlop_consolidation=hlop_consolidation,
+                         hlop_damping=hlop_damping))
 
 
 @app.command()

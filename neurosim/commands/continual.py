@@ -21,13 +21,43 @@ __all__ = ["METHODS", "run", "demo_stage", "build"]
 METHODS = ("finetune", "ewc", "gpm", "replay", "hlop", "hlop+replay", "multitask")
 
 
+def parse_damping(value, n_layers: int):
+    """``HLOP(residual_damping=...)`` from ``"10,0,0"``, one number (every layer), a sequence or
+    None (off); all zeros is off too."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            vals = [float(v) for v in value.replace(" ", "").split(",") if v != ""]
+        except ValueError:
+            raise ValueError(f"hlop_damping must be numbers separated by commas (e.g. 10,0,0); got {value!r}") from None
+    elif isinstance(value, (int, float)):
+        vals = [float(value)]
+    else:
+        vals = [float(v) for v in value]
+    if len(vals) == 1:
+        vals = vals * n_layers
+    if len(vals) != n_layers:
+        raise ValueError(f"hlop_damping has {len(vals)} values for {n_layers} protected layers; give one per "
+                         "layer (e.g. 10,0,0) or a single value for all")
+    return None if all(v == 0 for v in vals) else tuple(vals)
+
+
+def _damping_of(strategy):
+    """The residual-damping gammas of an HLOP strategy (also inside Replay), else None."""
+    st = getattr(strategy, "base", strategy)
+    g = getattr(st, "residual_damping", None)
+    return None if g is None else list(g)
+
+
 def build(method: str, benchmark: str, n_tasks: int, *, seed: int = 0, hidden=None, timesteps: int = 6,
-          hlop_sizes=None, hlop_inc=None, hlop_consolidation: int = 0):
+          hlop_sizes=None, hlop_inc=None, hlop_consolidation: int = 0, hlop_damping=None):
     """(model, strategy) for ``method`` on ``benchmark`` (strategy is None for multitask).
 
     ``hlop_consolidation``: images per task for HLOP's optional consolidation pass
     (``HLOP(consolidation_samples=...)``; 0 = the literal method). HLOP runs its Hebbian
-    updates on a worker thread (``async_hebbian=True``, exact).
+    updates on a worker thread (``async_hebbian=True``, exact). ``hlop_damping``: one gamma per
+    protected layer for ``HLOP(residual_damping=...)`` (None: the literal method).
     """
     from neurosim._validation import check_choice
     from neurosim.continual.baselines import EWC, GPM, Finetune, Replay
@@ -44,8 +74,11 @@ def build(method: str, benchmark: str, n_tasks: int, *, seed: int = 0, hidden=No
         first, inc, etas, th = (40, 60), (30, 30), (0.001, 0.01), (0.95, 0.99)
     first = tuple(hlop_sizes or first)
     inc = tuple(hlop_inc or inc)
+    damping = parse_damping(hlop_damping, len(first))
+    if damping is not None and not method.startswith("hlop"):
+        raise ValueError(f"hlop_damping applies to the hlop methods only (method {method!r}); drop --hlop-damping")
     hlop = lambda: HLOP(first, inc, etas=etas[: len(first)], rng=seed,  # noqa: E731
-                        consolidation_samples=hlop_consolidation, async_hebbian=True)
+                        consolidation_samples=hlop_consolidation, async_hebbian=True, residual_damping=damping)
     strategies = {
         "finetune": Finetune,
         "ewc": EWC,
@@ -79,7 +112,7 @@ def _plot(R, path, title, final=None):
 def run(method: str = "hlop", benchmark: str = "pmnist", tasks: int = 10, epochs: int = 1, seed: int = 0,
         data=None, limit: int | None = None, out="neurosim-out/continual", *, embedded: bool = False,
         progress: bool | None = None, hidden=None, timesteps: int = 6, batch_size: int = 64, lr: float = 0.1,
-        quiet: bool = False, hlop_consolidation: int = 0) -> dict:
+        quiet: bool = False, hlop_consolidation: int = 0, hlop_damping=None) -> dict:
     """Run one continual-learning experiment and write ``out/summary.json`` and ``out/R.png``.
 
     ``limit`` caps the training (and test) samples per task. ``data`` is the folder holding
@@ -111,10 +144,10 @@ def run(method: str = "hlop", benchmark: str = "pmnist", tasks: int = 10, epochs
 
     t_start = time.perf_counter()
     try:
-        task_list = load_benchmark(benchmark, tasks, root=data, seed=seed, limit=limit, embedded=embedded)
         torch.manual_seed(seed)  # nothing in neurosim draws from it; guards third-party defaults
         model, strategy = build(method, benchmark, tasks, seed=seed, hidden=hidden, timesteps=timesteps,
-                                hlop_consolidation=hlop_consolidation)
+                                hlop_consolidation=hlop_consolidation, hlop_damping=hlop_damping)
+        task_list = load_benchmark(benchmark, tasks, root=data, seed=seed, limit=limit, embedded=embedded)
         log(f"continual: method={method} benchmark={benchmark} tasks={tasks} epochs={epochs} seed={seed} "
             f"limit={limit} torch_threads={torch.get_num_threads()} cpus={os.cpu_count()}")
         prog = (not quiet and sys.stderr.isatty()) if progress is None else progress
@@ -135,6 +168,7 @@ def run(method: str = "hlop", benchmark: str = "pmnist", tasks: int = 10, epochs
             _plot(R, out / "R.png", f"{method} / {benchmark}")
         summary.update({"method": method, "benchmark": benchmark, "tasks": tasks, "epochs": epochs, "seed": seed,
                         "hlop_consolidation": hlop_consolidation,
+                        "hlop_damping": _damping_of(strategy),
                         "limit": limit, "embedded": embedded, "wall_s": round(time.perf_counter() - t_start, 3),
                         "train_wall_s": round(res["wall_s"], 3), "torch_threads": torch.get_num_threads(),
                         "figure": str(out / "R.png")})

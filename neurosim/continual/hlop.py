@@ -22,7 +22,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from neurosim._validation import check_int, check_positive
+from neurosim._validation import check_int, check_nonnegative, check_positive
 from neurosim.continual.baselines import Strategy
 from neurosim.continual.hebbian import HebbianParams
 from neurosim.continual.projection import ProjLinear
@@ -133,6 +133,16 @@ class HLOP(Strategy):
         task torch runs on one thread fewer and the BLAS that Numba's ``np.dot`` uses on one
         thread (via ``threadpoolctl`` when installed), so training and Hebbian learning share
         the cores instead of oversubscribing them; both are restored at the end of the task.
+    residual_damping : one gamma >= 0 per protected layer (or None: off, the literal method).
+        Extension of HLOP (neurosim): the layer keeps the mean second-moment matrix ``C`` of its
+        inputs over the tasks learnt so far (one ``n x n`` matrix, ``C = mean_tasks X^T X / rows``)
+        and, from the second task on, multiplies its (already projected) weight gradient by
+        ``S = (I + gamma R / m)^-1`` with ``R = P_perp C P_perp`` the old tasks' input energy left
+        outside the frozen subspace (``P_perp = I - Q^T Q``) and ``m = tr(C) / n``. Directions of
+        the free space where old tasks still have energy learn more slowly, the others at full
+        rate; the gradient stays orthogonal to the frozen subspace. On PMNIST (784-800-800-10)
+        the forgetting sits in the first layer, and ``(10, 0, 0)`` moved seed 0 from ACC 95.30 /
+        BWT -1.34 to 95.55 / -0.86 (experiments/continual/README.md).
     """
 
     name = "hlop"
@@ -140,7 +150,8 @@ class HLOP(Strategy):
     def __init__(self, sizes_first=PMNIST_SIZES_FIRST, sizes_inc=PMNIST_SIZES_INC, *, reduce_every: int = 3,
                  reduce_by: int = 20, etas=PMNIST_ETAS, params: HebbianParams | None = None,
                  backend: str = "auto", rng=None, freeze_1d: bool = True, orthonormal_rows: bool = False,
-                 consolidation_samples: int = 0, consolidation_epochs: int = 3, async_hebbian: bool = False):
+                 consolidation_samples: int = 0, consolidation_epochs: int = 3, async_hebbian: bool = False,
+                 residual_damping=None):
         from neurosim._rng import as_generator
 
         self.sizes_first = tuple(int(v) for v in sizes_first)
@@ -160,6 +171,14 @@ class HLOP(Strategy):
         self.consolidation_samples = check_int("consolidation_samples", consolidation_samples, min_value=0)
         self.consolidation_epochs = check_int("consolidation_epochs", consolidation_epochs, min_value=1)
         self.async_hebbian = bool(async_hebbian)
+        if residual_damping is not None:
+            residual_damping = tuple(float(g) for g in residual_damping)
+            if len(residual_damping) != len(self.sizes_first):
+                raise ValueError(f"residual_damping has {len(residual_damping)} entries for "
+                                 f"{len(self.sizes_first)} protected layers; give one gamma per layer (0 = off)")
+            for g in residual_damping:
+                check_nonnegative("residual_damping", g)
+        self.residual_damping = residual_damping
         self.hebbian_s = 0.0
         self._pool = None
         self._pending = None
@@ -176,6 +195,8 @@ class HLOP(Strategy):
             raise ValueError(f"etas has {len(self.etas)} entries for {len(self.layers)} protected layers")
         for layer, eta in zip(self.layers, self.etas):
             layer.attach_hebbian(dataclasses.replace(self.params, eta=eta), backend=self.backend)
+        gammas = self.residual_damping or (0.0,) * len(self.layers)
+        self._damp = [None if g == 0 else _Damping(g) for g in gammas]
 
     def _start_async(self) -> None:
         from concurrent.futures import ThreadPoolExecutor
@@ -229,8 +250,17 @@ class HLOP(Strategy):
         ps = [p for p in model.parameters() if p.requires_grad]
         return [p for p in ps if p.ndim != 1] if (t > 0 and self.freeze_1d) else ps
 
+    def after_backward(self, model, t):
+        for layer, d in zip(self.layers, getattr(self, "_damp", ())):
+            if d is not None and d.S is not None and layer.weight.grad is not None:
+                g = layer.weight.grad
+                g.copy_((g.reshape(g.shape[0], -1) @ d.S).reshape(g.shape))
+
     def after_step(self, model, t):
         xs = [layer.pop_recorded() for layer in self.layers]
+        for x, d in zip(xs, getattr(self, "_damp", ())):
+            if d is not None and x is not None:
+                d.add_inputs(x)
         if self._restore is None:
             self._update(xs)
             return
@@ -264,3 +294,45 @@ class HLOP(Strategy):
             layer._recorded = None
             layer.hebbian.consolidate(orthonormal_rows=self.orthonormal_rows)
             layer.set_basis(layer.hebbian.basis)
+        for layer, d in zip(self.layers, getattr(self, "_damp", ())):
+            if d is not None:
+                d.end_task(layer)
+
+
+class _Damping:
+    """State of ``HLOP(residual_damping=...)`` for one layer: this task's ``X^T X`` and row count,
+    the sum over finished tasks of ``X^T X / rows``, and the gradient multiplier ``S``."""
+
+    def __init__(self, gamma: float):
+        self.gamma = gamma
+        self.xx = None
+        self.rows = 0
+        self.c_sum = None
+        self.tasks = 0
+        self.S = None
+
+    @torch.no_grad()
+    def add_inputs(self, x: torch.Tensor) -> None:
+        x = x.detach().to("cpu", torch.float64)
+        self.xx = x.T @ x if self.xx is None else self.xx.add_(x.T @ x)
+        self.rows += x.shape[0]
+
+    @torch.no_grad()
+    def end_task(self, layer) -> None:
+        """Fold this task's second moment into ``C`` and rebuild ``S`` against the new frozen basis."""
+        if self.rows == 0:
+            return
+        c = self.xx / self.rows
+        self.c_sum = c if self.c_sum is None else self.c_sum.add_(c)
+        self.tasks += 1
+        self.xx, self.rows = None, 0
+        C = self.c_sum / self.tasks
+        n = C.shape[0]
+        m = torch.trace(C) / n
+        if float(m) <= 0.0:  # silent inputs: nothing to protect
+            return
+        eye = torch.eye(n, dtype=torch.float64)
+        Q = layer.proj_basis.detach().to("cpu", torch.float64)
+        Pp = eye - Q.T @ Q
+        S = torch.linalg.inv(eye + (self.gamma / m) * (Pp @ C @ Pp))
+        self.S = S.to(device=layer.weight.device, dtype=layer.weight.dtype)
