@@ -299,3 +299,62 @@ def test_on_task_end_sees_each_learned_model():
     for t, accs, _ in calls:
         np.testing.assert_allclose(accs, res["R"][t, : t + 1])
     assert any((a - b).abs().max() > 0 for a, b in zip(calls[0][2], calls[2][2]))
+
+
+def test_residual_damping_matrix_and_orthogonality():
+    """HLOP(residual_damping): S equals (I + gamma/m P_perp C P_perp)^-1 computed in NumPy from the
+    layer inputs seen by a forward hook; the damped updates of task 1 stay orthogonal to the
+    frozen subspace of task 0."""
+    tasks = _tasks(n_tasks=2)
+    model = _mlp()
+    gam = (5.0, 2.0, 0.0)
+    strat = HLOP((3, 3, 2), (2, 2, 2), etas=(0.01,) * 3, rng=0, residual_damping=gam)
+    seen = {0: [], 1: []}
+    layers = list(model.protected_layers())
+    phase = {"t": 0}
+
+    def hook(i):
+        def f(mod, inp, out):
+            if mod.training and phase["t"] == 0:
+                seen[i].append(inp[0].detach().reshape(-1, mod.in_features).double().numpy())
+        return f
+
+    for i in seen:
+        layers[i].register_forward_hook(hook(i))
+    snap = {}
+
+    def cb(t, m, R):
+        phase["t"] = t + 1
+        snap[t] = ([lay.weight.detach().clone() for lay in layers], [lay.proj_basis.clone() for lay in layers],
+                   [None if d is None or d.S is None else d.S.double().numpy().copy() for d in strat._damp])
+
+    run_sequence(model, strat, tasks, seed=0, batch_size=8, lr=0.1, on_task_end=cb)
+    (w0, q0, s0), (w1, _, _) = snap[0], snap[1]
+    assert s0[2] is None                                       # gamma 0: no damping on that layer
+    for i, g in ((0, gam[0]), (1, gam[1])):
+        X = np.concatenate(seen[i])
+        C = X.T @ X / X.shape[0]
+        n = C.shape[0]
+        Q = q0[i].double().numpy()
+        Pp = np.eye(n) - Q.T @ Q
+        ref = np.linalg.inv(np.eye(n) + g / (np.trace(C) / n) * Pp @ C @ Pp)
+        np.testing.assert_allclose(s0[i], ref, atol=1e-5)
+        assert np.abs(ref - np.eye(n)).max() > 1e-2           # it does damp something
+        dw = (w1[i] - w0[i]).double()
+        assert dw.abs().max() > 1e-4
+        torch.testing.assert_close(dw @ q0[i].double().T, torch.zeros(dw.shape[0], Q.shape[0], dtype=torch.float64),
+                                   atol=2e-6, rtol=0)
+
+
+def test_residual_damping_bad_input():
+    with pytest.raises(ValueError, match="one gamma per layer"):
+        HLOP((3, 3, 2), (2, 2, 2), residual_damping=(1.0, 2.0))
+    with pytest.raises(ValueError, match="residual_damping"):
+        HLOP((3, 3, 2), (2, 2, 2), residual_damping=(1.0, -2.0, 0.0))
+    from neurosim.commands.continual import parse_damping
+
+    assert parse_damping("10,0,0", 3) == (10.0, 0.0, 0.0)
+    assert parse_damping("2", 3) == (2.0, 2.0, 2.0)
+    assert parse_damping("0,0,0", 3) is None and parse_damping(None, 3) is None
+    with pytest.raises(ValueError, match="numbers separated by commas"):
+        parse_damping("ten", 3)
