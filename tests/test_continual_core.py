@@ -181,6 +181,28 @@ def test_linear_projected_gradient_routes_equal_and_orthogonal(mode, r):
     assert torch.autograd.gradcheck(lambda a: lay(a), (x[:1, :2].detach().clone().requires_grad_(True),))
 
 
+@pytest.mark.parametrize("rows, out", [(3, 9), (24, 5)])  # map on the inputs / on the gradient
+def test_linear_grad_map_multiplies_the_projected_gradient(rows, out):
+    """grad_map M commuting with the projection: grad_W = δᵀ(x − QᵀQx) M on both internal routes."""
+    torch.manual_seed(1)
+    _, Q = _basis(15, 5)
+    P = torch.eye(15, dtype=torch.float64) - Q.T @ Q
+    A = torch.randn(15, 15, dtype=torch.float64)
+    M = torch.linalg.inv(torch.eye(15, dtype=torch.float64) + P @ (A @ A.T) @ P)  # commutes with P
+    ref = ProjLinear(15, out, bias=False, dtype=torch.float64)
+    lay = ProjLinear(15, out, bias=False, dtype=torch.float64)
+    lay.load_state_dict(ref.state_dict())
+    for m in (ref, lay):
+        m.set_basis(Q)
+        m.projection = True
+    lay.grad_map = M
+    x = torch.randn(rows, 15, dtype=torch.float64)
+    (lay(x) ** 2).sum().backward()
+    (ref(x) ** 2).sum().backward()
+    torch.testing.assert_close(lay.weight.grad, ref.weight.grad @ M)
+    torch.testing.assert_close(lay.weight.grad @ Q.T, torch.zeros(out, 5, dtype=torch.float64), atol=1e-12, rtol=0)
+
+
 def test_orthogonal_complement_completes_the_basis_and_follows_set_basis():
     _, Q = _basis(20, 13, seed=4)
     C = orthogonal_complement(Q)

@@ -251,8 +251,9 @@ class HLOP(Strategy):
         return [p for p in ps if p.ndim != 1] if (t > 0 and self.freeze_1d) else ps
 
     def after_backward(self, model, t):
-        for layer, d in zip(self.layers, getattr(self, "_damp", ())):
-            if d is not None and d.S is not None and layer.weight.grad is not None:
+        for layer, d in zip(self.layers, getattr(self, "_damp", ())):  # layers without a grad_map (conv)
+            if d is not None and d.S is not None and not isinstance(layer, ProjLinear) \
+                    and layer.weight.grad is not None:
                 g = layer.weight.grad
                 g.copy_((g.reshape(g.shape[0], -1) @ d.S).reshape(g.shape))
 
@@ -313,8 +314,9 @@ class _Damping:
 
     @torch.no_grad()
     def add_inputs(self, x: torch.Tensor) -> None:
-        x = x.detach().to("cpu", torch.float64)
-        self.xx = x.T @ x if self.xx is None else self.xx.add_(x.T @ x)
+        x = x.detach()
+        xx = (x.T @ x).to("cpu", torch.float64)  # one batch in the data's precision, summed in float64
+        self.xx = xx if self.xx is None else self.xx.add_(xx)
         self.rows += x.shape[0]
 
     @torch.no_grad()
@@ -336,3 +338,5 @@ class _Damping:
         Pp = eye - Q.T @ Q
         S = torch.linalg.inv(eye + (self.gamma / m) * (Pp @ C @ Pp))
         self.S = S.to(device=layer.weight.device, dtype=layer.weight.dtype)
+        if isinstance(layer, ProjLinear):  # applied inside the layer's backward (cheaper route per batch)
+            layer.grad_map = self.S

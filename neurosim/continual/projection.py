@@ -75,22 +75,30 @@ def projected_weight_grad(delta: torch.Tensor, x: torch.Tensor, Q: torch.Tensor 
 
 class _ProjLinearFn(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x, weight, bias, x_grad, Q, C, mode):
-        ctx.save_for_backward(weight, x_grad, Q, C)
+    def forward(ctx, x, weight, bias, x_grad, Q, C, mode, M):
+        ctx.save_for_backward(weight, x_grad, Q, C, M)
         ctx.has_bias = bias is not None
         ctx.mode = mode
         return F.linear(x, weight, bias)
 
     @staticmethod
     def backward(ctx, grad_out):
-        weight, x_grad, Q, C = ctx.saved_tensors
+        weight, x_grad, Q, C, M = ctx.saved_tensors
         n = weight.shape[1]
         d2 = grad_out.reshape(-1, grad_out.shape[-1])
         gx = grad_out @ weight if ctx.needs_input_grad[0] else None
-        gw = (projected_weight_grad(d2, x_grad.reshape(-1, n), Q, ctx.mode, C if C.shape[0] else None)
-              if ctx.needs_input_grad[1] else None)
+        gw = None
+        if ctx.needs_input_grad[1]:
+            xg = x_grad.reshape(-1, n)
+            # grad_map M (commutes with the projection): on the inputs or on the gradient, whichever is smaller
+            pre = M.shape[0] > 0 and xg.shape[0] < d2.shape[1]
+            if pre:
+                xg = xg @ M
+            gw = projected_weight_grad(d2, xg, Q, ctx.mode, C if C.shape[0] else None)
+            if M.shape[0] > 0 and not pre:
+                gw = gw @ M
         gb = d2.sum(0) if ctx.has_bias and ctx.needs_input_grad[2] else None
-        return gx, gw, gb, None, None, None, None
+        return gx, gw, gb, None, None, None, None, None
 
 
 class _ProjMixin:
@@ -102,6 +110,7 @@ class _ProjMixin:
         self.record_input = False
         self._recorded = None
         self.hebbian = None
+        self.grad_map = None  # optional n x n matrix M commuting with the projection: grad_W <- grad_W M
         self.register_buffer("proj_basis", torch.zeros((0, n), dtype=self.weight.dtype))
 
     @property
@@ -181,13 +190,15 @@ class ProjLinear(_ProjMixin, nn.Linear):
         if self.record_input:
             self._recorded = x_grad.detach().reshape(-1, self.in_features)
         Q = self._active_basis()
-        if Q is None and trace is None:
+        M = self.grad_map
+        if Q is None and trace is None and M is None:
             return F.linear(x, self.weight, self.bias)
         if Q is None:
             Q = C = self.proj_basis[:0]
         else:
             C = self._complement()
-        return _ProjLinearFn.apply(x, self.weight, self.bias, x_grad.detach(), Q, C, self.proj_mode)
+        M = self.proj_basis[:0, :0] if M is None else M
+        return _ProjLinearFn.apply(x, self.weight, self.bias, x_grad.detach(), Q, C, self.proj_mode, M)
 
 
 class _ProjConvFn(torch.autograd.Function):
