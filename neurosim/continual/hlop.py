@@ -198,6 +198,9 @@ class HLOP(Strategy):
             layer.attach_hebbian(dataclasses.replace(self.params, eta=eta), backend=self.backend)
         gammas = self.residual_damping or (0.0,) * len(self.layers)
         self._damp = [None if g == 0 else _Damping(g) for g in gammas]
+        for layer in self.layers:
+            if hasattr(layer, "grad_map"):
+                layer.grad_map = None  # a fresh sequence starts undamped
 
     def _start_async(self) -> None:
         from concurrent.futures import ThreadPoolExecutor
