@@ -129,11 +129,12 @@ def continual(
     hlop_damping: Optional[str] = typer.Option(
         None, "--hlop-damping", help="HLOP residual damping gamma per protected layer, e.g. 10,0,0 (extension; "
         "one value = every layer)"),
+    neuron: str = typer.Option("bptt", "--neuron", help="bptt (LIF + surrogate, T=6) or dsr (HLOP's DSR, T=20)"),
 ):
     """Learn tasks one after another; writes summary.json (acc, bwt, R) and R.png."""
     _print_summary(_call("continual", method=method, benchmark=benchmark, tasks=tasks, epochs=epochs, seed=seed,
                          data=data, limit=limit, out=out, hlop_consolidation=hlop_consolidation,
-                         hlop_damping=hlop_damping))
+                         hlop_damping=hlop_damping, neuron=neuron))
 
 
 @app.command()

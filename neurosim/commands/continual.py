@@ -51,13 +51,15 @@ def _damping_of(strategy):
 
 
 def build(method: str, benchmark: str, n_tasks: int, *, seed: int = 0, hidden=None, timesteps: int = 6,
-          hlop_sizes=None, hlop_inc=None, hlop_consolidation: int = 0, hlop_damping=None):
+          hlop_sizes=None, hlop_inc=None, hlop_consolidation: int = 0, hlop_damping=None, neuron: str = "bptt"):
     """(model, strategy) for ``method`` on ``benchmark`` (strategy is None for multitask).
 
     ``hlop_consolidation``: images per task for HLOP's optional consolidation pass
     (``HLOP(consolidation_samples=...)``; 0 = the literal method). HLOP runs its Hebbian
     updates on a worker thread (``async_hebbian=True``, exact). ``hlop_damping``: one gamma per
-    protected layer for ``HLOP(residual_damping=...)`` (None: the literal method).
+    protected layer for ``HLOP(residual_damping=...)`` (None: the literal method). ``neuron``:
+    "bptt" (LIF + surrogate through time, T = 6) or "dsr" (HLOP's default DSR training; pass
+    ``timesteps=20``).
     """
     from neurosim._validation import check_choice
     from neurosim.continual.baselines import EWC, GPM, Finetune, Replay
@@ -67,10 +69,10 @@ def build(method: str, benchmark: str, n_tasks: int, *, seed: int = 0, hidden=No
     check_choice("method", method, METHODS)
     check_choice("benchmark", benchmark, BENCHMARKS)
     if benchmark == "pmnist":
-        model = SpikingMLP(784, hidden or (800, 800), 10, heads=1, timesteps=timesteps, rng=seed)
+        model = SpikingMLP(784, hidden or (800, 800), 10, heads=1, timesteps=timesteps, rng=seed, neuron=neuron)
         first, inc, etas, th = PMNIST_SIZES_FIRST, PMNIST_SIZES_INC, PMNIST_ETAS, (0.95, 0.99, 0.99)
     else:
-        model = SpikingMLP(784, hidden or (400, 400), 2, heads=n_tasks, timesteps=timesteps, rng=seed)
+        model = SpikingMLP(784, hidden or (400, 400), 2, heads=n_tasks, timesteps=timesteps, rng=seed, neuron=neuron)
         first, inc, etas, th = (40, 60), (30, 30), (0.001, 0.01), (0.95, 0.99)
     first = tuple(hlop_sizes or first)
     inc = tuple(hlop_inc or inc)
@@ -111,13 +113,15 @@ def _plot(R, path, title, final=None):
 
 def run(method: str = "hlop", benchmark: str = "pmnist", tasks: int = 10, epochs: int = 1, seed: int = 0,
         data=None, limit: int | None = None, out="neurosim-out/continual", *, embedded: bool = False,
-        progress: bool | None = None, hidden=None, timesteps: int = 6, batch_size: int = 64, lr: float = 0.1,
-        quiet: bool = False, hlop_consolidation: int = 0, hlop_damping=None) -> dict:
+        progress: bool | None = None, hidden=None, timesteps: int | None = None, batch_size: int = 64,
+        lr: float = 0.1, quiet: bool = False, hlop_consolidation: int = 0, hlop_damping=None,
+        neuron: str = "bptt") -> dict:
     """Run one continual-learning experiment and write ``out/summary.json`` and ``out/R.png``.
 
     ``limit`` caps the training (and test) samples per task. ``data`` is the folder holding
     ``mnist/`` and ``fashion_mnist/`` (default ``$NEUROSIM_DATA``); ``embedded=True`` uses the
-    generated digits of ``neurosim.data.embedded`` (pmnist / split_mnist only).
+    generated digits of ``neurosim.data.embedded`` (pmnist / split_mnist only). ``neuron``:
+    "bptt" (default, T = 6) or "dsr" (T = 20); ``timesteps`` overrides T.
     """
     import numpy as np
     import torch
@@ -127,6 +131,9 @@ def run(method: str = "hlop", benchmark: str = "pmnist", tasks: int = 10, epochs
 
     check_choice("method", method, METHODS)
     check_choice("benchmark", benchmark, BENCHMARKS)
+    check_choice("neuron", neuron, ("bptt", "dsr"))
+    if timesteps is None:
+        timesteps = 20 if neuron == "dsr" else 6
     tasks = check_int("tasks", tasks, min_value=1)
     epochs = check_int("epochs", epochs, min_value=1)
     seed = check_int("seed", seed, min_value=0)
@@ -146,7 +153,7 @@ def run(method: str = "hlop", benchmark: str = "pmnist", tasks: int = 10, epochs
     try:
         torch.manual_seed(seed)  # nothing in neurosim draws from it; guards third-party defaults
         model, strategy = build(method, benchmark, tasks, seed=seed, hidden=hidden, timesteps=timesteps,
-                                hlop_consolidation=hlop_consolidation, hlop_damping=hlop_damping)
+                                hlop_consolidation=hlop_consolidation, hlop_damping=hlop_damping, neuron=neuron)
         task_list = load_benchmark(benchmark, tasks, root=data, seed=seed, limit=limit, embedded=embedded)
         log(f"continual: method={method} benchmark={benchmark} tasks={tasks} epochs={epochs} seed={seed} "
             f"limit={limit} torch_threads={torch.get_num_threads()} cpus={os.cpu_count()}")
@@ -168,7 +175,7 @@ def run(method: str = "hlop", benchmark: str = "pmnist", tasks: int = 10, epochs
             _plot(R, out / "R.png", f"{method} / {benchmark}")
         summary.update({"method": method, "benchmark": benchmark, "tasks": tasks, "epochs": epochs, "seed": seed,
                         "hlop_consolidation": hlop_consolidation,
-                        "hlop_damping": _damping_of(strategy),
+                        "hlop_damping": _damping_of(strategy), "neuron": neuron, "timesteps": timesteps,
                         "limit": limit, "embedded": embedded, "wall_s": round(time.perf_counter() - t_start, 3),
                         "train_wall_s": round(res["wall_s"], 3), "torch_threads": torch.get_num_threads(),
                         "figure": str(out / "R.png")})

@@ -22,7 +22,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from neurosim._validation import check_int, check_nonnegative, check_positive
+from neurosim._validation import check_choice, check_int, check_nonnegative, check_positive
 from neurosim.continual.baselines import Strategy
 from neurosim.continual.hebbian import HebbianParams
 from neurosim.continual.projection import ProjLinear
@@ -57,11 +57,15 @@ class SpikingMLP(nn.Module):
     protect_head : the (shared) classifier is a protected layer (True for a shared head).
     lif_backend : backend of ``neurosim.snn`` LIF layers ("auto", "torch" or "fused").
     rng : seed / generator for the weight initialisation.
+    neuron : "bptt" (multi-step LIF trained through time with a surrogate, the PMNIST-BPTT
+        setting) or "dsr" (``neurosim.continual.dsr.DSRLIF``, differentiation on spike
+        representation, HLOP's default: use ``timesteps=20``; the readout is the weighted firing
+        rate, and the protected layers record the weighted firing rate of their inputs for HLOP).
     """
 
     def __init__(self, n_in: int = 784, hidden=(800, 800), n_out: int = 10, *, heads: int = 1,
                  timesteps: int = 6, tau: float = 2.0, surrogate_alpha: float = 4.0, bias: bool = False,
-                 protect_head: bool | None = None, lif_backend: str = "auto", rng=None):
+                 protect_head: bool | None = None, lif_backend: str = "auto", rng=None, neuron: str = "bptt"):
         super().__init__()
         from neurosim._rng import torch_generator
         from neurosim.snn.modules.lif import LIFLayer
@@ -76,10 +80,16 @@ class SpikingMLP(nn.Module):
         heads = check_int("heads", heads, min_value=1)
         self.protect_head = (heads == 1) if protect_head is None else bool(protect_head)
         sizes = (n_in, *hidden)
+        self.neuron = check_choice("neuron", neuron, ("bptt", "dsr"))
         self.fcs = nn.ModuleList(ProjLinear(a, b, bias=bias) for a, b in zip(sizes[:-1], sizes[1:]))
-        self.lifs = nn.ModuleList(
-            LIFLayer(tau=tau, reset="subtract", decay_input=False, surrogate=Sigmoid(surrogate_alpha),
-                     detach_reset=True, backend=lif_backend) for _ in hidden)
+        if neuron == "dsr":
+            from neurosim.continual.dsr import DSRLIF
+
+            self.lifs = nn.ModuleList(DSRLIF() for _ in hidden)
+        else:
+            self.lifs = nn.ModuleList(
+                LIFLayer(tau=tau, reset="subtract", decay_input=False, surrogate=Sigmoid(surrogate_alpha),
+                         detach_reset=True, backend=lif_backend) for _ in hidden)
         self.heads = nn.ModuleList(ProjLinear(hidden[-1], n_out, bias=heads > 1) for _ in range(heads))
         gen = torch_generator(rng)
         with torch.no_grad():  # nn.Linear's default init, drawn from the explicit generator
@@ -101,8 +111,22 @@ class SpikingMLP(nn.Module):
         h = self.fcs[0](x.flatten(1))                       # static input: W x once, repeated over T
         s = self.lifs[0](h.unsqueeze(0).expand(self.timesteps, *h.shape))
         for fc, lif in zip(self.fcs[1:], self.lifs[1:]):
-            s = lif(fc(s))
-        return self.heads[task](s).mean(0)
+            s = lif(self._fc(fc, s))
+        out = self._fc(self.heads[task], s)
+        if self.neuron == "dsr":
+            from neurosim.continual.dsr import weighted_rate
+
+            return weighted_rate(out)
+        return out.mean(0)
+
+    def _fc(self, fc, s):
+        """``fc(s)`` on ``[T, B, n]`` spikes; DSR networks hand HLOP the weighted firing rate."""
+        y = fc(s)
+        if self.neuron == "dsr" and getattr(fc, "record_input", False):
+            from neurosim.continual.dsr import weighted_rate
+
+            fc._recorded = weighted_rate(s.detach()).reshape(-1, fc.in_features)
+        return y
 
 
 class HLOP(Strategy):
@@ -116,7 +140,8 @@ class HLOP(Strategy):
     params : HebbianParams for everything but eta (iterations 5, clamp 10, momentum 0.9, spiking).
     backend : "auto" (Numba on CPU), "numba" or "torch".
     rng : seed / generator for the orthogonal initialisation of new neurons.
-    freeze_1d : from task 1 on, do not optimise 1-D parameters (biases), as in HLOP's code.
+    freeze_1d : from task 1 on, optimise only weight matrices (no biases, BN affine parameters or
+        thresholds such as DSR's ``v_th``), as in HLOP's code.
     orthonormal_rows : at consolidation replace the frozen Hebbian rows by their orthonormal
         basis (``HebbianSubspace.consolidate``); False = the literal HLOP rule.
     consolidation_samples, consolidation_epochs : 0 = the literal HLOP schedule (Hebbian updates
@@ -252,7 +277,7 @@ class HLOP(Strategy):
 
     def parameters(self, model, t):
         ps = [p for p in model.parameters() if p.requires_grad]
-        return [p for p in ps if p.ndim != 1] if (t > 0 and self.freeze_1d) else ps
+        return [p for p in ps if p.ndim > 1] if (t > 0 and self.freeze_1d) else ps
 
     def after_backward(self, model, t):
         for layer, d in zip(self.layers, getattr(self, "_damp", ())):  # layers without a grad_map (conv)
