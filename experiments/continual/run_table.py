@@ -29,6 +29,8 @@ def main(argv=None):
     ap.add_argument("--out", default="runs/pmnist")
     ap.add_argument("--hlop-consolidation", type=int, default=0,
                     help="HLOP consolidation pass on this many images per task (0 = literal HLOP)")
+    ap.add_argument("--neuron", default="bptt", choices=["bptt", "dsr"],
+                    help="SNN training: bptt (LIF + surrogate, T=6) or dsr (HLOP's DSR, T=20)")
     ap.add_argument("--hlop-damping", default=None,
                     help="HLOP residual damping per protected layer, e.g. 10,0,0 (extension; default off)")
     a = ap.parse_args(argv)
@@ -39,18 +41,20 @@ def main(argv=None):
         for seed in a.seeds:
             cons = a.hlop_consolidation if method.startswith("hlop") else 0
             damp = a.hlop_damping if method.startswith("hlop") else None
-            d = out / (f"{method.replace('+', '_')}" + (f"_c{cons}" if cons else "")
+            d = out / (f"{method.replace('+', '_')}" + ("_dsr" if a.neuron == "dsr" else "") + (f"_c{cons}" if cons else "")
                        + (f"_d{damp.replace(',', '-')}" if damp else "") + f"_s{seed}")
             if (d / "summary.json").exists():
                 s = json.loads((d / "summary.json").read_text())
             else:
                 s = run(method=method, benchmark=a.benchmark, tasks=a.tasks, epochs=a.epochs, seed=seed,
-                        data=a.data, limit=a.limit, out=d, hlop_consolidation=cons, hlop_damping=damp)
+                        data=a.data, limit=a.limit, out=d, hlop_consolidation=cons, hlop_damping=damp,
+                        neuron=a.neuron)
             accs.append(100 * s["acc"])
             bwts.append(None if s["bwt"] is None else 100 * s["bwt"])
             walls.append(s["wall_s"])
         fmt = lambda v: "n/a" if v[0] is None else f"{np.mean(v):.2f} ± {np.std(v):.2f}"  # noqa: E731
-        label = method + (f" (residual damping {damp})" if method.startswith("hlop") and a.hlop_damping else "")
+        label = method + (" DSR" if a.neuron == "dsr" else "") + (
+            f" (residual damping {damp})" if method.startswith("hlop") and a.hlop_damping else "")
         rows.append(f"| {label} | {fmt(accs)} | {fmt(bwts)} | {len(a.seeds)} | {np.mean(walls):.0f} |")
         print(rows[-1], flush=True)
     table = ["| method | ACC (%) | BWT (%) | seeds | wall s / run |", "|---|---|---|---|---|", *rows]
