@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from neurosim.commands.continual import run
+from neurosim.continual.hlop import NEURONS
 
 
 def main(argv=None):
@@ -29,7 +30,7 @@ def main(argv=None):
     ap.add_argument("--out", default="runs/pmnist")
     ap.add_argument("--hlop-consolidation", type=int, default=0,
                     help="HLOP consolidation pass on this many images per task (0 = literal HLOP)")
-    ap.add_argument("--neuron", default="bptt", choices=["bptt", "dsr"],
+    ap.add_argument("--neuron", default="bptt", choices=NEURONS,
                     help="SNN training: bptt (LIF + surrogate, T=6) or dsr (HLOP's DSR, T=20)")
     ap.add_argument("--hlop-damping", default=None,
                     help="HLOP residual damping per protected layer, e.g. 10,0,0 (extension; default off)")

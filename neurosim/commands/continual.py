@@ -127,11 +127,12 @@ def run(method: str = "hlop", benchmark: str = "pmnist", tasks: int = 10, epochs
     import torch
 
     from neurosim._validation import check_choice, check_int
+    from neurosim.continual.hlop import NEURONS
     from neurosim.continual.protocols import BENCHMARKS, load_benchmark, run_multitask, run_sequence
 
     check_choice("method", method, METHODS)
     check_choice("benchmark", benchmark, BENCHMARKS)
-    check_choice("neuron", neuron, ("bptt", "dsr"))
+    check_choice("neuron", neuron, NEURONS)
     if timesteps is None:
         timesteps = 20 if neuron == "dsr" else 6
     tasks = check_int("tasks", tasks, min_value=1)

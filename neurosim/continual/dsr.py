@@ -59,7 +59,8 @@ class _DSRFn(torch.autograd.Function):
             s = (u >= alpha * th).to(x.dtype)
             u = u - th * s
             out[t] = s * (th / dt)
-        ctx.save_for_backward(weighted_rate(x.detach(), tau, dt))
+        if any(ctx.needs_input_grad[:2]):  # the input rate is all the backward needs
+            ctx.save_for_backward(weighted_rate(x.detach(), tau, dt))
         ctx.T, ctx.th, ctx.tau, ctx.dt = T, th, tau, dt
         return out
 

@@ -24,10 +24,11 @@ from torch import nn
 
 from neurosim._validation import check_choice, check_int, check_nonnegative, check_positive
 from neurosim.continual.baselines import Strategy
+from neurosim.continual.dsr import DSRLIF, weighted_rate
 from neurosim.continual.hebbian import HebbianParams
 from neurosim.continual.projection import ProjLinear
 
-__all__ = ["SpikingMLP", "HLOP", "hlop_sizes", "PMNIST_SIZES_FIRST", "PMNIST_SIZES_INC", "PMNIST_ETAS"]
+__all__ = ["SpikingMLP", "HLOP", "NEURONS", "hlop_sizes", "PMNIST_SIZES_FIRST", "PMNIST_SIZES_INC", "PMNIST_ETAS"]
 
 PMNIST_SIZES_FIRST = (80, 200, 100)
 PMNIST_SIZES_INC = (70, 70, 70)
@@ -42,6 +43,10 @@ def hlop_sizes(t: int, first, inc, reduce_every: int = 3, reduce_by: int = 20) -
         return tuple(int(v) for v in first)
     cut = reduce_by * (t // reduce_every) if reduce_every > 0 else 0
     return tuple(max(int(v) - cut, 0) for v in inc)
+
+
+#: SNN training of :class:`SpikingMLP`: LIF + surrogate through time, or DSR (rate-map backward)
+NEURONS = ("bptt", "dsr")
 
 
 class SpikingMLP(nn.Module):
@@ -80,11 +85,9 @@ class SpikingMLP(nn.Module):
         heads = check_int("heads", heads, min_value=1)
         self.protect_head = (heads == 1) if protect_head is None else bool(protect_head)
         sizes = (n_in, *hidden)
-        self.neuron = check_choice("neuron", neuron, ("bptt", "dsr"))
+        self.neuron = check_choice("neuron", neuron, NEURONS)
         self.fcs = nn.ModuleList(ProjLinear(a, b, bias=bias) for a, b in zip(sizes[:-1], sizes[1:]))
         if neuron == "dsr":
-            from neurosim.continual.dsr import DSRLIF
-
             self.lifs = nn.ModuleList(DSRLIF() for _ in hidden)
         else:
             self.lifs = nn.ModuleList(
@@ -114,8 +117,6 @@ class SpikingMLP(nn.Module):
             s = lif(self._fc(fc, s))
         out = self._fc(self.heads[task], s)
         if self.neuron == "dsr":
-            from neurosim.continual.dsr import weighted_rate
-
             return weighted_rate(out)
         return out.mean(0)
 
@@ -123,8 +124,6 @@ class SpikingMLP(nn.Module):
         """``fc(s)`` on ``[T, B, n]`` spikes; DSR networks hand HLOP the weighted firing rate."""
         y = fc(s)
         if self.neuron == "dsr" and getattr(fc, "record_input", False):
-            from neurosim.continual.dsr import weighted_rate
-
             fc._recorded = weighted_rate(s.detach()).reshape(-1, fc.in_features)
         return y
 
@@ -205,6 +204,7 @@ class HLOP(Strategy):
             for g in residual_damping:
                 check_nonnegative("residual_damping", g)
         self.residual_damping = residual_damping
+        self._damp = []  # per protected layer: _Damping or None (set by prepare)
         self.hebbian_s = 0.0
         self._pool = None
         self._pending = None
@@ -280,7 +280,7 @@ class HLOP(Strategy):
         return [p for p in ps if p.ndim > 1] if (t > 0 and self.freeze_1d) else ps
 
     def after_backward(self, model, t):
-        for layer, d in zip(self.layers, getattr(self, "_damp", ())):  # layers without a grad_map (conv)
+        for layer, d in zip(self.layers, self._damp):  # layers without a grad_map (conv)
             if d is not None and d.S is not None and not isinstance(layer, ProjLinear) \
                     and layer.weight.grad is not None:
                 g = layer.weight.grad
@@ -288,7 +288,7 @@ class HLOP(Strategy):
 
     def after_step(self, model, t):
         xs = [layer.pop_recorded() for layer in self.layers]
-        for x, d in zip(xs, getattr(self, "_damp", ())):
+        for x, d in zip(xs, self._damp):
             if d is not None and x is not None:
                 d.add_inputs(x)
         if self._restore is None:
@@ -324,7 +324,7 @@ class HLOP(Strategy):
             layer._recorded = None
             layer.hebbian.consolidate(orthonormal_rows=self.orthonormal_rows)
             layer.set_basis(layer.hebbian.basis)
-        for layer, d in zip(self.layers, getattr(self, "_damp", ())):
+        for layer, d in zip(self.layers, self._damp):
             if d is not None:
                 d.end_task(layer)
 
