@@ -211,6 +211,7 @@ def _backward_block(x, v0, Hs, gs, gv_T, gx, gv0, gk_part, P, F, work, b):
     n = m1 - m0
     has_v0 = v0.shape[0] > 0
     stored = Hs.shape[0] > 0
+    inplace = stored and gx.shape[0] == 0  # write the input gradient over the stored membranes
     off = 0 if stored else T * n
     V = work[off:off + n]
     S = work[off + n:off + 2 * n]
@@ -239,8 +240,11 @@ def _backward_block(x, v0, Hs, gs, gv_T, gx, gv0, gk_part, P, F, work, b):
             gsr = Gp
         else:
             gsr = gs[t if per_step else 0, m0:m1]
-        gxr = Gx if static else gx[t, m0:m1]
+        gxr = Gx if static or inplace else gx[t, m0:m1]
         _bwd_row(Hr, gsr, G, gxr, S, P, sid, coefs, dhdx, dhdv, need_k)  # S: gh (for need_k)
+        if inplace:  # via the L1/L2 row Gx: LLVM vectorises neither an aliased Hr/gxr pair nor
+            for j in range(n):  # the surrogate loops with a runtime overlap check that fails
+                Hr[j] = Gx[j]
         if static:
             gsum = gx[0, m0:m1]
             if t == T - 1:

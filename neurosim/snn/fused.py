@@ -13,7 +13,11 @@ the backward recomputes the membranes block by block (``kernels/bptt.py``). Stor
 recomputation; recomputing moves fewer bytes (20 instead of 24 per neuron-step) and keeps no
 extra buffer. Measured on the 2-core benchmark machine, storing was faster in every case tried
 (16 MiB and 6 MiB layer sequences, the 51 MiB first layer of the training ConvNet), so the
-limit only keeps very long sequences from doubling their memory. No dtype conversions; ``.numpy()`` views share
+limit only keeps very long sequences from doubling their memory. The backward then writes the
+input gradient over the stored membranes (:data:`GRAD_OVER_MEMBRANE`): no fresh ``[T, B, ...]``
+buffer and no write-allocate read of one (32 instead of 36 bytes per neuron-step moved, counting
+write-allocates); a second backward through the same graph (``retain_graph=True``) recomputes
+the membranes. No dtype conversions; ``.numpy()`` views share
 memory with the tensors; a non-contiguous input or upstream gradient is made contiguous once.
 
 Buffer cache: the ``[T, B, ...]`` buffers (spikes, stored membranes, input gradient) of at
@@ -41,8 +45,8 @@ from torch.autograd.function import once_differentiable
 from neurosim.snn.functional.lif import LIFSpec
 
 __all__ = ["supports", "why_not", "why_not_pool", "lif_fused", "kernel_arrays", "backward_block", "BLOCK",
-           "STORE_MEMBRANE", "STORE_MEMBRANE_MAX_BYTES", "set_buffer_cache", "buffer_cache_info", "cached_empty",
-           "FLOAT_DTYPES"]
+           "STORE_MEMBRANE", "STORE_MEMBRANE_MAX_BYTES", "GRAD_OVER_MEMBRANE", "set_buffer_cache",
+           "buffer_cache_info", "cached_empty", "FLOAT_DTYPES"]
 
 #: largest forward block (neurons; time loop inside, contiguous innermost loop); calls with
 #: fewer neurons per worker thread use one block per thread
@@ -52,6 +56,9 @@ BLOCK = 16384
 STORE_MEMBRANE = True
 #: largest ``[T, ...]`` sequence (bytes) whose membranes are stored rather than recomputed
 STORE_MEMBRANE_MAX_BYTES = 256 << 20
+#: the backward writes the input gradient over the stored membranes (a second backward through
+#: the same graph, ``retain_graph=True``, then recomputes them from the input)
+GRAD_OVER_MEMBRANE = True
 
 _FORMS = {"spikingjelly": 0, "snntorch": 1, "norse": 2, "parametric": 3}
 _RESETS = {"zero": 0, "subtract": 1, "none": 2}
@@ -257,7 +264,7 @@ class _FusedLIF(torch.autograd.Function):
         run_blocks(lif_bptt_forward, n_blocks(M, int(F[7])), forward_work(F),
                    x2.detach().numpy(), v0.detach().numpy(), spikes.numpy(), v_out.numpy(), H.numpy(), P, F)
         ctx.save_for_backward(x2, v0, H)
-        ctx.spec, ctx.P, ctx.F, ctx.has_k = spec, P, F, k is not None
+        ctx.spec, ctx.P, ctx.F, ctx.has_k, ctx.consumed = spec, P, F, k is not None, False
         return spikes, v_out
 
     @staticmethod
@@ -283,16 +290,29 @@ class _FusedLIF(torch.autograd.Function):
             g_v = torch.empty(0, dtype=x2.dtype)  # zero
         else:
             g_v = g_v.to(x2.dtype).contiguous()
-        stored = H.shape[0] > 0
-        gx = _CACHE.empty(tuple(x2.shape), x2.dtype)  # [1, M] for a static input: summed over steps
+        F = ctx.F
+        stored = H.shape[0] > 0 and not ctx.consumed
+        if ctx.consumed:  # a second backward: the membranes were overwritten, recompute them
+            H = torch.empty((0, 0), dtype=x2.dtype)
+            F = F.copy()
+            F[8] = _bwd_block(int(F[7]), T, x2.element_size(), int(F[9]))
+        # the gradient replaces the stored membranes (no fresh [T, M] buffer, no write-allocate);
+        # a static input's gradient is [1, M] (summed over steps)
+        inplace = stored and GRAD_OVER_MEMBRANE and x2.shape[0] == T
+        if inplace:
+            gx, gx_arr = H, np.empty((0, 0), dtype=_DTYPES[x2.dtype])
+            ctx.consumed = True
+        else:
+            gx = _CACHE.empty(tuple(x2.shape), x2.dtype)
+            gx_arr = gx.numpy()
         need_v0 = ctx.needs_input_grad[1] and v0.shape[0] > 0
         gv0 = torch.empty(M if need_v0 else 0, dtype=x2.dtype)
-        nblocks = n_blocks(M, int(ctx.F[8]))
+        nblocks = n_blocks(M, int(F[8]))
         need_k = ctx.has_k and ctx.needs_input_grad[2]
         gk_part = np.zeros(nblocks if need_k else 0, dtype=np.float64)
-        run_blocks(lif_bptt_backward, nblocks, backward_work(ctx.F, T, stored), x2.detach().numpy(),
-                   v0.detach().numpy(), H.numpy(), g_spikes.numpy(), g_v.numpy(), gx.numpy(), gv0.numpy(),
-                   gk_part, ctx.P, ctx.F)
+        run_blocks(lif_bptt_backward, nblocks, backward_work(F, T, stored), x2.detach().numpy(),
+                   v0.detach().numpy(), H.numpy(), g_spikes.numpy(), g_v.numpy(), gx_arr, gv0.numpy(),
+                   gk_part, ctx.P, F)
         gk = torch.tensor(gk_part.sum(), dtype=x2.dtype) if need_k else None
         return gx, (gv0 if need_v0 else None), gk, None, None, None, None
 
