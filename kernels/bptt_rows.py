@@ -12,6 +12,7 @@ import numba
 import numpy as np
 
 from neurosim.config import NJIT
+from neurosim.kernels.vexp import vexp
 
 # IEEE division (as in bptt.py): x / 0 -> inf like torch, and divisions vectorise
 _NJIT = dict(NJIT, error_model="numpy")
@@ -165,7 +166,7 @@ def _bwd_row(Hr, gsr, G, gxr, Ghr, P, sid, c, dhdx, dhdv, keep):
     elif not keep and sid == 1:  # sigmoid without the gh row
         for j in range(n):
             h = Hr[j]
-            e = one / (one + np.exp(-(c1 * (h - th))))
+            e = one / (one + vexp(-(c1 * (h - th))))
             g = (one - e) * e * c1
             gh = gsr[j] * g + G[j] * (k0 + k1 * (zero if h >= thf else one) + (k2 - k3 * h) * g)
             gxr[j] = gh * dhdx
@@ -183,7 +184,7 @@ def _bwd_row(Hr, gsr, G, gxr, Ghr, P, sid, c, dhdx, dhdv, keep):
     elif sid == 1:
         for j in range(n):
             h = Hr[j]
-            e = one / (one + np.exp(-(c1 * (h - th))))
+            e = one / (one + vexp(-(c1 * (h - th))))
             g = (one - e) * e * c1
             d = k0 + k1 * (zero if h >= thf else one) + (k2 - k3 * h) * g
             gh = gsr[j] * g + G[j] * d
@@ -214,7 +215,7 @@ def _bwd_row(Hr, gsr, G, gxr, Ghr, P, sid, c, dhdx, dhdv, keep):
         for j in range(n):
             h = Hr[j]
             u = h - th
-            g = np.exp(-(u * u) * c1) * c2
+            g = vexp(-(u * u) * c1) * c2
             d = k0 + k1 * (zero if h >= thf else one) + (k2 - k3 * h) * g
             gh = gsr[j] * g + G[j] * d
             gxr[j] = gh * dhdx
@@ -224,7 +225,7 @@ def _bwd_row(Hr, gsr, G, gxr, Ghr, P, sid, c, dhdx, dhdv, keep):
         for j in range(n):
             h = Hr[j]
             ax = c1 * (h - th)
-            g = np.exp(-(ax * ax)) * c2
+            g = vexp(-(ax * ax)) * c2
             d = k0 + k1 * (zero if h >= thf else one) + (k2 - k3 * h) * g
             gh = gsr[j] * g + G[j] * d
             gxr[j] = gh * dhdx
