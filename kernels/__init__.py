@@ -15,7 +15,27 @@ bptt        fused multi-step LIF forward/backward (BPTT) behind ``neurosim.snn.f
 plasticity  Hebbian subspace rule (HLOP)
 reservoir   reservoir state updates and three-factor / FORCE readouts
 distance    RDM distances (``neurosim.rsa``)
+
+Importing the package first drops cached kernels built from other versions of any module here
+(``_cache.py``: Numba alone would keep a cached kernel whose callee in another file changed).
 """
+import os as _os
+
+import numba as _numba
+
+from neurosim.config import CACHE as _CACHE
+from neurosim.kernels import _cache
+
+
+def _cache_dir():
+    """Where Numba caches the kernels of this directory (None when caching is off)."""
+    if not _CACHE:
+        return None
+    probe = _numba.njit(cache=True)(lambda: 0)  # a dispatcher of this file: same locator as every module here
+    return getattr(probe._cache, "_cache_path", None)
+
+
+_cache.drop_stale(_os.path.dirname(__file__), _cache_dir())
 from neurosim.kernels.izhikevich import izhikevich_integrate
 from neurosim.kernels.lif import RESET_CODES, RESET_NONE, RESET_SUBTRACT, RESET_ZERO, lif_integrate
 from neurosim.kernels.network import network_integrate
