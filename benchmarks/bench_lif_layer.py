@@ -6,7 +6,13 @@ dense upstream gradient (``spikes.backward(g)``, as from a following layer).
 
 Timing: all implementations in one process, interleaved round-robin over the repeats (so load
 from other jobs hits them alike); medians reported; the fused kernels are compiled before
-timing. Memory: each implementation runs in a fresh subprocess with
+timing. ``--protocol interleaved`` (default) calls each implementation right after the previous
+one: cold caches, and the previous library's OpenMP worker still spinning (libgomp spins for
+several ms after a parallel torch op, taking one of the two cores: measured +1.4-3 ms on the
+neurosim call, none on the peers, which run on that same OpenMP team). ``--protocol quiet``
+writes a 96 MiB NumPy buffer (cold caches, no torch threads involved) and pauses 30 ms before
+every timed call of every implementation, so no call inherits another's threads; ``both``
+prints both tables. Memory: each implementation runs in a fresh subprocess with
 ``MALLOC_MMAP_THRESHOLD_=65536`` (every large buffer is its own mmap and is returned to the OS
 when freed, so the resident set size tracks live memory); a sampler thread reads RSS from
 ``/proc/self/statm`` every 0.2 ms during one forward+backward; "peak extra" = peak minus the
@@ -23,6 +29,7 @@ Usage::
 
     python benchmarks/bench_lif_layer.py                   # both cases, 7 repeats, memory
     python benchmarks/bench_lif_layer.py --repeats 3 --no-memory
+    python benchmarks/bench_lif_layer.py --protocol both --no-memory
 """
 from __future__ import annotations
 
@@ -37,6 +44,7 @@ import sys
 import threading
 import time
 
+import numpy as np
 import torch
 
 BOUND = 1.27e9
@@ -117,7 +125,11 @@ def _fb(fn, x, g):
     fn(x).backward(g)
 
 
-def time_case(T, B, N, impls, repeats):
+QUIET_FLUSH_BYTES = 96 << 20
+QUIET_PAUSE_S = 0.03
+
+
+def time_case(T, B, N, impls, repeats, quiet: bool = False):
     x, g = _data(T, B, N)
     xg = x.clone().requires_grad_(True)
     fns = {n: make(n) for n in impls}
@@ -126,12 +138,21 @@ def time_case(T, B, N, impls, repeats):
             fn(x)
         _fb(fn, xg, g)
     times = {(n, m): [] for n in impls for m in ("forward", "forward+backward")}
+    flush = np.ones(QUIET_FLUSH_BYTES // 4, dtype=np.float32) if quiet else None
+
+    def settle():
+        if quiet:
+            flush[:] += 1
+            time.sleep(QUIET_PAUSE_S)
+
     for _ in range(repeats):
         for n, fn in fns.items():
+            settle()
             t0 = time.perf_counter()
             with torch.no_grad():
                 fn(x)
             times[(n, "forward")].append(time.perf_counter() - t0)
+            settle()
             t0 = time.perf_counter()
             _fb(fn, xg, g)
             times[(n, "forward+backward")].append(time.perf_counter() - t0)
@@ -209,6 +230,8 @@ def main(argv=None):
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--no-memory", action="store_true")
     ap.add_argument("--impls", default=",".join(IMPLS))
+    ap.add_argument("--protocol", choices=("interleaved", "quiet", "both"), default="interleaved",
+                    help="what precedes each timed call (module docstring)")
     ap.add_argument("--memory-child", nargs=4, metavar=("IMPL", "T", "B", "N"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.memory_child:
@@ -224,24 +247,27 @@ def main(argv=None):
     measured_bound = bw / 24
     print(f"copy bandwidth {bw / 1e9:.1f} GB/s -> measured bound {measured_bound:.2e} neuron-steps/s "
           f"(24 bytes each)")
-    rows = []
-    for T, B, N in CASES:
-        med = time_case(T, B, N, impls, args.repeats)
-        steps = T * B * N
-        for mode in ("forward", "forward+backward"):
-            ref = med[("neurosim", mode)] if "neurosim" in impls else None
-            for n in impls:
-                t = med[(n, mode)]
-                rows.append((f"T{T} B{B} N{N}", mode, LABELS[n], t * 1e3, steps / t,
-                             (t / ref) if ref else float("nan")))
-    print("\n| case | mode | implementation | median ms | neuron-steps/s | % of bound (30 GB/s) "
-          "| % of measured bound | time / neurosim |")
-    print("|---|---|---|---|---|---|---|---|")
-    for case, mode, label, ms, rate, ratio in rows:
-        fb = mode == "forward+backward"
-        pct = f"{100 * rate / BOUND:.1f}%" if fb else "-"
-        pct_m = f"{100 * rate / measured_bound:.1f}%" if fb else "-"
-        print(f"| {case} | {mode} | {label} | {ms:.1f} | {rate:.2e} | {pct} | {pct_m} | {ratio:.2f}x |")
+    protocols = ("interleaved", "quiet") if args.protocol == "both" else (args.protocol,)
+    for protocol in protocols:
+        rows = []
+        for T, B, N in CASES:
+            med = time_case(T, B, N, impls, args.repeats, quiet=protocol == "quiet")
+            steps = T * B * N
+            for mode in ("forward", "forward+backward"):
+                ref = med[("neurosim", mode)] if "neurosim" in impls else None
+                for n in impls:
+                    t = med[(n, mode)]
+                    rows.append((f"T{T} B{B} N{N}", mode, LABELS[n], t * 1e3, steps / t,
+                                 (t / ref) if ref else float("nan")))
+        print(f"\nprotocol: {protocol}")
+        print("\n| case | mode | implementation | median ms | neuron-steps/s | % of bound (30 GB/s) "
+              "| % of measured bound | time / neurosim |")
+        print("|---|---|---|---|---|---|---|---|")
+        for case, mode, label, ms, rate, ratio in rows:
+            fb = mode == "forward+backward"
+            pct = f"{100 * rate / BOUND:.1f}%" if fb else "-"
+            pct_m = f"{100 * rate / measured_bound:.1f}%" if fb else "-"
+            print(f"| {case} | {mode} | {label} | {ms:.1f} | {rate:.2e} | {pct} | {pct_m} | {ratio:.2f}x |")
     if not args.no_memory:
         T, B, N = CASES[0]
         print(f"\nPeak extra memory, forward+backward, T{T} B{B} N{N} (fresh process each):\n")
