@@ -342,13 +342,13 @@ def _scratch(worker: int, size: int, dtype) -> np.ndarray:
     return buf
 
 
-def run_blocks(kernel, nblocks: int, work_size: int, *args) -> None:
+def run_blocks(kernel, nblocks: int, work_size: int, *args, threads: int | None = None) -> None:
     """Call ``kernel(*args, work, b0, b1)`` on disjoint block ranges from ``numba.get_num_threads()``
-    threads (one when ``NEUROSIM_PARALLEL=0``), each with its own scratch ``work`` of
-    ``work_size`` elements of ``args[0].dtype``; the kernels release the GIL. Calls are
-    serialised by a lock (the kernels already use every thread; the scratch is shared)."""
+    threads (one when ``NEUROSIM_PARALLEL=0``; at most ``threads`` when given), each with its own
+    scratch ``work`` of ``work_size`` elements of ``args[0].dtype``; the kernels release the GIL.
+    Calls are serialised by a lock (the kernels already use every thread; the scratch is shared)."""
     global _POOL
-    threads = min(n_workers(), nblocks)
+    threads = min(n_workers() if threads is None else max(1, min(int(threads), n_workers())), nblocks)
     dtype = args[0].dtype
     with _LOCK:
         if threads == 1:

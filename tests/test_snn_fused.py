@@ -43,6 +43,7 @@ def small_blocks(monkeypatch, request):
     monkeypatch.setattr(fused, "BLOCK", 16)
     monkeypatch.setattr(fused, "backward_block", lambda T, itemsize: 8)
     monkeypatch.setattr(fused, "STORE_MEMBRANE", request.param)
+    monkeypatch.setattr(fused, "PARALLEL_MIN_STEPS", 0)  # every worker thread, even for tiny inputs
 
 
 def test_fused_equals_torch_every_mode(small_blocks):
@@ -249,3 +250,29 @@ def test_gradient_over_membranes_flag_gives_identical_results(monkeypatch):
         snn.LIF(2.0)(xr)[0].backward(g)
         out.append(xr.grad)
     assert torch.equal(out[0], out[1])
+
+
+def test_small_sequences_run_on_one_thread(monkeypatch):
+    """Below PARALLEL_MIN_STEPS neuron-steps the kernels get one thread (the hand-off to a second
+    costs more than it saves); above, all of them; results equal either way."""
+    import neurosim.kernels.bptt as kb
+
+    seen = []
+    real = kb.run_blocks
+
+    def spy(*args, threads=None):
+        seen.append(threads)
+        return real(*args, threads=threads)
+
+    monkeypatch.setattr(kb, "run_blocks", spy)
+    gen = torch.Generator().manual_seed(6)
+    x = torch.randn(3, 2, 100, generator=gen) + 0.5
+    g = torch.randn(3, 2, 100, generator=gen)
+    grads = []
+    for limit in (10**9, 0):
+        monkeypatch.setattr(fused, "PARALLEL_MIN_STEPS", limit)
+        xr = x.clone().requires_grad_(True)
+        snn.LIF(2.0)(xr)[0].backward(g)
+        grads.append(xr.grad)
+    assert seen == [1, 1, None, None]
+    assert torch.equal(grads[0], grads[1])
