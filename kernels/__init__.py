@@ -24,15 +24,16 @@ import os as _os
 import numba as _numba
 
 from neurosim.config import CACHE as _CACHE
+from neurosim.config import NJIT as _NJIT
 from neurosim.kernels import _cache
 
 
 def _cache_dir():
-    """Where Numba caches the kernels of this directory (None when caching is off)."""
+    """Where Numba caches the kernels of this directory (None when caching or the JIT is off)."""
     if not _CACHE:
         return None
-    probe = _numba.njit(cache=True)(lambda: 0)  # a dispatcher of this file: same locator as every module here
-    return getattr(probe._cache, "_cache_path", None)
+    probe = _numba.njit(**_NJIT)(lambda: 0)  # a dispatcher of this file: same locator as every module here
+    return getattr(getattr(probe, "_cache", None), "_cache_path", None)  # NUMBA_DISABLE_JIT: a plain function
 
 
 _cache.drop_stale(_os.path.dirname(__file__), _cache_dir())
