@@ -6,9 +6,10 @@ float32/float64 contiguous ``[N, C, H, W]`` input it runs ``kernels/batchnorm.py
 over the data in memory order for the statistics and one for the normalisation, and in the
 backward one pass for the sums (which are ``dβ`` and ``dγ``) and one for ``dx``, rows split
 over the worker threads (twice as fast as the earlier channel-at-a-time kernels on the
-training ConvNet's ``[512, 32, 28, 28]``: forward 8-10 vs 17-19 ms, backward 12-15 vs 20-26 ms); outputs come from the buffer cache of :mod:`neurosim.snn.fused` (fresh 50 MB tensors
-cost more in page faults than the kernels take). Every other case (eval mode, other devices and dtypes, channels-last input, a single
-value per channel) is ``torch.nn.BatchNorm2d.forward``. Values agree with torch to float
+training ConvNet's ``[512, 32, 28, 28]``: forward 8-10 vs 17-19 ms, backward 12-15 vs 20-26
+ms); outputs come from the buffer cache of :mod:`neurosim.snn.fused` (fresh 50 MB tensors cost
+more in page faults than the kernels take). Every other case (eval mode, other devices and
+dtypes, channels-last input, a single value per channel) is ``torch.nn.BatchNorm2d.forward``. Values agree with torch to float
 rounding (``tests/test_snn_batchnorm.py``).
 
 Why: in the spiking ConvNets trained here every conv is followed by BatchNorm on ``[T*B, ...]``
@@ -28,7 +29,6 @@ from neurosim.snn.fused import FLOAT_DTYPES, cached_empty
 
 __all__ = ["BatchNorm2d", "batch_norm_train", "why_not_fused"]
 
-_NP = {torch.float32: np.float32, torch.float64: np.float64}
 
 def why_not_fused(x: torch.Tensor) -> str:
     """Why the Numba training-mode kernel cannot run on ``x`` ("" when it can)."""
@@ -72,9 +72,9 @@ class _BatchNormTrain(torch.autograd.Function):
         N, C = x.shape[:2]
         S = x.shape[2] * x.shape[3]
         M = N * S
-        dt = _NP[x.dtype]
         y = cached_empty(x.shape, x.dtype)
         xa = x.detach().numpy().reshape(-1)
+        dt = xa.dtype
         k = np.ascontiguousarray(xa.reshape(N, C, S)[0, :, 0])  # shift: each channel's first value
         s1, s2 = _sums(xa, k, xa, k, N, C, S)
         m1 = s1 / M
@@ -99,12 +99,12 @@ class _BatchNormTrain(torch.autograd.Function):
         N, C = x.shape[:2]
         S = x.shape[2] * x.shape[3]
         M = N * S
-        dt = _NP[x.dtype]
         gy = gy.contiguous()
         dx = cached_empty(x.shape, x.dtype)
         mean, var = ctx.stats
         r = 1.0 / np.sqrt(var + ctx.eps)
         ga, xa = gy.numpy().reshape(-1), x.numpy().reshape(-1)
+        dt = xa.dtype
         sdy, sdx = _sums(ga, np.zeros(C, dtype=dt), xa, mean.astype(dt), N, C, S)
         dgamma = sdx * r
         a = weight.detach().numpy() * r
