@@ -20,24 +20,10 @@ distance    RDM distances (``neurosim.rsa``)
 Importing the package first drops cached kernels built from other versions of any module here
 (``_cache.py``: Numba alone would keep a cached kernel whose callee in another file changed).
 """
-import os as _os
-
-import numba as _numba
-
-from neurosim.config import CACHE as _CACHE
 from neurosim.config import NJIT as _NJIT
 from neurosim.kernels import _cache
 
-
-def _cache_dir():
-    """Where Numba caches the kernels of this directory (None when caching or the JIT is off)."""
-    if not _CACHE:
-        return None
-    probe = _numba.njit(**_NJIT)(lambda: 0)  # a dispatcher of this file: same locator as every module here
-    return getattr(getattr(probe, "_cache", None), "_cache_path", None)  # NUMBA_DISABLE_JIT: a plain function
-
-
-_cache.drop_stale(_os.path.dirname(__file__), _cache_dir())
+_cache.guard(__file__, _NJIT)
 from neurosim.kernels.izhikevich import izhikevich_integrate
 from neurosim.kernels.lif import RESET_CODES, RESET_NONE, RESET_SUBTRACT, RESET_ZERO, lif_integrate
 from neurosim.kernels.network import network_integrate

@@ -17,7 +17,9 @@ import hashlib
 import os
 from pathlib import Path
 
-__all__ = ["fingerprint", "drop_stale", "FINGERPRINT_FILE"]
+import numba
+
+__all__ = ["fingerprint", "drop_stale", "cache_dir", "guard", "FINGERPRINT_FILE"]
 
 #: file, in the cache directory, holding the fingerprint the cached kernels were built from
 FINGERPRINT_FILE = "neurosim-kernels.fingerprint"
@@ -65,3 +67,19 @@ def drop_stale(src_dir: str | os.PathLike, cache_dir: str | os.PathLike | None) 
     except OSError:
         pass
     return removed
+
+
+def cache_dir(src_file: str | os.PathLike, njit_kwargs: dict):
+    """Where Numba caches the kernels defined in ``src_file``'s directory with ``njit_kwargs``
+    (None when caching or the JIT is off): the locator of a probe function that claims to live
+    in ``src_file`` (Numba picks one locator per source directory)."""
+    if not njit_kwargs.get("cache"):
+        return None
+    probe = eval(compile("lambda: 0", os.fspath(src_file), "eval"))  # noqa: S307 (a constant lambda)
+    disp = numba.njit(**njit_kwargs)(probe)
+    return getattr(getattr(disp, "_cache", None), "_cache_path", None)  # NUMBA_DISABLE_JIT: a plain function
+
+
+def guard(src_file: str | os.PathLike, njit_kwargs: dict) -> int:
+    """:func:`drop_stale` for the package of ``src_file`` (its ``__init__.py``), before any kernel runs."""
+    return drop_stale(os.path.dirname(os.fspath(src_file)), cache_dir(src_file, njit_kwargs))

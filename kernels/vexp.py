@@ -38,19 +38,14 @@ _BIAS, _TWO23 = _F(127.0), _F(8388608.0)  # exponent bias, 2^23 (the exponent fi
 
 @intrinsic
 def _bits_to_float32(typingctx, i):
-    """The float32 whose bit pattern is the low 32 bits of the integer ``i``."""
-    if not isinstance(i, types.Integer):
+    """The float32 whose bit pattern is the int32 ``i``."""
+    if i != types.int32:
         return None
 
     def codegen(context, builder, signature, args):
-        v = args[0]
-        if i.bitwidth > 32:
-            v = builder.trunc(v, ir.IntType(32))
-        elif i.bitwidth < 32:
-            v = builder.zext(v, ir.IntType(32))
-        return builder.bitcast(v, ir.FloatType())
+        return builder.bitcast(args[0], ir.FloatType())
 
-    return types.float32(i), codegen
+    return types.float32(types.int32), codegen
 
 
 def vexp(x):

@@ -15,11 +15,10 @@ import pytest
 from neurosim.kernels import _cache
 
 INIT = """
-import os, numba
+import os
 from neurosim.kernels import _cache
 if os.environ.get("GUARD") == "1":
-    probe = numba.njit(cache=True)(lambda: 0)
-    _cache.drop_stale(os.path.dirname(__file__), probe._cache._cache_path)
+    _cache.guard(__file__, {"cache": True})  # what neurosim.kernels' __init__ does
 """
 CALLEE = "import numba\n\n@numba.njit(cache=True)\ndef f():\n    return {}\n"
 CALLER = "import numba\nfrom pkgk.callee import f\n\n@numba.njit(cache=True)\ndef g():\n    return f()\n"

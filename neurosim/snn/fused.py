@@ -271,8 +271,7 @@ class _FusedLIF(torch.autograd.Function):
                    x2.detach().numpy(), v0.detach().numpy(), spikes.numpy(), v_out.numpy(), H.numpy(), P, F,
                    threads=threads)
         ctx.save_for_backward(x2, v0, H)
-        ctx.threads = threads
-        ctx.spec, ctx.P, ctx.F, ctx.has_k, ctx.consumed = spec, P, F, k is not None, False
+        ctx.spec, ctx.P, ctx.F, ctx.has_k, ctx.consumed, ctx.threads = spec, P, F, k is not None, False, threads
         return spikes, v_out
 
     @staticmethod
