@@ -29,6 +29,13 @@ most ``NEUROSIM_BUFFER_CACHE_MB`` (default 256) MiB of free buffers are kept, ``
 cache off. Tensors from the cache are ordinary CPU tensors except that their storage cannot be
 resized (``torch.from_numpy`` memory). Cached buffers start on a 64-byte boundary (NumPy's
 allocator gives 16 bytes), so rows of the ``[T, M]`` buffers start on cache lines.
+
+Per-call Python: with cold caches (the state a layer meets in a network, after other layers
+ran) every distinct Python or torch operation around the kernels costs 10-130 us, ~1 ms per
+forward + backward of the T32 B64 N2048 benchmark case against ~4.5 ms of kernels. So the
+kernel configuration (``P``, ``F``, block counts) of recent calls is kept per spec object and
+shape (``_PLANS``), absent arrays are shared zero-length stand-ins, and the layers check their
+input once (:func:`run_checked` after :func:`why_not`).
 """
 from __future__ import annotations
 
@@ -44,7 +51,7 @@ from torch.autograd.function import once_differentiable
 
 from neurosim.snn.functional.lif import LIFSpec
 
-__all__ = ["supports", "why_not", "why_not_pool", "lif_fused", "kernel_arrays", "backward_block", "BLOCK",
+__all__ = ["supports", "why_not", "why_not_pool", "lif_fused", "run_checked", "kernel_arrays", "backward_block", "BLOCK",
            "STORE_MEMBRANE", "STORE_MEMBRANE_MAX_BYTES", "GRAD_OVER_MEMBRANE", "PARALLEL_MIN_STEPS", "set_buffer_cache",
            "buffer_cache_info", "cached_empty", "FLOAT_DTYPES"]
 
@@ -68,6 +75,11 @@ GRAD_OVER_MEMBRANE = True
 _FORMS = {"spikingjelly": 0, "snntorch": 1, "norse": 2, "parametric": 3}
 _RESETS = {"zero": 0, "subtract": 1, "none": 2}
 _DTYPES = {torch.float32: np.float32, torch.float64: np.float64}
+_NP_DTYPES = {t: np.dtype(d) for t, d in _DTYPES.items()}
+#: zero-length stand-ins for absent arrays (an initial state of v_rest, no stored membranes, ...)
+_NONE1 = {t: np.empty(0, dtype=d) for t, d in _DTYPES.items()}
+_NONE2 = {t: np.empty((0, 0), dtype=d) for t, d in _DTYPES.items()}
+_NONE_F64 = np.empty(0, dtype=np.float64)
 #: the dtypes the Numba CPU paths take (LIF kernels, BatchNorm2d, Conv2d)
 FLOAT_DTYPES = tuple(_DTYPES)
 
@@ -119,40 +131,41 @@ class _BufferCache:
     """Free large buffers by size, handed out as tensors and taken back when their memory dies.
 
     Over budget, the sizes used least recently are dropped first (so a change of batch size does
-    not leave the cache full of buffers nobody asks for)."""
+    not leave the cache full of buffers nobody asks for). A free buffer is kept as its
+    allocation and the 64-byte aligned byte view handed out (no address arithmetic per call)."""
 
     MIN_BYTES = 1 << 20
     ALIGN = 64
 
     def __init__(self, max_bytes: int):
         self.max_bytes = int(max_bytes)
-        self.free: OrderedDict[int, list] = OrderedDict()  # nbytes -> free buffers, LRU first
+        self.free: OrderedDict[int, list] = OrderedDict()  # nbytes -> free (base, view), LRU first
         self.free_bytes = 0
         self.lock = threading.RLock()
 
     def empty(self, shape, dtype: torch.dtype) -> torch.Tensor:
-        np_dtype = np.dtype(_DTYPES[dtype])
+        np_dtype = _NP_DTYPES[dtype]
         nbytes = math.prod(shape) * np_dtype.itemsize
         if nbytes < self.MIN_BYTES or self.max_bytes <= 0:
             return torch.empty(shape, dtype=dtype)
-        base = None
+        buf = None
         with self.lock:
             stack = self.free.get(nbytes)
             if stack is not None:
                 self.free.move_to_end(nbytes)
                 if stack:
-                    base = stack.pop()
+                    buf = stack.pop()
                     self.free_bytes -= nbytes
-        if base is None:  # 64 spare bytes: the buffer starts on a 64-byte line (streaming stores)
+        if buf is None:  # 64 spare bytes: the buffer starts on a 64-byte line (streaming stores)
             base = np.empty(nbytes + self.ALIGN, dtype=np.uint8)
-        off = (-base.ctypes.data) % self.ALIGN
-        arr = base[off:off + nbytes].view(np_dtype).reshape(shape)
-        fin = weakref.finalize(arr, self._give_back, base)
-        fin.atexit = False
+            off = (-base.ctypes.data) % self.ALIGN
+            buf = (base, base[off:off + nbytes])
+        arr = buf[1].view(np_dtype).reshape(shape)
+        weakref.finalize(arr, self._give_back, buf).atexit = False
         return torch.from_numpy(arr)
 
-    def _give_back(self, base) -> None:
-        nbytes = base.nbytes - self.ALIGN
+    def _give_back(self, buf) -> None:
+        nbytes = buf[1].nbytes
         with self.lock:
             if nbytes > self.max_bytes:
                 return
@@ -163,7 +176,7 @@ class _BufferCache:
                     self.free_bytes -= size
                 else:
                     del self.free[size]
-            self.free.setdefault(nbytes, []).append(base)
+            self.free.setdefault(nbytes, []).append(buf)
             self.free.move_to_end(nbytes)
             self.free_bytes += nbytes
 
@@ -249,79 +262,100 @@ def kernel_arrays(spec: LIFSpec, dtype, k: float | None = None, T: int = 1, bloc
     return P, F
 
 
+#: kernel configurations of recent calls: (P, F, forward blocks, forward scratch, backward block)
+_PLANS: dict = {}
+_PLANS_MAX = 128
+
+
+def _plan(spec: LIFSpec, x2: torch.Tensor, T: int, M: int, store: bool, pool_w: int, threads):
+    """``(P, F, n forward blocks, forward scratch, backward block)`` for a call without learnable
+    tau, kept for the next call of the same layer (configuring costs ~0.1 ms with cold caches)."""
+    from neurosim.kernels.bptt import n_workers
+
+    nw = n_workers() if threads is None else threads
+    key = (id(spec), x2.dtype, T, M, store, pool_w, nw, BLOCK, backward_block)
+    plan = _PLANS.get(key)
+    if plan is None or plan[0] is not spec:
+        block = forward_block(M, 2 * pool_w if pool_w else 64, nw)
+        P, F = kernel_arrays(spec, _DTYPES[x2.dtype], None, T=T, block=block, store=store, pool_w=pool_w)
+        plan = (spec, P, F, -(-M // block), 4 * block, int(F[8]))
+        if len(_PLANS) >= _PLANS_MAX:
+            _PLANS.clear()
+        _PLANS[key] = plan
+    return plan[1:]
+
+
 class _FusedLIF(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x2, v0, k, spec, store, pool_w, steps):
-        from neurosim.kernels.bptt import forward_work, lif_bptt_forward, n_blocks, run_blocks
+        from neurosim.kernels.bptt import lif_bptt_forward, run_blocks
 
         ctx.set_materialize_grads(False)
-        dtype = _DTYPES[x2.dtype]
         M = x2.shape[1]
         T = steps  # x2 is [T, M], or [1, M]: the same input at every step
-        kval = None if k is None else float(k)
         threads = 1 if T * M < PARALLEL_MIN_STEPS else None
-        block = forward_block(M, 2 * pool_w if pool_w else 64, threads)
-        P, F = kernel_arrays(spec, dtype, kval, T=T, block=block, store=store, pool_w=pool_w)
+        if k is None:
+            P, F, nblocks, work, bwd_block = _plan(spec, x2, T, M, store, pool_w, threads)
+        else:
+            block = forward_block(M, 2 * pool_w if pool_w else 64, threads)
+            P, F = kernel_arrays(spec, _DTYPES[x2.dtype], float(k), T=T, block=block, store=store, pool_w=pool_w)
+            nblocks, work, bwd_block = -(-M // block), 4 * block, int(F[8])
         spikes = _CACHE.empty((T, M // 4 if pool_w else M), x2.dtype)
         v_out = torch.empty(M, dtype=x2.dtype)
-        if v0 is None:  # fresh state: v_rest everywhere (no [M] buffer to fill and read)
-            v0 = torch.empty(0, dtype=x2.dtype)
-        H = _CACHE.empty((T, M), x2.dtype) if store else torch.empty((0, 0), dtype=x2.dtype)
-        run_blocks(lif_bptt_forward, n_blocks(M, int(F[7])), forward_work(F),
-                   x2.detach().numpy(), v0.detach().numpy(), spikes.numpy(), v_out.numpy(), H.numpy(), P, F,
-                   threads=threads)
+        H = _CACHE.empty((T, M), x2.dtype) if store else None
+        run_blocks(lif_bptt_forward, nblocks, work, x2.detach().numpy(),
+                   _NONE1[x2.dtype] if v0 is None else v0.detach().numpy(), spikes.numpy(), v_out.numpy(),
+                   _NONE2[x2.dtype] if H is None else H.numpy(), P, F, threads=threads)
         ctx.save_for_backward(x2, v0, H)
         ctx.spec, ctx.P, ctx.F, ctx.has_k, ctx.consumed, ctx.threads = spec, P, F, k is not None, False, threads
+        ctx.steps, ctx.bwd_block = T, bwd_block
         return spikes, v_out
 
     @staticmethod
     @once_differentiable
     def backward(ctx, g_spikes, g_v):
-        from neurosim.kernels.bptt import backward_work, lif_bptt_backward, n_blocks, run_blocks
+        from neurosim.kernels.bptt import lif_bptt_backward, run_blocks
 
         x2, v0, H = ctx.saved_tensors
+        dt = x2.dtype
         M = x2.shape[1]
-        T = int(ctx.F[10])
-        if v0 is None:
-            v0 = torch.empty(0, dtype=x2.dtype)
+        T = ctx.steps
+        F = ctx.F
         if g_spikes is None:
-            g_spikes = torch.zeros((1, M // 4 if ctx.F[9] else M), dtype=x2.dtype)
+            g_spikes = torch.zeros((1, M // 4 if F[9] else M), dtype=dt)
         else:
-            if g_spikes.dtype != x2.dtype:
-                g_spikes = g_spikes.to(x2.dtype)
+            if g_spikes.dtype != dt:
+                g_spikes = g_spikes.to(dt)
             if g_spikes.stride(0) == 0:  # same gradient at every step (e.g. spikes.sum()): [1, M]
                 g_spikes = g_spikes[:1]
             if not g_spikes.is_contiguous():
                 g_spikes = g_spikes.contiguous()
-        if g_v is None:
-            g_v = torch.empty(0, dtype=x2.dtype)  # zero
-        else:
-            g_v = g_v.to(x2.dtype).contiguous()
-        F = ctx.F
-        stored = H.shape[0] > 0 and not ctx.consumed
-        if ctx.consumed:  # a second backward: the membranes were overwritten, recompute them
-            H = torch.empty((0, 0), dtype=x2.dtype)
+        gv_T = _NONE1[dt] if g_v is None else g_v.to(dt).contiguous().numpy()  # absent: zero
+        stored = H is not None and not ctx.consumed
+        block = ctx.bwd_block
+        if H is not None and ctx.consumed:  # a second backward: the membranes were overwritten, recompute them
             F = F.copy()
-            F[8] = _bwd_block(int(F[7]), T, x2.element_size(), int(F[9]))
+            block = F[8] = _bwd_block(int(F[7]), T, x2.element_size(), int(F[9]))
         # the gradient replaces the stored membranes (no fresh [T, M] buffer, no write-allocate);
         # a static input's gradient is [1, M] (summed over steps)
         inplace = stored and GRAD_OVER_MEMBRANE and x2.shape[0] == T
         if inplace:
-            gx, gx_arr = H, np.empty((0, 0), dtype=_DTYPES[x2.dtype])
+            gx, gx_arr = H, _NONE2[dt]
             ctx.consumed = True
         else:
-            gx = _CACHE.empty(tuple(x2.shape), x2.dtype)
+            gx = _CACHE.empty(tuple(x2.shape), dt)
             gx_arr = gx.numpy()
-        need_v0 = ctx.needs_input_grad[1] and v0.shape[0] > 0
-        gv0 = torch.empty(M if need_v0 else 0, dtype=x2.dtype)
-        nblocks = n_blocks(M, int(F[8]))
+        need_v0 = v0 is not None and ctx.needs_input_grad[1]
+        gv0 = torch.empty(M, dtype=dt) if need_v0 else None
+        nblocks = -(-M // block)
         need_k = ctx.has_k and ctx.needs_input_grad[2]
-        gk_part = np.zeros(nblocks if need_k else 0, dtype=np.float64)
-        run_blocks(lif_bptt_backward, nblocks, backward_work(F, T, stored), x2.detach().numpy(),
-                   v0.detach().numpy(), H.numpy(), g_spikes.numpy(), g_v.numpy(), gx_arr, gv0.numpy(),
+        gk_part = np.zeros(nblocks) if need_k else _NONE_F64
+        run_blocks(lif_bptt_backward, nblocks, (6 if stored else T + 6) * block, x2.detach().numpy(),
+                   _NONE1[dt] if v0 is None else v0.detach().numpy(), H.numpy() if stored else _NONE2[dt],
+                   g_spikes.numpy(), gv_T, gx_arr, _NONE1[dt] if gv0 is None else gv0.numpy(),
                    gk_part, ctx.P, F, threads=ctx.threads)
-        gk = torch.tensor(gk_part.sum(), dtype=x2.dtype) if need_k else None
-        return gx, (gv0 if need_v0 else None), gk, None, None, None, None
+        gk = torch.tensor(gk_part.sum(), dtype=dt) if need_k else None
+        return gx, gv0, gk, None, None, None, None
 
 
 def lif_fused(x: torch.Tensor, v0: torch.Tensor | None, spec: LIFSpec, k: torch.Tensor | None = None,
@@ -342,13 +376,21 @@ def lif_fused(x: torch.Tensor, v0: torch.Tensor | None, spec: LIFSpec, k: torch.
     ``k`` (optional 0-d tensor) is a learnable leak fraction per step (``1/tau``), used as
     ``h = v + (x - (v - v_rest)) * k`` (parametric LIF); its gradient is accumulated in float64.
     """
-    if steps is not None:
-        if int(steps) < 1:
-            raise ValueError(f"steps must be >= 1, got {steps}")
-        x = x.unsqueeze(0)
-    reason = why_not(x, spec, k) or (why_not_pool(x) if pool else "")
+    if steps is not None and int(steps) < 1:
+        raise ValueError(f"steps must be >= 1, got {steps}")
+    xs = x if steps is None else x.unsqueeze(0)
+    reason = why_not(xs, spec, k) or (why_not_pool(xs) if pool else "")
     if reason:
         raise ValueError(f"lif_fused cannot run: {reason}")
+    return run_checked(x, v0, spec, k, pool, steps)
+
+
+def run_checked(x: torch.Tensor, v0: torch.Tensor | None, spec: LIFSpec, k: torch.Tensor | None = None,
+                pool: bool = False, steps: int | None = None):
+    """:func:`lif_fused` without its checks, for callers that ran :func:`why_not` (and
+    :func:`why_not_pool`) on ``x`` (``x.unsqueeze(0)`` with ``steps``) and ``steps >= 1``."""
+    if steps is not None:
+        x = x.unsqueeze(0)
     T = x.shape[0] if steps is None else int(steps)
     step_shape = x.shape[1:]
     x2 = x.reshape(x.shape[0], -1)

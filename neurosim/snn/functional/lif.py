@@ -247,7 +247,7 @@ def lif_run(xs: torch.Tensor, state: LIFState | None, spec: LIFSpec, backend: st
         from neurosim.snn import fused
 
         if fused.supports(xs, spec, k):  # a fresh state (v_rest) is not materialised
-            spikes, v = fused.lif_fused(xs, None if fresh else state.v, spec, k)
+            spikes, v = fused.run_checked(xs, None if fresh else state.v, spec, k)
             return spikes, LIFState(v)
         if backend == "fused":
             raise ValueError(f"the fused kernel does not support this input/spec ({fused.why_not(xs, spec, k)}); "

@@ -105,6 +105,8 @@ class LIF(_LIFOptions):
         ``forward(x.expand(steps, *x.shape), state)``; the fused kernel reads ``x`` once per step
         without materialising the expanded sequence and sums the input gradient over the steps."""
         check_step_input(x)
+        if int(steps) < 1:
+            raise ValueError(f"steps must be >= 1, got {steps}")
         if self.backend != "torch":
             from neurosim.snn import fused
 
@@ -112,7 +114,7 @@ class LIF(_LIFOptions):
             reason = fused.why_not(xs, self.spec) or (fused.why_not_pool(xs) if self._pool else "")
             if not reason:
                 v0 = None if state is None else _check_state(state, x, self.spec).v
-                out, v = fused.lif_fused(x, v0, self.spec, pool=self._pool, steps=int(steps))
+                out, v = fused.run_checked(x, v0, self.spec, pool=self._pool, steps=int(steps))
                 return out, LIFState(v)
         seq_forward = LIFAvgPool.forward if self._pool else LIF.forward  # not the stateful wrapper
         return seq_forward(self, x.unsqueeze(0).expand(int(steps), *x.shape), state)
@@ -156,7 +158,7 @@ class LIFAvgPool(LIF):
             reason = fused.why_not(x, self.spec) or fused.why_not_pool(x)
             if not reason:
                 v0 = None if state is None else _check_state(state, x[0], self.spec).v
-                pooled, v = fused.lif_fused(x, v0, self.spec, pool=True)
+                pooled, v = fused.run_checked(x, v0, self.spec, pool=True)
                 return pooled, LIFState(v)
             if self.backend == "fused":
                 raise ValueError(f"the fused kernel does not support this input/spec ({reason}); "
