@@ -12,7 +12,8 @@ synapse     event-driven propagation: dense, CSR, CSR with integer delays (ring 
 network     fused multi-step loop over a whole network (used by ``neurosim.sim``)
 normal      normal variates from raw bits of the caller's Generator (float32 Box-Muller)
 bptt        fused multi-step LIF forward/backward (BPTT) behind ``neurosim.snn.fused``
-            (row passes in ``bptt_rows``; ``vexp``: a float32 exp that LLVM vectorises)
+            (row passes in ``bptt_rows``; ``vexp``: a float32 exp that LLVM vectorises;
+            ``omp``: runs them on PyTorch's OpenMP threads, bodies in ``omp_bodies``/``omp_f32``/``omp_f64``)
 plasticity  Hebbian subspace rule (HLOP)
 reservoir   reservoir state updates and three-factor / FORCE readouts
 distance    RDM distances (``neurosim.rsa``)

@@ -69,6 +69,7 @@ import numba
 import numpy as np
 
 from neurosim.config import NJIT, PARALLEL
+from neurosim.kernels import omp
 from neurosim.kernels.bptt_rows import (_bwd_row, _dvdh_coefs, _fast_row, _pool_row, _step_block,
                                         _unpool_row)
 
@@ -298,6 +299,7 @@ def lif_bptt_backward(x, v0, H, gs, gv_T, gx, gv0, gk_part, P, F, work, b0, b1):
 
 _POOL = None
 _SCRATCH: dict = {}
+_OMP_JOBS = {lif_bptt_forward: "forward", lif_bptt_backward: "backward"}
 _LOCK = threading.Lock()
 
 
@@ -342,10 +344,23 @@ def _scratch(worker: int, size: int, dtype) -> np.ndarray:
     return buf
 
 
+def _scratch_rows(n: int, size: int, dtype) -> np.ndarray:
+    """``[n, >= size]`` scratch, a row per range (OpenMP path), kept between calls."""
+    key = ("rows", np.dtype(dtype).str)
+    buf = _SCRATCH.get(key)
+    if buf is None or buf.shape[0] < n or buf.shape[1] < size:
+        old = (0, 0) if buf is None else buf.shape
+        buf = np.empty((max(n, old[0]), max(size, old[1], 1)), dtype=dtype)
+        _SCRATCH[key] = buf
+    return buf[:n]  # rows may be longer than size: the kernels take scratch of at least that
+
+
 def run_blocks(kernel, nblocks: int, work_size: int, *args, threads: int | None = None) -> None:
     """Call ``kernel(*args, work, b0, b1)`` on disjoint block ranges from ``numba.get_num_threads()``
     threads (one when ``NEUROSIM_PARALLEL=0``; at most ``threads`` when given), each with its own
     scratch ``work`` of ``work_size`` elements of ``args[0].dtype``; the kernels release the GIL.
+    The LIF kernels run as an OpenMP parallel region of the configured library when
+    :func:`neurosim.kernels.omp.available` (PyTorch's threads), others on a thread pool.
     Calls are serialised by a lock (the kernels already use every thread; the scratch is shared)."""
     global _POOL
     threads = min(n_workers() if threads is None else max(1, min(int(threads), n_workers())), nblocks)
@@ -353,6 +368,10 @@ def run_blocks(kernel, nblocks: int, work_size: int, *args, threads: int | None 
     with _LOCK:
         if threads == 1:
             kernel(*args, _scratch(0, work_size, dtype), 0, nblocks)
+            return
+        job = _OMP_JOBS.get(kernel)
+        if job is not None and threads <= omp.MAX_RANGES and omp.available():
+            omp.run(job, nblocks, threads, args, _scratch_rows(threads, work_size, dtype))
             return
         if _POOL is None or _POOL._max_workers < threads:
             from concurrent.futures import ThreadPoolExecutor

@@ -30,6 +30,13 @@ cache off. Tensors from the cache are ordinary CPU tensors except that their sto
 resized (``torch.from_numpy`` memory). Cached buffers start on a 64-byte boundary (NumPy's
 allocator gives 16 bytes), so rows of the ``[T, M]`` buffers start on cache lines.
 
+Threads: calls of at least :data:`PARALLEL_MIN_STEPS` neuron-steps split their blocks over
+``numba.get_num_threads()`` threads. When PyTorch runs on GNU OpenMP (the Linux wheels) the
+ranges run as an OpenMP parallel region of PyTorch's own ``libgomp``
+(``neurosim.kernels.omp``; :func:`use_torch_threads`), so the kernels use the threads that
+PyTorch's operators leave spinning for ~8 ms after each parallel operator, instead of
+competing with them for the cores; otherwise on neurosim's thread pool.
+
 Per-call Python: with cold caches (the state a layer meets in a network, after other layers
 ran) every distinct Python or torch operation around the kernels costs 10-130 us, ~1 ms per
 forward + backward of the T32 B64 N2048 benchmark case against ~4.5 ms of kernels. So the
@@ -51,7 +58,7 @@ from torch.autograd.function import once_differentiable
 
 from neurosim.snn.functional.lif import LIFSpec
 
-__all__ = ["supports", "why_not", "why_not_pool", "lif_fused", "run_checked", "kernel_arrays", "backward_block", "BLOCK",
+__all__ = ["use_torch_threads", "torch_openmp_library", "supports", "why_not", "why_not_pool", "lif_fused", "run_checked", "kernel_arrays", "backward_block", "BLOCK",
            "STORE_MEMBRANE", "STORE_MEMBRANE_MAX_BYTES", "GRAD_OVER_MEMBRANE", "PARALLEL_MIN_STEPS", "set_buffer_cache",
            "buffer_cache_info", "cached_empty", "FLOAT_DTYPES"]
 
@@ -82,6 +89,26 @@ _NONE2 = {t: np.empty((0, 0), dtype=d) for t, d in _DTYPES.items()}
 _NONE_F64 = np.empty(0, dtype=np.float64)
 #: the dtypes the Numba CPU paths take (LIF kernels, BatchNorm2d, Conv2d)
 FLOAT_DTYPES = tuple(_DTYPES)
+
+
+def torch_openmp_library() -> str | None:
+    """Path of the GNU OpenMP library PyTorch runs its CPU operators on (``None`` when PyTorch
+    was built without OpenMP or uses another runtime)."""
+    import glob
+
+    if not torch._C.has_openmp:
+        return None
+    found = sorted(glob.glob(os.path.join(os.path.dirname(torch.__file__), "lib", "libgomp*.so*")))
+    return found[0] if found else None
+
+
+def use_torch_threads(flag: bool = True) -> bool:
+    """Run the kernel halves of multi-threaded fused calls on PyTorch's OpenMP threads (default
+    when PyTorch uses GNU OpenMP; see ``neurosim.kernels.omp``) or, ``False``, on neurosim's own
+    thread pool. Returns whether PyTorch's threads are used."""
+    from neurosim.kernels import omp
+
+    return omp.configure(torch_openmp_library() if flag else None)
 
 
 def why_not(x: torch.Tensor, spec: LIFSpec, k: torch.Tensor | None = None) -> str:
@@ -411,3 +438,6 @@ def run_checked(x: torch.Tensor, v0: torch.Tensor | None, spec: LIFSpec, k: torc
     shape = (T, *step_shape)
     out_shape = (*shape[:-2], shape[-2] // 2, shape[-1] // 2) if pool else shape
     return spikes.view(out_shape), v_out.view(step_shape)
+
+
+use_torch_threads()
