@@ -6,13 +6,13 @@ dense upstream gradient (``spikes.backward(g)``, as from a following layer).
 
 Timing: all implementations in one process, interleaved round-robin over the repeats (so load
 from other jobs hits them alike); medians reported; the fused kernels are compiled before
-timing. ``--protocol interleaved`` (default) calls each implementation right after the previous
-one: cold caches, and the previous library's OpenMP worker still spinning (libgomp spins for
-several ms after a parallel torch op, taking one of the two cores: measured +1.4-3 ms on the
-neurosim call, none on the peers, which run on that same OpenMP team). ``--protocol quiet``
-writes a 96 MiB NumPy buffer (cold caches, no torch threads involved) and pauses 30 ms before
-every timed call of every implementation, so no call inherits another's threads; ``both``
-prints both tables. Memory: each implementation runs in a fresh subprocess with
+timing. ``--protocol interleaved`` calls each implementation right after the previous one:
+caches holding (dirty) data of the previous call, and PyTorch's OpenMP worker still spinning
+(libgomp spins ~8 ms after each parallel operator; neurosim's fused kernels run on that same
+OpenMP team since session 6, before that its own second thread lost 1.4-4 ms to the spinning
+one). ``--protocol quiet`` writes a 96 MiB NumPy buffer (cold caches, no torch threads involved)
+and pauses 30 ms before every timed call of every implementation, so every call starts from
+the same state and none inherits another's threads; ``both`` (default) prints both tables. Memory: each implementation runs in a fresh subprocess with
 ``MALLOC_MMAP_THRESHOLD_=65536`` (every large buffer is its own mmap and is returned to the OS
 when freed, so the resident set size tracks live memory); a sampler thread reads RSS from
 ``/proc/self/statm`` every 0.2 ms during one forward+backward; "peak extra" = peak minus the
@@ -27,7 +27,7 @@ read + written per second) and reports the rate against that measured bound too.
 
 Usage::
 
-    python benchmarks/bench_lif_layer.py                   # both cases, 7 repeats, memory
+    python benchmarks/bench_lif_layer.py --repeats 25      # both cases and protocols, memory
     python benchmarks/bench_lif_layer.py --repeats 3 --no-memory
     python benchmarks/bench_lif_layer.py --protocol both --no-memory
 """
@@ -230,7 +230,7 @@ def main(argv=None):
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--no-memory", action="store_true")
     ap.add_argument("--impls", default=",".join(IMPLS))
-    ap.add_argument("--protocol", choices=("interleaved", "quiet", "both"), default="interleaved",
+    ap.add_argument("--protocol", choices=("interleaved", "quiet", "both"), default="both",
                     help="what precedes each timed call (module docstring)")
     ap.add_argument("--memory-child", nargs=4, metavar=("IMPL", "T", "B", "N"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
