@@ -41,7 +41,8 @@ float32, as torch does) and flags in an int64 array ``F``:
 ``P``: tau, v_th, v_reset, v_rest, k_or_beta, c1, c2, one, zero, v_th - v_reset, fire threshold
 (``v_th``, or the next float above it for the strict ``>``)
 ``F``: form, decay_input, strict, reset, detach_reset, reset_delay, surrogate id, forward block,
-backward block, pool width ``W`` (0: none), steps ``T``
+backward block, pool width ``W`` (0: none), steps ``T``, stream (1: the forward writes ``H`` with
+streaming stores; fast rows only; every ``H`` row and block start on a 32-byte boundary)
 
 Static input: ``x`` may be ``[1, M]`` for ``T = F[10] > 1`` steps (the same input at every step,
 e.g. a static image after the first conv+BN); the backward then writes ``gx`` ``[1, M]``, the sum
@@ -78,7 +79,7 @@ __all__ = ["lif_bptt_forward", "lif_bptt_backward", "surrogate_grad", "run_block
            "N_PARAMS", "N_FLAGS"]
 
 N_PARAMS = 11
-N_FLAGS = 11
+N_FLAGS = 12
 
 # IEEE division (x / 0 -> inf, as torch) instead of Python's ZeroDivisionError check, which
 # also keeps divisions by per-element values (surrogates) from vectorising.
@@ -119,7 +120,7 @@ def surrogate_grad(x, out, P, F):
 # the row passes (one step of one block) live in bptt_rows.py
 
 @numba.njit(**_NJIT)
-def _run_block(x, m0, m1, V, H, h0, Hrow, Srow, spikes, Vin, R, P, F):
+def _run_block(x, m0, m1, V, H, h0, Hrow, Srow, spikes, Vin, R, P, F, stream):
     """Forward of neurons ``[m0, m1)`` over all steps from the state in ``V``: writes ``h`` into
     ``H[t, h0:h0 + m1 - m0]`` (or into the scratch row ``Hrow`` when ``H`` is empty) and the
     spikes into ``spikes[t, m0:m1]`` (or ``Srow`` when ``spikes`` is empty; with pooling the
@@ -134,7 +135,7 @@ def _run_block(x, m0, m1, V, H, h0, Hrow, Srow, spikes, Vin, R, P, F):
         Hr = H[t, h0:h0 + m1 - m0] if keep_h else Hrow
         Sr = spikes[t, m0:m1] if keep_s and pool == 0 else Srow
         if fast:
-            _fast_row(x[0 if static else t, m0:m1], V, Hr, Sr, P, form, decay_input, reset)
+            _fast_row(x[0 if static else t, m0:m1], V, Hr, Sr, P, form, decay_input, reset, stream and keep_h)
         else:
             _step_block(x[0 if static else t, m0:m1], V, Hr, Sr, Vin, R, P, form, decay_input, strict, reset,
                         reset_delay)
@@ -163,7 +164,7 @@ def _forward_block(x, v0, spikes, v_out, H, P, F, work, b):
     V = v_out[m0:m1]
     _init_state(V, v0, m0, P)
     Srow = work[3 * n:4 * n] if F[9] > 0 else work[:0]
-    _run_block(x, m0, m1, V, H, m0, work[:n], Srow, spikes, work[n:2 * n], work[2 * n:3 * n], P, F)
+    _run_block(x, m0, m1, V, H, m0, work[:n], Srow, spikes, work[n:2 * n], work[2 * n:3 * n], P, F, F[11] != 0)
 
 
 @numba.njit(**_NJIT)
@@ -226,7 +227,7 @@ def _backward_block(x, v0, Hs, gs, gv_T, gx, gv0, gk_part, P, F, work, b):
     h0 = m0 if stored else 0
     if not stored:
         _init_state(V, v0, m0, P)
-        _run_block(x, m0, m1, V, H, 0, S, S, x[:0], Vin, R, P, F)  # recompute h of this block
+        _run_block(x, m0, m1, V, H, 0, S, S, x[:0], Vin, R, P, F, False)  # recompute h of this block
     G = V  # reuse: carry = dL/dv_t
     if gv_T.shape[0] > 0:
         G[:] = gv_T[m0:m1]

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import numba
 import numpy as np
+from llvmlite import ir
+from numba.core import types
+from numba.extending import intrinsic
 
 from neurosim.config import NJIT
 from neurosim.kernels.vexp import vexp
@@ -254,14 +257,71 @@ def _dvdh_coefs(gmode, P):
     return c
 
 
+@intrinsic
+def _store_stream(typingctx, arr, idx, val):
+    """``arr[idx] = val`` as a non-temporal (streaming) store that claims 32-byte alignment, so
+    that the vectorised loop writes whole aligned vectors with ``vmovntps``/``vmovntpd`` and no
+    write-allocate read. Only for rows that start on a 32-byte boundary and loops whose index
+    starts at 0 (the vector iterations then stay aligned; LLVM's scalar epilogue stores need
+    none)."""
+    sig = types.void(arr, types.intp, arr.dtype)
+
+    def codegen(context, builder, signature, args):
+        ary = context.make_array(signature.args[0])(context, builder, args[0])
+        ptr = builder.gep(ary.data, [args[1]])
+        st = builder.store(args[2], ptr, align=32)
+        st.set_metadata("nontemporal", builder.module.add_metadata([ir.Constant(ir.IntType(32), 1)]))
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
 @numba.njit(**_NJIT)
-def _fast_row(xr, V, Hr, Sr, P, form, decay_input, reset):
+def _fast_row(xr, V, Hr, Sr, P, form, decay_input, reset, stream):
     """Charge (form 0 or 3), fire and reset of one step of one block in one loop per form:
-    ``Hr = h``, ``Sr = H(h - v_th)``, ``V`` = next state (the reset is an arithmetic select)."""
+    ``Hr = h``, ``Sr = H(h - v_th)``, ``V`` = next state (the reset is an arithmetic select).
+    ``stream``: write ``Hr`` with streaming stores (``Hr`` 32-byte aligned; see
+    :func:`_store_stream`)."""
     n = V.shape[0]
     tau, vres, vr, kb, one, zero, sub, thf = P[0], P[2], P[3], P[4], P[7], P[8], P[9], P[10]
     z = reset == 0
     u = reset == 1
+    if stream:
+        if form == 0:
+            if decay_input:
+                for j in range(n):
+                    v = V[j]
+                    h = v + (xr[j] - (v - vr)) / tau
+                    s = one if h >= thf else zero
+                    Sr[j] = s
+                    _store_stream(Hr, j, h)
+                    V[j] = (s * vres + (one - s) * h) if z else ((h - s * sub) if u else h)
+            else:
+                for j in range(n):
+                    v = V[j]
+                    h = v - (v - vr) / tau + xr[j]
+                    s = one if h >= thf else zero
+                    Sr[j] = s
+                    _store_stream(Hr, j, h)
+                    V[j] = (s * vres + (one - s) * h) if z else ((h - s * sub) if u else h)
+        else:
+            if decay_input:
+                for j in range(n):
+                    v = V[j]
+                    h = v + (xr[j] - (v - vr)) * kb
+                    s = one if h >= thf else zero
+                    Sr[j] = s
+                    _store_stream(Hr, j, h)
+                    V[j] = (s * vres + (one - s) * h) if z else ((h - s * sub) if u else h)
+            else:
+                for j in range(n):
+                    v = V[j]
+                    h = v - (v - vr) * kb + xr[j]
+                    s = one if h >= thf else zero
+                    Sr[j] = s
+                    _store_stream(Hr, j, h)
+                    V[j] = (s * vres + (one - s) * h) if z else ((h - s * sub) if u else h)
+        return
     if form == 0:
         if decay_input:
             for j in range(n):

@@ -302,3 +302,68 @@ def test_configuration_cache_follows_the_spec():
             # the module's own (cached) path gives the same spikes as the torch loop
             assert torch.equal(layer(x)[0], ref[0])
         a.spec = a.spec.replace(v_th=a.spec.v_th + 0.1)  # a new spec object: a new configuration
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_streamed_membranes_equal_plain_stores(monkeypatch, dtype):
+    """The forward writes the stored membranes with streaming stores when every row and block
+    starts on a 32-byte boundary (``F[11]``); spikes, state and gradients equal the plain stores
+    bit for bit, for row lengths that allow it and ones that do not, with pooling, a static
+    input, a learnable tau and several blocks on every thread."""
+    monkeypatch.setattr(fused, "BLOCK", 64)
+    monkeypatch.setattr(fused, "PARALLEL_MIN_STEPS", 0)
+    monkeypatch.setattr(fused, "STREAM_MIN_BYTES", 0)  # small test buffers stream too
+    q = 32 // torch.empty(0, dtype=dtype).element_size()
+    seen = []
+    real = fused.kernel_arrays
+
+    def spy(*a, **kw):
+        P, F = real(*a, **kw)
+        seen.append(int(F[11]))
+        return P, F
+
+    monkeypatch.setattr(fused, "kernel_arrays", spy)
+    runs = {}
+    for stream in (True, False):
+        monkeypatch.setattr(fused, "STREAM_MEMBRANE", stream)
+        out = []
+        for shape in [(6, 4, 2, 8, 16), (5, 3, 100), (4, 2, 3, 6, 10)]:  # rows: 1024, 300, 360
+            x = (torch.randn(*shape, generator=torch.Generator().manual_seed(sum(shape))) * 1.5 + 0.5).to(dtype)
+            for layer in (snn.LIF(2.0), snn.ParametricLIF(2.0), snn.LIF(2.0, decay_input=False, reset="subtract")):
+                layer = layer.to(dtype)
+                xr = x.clone().requires_grad_(True)
+                s, st = layer(xr)
+                (s * x).sum().backward()
+                out += [s, st.v, xr.grad] + [p.grad for p in layer.parameters()]
+            if shape[-1] % 2 == 0 and shape[-2] % 2 == 0 and len(shape) == 5:
+                xr = x.clone().requires_grad_(True)
+                p, _ = snn.LIFAvgPool(2.0).to(dtype)(xr)
+                (p * p.detach().cos()).sum().backward()
+                out += [p, xr.grad]
+                xs = x[0].clone().requires_grad_(True)
+                s, _ = snn.LIF(2.0).to(dtype).run_static(xs, shape[0])
+                s.sum().backward()
+                out += [s, xs.grad]
+        runs[stream] = out
+    for a, b in zip(runs[True], runs[False]):
+        assert torch.equal(a, b)
+    n = len(seen) // 2
+    assert any(seen[:n]) and not any(seen[n:])  # streamed somewhere with the flag, never without
+    if q == 8:  # float32: the 300-long rows are not on 32-byte boundaries -> plain stores there
+        assert 0 in seen[:n]
+
+
+def test_streamed_membranes_at_benchmark_size(monkeypatch):
+    """The default threshold streams the T32 B64 N2048 benchmark layer (16 MiB of membranes,
+    blocks on every worker thread): identical spikes and input gradient to plain stores."""
+    x = torch.randn(32, 64, 2048, generator=torch.Generator().manual_seed(3)) * 1.5 + 0.5
+    g = torch.randn(32, 64, 2048, generator=torch.Generator().manual_seed(4))
+    assert fused._stream_ok(32, 64 * 2048, x)
+    out = []
+    for stream in (True, False):
+        monkeypatch.setattr(fused, "STREAM_MEMBRANE", stream)
+        xr = x.clone().requires_grad_(True)
+        s, _ = snn.LIF(2.0, convention="spikingjelly", surrogate=snn.ATan(2.0))(xr)
+        s.backward(g)
+        out.append((s, xr.grad))
+    assert torch.equal(out[0][0], out[1][0]) and torch.equal(out[0][1], out[1][1])
