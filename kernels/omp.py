@@ -10,10 +10,13 @@ PyTorch loaded) makes the spinning thread do our work, as a native PyTorch opera
 
 How: the caller writes the task (kernel, block ranges, the address and shape of every array)
 into an int64 descriptor and calls ``GOMP_parallel(body, descriptor, n, 0)`` through ``ctypes``
-(which releases the GIL); ``body`` is a Numba ``cfunc`` per kernel and dtype that asks
-``omp_get_thread_num()`` for its range, rebuilds the arrays from the addresses
-(``numba.carray``) and runs the same kernel the thread pool would. Team thread 0 is the
-calling thread. :func:`configure` names the library (``neurosim.snn.fused`` passes PyTorch's
+(which releases the GIL); ``body`` is a Numba ``cfunc`` per kernel and dtype that rebuilds the
+arrays from the addresses (``numba.carray``) and runs the same kernel the thread pool would,
+on blocks taken one at a time from a shared counter. Team thread 0 is the calling thread; it
+waits for the others inside the body, sleeping after a short poll (``usleep``): a team thread
+woken after ~10+ ms of idling is often placed on the caller's core, and libgomp's own end
+barrier would spin there for its full spin count (a no-op region took 6.9 ms after a 30 ms
+pause against 0.19 ms with the sleeping wait). :func:`configure` names the library (``neurosim.snn.fused`` passes PyTorch's
 ``libgomp``); without one, in a forked child (libgomp's threads do not survive ``fork``) or
 with ``NEUROSIM_OMP=0``, :func:`available` is false and ``run_blocks`` keeps its thread pool.
 
@@ -35,11 +38,15 @@ from neurosim.config import NJIT, env_flag
 __all__ = ["configure", "available", "run", "KINDS", "MAX_RANGES"]
 
 MAX_RANGES = 64
-# descriptor layout (int64 slots)
-KIND, NRANGES, TIDFN, NTHFN = 0, 1, 2, 3
-BOUNDS = 4  # MAX_RANGES + 1 block bounds
-ARR = BOUNDS + MAX_RANGES + 1  # (address, n0, n1) per array
+# descriptor layout (int64 slots); the two shared counters on their own 64-byte lines
+KIND, NRANGES, TIDFN, NTHFN, NBLOCKS, USLEEP, SPIN = 0, 1, 2, 3, 4, 5, 6
+NEXT = 8  # next block to take
+DONE = 16  # team threads finished
+ARR = 24  # (address, n0, n1) per array
 DESC_LEN = ARR + 3 * 12
+#: rounds the calling thread polls for the other team threads to finish before it sleeps
+#: (``usleep(20)`` per round after that)
+WAIT_SPIN = 20000
 
 #: task kinds: ``2 * job + (dtype is float64)``; job 0 LIF forward, 1 LIF backward
 KINDS = {("forward", np.dtype(np.float32)): 0, ("forward", np.dtype(np.float64)): 1,
@@ -68,6 +75,33 @@ def _i64ptr(typingctx, p):
 
     def codegen(context, builder, signature, args):
         return builder.bitcast(args[0], context.get_value_type(signature.return_type))
+
+    return sig, codegen
+
+
+@intrinsic
+def fetch_add(typingctx, arr, idx, val):
+    """Atomically ``old = arr[idx]; arr[idx] += val``; returns ``old`` (int64 array)."""
+    sig = types.int64(arr, types.intp, types.int64)
+
+    def codegen(context, builder, signature, args):
+        ary = context.make_array(signature.args[0])(context, builder, args[0])
+        ptr = builder.gep(ary.data, [args[1]])
+        return builder.atomic_rmw("add", ptr, args[2], "seq_cst")
+
+    return sig, codegen
+
+
+@intrinsic
+def _call_int1(typingctx, fn, a):
+    """Call ``int f(unsigned)`` at address ``fn`` (``usleep``)."""
+    sig = types.int64(types.int64, types.int64)
+
+    def codegen(context, builder, signature, args):
+        i32 = ir.IntType(32)
+        fnty = ir.FunctionType(i32, [i32])
+        r = builder.call(builder.inttoptr(args[0], fnty.as_pointer()), [builder.trunc(args[1], i32)])
+        return builder.sext(r, ir.IntType(64))
 
     return sig, codegen
 
@@ -110,15 +144,18 @@ def _head(d, kind, fns, nblocks, nranges):
     d[NRANGES] = nranges
     d[TIDFN] = fns[0]
     d[NTHFN] = fns[1]
-    for i in range(nranges + 1):
-        d[BOUNDS + i] = nblocks * i // nranges
+    d[USLEEP] = fns[2]
+    d[SPIN] = WAIT_SPIN
+    d[NBLOCKS] = nblocks
+    d[NEXT] = 0
+    d[DONE] = 0
 
 
 @numba.njit(**_NJIT)
 def fill_forward(d, kind, fns, nblocks, nranges, x, v0, spikes, v_out, H, P, F, work):
     """Write the descriptor of a :func:`~neurosim.kernels.bptt.lif_bptt_forward` call over
-    ``nblocks`` blocks in ``nranges`` ranges (``work`` ``[nranges, size]``: scratch per range;
-    ``fns``: addresses of ``omp_get_thread_num``, ``omp_get_num_threads``)."""
+    ``nblocks`` blocks for ``nranges`` threads (``work`` ``[nranges, size]``: scratch per
+    thread; ``fns``: addresses of ``omp_get_thread_num``, ``omp_get_num_threads``, ``usleep``)."""
     _head(d, kind, fns, nblocks, nranges)
     _put(d, 0, x)
     _put(d, 1, v0)
@@ -162,7 +199,8 @@ def configure(path: str | None) -> bool:
         lib = ctypes.CDLL(path)
         gomp = lib.GOMP_parallel
         fns = np.array([ctypes.cast(lib.omp_get_thread_num, ctypes.c_void_p).value,
-                        ctypes.cast(lib.omp_get_num_threads, ctypes.c_void_p).value], dtype=np.int64)
+                        ctypes.cast(lib.omp_get_num_threads, ctypes.c_void_p).value,
+                        ctypes.cast(ctypes.CDLL(None).usleep, ctypes.c_void_p).value], dtype=np.int64)
     except (OSError, AttributeError):
         return False
     gomp.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_uint, ctypes.c_uint]
@@ -180,10 +218,10 @@ def available() -> bool:
 
 def run(job: str, nblocks: int, nranges: int, args, work) -> None:
     """Run ``job`` (``"forward"``/``"backward"``: the LIF BPTT kernels, arguments ``args``
-    as for them without the scratch and block range) over ``nblocks`` blocks split into
-    ``nranges`` ranges (at most :data:`MAX_RANGES`) by an OpenMP team of ``nranges`` threads,
-    the calling thread included; ``work`` ``[nranges, size]`` is the scratch, a row per range.
-    Callers serialise their calls (one descriptor)."""
+    as for them without the scratch and block range) over ``nblocks`` blocks on an OpenMP team
+    of ``nranges`` threads (at most :data:`MAX_RANGES`), the calling thread included;
+    ``work`` ``[nranges, size]`` is the scratch, a row per thread. Callers serialise their
+    calls (one descriptor)."""
     st = _STATE
     kind = KINDS[(job, args[0].dtype)]
     body = _BODIES[kind]
