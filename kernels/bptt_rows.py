@@ -12,7 +12,7 @@ import numba
 import numpy as np
 from llvmlite import ir
 from numba.core import types
-from numba.extending import intrinsic
+from numba.extending import intrinsic, overload
 
 from neurosim.config import NJIT
 from neurosim.kernels.vexp import vexp
@@ -258,12 +258,7 @@ def _dvdh_coefs(gmode, P):
 
 
 @intrinsic
-def _store_stream(typingctx, arr, idx, val):
-    """``arr[idx] = val`` as a non-temporal (streaming) store that claims 32-byte alignment, so
-    that the vectorised loop writes whole aligned vectors with ``vmovntps``/``vmovntpd`` and no
-    write-allocate read. Only for rows that start on a 32-byte boundary and loops whose index
-    starts at 0 (the vector iterations then stay aligned; LLVM's scalar epilogue stores need
-    none)."""
+def _store_stream_intrinsic(typingctx, arr, idx, val):
     sig = types.void(arr, types.intp, arr.dtype)
 
     def codegen(context, builder, signature, args):
@@ -274,6 +269,23 @@ def _store_stream(typingctx, arr, idx, val):
         return context.get_dummy_value()
 
     return sig, codegen
+
+
+def _store_stream(arr, idx, val):
+    """``arr[idx] = val``; compiled, a non-temporal (streaming) store that claims 32-byte
+    alignment, so that the vectorised loop writes whole aligned vectors with
+    ``vmovntps``/``vmovntpd`` and no write-allocate read. Only for rows that start on a 32-byte
+    boundary and loops whose index starts at 0 (the vector iterations then stay aligned;
+    LLVM's scalar epilogue stores need none). Plain Python (``NUMBA_DISABLE_JIT``): a store."""
+    arr[idx] = val
+
+
+@overload(_store_stream)
+def _store_stream_overload(arr, idx, val):
+    def impl(arr, idx, val):
+        _store_stream_intrinsic(arr, idx, val)
+
+    return impl
 
 
 @numba.njit(**_NJIT)
