@@ -293,7 +293,9 @@ def _fast_row(xr, V, Hr, Sr, P, form, decay_input, reset, stream):
     """Charge (form 0 or 3), fire and reset of one step of one block in one loop per form:
     ``Hr = h``, ``Sr = H(h - v_th)``, ``V`` = next state (the reset is an arithmetic select).
     ``stream``: write ``Hr`` with streaming stores (``Hr`` 32-byte aligned; see
-    :func:`_store_stream`)."""
+    :func:`_store_stream`). The loops are written out twice on purpose: with the store chosen
+    inside one loop (a helper taking the flag) LLVM kept it scalar, 1.06 vs 0.25 ns per
+    neuron-step in cache."""
     n = V.shape[0]
     tau, vres, vr, kb, one, zero, sub, thf = P[0], P[2], P[3], P[4], P[7], P[8], P[9], P[10]
     z = reset == 0
