@@ -346,7 +346,7 @@ def _scratch(worker: int, size: int, dtype) -> np.ndarray:
 
 
 def _scratch_rows(n: int, size: int, dtype) -> np.ndarray:
-    """``[n, >= size]`` scratch, a row per range (OpenMP path), kept between calls."""
+    """``[n, >= size]`` scratch, a row per team thread (OpenMP path), kept between calls."""
     key = ("rows", np.dtype(dtype).str)
     buf = _SCRATCH.get(key)
     if buf is None or buf.shape[0] < n or buf.shape[1] < size:

@@ -19,8 +19,9 @@ buffer and no write-allocate read of one (32 instead of 36 bytes per neuron-step
 write-allocates); a second backward through the same graph (``retain_graph=True``) recomputes
 the membranes. Large stored-membrane buffers (:data:`STREAM_MIN_BYTES`) are written with
 streaming stores (:data:`STREAM_MEMBRANE`): the backward reads them after the rest of the
-network ran, so caching them only costs a write-allocate read and cache space. No dtype conversions; ``.numpy()`` views share
-memory with the tensors; a non-contiguous input or upstream gradient is made contiguous once.
+network ran, so caching them only costs a write-allocate read and cache space. No dtype
+conversions; ``.numpy()`` views share memory with the tensors; a non-contiguous input or
+upstream gradient is made contiguous once.
 
 Buffer cache: the ``[T, B, ...]`` buffers (spikes, stored membranes, input gradient) of at
 least 1 MiB come from a small cache of freed buffers (:func:`set_buffer_cache`). Fresh large
@@ -60,8 +61,9 @@ from torch.autograd.function import once_differentiable
 
 from neurosim.snn.functional.lif import LIFSpec
 
-__all__ = ["use_torch_threads", "torch_openmp_library", "supports", "why_not", "why_not_pool", "lif_fused", "run_checked", "kernel_arrays", "backward_block", "BLOCK",
-           "STORE_MEMBRANE", "STORE_MEMBRANE_MAX_BYTES", "GRAD_OVER_MEMBRANE", "PARALLEL_MIN_STEPS", "set_buffer_cache",
+__all__ = ["use_torch_threads", "torch_openmp_library", "supports", "why_not", "why_not_pool", "lif_fused",
+           "run_checked", "kernel_arrays", "backward_block", "BLOCK", "STORE_MEMBRANE", "STORE_MEMBRANE_MAX_BYTES",
+           "GRAD_OVER_MEMBRANE", "STREAM_MEMBRANE", "STREAM_MIN_BYTES", "PARALLEL_MIN_STEPS", "set_buffer_cache",
            "buffer_cache_info", "cached_empty", "FLOAT_DTYPES"]
 
 #: largest forward block (neurons; time loop inside, contiguous innermost loop); calls with
