@@ -371,7 +371,7 @@ def run_blocks(kernel, nblocks: int, work_size: int, *args, threads: int | None 
             kernel(*args, _scratch(0, work_size, dtype), 0, nblocks)
             return
         job = _OMP_JOBS.get(kernel)
-        if job is not None and threads <= omp.MAX_RANGES and omp.available():
+        if job is not None and omp.available():
             omp.run(job, nblocks, threads, args, _scratch_rows(threads, work_size, dtype))
             return
         if _POOL is None or _POOL._max_workers < threads:

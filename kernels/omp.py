@@ -35,11 +35,10 @@ from numba.extending import intrinsic
 
 from neurosim.config import NJIT, env_flag
 
-__all__ = ["configure", "available", "run", "KINDS", "MAX_RANGES"]
+__all__ = ["configure", "available", "run", "KINDS"]
 
-MAX_RANGES = 64
 # descriptor layout (int64 slots); the two shared counters on their own 64-byte lines
-KIND, NRANGES, TIDFN, NTHFN, NBLOCKS, USLEEP, SPIN = 0, 1, 2, 3, 4, 5, 6
+KIND, TIDFN, NTHFN, NBLOCKS, USLEEP, SPIN = 0, 2, 3, 4, 5, 6
 NEXT = 8  # next block to take
 DONE = 16  # team threads finished
 ARR = 24  # (address, n0, n1) per array
@@ -139,9 +138,8 @@ def _a2(d, i, like):
 
 
 @numba.njit(**_NJIT)
-def _head(d, kind, fns, nblocks, nranges):
+def _head(d, kind, fns, nblocks):
     d[KIND] = kind
-    d[NRANGES] = nranges
     d[TIDFN] = fns[0]
     d[NTHFN] = fns[1]
     d[USLEEP] = fns[2]
@@ -152,11 +150,10 @@ def _head(d, kind, fns, nblocks, nranges):
 
 
 @numba.njit(**_NJIT)
-def fill_forward(d, kind, fns, nblocks, nranges, x, v0, spikes, v_out, H, P, F, work):
+def fill_forward(d, kind, fns, nblocks, x, v0, spikes, v_out, H, P, F, work):
     """Write the descriptor of a :func:`~neurosim.kernels.bptt.lif_bptt_forward` call over
-    ``nblocks`` blocks for ``nranges`` threads (``work`` ``[nranges, size]``: scratch per
-    thread; ``fns``: addresses of ``omp_get_thread_num``, ``omp_get_num_threads``, ``usleep``)."""
-    _head(d, kind, fns, nblocks, nranges)
+    ``nblocks`` blocks (``work`` ``[threads, size]``: scratch per team thread; ``fns``: addresses of ``omp_get_thread_num``, ``omp_get_num_threads``, ``usleep``)."""
+    _head(d, kind, fns, nblocks)
     _put(d, 0, x)
     _put(d, 1, v0)
     _put(d, 2, spikes)
@@ -168,9 +165,9 @@ def fill_forward(d, kind, fns, nblocks, nranges, x, v0, spikes, v_out, H, P, F, 
 
 
 @numba.njit(**_NJIT)
-def fill_backward(d, kind, fns, nblocks, nranges, x, v0, H, gs, gv_T, gx, gv0, gk_part, P, F, work):
+def fill_backward(d, kind, fns, nblocks, x, v0, H, gs, gv_T, gx, gv0, gk_part, P, F, work):
     """As :func:`fill_forward` for :func:`~neurosim.kernels.bptt.lif_bptt_backward`."""
-    _head(d, kind, fns, nblocks, nranges)
+    _head(d, kind, fns, nblocks)
     _put(d, 0, x)
     _put(d, 1, v0)
     _put(d, 2, H)
@@ -216,19 +213,19 @@ def available() -> bool:
     return ENABLED and bool(_STATE) and _STATE["pid"] == os.getpid()
 
 
-def run(job: str, nblocks: int, nranges: int, args, work) -> None:
+def run(job: str, nblocks: int, nthreads: int, args, work) -> None:
     """Run ``job`` (``"forward"``/``"backward"``: the LIF BPTT kernels, arguments ``args``
     as for them without the scratch and block range) over ``nblocks`` blocks on an OpenMP team
-    of ``nranges`` threads (at most :data:`MAX_RANGES`), the calling thread included;
-    ``work`` ``[nranges, size]`` is the scratch, a row per thread. Callers serialise their
+    of ``nthreads`` threads, the calling thread included;
+    ``work`` ``[nthreads, size]`` is the scratch, a row per thread. Callers serialise their
     calls (one descriptor)."""
     st = _STATE
     kind = KINDS[(job, args[0].dtype)]
     body = _BODIES[kind]
     if body is None:
         body = _BODIES[kind] = _body(kind)
-    (fill_forward if kind < 2 else fill_backward)(st["desc"], kind, st["fns"], nblocks, nranges, *args, work)
-    st["gomp"](body, st["addr"], nranges, 0)
+    (fill_forward if kind < 2 else fill_backward)(st["desc"], kind, st["fns"], nblocks, *args, work)
+    st["gomp"](body, st["addr"], nthreads, 0)
 
 
 _BODIES = [None] * 4

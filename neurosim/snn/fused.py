@@ -316,19 +316,24 @@ _PLANS: dict = {}
 _PLANS_MAX = 128
 
 
+def _configure(spec: LIFSpec, x2: torch.Tensor, T: int, M: int, store: bool, pool_w: int, threads, k):
+    """``(P, F, n forward blocks, forward scratch, backward block)`` of one call."""
+    block = forward_block(M, 2 * pool_w if pool_w else 64, threads)
+    P, F = kernel_arrays(spec, _DTYPES[x2.dtype], k, T=T, block=block, store=store, pool_w=pool_w,
+                         stream=_stream_ok(T, M, x2))
+    return P, F, -(-M // block), 4 * block, int(F[8])
+
+
 def _plan(spec: LIFSpec, x2: torch.Tensor, T: int, M: int, store: bool, pool_w: int, threads):
-    """``(P, F, n forward blocks, forward scratch, backward block)`` for a call without learnable
-    tau, kept for the next call of the same layer (configuring costs ~0.1 ms with cold caches)."""
+    """:func:`_configure` for a call without learnable tau, kept for the next call of the same
+    layer (configuring costs ~0.1 ms with cold caches)."""
     from neurosim.kernels.bptt import n_workers
 
     nw = n_workers() if threads is None else threads
     key = (id(spec), x2.dtype, T, M, store, pool_w, nw, BLOCK, backward_block, STREAM_MEMBRANE, STREAM_MIN_BYTES)
     plan = _PLANS.get(key)
     if plan is None or plan[0] is not spec:
-        block = forward_block(M, 2 * pool_w if pool_w else 64, nw)
-        P, F = kernel_arrays(spec, _DTYPES[x2.dtype], None, T=T, block=block, store=store, pool_w=pool_w,
-                             stream=_stream_ok(T, M, x2))
-        plan = (spec, P, F, -(-M // block), 4 * block, int(F[8]))
+        plan = (spec, *_configure(spec, x2, T, M, store, pool_w, nw, None))
         if len(_PLANS) >= _PLANS_MAX:
             _PLANS.clear()
         _PLANS[key] = plan
@@ -346,11 +351,8 @@ class _FusedLIF(torch.autograd.Function):
         threads = 1 if T * M < PARALLEL_MIN_STEPS else None
         if k is None:
             P, F, nblocks, work, bwd_block = _plan(spec, x2, T, M, store, pool_w, threads)
-        else:
-            block = forward_block(M, 2 * pool_w if pool_w else 64, threads)
-            P, F = kernel_arrays(spec, _DTYPES[x2.dtype], float(k), T=T, block=block, store=store, pool_w=pool_w,
-                                 stream=_stream_ok(T, M, x2))
-            nblocks, work, bwd_block = -(-M // block), 4 * block, int(F[8])
+        else:  # the leak changes with every optimiser step: configured per call
+            P, F, nblocks, work, bwd_block = _configure(spec, x2, T, M, store, pool_w, threads, float(k))
         spikes = _CACHE.empty((T, M // 4 if pool_w else M), x2.dtype)
         v_out = torch.empty(M, dtype=x2.dtype)
         H = _CACHE.empty((T, M), x2.dtype) if store else None
