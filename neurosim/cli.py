@@ -91,7 +91,7 @@ def distill(
     student: str = typer.Option("spiking_convnet", "--student"),
     kd: str = typer.Option("bkd+wsld", "--kd", help="none, kd, wsld, feature, bkd or bkd+wsld"),
     epochs: int = typer.Option(1, "--epochs"),
-    teacher_epochs: int = typer.Option(1, "--teacher-epochs"),
+    teacher_epochs: int = typer.Option(5, "--teacher-epochs"),
     batch_size: int = typer.Option(128, "--batch-size"),
     timesteps: int = typer.Option(4, "--timesteps", "-T"),
     seed: int = typer.Option(0, "--seed"),
@@ -101,12 +101,19 @@ def distill(
     out: Path = typer.Option(Path("neurosim-out/distill"), "--out"),
     label_smoothing: float = typer.Option(0.0, "--label-smoothing", help="student CE label smoothing (BKDSNN: 0.1)"),
     lr_schedule: str = typer.Option("constant", "--lr-schedule", help="student lr: constant or cosine (per step, to 0)"),
-    bkd_alpha: float = typer.Option(2e-3, "--bkd-alpha", help="weight of the blurred KD term (BKDSNN alpha_mgd)"),
+    bkd_alpha: float = typer.Option(6e-3, "--bkd-alpha", help="weight of the blurred KD term (BKDSNN alpha_mgd; "
+                                                                   "its shipped configs use 2e-3)"),
     bkd_lambda: float = typer.Option(0.15, "--bkd-lambda", help="channel mask ratio of blurred KD (lambda_mgd)"),
     kd_temperature: Optional[float] = typer.Option(None, "--kd-temperature",
                                                    help="logits KD temperature (default 4 for kd, 2 for WSLD)"),
 ):
-    """Train an SNN student with an ANN teacher (KD, WSLD, feature KD, blurred KD)."""
+    """Train an SNN student with an ANN teacher (KD, WSLD, feature KD, blurred KD).
+
+    Defaults = the best measured recipe (experiments/distill/README.md,
+    session 5): 5-epoch ANN ConvNet teacher, 1-epoch spiking ConvNet
+    student (T = 4), BKD + WSLD, --bkd-alpha 6e-3. All of Fashion-MNIST,
+    seed 0: student 89.34 % (seeds 0-4: 89.28 +- 0.16 %; no KD 88.77 %).
+    """
     _print_summary(_call("distill", dataset=dataset, teacher=teacher, student=student, kd=kd, epochs=epochs,
                          teacher_epochs=teacher_epochs, batch_size=batch_size, timesteps=timesteps, seed=seed,
                          data=data, limit=limit, resume=resume, out=out, label_smoothing=label_smoothing,

@@ -38,11 +38,11 @@ def _tensors(name, split, data, limit, seed):
 
 
 def run(dataset: str = "fashion_mnist", teacher: str = "convnet", student: str = "spiking_convnet",
-        kd: str = "bkd+wsld", epochs: int = 1, teacher_epochs: int = 1, batch_size: int = 128, timesteps: int = 4,
+        kd: str = "bkd+wsld", epochs: int = 1, teacher_epochs: int = 5, batch_size: int = 128, timesteps: int = 4,
         seed: int = 0, data=None, limit=None, resume: bool = False, out="neurosim-out/distill", *,
         lr: float = 1e-3, teacher_lr: float = 1e-3, model_cfg: dict | None = None, progress: bool = True,
         test_limit=None, precise_bn: int = 2000, label_smoothing: float = 0.0,
-        lr_schedule: str = "constant", bkd_alpha: float = 2e-3, bkd_lambda: float = 0.15,
+        lr_schedule: str = "constant", bkd_alpha: float = 6e-3, bkd_lambda: float = 0.15,
         kd_temperature: float | None = None) -> dict:
     """Run the pipeline; returns the summary dict (also written to ``out/summary.json``).
 
@@ -53,8 +53,13 @@ def run(dataset: str = "fashion_mnist", teacher: str = "convnet", student: str =
     (of the student's CE term) and ``lr_schedule`` (``"constant"`` or per-step ``"cosine"``)
     apply to the student; the teacher always trains with plain CE at a constant lr.
     ``bkd_alpha`` / ``bkd_lambda``: weight and channel-mask ratio of the blurred KD term (BKDSNN
-    alpha_mgd / lambda_mgd; 2e-3 / 0.15 as in its shipped configs); ``kd_temperature``: logits
+    alpha_mgd / lambda_mgd; BKDSNN's shipped configs use 2e-3 / 0.15); ``kd_temperature``: logits
     temperature (default: 4 for ``kd``, 2 for WSLD).
+
+    The defaults are the best measured recipe (``experiments/distill/README.md``, session 5):
+    a 5-epoch ANN teacher, a 1-epoch student, BKD + WSLD with ``bkd_alpha=6e-3``. On all of
+    Fashion-MNIST they give 89.34 % (seed 0; 89.28 +- 0.16 % over seeds 0-4) against 88.77 +- 0.37 %
+    without KD.
     """
     import torch
 
