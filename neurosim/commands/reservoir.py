@@ -103,7 +103,7 @@ def _task_bytes(kind, task, n, n_steps, n_train, n_test, T, n_trials):
     return max(build, kept + run, kept + readout)
 
 
-def _ei(task, size, seed, n_steps=EI_STEPS):
+def _ei(task, size, seed, n_steps=EI_STEPS, on_step=None):
     import neurosim.reservoir as R
 
     kw = _ei_kwargs(seed)
@@ -131,6 +131,8 @@ def _ei(task, size, seed, n_steps=EI_STEPS):
             cv = R.RidgeCV((1e-8, 1e-5, 1e-2, 1.0), k=3).fit(st[w:half], y_te[w:half])
             scores[name] = {"nrmse": R.nrmse(y_te[half:], cv.predict(st[half:])), "alpha": cv.alpha_}
         scores[name]["mean_rate"] = float(st.mean())
+        if on_step is not None:
+            on_step(f"E/I {name}")
         del res, st  # one reservoir and its states at a time (what task_memory_bytes assumes)
     return scores
 
@@ -149,7 +151,7 @@ def _digits(data, n_train, n_test, seed):
     return X, y, Xt, yt, "embedded"
 
 
-def _lsm(task, size, seed, data, n_train=LSM_TRAIN, n_test=LSM_TEST, T=LSM_T):
+def _lsm(task, size, seed, data, n_train=LSM_TRAIN, n_test=LSM_TEST, T=LSM_T, on_step=None):
     import neurosim.reservoir as R
     from neurosim.data.encoders import rate_encode
 
@@ -170,6 +172,8 @@ def _lsm(task, size, seed, data, n_train=LSM_TRAIN, n_test=LSM_TEST, T=LSM_T):
             out[wname] = {"separation": R.separation(fte, yt),
                           "input_separation": R.separation(te.sum(1).astype(float), yt)}
         out[wname]["mean_spikes_per_neuron"] = float(ftr.sum(1).mean() / size)
+        if on_step is not None:
+            on_step(f"LSM {wname}")
         del lsm, ftr, fte  # one reservoir and its features at a time (what task_memory_bytes assumes)
     return out
 
@@ -239,19 +243,29 @@ def run(kind: str = "ei-adaptive", task: str | None = None, size=None, seed: int
     return summary
 
 
-def demo_stage(stage_dir, *, data_dir=None, fast: bool = False, seed: int = 0) -> StageResult:
-    """E/I reservoir memory capacity (adapted vs not) and LSM digit classification."""
+def demo_stage(stage_dir, *, data_dir=None, fast: bool = False, seed: int = 0, progress: bool = False) -> StageResult:
+    """E/I reservoir memory capacity (adapted vs not) and LSM digit classification.
+
+    ``progress``: a tqdm bar over the four parts (stderr).
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from tqdm import tqdm
 
     stage_dir = Path(stage_dir)
     fast = fast or os.environ.get("NEUROSIM_FAST") == "1"
     n_ei, steps = (100, 1500) if fast else (200, 4000)
-    ei = _ei("memory_capacity", n_ei, seed, n_steps=steps)
     n_tr, n_te, n_lsm = (200, 100, 150) if fast else (2000, 500, 300)
-    lsm = _lsm("classification", n_lsm, seed, data_dir, n_train=n_tr, n_test=n_te, T=15 if fast else 30)
+    with tqdm(total=4, desc="reservoir", unit="part", disable=not progress, leave=False) as bar:
+        def step(done):
+            bar.set_postfix_str(done)
+            bar.update(1)
+
+        ei = _ei("memory_capacity", n_ei, seed, n_steps=steps, on_step=step)
+        lsm = _lsm("classification", n_lsm, seed, data_dir, n_train=n_tr, n_test=n_te, T=15 if fast else 30,
+                   on_step=step)
     fig, ax = plt.subplots(figsize=(5, 3))
     for name in ("baseline", "adapted"):
         ax.plot(np.arange(1, 101), ei[name]["mc_k"], label=f"{name} (MC={ei[name]['memory_capacity']:.1f})")
