@@ -81,7 +81,7 @@ def test_bad_data_fails_before_any_stage_and_keeps_earlier_output(broken, tmp_pa
     data = _data_folder(tmp_path, broken)
     out = tmp_path / "demo"
     before = _earlier_output(out)
-    code = main(["demo", "--fast", "--quiet", "--data", str(data), "--out", str(out)])
+    code = main(["demo", "--fast", "--data", str(data), "--out", str(out)])
     err = capsys.readouterr().err
     assert code == 2
     assert err.startswith("error:") and Path(broken).name in err and "Traceback" not in err
@@ -179,7 +179,7 @@ def test_bars_on_a_terminal_unless_quiet(tmp_path, quiet):
 
 def test_report_links_are_relative_to_the_report(tmp_path, fake_stages, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    demo.run("neurosim-demo", quiet=True)  # the README's relative --out
+    demo.run("neurosim-demo")  # the README's relative --out
     report = tmp_path / "neurosim-demo" / "report.md"
     links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", report.read_text())
     assert len(links) == len(STAGE_NAMES)
