@@ -153,18 +153,17 @@ def run(network: str, neurons=None, duration_ms: float = 1000.0, dt_ms=None, see
 def demo_stage(stage_dir, *, data_dir=None, fast: bool = False, seed: int = 0, progress: bool = False) -> StageResult:
     """Izhikevich (2003) raster and a CUBA raster + population rate (no data needed).
 
-    ``progress`` shows a tqdm bar per simulation (stderr).
+    ``progress`` is accepted for the demo's interface; each simulation loop takes milliseconds,
+    so it shows no bar (``neurosim simulate`` shows one).
     """
     stage_dir = Path(stage_dir)
     izh_n, izh_ms = (1000, 300.0) if fast else (1000, 1000.0)
     cuba_n, cuba_ms = (4000, 300.0) if fast else (4000, 1000.0)
-    izh = simulate_network(build_network("izhikevich2003", izh_n, None, seed), izh_ms, progress=progress,
-                           warmup_steps=WARMUP_STEPS)
+    izh = simulate_network(build_network("izhikevich2003", izh_n, None, seed), izh_ms, warmup_steps=WARMUP_STEPS)
     f1 = _save_raster(stage_dir / "izhikevich2003_raster.png", izh, izh_ms,
                       f"Izhikevich 2003: {izh_n} neurons, {izh['rate_hz']:.1f} Hz", split=int(0.8 * izh_n),
                       bin_ms=2.0)
-    cuba = simulate_network(build_network("cuba", cuba_n, None, seed), cuba_ms, progress=progress,
-                            warmup_steps=WARMUP_STEPS)
+    cuba = simulate_network(build_network("cuba", cuba_n, None, seed), cuba_ms, warmup_steps=WARMUP_STEPS)
     f2 = _save_raster(stage_dir / "cuba_raster_rate.png", cuba, cuba_ms,
                       f"CUBA: {cuba_n} neurons, {cuba['rate_hz']:.1f} Hz", split=int(0.8 * cuba_n))
     metrics = {}
