@@ -147,8 +147,11 @@ def continual(
 @app.command()
 def reservoir(
     kind: str = typer.Option("ei-adaptive", "--kind", help="lsm, ei-adaptive or izhikevich"),
-    task: str = typer.Option("memory_capacity", "--task"),
-    size: Optional[int] = typer.Option(None, "--size", help="reservoir neurons"),
+    task: Optional[str] = typer.Option(
+        None, "--task", help="task (default: the kind's first) -- ei-adaptive: memory_capacity, narma10, "
+        "mackey_glass; lsm: classification, separation; izhikevich: timing, memory_capacity"),
+    size: Optional[int] = typer.Option(None, "--size", help="reservoir neurons (default: ei-adaptive 200, lsm 300, "
+                                       "izhikevich 200)"),
     seed: int = typer.Option(0, "--seed"),
     data: Optional[Path] = typer.Option(None, "--data"),
     out: Path = typer.Option(Path("neurosim-out/reservoir"), "--out"),
@@ -185,9 +188,10 @@ def demo(
     data: Optional[Path] = typer.Option(None, "--data", help="real data folder (default: embedded data)"),
     fast: bool = typer.Option(False, "--fast/--full", help="smaller sizes (used by the tests)"),
     seed: int = typer.Option(0, "--seed"),
+    quiet: bool = typer.Option(False, "--quiet", help="no stage lines or progress bars on stderr"),
 ):
     """Run one short stage per capability and write report.md, figures and summary.json."""
-    _print_summary(_call("demo", out=out, data=data, fast=fast, seed=seed))
+    _print_summary(_call("demo", out=out, data=data, fast=fast, seed=seed, quiet=quiet))
 
 
 def main(argv=None) -> int:

@@ -191,8 +191,11 @@ def run(method: str = "hlop", benchmark: str = "pmnist", tasks: int = 10, epochs
     return summary
 
 
-def demo_stage(stage_dir, *, data_dir=None, fast: bool = False, seed: int = 0) -> StageResult:
-    """Permuted digits, fine-tuning vs HLOP on a small spiking MLP (embedded data when no data_dir)."""
+def demo_stage(stage_dir, *, data_dir=None, fast: bool = False, seed: int = 0, progress: bool = False) -> StageResult:
+    """Permuted digits, fine-tuning vs HLOP on a small spiking MLP (embedded data when no data_dir).
+
+    ``progress``: a tqdm bar per task (stderr).
+    """
     import torch
 
     from neurosim.continual.baselines import Finetune
@@ -214,7 +217,8 @@ def demo_stage(stage_dir, *, data_dir=None, fast: bool = False, seed: int = 0) -
         threads = torch.get_num_threads()
         torch.set_num_threads(1)  # small matrices: one thread avoids OpenMP overhead
         try:
-            res = run_sequence(model, st, tasks, seed=seed, batch_size=16, lr=0.1, epochs=epochs)
+            res = run_sequence(model, st, tasks, seed=seed, batch_size=16, lr=0.1, epochs=epochs,
+                               progress=progress)
         finally:
             torch.set_num_threads(threads)
         metrics[f"{name}_acc"] = round(res["acc"], 4)

@@ -1,14 +1,30 @@
 """``neurosim demo``: one short stage per capability, a report folder at the end.
 
-Each capability contributes ``demo_stage`` in its command module; a stage whose module is
-not part of this build yet is listed as skipped in the report (never silently).
+Each capability contributes ``demo_stage(stage_dir, *, data_dir, fast, seed, progress)`` in its
+command module; a stage whose module is not part of this build yet is listed as skipped in the
+report (never silently).
+
+Order of work: every input is validated first -- the options and, with ``--data``, every file
+a stage will read (:data:`DATA_INPUTS`, loaded once with the stages' own loaders) -- so a bad
+input fails before any stage has written anything. Then the stages run, each into its own
+sub-folder of ``out``, and ``summary.json`` and ``report.md`` are written last. Nothing is
+read back from ``out`` and every link in ``report.md`` is relative to ``report.md``: the
+folder can be written under a temporary name and renamed, moved or copied afterwards.
+
+Messages go to stderr: one line when a stage starts and one when it ends (``[2/6] training
+...``), and tqdm progress bars inside the long stages when stderr is a terminal; ``quiet``
+turns all of them off.
 """
 from __future__ import annotations
 
 import importlib
+import os
 import platform
+import sys
 import time
 from pathlib import Path
+
+from neurosim._validation import check_int
 
 from . import StageResult, ensure_out_dir, write_json
 
@@ -22,6 +38,29 @@ STAGES = (
     ("tsrsa", "tsrsa"),
 )
 
+#: one line per stage for the progress messages
+DESCRIPTIONS = {
+    "simulation": "spiking network simulation (Izhikevich 2003, CUBA)",
+    "training": "surrogate-gradient training of a spiking network",
+    "distillation": "ANN-to-SNN knowledge distillation",
+    "continual": "continual learning, fine-tuning vs HLOP",
+    "reservoir": "reservoir computing (E/I rate reservoir, liquid-state machine)",
+    "tsrsa": "TSRSA of a spiking ConvNet against cortical responses",
+}
+
+#: what each stage reads from ``--data`` (its demo_stage with ``data_dir`` given):
+#: ("mnist" | "fashion_mnist", split) through ``neurosim.data.mnist.load_mnist``, and
+#: "allen_2p_scenes" through ``neurosim.data.allen.load_allen_2p_scenes`` when the folder
+#: ``allen_natural_scenes_visp_2p`` exists (the TSRSA stage falls back to synthetic responses)
+DATA_INPUTS = {
+    "simulation": (),
+    "training": (("fashion_mnist", "train"), ("fashion_mnist", "test")),
+    "distillation": (("fashion_mnist", "train"), ("fashion_mnist", "test")),
+    "continual": (("mnist", "train"), ("mnist", "test")),
+    "reservoir": (("mnist", "train"), ("mnist", "test")),
+    "tsrsa": ("allen_2p_scenes",),
+}
+
 
 def _load_stage(module: str):
     name = f"neurosim.commands.{module}"
@@ -34,22 +73,92 @@ def _load_stage(module: str):
     return getattr(mod, "demo_stage", None)
 
 
-def run(out, data=None, fast: bool = False, seed: int = 0) -> dict:
-    out = ensure_out_dir(out)
+def check_options(out, data, fast, seed, quiet) -> None:
+    """``ValueError``/``TypeError``/``FileNotFoundError`` for a bad option (nothing is written)."""
+    check_int("seed", seed, min_value=0)
+    for name, flag in (("fast", fast), ("quiet", quiet)):
+        if not isinstance(flag, bool):
+            raise TypeError(f"{name} must be True or False, got {flag!r}")
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} exists and is not a directory; choose another path")
+    parent = next((p for p in (out, *out.parents) if p.exists()), None)
+    if parent is not None and not parent.is_dir():
+        raise ValueError(f"--out {out}: {parent} is a file, not a folder; choose another path")
     if data is not None and not Path(data).is_dir():
         raise FileNotFoundError(f"--data {data} is not a directory; point it at a folder like ../shared/data")
+
+
+def check_data(data, stages=None) -> list[str]:
+    """Load every file the stages will read from ``data`` once; returns what was checked.
+
+    Errors are those of the loaders (``FileNotFoundError``/``ValueError`` naming the file),
+    raised here, before any stage runs. ``stages``: the stage names to cover (default all).
+    """
+    if data is None:
+        return []
+    names = [s for s, _ in STAGES] if stages is None else list(stages)
+    checked: list[str] = []
+    for stage in names:
+        for item in DATA_INPUTS.get(stage, ()):
+            key = item if isinstance(item, str) else "/".join(item)
+            if key in checked:
+                continue
+            if item == "allen_2p_scenes":
+                if not (Path(data) / "allen_natural_scenes_visp_2p").is_dir():
+                    continue
+                from neurosim.data.allen import load_allen_2p_scenes
+
+                load_allen_2p_scenes(data)
+            else:
+                from neurosim.data.mnist import load_mnist
+
+                load_mnist(item[0], item[1], data)
+            checked.append(key)
+    return checked
+
+
+def _stderr_is_tty() -> bool:
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def run(out, data=None, fast: bool = False, seed: int = 0, quiet: bool = False, progress: bool | None = None) -> dict:
+    """Validate every input, run each stage into ``out/<stage>``, write ``summary.json`` and ``report.md``.
+
+    ``progress``: tqdm bars inside the stages; default: when stderr is a terminal and not
+    ``quiet``. ``quiet``: no stage lines and no bars.
+    """
+    check_options(out, data, fast, seed, quiet)
+    progress = (not quiet and _stderr_is_tty()) if progress is None else (bool(progress) and not quiet)
+
+    def say(msg: str) -> None:
+        if not quiet:
+            print(msg, file=sys.stderr, flush=True)
+
+    stages = [(stage, _load_stage(module)) for stage, module in STAGES]
+    checked = check_data(data, [s for s, fn in stages if fn is not None])
+    if checked:
+        say(f"data: {', '.join(checked)} in {data} read and valid")
+    out = ensure_out_dir(out)
     results: list[StageResult] = []
     skipped: list[str] = []
     timings: dict = {}
-    for stage, module in STAGES:
-        fn = _load_stage(module)
+    n = len(stages)
+    t_all = time.perf_counter()
+    for k, (stage, fn) in enumerate(stages, 1):
         if fn is None:
+            say(f"[{k}/{n}] {stage}: skipped (not in this build)")
             skipped.append(stage)
             continue
+        say(f"[{k}/{n}] {stage}: {DESCRIPTIONS.get(stage, stage)} ...")
         stage_dir = ensure_out_dir(out / stage)
         t0 = time.perf_counter()
-        res = fn(stage_dir, data_dir=data, fast=fast, seed=seed)
+        res = fn(stage_dir, data_dir=data, fast=fast, seed=seed, progress=progress)
         timings[stage] = round(time.perf_counter() - t0, 3)
+        say(f"[{k}/{n}] {stage}: done in {timings[stage]:.1f} s")
         results.append(res)
     summary = {
         "stages": {r.name: r.metrics for r in results},
@@ -61,8 +170,24 @@ def run(out, data=None, fast: bool = False, seed: int = 0) -> dict:
         "python": platform.python_version(),
     }
     write_json(out / "summary.json", summary)
+    (out / "report.md").write_text(report_markdown(out, results, timings, skipped, fast=fast, seed=seed, data=data))
+    say(f"report: {out / 'report.md'} ({time.perf_counter() - t_all:.0f} s)")
+    return {"report": str(out / "report.md"), "stages": [r.name for r in results], "skipped": skipped,
+            "wall_s": timings}
+
+
+def _link(fig, out: Path) -> str:
+    """Path of figure ``fig`` relative to the folder of ``report.md`` (``out``), POSIX style."""
+    return Path(os.path.relpath(Path(fig).resolve(), Path(out).resolve())).as_posix()
+
+
+def report_markdown(out, results, timings, skipped, *, fast: bool, seed: int, data) -> str:
+    """The text of ``report.md``; every image link is relative to ``out`` (the report's folder)."""
     lines = ["# neurosim demo report", "",
-             f"Mode: {'fast' if fast else 'full'}; seed {seed}; data: {data or 'embedded defaults'}.", ""]
+             f"Mode: {'fast' if fast else 'full'}; seed {seed}; data: {data or 'embedded defaults'}.", "",
+             "Stage times are wall-clock and include one-time costs of a first run in a process (imports, "
+             "Numba compilation or loading compiled kernels from the cache); the simulation stage times its "
+             "loop separately.", ""]
     for r in results:
         lines += [f"## {r.name} ({timings[r.name]:.1f} s)", "", r.text.strip(), ""]
         for k, v in sorted(r.metrics.items()):
@@ -70,10 +195,7 @@ def run(out, data=None, fast: bool = False, seed: int = 0) -> dict:
                 lines.append(f"- `{k}`: {v}")
         lines.append("")
         for fig in r.figures:
-            rel = Path(fig).relative_to(out) if Path(fig).is_absolute() else Path(fig)
-            lines += [f"![{r.name}]({rel.as_posix()})", ""]
+            lines += [f"![{r.name}]({_link(fig, out)})", ""]
     if skipped:
         lines += ["## Not in this build yet", "", ", ".join(skipped), ""]
-    (out / "report.md").write_text("\n".join(lines))
-    return {"report": str(out / "report.md"), "stages": [r.name for r in results], "skipped": skipped,
-            "wall_s": timings}
+    return "\n".join(lines)

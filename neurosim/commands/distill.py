@@ -160,11 +160,12 @@ def run(dataset: str = "fashion_mnist", teacher: str = "convnet", student: str =
             torch.distributed.destroy_process_group()
 
 
-def demo_stage(stage_dir, *, data_dir=None, fast: bool = False, seed: int = 0) -> StageResult:
+def demo_stage(stage_dir, *, data_dir=None, fast: bool = False, seed: int = 0, progress: bool = False) -> StageResult:
     """A small ConvNet teacher and spiking ConvNet student on the embedded digits (or Fashion-MNIST).
 
     Fast: 400 training images, T = 2, only the BKD+WSLD student. Full: 1500 images, T = 4, and a
-    no-KD student for comparison. Two epochs each, channels (8, 16), hidden 64.
+    no-KD student for comparison. Two epochs each, channels (8, 16), hidden 64. ``progress``:
+    tqdm bars (stderr).
     """
     import matplotlib
 
@@ -176,7 +177,7 @@ def demo_stage(stage_dir, *, data_dir=None, fast: bool = False, seed: int = 0) -
     n = 400 if fast else 1500
     common = dict(dataset=dataset, teacher="convnet", student="spiking_convnet", epochs=2,
                   teacher_epochs=2, batch_size=25, timesteps=2 if fast else 4, seed=seed,
-                  data=data_dir, limit=n, test_limit=200 if fast else 600, progress=False,
+                  data=data_dir, limit=n, test_limit=200 if fast else 600, progress=progress,
                   model_cfg={"channels": (8, 16), "hidden": (64,)}, lr=1e-2, teacher_lr=3e-3)
     arms = ["bkd+wsld"] if fast else ["none", "bkd+wsld"]
     results = {}

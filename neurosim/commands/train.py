@@ -152,11 +152,11 @@ def run(dataset: str = "fashion_mnist", model: str = "spiking_convnet", epochs: 
     return summary
 
 
-def demo_stage(stage_dir, *, data_dir=None, fast: bool = False, seed: int = 0) -> StageResult:
+def demo_stage(stage_dir, *, data_dir=None, fast: bool = False, seed: int = 0, progress: bool = False) -> StageResult:
     """Train a small spiking net (surrogate gradients, T = 4) briefly; plot accuracy and firing rates.
 
     Embedded digits when ``data_dir`` is None, else Fashion-MNIST from ``data_dir``. Fast mode
-    trains a spiking MLP, full mode a small spiking ConvNet.
+    trains a spiking MLP, full mode a small spiking ConvNet. ``progress``: tqdm bars (stderr).
     """
     import matplotlib
 
@@ -174,7 +174,7 @@ def demo_stage(stage_dir, *, data_dir=None, fast: bool = False, seed: int = 0) -
         desc = "A spiking ConvNet (conv 8 - BN - LIF - pool, conv 16 - BN - LIF - pool, fc 64 - LIF, fc 10)"
     s = run(dataset=dataset, model=model, epochs=epochs, batch_size=64, lr=lr, timesteps=4,
             seed=seed, data=data_dir, limit=n_train, out=stage_dir, model_cfg=cfg, test_limit=n_test,
-            progress=False)
+            progress=progress)
     act = s["activity"]
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
     ep = [h["epoch"] for h in s["history"]]

@@ -308,13 +308,16 @@ def _synthetic_cortex(movie, n_units, n_repeats, rng):
     return rng.poisson(rate[:, None, :], size=(T, n_repeats, n_units)).astype(np.float64)
 
 
-def demo_stage(stage_dir, *, data_dir=None, fast: bool = False, seed: int = 0) -> StageResult:
-    """TSRSA of a small spiking ConvNet vs synthetic (or, with data, real 2p VISp) responses."""
+def demo_stage(stage_dir, *, data_dir=None, fast: bool = False, seed: int = 0, progress: bool = False) -> StageResult:
+    """TSRSA of a small spiking ConvNet vs synthetic (or, with data, real 2p VISp) responses.
+
+    ``progress`` is accepted for the demo's interface; this stage takes about a second.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     from neurosim.data.stimuli import drifting_grating, to_model_input
-    from neurosim.plot.rsa import plot_rdm, plot_score_heatmap, plot_tsrsa_curves
+    from neurosim.plot.rsa import plot_layer_scores, plot_rdm, plot_score_heatmap, plot_tsrsa_curves
     from neurosim.rsa import (calc_rdm, clip_length_scores, split_half_ceiling, trial_split_half_ceiling,
                               tsrsa_scores)
     from neurosim.rsa.features import extract_features
@@ -353,8 +356,13 @@ def demo_stage(stage_dir, *, data_dir=None, fast: bool = False, seed: int = 0) -
     res = tsrsa_scores(feats, areas, constant_rows="omit")
     area = next(iter(areas))
     ceil = split_half_ceiling(areas[area], n_splits=10 if fast else 100, rng=2023, constant_rows="omit")
-    plot_score_heatmap(res, path=stage_dir / "tsrsa_heatmap.png", title="spiking ConvNet (untrained)")
-    figures.append(str(stage_dir / "tsrsa_heatmap.png"))
+    if len(res.areas) == 1:  # one value per layer: bars (a one-column heat map hides the numbers)
+        plot_layer_scores(res, area, ceiling=(ceil.mean, ceil.sem), path=stage_dir / "tsrsa_scores.png",
+                          title="spiking ConvNet (untrained), score per layer")
+        figures.append(str(stage_dir / "tsrsa_scores.png"))
+    else:
+        plot_score_heatmap(res, path=stage_dir / "tsrsa_heatmap.png", title="spiking ConvNet (untrained)")
+        figures.append(str(stage_dir / "tsrsa_heatmap.png"))
     plot_rdm(calc_rdm(areas[area]), rank=True, path=stage_dir / "neural_rdm.png", title=f"{area} RDM")
     figures.append(str(stage_dir / "neural_rdm.png"))
     best = res.best_layers[area]

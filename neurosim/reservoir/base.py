@@ -24,6 +24,8 @@ import numpy as np
 from neurosim._rng import as_generator
 from neurosim._validation import as_float_array, check_int, check_positive, check_probability
 
+from .memory import check_fits, sparse_weights_bytes
+
 __all__ = [
     "Node", "sparse_weights", "dale_weights", "spectral_radius", "scale_spectral_radius",
     "check_size", "check_frac_exc", "n_excitatory",
@@ -72,6 +74,8 @@ def sparse_weights(n_out: int, n_in: int, density: float, rng=None, dist: str = 
     n_out = check_size("n_out", n_out)
     n_in = check_size("n_in", n_in)
     density = check_probability("density", density, open_low=True)
+    check_fits(f"sparse_weights({n_out}, n_in={n_in})", lambda n: sparse_weights_bytes(n, n_in), n_out,
+               name="n_out")
     rng = as_generator(rng)
     r_mask, r_val = rng.spawn(2)
     mask = r_mask.random((n_out, n_in)) < density
@@ -102,6 +106,9 @@ def spectral_radius(w) -> float:
     w = as_float_array("w", w, ndim=2)
     if w.shape[0] != w.shape[1]:
         raise ValueError(f"w must be square, got shape {w.shape}")
+    # LAPACK's geev works on a copy of w (8 n^2 bytes) plus O(n) workspace
+    check_fits(f"spectral_radius of a {w.shape[0]}x{w.shape[0]} matrix", lambda n: 8 * n * n + 64 * n,
+               w.shape[0], name="n")
     return float(np.max(np.abs(np.linalg.eigvals(w)))) if w.size else 0.0
 
 
@@ -112,6 +119,10 @@ def scale_spectral_radius(w, rho: float) -> np.ndarray:
     if cur == 0.0:
         raise ValueError("spectral_radius: the matrix has spectral radius 0 (too sparse?); increase density")
     return np.asarray(w, dtype=float) * (rho / cur)
+
+
+#: allowance for a reservoir's per-neuron vectors (biases, gains, Izhikevich a/b/c/d, CSR row pointers)
+_PER_UNIT_BYTES = 256
 
 
 class Node:
@@ -139,6 +150,7 @@ class Node:
     def initialize(self, input_dim: int):
         """Fix the input width and draw all weights (one rng stream per component)."""
         input_dim = check_size("input_dim", input_dim)
+        self._check_memory(input_dim)
         rngs = self._rng.spawn(self._n_streams)
         self._build(input_dim, rngs)
         self.input_dim = input_dim
@@ -149,6 +161,34 @@ class Node:
         """Return to the initial state."""
         self.state = self.initial_state()
         return self
+
+    # ------------------------------------------------------------------ memory
+    def memory_bytes(self, input_dim: int = 1, units: int | None = None) -> int:
+        """Estimated peak bytes of ``initialize(input_dim)`` (drawing the dense weights).
+
+        ``units`` (default: this node's) evaluates the same construction at another size.
+        The dense ``[n, n]`` and ``[n, input_dim]`` arrays are counted phase by phase (see each
+        class's ``_memory``), plus 256 bytes per unit for the per-neuron vectors.
+        """
+        n = self.units if units is None else units
+        return int(self._memory(n, input_dim)[0]) + _PER_UNIT_BYTES * n
+
+    def weight_bytes(self, input_dim: int = 1, units: int | None = None) -> int:
+        """Estimated bytes the weights keep after ``initialize(input_dim)``."""
+        n = self.units if units is None else units
+        return int(self._memory(n, input_dim)[1]) + _PER_UNIT_BYTES * n
+
+    def _memory(self, n: int, d: int) -> tuple[int, int]:
+        """``(peak, kept)`` bytes of ``_build`` for ``n`` units and ``d`` inputs (0, 0 if unknown)."""
+        return 0, 0
+
+    def _check_memory(self, input_dim: int = 1) -> None:
+        """``ValueError`` (estimate, available memory, largest ``units`` that fits) if the
+        weights cannot fit; subclasses call it at the end of ``__init__`` and ``initialize``
+        calls it again with the real input width."""
+        check_fits(f"{type(self).__name__} weights (input_dim={input_dim})",
+                   lambda n: self.memory_bytes(input_dim, n), self.units, name="units",
+                   fix="use fewer units or a machine with more memory")
 
     # ------------------------------------------------------------------ running
     def _check_input(self, u, ndim: int = 2) -> np.ndarray:

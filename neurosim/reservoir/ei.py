@@ -32,6 +32,7 @@ from neurosim._validation import as_float_array, check_choice, check_nonnegative
 from neurosim.kernels.reservoir import ei_rate_integrate
 
 from .base import Node, check_frac_exc, n_excitatory, sparse_weights
+from .memory import sparse_weights_bytes
 
 __all__ = ["EIReservoir", "tune_global_inhibition"]
 
@@ -85,6 +86,19 @@ class EIReservoir(Node):
         if self.rho_lo > self.rho_hi:
             raise ValueError(f"rho_lo must be <= rho_hi, got {rho_lo} > {rho_hi}")
         self.eta = check_nonnegative("eta", eta)
+        self._check_memory()
+
+    def _memory(self, n, d):
+        """Phases of ``_build``: the magnitude draw; ``mag``, ``W_E``, ``W_I`` (24 n^2) plus a
+        scaled block; the input draw; the CSR copies (about 32 bytes per non-zero while one is
+        built, 16 kept), with the expected non-zero counts ``density * n * n_exc`` etc."""
+        ne = n_excitatory(n, self.frac_exc)
+        nnz_e, nnz_i = self.density * n * ne, self.density * n * (n - ne)
+        base = 24 * n * n
+        kept = 16 * n * n + 8 * n * d + 16 * (nnz_e + nnz_i)
+        peak = max(sparse_weights_bytes(n, n), base + 8 * n * max(ne, n - ne), base + sparse_weights_bytes(n, d),
+                   base + 8 * n * d + max(32 * nnz_e, 16 * nnz_e + 32 * nnz_i))
+        return int(peak), int(kept)
 
     def _build(self, input_dim, rngs):
         r_rec, r_in, r_b = rngs

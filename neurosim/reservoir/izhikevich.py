@@ -29,6 +29,7 @@ from neurosim._validation import check_nonnegative, check_positive, check_probab
 from neurosim.kernels.reservoir import izhikevich_reservoir_integrate
 
 from .base import Node, check_frac_exc, n_excitatory, sparse_weights
+from .memory import sparse_weights_bytes
 
 __all__ = ["IzhikevichReservoir"]
 
@@ -69,6 +70,12 @@ class IzhikevichReservoir(Node):
             if lo > hi:
                 raise ValueError(f"tau_trace (lo, hi) must have lo <= hi, got {tau_trace}")
             self.tau_trace = (lo, hi)
+        self._check_memory()
+
+    def _memory(self, n, d):
+        """Phases of ``_build``: recurrent draw; ``W`` and ``_w_t``; input draw and scale."""
+        kept = 16 * n * n + 8 * n * d
+        return max(sparse_weights_bytes(n, n), 16 * n * n + sparse_weights_bytes(n, d), kept), kept
 
     def _build(self, input_dim, rngs):
         r_rec, r_in, r_noise = rngs

@@ -31,6 +31,7 @@ from neurosim.kernels.reservoir import RESET_SUBTRACT, RESET_ZERO, lsm_integrate
 
 from .base import Node, check_frac_exc, dale_weights, scale_spectral_radius, sparse_weights
 from .device import ResistiveDevice
+from .memory import sparse_weights_bytes
 
 __all__ = ["LSM", "LSMState"]
 
@@ -84,6 +85,18 @@ class LSM(Node):
         if not (weights == "gaussian" or isinstance(weights, ResistiveDevice)):
             raise TypeError(f"weights must be 'gaussian' or a ResistiveDevice, got {weights!r}")
         self.weights = weights
+        self._check_memory()
+
+    def _memory(self, n, d):
+        """Phases of ``_build``: recurrent draw; rescale (+ LAPACK's copy for a spectral radius);
+        input draw and scale next to ``W``; the transposed copies ``_w_t``, ``_w_in_t``."""
+        dev = isinstance(self.weights, ResistiveDevice)
+        rec = sparse_weights_bytes(n, n, ("device_signed" if self.frac_exc is None else "device_magnitudes")
+                                   if dev else "dist")
+        inp = max(sparse_weights_bytes(n, d, "device_signed" if dev else "dist"), 16 * n * d)
+        kept = 16 * n * n + 16 * n * d
+        peak = max(rec, (24 if self.spectral_radius is not None else 16) * n * n, 8 * n * n + inp, kept)
+        return peak, kept
 
     # ------------------------------------------------------------------ build
     def _build(self, input_dim, rngs):

@@ -16,6 +16,8 @@ import numpy as np
 from neurosim._rng import as_generator, torch_generator
 from neurosim._validation import as_float_array, check_int, check_nonnegative, check_positive, check_same_length
 
+from .memory import check_fits, ridge_fit_bytes
+
 __all__ = ["Ridge", "RidgeCV", "ANNReadout", "one_hot"]
 
 
@@ -37,6 +39,7 @@ class Ridge:
         self.intercept_ = None
 
     def fit(self, X, Y):
+        _check_ridge_memory("Ridge.fit", X, Y)
         X = as_float_array("X", X, ndim=2)
         Y = as_float_array("Y", Y, ndim=(1, 2))
         check_same_length(X=X, Y=Y)
@@ -67,6 +70,26 @@ class Ridge:
         return np.argmax(self.predict(X), axis=1)
 
 
+def _check_ridge_memory(what, X, Y, folds: int = 1):
+    """``ValueError`` before a fit whose ``[F, F]`` normal matrix cannot fit in memory.
+
+    ``folds`` > 1 (``RidgeCV``): each fit copies the training rows of a fold, then centres them.
+    """
+    shape, yshape = np.shape(X), np.shape(Y)
+    if len(shape) != 2:
+        return  # as_float_array names the wrong rank
+    s, f = shape
+    k = yshape[1] if len(yshape) == 2 else 1
+    conv = getattr(X, "dtype", None) != np.float64
+    rows = s if folds == 1 else 2 * (s - s // folds)  # rows copied + centred in one fit
+
+    def need(n):
+        return ridge_fit_bytes(rows, n, k) + 8 * s * n * conv
+
+    check_fits(f"{what} on X [{s}, {f}]", need, f, name="features (X.shape[1])",
+               fix="use fewer reservoir units or time windows")
+
+
 def _folds(n: int, k: int, shuffle: bool, rng):
     idx = as_generator(rng).permutation(n) if shuffle else np.arange(n)
     return np.array_split(idx, k)
@@ -87,6 +110,7 @@ class RidgeCV:
         self.rng = rng
 
     def fit(self, X, Y):
+        _check_ridge_memory("RidgeCV.fit", X, Y, folds=self.k)
         X = as_float_array("X", X, ndim=2)
         Y = as_float_array("Y", Y, ndim=(1, 2))
         n = check_same_length(X=X, Y=Y)

@@ -26,6 +26,8 @@ import numpy as np
 from neurosim._validation import as_float_array, check_int, check_nonnegative, check_positive, check_same_length
 from neurosim.kernels.reservoir import force_train, three_factor_train
 
+from .memory import check_fits
+
 __all__ = ["ThreeFactorReadout", "FORCEReadout"]
 
 
@@ -62,6 +64,8 @@ class ThreeFactorReadout:
         self.n_out = check_int("n_out", n_out, min_value=1)
         self.eta = check_positive("eta", eta)
         self.decay = check_nonnegative("decay", decay)
+        check_fits(f"ThreeFactorReadout weights [{self.n_out}, {self.n_in}]", lambda n: 8 * self.n_out * n,
+                   self.n_in, name="n_in")
         self.W = np.zeros((self.n_out, self.n_in))
 
     def predict(self, x) -> np.ndarray:
@@ -89,6 +93,9 @@ class FORCEReadout:
         self.n_in = check_int("n_in", n_in, min_value=1)
         self.n_out = check_int("n_out", n_out, min_value=1)
         self.alpha = check_positive("alpha", alpha)
+        # P = eye(n_in) / alpha: 16 n_in^2 bytes while it is built, 8 n_in^2 kept
+        check_fits(f"FORCEReadout inverse correlation matrix P [{self.n_in}, {self.n_in}]",
+                   lambda n: 16 * n * n + 8 * self.n_out * n, self.n_in, name="n_in")
         self.W = np.zeros((self.n_out, self.n_in))
         self.reset_p()
 
