@@ -186,17 +186,6 @@ def _npy_bytes(arr):
     return buf.getvalue()
 
 
-def test_fake_folders_load(tmp_path):
-    """The builders above make valid folders (so the corruptions below are the only fault)."""
-    _fake_dg(tmp_path)
-    d = load_allen_dg(tmp_path)
-    assert d.counts.shape == (4, 3, 10) and np.all(d.counts[..., 0] == 1) and np.all(d.counts[..., 9] == 1)
-    _, scenes, resp = _fake_2p(tmp_path)
-    s = load_allen_2p_scenes(tmp_path)
-    assert np.array_equal(s.responses, resp) and list(s.is_test) == [False, False, False, True, True]
-    assert np.array_equal(s.images.reshape(5, 9), scenes)
-
-
 DG_CORRUPTIONS = {
     "truncated": ("spike_times.npy", lambda b: b[:len(b) - 40], "truncated or corrupt"),
     "empty": ("spike_times.npy", lambda b: b"", "empty"),
@@ -216,6 +205,8 @@ def test_corrupt_dg_arrays_are_named(tmp_path, kind):
     from neurosim.io import CorruptFileError
 
     d = _fake_dg(tmp_path)
+    intact = load_allen_dg(tmp_path)  # the folder is valid before the damage: 1 spike in the first and last bin
+    assert intact.counts.shape == (4, 3, 10) and np.all(intact.counts[..., [0, 9]] == 1)
     fname, damage, what = DG_CORRUPTIONS[kind]
     (d / fname).write_bytes(damage((d / fname).read_bytes()))
     with pytest.raises(CorruptFileError) as err:
@@ -227,7 +218,10 @@ def test_corrupt_dg_arrays_are_named(tmp_path, kind):
 def test_corrupt_2p_arrays_are_named(tmp_path):
     from neurosim.io import CorruptFileError
 
-    d, scenes, _ = _fake_2p(tmp_path)
+    d, scenes, resp = _fake_2p(tmp_path)
+    intact = load_allen_2p_scenes(tmp_path)  # valid before the damage: scene order restored
+    assert np.array_equal(intact.responses, resp) and list(intact.is_test) == [False, False, False, True, True]
+    assert np.array_equal(intact.images.reshape(5, 9), scenes)
     (d / "Allen_test_output_big.npy").write_bytes(_npy_bytes(np.zeros((7, 4)))[:-5])
     with pytest.raises(CorruptFileError, match="Allen_test_output_big.npy: is truncated"):
         load_allen_2p_scenes(tmp_path)

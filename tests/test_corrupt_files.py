@@ -158,6 +158,8 @@ def test_tsrsa_load_model_rejects_unusable_model_files(tmp_path, model_file, kin
         assert "missing keys" in msg and "unexpected keys: net.fc1.weight" in msg
     if kind == "unknown_model":
         assert "no_such_net" in msg and "spiking_mlp" in msg  # lists the known names
+    if kind == "tensor":
+        assert "holds a Tensor, not a model file" in msg
 
 
 @pytest.mark.parametrize("kind", CORRUPT_KINDS)
@@ -167,7 +169,9 @@ def test_tsrsa_load_model_corrupt_checkpoints(tmp_path, model_file, kind):
     path = _corrupt_checkpoints(tmp_path, model_file)[kind]
     with pytest.raises(CorruptFileError) as err:
         load_model(str(path))
-    _one_line_naming(err, path)
+    msg = _one_line_naming(err, path)
+    if kind in ("numpy_inside", "pickle_of_object"):  # refused, never unpickled (weights_only=True)
+        assert "safe loader" in msg or "not a readable PyTorch checkpoint" in msg
 
 
 def test_tsrsa_load_model_other_models_checkpoint(tmp_path, model_file):
@@ -288,6 +292,16 @@ def test_cli_train_resume_other_models_checkpoint(tmp_path):
     args[args.index("spiking_mlp")] = "spiking_convnet"
     code, stderr = _cli(args + ["--epochs", "2"])
     _assert_cli_error(code, stderr, out / "checkpoint.pt")
+
+
+@pytest.mark.parametrize("data", [GARBAGE, b""], ids=["garbage", "empty"])
+def test_cli_tsrsa_corrupt_nwb(tmp_path, data):
+    """A garbage .nwb used to crash with a traceback (exit 1) or report a missing movie file."""
+    nwb = tmp_path / "session.nwb"
+    nwb.write_bytes(data)
+    code, stderr = _cli(["tsrsa", "--model", "spiking_mlp", "--neural", nwb, "--out", tmp_path / "o"])
+    _assert_cli_error(code, stderr, nwb)
+    assert "natural_movie_one.npy" not in stderr
 
 
 def test_cli_data_folder_with_corrupt_arrays(tmp_path):

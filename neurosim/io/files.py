@@ -102,8 +102,8 @@ def load_npy(path, *, what: str = "array", ndim: int | None = None, shape: tuple
             raise CorruptFileError(path, f"holds pickled Python objects (dtype=object), which neurosim does not "
                                          f"load; expected a numeric array of {what}") from None
         raise CorruptFileError(path, f"is truncated or corrupt ({brief(exc)})") from None
-    except (EOFError, OSError) as exc:
-        raise CorruptFileError(path, f"is truncated or corrupt ({brief(exc)})") from None
+    except Exception as exc:  # noqa: BLE001 - EOFError, OSError, tokenize errors in a damaged header ...
+        raise CorruptFileError(path, f"is truncated or corrupt ({type(exc).__name__}: {brief(exc)})") from None
     if arr.dtype.kind not in kinds or arr.dtype.names is not None:
         want = ", ".join(_KIND_NAMES.get(k, k) for k in kinds)
         raise CorruptFileError(path, f"holds {what} of dtype {arr.dtype}; expected {want}")
