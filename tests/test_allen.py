@@ -278,7 +278,8 @@ def _write_partial(path, units=True, frame=True):
     if frame:
         ti.add_column("frame", "frame index")
     for f in range(3):
-        ti.add_row(start_time=1.0 + f * FRAME_S, stop_time=1.0 + (f + 1) * FRAME_S, **({"frame": float(f)} if frame else {}))
+        extra = {"frame": float(f)} if frame else {}
+        ti.add_row(start_time=1.0 + f * FRAME_S, stop_time=1.0 + (f + 1) * FRAME_S, **extra)
     nwb.add_time_intervals(ti)
     with NWBHDF5IO(str(path), "w") as io:
         io.write(nwb)

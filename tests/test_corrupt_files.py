@@ -264,30 +264,26 @@ def _train_args(out):
             "--timesteps", "1", "--resume", "--out", out]
 
 
-def test_cli_train_resume_empty_checkpoint_subprocess(tmp_path):
-    out = tmp_path / "run"
-    out.mkdir()
-    (out / "checkpoint.pt").write_bytes(b"")
-    res = _run_cli_subprocess(_train_args(out), tmp_path)
-    assert "Aborted" not in res.stderr
-    _assert_cli_error(res.returncode, res.stderr, out / "checkpoint.pt")
-
-
-@pytest.mark.parametrize("kind", ["garbage", "text", "truncated"])
+@pytest.mark.parametrize("kind", ["empty", "garbage", "text", "truncated"])
 def test_cli_train_resume_corrupt_checkpoint(tmp_path, model_file, kind):
+    """In-process is safe here: "Aborted." came from click turning torch's EOFError into an abort
+    (the subprocess test above shows it is no process abort)."""
     out = tmp_path / "run"
     out.mkdir()
     (out / "checkpoint.pt").write_bytes(_corrupt_checkpoints(tmp_path, model_file)[kind].read_bytes())
     code, stderr = _cli(_train_args(out))
+    assert "Aborted" not in stderr
     _assert_cli_error(code, stderr, out / "checkpoint.pt")
 
 
 @pytest.mark.xfail(strict=True, reason="needs neurosim/distill/trainer.py (H2) to load the student with "
                                        "neurosim.io.load_module_state(..., path=checkpoint_path)")
 def test_cli_train_resume_other_models_checkpoint(tmp_path):
+    from neurosim.commands.train import run as train
+
     out = tmp_path / "run"
-    code, stderr = _cli(_train_args(out)[:-3] + ["--no-resume", "--out", out])  # a finished spiking_mlp run
-    assert code == 0, stderr
+    train(dataset="embedded", model="spiking_mlp", limit=32, test_limit=32, batch_size=32, timesteps=1, out=out,
+          progress=False)  # a finished spiking_mlp run
     args = _train_args(out)
     args[args.index("spiking_mlp")] = "spiking_convnet"
     code, stderr = _cli(args + ["--epochs", "2"])
