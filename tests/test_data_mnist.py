@@ -195,6 +195,22 @@ def test_download_from_file_url(tmp_path):
     download_mnist("mnist", dest, base_url=(tmp_path / "gone").as_uri() + "/")
 
 
+def test_download_names_a_corrupt_existing_file(tmp_path):
+    from neurosim.io import CorruptFileError
+
+    src = tmp_path / "mirror"
+    ref = make_fake(src, "mnist")
+    dest = tmp_path / "data"
+    url = (src / "mnist").as_uri() + "/"
+    download_mnist("mnist", dest, base_url=url)
+    bad = dest / "mnist" / "t10k-labels-idx1-ubyte.gz"
+    bad.write_bytes(bad.read_bytes()[:-6])
+    with pytest.raises(CorruptFileError, match=r"t10k-labels-idx1-ubyte.gz: .*force=True"):
+        download_mnist("mnist", dest, base_url=url)
+    download_mnist("mnist", dest, base_url=url, force=True)
+    np.testing.assert_array_equal(load_mnist("mnist", "test", root=dest)[1], ref["test"][1])
+
+
 def test_download_corrupt_source_leaves_nothing(tmp_path):
     src = tmp_path / "mirror" / "mnist"
     make_fake(tmp_path / "mirror", "mnist")

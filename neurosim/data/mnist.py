@@ -215,7 +215,11 @@ def download_mnist(name: str = "mnist", root=None, base_url: str | None = None, 
         for stem in FILES[split]:
             target = folder / f"{stem}.gz"
             if target.exists() and not force:
-                read_idx(target)  # validate what is there
+                try:
+                    read_idx(target)  # validate what is there
+                except CorruptFileError as exc:
+                    raise CorruptFileError(target, f"{exc.problem}; download_mnist(..., force=True) replaces "
+                                                   "it") from None
                 continue
             with atomic_open(target, "wb", validate=read_idx) as out, \
                     urllib.request.urlopen(url + f"{stem}.gz", timeout=timeout) as resp:
