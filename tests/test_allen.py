@@ -147,3 +147,159 @@ def test_real_dg_binning():
     assert list(oris) == [0, 45, 90, 135] and means.shape == (4, 10, 1000)
     with pytest.raises(ValueError, match="multiple of bin_ms"):
         load_allen_dg(data_root(), bin_ms=30.0)
+
+
+# --- corrupt and misshapen files name the file ---------------------------------------------
+
+def _fake_dg(root):
+    """A tiny spyketools folder: 4 trials x 3 units, 2 spikes per (trial, unit)."""
+    d = root / "allen_neuropixels_dg_spyketools"
+    d.mkdir(parents=True)
+    st = np.tile([0.005, 0.095], 12)
+    ii = np.arange(0, 25, 2)[:-1].reshape(4, 3, 1) + np.array([0, 2])
+    np.save(d / "spike_times.npy", st)
+    np.save(d / "ii_spike_times.npy", ii.astype(np.int64))
+    np.save(d / "stim_label.npy", np.array([0, 45, 90, 135]))
+    return d
+
+
+def _fake_2p(root, n=5, side=3, units=4, seed=0):
+    """A tiny 2p folder: n distinct scenes, the first n - 2 'train', the last 2 'test'."""
+    rng = np.random.default_rng(seed)
+    d = root / "allen_natural_scenes_visp_2p"
+    d.mkdir(parents=True)
+    scenes = rng.permutation(n * side * side).reshape(n, side * side).astype(np.float64)
+    resp = rng.normal(size=(n, units))
+    np.save(d / "all_input_scenes_118_961.npy", scenes)
+    np.save(d / "Allen_train_input.npy", scenes[:n - 2][::-1])
+    np.save(d / "Allen_train_output.npy", resp[:n - 2][::-1])
+    np.save(d / "Allen_test_input.npy", scenes[n - 2:])
+    np.save(d / "Allen_test_output.npy", resp[n - 2:])
+    return d, scenes, resp
+
+
+def _npy_bytes(arr):
+    import io
+
+    buf = io.BytesIO()
+    np.save(buf, arr)
+    return buf.getvalue()
+
+
+DG_CORRUPTIONS = {
+    "truncated": ("spike_times.npy", lambda b: b[:len(b) - 40], "truncated or corrupt"),
+    "empty": ("spike_times.npy", lambda b: b"", "empty"),
+    "garbage": ("ii_spike_times.npy", lambda b: bytes(range(256)) * 4, "not a .npy file"),
+    "pickled": ("stim_label.npy", lambda b: _npy_bytes(np.array([{"ori": 0}] * 4, dtype=object)), "pickled"),
+    "text": ("stim_label.npy", lambda b: b"0 45 90 135\n", "not a .npy file"),
+    "shape": ("ii_spike_times.npy", lambda b: _npy_bytes(np.zeros((4, 3), np.int64)), "expected 3-D"),
+    "dtype": ("ii_spike_times.npy", lambda b: _npy_bytes(np.zeros((4, 3, 2))), "dtype float64"),
+    "range": ("ii_spike_times.npy", lambda b: _npy_bytes(np.full((4, 3, 2), 99, np.int64)), "outside 0..24"),
+    "labels": ("stim_label.npy", lambda b: _npy_bytes(np.zeros(5)), "expected (4,)"),
+    "nan": ("spike_times.npy", lambda b: _npy_bytes(np.full(24, np.nan)), "non-finite"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(DG_CORRUPTIONS))
+def test_corrupt_dg_arrays_are_named(tmp_path, kind):
+    from neurosim.io import CorruptFileError
+
+    d = _fake_dg(tmp_path)
+    intact = load_allen_dg(tmp_path)  # the folder is valid before the damage: 1 spike in the first and last bin
+    assert intact.counts.shape == (4, 3, 10) and np.all(intact.counts[..., [0, 9]] == 1)
+    fname, damage, what = DG_CORRUPTIONS[kind]
+    (d / fname).write_bytes(damage((d / fname).read_bytes()))
+    with pytest.raises(CorruptFileError) as err:
+        load_allen_dg(tmp_path)
+    msg = str(err.value)
+    assert msg.startswith(f"{d / fname}: ") and what in msg and "allow_pickle" not in msg, msg
+
+
+def test_corrupt_2p_arrays_are_named(tmp_path):
+    from neurosim.io import CorruptFileError
+
+    d, scenes, resp = _fake_2p(tmp_path)
+    intact = load_allen_2p_scenes(tmp_path)  # valid before the damage: scene order restored
+    assert np.array_equal(intact.responses, resp) and list(intact.is_test) == [False, False, False, True, True]
+    assert np.array_equal(intact.images.reshape(5, 9), scenes)
+    (d / "Allen_test_output_big.npy").write_bytes(_npy_bytes(np.zeros((7, 4)))[:-5])
+    with pytest.raises(CorruptFileError, match="Allen_test_output_big.npy: is truncated"):
+        load_allen_2p_scenes(tmp_path)
+    (d / "Allen_test_output_big.npy").unlink()
+    np.save(d / "Allen_test_output.npy", np.zeros((2, 5)))  # 5 neurons where train has 4
+    with pytest.raises(CorruptFileError, match=r"Allen_test_output.npy: .*expected \(2, 4\)"):
+        load_allen_2p_scenes(tmp_path)
+    np.save(d / "Allen_test_output.npy", np.zeros((2, 4)))
+    np.save(d / "Allen_test_input.npy", scenes[:2] + 0.5)  # images that are not among the scenes
+    with pytest.raises(CorruptFileError, match="Allen_test_input.npy: image 0 matches 0"):
+        load_allen_2p_scenes(tmp_path)
+    np.save(d / "all_input_scenes_118_961.npy", np.zeros((5, 8)))
+    with pytest.raises(CorruptFileError, match="all_input_scenes_118_961.npy: .*square"):
+        load_allen_2p_scenes(tmp_path)
+    (d / "Allen_train_output.npy").unlink()
+    np.save(d / "all_input_scenes_118_961.npy", scenes)
+    with pytest.raises(FileNotFoundError, match="Allen_train_output.npy not found; allen_natural_scenes_visp_2p/"):
+        load_allen_2p_scenes(tmp_path)
+
+
+def test_corrupt_nwb_files_are_named(tmp_path):
+    import h5py
+
+    from neurosim.io import CorruptFileError
+
+    good = _write_session(tmp_path / "good.nwb", [_spikes_for(np.ones((3, 6), int))], [5], {5: "VISp"})
+    raw = good.read_bytes()
+    cases = {"garbage.nwb": bytes(range(256)) * 20, "empty.nwb": b"", "text.nwb": b"session 1\n",
+             "half.nwb": raw[:len(raw) // 2], "cut.nwb": raw[:-100]}
+    for name, data in cases.items():
+        (tmp_path / name).write_bytes(data)
+    with h5py.File(tmp_path / "plain.nwb", "w") as f:
+        f["x"] = 1
+    for name in [*cases, "plain.nwb"]:
+        with pytest.raises(CorruptFileError) as err:
+            movie_responses_from_nwb(tmp_path / name)
+        assert str(err.value).startswith(f"{tmp_path / name}: "), str(err.value)
+    # NWB files without the tables or columns this reader needs
+    with pytest.raises(ValueError, match=r"nounits.nwb: the file has no units table"):
+        movie_responses_from_nwb(_write_partial(tmp_path / "nounits.nwb", units=False))
+    with pytest.raises(ValueError, match=r"noframe.nwb: the natural_movie_one_presentations table has no 'frame'"):
+        movie_responses_from_nwb(_write_partial(tmp_path / "noframe.nwb", frame=False))
+
+
+def _write_partial(path, units=True, frame=True):
+    """A valid NWB file lacking the units table or the presentations' 'frame' column."""
+    from pynwb import NWBHDF5IO, NWBFile
+    from pynwb.epoch import TimeIntervals
+
+    nwb = NWBFile(session_description="t", identifier="t", session_start_time=datetime(2020, 1, 1, tzinfo=timezone.utc))
+    if units:
+        nwb.add_unit(spike_times=[1.0, 1.01])
+    ti = TimeIntervals(name="natural_movie_one_presentations", description="movie frames")
+    if frame:
+        ti.add_column("frame", "frame index")
+    for f in range(3):
+        extra = {"frame": float(f)} if frame else {}
+        ti.add_row(start_time=1.0 + f * FRAME_S, stop_time=1.0 + (f + 1) * FRAME_S, **extra)
+    nwb.add_time_intervals(ti)
+    with NWBHDF5IO(str(path), "w") as io:
+        io.write(nwb)
+    return path
+
+
+def test_tsrsa_garbage_nwb_is_named_before_the_movie_file(tmp_path):
+    from neurosim.commands.tsrsa import run
+    from neurosim.io import CorruptFileError
+
+    nwb = tmp_path / "session.nwb"
+    nwb.write_bytes(bytes(range(256)) * 8)
+    with pytest.raises(CorruptFileError, match="session.nwb: is not an NWB file"):
+        run(model="spiking_mlp", neural=str(nwb), out=tmp_path / "o")
+    (tmp_path / "good").mkdir()
+    good = _write_session(tmp_path / "good" / "s.nwb", [_spikes_for(np.ones((3, 6), int))], [5], {5: "VISp"})
+    movie = tmp_path / "good" / "natural_movie_one.npy"
+    movie.write_bytes(_npy_bytes(np.array([None] * 6, dtype=object)))
+    with pytest.raises(CorruptFileError, match="natural_movie_one.npy: holds pickled Python objects"):
+        run(model="spiking_mlp", neural=str(good), out=tmp_path / "o")
+    np.save(movie, np.zeros((5, 8, 8)))  # 5 frames; the session presents 6
+    with pytest.raises(CorruptFileError, match="natural_movie_one.npy: holds 5 frames but s.nwb presents 6"):
+        run(model="spiking_mlp", neural=str(good), out=tmp_path / "o")

@@ -79,6 +79,65 @@ def test_read_idx_errors(tmp_path):
         read_idx(tmp_path / "badgz")
 
 
+def test_corrupt_idx_files_are_named(tmp_path):
+    """Every unreadable IDX file gives a CorruptFileError (a ValueError) whose message names it."""
+    from neurosim.io import CorruptFileError
+
+    labels = np.arange(200, dtype=np.uint8) % 10
+    gz = gzip.compress(idx_bytes(labels))
+    flipped = bytearray(gz)
+    for k in range(12, 40):  # damage the deflate stream itself: zlib.error, not an OSError
+        flipped[k] ^= 0xFF
+    images = idx_bytes(np.zeros((2, 28, 28), np.uint8))
+    cases = {
+        "empty": b"",
+        "garbage.gz": bytes(np.random.default_rng(1).integers(0, 256, 300, dtype=np.uint8)),
+        "text": b"0,1,2,3\n",
+        "flipped.gz": bytes(flipped),
+        "truncated.gz": gz[:len(gz) // 2],
+        "truncated_raw": images[:-7],
+        "huge_header": b"\x00\x00\x08\x04" + struct.pack(">4I", *[2**32 - 1] * 4) + b"\x00" * 16,
+    }
+    for name, data in cases.items():
+        path = tmp_path / name
+        path.write_bytes(data)
+        with pytest.raises(CorruptFileError) as err:
+            read_idx(path)
+        assert str(path) in str(err.value) and "\n" not in str(err.value), (name, str(err.value))
+    (tmp_path / "folder").mkdir()
+    with pytest.raises(CorruptFileError, match="folder"):
+        read_idx(tmp_path / "folder")
+
+
+def test_load_mnist_names_the_bad_file(tmp_path):
+    from neurosim.io import CorruptFileError
+
+    folder = tmp_path / "mnist"
+    folder.mkdir()
+    write_idx(folder / "train-images-idx3-ubyte.gz", np.zeros((3, 28, 28), np.uint8))
+    write_idx(folder / "train-labels-idx1-ubyte.gz", np.zeros(2, np.uint8))
+    with pytest.raises(CorruptFileError) as err:
+        load_mnist("mnist", "train", root=tmp_path)
+    msg = str(err.value)
+    assert str(folder / "train-labels-idx1-ubyte.gz") in msg and "train-images-idx3-ubyte.gz" in msg
+    write_idx(folder / "train-labels-idx1-ubyte.gz", np.zeros((3, 1), np.uint8))  # wrong dims
+    with pytest.raises(CorruptFileError, match="train-labels-idx1-ubyte.gz: expected uint8 labels"):
+        load_mnist("mnist", "train", root=tmp_path)
+
+
+def test_truncated_real_mnist_file_is_named(tmp_path):
+    from neurosim.io import CorruptFileError
+
+    src = require_data("mnist", "t10k-labels-idx1-ubyte.gz")
+    folder = tmp_path / "mnist"
+    folder.mkdir()
+    raw = src.read_bytes()
+    (folder / "t10k-labels-idx1-ubyte.gz").write_bytes(raw[:len(raw) // 2])
+    (folder / "t10k-images-idx3-ubyte").write_bytes(idx_bytes(np.zeros((10000, 28, 28), np.uint8)))
+    with pytest.raises(CorruptFileError, match="t10k-labels-idx1-ubyte.gz: cannot be decompressed"):
+        load_mnist("mnist", "test", root=tmp_path)
+
+
 @pytest.mark.parametrize("gz", [True, False])
 def test_load_mnist_from_root_and_env(tmp_path, monkeypatch, gz):
     ref = make_fake(tmp_path, "fashion_mnist", gz=gz)
@@ -134,6 +193,22 @@ def test_download_from_file_url(tmp_path):
     np.testing.assert_array_equal(y, ref["test"][1])
     # a second call keeps the files (no error, nothing re-fetched even if the source vanished)
     download_mnist("mnist", dest, base_url=(tmp_path / "gone").as_uri() + "/")
+
+
+def test_download_names_a_corrupt_existing_file(tmp_path):
+    from neurosim.io import CorruptFileError
+
+    src = tmp_path / "mirror"
+    ref = make_fake(src, "mnist")
+    dest = tmp_path / "data"
+    url = (src / "mnist").as_uri() + "/"
+    download_mnist("mnist", dest, base_url=url)
+    bad = dest / "mnist" / "t10k-labels-idx1-ubyte.gz"
+    bad.write_bytes(bad.read_bytes()[:-6])
+    with pytest.raises(CorruptFileError, match=r"t10k-labels-idx1-ubyte.gz: .*force=True"):
+        download_mnist("mnist", dest, base_url=url)
+    download_mnist("mnist", dest, base_url=url, force=True)
+    np.testing.assert_array_equal(load_mnist("mnist", "test", root=dest)[1], ref["test"][1])
 
 
 def test_download_corrupt_source_leaves_nothing(tmp_path):

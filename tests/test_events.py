@@ -43,6 +43,62 @@ def test_overflow_marker_adds_8192_us():
         decode_nmnist(b"\x00" * 7)
 
 
+def _events(x, y, t, p=None):
+    ev = np.zeros(len(x), EVENT_DTYPE)
+    ev["x"], ev["y"], ev["t"], ev["p"] = x, y, t, p if p is not None else [1] * len(x)
+    return ev
+
+
+def test_read_nmnist_rejects_what_the_format_forbids(tmp_path):
+    """Random bytes, empty files, partial events, decreasing timestamps: CorruptFileError naming the file."""
+    from neurosim.io import CorruptFileError
+
+    good = encode_nmnist(_events([0, 33, 5], [0, 33, 7], [10, 20, 20]))
+    cases = {
+        "random.bin": (bytes(np.random.default_rng(7).integers(0, 256, 5000, dtype=np.uint8)), "outside the 34x34"),
+        "empty.bin": (b"", "empty"),
+        "partial.bin": (good + b"\x01\x02", "multiple of 5"),
+        "x_out.bin": (good + encode_nmnist(_events([34], [0], [30])), "x=34"),
+        "y_out.bin": (good + encode_nmnist(_events([0], [200], [30])), "y=200"),
+        "backwards.bin": (good + encode_nmnist(_events([1], [1], [19])), "timestamps decrease at event 3"),
+        "only_markers.bin": (bytes([0, 240, 0, 0, 0]) * 3, "no events"),
+    }
+    for name, (data, what) in cases.items():
+        (tmp_path / name).write_bytes(data)
+        with pytest.raises(CorruptFileError) as err:
+            read_nmnist(tmp_path / name)
+        msg = str(err.value)
+        assert msg.startswith(f"{tmp_path / name}: ") and what in msg, msg
+    (tmp_path / "ok.bin").write_bytes(good)
+    assert list(read_nmnist(tmp_path / "ok.bin")["x"]) == [0, 33, 5]
+    # an overflow marker (+8192 us) makes a smaller raw timestamp later in time: valid
+    (tmp_path / "wrap.bin").write_bytes(good + bytes([0, 240, 0, 0, 0]) + encode_nmnist(_events([1], [1], [5])))
+    assert list(read_nmnist(tmp_path / "wrap.bin")["t"]) == [10, 20, 20, 5 + 8192]
+    with pytest.raises(FileNotFoundError, match="missing.bin"):
+        read_nmnist(tmp_path / "missing.bin")
+
+
+def test_read_nmnist_sensor_size(tmp_path):
+    from neurosim.io import CorruptFileError
+
+    path = tmp_path / "dvs128.bin"
+    path.write_bytes(encode_nmnist(_events([0, 127, 100], [0, 90, 127], [1, 2, 3])))
+    ev = read_nmnist(path, sensor_size=(128, 128))
+    assert list(ev["x"]) == [0, 127, 100] and list(ev["y"]) == [0, 90, 127]
+    with pytest.raises(CorruptFileError, match="2 of 3 events lie outside the 34x34 sensor"):
+        read_nmnist(path)
+    with pytest.raises(ValueError, match="outside the 100x128 sensor"):
+        decode_nmnist(path.read_bytes(), sensor_size=(100, 128))
+    with pytest.raises(ValueError, match="sensor_size"):
+        read_nmnist(path, sensor_size=(241, 10))
+    real = require_data("nmnist_tonic_samples", "sample_nmnist.bin")
+    assert len(read_nmnist(real, sensor_size=(34, 34))) == len(read_nmnist(real))
+    cut = tmp_path / "cut.bin"
+    cut.write_bytes(real.read_bytes()[:-3])  # a truncated real recording
+    with pytest.raises(CorruptFileError, match="cut.bin: N-MNIST data must be a multiple of 5 bytes"):
+        read_nmnist(cut)
+
+
 def test_events_to_frames_counts():
     ev = np.zeros(4, EVENT_DTYPE)
     ev["x"], ev["y"], ev["t"], ev["p"] = [0, 0, 1, 2], [0, 0, 1, 2], [0, 5, 10, 19], [1, 1, 0, 1]

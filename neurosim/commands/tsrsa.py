@@ -55,38 +55,81 @@ def _first_conv_channels(model) -> int:
 
 
 def load_model(spec: str, seed: int = 0, **cfg):
-    """Model from a registry name, ``NAME@CKPT`` or a checkpoint with ``model_name``."""
+    """Model from a registry name, ``NAME@CKPT`` or a checkpoint with ``model_name``.
+
+    Checkpoints are read with :func:`neurosim.io.load_checkpoint` (``weights_only=True``).
+
+    Raises
+    ------
+    FileNotFoundError
+        the checkpoint does not exist.
+    KeyError
+        ``spec`` names no registered model.
+    CorruptFileError
+        (``ValueError``) the checkpoint is unreadable, holds no weights, names another or an
+        unknown model, or its weights/options do not fit the model; the message names the file.
+    """
     import torch
 
-    from neurosim.models import get_model
+    from neurosim.io.checkpoint import load_checkpoint, load_module_state
+    from neurosim.io.files import CorruptFileError
+    from neurosim.models import get_model, list_models
 
     name, ckpt = spec, None
     if "@" in spec:
         name, ckpt = spec.split("@", 1)
     elif Path(spec).suffix in (".pt", ".pth", ".ckpt") or Path(spec).exists():
         name, ckpt = None, spec
-    state = None
+    state, file_cfg = None, {}
     if ckpt is not None:
         if not Path(ckpt).exists():
             raise FileNotFoundError(f"--model checkpoint {ckpt} not found")
-        state = torch.load(ckpt, map_location="cpu", weights_only=False)
+        state = load_checkpoint(ckpt)
+        if not isinstance(state, dict):
+            raise CorruptFileError(ckpt, f"holds a {type(state).__name__}, not a model file (a dict with "
+                                         "'model_name' and 'model_state', as neurosim train writes model.pt)")
+        held = state.get("model_name")
+        if held is not None and not isinstance(held, str):
+            raise CorruptFileError(ckpt, f"its 'model_name' is a {type(held).__name__}, not a model name")
         if name is None:
-            name = state.get("model_name") if isinstance(state, dict) else None
-            if not isinstance(name, str):
-                raise ValueError(f"checkpoint {ckpt} has no 'model_name'; pass --model NAME@{ckpt}")
-        cfg = {**state.get("model_cfg", {}), **cfg} if isinstance(state, dict) else cfg
+            if held is None:
+                raise CorruptFileError(ckpt, f"has no 'model_name'; pass --model NAME@{ckpt}")
+            name = held
+        elif held is not None and held != name:
+            raise CorruptFileError(ckpt, f"holds a {held!r} model, not {name!r}; pass --model {ckpt} to "
+                                         f"load the {held!r} it holds")
+        if held is not None and held not in list_models():
+            raise CorruptFileError(ckpt, f"holds an unknown model {held!r}; known: {', '.join(list_models())}")
+        file_cfg = state.get("model_cfg", {})
+        if not isinstance(file_cfg, dict):
+            raise CorruptFileError(ckpt, f"its 'model_cfg' is a {type(file_cfg).__name__}, not a dict of options")
+        cfg = {**file_cfg, **cfg}
     torch.manual_seed(seed)
-    model = get_model(name, **cfg)
+    try:
+        model = get_model(name, **cfg)
+    except (TypeError, ValueError) as exc:
+        if not file_cfg:
+            raise
+        raise CorruptFileError(ckpt, f"its model_cfg {file_cfg} does not build {name!r}: {exc}") from None
     if state is not None:
-        sd = state
+        sd = None
         for key in ("model_state", "state_dict", "student", "model"):
-            if isinstance(state, dict) and isinstance(state.get(key), dict):
+            if isinstance(state.get(key), dict):
                 sd = state[key]
                 break
-        model.load_state_dict(sd)
+        if sd is None:
+            if not state or not all(isinstance(v, torch.Tensor) for v in state.values()):
+                raise CorruptFileError(ckpt, "holds no weights: no 'model_state', 'state_dict', 'student' or "
+                                             "'model' entry, and it is not a state dict itself")
+            sd = state
+        load_module_state(model, sd, path=ckpt, what=repr(name))
     model.eval()
     size = cfg.get("input_size", state.get("input_size") if isinstance(state, dict) else None)
-    model._tsrsa_input_size = int(size if size is not None else _FIXED_INPUT.get(name, 64))
+    if size is None:
+        size = _FIXED_INPUT.get(name, 64)
+    elif isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
+        raise CorruptFileError(ckpt, f"its 'input_size' {size!r} is not a positive integer")
+    model._tsrsa_input_size = int(size)
     model._tsrsa_trained = ckpt is not None
     return name, model, ckpt is not None
 
@@ -181,17 +224,24 @@ def _neural(neural, data, model):
         raise ValueError(f"--neural must be one of {', '.join(NEURAL_SETS)} or a path to an .nwb file, got {neural!r}")
     if not path.exists():
         raise FileNotFoundError(f"--neural {path} not found")
-    from neurosim.data.allen import movie_responses_from_nwb
+    from neurosim.data.allen import check_nwb_file, movie_responses_from_nwb
+    from neurosim.io.files import CorruptFileError, load_npy
 
+    check_nwb_file(path)  # cheap: a garbage file is reported as such, before the frames are looked for
     frames_path = path.parent / "natural_movie_one.npy"
     if not frames_path.exists():
         raise FileNotFoundError(f"movie frames {frames_path} not found: save natural_movie_one as a "
                                 "[900, H, W] grey .npy beside the NWB file")
+    frames = load_npy(frames_path, what="natural_movie_one frames [frames, H, W]", ndim=3, finite=True)
     res = movie_responses_from_nwb(path, "natural_movie_one")
+    n_resp = next(iter(res.responses.values())).shape[0] if res.responses else None
+    if n_resp is not None and frames.shape[0] != n_resp + 1:
+        raise CorruptFileError(frames_path, f"holds {frames.shape[0]} frames but {path.name} presents "
+                                            f"{n_resp + 1} frames of natural_movie_one")
     areas = {a: r for a, r in res.responses.items() if r.shape[1] >= 4}
     if not areas:
         raise ValueError(f"{path}: no visual area with >= 4 units above 0.5 spikes/s")
-    return areas, None, f"NWB {path.name}, natural_movie_one", np.load(frames_path)
+    return areas, None, f"NWB {path.name}, natural_movie_one", frames
 
 
 def _best_layer_stats(res, feats, areas, constant, n_permutations: int, seed: int) -> dict:

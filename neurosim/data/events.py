@@ -28,6 +28,7 @@ import numpy as np
 
 from neurosim._rng import as_generator
 from neurosim._validation import check_choice, check_int, check_nonnegative, check_positive
+from neurosim.io.files import CorruptFileError
 
 __all__ = [
     "EVENT_DTYPE", "NMNIST_SENSOR", "decode_nmnist", "read_nmnist", "encode_nmnist", "events_to_frames",
@@ -40,30 +41,97 @@ _OVERFLOW_Y = 240
 _OVERFLOW_US = 8192
 
 
-def decode_nmnist(raw: bytes | np.ndarray) -> np.ndarray:
-    """Decode N-MNIST bytes into an event array (see module docstring)."""
+def _nmnist_sensor(sensor_size) -> tuple[int, int]:
+    """(height, width) checked against what N-MNIST bytes can hold."""
+    try:
+        h, w = sensor_size
+    except (TypeError, ValueError):
+        raise TypeError(f"sensor_size must be (height, width), got {sensor_size!r}") from None
+    h, w = check_int("sensor_size", h, min_value=1), check_int("sensor_size", w, min_value=1)
+    if h > _OVERFLOW_Y or w > 256:
+        raise ValueError(f"sensor_size (h, w)={(h, w)} cannot be encoded in N-MNIST bytes: "
+                         f"h must be <= {_OVERFLOW_Y} (y == {_OVERFLOW_Y} marks an overflow) and w <= 256")
+    return h, w
+
+
+def decode_nmnist(raw: bytes | np.ndarray, sensor_size=NMNIST_SENSOR) -> np.ndarray:
+    """Decode N-MNIST bytes into an event array (see module docstring), validating the format.
+
+    Parameters
+    ----------
+    raw : the bytes of a recording (``bytes`` or a uint8 array).
+    sensor_size : (height, width) of the sensor; every event must satisfy ``x < width`` and
+        ``y < height`` (34 x 34 for N-MNIST; at most 240 x 256, since ``y == 240`` is the
+        overflow marker and coordinates are one byte).
+
+    Raises
+    ------
+    ValueError
+        the length is not a multiple of 5 bytes, an event lies outside the sensor, or the
+        timestamps (after overflow markers) decrease; the message gives the first bad event.
+        Polarity is one bit, so every value is valid.
+    """
+    h, w = _nmnist_sensor(sensor_size)
     r = np.frombuffer(raw, dtype=np.uint8) if isinstance(raw, (bytes, bytearray)) else np.asarray(raw, np.uint8)
     if r.size % 5:
-        raise ValueError(f"N-MNIST data must be a multiple of 5 bytes, got {r.size}; the file is truncated or not N-MNIST")
+        raise ValueError(f"N-MNIST data must be a multiple of 5 bytes, got {r.size} ({r.size // 5} events and "
+                         f"{r.size % 5} bytes left over); the file is truncated or not N-MNIST")
     r = r.reshape(-1, 5).astype(np.int64)
     ts = ((r[:, 2] & 0x7F) << 16) | (r[:, 3] << 8) | r[:, 4]
     overflow = r[:, 1] == _OVERFLOW_Y
     ts = ts + _OVERFLOW_US * np.cumsum(overflow)
     keep = ~overflow
-    ev = np.empty(int(keep.sum()), dtype=EVENT_DTYPE)
+    bad = np.flatnonzero(keep & ((r[:, 0] >= w) | (r[:, 1] >= h)))
+    if bad.size:
+        i = int(bad[0])
+        raise ValueError(f"{bad.size} of {int(keep.sum())} events lie outside the {h}x{w} sensor (first: event {i}, "
+                         f"bytes {5 * i}-{5 * i + 4}, x={r[i, 0]}, y={r[i, 1]}; x must be < {w}, y < {h}); "
+                         "not an N-MNIST recording of this sensor_size")
+    t_ev = ts[keep]
+    back = np.flatnonzero(np.diff(t_ev) < 0)
+    if back.size:
+        j = int(np.flatnonzero(keep)[back[0] + 1])
+        raise ValueError(f"timestamps decrease at event {j} (bytes {5 * j}-{5 * j + 4}: {t_ev[back[0]]} us -> "
+                         f"{t_ev[back[0] + 1]} us; {back.size} decreases in all); N-MNIST timestamps never decrease, "
+                         "so the data is corrupt or not N-MNIST")
+    ev = np.empty(t_ev.size, dtype=EVENT_DTYPE)
     ev["x"] = r[keep, 0]
     ev["y"] = r[keep, 1]
-    ev["t"] = ts[keep]
+    ev["t"] = t_ev
     ev["p"] = r[keep, 2] >> 7
     return ev
 
 
-def read_nmnist(path) -> np.ndarray:
-    """Read one N-MNIST ``.bin`` recording into an event array."""
+def read_nmnist(path, sensor_size=NMNIST_SENSOR) -> np.ndarray:
+    """Read one N-MNIST ``.bin`` recording into an event array.
+
+    The bytes are validated as in :func:`decode_nmnist` (multiple of 5 bytes, events inside the
+    ``sensor_size`` = (height, width) sensor, non-decreasing timestamps); a recording must
+    also hold at least one event.
+
+    Raises
+    ------
+    FileNotFoundError
+        ``path`` does not exist.
+    CorruptFileError
+        (a ``ValueError``) the file is empty, truncated or not N-MNIST; the message names it.
+    """
+    sensor_size = _nmnist_sensor(sensor_size)
     path = Path(path)
+    if path.is_dir():
+        raise CorruptFileError(path, "is a folder, not an N-MNIST .bin recording")
     if not path.is_file():
         raise FileNotFoundError(f"N-MNIST file {path} not found")
-    return decode_nmnist(path.read_bytes())
+    raw = path.read_bytes()
+    if not raw:
+        raise CorruptFileError(path, "is empty (0 bytes); an N-MNIST recording holds at least one event")
+    try:
+        ev = decode_nmnist(raw, sensor_size)
+    except ValueError as exc:
+        raise CorruptFileError(path, str(exc)) from None
+    if ev.size == 0:
+        raise CorruptFileError(path, f"holds only {len(raw) // 5} timestamp-overflow markers and no events")
+    return ev
 
 
 def encode_nmnist(events) -> bytes:

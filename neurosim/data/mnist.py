@@ -21,15 +21,18 @@ numpy only (no torch at import time).
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import shutil
 import urllib.request
+import zlib
 from pathlib import Path
 
 import numpy as np
 
 from neurosim._atomic import atomic_open
 from neurosim._validation import check_choice, check_int
+from neurosim.io.files import CorruptFileError, brief
 
 __all__ = [
     "DATASETS", "SPLITS", "FILES", "URLS", "read_idx", "load_mnist", "download_mnist",
@@ -71,8 +74,9 @@ def _read_bytes(path: Path) -> bytes:
     try:
         with opener(path, "rb") as fh:
             return fh.read()
-    except (OSError, EOFError) as exc:  # truncated / corrupt gzip
-        raise ValueError(f"{path}: cannot decompress ({exc}); the file is corrupt, download it again") from exc
+    except (OSError, EOFError, zlib.error) as exc:  # truncated / corrupt gzip
+        raise CorruptFileError(path, f"cannot be decompressed ({brief(exc)}); the file is corrupt, "
+                                     "download it again") from None
 
 
 def read_idx(path) -> np.ndarray:
@@ -82,31 +86,36 @@ def read_idx(path) -> np.ndarray:
     ------
     FileNotFoundError
         if ``path`` does not exist.
-    ValueError
-        if the magic number, the element type or the size does not match the format.
+    CorruptFileError
+        (a ``ValueError``) if the file is empty, truncated, not gzip/IDX, or the magic number,
+        the element type or the size does not match the format; the message names the file.
     """
     path = Path(path)
+    if path.is_dir():
+        raise CorruptFileError(path, "is a folder, not an IDX file")
     if not path.is_file():
         raise FileNotFoundError(f"IDX file {path} not found")
     raw = _read_bytes(path)
+    if not raw:
+        raise CorruptFileError(path, "is empty (0 bytes), not an IDX file; download it again")
     if len(raw) < 4:
-        raise ValueError(f"{path}: {len(raw)} bytes is too short for an IDX header (needs >= 4)")
+        raise CorruptFileError(path, f"{len(raw)} bytes is too short for an IDX header (needs >= 4)")
     if raw[0] != 0 or raw[1] != 0:
-        raise ValueError(f"{path}: bad IDX magic number 0x{raw[:4].hex()} (first two bytes must be 0); "
-                         "not an IDX file")
+        raise CorruptFileError(path, f"bad IDX magic number 0x{raw[:4].hex()} (first two bytes must be 0); "
+                                     "not an IDX file")
     code, ndim = raw[2], raw[3]
     if code not in _IDX_DTYPES:
-        raise ValueError(f"{path}: unknown IDX element type 0x{code:02x}; expected one of "
-                         + ", ".join(f"0x{c:02x}" for c in _IDX_DTYPES))
+        raise CorruptFileError(path, f"unknown IDX element type 0x{code:02x}; expected one of "
+                               + ", ".join(f"0x{c:02x}" for c in _IDX_DTYPES))
     header = 4 + 4 * ndim
     if len(raw) < header:
-        raise ValueError(f"{path}: truncated IDX header ({len(raw)} bytes, needs {header} for {ndim} dims)")
+        raise CorruptFileError(path, f"truncated IDX header ({len(raw)} bytes, needs {header} for {ndim} dims)")
     shape = tuple(int(v) for v in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
     dtype = _IDX_DTYPES[code]
-    expected = header + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    expected = header + math.prod(shape) * dtype.itemsize  # Python ints: no overflow for huge headers
     if len(raw) != expected:
-        raise ValueError(f"{path}: size mismatch: header says shape {shape} of {dtype} "
-                         f"({expected} bytes) but the file holds {len(raw)} bytes; the file is truncated or corrupt")
+        raise CorruptFileError(path, f"size mismatch: header says shape {shape} of {dtype} ({expected} bytes) "
+                                     f"but the file holds {len(raw)} bytes; the file is truncated or corrupt")
     arr = np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape)
     return arr.astype(dtype.newbyteorder("="), copy=True)
 
@@ -162,14 +171,17 @@ def load_mnist(name: str = "mnist", split: str = "train", root=None) -> tuple[np
     images = read_idx(img_path)
     labels = read_idx(lab_path)
     if images.dtype != np.uint8 or images.ndim != 3 or images.shape[1:] != (28, 28):
-        raise ValueError(f"{img_path}: expected uint8 images [N, 28, 28] (magic 0x00000803), "
-                         f"got {images.dtype} {images.shape}")
+        raise CorruptFileError(img_path, f"expected uint8 images [N, 28, 28] (magic 0x00000803), "
+                                         f"got {images.dtype} {images.shape}")
     if labels.dtype != np.uint8 or labels.ndim != 1:
-        raise ValueError(f"{lab_path}: expected uint8 labels [N] (magic 0x00000801), got {labels.dtype} {labels.shape}")
+        raise CorruptFileError(lab_path, f"expected uint8 labels [N] (magic 0x00000801), "
+                                         f"got {labels.dtype} {labels.shape}")
     if len(labels) != len(images):
-        raise ValueError(f"{name}/{split}: {len(images)} images but {len(labels)} labels; a file is corrupt")
+        raise CorruptFileError(lab_path, f"holds {len(labels)} labels but {img_path.name} holds {len(images)} "
+                                         f"images ({len(images)} images but {len(labels)} labels); "
+                                         "a file is corrupt, download both again")
     if labels.size and labels.max() > 9:
-        raise ValueError(f"{lab_path}: label {int(labels.max())} out of range 0..9")
+        raise CorruptFileError(lab_path, f"label {int(labels.max())} out of range 0..9")
     return images, labels.astype(np.int64)
 
 
@@ -203,7 +215,11 @@ def download_mnist(name: str = "mnist", root=None, base_url: str | None = None, 
         for stem in FILES[split]:
             target = folder / f"{stem}.gz"
             if target.exists() and not force:
-                read_idx(target)  # validate what is there
+                try:
+                    read_idx(target)  # validate what is there
+                except CorruptFileError as exc:
+                    raise CorruptFileError(target, f"{exc.problem}; download_mnist(..., force=True) replaces "
+                                                   "it") from None
                 continue
             with atomic_open(target, "wb", validate=read_idx) as out, \
                     urllib.request.urlopen(url + f"{stem}.gz", timeout=timeout) as resp:

@@ -1,10 +1,15 @@
-"""Input/output: atomic checkpoints and NIR export/import (loaded lazily; torch only on use)."""
+"""Input/output: atomic checkpoints and NIR export/import (loaded lazily; torch only on use).
+
+Unreadable files (empty, truncated, garbage, wrong format, another model's weights) raise
+:class:`CorruptFileError`, a ``ValueError`` whose message starts with the file's path.
+"""
 from __future__ import annotations
 
 import importlib
 
 _EXPORTS = {
     "save_checkpoint": "checkpoint", "load_checkpoint": "checkpoint", "save_model": "checkpoint",
+    "load_module_state": "checkpoint", "CorruptFileError": "files", "load_npy": "files",
     "export_nir": "nir", "import_nir": "nir", "write_nir": "nir", "read_nir": "nir",
 }
 

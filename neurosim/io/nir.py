@@ -486,9 +486,35 @@ def write_nir(model, path, input_shape, **kwargs) -> None:
 
 
 def read_nir(path, **kwargs):
-    """Read a NIR file and :func:`import_nir` it."""
-    from pathlib import Path
+    """Read a NIR file and :func:`import_nir` it.
 
-    if not Path(path).is_file():
-        raise FileNotFoundError(f"NIR file {path} not found")
-    return import_nir(_nir().read(str(path)), **kwargs)
+    Raises
+    ------
+    FileNotFoundError
+        ``path`` does not exist.
+    CorruptFileError
+        (a ``ValueError``) the file is empty, not HDF5, truncated, or HDF5 without a NIR graph.
+    ValueError, TypeError
+        the graph holds what :func:`import_nir` cannot build; the message names the file.
+    """
+    from neurosim.io.files import CorruptFileError, brief, existing_file
+
+    path = existing_file(path, "NIR file")
+    with open(path, "rb") as fh:
+        head = fh.read(8)
+    if not head:
+        raise CorruptFileError(path, "is empty (0 bytes), not a NIR file")
+    nir = _nir()
+    import h5py  # a dependency of nir
+
+    if not h5py.is_hdf5(str(path)):
+        raise CorruptFileError(path, "is not a NIR file (no HDF5 signature; NIR files are HDF5, written by nir.write)")
+    try:
+        graph = nir.read(str(path))
+    except Exception as exc:  # noqa: BLE001 - h5py/nir raise OSError, KeyError, ... for damaged files
+        raise CorruptFileError(path, f"is not a readable NIR graph ({type(exc).__name__}: {brief(exc)}); "
+                                     "write it again with nir.write or neurosim.io.write_nir") from None
+    try:
+        return import_nir(graph, **kwargs)
+    except (ValueError, TypeError) as exc:  # a graph import_nir cannot build: say which file
+        raise (TypeError if isinstance(exc, TypeError) else ValueError)(f"{path}: {exc}") from None
