@@ -36,7 +36,7 @@ class CubaLIFSpec:
 
     def __post_init__(self):
         if not self.tau_syn >= 1.0:  # the current decays by 1 - 1/tau_syn per step
-            raise ValueError(tau_error("tau_syn", self.tau_syn, "synaptic current"))
+            raise ValueError(tau_error("tau_syn", self.tau_syn, "synaptic current", "alpha (the decay per step)"))
 
     @property
     def syn_decay(self) -> float:

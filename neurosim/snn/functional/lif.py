@@ -106,13 +106,13 @@ class LIFSpec:
         return dataclasses.replace(self, **changes)
 
 
-def tau_error(name: str, value, what: str = "membrane") -> str:
+def tau_error(name: str, value, what: str = "membrane",
+              alternative: str = "integration='exact' (decay exp(-dt/tau_mem), valid for any tau_mem > 0)") -> str:
     """Message for a time constant below one step: the decay per step ``1 - 1/tau`` would be
     negative, so the discrete update overshoots (it fires on every step or diverges)."""
     return (f"{name} must be >= 1 step (got {value}): the {what} decays by 1 - 1/{name} per step, which must "
             f"lie in [0, 1); a shorter time constant makes the discrete update overshoot (it fires on every step "
-            f"or diverges). Use {name} >= 1, a smaller dt ({name} counts steps of dt), or integration='exact' "
-            f"(decay exp(-dt/tau_mem), valid for any tau_mem > 0)")
+            f"or diverges). Use {name} >= 1, a smaller dt ({name} counts steps of dt), or {alternative}")
 
 
 def nonfinite_error(x: torch.Tensor, v0: torch.Tensor | None = None, name: str = "x") -> ValueError:
