@@ -31,7 +31,8 @@ def _features() -> dict:
 
 def test_numpy_exp_comparisons_without_avx512():
     if not (_features().get("AVX512_SKX") or _features().get("X86_V4")):
-        pytest.skip("this CPU has no AVX-512: NumPy has a single path here")
+        pytest.skip("NumPy runs without AVX-512 here (no such CPU, or NPY_DISABLE_CPU_FEATURES is set): "
+                    "the other path is the one this run checks")
     env = dict(os.environ, NPY_DISABLE_CPU_FEATURES=AVX512)
     probe = ("from numpy._core._multiarray_umath import __cpu_features__ as f; "
              "print(int(f['AVX512_SKX'] or f['X86_V4']))")
