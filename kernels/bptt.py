@@ -154,8 +154,18 @@ def _init_state(V, v0, m0, P):
 
 # --------------------------------------------------------------------------------------------
 @numba.njit(**_NJIT)
-def _forward_block(x, v0, spikes, v_out, H, P, F, work, b):
-    """Forward of neurons ``[b * block, (b + 1) * block)`` over all steps (``work``: >= 3 block)."""
+def _count_nonfinite(V):
+    """Number of NaN or infinite values in ``V`` (one compare per value; the count vectorises)."""
+    n = 0
+    for j in range(V.shape[0]):
+        n += 0 if abs(V[j]) < np.inf else 1  # false for NaN and +-inf
+    return n
+
+
+@numba.njit(**_NJIT)
+def _forward_block(x, v0, spikes, v_out, H, P, F, work, bad, b):
+    """Forward of neurons ``[b * block, (b + 1) * block)`` over all steps (``work``: >= 3 block);
+    ``bad[b]`` = how many of their final membranes are not finite."""
     M = x.shape[1]
     block = F[7]
     m0 = b * block
@@ -165,21 +175,32 @@ def _forward_block(x, v0, spikes, v_out, H, P, F, work, b):
     _init_state(V, v0, m0, P)
     Srow = work[3 * n:4 * n] if F[9] > 0 else work[:0]
     _run_block(x, m0, m1, V, H, m0, work[:n], Srow, spikes, work[n:2 * n], work[2 * n:3 * n], P, F, F[11] != 0)
+    bad[b] = _count_nonfinite(V)
 
 
 @numba.njit(**_NJIT)
-def lif_bptt_forward(x, v0, spikes, v_out, H, P, F, work, b0, b1):
+def lif_bptt_forward(x, v0, spikes, v_out, H, P, F, bad, work, b0, b1):
     """Forward over ``T`` steps of blocks ``b0 .. b1-1`` (``F[7]`` neurons each) from the
     initial membrane ``v0`` ``[M]`` (length 0: ``v_rest`` everywhere): writes ``spikes``
     ``[T, M]``, the final membrane ``v_out`` ``[M]`` of those neurons and, unless ``H`` has
     length 0, the charged membranes ``H`` ``[T, M]`` for the backward.
+
+    ``bad`` (int64 ``[nblocks]``) receives per block the number of final membranes that are
+    NaN or infinite: zero unless an input value or an initial membrane was non-finite (or the
+    membrane overflowed). A NaN or infinite ``h`` can never turn finite again: every update of
+    ``v`` is arithmetic in ``h`` (the reset multiplies it by ``1 - s``, and ``0 * inf`` is NaN)
+    and every charge arithmetic in ``v`` and ``x`` with a non-zero input factor (or a zero one,
+    and ``0 * inf`` is NaN again). So counting the final membranes of a block (``len(V)``
+    compares against ``T len(V)`` steps) detects a non-finite value anywhere in its input.
+    IEEE semantics are needed: with ``NEUROSIM_FASTMATH=1`` the compiler may assume finite
+    values, and the caller checks with torch instead.
 
     ``work`` is scratch of at least ``forward_work(F)`` elements (dtype of ``x``). Blocks are
     independent: :func:`run_blocks` calls this on disjoint block ranges from several threads
     (the GIL is released), each with its own scratch.
     """
     for b in range(b0, b1):
-        _forward_block(x, v0, spikes, v_out, H, P, F, work, b)
+        _forward_block(x, v0, spikes, v_out, H, P, F, work, bad, b)
 
 
 @numba.njit(**_NJIT)

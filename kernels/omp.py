@@ -150,7 +150,7 @@ def _head(d, kind, fns, nblocks):
 
 
 @numba.njit(**_NJIT)
-def fill_forward(d, kind, fns, nblocks, x, v0, spikes, v_out, H, P, F, work):
+def fill_forward(d, kind, fns, nblocks, x, v0, spikes, v_out, H, P, F, bad, work):
     """Write the descriptor of a :func:`~neurosim.kernels.bptt.lif_bptt_forward` call over
     ``nblocks`` blocks (``work`` ``[threads, size]``: scratch per team thread; ``fns``: addresses of ``omp_get_thread_num``, ``omp_get_num_threads``, ``usleep``)."""
     _head(d, kind, fns, nblocks)
@@ -162,6 +162,7 @@ def fill_forward(d, kind, fns, nblocks, x, v0, spikes, v_out, H, P, F, work):
     _put(d, 5, P)
     _put(d, 6, F)
     _put(d, 7, work)
+    _put(d, 8, bad)
 
 
 @numba.njit(**_NJIT)

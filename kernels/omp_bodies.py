@@ -44,7 +44,7 @@ def forward_body(data, like):
     d = numba.carray(_i64ptr(data), (DESC_LEN,))
     i64 = d[:0]
     x, v0, spikes, v_out, H = _a2(d, 0, like), _a1(d, 1, like), _a2(d, 2, like), _a1(d, 3, like), _a2(d, 4, like)
-    P, F, work = _a1(d, 5, like), _a1(d, 6, i64), _a2(d, 7, like)
+    P, F, work, bad = _a1(d, 5, like), _a1(d, 6, i64), _a2(d, 7, like), _a1(d, 8, i64)
     tid = _call_int(d[TIDFN])
     w = work[min(tid, work.shape[0] - 1)]
     if tid < work.shape[0]:  # (a team larger than asked for: the extra threads only check in)
@@ -52,7 +52,7 @@ def forward_body(data, like):
             b = fetch_add(d, NEXT, 1)
             if b >= d[NBLOCKS]:
                 break
-            lif_bptt_forward(x, v0, spikes, v_out, H, P, F, w, b, b + 1)
+            lif_bptt_forward(x, v0, spikes, v_out, H, P, F, bad, w, b, b + 1)
     _finish(d, tid)
 
 

@@ -191,3 +191,48 @@ def lif_network(T, v0, coef, n_ref, reset, synapses, drive=None, drive_target=No
                     if pre == n and tgt == tgt_order:
                         pending.setdefault(m + 1 + d, []).append((post, w, tgt))
     return out
+
+
+# ------------------------------------------------------------------------- CSR helpers
+def csr_order(keys, n_keys):
+    """Stable sort of ``keys`` by Python's (stable) ``sorted``; row pointers by counting."""
+    order = sorted(range(len(keys)), key=lambda q: keys[q])
+    indptr = [0] * (n_keys + 1)
+    for k in keys:
+        indptr[k + 1] += 1
+    for k in range(n_keys):
+        indptr[k + 1] += indptr[k]
+    return np.array(order, dtype=np.int64), np.array(indptr, dtype=np.int64)
+
+
+def csr_contiguous_rows(indptr, indices):
+    """1 for a non-empty row whose targets are k0, k0 + 1, ... (a run), else 0."""
+    out = []
+    for r in range(len(indptr) - 1):
+        row = list(indices[indptr[r]:indptr[r + 1]])
+        out.append(1 if row and row == list(range(row[0], row[0] + len(row))) else 0)
+    return np.array(out, dtype=np.uint8)
+
+
+def csr_uniform_rows(indptr, weights, flags):
+    """``flags | 2`` for a non-empty row whose later weights all equal its first (NaN equals
+    nothing, so a row with a NaN after its first weight is not uniform; one weight always is)."""
+    out = np.array(flags, dtype=np.uint8).copy()
+    for r in range(len(indptr) - 1):
+        row = [float(w) for w in weights[indptr[r]:indptr[r + 1]]]
+        if row and all(w == row[0] for w in row[1:]):
+            out[r] |= 2
+    return out
+
+
+# ------------------------------------------------------------------------- normal variates
+def normal_block(units):
+    """float64 Box-Muller of one block of int32 units (the bit layout of ``kernels/normal.py``):
+    unit ``k`` gives ``U1 = float32(top 30 bits + 1) 2^-30`` and unit ``H + k`` gives
+    ``U2 = (top 24 bits) 2^-24``; ``z[k] = sqrt(-2 ln U1) cos(2 pi U2)``, ``z[H + k]`` the sine."""
+    u = np.asarray(units, dtype=np.int32)
+    h = u.size // 2
+    u1 = (((u[:h] >> 2) & 0x3FFFFFFF) + 1).astype(np.float32).astype(np.float64) * 2.0 ** -30
+    u2 = ((u[h:] >> 8) & 0xFFFFFF) * 2.0 ** -24
+    rho = np.sqrt(-2.0 * np.log(u1))
+    return np.r_[rho * np.cos(2 * np.pi * u2), rho * np.sin(2 * np.pi * u2)]

@@ -32,12 +32,14 @@ def mackey_glass_naive(n_samples, tau=17.0, beta=0.2, gamma=0.1, n=10.0, dt=0.1,
     return np.array(out)
 
 
-def lsm_naive(currents, W, decay, v_th, reset="zero"):
-    """currents [T, N] -> spikes [T, N] (discrete LIF template)."""
+def lsm_naive(currents, W, decay, v_th, reset="zero", margin=False):
+    """currents [T, N] -> spikes [T, N] (discrete LIF template); with ``margin``, also the smallest
+    distance of a membrane to the threshold."""
     T, N = currents.shape
     mem = [0.0] * N
     spk = [0.0] * N
     out = np.zeros((T, N))
+    gap = math.inf
     for t in range(T):
         new_mem = []
         for i in range(N):
@@ -45,9 +47,10 @@ def lsm_naive(currents, W, decay, v_th, reset="zero"):
             m += currents[t, i] + sum(W[i][j] * spk[j] for j in range(N))
             new_mem.append(m)
         mem = new_mem
+        gap = min([gap] + [abs(m - v_th) for m in mem])
         spk = [1.0 if m > v_th else 0.0 for m in mem]
         out[t] = spk
-    return out
+    return (out, gap) if margin else out
 
 
 def ei_naive(drive, WE, WI, g, leak, eta, target):
@@ -67,14 +70,16 @@ def ei_naive(drive, WE, WI, g, leak, eta, target):
     return out, np.array(g)
 
 
-def izhikevich_naive(I, W, a, b, c, d, trace_decay):
-    """The 2003 listing (two half steps), v capped at 30 mV, plus exponential traces."""
+def izhikevich_naive(I, W, a, b, c, d, trace_decay, margin=False):
+    """The 2003 listing (two half steps), v capped at 30 mV, plus exponential traces; with
+    ``margin``, also the smallest distance of an uncapped v to the 30 mV peak."""
     T, N = I.shape
     v = [-65.0] * N
     u = [b[i] * -65.0 for i in range(N)]
     x = [0.0] * N
     spikes = np.zeros((T, N))
     traces = np.zeros((T, N))
+    gap = math.inf
     for t in range(T):
         fired = [i for i in range(N) if v[i] >= 30.0]
         for i in fired:
@@ -85,13 +90,14 @@ def izhikevich_naive(I, W, a, b, c, d, trace_decay):
             vi = v[i]
             for _ in range(2):
                 vi = vi + 0.5 * (0.04 * vi * vi + 5 * vi + 140 - u[i] + cur)
+            gap = min(gap, abs(vi - 30.0))
             vi = min(vi, 30.0)
             v[i] = vi
             u[i] = u[i] + a[i] * (b[i] * vi - u[i])
             x[i] = x[i] * trace_decay[i] + (1.0 if i in fired else 0.0)
             spikes[t, i] = 1.0 if i in fired else 0.0
             traces[t, i] = x[i]
-    return spikes, traces
+    return (spikes, traces, gap) if margin else (spikes, traces)
 
 
 def three_factor_naive(x, y, gate, eta, decay, n_out):

@@ -92,3 +92,20 @@ def cka_feature_space(X, Y):
     X = np.asarray(X, float) - np.mean(X, axis=0)
     Y = np.asarray(Y, float) - np.mean(Y, axis=0)
     return np.linalg.norm(Y.T @ X) ** 2 / (np.linalg.norm(X.T @ X) * np.linalg.norm(Y.T @ Y))
+
+
+def inverse_permutation(order):
+    """``inv[order[k]] = k``, found by searching each value (quadratic, literal)."""
+    order = list(order)
+    return np.array([order.index(v) for v in range(len(order))])
+
+
+def rank_diff_sq_sum(rx, ry):
+    """``sum (rx - ry)^2`` in Python integers (exact), returned as float."""
+    return float(sum((int(a) - int(b)) ** 2 for a, b in zip(rx, ry)))
+
+
+def upper_triangle(C):
+    """The strict upper triangle of a square matrix, row by row."""
+    n = len(C)
+    return np.array([C[i][j] for i in range(n) for j in range(i + 1, n)])

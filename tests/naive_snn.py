@@ -29,13 +29,17 @@ def sg_grad(name: str, p: float, x: np.ndarray) -> np.ndarray:
 
 
 def lif_forward(x, *, tau, v_th=1.0, v_reset=0.0, v_rest=0.0, reset="zero", decay_input=True,
-                strict=False, v0=None):
-    """Spikes [T, M], charged membranes h [T, M] and the final v [M] (float64)."""
-    x = np.asarray(x, dtype=np.float64)
+                strict=False, v0=None, dtype=np.float64):
+    """Spikes [T, M], charged membranes h [T, M] and the final v [M].
+
+    Arithmetic in ``dtype`` (NumPy scalars of that dtype; the Python-float parameters are
+    rounded to it, NumPy 2's weak scalars), one operation at a time in the written order.
+    """
+    x = np.asarray(x, dtype=dtype)
     T, M = x.shape
-    v = np.full(M, v_rest, dtype=np.float64) if v0 is None else np.array(v0, dtype=np.float64)
-    S = np.zeros((T, M))
-    H = np.zeros((T, M))
+    v = np.full(M, v_rest, dtype=dtype) if v0 is None else np.array(v0, dtype=dtype)
+    S = np.zeros((T, M), dtype=dtype)
+    H = np.zeros((T, M), dtype=dtype)
     for t in range(T):
         for m in range(M):
             if decay_input:
@@ -122,3 +126,71 @@ def recurrent_lif_forward(x, W, *, tau):
         v = np.where(s > 0, 0.0, h)
         out[t] = s
     return out
+
+
+def batchnorm_train(x, gamma, beta, eps, dy):
+    """Training-mode batch norm of ``x`` [N, C, H, W] per channel, float64: returns ``y``, the
+    biased variance, and the gradients ``dx``, ``dgamma``, ``dbeta`` for upstream ``dy``."""
+    x = np.asarray(x, dtype=np.float64)
+    dy = np.asarray(dy, dtype=np.float64)
+    y = np.empty_like(x)
+    dx = np.empty_like(x)
+    C = x.shape[1]
+    var_out, dg, db = np.zeros(C), np.zeros(C), np.zeros(C)
+    for c in range(C):
+        xc = x[:, c]
+        m = xc.size
+        mean = xc.sum() / m
+        var = ((xc - mean) ** 2).sum() / m
+        xhat = (xc - mean) / math.sqrt(var + eps)
+        y[:, c] = xhat * gamma[c] + beta[c]
+        db[c] = dy[:, c].sum()
+        dg[c] = (dy[:, c] * xhat).sum()
+        dx[:, c] = gamma[c] / math.sqrt(var + eps) * (dy[:, c] - db[c] / m - xhat * dg[c] / m)
+        var_out[c] = var
+    return y, var_out, dx, dg, db
+
+
+def conv2d(x, w, b, p):
+    """Cross-correlation with stride 1 and zero padding ``p``: x [N, C, H, W], w [O, C, K, K]."""
+    N, C, H, W = x.shape
+    O, _, K, _ = w.shape
+    xp = np.zeros((N, C, H + 2 * p, W + 2 * p))
+    xp[:, :, p:p + H, p:p + W] = x
+    Ho, Wo = H + 2 * p - K + 1, W + 2 * p - K + 1
+    out = np.zeros((N, O, Ho, Wo))
+    for n in range(N):
+        for o in range(O):
+            for i in range(Ho):
+                for j in range(Wo):
+                    acc = float(b[o])
+                    for c in range(C):
+                        for u in range(K):
+                            for v in range(K):
+                                acc += float(w[o, c, u, v]) * float(xp[n, c, i + u, j + v])
+                    out[n, o, i, j] = acc
+    return out
+
+
+def conv2d_backward(x, w, dy, p):
+    """Gradients ``(dx, dw, db)`` of :func:`conv2d` for upstream ``dy`` [N, O, Ho, Wo]."""
+    N, C, H, W = x.shape
+    O, _, K, _ = w.shape
+    xp = np.zeros((N, C, H + 2 * p, W + 2 * p))
+    xp[:, :, p:p + H, p:p + W] = x
+    dxp = np.zeros_like(xp)
+    dw = np.zeros(w.shape)
+    db = np.zeros(O)
+    Ho, Wo = dy.shape[2:]
+    for n in range(N):
+        for o in range(O):
+            for i in range(Ho):
+                for j in range(Wo):
+                    g = float(dy[n, o, i, j])
+                    db[o] += g
+                    for c in range(C):
+                        for u in range(K):
+                            for v in range(K):
+                                dw[o, c, u, v] += g * float(xp[n, c, i + u, j + v])
+                                dxp[n, c, i + u, j + v] += g * float(w[o, c, u, v])
+    return dxp[:, :, p:p + H, p:p + W], dw, db

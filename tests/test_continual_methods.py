@@ -264,6 +264,8 @@ def test_hlop_async_hebbian_equals_sync():
         assert torch.get_num_threads() == 1  # the module fixture's setting is back
     for a, b in zip(out[False][0] + out[False][1], out[True][0] + out[True][1]):
         torch.testing.assert_close(b, a, rtol=1e-6, atol=1e-7)
+    # R counts argmax decisions: weights within 1e-6 (the worker thread sums in another order)
+    # leave every decision of these test sets unchanged (their top logits are not that close)
     np.testing.assert_array_equal(out[False][2], out[True][2])
     assert out[True][3] > 0
 

@@ -1,4 +1,8 @@
-"""Synaptic propagation kernels and connectivity generators vs naive loops."""
+"""Synaptic propagation kernels and connectivity generators vs naive loops.
+
+Propagation is compared bit for bit (0 ulp): the naive loops add the same weights in the same
+order (spike order, then synapse order), one correctly rounded addition at a time.
+"""
 from __future__ import annotations
 
 import numpy as np

@@ -73,7 +73,8 @@ def test_lif_network_matches_naive(dtype, reset, delays, weights):
     v0 = np.r_[a.v0, b.v0]
     ref = naive.lif_network(T, v0, coef, n_ref, reset, syn, full_drive, ["e"] * 8, dtype=dtype,
                             direct=delays != "mixed")
-    # syn was built per connect call; the simulator orders by (channel, pre, call order): naive does too
+    # syn was built per connect call; the simulator orders by (channel, pre, call order): naive does too,
+    # so both add the same inputs in the same order: 0 ulp, identical spikes on any machine
     assert _events(mon, dt) == sorted(ref)
     assert len(ref) > 20
 
@@ -118,7 +119,8 @@ def test_izhikevich_network_reproduces_the_2003_listing(n, source):
     net.run(T / 2, progress=True)    # two runs and small chunks: the noise stream continues
     ref = naive.spnet(re, ri, S, noise)
     ours = sorted(zip((np.rint(mon.times_ms).astype(int) + 1).tolist(), mon.ids.tolist()))
-    # the listing tests v >= 30 at the top of iteration t, i.e. after our step t - 2
+    # the listing tests v >= 30 at the top of iteration t, i.e. after our step t - 2; both add the
+    # synaptic columns in the listing's order and integrate with the same float64 operations (0 ulp)
     assert [e for e in ours if e[0] <= T] == ref
     assert len(ref) > 10
 
@@ -256,7 +258,9 @@ def test_izhikevich2003_float32_has_the_float64_statistics():
     assert abs(r32 - r64) / r64 < 0.05
     assert abs(cv32 - cv64) / cv64 < 0.1
     assert abs(int(f32) - int(f64)) <= 2          # the ~8 Hz population rhythm (frequency bins of 1 Hz)
-    # same noise, same start: the first spikes coincide before the chaotic divergence
+    # same noise, same start: the first spikes coincide before the chaotic divergence (float32 vs
+    # float64 is a different computation, but spike times lie on the 1 ms grid and v crosses
+    # v_peak in jumps of tens of mV, far beyond float32 rounding of ~1e-5 mV)
     n = 50
     np.testing.assert_array_equal(m32.times_ms[:n], m64.times_ms[:n])
 

@@ -2,6 +2,13 @@
 
 Spikes identical, final membranes and gradients (input, initial state) allclose (1e-5), for
 every convention form, reset mode, detach flag, input scaling and surrogate.
+
+Bounds: the kernel's forward does the torch step's elementwise operations in the same order and
+dtype (no reduction, no library function), so the spikes are bit-identical on any IEEE-754
+machine; the backward multiplies in another order and evaluates the surrogates with its own
+``exp`` (``kernels/vexp.py``, torch uses SLEEF's): float32 gradients within 1e-5. Comparisons of
+the fused path with itself (flags, caches, threads, streaming stores) are bit for bit: the same
+kernels compute both sides on the same data.
 """
 from __future__ import annotations
 

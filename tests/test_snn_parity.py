@@ -2,6 +2,11 @@
 
 Under the matching convention preset, spikes must be identical element by element and input
 gradients allclose (float32, different order of the backward products -> rtol 1e-5).
+
+Why bit equality of spikes is portable here: each preset performs the peer's elementwise IEEE-754
+operations (``+ - * /``, compare) in the peer's order, in the same dtype, with no reduction and
+no library function (``exp``, BLAS) in the forward; such operations are correctly rounded on
+every machine, so the membranes are bit-identical and so are the spikes.
 """
 from __future__ import annotations
 

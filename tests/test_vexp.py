@@ -1,5 +1,12 @@
-"""The vectorisable float32 exp of the surrogate loops (kernels/vexp.py) against NumPy's float64 exp."""
+"""The vectorisable float32 exp of the surrogate loops (kernels/vexp.py) against a float64 exp.
+
+Bounds: float32 within 2 ulp of the float64 exp (the Cephes polynomial, measured 1.34 ulp);
+float64 ``vexp`` is the C library's ``exp`` (bit-equal to ``math.exp``) and within 1 ulp of
+NumPy's ``np.exp``, a different implementation that depends on the CPU's features.
+"""
 from __future__ import annotations
+
+import math
 
 import numba
 import numpy as np
@@ -36,6 +43,13 @@ def test_float32_ends_and_nan():
     assert np.isnan(out[6])
 
 
-def test_float64_is_numpy_exp():
+def test_float64_is_the_c_library_exp():
+    """float64 ``vexp`` is Numba's ``np.exp``: a call of the C library's ``exp``, which
+    ``math.exp`` calls too (same function, same process: 0 ulp). NumPy's own ``np.exp`` is a
+    different implementation chosen by CPU features (its AVX-512 version differs from glibc's in
+    the last bit at ~5 % of the points): each is within 1 ulp of the true value (measured: glibc
+    0.51 ulp, NumPy AVX-512 0.68 ulp, against a long-double reference), so they agree to 1 ulp."""
     x = np.linspace(-700, 700, 10_001)
-    np.testing.assert_array_equal(_run(x), np.exp(x))
+    out = _run(x)
+    assert out.tolist() == [math.exp(v) for v in x.tolist()]
+    np.testing.assert_array_max_ulp(out, np.exp(x), maxulp=1)

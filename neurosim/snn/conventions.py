@@ -16,6 +16,12 @@ default tau     2 steps           2 steps           2 steps (beta 0.5)    10 ste
 leak target     v_reset (hard)    v_reset (hard)    0                     v_rest (v_leak)
 ==============  ================  ================  ====================  ======================
 
+Time constants: every form decays the membrane by ``1 - 1/tau`` per step (``tau`` in steps), so
+``tau >= 1`` is required (``tau_mem / dt >= 1`` with Euler integration; ``integration="exact"``
+takes any ``tau_mem > 0``); spikingjelly's preset asks ``tau > 1`` as spikingjelly's ``LIFNode``
+does. A shorter time constant overshoots: the membrane flips sign every step and fires on
+every step or diverges, so it is an error, not a silent wrong answer.
+
 Charge forms (the order of floating-point operations of each library)::
 
     spikingjelly  h = v + (x - (v - v_rest)) / tau          | v - (v - v_rest) / tau + x
@@ -100,8 +106,16 @@ def _effective_tau(tau, tau_mem, dt, beta, integration):
         tau_mem = check_positive("tau_mem", tau_mem, unit="ms")
         dt = check_positive("dt", dt, unit="ms")
         steps = tau_mem / dt
+        if integration == "euler" and not steps >= 1.0:
+            raise ValueError(f"tau_mem / dt must be >= 1 with integration='euler' (got tau_mem={tau_mem}, dt={dt}: "
+                             f"{steps:g} steps): the membrane decays by 1 - dt/tau_mem per step, which must lie "
+                             "in [0, 1). Use a smaller dt or integration='exact'")
     elif tau is not None:
         steps = check_positive("tau", tau, unit="steps")
+        if integration == "euler" and not steps >= 1.0:
+            from neurosim.snn.functional.lif import tau_error
+
+            raise ValueError(tau_error("tau", tau))
     else:
         return None, None
     if integration == "exact":
@@ -141,6 +155,9 @@ def resolve_lif_spec(convention="neurosim", *, tau=None, tau_mem=None, dt=1.0, b
     tau_eff, beta_eff = _effective_tau(tau, tau_mem, dt, beta, integration)
     if tau_eff is None:
         tau_eff = conv.tau
+    if conv.name == "spikingjelly" and beta_eff is None and not tau_eff > 1.0:
+        raise ValueError(f"tau must be > 1 step with convention='spikingjelly' (got {tau_eff:g}; spikingjelly's "
+                         "LIFNode asserts tau > 1); use tau > 1 or integration='exact'")
     reset = conv.reset if reset is None else check_choice("reset", reset, RESETS)
     if fire is None:
         strict = conv.strict

@@ -40,6 +40,11 @@ ranges run as an OpenMP parallel region of PyTorch's own ``libgomp``
 PyTorch's operators leave spinning for ~8 ms after each parallel operator, instead of
 competing with them for the cores; otherwise on neurosim's thread pool.
 
+Non-finite input: the forward kernel counts, per block, the final membranes that are NaN or
+infinite (a non-finite input value or initial membrane makes every later membrane of its
+neuron non-finite, see ``kernels/bptt.py``), one compare per neuron against ``T`` steps of
+work; a non-zero count raises ``ValueError`` naming the input (:func:`run_checked`).
+
 Per-call Python: with cold caches (the state a layer meets in a network, after other layers
 ran) every distinct Python or torch operation around the kernels costs 10-130 us, ~1 ms per
 forward + backward of the T32 B64 N2048 benchmark case against ~4.5 ms of kernels. So the
@@ -59,7 +64,8 @@ import numpy as np
 import torch
 from torch.autograd.function import once_differentiable
 
-from neurosim.snn.functional.lif import LIFSpec
+from neurosim.config import FASTMATH
+from neurosim.snn.functional.lif import LIFSpec, nonfinite_error
 
 __all__ = ["use_torch_threads", "torch_openmp_library", "supports", "why_not", "why_not_pool", "lif_fused",
            "run_checked", "kernel_arrays", "backward_block", "BLOCK", "STORE_MEMBRANE", "STORE_MEMBRANE_MAX_BYTES",
@@ -340,6 +346,11 @@ def _plan(spec: LIFSpec, x2: torch.Tensor, T: int, M: int, store: bool, pool_w: 
     return plan[1:]
 
 
+class _NonFinite(Exception):
+    """Raised by the forward when a final membrane is NaN or infinite (:func:`run_checked`
+    turns it into a ``ValueError`` that names what was not finite)."""
+
+
 class _FusedLIF(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x2, v0, k, spec, store, pool_w, steps):
@@ -359,9 +370,12 @@ class _FusedLIF(torch.autograd.Function):
         if F[11] and H.data_ptr() % 32:  # never seen (both allocators align to 64 bytes)
             F = F.copy()
             F[11] = 0
+        bad = np.empty(nblocks, dtype=np.int64)  # per block: non-finite final membranes
         run_blocks(lif_bptt_forward, nblocks, work, x2.detach().numpy(),
                    _NONE1[x2.dtype] if v0 is None else v0.detach().numpy(), spikes.numpy(), v_out.numpy(),
-                   _NONE2[x2.dtype] if H is None else H.numpy(), P, F, threads=threads)
+                   _NONE2[x2.dtype] if H is None else H.numpy(), P, F, bad, threads=threads)
+        if bad.any() or (FASTMATH and not bool(torch.isfinite(v_out).all())):
+            raise _NonFinite
         ctx.save_for_backward(x2, v0, H)
         ctx.spec, ctx.P, ctx.F, ctx.has_k, ctx.consumed, ctx.threads = spec, P, F, k is not None, False, threads
         ctx.steps, ctx.bwd_block = T, bwd_block
@@ -463,7 +477,10 @@ def run_checked(x: torch.Tensor, v0: torch.Tensor | None, spec: LIFSpec, k: torc
              and torch.is_grad_enabled()
              and (x2.requires_grad or (v is not None and v.requires_grad) or (k is not None and k.requires_grad)))
     pool_w = int(x.shape[-1]) if pool else 0
-    spikes, v_out = _FusedLIF.apply(x2, v, k, spec, store, pool_w, T)
+    try:
+        spikes, v_out = _FusedLIF.apply(x2, v, k, spec, store, pool_w, T)
+    except _NonFinite:
+        raise nonfinite_error(x, v0) from None
     shape = (T, *step_shape)
     out_shape = (*shape[:-2], shape[-2] // 2, shape[-1] // 2) if pool else shape
     return spikes.view(out_shape), v_out.view(step_shape)

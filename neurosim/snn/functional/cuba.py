@@ -20,22 +20,23 @@ from typing import NamedTuple
 
 import torch
 
-from neurosim.snn.functional.lif import LIFSpec, LIFState, _check_state, lif_charge, lif_fire, lif_reset, lif_step
+from neurosim.snn.functional.lif import (LIFSpec, LIFState, _check_state, lif_charge, lif_fire, lif_reset, lif_step,
+                                         tau_error)
 
 __all__ = ["CubaLIFSpec", "CubaLIFState", "cuba_lif_step"]
 
 
 @dataclasses.dataclass(frozen=True)
 class CubaLIFSpec:
-    """LIF options plus the synaptic time constant ``tau_syn`` (steps, > 0)."""
+    """LIF options plus the synaptic time constant ``tau_syn`` (steps, >= 1)."""
 
     lif: LIFSpec
     tau_syn: float = 2.0
     alpha: float | None = None  # explicit current decay per step (snntorch)
 
     def __post_init__(self):
-        if not self.tau_syn > 0:
-            raise ValueError(f"tau_syn must be > 0 (steps), got {self.tau_syn}")
+        if not self.tau_syn >= 1.0:  # the current decays by 1 - 1/tau_syn per step
+            raise ValueError(tau_error("tau_syn", self.tau_syn, "synaptic current", "alpha (the decay per step)"))
 
     @property
     def syn_decay(self) -> float:

@@ -32,7 +32,7 @@ from neurosim.snn.surrogate import ATan, Surrogate
 
 __all__ = [
     "LIFSpec", "LIFState", "lif_charge", "lif_fire", "lif_reset", "lif_step", "lif_run",
-    "check_sequence", "check_step_input",
+    "check_sequence", "check_step_input", "check_finite", "nonfinite_error", "tau_error",
 ]
 
 
@@ -43,7 +43,8 @@ class LIFSpec:
     Attributes
     ----------
     tau : float
-        Membrane time constant in steps (> 0).
+        Membrane time constant in steps, >= 1 (decay per step ``1 - 1/tau`` in [0, 1); ``inf``:
+        no leak).
     v_th, v_reset, v_rest : float
         Threshold, reset potential, leak target (arbitrary units).
     reset : {"zero", "subtract", "none"}
@@ -74,8 +75,10 @@ class LIFSpec:
     beta: float | None = None
 
     def __post_init__(self):
-        if not (isinstance(self.tau, (int, float)) and self.tau > 0):  # inf: no leak (IF)
-            raise ValueError(f"tau must be > 0 (steps), got {self.tau}")
+        if not (isinstance(self.tau, (int, float)) and self.tau >= 1.0):  # inf: no leak (IF)
+            raise ValueError(tau_error("tau", self.tau))
+        if self.beta is not None and not (isinstance(self.beta, (int, float)) and 0.0 <= self.beta <= 1.0):
+            raise ValueError(f"beta (decay per step) must lie in [0, 1], got {self.beta}")
         if self.reset not in ("zero", "subtract", "none"):
             raise ValueError(f"reset must be one of 'zero', 'subtract', 'none'; got {self.reset!r}")
         if self.form not in ("spikingjelly", "snntorch", "norse"):
@@ -101,6 +104,42 @@ class LIFSpec:
 
     def replace(self, **changes) -> "LIFSpec":
         return dataclasses.replace(self, **changes)
+
+
+def tau_error(name: str, value, what: str = "membrane",
+              alternative: str = "integration='exact' (decay exp(-dt/tau_mem), valid for any tau_mem > 0)") -> str:
+    """Message for a time constant below one step: the decay per step ``1 - 1/tau`` would be
+    negative, so the discrete update overshoots (it fires on every step or diverges)."""
+    return (f"{name} must be >= 1 step (got {value}): the {what} decays by 1 - 1/{name} per step, which must "
+            f"lie in [0, 1); a shorter time constant makes the discrete update overshoot (it fires on every step "
+            f"or diverges). Use {name} >= 1, a smaller dt ({name} counts steps of dt), or {alternative}")
+
+
+def nonfinite_error(x: torch.Tensor, v0: torch.Tensor | None = None, name: str = "x") -> ValueError:
+    """The ``ValueError`` for a run that ended with a NaN or infinite membrane: names the first
+    non-finite input value, else a non-finite initial membrane, else an overflow."""
+    xd = x.detach()
+    bad = ~torch.isfinite(xd)
+    if bool(bad.any()):
+        n_nan = int(torch.isnan(xd).sum())
+        first = tuple(int(i) for i in bad.nonzero()[0])
+        return ValueError(
+            f"{name} contains {int(bad.sum())} non-finite values ({n_nan} NaN, {int(bad.sum()) - n_nan} inf) of "
+            f"{xd.numel()}, the first at index {first}: the neuron state would be NaN and the spikes meaningless. "
+            f"Replace or remove them before the layer (e.g. torch.nan_to_num({name})) or find where they arise")
+    if v0 is not None and not bool(torch.isfinite(v0.detach()).all()):
+        return ValueError("state.v (the initial membrane) contains NaN or inf values; pass state=None to start "
+                          "from rest, or a finite state")
+    big = float(xd.abs().max()) if xd.numel() else 0.0
+    return ValueError(f"the membrane overflowed to inf although {name} is finite (largest |{name}| = {big:g} in "
+                      f"{xd.dtype}); scale {name} down or compute in float64")
+
+
+def check_finite(x: torch.Tensor, name: str = "x") -> torch.Tensor:
+    """``x`` must hold no NaN or inf (``ValueError`` naming ``name`` and the first bad index)."""
+    if not bool(torch.isfinite(x).all()):
+        raise nonfinite_error(x, name=name)
+    return x
 
 
 class LIFState(NamedTuple):
@@ -236,7 +275,8 @@ def lif_run(xs: torch.Tensor, state: LIFState | None, spec: LIFSpec, backend: st
     """Sequence form: loop :func:`lif_step` over ``xs`` ``[T, B, ...]``; returns ``(spikes, state)``.
 
     ``backend="auto"`` uses the fused Numba kernel (:mod:`neurosim.snn.fused`) for CPU
-    float32/float64 input when it supports ``spec``; ``"torch"`` always loops here.
+    float32/float64 input when it supports ``spec``; ``"torch"`` always loops here. A NaN or
+    infinite value in ``xs`` (or the state) raises ``ValueError`` on either path.
     """
     check_sequence(xs, "x")
     fresh = state is None
@@ -252,10 +292,13 @@ def lif_run(xs: torch.Tensor, state: LIFState | None, spec: LIFSpec, backend: st
         if backend == "fused":
             raise ValueError(f"the fused kernel does not support this input/spec ({fused.why_not(xs, spec, k)}); "
                              "use backend='auto' or 'torch'")
+    v0 = None if state is None else state.v
     if state is None:
         state = _check_state(None, xs[0], spec)
     out = []
     for x in xs:
         s, state = lif_step(x, state, spec, k)
         out.append(s)
+    if not bool(torch.isfinite(state.v).all()):  # a NaN or inf anywhere in xs or v0 ends here
+        raise nonfinite_error(xs, v0)
     return torch.stack(out), state

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from neurosim._validation import check_nonnegative, check_positive
 from neurosim.snn.functional.alif import ALIFSpec, ALIFState, alif_step
-from neurosim.snn.functional.lif import check_step_input
+from neurosim.snn.functional.lif import check_finite, check_step_input
 from neurosim.snn.modules.base import StatefulLayer, run_steps
 from neurosim.snn.modules.lif import _LIFOptions
 
@@ -27,7 +27,7 @@ class AdaptiveLIFCell(_ALIFOptions):
     """One step: ``forward(x[B, ...], state=None) -> (spikes, ALIFState)``."""
 
     def forward(self, x, state: ALIFState | None = None):  # noqa: D102
-        check_step_input(x)
+        check_finite(check_step_input(x))
         return alif_step(x, state, self.alif_spec)
 
 

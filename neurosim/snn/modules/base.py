@@ -4,14 +4,14 @@ from __future__ import annotations
 import torch
 
 from neurosim.snn.containers import Stateful
-from neurosim.snn.functional.lif import check_sequence
+from neurosim.snn.functional.lif import check_finite, check_sequence
 
 __all__ = ["StatefulLayer", "run_steps"]
 
 
 def run_steps(step, xs: torch.Tensor, state):
     """Loop ``step(x_t, state) -> (out_t, state)`` over ``xs`` ``[T, ...]``; stack the outputs."""
-    check_sequence(xs, "x")
+    check_finite(check_sequence(xs, "x"))
     outs = []
     for x in xs:
         out, state = step(x, state)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from neurosim._validation import check_number, check_positive
 from neurosim.snn.functional.cuba import CubaLIFSpec, CubaLIFState, cuba_lif_step
-from neurosim.snn.functional.lif import check_step_input
+from neurosim.snn.functional.lif import check_finite, check_step_input
 from neurosim.snn.modules.base import StatefulLayer, run_steps
 from neurosim.snn.modules.lif import _LIFOptions
 
@@ -13,7 +13,8 @@ __all__ = ["CubaLIFCell", "CubaLIF", "CubaLIFLayer"]
 class _CubaOptions(_LIFOptions):
     """LIF options (see :class:`neurosim.snn.LIF`) plus the synaptic time constant.
 
-    ``tau_syn`` in ms (steps of ``dt``; with the default ``dt = 1`` it counts steps), or
+    ``tau_syn`` in ms (steps of ``dt``; with the default ``dt = 1`` it counts steps; at least one
+    step), or
     snntorch's ``alpha`` (current decay per step). ``params`` (a ``LIFParams``) also supplies
     ``tau_syn``. Default: 2 steps (norse convention: 5 ms at dt 1 ms, norse's default).
     """
@@ -28,10 +29,13 @@ class _CubaOptions(_LIFOptions):
             if not 0.0 <= alpha < 1.0:
                 raise ValueError(f"alpha must lie in [0, 1) (current decay per step), got {alpha}")
             steps = 1.0 / (1.0 - alpha)
-        elif tau_syn is not None:
-            steps = check_positive("tau_syn", tau_syn, unit="ms") / check_positive("dt", dt, unit="ms")
-        elif params is not None:
-            steps = float(params.tau_syn) / check_positive("dt", dt, unit="ms")
+        elif tau_syn is not None or params is not None:
+            ts = check_positive("tau_syn", tau_syn, unit="ms") if tau_syn is not None else float(params.tau_syn)
+            steps = ts / check_positive("dt", dt, unit="ms")
+            if not steps >= 1.0:
+                raise ValueError(f"tau_syn / dt must be >= 1 (got tau_syn={ts}, dt={dt}: {steps:g} steps): the "
+                                 "synaptic current decays by 1 - dt/tau_syn per step, which must lie in [0, 1). "
+                                 "Use a smaller dt, a longer tau_syn, or alpha (the decay per step)")
         else:
             steps = 5.0 if self.spec.form == "norse" else 2.0
         self.cuba_spec = CubaLIFSpec(self.spec, steps, alpha)
@@ -44,7 +48,7 @@ class CubaLIFCell(_CubaOptions):
     """One step: ``forward(x[B, ...], state=None) -> (spikes, CubaLIFState)``."""
 
     def forward(self, x, state: CubaLIFState | None = None):  # noqa: D102
-        check_step_input(x)
+        check_finite(check_step_input(x))
         return cuba_lif_step(x, state, self.cuba_spec)
 
 

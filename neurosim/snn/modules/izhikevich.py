@@ -4,7 +4,7 @@ from __future__ import annotations
 from torch import nn
 
 from neurosim.snn.functional.izhikevich import IzhikevichSpec, IzhikevichState, izhikevich_step
-from neurosim.snn.functional.lif import check_step_input
+from neurosim.snn.functional.lif import check_finite, check_step_input
 from neurosim.snn.modules.base import StatefulLayer, run_steps
 from neurosim.snn.surrogate import get_surrogate
 
@@ -34,7 +34,7 @@ class IzhikevichCell(_IzhOptions):
     """One step: ``forward(I[B, ...], state=None) -> (spikes, IzhikevichState)``."""
 
     def forward(self, x, state: IzhikevichState | None = None):  # noqa: D102
-        check_step_input(x)
+        check_finite(check_step_input(x))
         return izhikevich_step(x, state, self.izh_spec)
 
 

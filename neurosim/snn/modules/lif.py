@@ -15,8 +15,8 @@ import torch
 from torch import nn
 
 from neurosim.snn.conventions import resolve_lif_spec
-from neurosim.snn.functional.lif import (LIFSpec, LIFState, _check_state, check_sequence, check_step_input,
-                                         lif_run, lif_step)
+from neurosim.snn.functional.lif import (LIFSpec, LIFState, _check_state, check_finite, check_sequence,
+                                         check_step_input, lif_run, lif_step)
 from neurosim.snn.modules.base import StatefulLayer
 
 __all__ = ["LIFCell", "LIF", "LIFLayer", "LIFAvgPool", "LIFAvgPoolLayer"]
@@ -30,7 +30,8 @@ class _LIFOptions(nn.Module):
     Parameters
     ----------
     tau : float, optional
-        Membrane time constant in steps (> 0); default from the convention (2; norse 10).
+        Membrane time constant in steps, >= 1 (> 1 for spikingjelly); default from the
+        convention (2; norse 10).
     convention : {"neurosim", "spikingjelly", "snntorch", "norse"}
         Preset for every option left at ``None``.
     tau_mem, dt : float, optional
@@ -77,7 +78,7 @@ class LIFCell(_LIFOptions):
     """One LIF step: ``forward(x[B, ...], state=None) -> (spikes, LIFState)``."""
 
     def forward(self, x: torch.Tensor, state: LIFState | None = None):  # noqa: D102
-        check_step_input(x)
+        check_finite(check_step_input(x))
         return lif_step(x, state, self.spec)
 
 

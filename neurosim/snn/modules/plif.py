@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from neurosim._validation import check_number
-from neurosim.snn.functional.lif import LIFState, check_step_input, lif_run, lif_step
+from neurosim.snn.functional.lif import LIFState, check_finite, check_step_input, lif_run, lif_step
 from neurosim.snn.modules.base import StatefulLayer
 from neurosim.snn.modules.lif import _BACKENDS, _LIFOptions
 
@@ -61,7 +61,7 @@ class ParametricLIFCell(_PLIFOptions):
     """One step of the parametric LIF: ``forward(x[B, ...], state=None) -> (spikes, LIFState)``."""
 
     def forward(self, x, state: LIFState | None = None):  # noqa: D102
-        check_step_input(x)
+        check_finite(check_step_input(x))
         return lif_step(x, state, self.spec, self.k)
 
 
@@ -94,7 +94,7 @@ class IFCell(_IFOptions):
     """One integrate-and-fire step: ``h = v + x``; ``forward(x[B, ...], state=None) -> (spikes, LIFState)``."""
 
     def forward(self, x, state: LIFState | None = None):  # noqa: D102
-        check_step_input(x)
+        check_finite(check_step_input(x))
         return lif_step(x, state, self.spec)
 
 

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from neurosim._validation import check_int
-from neurosim.snn.functional.lif import LIFState, _check_state, check_step_input, lif_step
+from neurosim.snn.functional.lif import LIFState, _check_state, check_finite, check_step_input, lif_step
 from neurosim.snn.modules.base import StatefulLayer, run_steps
 from neurosim.snn.modules.lif import _LIFOptions
 
@@ -57,7 +57,7 @@ class RecurrentLIFCell(_RLIFOptions):
     """One step: ``forward(x[B, n], state=None) -> (spikes, RecurrentLIFState)``."""
 
     def forward(self, x, state: RecurrentLIFState | None = None):  # noqa: D102
-        check_step_input(x)
+        check_finite(check_step_input(x))
         return self.step(x, state)
 
 
