@@ -10,12 +10,14 @@ Environment variables (read at import time):
                            differ in the last bits from the NumPy references).
 ``NEUROSIM_PARALLEL``      ``1`` (default) lets kernels use ``prange`` threads.
 ``NUMBA_DISABLE_JIT``      honoured by Numba itself; the whole test suite passes with it.
+``NEUROSIM_DEBUG``         ``0`` (default); ``1`` lets the command line show tracebacks of user
+                           errors instead of ``error: ...`` lines.
 """
 from __future__ import annotations
 
 import os
 
-__all__ = ["CACHE", "FASTMATH", "PARALLEL", "NJIT", "NJIT_PARALLEL", "env_flag"]
+__all__ = ["CACHE", "FASTMATH", "PARALLEL", "DEBUG", "NJIT", "NJIT_PARALLEL", "env_flag"]
 
 
 def env_flag(name: str, default: bool) -> bool:
@@ -34,6 +36,7 @@ def env_flag(name: str, default: bool) -> bool:
 CACHE: bool = env_flag("NEUROSIM_NUMBA_CACHE", True)
 FASTMATH: bool = env_flag("NEUROSIM_FASTMATH", False)
 PARALLEL: bool = env_flag("NEUROSIM_PARALLEL", True)
+DEBUG: bool = env_flag("NEUROSIM_DEBUG", False)
 
 #: keyword arguments for serial kernels: ``@numba.njit(**NJIT)``
 NJIT: dict = {"cache": CACHE, "fastmath": FASTMATH, "nogil": True}
