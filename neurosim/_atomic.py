@@ -132,11 +132,14 @@ class StagedDir:
 
     def __init__(self, out, *, resume: bool = False, resumable: bool = False):
         self.out = Path(out)
-        self.final = Path(os.path.abspath(self.out))
+        plain = os.path.abspath(self.out)
+        self.final = Path(os.path.realpath(plain))  # a symlinked OUT: stage beside the folder it points to
         if self.final.name == "":
             raise ValueError(f"--out {out} names the root folder; choose a folder for the results")
         self.partial = _sibling(self.final, PARTIAL_SUFFIX)
-        self.path = _sibling(self.out, PARTIAL_SUFFIX) if self.out.name else self.partial  # as the user wrote it
+        # the folder handed to the command, written as the user wrote --out (relative stays relative)
+        self.path = _sibling(self.out, PARTIAL_SUFFIX) if (self.out.name and plain == str(self.final)) \
+            else self.partial
         self.resume = bool(resume)
         self.resumable = bool(resumable)
         self.resume_from: str | None = None  # "partial", "out" or None

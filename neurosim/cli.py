@@ -105,8 +105,12 @@ def _call(module: str, func: str = "run", **kwargs):
             if kwargs.get("out") is not None:
                 from neurosim._atomic import StagedDir
 
-                stage = StagedDir(kwargs["out"], resume=bool(kwargs.get("resume")), resumable="resume" in kwargs)
-                kwargs["out"] = stage.open()
+                staged = StagedDir(kwargs["out"], resume=bool(kwargs.get("resume")), resumable="resume" in kwargs)
+                if config.RANK != 0:  # torchrun: rank 0 prepares and replaces the folder, the others read it
+                    kwargs["out"] = staged.path
+                else:
+                    stage = staged
+                    kwargs["out"] = stage.open()
                 if stage.discarded:
                     typer.echo(f"note: starting afresh; the checkpoints of an interrupted run in {stage.path} "
                                "were discarded (use --resume to continue such a run)", err=True)
@@ -127,7 +131,8 @@ def _call(module: str, func: str = "run", **kwargs):
         raise typer.Exit(code=2)
     except KeyboardInterrupt as exc:
         kept = stage.abort() if stage is not None else False
-        typer.echo(_interrupted_line(exc, stage, kept), err=True)
+        if config.RANK == 0:
+            typer.echo(_interrupted_line(exc, stage, kept), err=True)
         raise typer.Exit(code=EXIT_INTERRUPTED)
     except BaseException:
         if stage is not None:
@@ -143,6 +148,8 @@ def _print_summary(summary) -> None:
 
 RESUME_HELP = ("continue the interrupted run in OUT.partial, else the finished run in OUT; with no checkpoint in "
                "either: say so and start from scratch (summary.json records \"resumed\": false)")
+OUT_HELP = "output folder (the run writes OUT.partial, which replaces OUT only when the run succeeds)"
+REPORT_HELP = "report folder (the demo writes OUT.partial, which replaces OUT only when the demo succeeds)"
 CKPT_HELP = "also checkpoint after every this many batches (0: only at the end of each epoch / task)"
 
 
@@ -159,7 +166,7 @@ def simulate(
     duration_ms: float = typer.Option(1000.0, "--duration-ms", help="simulated time in ms"),
     dt_ms: Optional[float] = typer.Option(None, "--dt-ms", help="time step in ms (default: the network's own)"),
     seed: int = typer.Option(0, "--seed"),
-    out: Path = typer.Option(Path("neurosim-out/simulate"), "--out", help="output folder"),
+    out: Path = typer.Option(Path("neurosim-out/simulate"), "--out", help=OUT_HELP),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
 ):
     """Simulate a canonical network; writes summary.json, spikes.npz and raster.png."""
@@ -180,7 +187,7 @@ def train(
     limit: Optional[int] = typer.Option(None, "--limit", help="use only this many training samples"),
     resume: bool = typer.Option(False, "--resume/--no-resume", help=RESUME_HELP),
     checkpoint_every: int = typer.Option(100, "--checkpoint-every", help=CKPT_HELP),
-    out: Path = typer.Option(Path("neurosim-out/train"), "--out"),
+    out: Path = typer.Option(Path("neurosim-out/train"), "--out", help=OUT_HELP),
 ):
     """Train a model (plain cross-entropy) with checkpoints and metrics.jsonl."""
     _print_summary(_call("train", dataset=dataset, model=model, epochs=epochs, batch_size=batch_size, lr=lr,
@@ -203,7 +210,7 @@ def distill(
     limit: Optional[int] = typer.Option(None, "--limit"),
     resume: bool = typer.Option(False, "--resume/--no-resume", help=RESUME_HELP),
     checkpoint_every: int = typer.Option(100, "--checkpoint-every", help=CKPT_HELP),
-    out: Path = typer.Option(Path("neurosim-out/distill"), "--out"),
+    out: Path = typer.Option(Path("neurosim-out/distill"), "--out", help=OUT_HELP),
     label_smoothing: float = typer.Option(0.0, "--label-smoothing", help="student CE label smoothing (BKDSNN: 0.1)"),
     lr_schedule: str = typer.Option("constant", "--lr-schedule", help="student lr: constant or cosine (per step, to 0)"),
     bkd_alpha: float = typer.Option(2e-3, "--bkd-alpha", help="weight of the blurred KD term (BKDSNN alpha_mgd)"),
@@ -228,7 +235,7 @@ def continual(
     seed: int = typer.Option(0, "--seed"),
     data: Optional[Path] = typer.Option(None, "--data"),
     limit: Optional[int] = typer.Option(None, "--limit", help="training samples per task"),
-    out: Path = typer.Option(Path("neurosim-out/continual"), "--out"),
+    out: Path = typer.Option(Path("neurosim-out/continual"), "--out", help=OUT_HELP),
     resume: bool = typer.Option(False, "--resume/--no-resume", help=RESUME_HELP),
     checkpoint_every: int = typer.Option(100, "--checkpoint-every", help=CKPT_HELP),
     hlop_consolidation: int = typer.Option(0, "--hlop-consolidation",
@@ -253,7 +260,7 @@ def reservoir(
     size: Optional[int] = typer.Option(None, "--size", help="reservoir neurons"),
     seed: int = typer.Option(0, "--seed"),
     data: Optional[Path] = typer.Option(None, "--data"),
-    out: Path = typer.Option(Path("neurosim-out/reservoir"), "--out"),
+    out: Path = typer.Option(Path("neurosim-out/reservoir"), "--out", help=OUT_HELP),
 ):
     """Run a reservoir on a task; writes summary.json with the task's scores."""
     _print_summary(_call("reservoir", kind=kind, task=task, size=size, seed=seed, data=data, out=out))
@@ -266,7 +273,7 @@ def tsrsa(
     layers: Optional[List[str]] = typer.Option(None, "--layers", help="layer names (repeat the option)"),
     seed: int = typer.Option(0, "--seed"),
     data: Optional[Path] = typer.Option(None, "--data"),
-    out: Path = typer.Option(Path("neurosim-out/tsrsa"), "--out"),
+    out: Path = typer.Option(Path("neurosim-out/tsrsa"), "--out", help=OUT_HELP),
 ):
     """Compare model layers with mouse visual cortex (RSA / TSRSA); writes summary.json and a heat map."""
     _print_summary(_call("tsrsa", model=model, neural=neural, layers=layers, seed=seed, data=data, out=out))
@@ -275,7 +282,7 @@ def tsrsa(
 @app.command()
 def bench(
     what: str = typer.Argument("sim", help="sim, lif or rsa"),
-    out: Path = typer.Option(Path("neurosim-out/bench"), "--out"),
+    out: Path = typer.Option(Path("neurosim-out/bench"), "--out", help=OUT_HELP),
 ):
     """Quick self-timing of neurosim kernels (peer comparisons live in benchmarks/)."""
     _print_summary(_call("bench", what=what, out=out))
@@ -283,7 +290,7 @@ def bench(
 
 @app.command()
 def demo(
-    out: Path = typer.Option(Path("neurosim-demo"), "--out", help="report folder"),
+    out: Path = typer.Option(Path("neurosim-demo"), "--out", help=REPORT_HELP),
     data: Optional[Path] = typer.Option(None, "--data", help="real data folder (default: embedded data)"),
     fast: bool = typer.Option(False, "--fast/--full", help="smaller sizes (used by the tests)"),
     seed: int = typer.Option(0, "--seed"),
