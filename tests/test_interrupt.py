@@ -22,6 +22,8 @@ import sys
 import time
 import weakref
 
+import numpy as np
+
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -198,7 +200,7 @@ def test_simulate_interrupt_is_prompt_and_keeps_earlier_results(tmp_path):
     assert main(["simulate", "izhikevich2003", "--neurons", "50", "--duration-ms", "20", "--no-progress",
                  "--out", str(out)]) == 0
     before = tree_hashes(out)
-    # CUBA has no external drive: before the fix the whole run was one kernel call (call 1 compiles)
+    # call 1 compiles; the signal arrives while call 2 runs (a 5-minute run if not stopped)
     code, err, latency = interrupt(["simulate", "cuba", "--duration-ms", "300000", "--no-progress", "--out", out],
                                    "neurosim.sim._flat:network_integrate", 2, "mark")
     assert code == 130 and latency < LATENCY_BOUND_S
@@ -251,3 +253,29 @@ def test_interrupt_swallowed_by_a_finalizer_is_delivered_again(capsys):
             for _ in range(1000):
                 time.sleep(0.01)
     assert "Exception ignored" not in capsys.readouterr().err
+
+
+def test_network_run_returns_to_python_often(monkeypatch):
+    """A run with no spikes and no drive used to be one Numba call (uninterruptible for its whole
+    length). Steps per call now grow at most 8x per call towards ~0.1 s of wall time, so 200,000
+    steps take at least 6 calls on any machine; chunking does not change the result."""
+    from neurosim.sim import Network, _flat
+
+    def quiet(split):
+        net = Network(dt=0.1, rng=0)
+        g = net.add_lif(50, v0=np.linspace(-70.0, -60.0, 50))  # relaxes to rest: no spike, no input
+        for d in split:
+            net.run(d, progress=False)
+        return g.v.copy()
+
+    calls = []
+    real = _flat.network_integrate
+
+    def counting(step0, n_steps, *a):
+        calls.append(n_steps)
+        return real(step0, n_steps, *a)
+
+    monkeypatch.setattr(_flat, "network_integrate", counting)
+    v = quiet([20_000.0])
+    assert sum(calls) == 200_000 and len([c for c in calls if c]) >= 6
+    assert np.array_equal(v, quiet([7_000.0, 13_000.0]))
