@@ -237,6 +237,10 @@ class HLOP(Strategy):
         try:
             from threadpoolctl import threadpool_limits
 
+            try:  # load the BLAS that Numba's np.dot calls, so that the limit reaches it even before
+                import scipy.linalg.cython_blas  # noqa: F401  # the first update (a resumed run)
+            except ImportError:  # pragma: no cover - scipy is a dependency
+                pass
             limits = threadpool_limits(limits=1, user_api="blas")
         except ImportError:  # optional: without it BLAS keeps its threads
             pass
