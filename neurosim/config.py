@@ -1,4 +1,4 @@
-"""Numba compilation flags, read once from the environment.
+"""Numba compilation flags and the other environment settings, read once from the environment.
 
 Kernels never hard-code ``cache=``, ``fastmath=`` or ``parallel=``; they use the
 keyword dictionaries defined here (a test greps ``kernels/`` for hard-coded flags).
@@ -10,12 +10,16 @@ Environment variables (read at import time):
                            differ in the last bits from the NumPy references).
 ``NEUROSIM_PARALLEL``      ``1`` (default) lets kernels use ``prange`` threads.
 ``NUMBA_DISABLE_JIT``      honoured by Numba itself; the whole test suite passes with it.
+``NEUROSIM_DEBUG``         ``0`` (default); ``1`` lets the command line show tracebacks of user
+                           errors instead of ``error: ...`` lines.
+``RANK``, ``WORLD_SIZE``   set by ``torchrun``: the process's rank (0 unless ``WORLD_SIZE`` > 1);
+                           only rank 0 prepares and replaces output folders.
 """
 from __future__ import annotations
 
 import os
 
-__all__ = ["CACHE", "FASTMATH", "PARALLEL", "NJIT", "NJIT_PARALLEL", "env_flag"]
+__all__ = ["CACHE", "FASTMATH", "PARALLEL", "DEBUG", "RANK", "NJIT", "NJIT_PARALLEL", "env_flag"]
 
 
 def env_flag(name: str, default: bool) -> bool:
@@ -34,6 +38,9 @@ def env_flag(name: str, default: bool) -> bool:
 CACHE: bool = env_flag("NEUROSIM_NUMBA_CACHE", True)
 FASTMATH: bool = env_flag("NEUROSIM_FASTMATH", False)
 PARALLEL: bool = env_flag("NEUROSIM_PARALLEL", True)
+DEBUG: bool = env_flag("NEUROSIM_DEBUG", False)
+_WORLD = int(os.environ.get("WORLD_SIZE", "1").strip() or 1)
+RANK: int = int(os.environ.get("RANK", "0").strip() or 0) if _WORLD > 1 else 0
 
 #: keyword arguments for serial kernels: ``@numba.njit(**NJIT)``
 NJIT: dict = {"cache": CACHE, "fastmath": FASTMATH, "nogil": True}

@@ -2,7 +2,11 @@
 
 Each module exposes ``run(...) -> dict`` (the command; writes ``out/summary.json``) and
 ``demo_stage(out_dir, *, data_dir, fast, seed) -> StageResult`` (its stage of
-``neurosim demo``). ``neurosim.cli`` only parses arguments and maps errors to exit code 2.
+``neurosim demo``). ``neurosim.cli`` only parses arguments, maps errors to exit code 2 and
+Ctrl-C to exit code 130, and stages the output folder (:class:`neurosim._atomic.StagedDir`).
+
+A command interrupted by Ctrl-C says what it kept by raising :class:`Interrupted` (a
+``KeyboardInterrupt``) with a description of its last checkpoint; the command line prints it.
 """
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ from pathlib import Path
 
 from neurosim._atomic import atomic_open
 
-__all__ = ["StageResult", "write_json", "ensure_out_dir"]
+__all__ = ["StageResult", "Interrupted", "write_json", "ensure_out_dir"]
 
 
 @dataclass
@@ -23,6 +27,18 @@ class StageResult:
     metrics: dict
     figures: list[str] = field(default_factory=list)
     text: str = ""
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C stopped a command; ``kept`` describes the checkpoint it left (None: none).
+
+    ``kept`` reads like ``"checkpoint after epoch 1, batch 120 of 469"``; commands build it from
+    their own state (e.g. :attr:`neurosim.distill.Trainer.saved_at`), never by parsing text.
+    """
+
+    def __init__(self, kept: str | None = None):
+        super().__init__(kept or "")
+        self.kept = kept
 
 
 def ensure_out_dir(out) -> Path:

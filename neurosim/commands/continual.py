@@ -5,6 +5,12 @@ Methods: ``finetune``, ``ewc``, ``gpm``, ``replay``, ``hlop``, ``hlop+replay`` a
 784-800-800-10, shared head, HLOP sizes [80,200,100] + [70,70,70] per task), ``split_mnist``
 and ``split_fmnist`` (784-400-400 with one 2-way head per task). Settings follow
 ALGORITHMS.md §2.3–2.4: BPTT with a sigmoid surrogate, T = 6, SGD lr 0.1, batch 64.
+
+Checkpoints: ``out/checkpoint.pt`` (atomic) after every task and every ``checkpoint_every``
+batches (multitask: every epoch and every ``checkpoint_every`` batches) holds the whole state
+of :func:`neurosim.continual.protocols.run_sequence` (weights, Hebbian subspaces, strategy
+state, optimizer, generators, ``R``, position); ``resume=True`` continues it exactly (same
+final weights and ``R`` as an uninterrupted run) and refuses a checkpoint of other settings.
 """
 from __future__ import annotations
 
@@ -14,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-from neurosim.commands import StageResult, ensure_out_dir, write_json
+from neurosim.commands import Interrupted, StageResult, ensure_out_dir, write_json
 
 __all__ = ["METHODS", "run", "demo_stage", "build"]
 
@@ -115,13 +121,16 @@ def run(method: str = "hlop", benchmark: str = "pmnist", tasks: int = 10, epochs
         data=None, limit: int | None = None, out="neurosim-out/continual", *, embedded: bool = False,
         progress: bool | None = None, hidden=None, timesteps: int | None = None, batch_size: int = 64,
         lr: float = 0.1, quiet: bool = False, hlop_consolidation: int = 0, hlop_damping=None,
-        neuron: str = "bptt") -> dict:
+        neuron: str = "bptt", resume: bool = False, checkpoint_every: int = 100) -> dict:
     """Run one continual-learning experiment and write ``out/summary.json`` and ``out/R.png``.
 
     ``limit`` caps the training (and test) samples per task. ``data`` is the folder holding
     ``mnist/`` and ``fashion_mnist/`` (default ``$NEUROSIM_DATA``); ``embedded=True`` uses the
     generated digits of ``neurosim.data.embedded`` (pmnist / split_mnist only). ``neuron``:
-    "bptt" (default, T = 6) or "dsr" (T = 20); ``timesteps`` overrides T.
+    "bptt" (default, T = 6) or "dsr" (T = 20); ``timesteps`` overrides T. ``resume``: continue
+    from ``out/checkpoint.pt`` when there is one (``summary["resumed"]`` says whether one was
+    found); ``checkpoint_every``: also checkpoint after every this many batches (0: after tasks
+    only). Ctrl-C raises :class:`~neurosim.commands.Interrupted` naming the last checkpoint.
     """
     import numpy as np
     import torch
@@ -129,6 +138,7 @@ def run(method: str = "hlop", benchmark: str = "pmnist", tasks: int = 10, epochs
     from neurosim._validation import check_choice, check_int
     from neurosim.continual.hlop import NEURONS
     from neurosim.continual.protocols import BENCHMARKS, load_benchmark, run_multitask, run_sequence
+    from neurosim.io.checkpoint import load_checkpoint, save_checkpoint
 
     check_choice("method", method, METHODS)
     check_choice("benchmark", benchmark, BENCHMARKS)
@@ -138,11 +148,31 @@ def run(method: str = "hlop", benchmark: str = "pmnist", tasks: int = 10, epochs
     tasks = check_int("tasks", tasks, min_value=1)
     epochs = check_int("epochs", epochs, min_value=1)
     seed = check_int("seed", seed, min_value=0)
+    checkpoint_every = check_int("checkpoint_every", checkpoint_every, min_value=0)
     if data is not None and not Path(data).is_dir():
         raise FileNotFoundError(f"--data {data} is not a directory; point it at the folder holding mnist/")
     out = ensure_out_dir(out)
+    ckpt_path = out / "checkpoint.pt"
+    state = None
+    if resume and ckpt_path.is_file():
+        state = load_checkpoint(ckpt_path)
+    settings = {"method": method, "benchmark": benchmark, "tasks": tasks, "epochs": epochs, "seed": seed,
+                "limit": limit, "embedded": embedded, "hidden": None if hidden is None else list(hidden),
+                "timesteps": timesteps, "batch_size": batch_size, "lr": lr, "hlop_consolidation": hlop_consolidation,
+                "hlop_damping": None if hlop_damping is None else str(hlop_damping), "neuron": neuron}
+    if state is not None and state.get("settings") != settings:
+        old = state.get("settings") or {}
+        diff = sorted(k for k in settings if old.get(k) != settings[k])
+        raise ValueError(f"{ckpt_path} was written with other settings ("
+                         + ", ".join(f"{k}={old.get(k)!r} there, {settings[k]!r} now" for k in diff)
+                         + "); resume with the same options or start afresh without --resume")
     log_path = out / "log.txt"
-    log_fh = open(log_path, "w")
+    log_fh = open(log_path, "a" if state is not None else "w")
+    saved = {"at": None if state is None else _position(state, tasks)}
+
+    def checkpoint(st):
+        save_checkpoint(ckpt_path, {**st, "settings": settings})
+        saved["at"] = _position(st, tasks)
 
     def log(msg):
         log_fh.write(msg + "\n")
@@ -158,14 +188,23 @@ def run(method: str = "hlop", benchmark: str = "pmnist", tasks: int = 10, epochs
         task_list = load_benchmark(benchmark, tasks, root=data, seed=seed, limit=limit, embedded=embedded)
         log(f"continual: method={method} benchmark={benchmark} tasks={tasks} epochs={epochs} seed={seed} "
             f"limit={limit} torch_threads={torch.get_num_threads()} cpus={os.cpu_count()}")
+        if state is not None:
+            log(f"resumed from the {saved['at']}")
         prog = (not quiet and sys.stderr.isatty()) if progress is None else progress
+        ck = {"checkpoint": checkpoint, "checkpoint_every": checkpoint_every, "resume_from": state}
+        try:
+            if strategy is None:
+                res = run_multitask(model, task_list, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, log=log,
+                                    **ck)
+            else:
+                res = run_sequence(model, strategy, task_list, epochs=epochs, batch_size=batch_size, lr=lr,
+                                   seed=seed, progress=prog, log=log, **ck)
+        except KeyboardInterrupt as exc:
+            raise Interrupted(saved["at"]) from exc
         if strategy is None:
-            res = run_multitask(model, task_list, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, log=log)
             summary = {"acc": res["acc"], "bwt": None, "R": [res["final"]], "final": res["final"]}
             _plot(None, out / "R.png", f"{method} / {benchmark}", final=res["final"])
         else:
-            res = run_sequence(model, strategy, task_list, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
-                               progress=prog, log=log)
             R = res["R"]
             summary = {"acc": res["acc"], "bwt": res["bwt"],
                        "R": [[None if math.isnan(v) else float(v) for v in row] for row in R],
@@ -179,7 +218,8 @@ def run(method: str = "hlop", benchmark: str = "pmnist", tasks: int = 10, epochs
                         "hlop_damping": _damping_of(strategy), "neuron": neuron, "timesteps": timesteps,
                         "limit": limit, "embedded": embedded, "wall_s": round(time.perf_counter() - t_start, 3),
                         "train_wall_s": round(res["wall_s"], 3), "torch_threads": torch.get_num_threads(),
-                        "figure": str(out / "R.png")})
+                        "figure": str(out / "R.png"), "resumed": state is not None,
+                        "checkpoint_every": checkpoint_every})
         log(f"ACC {100 * summary['acc']:.2f}%  BWT "
             + ("n/a" if summary["bwt"] is None else f"{100 * summary['bwt']:.2f}%")
             + f"  wall {summary['wall_s']:.1f} s")
@@ -189,6 +229,19 @@ def run(method: str = "hlop", benchmark: str = "pmnist", tasks: int = 10, epochs
     finally:
         log_fh.close()
     return summary
+
+
+def _position(state: dict, n_tasks: int) -> str:
+    """Where a continual checkpoint stands, in words (for logs and the Ctrl-C message)."""
+    if state.get("kind") == "multitask":
+        if state["batch"]:
+            return f"checkpoint at epoch {state['epoch'] + 1}, batch {state['batch']} of {state['batches']}"
+        return f"checkpoint after epoch {state['epoch']}"
+    pos = state["position"]
+    if pos is None:
+        return f"checkpoint after task {state['task']} of {n_tasks}"
+    done = pos["epoch"] * pos["batches"] + pos["batch"]
+    return f"checkpoint at task {state['task'] + 1} of {n_tasks}, batch {done}"
 
 
 def demo_stage(stage_dir, *, data_dir=None, fast: bool = False, seed: int = 0, progress: bool = False) -> StageResult:

@@ -10,7 +10,11 @@ Steps (every training run goes through :class:`neurosim.distill.Trainer`):
    recipe into ``out/student/``: ``none`` (CE), ``kd`` (Hinton, T = 4), ``wsld`` (T = 2),
    ``feature`` (MSE), ``bkd`` (blurred KD, lambda 0.15, alpha 2e-3) or ``bkd+wsld`` (BKDSNN).
    Features are compared at each model's ``distill_layer`` (the last feature map);
-4. write ``out/summary.json``: ``test_acc``, ``teacher_acc``, ``epochs``, ``wall_s`` and more.
+4. write ``out/summary.json``: ``test_acc``, ``teacher_acc``, ``epochs``, ``wall_s``, ``resumed``
+   (true when a checkpoint of either run was continued) and more.
+
+Both runs checkpoint after every epoch and every ``checkpoint_every`` batches; Ctrl-C raises
+:class:`~neurosim.commands.Interrupted` naming the checkpoints kept.
 
 Under ``torchrun`` the runs are data-parallel (gloo on CPU, NCCL on GPU); rank 0 writes files.
 Model weights are initialised from ``torch.manual_seed(seed)`` (set here, at application level).
@@ -21,7 +25,7 @@ import time
 from pathlib import Path
 
 from neurosim._validation import check_choice, check_int, check_nonnegative, check_positive, check_probability
-from neurosim.commands import StageResult, ensure_out_dir, write_json
+from neurosim.commands import Interrupted, StageResult, ensure_out_dir, write_json
 
 __all__ = ["run", "demo_stage", "DATASETS"]
 
@@ -43,7 +47,7 @@ def run(dataset: str = "fashion_mnist", teacher: str = "convnet", student: str =
         lr: float = 1e-3, teacher_lr: float = 1e-3, model_cfg: dict | None = None, progress: bool = True,
         test_limit=None, precise_bn: int = 2000, label_smoothing: float = 0.0,
         lr_schedule: str = "constant", bkd_alpha: float = 6e-3, bkd_lambda: float = 0.15,
-        kd_temperature: float | None = None) -> dict:
+        kd_temperature: float | None = None, checkpoint_every: int = 100) -> dict:
     """Run the pipeline; returns the summary dict (also written to ``out/summary.json``).
 
     ``model_cfg`` is passed to both ``get_model`` calls (e.g. smaller ``channels`` for demos);
@@ -54,7 +58,8 @@ def run(dataset: str = "fashion_mnist", teacher: str = "convnet", student: str =
     apply to the student; the teacher always trains with plain CE at a constant lr.
     ``bkd_alpha`` / ``bkd_lambda``: weight and channel-mask ratio of the blurred KD term (BKDSNN
     alpha_mgd / lambda_mgd; BKDSNN's shipped configs use 2e-3 / 0.15); ``kd_temperature``: logits
-    temperature (default: 4 for ``kd``, 2 for WSLD).
+    temperature (default: 4 for ``kd``, 2 for WSLD). ``checkpoint_every``: both runs also
+    checkpoint after every this many batches inside an epoch (0: at epoch ends only).
 
     The defaults are the best measured recipe (``experiments/distill/README.md``, session 5):
     a 5-epoch ANN teacher, a 1-epoch student, BKD + WSLD with ``bkd_alpha=6e-3``. On all of
@@ -75,6 +80,7 @@ def run(dataset: str = "fashion_mnist", teacher: str = "convnet", student: str =
     check_int("batch_size", batch_size, min_value=1)
     check_int("timesteps", timesteps, min_value=1)
     check_int("seed", seed, min_value=0)
+    check_int("checkpoint_every", checkpoint_every, min_value=0)
     check_choice("lr_schedule", lr_schedule, LR_SCHEDULES)
     check_nonnegative("bkd_alpha", bkd_alpha)
     check_probability("bkd_lambda", bkd_lambda)
@@ -93,6 +99,7 @@ def run(dataset: str = "fashion_mnist", teacher: str = "convnet", student: str =
     if rank == 0:
         ensure_out_dir(out)
     t_start = time.perf_counter()
+    trainers = []  # (role, Trainer) started so far: what an interrupt kept
     try:
         train = _tensors(dataset, "train", data, limit, seed)
         test = _tensors(dataset, "test", data, test_limit if test_limit is not None else limit, seed)
@@ -111,7 +118,8 @@ def run(dataset: str = "fashion_mnist", teacher: str = "convnet", student: str =
         if teacher_epochs > 0:
             tt = Trainer(teacher_model, None, epochs=teacher_epochs, batch_size=batch_size, lr=teacher_lr,
                          seed=seed, out_dir=out / "teacher", resume=resume, progress=progress,
-                         precise_bn=precise_bn)
+                         precise_bn=precise_bn, checkpoint_every=checkpoint_every)
+            trainers.append(("teacher", tt))
             teacher_hist = tt.fit(train)
             teacher_acc = tt.evaluate(*test, timesteps=None)["acc"]
             tt.close()
@@ -127,7 +135,8 @@ def run(dataset: str = "fashion_mnist", teacher: str = "convnet", student: str =
         st = Trainer(student_model, objective, teacher=teacher_model if objective.needs_teacher else None,
                      epochs=epochs, batch_size=batch_size, lr=lr, timesteps=timesteps, seed=seed,
                      out_dir=out / "student", resume=resume, progress=progress, precise_bn=precise_bn,
-                     lr_schedule=lr_schedule)
+                     lr_schedule=lr_schedule, checkpoint_every=checkpoint_every)
+        trainers.append(("student", st))
         hist = st.fit(train, val=test)
         test_eval = {"acc": hist[-1]["val_acc"], "loss": hist[-1]["val_loss"]}  # evaluated after the last epoch
         st.close()
@@ -151,10 +160,16 @@ def run(dataset: str = "fashion_mnist", teacher: str = "convnet", student: str =
             "threads": torch.get_num_threads(), "precise_bn": precise_bn,
             "label_smoothing": label_smoothing, "lr_schedule": lr_schedule, "bkd_alpha": bkd_alpha,
             "bkd_lambda": bkd_lambda, "kd_temperature": kd_temperature, "history": hist, "teacher_history": teacher_hist,
+            "resumed": any(t.resumed for _, t in trainers),
         }
         if rank == 0:
             write_json(out / "summary.json", summary)
         return summary
+    except KeyboardInterrupt as exc:
+        if isinstance(exc, Interrupted):
+            raise
+        kept = [f"{role} {t.describe_checkpoint()}" for role, t in trainers if t.saved_at is not None]
+        raise Interrupted(" and ".join(kept) or None) from exc
     finally:
         if started_group:
             torch.distributed.destroy_process_group()

@@ -6,10 +6,11 @@ spiking models see them repeated for ``T`` steps (direct encoding) and are train
 time-averaged logits with surrogate gradients (BPTT); ANN teachers see them once.
 
 Training runs through :class:`neurosim.distill.Trainer` (Adam, checkpoints after every
-epoch, ``--resume``, ``metrics.jsonl``). Writes into ``out``:
+epoch and every ``checkpoint_every`` batches, ``--resume``, ``metrics.jsonl``). Writes into ``out``:
 
 * ``summary.json``: ``test_acc``, ``test_loss``, ``epochs``, ``wall_s``, ``train_samples_per_s``,
-  ``history`` (one record per epoch), model/dataset/settings, ``n_params`` and, for spiking
+  ``history`` (one record per epoch), model/dataset/settings, ``n_params``, ``resumed`` (true
+  only when a checkpoint was found and continued) and, for spiking
   models, ``activity`` (firing rates, SOPs vs ANN MACs and energy from
   :mod:`neurosim.snn.stats`, measured on 256 test images);
 * ``metrics.jsonl`` and ``checkpoint.pt`` (from the Trainer).
@@ -20,7 +21,7 @@ import time
 from pathlib import Path
 
 from neurosim._validation import check_choice, check_int, check_positive
-from neurosim.commands import StageResult, ensure_out_dir, write_json
+from neurosim.commands import Interrupted, StageResult, ensure_out_dir, write_json
 
 __all__ = ["run", "demo_stage", "DATASETS", "input_config", "is_spiking", "load_tensors"]
 
@@ -89,7 +90,7 @@ def _activity(net, x, timesteps):
 def run(dataset: str = "fashion_mnist", model: str = "spiking_convnet", epochs: int = 1, batch_size: int = 128,
         lr: float = 1e-3, timesteps: int = 4, seed: int = 0, data=None, limit=None, resume: bool = False,
         out="neurosim-out/train", *, model_cfg: dict | None = None, test_limit=None, progress: bool = True,
-        precise_bn: int = 2000) -> dict:
+        precise_bn: int = 2000, checkpoint_every: int = 100) -> dict:
     """Train ``model`` on ``dataset``; returns the summary (also ``out/summary.json``).
 
     ``model_cfg`` overrides constructor options (e.g. smaller ``channels``); ``test_limit``
@@ -99,6 +100,10 @@ def run(dataset: str = "fashion_mnist", model: str = "spiking_convnet", epochs: 
     running averages (momentum 0.1 over few batches) are far from the final weights'
     statistics and can silence every spike in eval mode (``--limit 3000 --epochs 1`` scored
     chance, 10 %, in eval mode while the same weights scored ~69 % with batch statistics).
+    ``checkpoint_every``: also checkpoint after every this many batches inside an epoch (0: at
+    epoch ends only). ``resume=True`` continues from ``out/checkpoint.pt`` when there is one
+    (else starts from scratch; ``summary["resumed"]`` says which). Ctrl-C raises
+    :class:`Interrupted` naming the last checkpoint.
     """
     import torch
 
@@ -110,6 +115,7 @@ def run(dataset: str = "fashion_mnist", model: str = "spiking_convnet", epochs: 
     check_positive("lr", lr)
     check_int("timesteps", timesteps, min_value=1)
     check_int("seed", seed, min_value=0)
+    check_int("checkpoint_every", checkpoint_every, min_value=0)
     if limit is not None:
         check_int("limit", limit, min_value=1)
     if test_limit is not None:
@@ -126,9 +132,13 @@ def run(dataset: str = "fashion_mnist", model: str = "spiking_convnet", epochs: 
     test = load_tensors(dataset, "test", data, test_limit, seed)
     trainer = Trainer(net, None, epochs=epochs, batch_size=batch_size, lr=lr,
                       timesteps=timesteps if spiking else None, seed=seed, out_dir=out, resume=resume,
-                      progress=progress, precise_bn=precise_bn)
-    history = trainer.fit(train, val=test)
-    trainer.close()
+                      progress=progress, precise_bn=precise_bn, checkpoint_every=checkpoint_every)
+    try:
+        history = trainer.fit(train, val=test)
+    except KeyboardInterrupt as exc:
+        raise Interrupted(trainer.describe_checkpoint()) from exc
+    finally:
+        trainer.close()
     train_wall = sum(h.get("wall_s", 0.0) for h in history)
     last = history[-1]
     summary = {
@@ -138,7 +148,7 @@ def run(dataset: str = "fashion_mnist", model: str = "spiking_convnet", epochs: 
         "history": history, "dataset": dataset, "model": model, "spiking": spiking,
         "timesteps": timesteps if spiking else None, "batch_size": batch_size, "lr": lr, "seed": seed,
         "n_train": len(train[0]), "n_test": len(test[0]), "n_params": sum(p.numel() for p in net.parameters()),
-        "threads": torch.get_num_threads(), "resumed": bool(resume), "precise_bn": precise_bn,
+        "threads": torch.get_num_threads(), "resumed": trainer.resumed, "precise_bn": precise_bn,
     }
     if spiking:
         summary["activity"] = _activity(net, test[0][:256], timesteps)

@@ -9,6 +9,9 @@ A strategy is an object with hooks (all optional to override)::
     after_backward(model, t)              gradients are ready (before the SGD step)
     after_step(model, t)                  after the SGD step (HLOP: Hebbian updates)
     end_task(model, t, task, seen, gen, batch_size)   consolidation / memory / replay
+    state_dict() -> dict, load_state_dict(state)      what a checkpoint keeps beyond the model
+    resume_task(model, t, task)           re-enter task t cut short (instead of begin_task)
+    release(model)                        training stopped inside a task: undo begin_task's set-up
 
 Baselines (ALGORITHMS.md §2.5 list): sequential fine-tuning; EWC with a diagonal empirical
 Fisher (Kirkpatrick et al. 2017); GPM (Saha et al. 2021: SVD bases of layer inputs kept up to
@@ -52,6 +55,22 @@ class Strategy:
 
     def end_task(self, model, t, task, seen, gen=None, batch_size=64):
         pass
+
+    def state_dict(self) -> dict:
+        """The strategy's own state for a checkpoint (tensors and plain values; the model's
+        parameters and buffers are saved with the model)."""
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore :meth:`state_dict` (called after ``prepare`` and the model's ``load_state_dict``)."""
+
+    def resume_task(self, model, t, task):
+        """Continue task ``t`` from a checkpoint taken inside it: set up what ``begin_task`` set
+        up outside the saved state (threads, hooks); never repeat its state changes."""
+
+    def release(self, model):
+        """Training stopped inside a task (an exception, Ctrl-C): give back what ``begin_task``
+        took (worker threads, thread limits) without finishing the task."""
 
 
 class Finetune(Strategy):
@@ -105,6 +124,12 @@ class EWC(Strategy):
         model.zero_grad(set_to_none=True)
         model.train(was)
         self.anchors.append(([f / n for f in fisher], [p.detach().clone() for p in params]))
+
+    def state_dict(self) -> dict:
+        return {"anchors": [[list(f), list(s)] for f, s in self.anchors]}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.anchors = [(list(f), list(s)) for f, s in state["anchors"]]
 
 
 def gpm_update_basis(basis: torch.Tensor, R: torch.Tensor, threshold: float) -> torch.Tensor:
@@ -215,6 +240,19 @@ class Replay(Strategy):
 
     def after_step(self, model, t):
         self.base.after_step(model, t)
+
+    def resume_task(self, model, t, task):
+        self.base.resume_task(model, t, task)
+
+    def release(self, model):
+        self.base.release(model)
+
+    def state_dict(self) -> dict:
+        return {"base": self.base.state_dict(), "memory": [[x, y, int(h)] for x, y, h in self.memory]}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.base.load_state_dict(state["base"])
+        self.memory = [(x, y, int(h)) for x, y, h in state["memory"]]
 
     def _store(self, task):
         y = task.y_train

@@ -237,6 +237,10 @@ class HLOP(Strategy):
         try:
             from threadpoolctl import threadpool_limits
 
+            try:  # load the BLAS that Numba's np.dot calls, so that the limit reaches it even before
+                import scipy.linalg.cython_blas  # noqa: F401  # the first update (a resumed run)
+            except ImportError:  # pragma: no cover - scipy is a dependency
+                pass
             limits = threadpool_limits(limits=1, user_api="blas")
         except ImportError:  # optional: without it BLAS keeps its threads
             pass
@@ -265,6 +269,33 @@ class HLOP(Strategy):
             if x is not None:
                 layer.hebbian.update(x)
         self.hebbian_s += time.perf_counter() - t0
+
+    def state_dict(self) -> dict:
+        self._wait()  # the worker's pending update belongs to the state
+        return {"rng": self.rng.bit_generator.state, "hebbian_s": float(self.hebbian_s),
+                "damping": [None if d is None else d.state_dict() for d in self._damp]}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.rng.bit_generator.state = state["rng"]
+        self.hebbian_s = float(state["hebbian_s"])
+        if len(state["damping"]) != len(self._damp):
+            raise ValueError(f"the checkpoint has residual damping for {len(state['damping'])} layers, this HLOP "
+                             f"{len(self._damp)}; resume with the same --hlop-damping")
+        for layer, d, ds in zip(self.layers, self._damp, state["damping"]):
+            if (d is None) != (ds is None):
+                raise ValueError("the checkpoint's residual damping differs from this HLOP's; resume with the same "
+                                 "--hlop-damping")
+            if d is not None:
+                d.load_state_dict(ds)
+                if d.S is not None and isinstance(layer, ProjLinear):
+                    layer.grad_map = d.S
+
+    def resume_task(self, model, t, task):
+        if self.async_hebbian and all(layer.weight.device.type == "cpu" for layer in self.layers):
+            self._start_async()
+
+    def release(self, model):
+        self._stop_async()  # waits for the worker's last update, restores the thread counts
 
     def begin_task(self, model, t, task):
         if self.async_hebbian and all(layer.weight.device.type == "cpu" for layer in self.layers):
@@ -340,6 +371,13 @@ class _Damping:
         self.c_sum = None
         self.tasks = 0
         self.S = None
+
+    def state_dict(self) -> dict:
+        return {"xx": self.xx, "rows": self.rows, "c_sum": self.c_sum, "tasks": self.tasks, "S": self.S}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.xx, self.rows, self.c_sum = state["xx"], int(state["rows"]), state["c_sum"]
+        self.tasks, self.S = int(state["tasks"]), state["S"]
 
     @torch.no_grad()
     def add_inputs(self, x: torch.Tensor) -> None:

@@ -10,6 +10,13 @@ Benchmarks (ALGORITHMS.md §2.4):
 
 Permutations are applied per batch to one shared copy of the images, so ``K`` tasks cost no
 more memory than one. ``R[i, j]`` is the test accuracy on task ``j`` after learning task ``i``.
+
+Checkpoints: :func:`run_sequence` and :func:`run_multitask` hand their whole state (model,
+strategy, optimizer, generators, global RNGs, ``R``, position) to a ``checkpoint`` callable
+after every task (every epoch for multitask) and every ``checkpoint_every`` batches; passing
+that state back as ``resume_from`` continues bit for bit (the data order of an epoch is redrawn
+from the generator state saved at its start). The state holds only tensors and plain values,
+so ``torch.load(weights_only=True)`` reads it.
 """
 from __future__ import annotations
 
@@ -24,10 +31,12 @@ from neurosim._rng import as_generator
 from neurosim._validation import check_choice, check_int, check_positive
 
 __all__ = ["Task", "BENCHMARKS", "permuted_mnist", "split_mnist", "load_benchmark", "load_images",
-           "evaluate", "train_task", "run_sequence", "run_multitask", "MNIST_MEAN", "MNIST_STD"]
+           "evaluate", "train_task", "run_sequence", "run_multitask", "MNIST_MEAN", "MNIST_STD", "SEQUENCE_FORMAT"]
 
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
 BENCHMARKS = ("pmnist", "split_mnist", "split_fmnist")
+#: ``format`` of the states handed to ``checkpoint`` by :func:`run_sequence` / :func:`run_multitask`
+SEQUENCE_FORMAT = "neurosim.continual.sequence/1"
 
 
 @dataclass
@@ -178,51 +187,108 @@ def evaluate(model, task: Task, batch_size: int = 1000) -> float:
 
 
 def train_task(model, strategy, task: Task, t: int, *, epochs: int = 1, batch_size: int = 64, lr: float = 0.1,
-               gen: torch.Generator | None = None, progress: bool = False) -> dict:
-    """Plain SGD on one task with the strategy's hooks (penalty, after_backward, after_step)."""
+               gen: torch.Generator | None = None, progress: bool = False, start: dict | None = None,
+               on_batch=None) -> dict:
+    """Plain SGD on one task with the strategy's hooks (penalty, after_backward, after_step).
+
+    ``on_batch(position)``, if given, is called after every batch with ``position = {"epoch",
+    "batch" (batches done in that epoch), "batches" (per epoch), "gen_epoch" (state of ``gen``
+    when the epoch drew its order), "losses", "optimizer"}``. ``start``: such a position (with
+    the optimizer's ``state_dict()``) to continue a task cut short; needs ``gen``.
+    """
+    if start is not None and gen is None:
+        raise ValueError("start (continuing a task) needs the generator gen that drew the data order")
     params = strategy.parameters(model, t)
     opt = torch.optim.SGD(params, lr=lr)
+    if start is not None:
+        opt.load_state_dict(start["optimizer"])
     model.train()
     n = task.n_train
-    losses = []
+    nb = (n + batch_size - 1) // batch_size
+    losses = list(start["losses"]) if start is not None else []
+    e0, b0 = (int(start["epoch"]), int(start["batch"])) if start is not None else (0, 0)
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=epochs * ((n + batch_size - 1) // batch_size), desc=f"task {t}", leave=False)
-    for _ in range(epochs):
-        order = torch.randperm(n, generator=gen)
-        for s in range(0, n, batch_size):
-            x, y = task.batch("train", order[s:s + batch_size])
-            opt.zero_grad(set_to_none=True)
-            loss = F.cross_entropy(model(x, task=task.head), y)
-            pen = strategy.penalty(model, t)
-            total = loss if pen is None else loss + pen
-            if not torch.isfinite(total):
-                raise FloatingPointError(f"training diverged on task {t} (loss {float(total.detach())}); lower lr or the "
-                                         "strategy's penalty strength (e.g. EWC lam)")
-            total.backward()
-            strategy.after_backward(model, t)
-            opt.step()
-            strategy.after_step(model, t)
-            losses.append(float(loss.detach()))
-            if bar is not None:
-                bar.update(1)
-    if bar is not None:
-        bar.close()
+        bar = tqdm(total=epochs * nb, initial=e0 * nb + b0, desc=f"task {t}", leave=False)
+    try:
+        for e in range(e0, epochs):
+            if start is not None and e == e0:
+                gen.set_state(start["gen_epoch"])
+            gen_epoch = gen.get_state() if gen is not None else None
+            order = torch.randperm(n, generator=gen)
+            for b in range(b0 if e == e0 else 0, nb):
+                s = b * batch_size
+                x, y = task.batch("train", order[s:s + batch_size])
+                opt.zero_grad(set_to_none=True)
+                loss = F.cross_entropy(model(x, task=task.head), y)
+                pen = strategy.penalty(model, t)
+                total = loss if pen is None else loss + pen
+                if not torch.isfinite(total):
+                    raise FloatingPointError(f"training diverged on task {t} (loss {float(total.detach())}); lower lr "
+                                             "or the strategy's penalty strength (e.g. EWC lam)")
+                total.backward()
+                strategy.after_backward(model, t)
+                opt.step()
+                strategy.after_step(model, t)
+                losses.append(float(loss.detach()))
+                if bar is not None:
+                    bar.update(1)
+                if on_batch is not None:
+                    on_batch({"epoch": e, "batch": b + 1, "batches": nb, "gen_epoch": gen_epoch, "losses": losses,
+                              "optimizer": opt})
+    finally:
+        if bar is not None:
+            bar.close()
     return {"loss_last": float(np.mean(losses[-50:])) if losses else float("nan")}
 
 
+def _rng_state() -> dict:
+    """The global torch and NumPy RNG states (model code such as dropout may draw from them)."""
+    st = np.random.get_state()
+    return {"torch": torch.get_rng_state(),
+            "numpy": [st[0], st[1].tolist(), int(st[2]), int(st[3]), float(st[4])]}
+
+
+def _set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    s = state["numpy"]
+    np.random.set_state((s[0], np.asarray(s[1], dtype=np.uint32), s[2], s[3], s[4]))
+
+
+def _layers(model) -> list:
+    return list(model.protected_layers()) if hasattr(model, "protected_layers") else []
+
+
+def _check_resume(state: dict, kind: str, config: dict) -> None:
+    if not isinstance(state, dict) or state.get("format") != SEQUENCE_FORMAT or state.get("kind") != kind:
+        raise ValueError(f"resume_from is not a {kind} checkpoint of neurosim.continual (format "
+                         f"{state.get('format') if isinstance(state, dict) else type(state).__name__!r})")
+    if state["config"] != config:
+        diff = sorted(k for k in set(config) | set(state["config"]) if config.get(k) != state["config"].get(k))
+        raise ValueError(f"the checkpoint was written with other settings ({', '.join(diff)}: "
+                         f"{[state['config'].get(k) for k in diff]} there, {[config.get(k) for k in diff]} now); "
+                         "resume with the same settings or start afresh")
+
+
 def run_sequence(model, strategy, tasks: list[Task], *, epochs: int = 1, batch_size: int = 64, lr: float = 0.1,
-                 seed: int = 0, progress: bool = False, log=None, on_task_end=None) -> dict:
+                 seed: int = 0, progress: bool = False, log=None, on_task_end=None, checkpoint=None,
+                 checkpoint_every: int = 0, resume_from: dict | None = None) -> dict:
     """Learn ``tasks`` in order; after each, evaluate all tasks seen so far.
 
     ``lr``: one SGD learning rate, or one per task. ``on_task_end(t, model, R)``, if given, is
     called after task ``t`` has been learned and evaluated (e.g. to keep a snapshot of the
     weights); ``R`` is the accuracy matrix so far.
 
+    ``checkpoint(state)``, if given, receives the full state after every task and after every
+    ``checkpoint_every`` batches of a task (0: only after tasks); ``resume_from=state`` (a fresh
+    model and strategy built the same way) continues from it exactly: same weights, same ``R``.
+    The strategy's own state goes through its ``state_dict`` / ``load_state_dict`` hooks, and
+    ``resume_task`` re-enters a task cut short in place of ``begin_task``.
+
     Returns ``{"R": ndarray (T, T) with NaN above the diagonal, "acc", "bwt", "wall_s",
-    "task_s": [seconds per task incl. evaluation]}``.
+    "task_s": [seconds per task incl. evaluation], "resumed_at": (task, batch) or None}``.
     """
     from neurosim.continual.metrics import average_accuracy, backward_transfer
 
@@ -231,21 +297,64 @@ def run_sequence(model, strategy, tasks: list[Task], *, epochs: int = 1, batch_s
         raise ValueError("tasks must hold at least one task (task count >= 1)")
     check_int("epochs", epochs, min_value=1)
     check_int("batch_size", batch_size, min_value=1)
+    check_int("checkpoint_every", checkpoint_every, min_value=0)
     lrs = [float(v) for v in lr] if isinstance(lr, (list, tuple)) else [lr] * T
     if len(lrs) != T:
         raise ValueError(f"lr has {len(lrs)} entries for {T} tasks; give one float or one per task")
     for v in lrs:
         check_positive("lr", v)
+    config = {"tasks": T, "epochs": epochs, "batch_size": batch_size, "lr": lrs, "seed": int(seed),
+              "n_train": [task.n_train for task in tasks]}
     gen = torch.Generator().manual_seed(int(seed))
     R = np.full((T, T), np.nan)
     strategy.prepare(model, tasks)
+    task_s: list[float] = []
+    t_first, start, carried, task_carried, resumed_at = 0, None, 0.0, 0.0, None
+    if resume_from is not None:
+        _check_resume(resume_from, "sequence", config)
+        model.load_state_dict(resume_from["model"])
+        strategy.load_state_dict(resume_from["strategy"])
+        for layer, (proj, rec) in zip(_layers(model), resume_from["layers"]):
+            layer.projection, layer.record_input = proj, rec
+        gen.set_state(resume_from["gen"])
+        _set_rng_state(resume_from["rng"])
+        R[:] = resume_from["R"].numpy()
+        task_s = list(resume_from["task_s"])
+        t_first, start = int(resume_from["task"]), resume_from["position"]
+        carried, task_carried = float(resume_from["wall_s"]), float(resume_from.get("task_elapsed", 0.0))
+        resumed_at = (t_first, 0 if start is None else start["epoch"] * start["batches"] + start["batch"])
     t0 = time.perf_counter()
-    task_s = []
-    for t, task in enumerate(tasks):
-        ts = time.perf_counter()
-        strategy.begin_task(model, t, task)
-        info = train_task(model, strategy, task, t, epochs=epochs, batch_size=batch_size, lr=lrs[t], gen=gen,
-                          progress=progress)
+
+    def state(task_index, position, task_elapsed):
+        strat = strategy.state_dict()  # first: HLOP waits for its Hebbian worker here
+        return {"format": SEQUENCE_FORMAT, "kind": "sequence", "config": config, "task": task_index,
+                "position": position, "task_elapsed": task_elapsed, "model": model.state_dict(),
+                "layers": [[bool(l.projection), bool(l.record_input)] for l in _layers(model)],
+                "strategy": strat, "gen": gen.get_state(), "rng": _rng_state(), "R": torch.from_numpy(R.copy()),
+                "task_s": list(task_s), "wall_s": carried + time.perf_counter() - t0}
+
+    for t in range(t_first, T):
+        task = tasks[t]
+        ts = time.perf_counter() - (task_carried if start is not None else 0.0)
+        if start is None:
+            strategy.begin_task(model, t, task)
+        else:
+            strategy.resume_task(model, t, task)
+
+        def on_batch(pos, t=t, ts=ts):
+            done = pos["epoch"] * pos["batches"] + pos["batch"]
+            if checkpoint_every and done % checkpoint_every == 0 and done < epochs * pos["batches"]:
+                position = {k: pos[k] for k in ("epoch", "batch", "batches", "gen_epoch")}
+                position.update(losses=list(pos["losses"]), optimizer=pos["optimizer"].state_dict())
+                checkpoint(state(t, position, time.perf_counter() - ts))
+
+        try:
+            info = train_task(model, strategy, task, t, epochs=epochs, batch_size=batch_size, lr=lrs[t], gen=gen,
+                              progress=progress, start=start, on_batch=on_batch if checkpoint is not None else None)
+        except BaseException:
+            strategy.release(model)
+            raise
+        start = None
         strategy.end_task(model, t, task, tasks[: t + 1], gen=gen, batch_size=batch_size)
         for j in range(t + 1):
             R[t, j] = evaluate(model, tasks[j])
@@ -255,37 +364,68 @@ def run_sequence(model, strategy, tasks: list[Task], *, epochs: int = 1, batch_s
         if log is not None:
             log(f"task {t}: loss {info['loss_last']:.3f}  R[{t}] = "
                 + " ".join(f"{100 * v:.1f}" for v in R[t, : t + 1]) + f"  ({task_s[-1]:.1f} s)")
+        if checkpoint is not None:
+            checkpoint(state(t + 1, None, 0.0))
     return {"R": R, "acc": average_accuracy(R), "bwt": backward_transfer(R),
-            "wall_s": time.perf_counter() - t0, "task_s": task_s}
+            "wall_s": carried + time.perf_counter() - t0, "task_s": task_s, "resumed_at": resumed_at}
 
 
 def run_multitask(model, tasks: list[Task], *, epochs: int = 1, batch_size: int = 64, lr: float = 0.1,
-                  seed: int = 0, log=None) -> dict:
+                  seed: int = 0, log=None, checkpoint=None, checkpoint_every: int = 0,
+                  resume_from: dict | None = None) -> dict:
     """Upper bound: all tasks trained jointly (batches of the tasks interleaved at random).
 
-    Returns ``{"final": accuracies per task, "acc": their mean, "wall_s"}`` (no BWT).
+    ``checkpoint`` / ``checkpoint_every`` / ``resume_from`` as in :func:`run_sequence` (states
+    after every epoch and every ``checkpoint_every`` batches).
+
+    Returns ``{"final": accuracies per task, "acc": their mean, "wall_s", "resumed_at"}`` (no BWT).
     """
     from neurosim.continual.baselines import Finetune
 
     if len(tasks) < 1:
         raise ValueError("tasks must hold at least one task (task count >= 1)")
+    check_int("checkpoint_every", checkpoint_every, min_value=0)
+    config = {"tasks": len(tasks), "epochs": epochs, "batch_size": batch_size, "lr": float(lr), "seed": int(seed),
+              "n_train": [task.n_train for task in tasks]}
     gen = torch.Generator().manual_seed(int(seed))
     strategy = Finetune()
     opt = torch.optim.SGD(strategy.parameters(model, 0), lr=lr)
+    e0, b0, carried, resumed_at = 0, 0, 0.0, None
+    if resume_from is not None:
+        _check_resume(resume_from, "multitask", config)
+        model.load_state_dict(resume_from["model"])
+        opt.load_state_dict(resume_from["optimizer"])
+        _set_rng_state(resume_from["rng"])
+        gen.set_state(resume_from["gen_epoch"])
+        e0, b0, carried = int(resume_from["epoch"]), int(resume_from["batch"]), float(resume_from["wall_s"])
+        resumed_at = (e0, b0)
     t0 = time.perf_counter()
     model.train()
-    for _ in range(epochs):
+    for e in range(e0, epochs):
+        gen_epoch = gen.get_state()
         plan = []
         for k, task in enumerate(tasks):
             order = torch.randperm(task.n_train, generator=gen)
             plan += [(k, order[s:s + batch_size]) for s in range(0, task.n_train, batch_size)]
-        for i in torch.randperm(len(plan), generator=gen).tolist():
-            k, idx = plan[i]
+        picks = torch.randperm(len(plan), generator=gen).tolist()
+        for b in range(b0 if e == e0 else 0, len(picks)):
+            k, idx = plan[picks[b]]
             x, y = tasks[k].batch("train", idx)
             opt.zero_grad(set_to_none=True)
             F.cross_entropy(model(x, task=tasks[k].head), y).backward()
             opt.step()
+            last = b + 1 == len(picks)
+            if checkpoint is not None and (last or (checkpoint_every and (b + 1) % checkpoint_every == 0)):
+                if last:  # the next epoch starts from the generator as it is now
+                    e_next, b_next, g = e + 1, 0, gen.get_state()
+                else:
+                    e_next, b_next, g = e, b + 1, gen_epoch
+                checkpoint({"format": SEQUENCE_FORMAT, "kind": "multitask", "config": config, "epoch": e_next,
+                            "batch": b_next, "batches": len(picks), "gen_epoch": g, "model": model.state_dict(),
+                            "optimizer": opt.state_dict(), "rng": _rng_state(),
+                            "wall_s": carried + time.perf_counter() - t0})
     final = [evaluate(model, task) for task in tasks]
     if log is not None:
         log("multitask final: " + " ".join(f"{100 * v:.1f}" for v in final))
-    return {"final": final, "acc": float(np.mean(final)), "wall_s": time.perf_counter() - t0}
+    return {"final": final, "acc": float(np.mean(final)), "wall_s": carried + time.perf_counter() - t0,
+            "resumed_at": resumed_at}

@@ -17,7 +17,9 @@ student distilled from a frozen teacher with any :class:`~neurosim.distill.losse
   such as dropout), so ``resume=True`` reproduces the uninterrupted run bit for bit.
 * **Outputs** (rank 0 only): ``out_dir/metrics.jsonl`` (one JSON line per epoch) and
   ``out_dir/checkpoint.pt`` written atomically after every epoch (student, loss modules,
-  optimizer, scheduler, RNG states, epoch, history).
+  optimizer, scheduler, RNG states, epoch, history) and, with ``checkpoint_every=N``, after every
+  ``N`` batches inside an epoch too (plus the epoch's position and running sums), so an
+  interrupted run loses at most ``N`` batches and resumes bit for bit.
 * **Distributed**: under ``torchrun`` (after :func:`~neurosim.distill.distributed.init_from_env`)
   the student and loss modules are wrapped in ``DistributedDataParallel``; each process takes a
   contiguous slice of every global batch. See :mod:`neurosim.distill.distributed`.
@@ -180,6 +182,10 @@ class Trainer:
         lr), annealing to 0 at the end of training (BKDSNN's recipes are cosine). A pure function
         of the global step, so resuming continues it exactly. Combine with ``scheduler`` only
         if that scheduler does not set the lr itself.
+    checkpoint_every : int
+        Also write the checkpoint after every this many batches inside an epoch (0: only at the
+        end of each epoch). Single-process runs only (in distributed runs the per-process
+        running sums would need gathering; they checkpoint at epoch ends).
     precise_bn : int
         If > 0, after every epoch the BatchNorm running statistics are recomputed as plain
         averages over this many training samples (a fixed, seed-determined subset; no
@@ -193,7 +199,8 @@ class Trainer:
                  optimizer: Optional[Callable] = None, scheduler: Optional[Callable] = None, lr: float = 1e-3,
                  timesteps: Optional[int] = None, seed: int = 0, out_dir=None, resume: bool = False,
                  device=None, progress: bool = True, grad_clip: Optional[float] = None,
-                 eval_batch_size: Optional[int] = None, precise_bn: int = 0, lr_schedule: str = "constant"):
+                 eval_batch_size: Optional[int] = None, precise_bn: int = 0, lr_schedule: str = "constant",
+                 checkpoint_every: int = 0):
         if not isinstance(student, nn.Module):
             raise TypeError(f"student must be a torch.nn.Module, got {type(student).__name__}")
         self.objective = make_objective("none") if objective is None else objective
@@ -217,6 +224,7 @@ class Trainer:
         self.grad_clip = grad_clip
         self.precise_bn = check_int("precise_bn", precise_bn, min_value=0)
         self.lr_schedule = check_choice("lr_schedule", lr_schedule, LR_SCHEDULES)
+        self.checkpoint_every = check_int("checkpoint_every", checkpoint_every, min_value=0)
         self.student = student.to(self.device)
         self.objective.to(self.device)
         self.teacher = teacher
@@ -243,6 +251,12 @@ class Trainer:
         self.mask_generator = torch.Generator().manual_seed((self.seed * 2654435761 + 97) % (2**63 - 1))
         self.epoch = 0
         self.history: list[dict] = []
+        self._partial: Optional[dict] = None  # position inside an epoch (mid-epoch checkpoints)
+        #: True once :meth:`fit` continued from a checkpoint
+        self.resumed = False
+        #: where the last checkpoint written or loaded stands: ``{"epoch", "batch", "batches"}``
+        #: (``batch`` batches of epoch ``epoch + 1`` done; 0 at an epoch's end), None before any
+        self.saved_at: Optional[dict] = None
 
     # ------------------------------------------------------------------ state
     @property
@@ -265,6 +279,7 @@ class Trainer:
             "numpy_rng": [np_state[0], np_state[1].tolist(), int(np_state[2]), int(np_state[3]), float(np_state[4])],
             "history": self.history,
             "config": self._config(),
+            "partial": self._partial,
         }
 
     def _config(self) -> dict:
@@ -301,13 +316,29 @@ class Trainer:
         np.random.set_state((s[0], np.asarray(s[1], dtype=np.uint32), s[2], s[3], s[4]))
         self.epoch = int(state["epoch"])
         self.history = list(state["history"])
+        self._partial = state.get("partial")
+        p = self._partial
+        self.saved_at = {"epoch": self.epoch, "batch": p["batch"] if p else 0, "batches": p["batches"] if p else None}
+
+    def describe_checkpoint(self) -> Optional[str]:
+        """``"checkpoint after epoch 2 of 5"`` or ``"checkpoint at epoch 3, batch 120 of 469"``
+        (:attr:`saved_at` in words), None before any checkpoint."""
+        at = self.saved_at
+        if at is None:
+            return None
+        if at["batch"]:
+            return f"checkpoint at epoch {at['epoch'] + 1}, batch {at['batch']} of {at['batches']}"
+        return f"checkpoint after epoch {at['epoch']} of {self.epochs}"
 
     def _save(self) -> None:
         if self.out_dir is None:
             return
         if self.rank == 0:
             save_checkpoint(self.checkpoint_path, self.state_dict())
-        dist_utils.barrier()
+        p = self._partial
+        self.saved_at = {"epoch": self.epoch, "batch": p["batch"] if p else 0, "batches": p["batches"] if p else None}
+        if p is None:
+            dist_utils.barrier()
 
     def _write_metrics(self, rewrite: bool = False) -> None:
         if self.out_dir is None or self.rank != 0:
@@ -343,44 +374,61 @@ class Trainer:
         reset_model_states(self.teacher)
         return t_logits, t_feat
 
-    def _train_epoch(self, x, y, epoch):
+    def _train_epoch(self, x, y, epoch, rec: dict, start: Optional[dict] = None):
+        """One epoch; ``start``: the position and running sums of a mid-epoch checkpoint."""
         from tqdm.auto import tqdm
 
         n = len(x)
         perm = dist_utils.epoch_permutation(n, self.seed, epoch)
         starts = [s for s in range(0, n, self.batch_size) if min(self.batch_size, n - s) >= self.world]
+        if start is not None and start["batches"] != len(starts):
+            raise ValueError(f"the checkpoint was written inside an epoch of {start['batches']} batches, this run "
+                             f"has {len(starts)}; resume with the same data (--limit) and batch size")
         self.student.train()
         self.objective.train()
         step_fn = self._ddp if self._ddp is not None else self._step
-        sums = {}
-        seen = torch.zeros(1, dtype=torch.float64)
-        correct = torch.zeros(1, dtype=torch.float64)
-        bar = tqdm(starts, desc=f"epoch {epoch + 1}/{self.epochs}", leave=False,
+        sums = dict(start["sums"]) if start else {}
+        seen = torch.tensor([start["seen"] if start else 0.0], dtype=torch.float64)
+        correct = torch.tensor([start["correct"] if start else 0.0], dtype=torch.float64)
+        first = start["batch"] if start else 0
+        every = self.checkpoint_every if (self.world == 1 and self.out_dir is not None) else 0
+        bar = tqdm(total=len(starts), initial=first, desc=f"epoch {epoch + 1}/{self.epochs}", leave=False,
                    disable=not self.progress or self.rank != 0)
-        for i, s in enumerate(bar):
-            self._set_lr(epoch * len(starts) + i, self.epochs * len(starts))
-            gidx = perm[s:s + self.batch_size]
-            lo, hi = dist_utils.shard_bounds(len(gidx), self.rank, self.world)
-            idx = gidx[lo:hi]
-            xb = _as_float(x[idx]).to(self.device, non_blocking=True)
-            yb = y[idx].to(self.device, non_blocking=True)
-            t_logits, t_feat = self._teacher_out(xb)
-            loss, parts, logits = step_fn(xb, yb, t_logits, t_feat, slice(lo, hi), len(gidx), self.mask_generator)
-            scale = (hi - lo) * self.world / len(gidx)
-            self.optimizer.zero_grad(set_to_none=True)
-            (loss * scale).backward()
-            if self.grad_clip is not None:
-                nn.utils.clip_grad_norm_(self._step.parameters(), self.grad_clip)
-            self.optimizer.step()
-            reset_model_states(self.student)
-            nb = hi - lo
-            seen += nb
-            for k, v in {"loss": loss.detach(), **parts}.items():
-                sums[k] = sums.get(k, 0.0) + float(v) * nb
-            if not yb.dtype.is_floating_point:
-                correct += float((logits.argmax(-1) == yb).sum())
-            if self.rank == 0:
-                bar.set_postfix(loss=f"{float(loss.detach()):.4f}")
+        try:
+            for i in range(first, len(starts)):
+                s = starts[i]
+                self._set_lr(epoch * len(starts) + i, self.epochs * len(starts))
+                gidx = perm[s:s + self.batch_size]
+                lo, hi = dist_utils.shard_bounds(len(gidx), self.rank, self.world)
+                idx = gidx[lo:hi]
+                xb = _as_float(x[idx]).to(self.device, non_blocking=True)
+                yb = y[idx].to(self.device, non_blocking=True)
+                t_logits, t_feat = self._teacher_out(xb)
+                loss, parts, logits = step_fn(xb, yb, t_logits, t_feat, slice(lo, hi), len(gidx),
+                                              self.mask_generator)
+                scale = (hi - lo) * self.world / len(gidx)
+                self.optimizer.zero_grad(set_to_none=True)
+                (loss * scale).backward()
+                if self.grad_clip is not None:
+                    nn.utils.clip_grad_norm_(self._step.parameters(), self.grad_clip)
+                self.optimizer.step()
+                reset_model_states(self.student)
+                nb = hi - lo
+                seen += nb
+                for k, v in {"loss": loss.detach(), **parts}.items():
+                    sums[k] = sums.get(k, 0.0) + float(v) * nb
+                if not yb.dtype.is_floating_point:
+                    correct += float((logits.argmax(-1) == yb).sum())
+                if self.rank == 0:
+                    bar.update(1)
+                    bar.set_postfix(loss=f"{float(loss.detach()):.4f}")
+                if every and (i + 1) % every == 0 and i + 1 < len(starts):
+                    self._partial = {"epoch": epoch, "batch": i + 1, "batches": len(starts), "sums": dict(sums),
+                                     "seen": float(seen), "correct": float(correct), "record": dict(rec)}
+                    self._save()
+        finally:
+            bar.close()
+        self._partial = None
         keys = sorted(sums)
         vec = torch.tensor([sums[k] for k in keys] + [float(seen), float(correct)], dtype=torch.float64)
         dist_utils.all_reduce_sum(vec)
@@ -462,13 +510,18 @@ class Trainer:
         dist_utils.barrier()
         if self.resume and self.checkpoint_path is not None and self.checkpoint_path.is_file():
             self.load_state_dict(load_checkpoint(self.checkpoint_path, map_location="cpu"))
+            self.resumed = True
             self._write_metrics(rewrite=True)
         elif self.out_dir is not None and self.rank == 0:
             (self.out_dir / "metrics.jsonl").unlink(missing_ok=True)
         while self.epoch < self.epochs:
             t0 = time.perf_counter()
-            rec = {"epoch": self.epoch + 1, "lr": self.optimizer.param_groups[0]["lr"]}
-            rec.update(self._train_epoch(x, y, self.epoch))
+            start, self._partial = self._partial, None
+            if start is not None and start["epoch"] != self.epoch:
+                start = None
+            rec = dict(start["record"]) if start else {"epoch": self.epoch + 1,
+                                                       "lr": self.optimizer.param_groups[0]["lr"]}
+            rec.update(self._train_epoch(x, y, self.epoch, rec, start))
             if self.scheduler is not None:
                 self.scheduler.step()
             if self.precise_bn:

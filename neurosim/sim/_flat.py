@@ -61,6 +61,9 @@ def draw_normal(gen, shape, mean=0.0, std=1.0, dtype=np.float64):
 UINT16_MAX_N = 65535
 #: largest drive chunk (steps x neurons) drawn at once (1 MB in float32; larger chunks were slower)
 DRIVE_CHUNK_ELEMS = 250_000
+#: wall time aimed at per kernel call: Numba code cannot be interrupted, so the loop returns to
+#: Python this often and Ctrl-C stops a run within about this time (steps per call adapt to it)
+CALL_SECONDS = 0.1
 #: draw the next chunk's drive in a helper thread while the kernel runs: less wall time on a
 #: free second core, but ~15 % more CPU time (izh1000: the drive crosses cores, thread hand-offs)
 #: and a second thread; off by default, so a run uses one thread like the serial peers it is
@@ -258,7 +261,9 @@ def _call(flat, step0, n_steps, drive, has_drive, out_step, out_id, rec_out, izh
 def run_flat(net, n_steps: int, progress: bool):
     """Run ``n_steps`` steps in chunks of at most ``DRIVE_CHUNK_ELEMS`` drive values; each chunk's
     random drive is drawn before the kernel runs it (with ``PREFETCH_DRIVE``: in a helper thread
-    while the GIL-free kernel runs the previous chunk). The numbers do not depend on chunking."""
+    while the GIL-free kernel runs the previous chunk). Each kernel call covers about
+    ``CALL_SECONDS`` of wall time (its step count adapts to the measured speed), so Ctrl-C stops
+    a long run promptly. The numbers do not depend on chunking."""
     from concurrent.futures import ThreadPoolExecutor
 
     from tqdm import tqdm
@@ -296,6 +301,7 @@ def run_flat(net, n_steps: int, progress: bool):
                leave=False)
     pool = ThreadPoolExecutor(max_workers=1) if has_drive and PREFETCH_DRIVE else None
     t0 = time.perf_counter()
+    per_call = 16  # steps per kernel call, adapted to CALL_SECONDS after every call
     try:
         starts = list(range(0, n_steps, chunk))
         pending = None
@@ -311,9 +317,13 @@ def run_flat(net, n_steps: int, progress: bool):
             k = 0
             while k < T:
                 step0 = net.step
-                d = drive[k:T] if has_drive else drive
-                steps_done, n_out, n_rec = _call(flat, step0, T - k, d, has_drive, out_step, out_id, rec_out,
-                                                 izh_k)
+                n = min(T - k, per_call)
+                d = drive[k:k + n] if has_drive else drive
+                tc = time.perf_counter()
+                steps_done, n_out, n_rec = _call(flat, step0, n, d, has_drive, out_step, out_id, rec_out, izh_k)
+                took = time.perf_counter() - tc
+                if steps_done == n:  # (a call cut short by full buffers says nothing about speed)
+                    per_call = max(1, min(8 * per_call, int(n * CALL_SECONDS / max(took, 1e-6))))
                 if n_out:
                     for m in spike_mons:
                         m._append(out_step[:n_out], out_id[:n_out], net.dt)

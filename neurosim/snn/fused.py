@@ -58,7 +58,7 @@ import math
 import os
 import threading
 import weakref
-from collections import OrderedDict
+from collections import OrderedDict, deque
 
 import numpy as np
 import torch
@@ -177,58 +177,95 @@ class _BufferCache:
 
     Over budget, the sizes used least recently are dropped first (so a change of batch size does
     not leave the cache full of buffers nobody asks for). A free buffer is kept as its
-    allocation and the 64-byte aligned byte view handed out (no address arithmetic per call)."""
+    allocation and the 64-byte aligned byte view handed out (no address arithmetic per call).
+
+    Taking buffers back runs no Python code while the array dies: its weak reference's callback
+    is the C method ``deque.append`` (a Python callback, like ``weakref.finalize``, can be where
+    a pending Ctrl-C is raised, and an exception there is printed as "Exception ignored" and
+    lost). The dead references are collected on the next :meth:`empty` (or :meth:`info`) call."""
 
     MIN_BYTES = 1 << 20
     ALIGN = 64
 
     def __init__(self, max_bytes: int):
         self.max_bytes = int(max_bytes)
-        self.free: OrderedDict[int, list] = OrderedDict()  # nbytes -> free (base, view), LRU first
-        self.free_bytes = 0
+        self._free: OrderedDict[int, list] = OrderedDict()  # nbytes -> free (base, view), LRU first
+        self._free_bytes = 0
         self.lock = threading.RLock()
+        self._lent: dict[int, tuple] = {}  # id(weakref) -> (weakref, buffer) of buffers handed out
+        self._dead = deque()  # weakrefs of handed-out arrays that died (appended by C code, any thread)
+
+    @property
+    def free(self) -> OrderedDict:
+        """Free buffers by size (after taking back the ones whose arrays died)."""
+        self._collect()
+        return self._free
+
+    @property
+    def free_bytes(self) -> int:
+        """Bytes held in free buffers (after taking back the ones whose arrays died)."""
+        self._collect()
+        return self._free_bytes
 
     def empty(self, shape, dtype: torch.dtype) -> torch.Tensor:
         np_dtype = _NP_DTYPES[dtype]
         nbytes = math.prod(shape) * np_dtype.itemsize
+        if self._dead:
+            self._collect()
         if nbytes < self.MIN_BYTES or self.max_bytes <= 0:
             return torch.empty(shape, dtype=dtype)
         buf = None
         with self.lock:
-            stack = self.free.get(nbytes)
+            stack = self._free.get(nbytes)
             if stack is not None:
-                self.free.move_to_end(nbytes)
+                self._free.move_to_end(nbytes)
                 if stack:
                     buf = stack.pop()
-                    self.free_bytes -= nbytes
+                    self._free_bytes -= nbytes
         if buf is None:  # 64 spare bytes: the buffer starts on a 64-byte line (streaming stores)
             base = np.empty(nbytes + self.ALIGN, dtype=np.uint8)
             off = (-base.ctypes.data) % self.ALIGN
             buf = (base, base[off:off + nbytes])
         arr = buf[1].view(np_dtype).reshape(shape)
-        weakref.finalize(arr, self._give_back, buf).atexit = False
+        ref = weakref.ref(arr, self._dead.append)
+        with self.lock:
+            self._lent[id(ref)] = (ref, buf)
         return torch.from_numpy(arr)
+
+    def _collect(self) -> None:
+        """Take back the buffers whose arrays died since the last call."""
+        with self.lock:
+            while self._dead:
+                _, buf = self._lent.pop(id(self._dead.popleft()))
+                self._give_back(buf)
 
     def _give_back(self, buf) -> None:
         nbytes = buf[1].nbytes
-        with self.lock:
-            if nbytes > self.max_bytes:
-                return
-            while self.free_bytes + nbytes > self.max_bytes:  # drop least recently used sizes
-                size, stack = next(iter(self.free.items()))
-                if stack:
-                    stack.pop()
-                    self.free_bytes -= size
-                else:
-                    del self.free[size]
-            self.free.setdefault(nbytes, []).append(buf)
-            self.free.move_to_end(nbytes)
-            self.free_bytes += nbytes
+        if nbytes > self.max_bytes:
+            return
+        while self._free_bytes + nbytes > self.max_bytes:  # drop least recently used sizes
+            size, stack = next(iter(self._free.items()))
+            if stack:
+                stack.pop()
+                self._free_bytes -= size
+            else:
+                del self._free[size]
+        self._free.setdefault(nbytes, []).append(buf)
+        self._free.move_to_end(nbytes)
+        self._free_bytes += nbytes
 
     def clear(self) -> None:
         with self.lock:
-            self.free.clear()
-            self.free_bytes = 0
+            self._collect()
+            self._free.clear()
+            self._free_bytes = 0
+
+    def info(self) -> dict:
+        """``{"max_bytes", "free_bytes", "buffers"}``."""
+        with self.lock:
+            self._collect()
+            return {"max_bytes": self.max_bytes, "free_bytes": self._free_bytes,
+                    "buffers": sum(len(v) for v in self._free.values())}
 
 
 _CACHE = _BufferCache(float(os.environ.get("NEUROSIM_BUFFER_CACHE_MB", "256")) * 2**20)
@@ -248,9 +285,7 @@ def set_buffer_cache(max_bytes: int) -> None:
 
 def buffer_cache_info() -> dict:
     """``{"max_bytes", "free_bytes", "buffers"}`` of the buffer cache."""
-    with _CACHE.lock:
-        return {"max_bytes": _CACHE.max_bytes, "free_bytes": _CACHE.free_bytes,
-                "buffers": sum(len(v) for v in _CACHE.free.values())}
+    return _CACHE.info()
 
 
 def forward_block(M: int, align: int = 64, threads: int | None = None) -> int:
