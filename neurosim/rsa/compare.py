@@ -130,6 +130,10 @@ def _unit_scale(v) -> np.ndarray:
 
 def _pearson(x, y, names=("a", "b")) -> float:
     xs, ys = _unit_scale(x), _unit_scale(y)
+    for name, v in zip(names, (xs, ys)):
+        if v.size and np.all(v == v[0]):  # exactly constant (the centred sum of squares may round above 0)
+            raise ValueError(f"{name} is a constant RDM vector (or constant ranks): it has no correlation; "
+                             "check that the conditions differ")
     xc = xs - xs.mean()
     yc = ys - ys.mean()
     sx, sy = np.dot(xc, xc), np.dot(yc, yc)

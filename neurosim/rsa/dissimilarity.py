@@ -276,7 +276,7 @@ class Euclidean(Dissimilarity):
         if _extreme(np.array([s]), X.dtype, X.shape[1]):  # compute on X / s, scale the result back
             s = float(np.ldexp(1.0, int(np.frexp(s)[1])))  # a power of two: exact scaling
             D = self.matrix(np.asarray(X, dtype=np.float64) / s)
-            with np.errstate(over="ignore"):
+            with np.errstate(over="ignore", invalid="ignore"):
                 D = D * (s * s if self.squared else s)
             if not np.all(np.isfinite(D)):
                 raise ValueError(f"X values up to {float(np.max(np.abs(X))):.3g} give distances beyond float64; "

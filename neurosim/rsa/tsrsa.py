@@ -89,7 +89,7 @@ def _score_ranked(a: RankedVector, b: RankedVector, names=("X", "Y")) -> float:
 
 
 def _n_rows(X):
-    if isinstance(X, Iterator):
+    if isinstance(X, Iterator) or np.ndim(X) == 0:  # a 0-d input is rejected (named) by the full check
         return None
     return int(np.shape(X)[0])
 
