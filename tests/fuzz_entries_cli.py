@@ -202,6 +202,11 @@ def _out_cases():
                             FileCase("a path below a file", b"x", "error", extra={"name": "f/sub"})])
 
 
+def _missing_folder():
+    return st.sampled_from([FileCase("a missing folder", None, "error", extra={"name": "nodata"}),
+                            FileCase("a file instead of a folder", b"x", "error", extra={"name": "data.txt"})])
+
+
 def _resume_cases():
     return st.sampled_from([FileCase("a corrupt checkpoint.pt", b"garbage" * 10, "error",
                                      extra={"name": "checkpoint.pt", "pass_folder": True}),
@@ -243,7 +248,7 @@ def entries():
              "--label-smoothing": _float(zero_ok=True, extra=[("1.5", "error")]),
              "--lr-schedule": CHOICE_BAD, "--bkd-alpha": [(v, e) for v, e in _float(zero_ok=True) if v != "0"],
              "--bkd-lambda": _float(zero_ok=True, extra=[("1.5", "error")]), "--kd-temperature": _float()},
-            valid=False), weight=0.8, timeout=90),
+            files={"--data": _missing_folder(), "--out": _out_cases()}, valid=False), weight=0.8, timeout=90),
         Entry("cli continual", H2, lambda tmp: command_probes(
             tmp, ["continual"], {"--method": "finetune", "--benchmark": "pmnist", "--tasks": "2", "--limit": "64",
                                  "--data": str(DATA)},
@@ -253,13 +258,12 @@ def entries():
              "--hlop-damping": [("a,b", "error"), ("1,2,3,4,5,6,7", "error"), ("-1", "error"), ("nan", "error"),
                                 ("", "either")],
              "--neuron": CHOICE_BAD},
-            valid=False), weight=0.8, timeout=90),
+            files={"--data": _missing_folder(), "--out": _out_cases()}, valid=False), weight=0.8, timeout=90),
         Entry("cli reservoir", H4, lambda tmp: command_probes(
             tmp, ["reservoir"], {"--kind": "ei-adaptive", "--task": "memory_capacity", "--size": "20"},
             {"--kind": CHOICE_BAD, "--task": CHOICE_BAD, "--size": _int(huge="100000"),
              "--seed": [("-1", "error"), ("abc", "error")]},
-            files={"--data": st.sampled_from([FileCase("a missing folder", None, "error", extra={"name": "nodata"})]),
-                   "--out": _out_cases()}), weight=0.6, timeout=60),
+            files={"--data": _missing_folder(), "--out": _out_cases()}), weight=0.6, timeout=60),
         Entry("cli reservoir --kind lsm", H4, lambda tmp: command_probes(
             tmp, ["reservoir"], {"--kind": "lsm", "--task": "classification", "--size": "20"}, {"--task": CHOICE_BAD},
             files={"--data": _data_folder_cases()}, valid=False), weight=0.4, timeout=60),
@@ -267,8 +271,7 @@ def entries():
             tmp, ["tsrsa"], {"--model": "convnet", "--neural": "allen_dg", "--data": str(DATA)},
             {"--neural": CHOICE_BAD, "--layers": [("bogus.layer", "error")],
              "--seed": [("-1", "error"), ("abc", "error")]},
-            files={"--model": _model_cases(), "--data": st.sampled_from([
-                FileCase("a missing folder", None, "error", extra={"name": "nodata"})]), "--out": _out_cases()},
+            files={"--model": _model_cases(), "--data": _missing_folder(), "--out": _out_cases()},
             valid=False), weight=0.8, timeout=90),
         Entry("cli tsrsa --neural NWB", H3, lambda tmp: command_probes(
             tmp, ["tsrsa"], {"--model": "convnet", "--data": str(DATA)}, {}, files={"--neural": _nwb_cases()},

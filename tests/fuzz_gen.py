@@ -337,7 +337,7 @@ def array(shape, *, lo=-1.0, hi=1.0, dtypes=("float64", "float32"), int_ok=True,
         if kind == "tiny":
             return ("values 1e-300 (random sign)", A(shp, s, lo=-1e-300, hi=1e-300), "either")
         if kind == "scalar":
-            return ("a scalar 1.0", 1.0, "either" if len(shp) == 0 else "error")
+            return ("a scalar 1.0", 1.0, "either" if len(shp) <= 1 else "error")
         if kind == "shape":
             label, bshape = draw(st.sampled_from(list(shapes_bad)))
             return (f"shape {bshape} ({label})", A(bshape, s, lo=lo, hi=hi), "error")
@@ -524,9 +524,9 @@ def finite_tree(x, depth=0) -> str | None:
         return None
     if isinstance(x, (float, np.floating)):
         return None if math.isfinite(float(x)) else f"non-finite number {x}"
-    if getattr(x, "size", 0) is not None and isinstance(getattr(x, "size", None), int) and x.size > 10 ** 8:
-        return None  # a huge (possibly broadcast) result: not scanned
     if isinstance(x, np.ndarray):
+        if x.size > 10 ** 8:
+            return None  # a huge (possibly broadcast) result: not scanned
         if x.dtype.kind in "fc" and x.size and not np.all(np.isfinite(x)):
             return f"non-finite values in array {x.shape}"
         return None

@@ -23,7 +23,7 @@ from neurosim.neurons import (IzhikevichParams, IzhikevichState, LIFParams, LIFS
                               lif_step)
 from neurosim.rsa import (RDM, Correlation, Euclidean, bootstrap_ci, calc_rdm, compare, correlation_matrix,
                           linear_cka, replace_frames, shuffle_within_windows, split_half_ceiling,
-                          trial_split_half_ceiling, tsrsa)
+                          regression_score, trial_split_half_ceiling, tsrsa)
 from neurosim.sim import Network, brunel, cuba, fixed_in_degree, fixed_probability, izhikevich2003
 
 HUGE = 10 ** 13  # neurons / frames: tens of TB, never allocatable
@@ -102,6 +102,12 @@ def test_izhikevich_run_overflow_is_an_error_not_nan():
     p = IzhikevichParams.preset("RS")
     with pytest.raises(ValueError, match="xs"):
         izhikevich_run(np.full((3, 2), -1e200), IzhikevichState.initial(p, 2), p, 0.5)
+
+
+def test_refractory_steps_overflow_names_dt():
+    p = LIFParams(t_ref=1.0)
+    with pytest.raises(ValueError, match=r"\bdt\b"):
+        lif_run(np.zeros((2, 1)), LIFState.initial(p, 1), p, 1e-300)
 
 
 def test_step_errors_name_x():
@@ -263,6 +269,32 @@ def test_linear_cka_scale_and_names():
 def test_tsrsa_scalar_input_names_x(bad):
     with pytest.raises((TypeError, ValueError), match=r"\bX\b"):
         tsrsa(bad, _X())
+
+
+@pytest.mark.parametrize("method", [{"a": 1}, ["spearman"], 3])
+def test_method_must_be_a_name(method):
+    with pytest.raises(TypeError, match="method"):
+        compare(np.arange(5.0), np.arange(5.0), method)
+    with pytest.raises(TypeError, match="method"):
+        calc_rdm(_X(), method)
+
+
+def test_tsrsa_omitted_rows_name_x_and_y():
+    X = np.full((5, 3), 1e300)  # every frame constant
+    with pytest.raises(ValueError, match=r"constant rows of X and Y"):
+        tsrsa(X, _X(1, (5, 3)), constant_rows="omit")
+
+
+def test_regression_score_singular_and_n_folds():
+    # 6 frames x 6 units: centred, the 6th principal component is exactly 0 -> singular ridge at alpha 0
+    X = np.array([[-2, -7, 5, -2, 6, -8], [6, -6, 6, 0, -3, -4], [-7, 3, -7, 7, 4, 6], [-9, 8, 4, -8, 6, -8],
+                  [-4, 8, -6, 8, 2, -5], [-4, -6, 5, 3, 3, 1]], dtype=float)
+    Y = _X(1, (6, 4))
+    res = regression_score(X, Y, n_components=9, alpha=0.0, same_data=True)
+    # 5 informative components fit 6 centred frames exactly: in-sample R^2 = 1 for every unit
+    np.testing.assert_allclose(res["r2_per_unit"], 1.0, atol=1e-9)
+    with pytest.raises(TypeError, match="n_folds"):
+        regression_score(_X(0, (8, 3)), _X(1, (8, 3)), n_folds={"a": 1}, same_data=True)
 
 
 def test_spearman_constant_ranks_name_the_vector():

@@ -55,6 +55,8 @@ __all__ = [
 IZHIKEVICH_MAX_DT = 1.0
 
 _LIF_RESETS = ("zero", "subtract", "none")
+#: most refractory steps a kernel can count (int32 counters)
+_MAX_REF_STEPS = 2 ** 31 - 1
 
 
 def check_drive(xs, dtype, n: int, params, name: str = "xs") -> np.ndarray:
@@ -180,7 +182,11 @@ class LIFParams:
     def n_ref(self, dt: float):
         """Refractory period in whole steps, ``round(t_ref / dt)`` (int or int array)."""
         dt = _check_dt(dt)
-        n = np.rint(np.asarray(self.t_ref) / dt).astype(np.int64)
+        steps = np.asarray(self.t_ref) / dt
+        if np.any(steps > _MAX_REF_STEPS):
+            raise ValueError(f"t_ref / dt = {np.max(steps):.3g} refractory steps (t_ref={np.max(self.t_ref):g} ms, "
+                             f"dt={dt:g} ms) exceeds {_MAX_REF_STEPS}; use a larger dt")
+        n = np.rint(steps).astype(np.int64)
         return int(n) if n.ndim == 0 else n
 
     def coefficients(self, dt: float) -> dict:

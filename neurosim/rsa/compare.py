@@ -229,6 +229,9 @@ COMPARISONS = {"spearman": Spearman, "pearson": Pearson, "corr": Pearson, "tau-a
 
 def get_comparison(name: str, **kwargs) -> Comparison:
     """Instantiate a registered comparison (KeyError lists the valid names)."""
+    if not isinstance(name, str):
+        raise TypeError(f"method must be a comparison name ({', '.join(sorted(COMPARISONS))}) or a Comparison, "
+                        f"got {type(name).__name__}")
     try:
         cls = COMPARISONS[name]
     except KeyError:

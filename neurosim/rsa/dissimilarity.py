@@ -356,6 +356,9 @@ DISSIMILARITIES = {"correlation": Correlation, "cosine": Cosine, "euclidean": Eu
 
 def get_dissimilarity(name: str, **kwargs) -> Dissimilarity:
     """Instantiate a registered dissimilarity by name (KeyError lists the valid names)."""
+    if not isinstance(name, str):
+        raise TypeError(f"method must be a dissimilarity name ({', '.join(sorted(DISSIMILARITIES))}) or a "
+                        f"Dissimilarity, got {type(name).__name__}")
     try:
         cls = DISSIMILARITIES[name]
     except KeyError:

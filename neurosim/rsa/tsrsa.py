@@ -80,7 +80,8 @@ def _score_ranked(a: RankedVector, b: RankedVector, names=("X", "Y")) -> float:
     if a.ranks is None or b.ranks is None:
         keep = np.isfinite(a.vector) & np.isfinite(b.vector)
         if keep.sum() < 2:
-            raise ValueError("fewer than 2 frame pairs remain after omitting constant rows")
+            raise ValueError(f"fewer than 2 frame pairs remain after omitting the constant rows of {names[0]} and "
+                             f"{names[1]}; drop those frames or use data whose frames vary")
         a = rank_vector(a.vector[keep], a.ties)
         b = rank_vector(b.vector[keep], b.ties)
     if a.ties == "argsort":

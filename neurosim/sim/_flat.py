@@ -353,5 +353,6 @@ def check_finite_state(net) -> None:
         if bad:
             raise ValueError(
                 f"the simulation diverged: {bad} state value(s) of group {g.name!r} overflowed to NaN/inf by "
-                f"t = {net.t_ms:g} ms; the drive is too large for the model: check i_ext and v0 of the groups, "
-                "synaptic weight values, the input rate_hz / weight, noise std / mean and timed input values")
+                f"t = {net.t_ms:g} ms; the drive is too large for the model or dt={net.dt:g} ms too coarse: check "
+                "dt, i_ext and v0 of the groups, synaptic weight values, the input rate_hz / weight, noise std / mean "
+                "and timed input values")
