@@ -236,7 +236,7 @@ def _data_entries():
         Entry("data.make_digits", H3, lambda tmp: call_probes(
             "make_digits", D.make_digits,
             {"n": integer(1, 6, min_value=1, huge=(10 ** 11,)), "rng": seed_arg(),
-             "size": integer(8, 28, min_value=8), "jitter": nonneg(0.0, 0.1), "noise": nonneg(0.0, 0.1)},
+             "size": integer(12, 28, min_value=12), "jitter": nonneg(0.0, 0.1), "noise": nonneg(0.0, 0.1)},
             check=lambda r, kw: None if r[0].shape[0] == kw["n"] and np.all(r[1] < 10) else "bad digits")),
         Entry("data.load_dataset", H3, lambda tmp: call_probes(
             "load_dataset", D.load_dataset,
@@ -303,12 +303,14 @@ def _reservoir_entries():
                                                                        ("floats", np.linspace(0, 1, 8), "either")]))})),
         Entry("reservoir.narma10 / mackey_glass", H4, lambda tmp: call_probes(
             "mackey_glass", R.mackey_glass,
-            {"n_samples": integer(1, 50, min_value=1, huge=(10 ** 12,)), "tau": pos(1.0, 20.0),
-             "beta": pos(0.1, 0.3), "gamma": pos(0.05, 0.2), "dt": pos(0.05, 1.0), "discard": integer(0, 5, min_value=0)})),
+            {"n_samples": integer(1, 50, min_value=1, huge=(10 ** 12,)),
+             "tau": Arg(st.integers(1, 20).map(float), pos().bad),  # tau and dt: multiples of dt
+             "beta": pos(0.1, 0.3), "gamma": pos(0.05, 0.2), "dt": Arg(st.sampled_from([0.25, 0.5, 1.0]), pos().bad),
+             "discard": integer(0, 5, min_value=0)})),
         Entry("reservoir.timing_task", H4, lambda tmp: call_probes(
             "timing_task", R.timing_task,
-            {"n_trials": integer(1, 4, min_value=1, huge=(10 ** 10,)), "trial_len": integer(50, 100, min_value=1),
-             "cue_len": integer(1, 10, min_value=1), "cue_amp": pos(0.5, 2.0)})),
+            {"n_trials": integer(1, 4, min_value=1, huge=(10 ** 10,)), "trial_len": integer(250, 400, min_value=1),
+             "cue_len": integer(1, 10, min_value=1), "cue_amp": real(0.5, 2.0)})),
         Entry("reservoir.sparse_weights", H4, lambda tmp: call_probes(
             "sparse_weights", R.sparse_weights,
             {"n_out": integer(1, 10, min_value=1, huge=(10 ** 7,)), "n_in": integer(1, 10, min_value=1),

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 import naive
 import naive_rsa
-from fuzz_gen import (A, Arg, Entry, Lazy, NAN, INF, array, boolean, call_probes, choice, const, integer, nonneg,
+from fuzz_gen import (A, Arg, Entry, Lazy, NAN, array, boolean, call_probes, choice, const, integer, nonneg,
                       pos, prob, real, seed_arg)
 
 H5 = "H5"
