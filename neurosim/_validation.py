@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 from typing import Iterable
 
 import numpy as np
@@ -14,6 +15,7 @@ import numpy as np
 __all__ = [
     "check_number", "check_positive", "check_nonnegative", "check_int", "check_probability",
     "check_choice", "check_finite", "as_float_array", "check_shape", "check_same_length",
+    "available_memory", "check_memory", "check_dtype",
 ]
 
 
@@ -123,3 +125,71 @@ def check_same_length(**arrays) -> int:
         desc = ", ".join(f"{k}={n}" for k, n in lengths.items())
         raise ValueError(f"arrays must have the same length, got {desc}")
     return next(iter(lengths.values())) if lengths else 0
+
+
+def available_memory() -> int:
+    """Bytes this process can still allocate: ``MemAvailable`` (Linux; else physical memory),
+    capped by the address-space limit (``RLIMIT_AS``) minus what the process already maps."""
+    avail = None
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    avail = int(line.split()[1]) * 1024
+                    break
+    except OSError:
+        pass
+    if avail is None:
+        try:
+            avail = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        except (ValueError, OSError, AttributeError):
+            return 2 ** 62
+    try:
+        import resource
+
+        soft = resource.getrlimit(resource.RLIMIT_AS)[0]
+        if soft != resource.RLIM_INFINITY:
+            used = 0
+            with open("/proc/self/status") as fh:
+                for line in fh:
+                    if line.startswith("VmSize:"):
+                        used = int(line.split()[1]) * 1024
+                        break
+            avail = min(avail, max(0, soft - used))
+    except (ImportError, OSError, ValueError):
+        pass
+    return int(avail)
+
+
+def _human(nbytes: float) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB", "PB"):
+        if nbytes < 1024 or unit == "PB":
+            return f"{nbytes:.3g} {unit}" if unit != "B" else f"{int(nbytes)} B"
+        nbytes /= 1024
+    return f"{nbytes:.3g} EB"  # pragma: no cover
+
+
+def check_memory(name: str, count, bytes_per_item: float, what: str, *, fraction: float = 0.8) -> None:
+    """Refuse (``ValueError`` naming ``name``) an allocation of ``count * bytes_per_item`` bytes that
+    cannot fit in ``fraction`` of :func:`available_memory`; the message says how many items fit.
+
+    Called before allocating, so a user asking for a huge size gets a clear error instead of a
+    ``MemoryError`` (or a machine swapping to death).
+    """
+    need = float(count) * float(bytes_per_item)
+    budget = fraction * available_memory()
+    if need > budget:
+        fit = int(budget // max(float(bytes_per_item), 1e-300))
+        raise ValueError(f"{name}: {what} needs {_human(need)} ({count:.4g} x {bytes_per_item:.3g} B) but about "
+                         f"{_human(budget)} of memory is available; use a smaller size (at most ~{fit:.3g} here)")
+
+
+def check_dtype(name: str, dtype, allowed=(np.float32, np.float64)) -> np.dtype:
+    """A NumPy dtype among ``allowed`` (``TypeError``/``ValueError`` naming ``name`` otherwise)."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError as exc:
+        raise TypeError(f"{name} must be one of {', '.join(np.dtype(a).name for a in allowed)}, got {dtype!r}") from exc
+    if dt not in tuple(np.dtype(a) for a in allowed):
+        raise ValueError(f"{name} must be one of {', '.join(np.dtype(a).name for a in allowed)}, got {dt}")
+    return dt

@@ -25,6 +25,7 @@ import numpy as np
 
 from neurosim._validation import as_float_array, check_positive
 from neurosim.kernels.izhikevich import BLOCK, _izhikevich_block, izhikevich_integrate
+from neurosim.neurons.lif import check_diverged
 from neurosim.neurons.params import IZHIKEVICH_MAX_DT, IzhikevichParams, IzhikevichState, check_drive
 
 __all__ = ["izhikevich_step", "izhikevich_run", "check_izhikevich_dt"]
@@ -69,12 +70,17 @@ def izhikevich_run(xs, state: IzhikevichState, params: IzhikevichParams, dt: flo
     spikes : bool array [T, N]
     state : IzhikevichState
     """
+    return _run(xs, state, params, dt, "xs")
+
+
+def _run(xs, state, params, dt, _name):
+    """``izhikevich_run`` with ``_name`` naming the drive in errors (``"x"`` for a single step)."""
     if not isinstance(params, IzhikevichParams):
         raise TypeError(f"params must be IzhikevichParams, got {type(params).__name__}")
     dt = check_izhikevich_dt(dt)
     st = _check_state(state)
     n = st.v.shape[0]
-    xs = check_drive(xs, st.v.dtype, n, params)
+    xs = check_drive(xs, st.v.dtype, n, params, _name)
     cols = [np.ascontiguousarray(np.broadcast_to(np.asarray(getattr(params, f), dtype=st.v.dtype), (n,)))
             for f in ("a", "b", "c", "d", "v_peak")]
     spikes = np.zeros(xs.shape, dtype=np.uint8)
@@ -83,13 +89,14 @@ def izhikevich_run(xs, state: IzhikevichState, params: IzhikevichParams, dt: flo
         izhikevich_integrate(*args)
     else:  # one block: the same loop without starting threads
         _izhikevich_block(0, n, *args)
+    check_diverged(st, _name, "state.v")
     return spikes.view(bool), st
 
 
 def izhikevich_step(x, state: IzhikevichState, params: IzhikevichParams, dt: float = 1.0):
     """One step: ``x`` [N]; returns ``(spikes [N] bool, new_state)`` (same kernel as the run)."""
-    x = np.asarray(x)
+    x = as_float_array("x", x, dtype=None, finite=True)
     if x.ndim != 1:
         raise ValueError(f"x must be 1-D (one current per neuron), got shape {x.shape}")
-    spikes, st = izhikevich_run(x[None, :], state, params, dt)
+    spikes, st = _run(x[None, :], state, params, dt, "x")
     return spikes[0], st

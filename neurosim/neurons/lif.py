@@ -27,7 +27,7 @@ from neurosim._validation import as_float_array, check_positive
 from neurosim.kernels.lif import BLOCK, RESET_CODES, _lif_block, lif_integrate
 from neurosim.neurons.params import LIFParams, LIFState, check_drive, lif_max_dt
 
-__all__ = ["lif_step", "lif_run", "check_lif_dt"]
+__all__ = ["lif_step", "lif_run", "check_lif_dt", "check_diverged"]
 
 
 def check_lif_dt(params: LIFParams, dt: float) -> float:
@@ -92,12 +92,17 @@ def lif_run(xs, state: LIFState, params: LIFParams, dt: float):
     state : LIFState
         State after the last step.
     """
+    return _run(xs, state, params, dt, "xs")
+
+
+def _run(xs, state, params, dt, _name):
+    """``lif_run`` with ``_name`` naming the drive in errors (``"x"`` for a single step)."""
     if not isinstance(params, LIFParams):
         raise TypeError(f"params must be LIFParams, got {type(params).__name__}")
     dt = check_lif_dt(params, dt)
     st = _check_state(state)
     n = st.v.shape[0]
-    xs = check_drive(xs, st.v.dtype, n, params)
+    xs = check_drive(xs, st.v.dtype, n, params, _name)
     coef = _coef_arrays(params, n, dt, st.v.dtype)
     spikes = np.zeros(xs.shape, dtype=np.uint8)
     args = (xs, st.v, st.i_syn, st.refr, *coef, RESET_CODES[params.reset], spikes)
@@ -105,13 +110,24 @@ def lif_run(xs, state: LIFState, params: LIFParams, dt: float):
         lif_integrate(*args)
     else:  # one block: the same loop without starting threads
         _lif_block(0, n, *args)
+    check_diverged(st, _name, "params.r")
     return spikes.view(bool), st
+
+
+def check_diverged(state, *names) -> None:
+    """``ValueError`` naming the inputs when finite inputs drove the state to NaN/inf (overflow)."""
+    for field, arr in zip(state._fields, state):
+        a = np.asarray(arr)
+        if a.dtype.kind == "f" and a.size and not np.all(np.isfinite(a)):
+            bad = int(a.size - np.count_nonzero(np.isfinite(a)))
+            raise ValueError(f"the state diverged: state.{field} of {bad} neuron(s) overflowed to NaN/inf; "
+                             f"the input is too large for {a.dtype} ({' / '.join(names)}): scale it down")
 
 
 def lif_step(x, state: LIFState, params: LIFParams, dt: float):
     """One step: ``x`` [N] current; returns ``(spikes [N] bool, new_state)`` (same kernel as ``lif_run``)."""
-    x = np.asarray(x)
+    x = as_float_array("x", x, dtype=None, finite=True)
     if x.ndim != 1:
         raise ValueError(f"x must be 1-D (one current per neuron), got shape {x.shape}")
-    spikes, st = lif_run(x[None, :], state, params, dt)
+    spikes, st = _run(x[None, :], state, params, dt, "x")
     return spikes[0], st

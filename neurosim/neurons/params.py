@@ -55,15 +55,20 @@ __all__ = [
 IZHIKEVICH_MAX_DT = 1.0
 
 _LIF_RESETS = ("zero", "subtract", "none")
+#: most refractory steps a kernel can count (int32 counters)
+_MAX_REF_STEPS = 2 ** 31 - 1
 
 
-def check_drive(xs, dtype, n: int, params) -> np.ndarray:
-    """Validate a ``[T, n]`` input drive for ``n`` neurons (and ``params`` arrays of length ``n``)."""
+def check_drive(xs, dtype, n: int, params, name: str = "xs") -> np.ndarray:
+    """Validate a ``[T, n]`` input drive for ``n`` neurons (and ``params`` arrays of length ``n``);
+    ``name="x"`` describes the ``[n]`` input of a single step."""
     from neurosim._validation import as_float_array
 
-    xs = as_float_array("xs", xs, dtype=dtype, ndim=2)
+    xs = as_float_array(name, xs, dtype=dtype, ndim=2)
     if xs.shape[1] != n:
-        raise ValueError(f"xs must have shape (T, {n}) to match the state, got {xs.shape}")
+        want = f"({n},)" if name == "x" else f"(T, {n})"
+        got = xs.shape[1:] if name == "x" else xs.shape
+        raise ValueError(f"{name} must have shape {want} to match the state, got {got}")
     size = params.size()
     if size is not None and size != n:
         raise ValueError(f"params arrays have length {size} but the state has {n} neurons")
@@ -177,7 +182,11 @@ class LIFParams:
     def n_ref(self, dt: float):
         """Refractory period in whole steps, ``round(t_ref / dt)`` (int or int array)."""
         dt = _check_dt(dt)
-        n = np.rint(np.asarray(self.t_ref) / dt).astype(np.int64)
+        steps = np.asarray(self.t_ref) / dt
+        if np.any(steps > _MAX_REF_STEPS):
+            raise ValueError(f"t_ref / dt = {np.max(steps):.3g} refractory steps (t_ref={np.max(self.t_ref):g} ms, "
+                             f"dt={dt:g} ms) exceeds {_MAX_REF_STEPS}; use a larger dt")
+        n = np.rint(steps).astype(np.int64)
         return int(n) if n.ndim == 0 else n
 
     def coefficients(self, dt: float) -> dict:
@@ -298,9 +307,11 @@ def _check_dt(dt) -> float:
     return check_positive("dt", dt, unit="ms")
 
 
-def _n_from(n, params, name="n") -> int:
+def _n_from(n, params, cls, name="n") -> int:
     from neurosim._validation import check_int
 
+    if not isinstance(params, cls):
+        raise TypeError(f"params must be {cls.__name__}, got {type(params).__name__}")
     size = params.size()
     if n is None:
         if size is None:
@@ -308,8 +319,26 @@ def _n_from(n, params, name="n") -> int:
         return size
     n = check_int(name, n, min_value=1)
     if size is not None and size != n:
-        raise ValueError(f"{name}={n} does not match the parameter arrays of length {size}")
+        raise ValueError(f"{name}={n} does not match the params arrays of length {size}")
     return n
+
+
+def _initial(name: str, value, n: int, dtype, bytes_per_neuron: int) -> tuple[np.ndarray, np.dtype]:
+    """``value`` (a number or an array [n]) broadcast into a new array [n] of ``dtype`` (validated)."""
+    from neurosim._validation import as_float_array, check_dtype, check_memory
+
+    dt = check_dtype("dtype", dtype)
+    check_memory("n", n, bytes_per_neuron * dt.itemsize, "the neuron state")
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be a number or an array of {n} numbers, got bool")
+    a = as_float_array(name, value, dtype=np.float64)
+    if np.ndim(value) == 0:
+        a = a.reshape(())
+    if a.ndim > 1 or (a.ndim == 1 and a.shape[0] != n):
+        raise ValueError(f"{name} must be a number or an array of shape ({n},), got shape {a.shape}")
+    out = np.empty(n, dtype=dt)
+    out[:] = a
+    return out, dt
 
 
 class LIFState(NamedTuple):
@@ -323,10 +352,9 @@ class LIFState(NamedTuple):
     @classmethod
     def initial(cls, params: LIFParams, n: int | None = None, *, v0=None, dtype=np.float64) -> "LIFState":
         """Resting state (``v = v_rest`` or ``v0``, ``i_syn = 0``, not refractory) for ``n`` neurons."""
-        n = _n_from(n, params)
-        v = np.empty(n, dtype=dtype)
-        v[:] = params.v_rest if v0 is None else v0
-        return cls(v, np.zeros(n, dtype=dtype), np.zeros(n, dtype=np.int32))
+        n = _n_from(n, params, LIFParams)
+        v, dt = _initial("v0", params.v_rest if v0 is None else v0, n, dtype, 3)
+        return cls(v, np.zeros(n, dtype=dt), np.zeros(n, dtype=np.int32))
 
 
 class IzhikevichState(NamedTuple):
@@ -339,9 +367,8 @@ class IzhikevichState(NamedTuple):
     def initial(cls, params: IzhikevichParams, n: int | None = None, *, v0=-65.0,
                 dtype=np.float64) -> "IzhikevichState":
         """``v = v0`` (default -65 mV), ``u = b v0`` as in the 2003 listing."""
-        n = _n_from(n, params)
-        v = np.empty(n, dtype=dtype)
-        v[:] = v0
-        u = np.empty(n, dtype=dtype)
+        n = _n_from(n, params, IzhikevichParams)
+        v, dt = _initial("v0", v0, n, dtype, 2)
+        u = np.empty(n, dtype=dt)
         u[:] = np.asarray(params.b) * v
         return cls(v, u)

@@ -27,7 +27,7 @@ from typing import Callable
 import numpy as np
 
 from neurosim._rng import as_generator
-from neurosim._validation import check_choice, check_finite, check_int
+from neurosim._validation import as_float_array, check_choice, check_finite, check_int, check_memory
 from neurosim.rsa._checks import response_matrix, same_rows
 from neurosim.rsa.tsrsa import rank_vector, tsrsa, tsrsa_vector, _score_ranked
 
@@ -50,6 +50,16 @@ class Ceiling:
         return {"mean": self.mean, "sem": self.sem, "n_splits": int(self.values.size)}
 
 
+def _split_score(a, b, what: str, **kw) -> float:
+    """TSRSA of two halves; an error names ``Y`` and the split (the halves are not the caller's X, Y)."""
+    try:
+        return tsrsa(a, b, **kw)
+    except ValueError as exc:
+        msg = str(exc).replace("the RDM of X", "half 1").replace("the RDM of Y", "half 2")
+        msg = msg.replace("X has", "half 1 has").replace("Y has", "half 2 has")
+        raise ValueError(f"Y: {what}: {msg}") from None
+
+
 def _summary(values) -> Ceiling:
     v = np.asarray(values, dtype=np.float64)
     return Ceiling(float(v.mean()), float(v.std() / np.sqrt(v.size)), v)
@@ -65,30 +75,32 @@ def split_half_ceiling(Y, *, n_splits: int = 100, rng=2023, ties: str = "argsort
         raise ValueError(f"Y needs at least 4 units to split into halves of >= 2, got {M}")
     gen = as_generator(rng)
     vals = []
-    for _ in range(n_splits):
+    for k in range(n_splits):
         perm = gen.permutation(M)
         h1, h2 = np.sort(perm[: M // 2]), np.sort(perm[M // 2:])
-        vals.append(tsrsa(Y[:, h1], Y[:, h2], ties=ties, constant_rows=constant_rows))
+        vals.append(_split_score(Y[:, h1], Y[:, h2], f"unit split {k} ({h1.size} vs {h2.size} units)",
+                                 ties=ties, constant_rows=constant_rows))
     return _summary(vals)
 
 
 def trial_split_half_ceiling(Y, *, n_splits: int = 100, rng=2023, ties: str = "argsort",
                              constant_rows: str = "raise") -> Ceiling:
     """Trial split-half ceiling from repeats ``Y`` [frames, trials, units]."""
-    Y = check_finite("Y", np.asarray(Y, dtype=np.float64))
+    Y = as_float_array("Y", Y, dtype=np.float64)
     if Y.ndim != 3:
         raise ValueError(f"Y must have shape [frames, trials, units] for a trial split, got {Y.shape}")
     check_int("n_splits", n_splits, min_value=1)
     R = Y.shape[1]
     if R < 2:
         raise ValueError(f"Y needs at least 2 trials (axis 1) for a trial split, got {R}")
+    response_matrix("Y", Y[:, 0])  # frames and units: the checks of a [frames, units] matrix
     gen = as_generator(rng)
     vals = []
-    for _ in range(n_splits):
+    for k in range(n_splits):
         perm = gen.permutation(R)
         a = Y[:, perm[: R // 2]].mean(axis=1)
         b = Y[:, perm[R // 2:]].mean(axis=1)
-        vals.append(tsrsa(a, b, ties=ties, constant_rows=constant_rows))
+        vals.append(_split_score(a, b, f"trial split {k}", ties=ties, constant_rows=constant_rows))
     return _summary(vals)
 
 
@@ -110,6 +122,7 @@ def shuffle_within_windows(n_frames: int, window: int, rng=None) -> np.ndarray:
     """A permutation of ``0..n_frames-1`` shuffling frames only within consecutive windows."""
     check_int("n_frames", n_frames, min_value=1)
     check_int("window", window, min_value=1)
+    check_memory("n_frames", n_frames, 16, "the permutation")
     gen = as_generator(rng)
     perm = np.arange(n_frames)
     for a in range(0, n_frames, window):
@@ -138,6 +151,11 @@ def replace_frames(movie, window: int, *, kind="gaussian", rng=None):
     Returns ``(new_movie, replaced_indices)``; the input is not modified.
     """
     movie = np.asarray(movie)
+    if movie.dtype.kind not in "biuf":
+        raise TypeError(f"movie must be a numeric array [frames, ...], got dtype {movie.dtype}")
+    if movie.ndim < 1 or movie.shape[0] < 1:
+        raise ValueError(f"movie must have at least one frame (axis 0), got shape {movie.shape}")
+    check_finite("movie", movie)
     check_int("window", window, min_value=1)
     gen = as_generator(rng)
     out = np.array(movie, dtype=np.float64 if movie.dtype.kind != "f" else movie.dtype, copy=True)

@@ -53,6 +53,9 @@ def _pair(x, y):
                          "of the same conditions")
     if x.size < 2:
         raise ValueError(f"need at least 2 pairs (3 conditions) to compare, got {x.size}")
+    for name, v in (("a", x), ("b", y)):
+        if v.dtype.kind == "f" and np.isinf(v).any():
+            raise ValueError(f"{name} contains inf; dissimilarities must be finite (NaN marks an omitted pair)")
     bad = ~np.isfinite(x) | ~np.isfinite(y) if (x.dtype.kind == "f" or y.dtype.kind == "f") else None
     if bad is not None and bad.any():
         keep = ~bad
@@ -111,15 +114,34 @@ def spearman_from_ranks(rx, ry) -> float:
     return 1.0 - 6.0 * ssd / (float(n) ** 3 - float(n))
 
 
-def _pearson(x, y) -> float:
-    x = np.asarray(x, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
-    xc = x - x.mean()
-    yc = y - y.mean()
-    den = np.sqrt(np.dot(xc, xc) * np.dot(yc, yc))
-    if den == 0:
-        raise ValueError("a constant RDM vector has no correlation; check that the conditions differ")
-    return float(np.dot(xc, yc) / den)
+def _unit_scale(v) -> np.ndarray:
+    """``v`` (float64) times the power of two that brings ``max|v|`` into [0.5, 1).
+
+    Correlations, cosines and CKA are scale-free, while sums of squares of very large or very
+    small values overflow or underflow; a power-of-two scaling is exact, so results for
+    ordinary inputs keep their bits.
+    """
+    v = np.asarray(v, dtype=np.float64)
+    s = np.max(np.abs(v)) if v.size else 0.0
+    if not (s > 0 and np.isfinite(s)):
+        return v
+    return np.ldexp(v, -int(np.frexp(s)[1]))
+
+
+def _pearson(x, y, names=("a", "b")) -> float:
+    xs, ys = _unit_scale(x), _unit_scale(y)
+    for name, v in zip(names, (xs, ys)):
+        if v.size and np.all(v == v[0]):  # exactly constant (the centred sum of squares may round above 0)
+            raise ValueError(f"{name} is a constant RDM vector (or constant ranks): it has no correlation; "
+                             "check that the conditions differ")
+    xc = xs - xs.mean()
+    yc = ys - ys.mean()
+    sx, sy = np.dot(xc, xc), np.dot(yc, yc)
+    for name, ss in zip(names, (sx, sy)):
+        if ss == 0:
+            raise ValueError(f"{name} is a constant RDM vector (or constant ranks): it has no correlation; "
+                             "check that the conditions differ")
+    return float(np.dot(xc, yc) / np.sqrt(sx * sy))
 
 
 class Comparison:
@@ -194,12 +216,11 @@ class CosineSimilarity(Comparison):
     name = "cosine"
 
     def compute(self, x, y):
-        x = np.asarray(x, dtype=np.float64)
-        y = np.asarray(y, dtype=np.float64)
-        den = np.sqrt(np.dot(x, x) * np.dot(y, y))
-        if den == 0:
-            raise ValueError("an all-zero RDM vector has no cosine similarity")
-        return float(np.dot(x, y) / den)
+        x, y = _unit_scale(x), _unit_scale(y)
+        for name, v in (("a", x), ("b", y)):
+            if not np.any(v):
+                raise ValueError(f"{name} is an all-zero RDM vector: it has no cosine similarity")
+        return float(np.dot(x, y) / np.sqrt(np.dot(x, x) * np.dot(y, y)))
 
 
 COMPARISONS = {"spearman": Spearman, "pearson": Pearson, "corr": Pearson, "tau-a": KendallTauA,
@@ -208,6 +229,9 @@ COMPARISONS = {"spearman": Spearman, "pearson": Pearson, "corr": Pearson, "tau-a
 
 def get_comparison(name: str, **kwargs) -> Comparison:
     """Instantiate a registered comparison (KeyError lists the valid names)."""
+    if not isinstance(name, str):
+        raise TypeError(f"method must be a comparison name ({', '.join(sorted(COMPARISONS))}) or a Comparison, "
+                        f"got {type(name).__name__}")
     try:
         cls = COMPARISONS[name]
     except KeyError:
@@ -226,6 +250,8 @@ def linear_cka(X, Y) -> float:
     X = response_matrix("X", X, min_rows=2)
     Y = response_matrix("Y", Y, min_rows=2)
     same_rows(X=X, Y=Y)
+    X = _unit_scale(X)  # CKA is invariant to a global scale; this keeps the products finite
+    Y = _unit_scale(Y)
     X = X - X.mean(axis=0)
     Y = Y - Y.mean(axis=0)
     n = X.shape[0]
@@ -235,6 +261,7 @@ def linear_cka(X, Y) -> float:
     else:
         hsic = np.linalg.norm(Y.T @ X) ** 2
         nx, ny = np.linalg.norm(X.T @ X), np.linalg.norm(Y.T @ Y)
-    if nx == 0 or ny == 0:
-        raise ValueError("linear_cka: a representation is constant across conditions")
+    for name, nrm in (("X", nx), ("Y", ny)):
+        if nrm == 0:
+            raise ValueError(f"linear_cka: {name} is constant across conditions (rows); CKA is undefined")
     return float(hsic / (nx * ny))

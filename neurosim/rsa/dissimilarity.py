@@ -27,7 +27,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from neurosim._validation import check_choice, check_int
+from neurosim._validation import check_choice, check_dtype, check_int
 from neurosim.rsa._checks import CONSTANT_POLICIES, describe_rows, response_matrix
 from neurosim.rsa.rdm import RDM, square_to_condensed
 
@@ -85,15 +85,14 @@ def correlation_matrix(X, *, dtype=np.float64, chunk_size: int | None = None,
         ``"omit"`` gives NaN rows/columns for zero-variance rows instead of an error.
     """
     check_choice("constant_rows", constant_rows, CONSTANT_POLICIES)
-    dtype = np.dtype(dtype)
-    if dtype not in (np.float32, np.float64):
-        raise ValueError(f"dtype must be float32 or float64, got {dtype}")
+    dtype = check_dtype("dtype", dtype)
     if chunk_size is not None:
         check_int("chunk_size", chunk_size, min_value=1)
     if not isinstance(X, Iterator):
         X = response_matrix(name, X)
         T, N = X.shape
         if chunk_size is None and not isinstance(X, np.memmap):
+            X = _rescale_rows(X, dtype)
             mean = X.mean(axis=1, keepdims=True, dtype=np.float64)
             Z = np.subtract(X, mean.astype(dtype), dtype=dtype)
             G = Z @ Z.T  # symmetric rank-k update (BLAS syrk)
@@ -127,6 +126,7 @@ def correlation_matrix(X, *, dtype=np.float64, chunk_size: int | None = None,
         for c in _chunks_of_array(X, chunk):
             z = np.asarray(c, dtype=dtype) - mean
             G += z @ z.T
+        _check_gram(G, name, dtype)
         return _finish(G, None, N, lo, hi, name, constant_rows)
     # iterator of column chunks: one pass, shifted by the first chunk's row means
     G = s = lo = hi = shift = None
@@ -161,7 +161,36 @@ def correlation_matrix(X, *, dtype=np.float64, chunk_size: int | None = None,
         raise ValueError(f"{name} needs at least 2 units (columns) in its chunks, got {n_units}")
     if G.shape[0] < 3:
         raise ValueError(f"{name} needs at least 3 frames/conditions (rows), got {G.shape[0]}")
+    _check_gram(G, name, dtype)
     return _finish(G, s, n_units, lo, hi, name, constant_rows)
+
+
+def _extreme(scale, dtype, n_cols) -> bool:
+    """True when rows of magnitude ``scale`` overflow or underflow a Gram matrix in ``dtype``."""
+    fi = np.finfo(dtype)
+    big = np.sqrt(fi.max / max(n_cols, 1)) / 16.0
+    small = np.sqrt(fi.tiny) * 1e8
+    nz = scale[scale > 0]
+    return bool(nz.size and (nz.max() > big or nz.min() < small))
+
+
+def _rescale_rows(X, dtype):
+    """Divide each row by its largest magnitude when the Gram matrix would overflow/underflow.
+
+    Correlations (and cosines) do not change under a positive scaling of a row; inputs of
+    ordinary magnitude are returned unchanged (the same bits as without this step).
+    """
+    scale = np.max(np.abs(X), axis=1) if X.size else np.zeros(X.shape[0])
+    if not _extreme(scale, dtype, X.shape[1]):
+        return X
+    exp = np.frexp(np.where(scale > 0, scale, 1.0))[1]  # powers of two: an exact scaling
+    return np.ldexp(np.asarray(X, dtype=np.float64), -exp[:, None])
+
+
+def _check_gram(G, name, dtype):
+    if not np.all(np.isfinite(np.diag(G))):
+        raise ValueError(f"{name} has values too large for a {np.dtype(dtype).name} correlation (the sums of squares "
+                         "overflow); rescale the data (e.g. divide by its maximum) or pass the whole array at once")
 
 
 def average_by_condition(X, conditions):
@@ -207,7 +236,7 @@ class Correlation(Dissimilarity):
     name = "correlation"
 
     def __init__(self, dtype=np.float64, constant_rows: str = "raise"):
-        self.dtype = np.dtype(dtype)
+        self.dtype = check_dtype("dtype", dtype)
         self.constant_rows = check_choice("constant_rows", constant_rows, CONSTANT_POLICIES)
 
     def matrix(self, X):
@@ -224,6 +253,7 @@ class Cosine(Dissimilarity):
     name = "cosine"
 
     def matrix(self, X):
+        X = _rescale_rows(X, X.dtype)
         n = np.sqrt(np.einsum("ij,ij->i", X, X))
         zero = np.flatnonzero(n == 0)
         if zero.size:
@@ -242,6 +272,16 @@ class Euclidean(Dissimilarity):
         self.per_channel = bool(per_channel)
 
     def matrix(self, X):
+        s = float(np.max(np.abs(X))) if X.size else 0.0
+        if _extreme(np.array([s]), X.dtype, X.shape[1]):  # compute on X / s, scale the result back
+            s = float(np.ldexp(1.0, int(np.frexp(s)[1])))  # a power of two: exact scaling
+            D = self.matrix(np.asarray(X, dtype=np.float64) / s)
+            with np.errstate(over="ignore", invalid="ignore"):
+                D = D * (s * s if self.squared else s)
+            if not np.all(np.isfinite(D)):
+                raise ValueError(f"X values up to {float(np.max(np.abs(X))):.3g} give distances beyond float64; "
+                                 "rescale X")
+            return D
         sq = np.einsum("ij,ij->i", X, X)
         D = sq[:, None] + sq[None, :] - 2.0 * (X @ X.T)
         np.fill_diagonal(D, 0.0)
@@ -316,6 +356,9 @@ DISSIMILARITIES = {"correlation": Correlation, "cosine": Cosine, "euclidean": Eu
 
 def get_dissimilarity(name: str, **kwargs) -> Dissimilarity:
     """Instantiate a registered dissimilarity by name (KeyError lists the valid names)."""
+    if not isinstance(name, str):
+        raise TypeError(f"method must be a dissimilarity name ({', '.join(sorted(DISSIMILARITIES))}) or a "
+                        f"Dissimilarity, got {type(name).__name__}")
     try:
         cls = DISSIMILARITIES[name]
     except KeyError:

@@ -6,8 +6,9 @@
 * :func:`bootstrap_ci`: resample conditions (frames) with replacement, keep the pairs of
   distinct *draws* whose conditions differ (pairs of a condition with itself are dropped, as
   rsatoolbox does), or resample units (columns of both matrices independently); percentile
-  interval. Draws with fewer than two such pairs (possible with very few conditions) are
-  skipped (NaN in ``boot``).
+  interval. Draws with fewer than two such pairs (possible with very few conditions), and
+  unit draws that leave a frame constant (possible with very few units), are skipped (NaN in
+  ``boot``).
 
 ``constant_rows="omit"`` drops the pairs of zero-variance frames (as in :func:`~neurosim.rsa.tsrsa`).
 
@@ -87,9 +88,13 @@ def bootstrap_ci(X, Y, *, n_boot: int = 1000, confidence: float = 0.95, over: st
         for k in range(n_boot):
             cx = gen.integers(0, X.shape[1], X.shape[1])
             cy = gen.integers(0, Y.shape[1], Y.shape[1])
-            boots[k] = tsrsa(X[:, cx], Y[:, cy], ties=ties, constant_rows=constant_rows)
+            try:
+                boots[k] = tsrsa(X[:, cx], Y[:, cy], ties=ties, constant_rows=constant_rows)
+            except ValueError:  # a degenerate draw (e.g. one unit repeated: every frame constant)
+                boots[k] = np.nan
     alpha = (1.0 - confidence) / 2.0
     if np.all(np.isnan(boots)):
-        raise ValueError(f"no bootstrap draw had two distinct condition pairs ({T} conditions); use more conditions")
+        raise ValueError(f"no bootstrap draw over {over} could be scored ({T} conditions, {X.shape[1]} units of X, "
+                         f"{Y.shape[1]} of Y); use more conditions or units")
     lo, hi = np.nanquantile(boots, [alpha, 1.0 - alpha])
     return {"score": obs, "low": float(lo), "high": float(hi), "boot": boots, "confidence": confidence}

@@ -24,7 +24,8 @@ def n_from_condensed(m: int) -> int:
     """Conditions ``n`` with ``n (n - 1) / 2 == m``; ValueError if none."""
     n = int(round((1 + math.sqrt(1 + 8 * m)) / 2))
     if condensed_length(n) != m:
-        raise ValueError(f"vector length {m} is not n(n-1)/2 for any n; pass a condensed upper triangle")
+        raise ValueError(f"vector length {m} is not n(n-1)/2 for any n; pass a condensed upper triangle "
+                         "(vector of an RDM, or D of RDM.from_square for a square matrix)")
     return n
 
 
@@ -77,6 +78,8 @@ class RDM:
             raise ValueError(f"vector must be 1-D (condensed upper triangle), got shape {v.shape}")
         if v.dtype.kind not in "biuf":
             raise TypeError(f"vector must be numeric, got dtype {v.dtype}")
+        if v.dtype.kind == "f" and np.isinf(v).any():
+            raise ValueError("vector contains inf; dissimilarities must be finite (NaN marks an omitted pair)")
         n = n_from_condensed(v.size)
         conds = tuple(self.conditions) if len(self.conditions) else tuple(range(n))
         if len(conds) != n:
@@ -90,7 +93,10 @@ class RDM:
     @classmethod
     def from_square(cls, D, *, check_symmetric: bool = True, **kwargs) -> "RDM":
         """Build from a square matrix (symmetry checked to 1e-10 relative unless disabled)."""
-        D = np.asarray(D, dtype=np.float64)
+        try:
+            D = np.asarray(D, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"D must be a square numeric matrix, got {type(D).__name__} ({exc})") from None
         if D.ndim != 2 or D.shape[0] != D.shape[1]:
             raise ValueError(f"D must be a square matrix, got shape {D.shape}")
         if check_symmetric and not np.allclose(D, D.T, rtol=1e-10, atol=1e-12):

@@ -38,7 +38,10 @@ def ridge_fit(Z, Y, alpha: float):
     zm, ym = Z.mean(axis=0), Y.mean(axis=0)
     Zc = Z - zm
     A = Zc.T @ Zc + alpha * np.eye(Z.shape[1])
-    W = np.linalg.solve(A, Zc.T @ (Y - ym))
+    try:
+        W = np.linalg.solve(A, Zc.T @ (Y - ym))
+    except np.linalg.LinAlgError:  # alpha ~ 0 with collinear components: the minimum-norm solution
+        W = np.linalg.lstsq(A, Zc.T @ (Y - ym), rcond=None)[0]
     return W, ym - zm @ W
 
 
@@ -73,6 +76,7 @@ def regression_score(X, Y, *, n_components: int = 40, alpha: float = 1.0, n_fold
     T = same_rows(X=X, Y=Y)
     check_int("n_components", n_components, min_value=1)
     alpha = check_nonnegative("alpha", alpha)
+    check_int("n_folds", n_folds, min_value=2)
     if same_data:
         k = min(n_components, T, X.shape[1])
         P = _fit_predict(X, Y, X, k, alpha)

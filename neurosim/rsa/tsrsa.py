@@ -74,22 +74,23 @@ def rank_vector(v, ties: str = "argsort") -> RankedVector:
     return RankedVector(r, v, ties)
 
 
-def _score_ranked(a: RankedVector, b: RankedVector) -> float:
+def _score_ranked(a: RankedVector, b: RankedVector, names=("X", "Y")) -> float:
     if a.n_pairs != b.n_pairs:
         raise ValueError(f"mismatched frame counts: the RDM vectors have {a.n_pairs} and {b.n_pairs} pairs")
     if a.ranks is None or b.ranks is None:
         keep = np.isfinite(a.vector) & np.isfinite(b.vector)
         if keep.sum() < 2:
-            raise ValueError("fewer than 2 frame pairs remain after omitting constant rows")
+            raise ValueError(f"fewer than 2 frame pairs remain after omitting the constant rows of {names[0]} and "
+                             f"{names[1]}; drop those frames or use data whose frames vary")
         a = rank_vector(a.vector[keep], a.ties)
         b = rank_vector(b.vector[keep], b.ties)
     if a.ties == "argsort":
         return spearman_from_ranks(a.ranks, b.ranks)
-    return _pearson(a.ranks, b.ranks)
+    return _pearson(a.ranks, b.ranks, tuple(f"the RDM of {n}" for n in names))
 
 
 def _n_rows(X):
-    if isinstance(X, Iterator):
+    if isinstance(X, Iterator) or np.ndim(X) == 0:  # a 0-d input is rejected (named) by the full check
         return None
     return int(np.shape(X)[0])
 
@@ -200,5 +201,5 @@ def tsrsa_scores(features: Mapping, neural: Mapping, *, ties: str = "argsort", d
             raise ValueError(f"mismatched frame counts: layer {l!r} has {n} rows, neural data {n_frames}")
         rl = rank_vector(tsrsa_vector(X, name=f"features[{l!r}]", **kw), ties)
         for j, ra in enumerate(ranked_areas):
-            M[i, j] = _score_ranked(rl, ra)
+            M[i, j] = _score_ranked(rl, ra, (f"features[{l!r}]", f"neural[{areas[j]!r}]"))
     return TSRSAResult(M, layers, areas, {"ties": ties})

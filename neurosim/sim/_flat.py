@@ -11,6 +11,7 @@ import time
 
 import numpy as np
 
+from neurosim._validation import check_memory
 from neurosim.kernels.lif import RESET_CODES
 from neurosim.kernels.network import network_integrate
 from neurosim.kernels.normal import BLOCK as _NBLOCK
@@ -168,6 +169,8 @@ def build_flat(net) -> dict:
         delays = np.zeros(0, dtype=np.int32)
         dmax = delay_const = (uniform_delays.pop() if uniform_delays else 0)
     del order, dsteps
+    check_memory("delay_ms", (dmax + 1) * 3 * N, F.itemsize,
+                 f"the spike ring buffer for delays of {dmax} steps (dt={net.dt} ms) x {N} neurons")
     contig = np.zeros(3 * N, dtype=np.uint8)
     csr_contiguous_rows(indptr, indices, contig)
     csr_uniform_rows(indptr, weights, contig)
@@ -345,3 +348,21 @@ def run_flat(net, n_steps: int, progress: bool):
             pool.shutdown(wait=True)
         bar.close()
     net.timing["sim_wall_s"] = time.perf_counter() - t0
+    check_finite_state(net)
+
+
+def check_finite_state(net) -> None:
+    """``ValueError`` when the state overflowed to NaN/inf: finite but too large drives diverged."""
+    flat = net._flat
+    offsets = net._offsets()
+    nL = flat["lv"].shape[0]
+    for g in net.groups.values():
+        lo = offsets[g.name] - (0 if g.model == "lif" else nL)
+        keys = ("lv", "lie", "lii") if g.model == "lif" else ("iv", "iu")
+        bad = sum(int(np.count_nonzero(~np.isfinite(flat[k][lo:lo + g.n]))) for k in keys)
+        if bad:
+            raise ValueError(
+                f"the simulation diverged: {bad} state value(s) of group {g.name!r} overflowed to NaN/inf by "
+                f"t = {net.t_ms:g} ms; the drive is too large for the model or dt={net.dt:g} ms too coarse: check "
+                "dt, i_ext and v0 of the groups, synaptic weight values, the input rate_hz / weight, noise std / mean "
+                "and timed input values")

@@ -29,7 +29,7 @@ from __future__ import annotations
 import numpy as np
 
 from neurosim._rng import as_generator
-from neurosim._validation import check_int, check_number, check_positive
+from neurosim._validation import check_int, check_memory, check_number, check_positive, check_probability
 from neurosim.neurons.params import IzhikevichParams, LIFParams
 from neurosim.sim.connect import all_to_all
 from neurosim.sim.network import Network
@@ -52,6 +52,7 @@ def izhikevich2003(n_neurons: int = 1000, *, dt: float = 1.0, rng=None, dtype=np
     ni = n - ne
     if ni < 1:
         raise ValueError(f"n_neurons={n} leaves no inhibitory neuron; use n_neurons >= 5")
+    check_memory("n_neurons", float(n) * n, 48, f"the all-to-all network of {n} neurons ({float(n) * n:.3g} synapses)")
     re = gen.random(ne)
     ri = gen.random(ni)
     scale = 1000.0 / n
@@ -79,6 +80,9 @@ def izhikevich2003(n_neurons: int = 1000, *, dt: float = 1.0, rng=None, dtype=np
 def cuba(n_neurons: int = 4000, *, dt: float = 0.1, rng=None, dtype=np.float32, p: float = 0.02) -> Network:
     """Vogels-Abbott CUBA benchmark (Brian2 ``examples/CUBA.py``), weights scaled by 4000/n_neurons."""
     n = check_int("n_neurons", n_neurons, min_value=5)
+    p = check_probability("p", p)
+    check_memory("n_neurons", float(n) * n * p + n, 40,
+                 f"the network of {n} neurons with connection probability p={p:g} ({float(n) * n * p:.3g} synapses)")
     gen = as_generator(rng)
     ne = int(round(0.8 * n))
     ni = n - ne
@@ -118,10 +122,12 @@ def brunel(order: int | None = None, *, n_neurons: int | None = None, dt: float 
     order = 2500 if order is None else check_int("order", order, min_value=1)
     g = check_number("g", g)
     eta = check_positive("eta", eta)
-    epsilon = check_positive("epsilon", epsilon)
+    epsilon = check_probability("epsilon", epsilon, open_low=True)
     gen = as_generator(rng)
     ne, ni = 4 * order, order
     ce, ci = max(1, int(epsilon * ne)), max(1, int(epsilon * ni))
+    check_memory("order" if n_neurons is None else "n_neurons", 5.0 * order * (ce + ci) + 5.0 * order, 40,
+                 f"the network of order {order} ({5 * order} neurons, {5.0 * order * (ce + ci):.3g} synapses)")
     J = 0.1 * 1000.0 / ce if J is None else check_positive("J", J, unit="mV")
     tau_m, theta = 20.0, 20.0
     params = LIFParams(tau_mem=tau_m, tau_syn=1.0, v_rest=0.0, v_th=theta, v_reset=0.0, t_ref=2.0, r=1.0)

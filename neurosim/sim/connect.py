@@ -18,10 +18,14 @@ import math
 
 import numpy as np
 
-from neurosim._validation import check_int, check_probability
+from neurosim._rng import as_generator
+from neurosim._validation import check_int, check_memory, check_probability
 from neurosim.kernels.synapse import csr_order
 
 __all__ = ["fixed_probability", "fixed_in_degree", "all_to_all"]
+
+#: bytes per synapse while connecting and in the simulator (indices, weight, delay, sort order)
+_BYTES_PER_SYNAPSE = 32
 
 
 def fixed_probability(n_pre: int, n_post: int, p: float, rng: np.random.Generator, *, allow_self: bool = True):
@@ -33,8 +37,12 @@ def fixed_probability(n_pre: int, n_post: int, p: float, rng: np.random.Generato
     n_pre = check_int("n_pre", n_pre, min_value=0)
     n_post = check_int("n_post", n_post, min_value=0)
     p = check_probability("p", p)
+    rng = as_generator(rng)
     if n_pre == 0 or n_post == 0 or p == 0.0:
         return np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int32)
+    mean = float(n_pre) * float(n_post) * p
+    check_memory("n_pre * n_post * p", mean + 6.0 * math.sqrt(mean), _BYTES_PER_SYNAPSE,
+                 f"the expected {mean:.3g} synapses (n_pre={n_pre}, n_post={n_post}, p={p:g})")
     rows = max(1, (1 << 24) // n_post)   # blocks of ~16M pairs bound the temporary memory
     pres, posts = [], []
     for r0 in range(0, n_pre, rows):
@@ -59,7 +67,9 @@ def _bernoulli_positions(total: int, p: float, rng) -> np.ndarray:
     parts = []
     last = -1
     while True:
-        cs = np.cumsum(rng.geometric(p, size=chunk), dtype=np.int64)
+        gaps = rng.geometric(p, size=chunk)
+        np.minimum(gaps, total + 1, out=gaps)  # tiny p: numpy saturates at 2**63 - 1, the cumsum would wrap
+        cs = np.cumsum(gaps, dtype=np.int64)
         cs += last
         parts.append(cs)
         last = int(cs[-1])
@@ -77,7 +87,10 @@ def fixed_in_degree(n_pre: int, n_post: int, k: int, rng: np.random.Generator, *
     """
     n_pre = check_int("n_pre", n_pre, min_value=0)
     n_post = check_int("n_post", n_post, min_value=0)
-    k = check_int("in_degree", k, min_value=0)
+    k = check_int("in_degree (k)", k, min_value=0)
+    check_memory("n_post * in_degree (k)", float(n_post) * k, _BYTES_PER_SYNAPSE,
+                 f"the {float(n_post) * k:.3g} synapses (n_post={n_post}, in_degree={k})")
+    rng = as_generator(rng)
     if k > 0 and n_pre - (0 if allow_self else 1) <= 0:
         raise ValueError(f"in_degree={k} needs at least one candidate presynaptic neuron, got n_pre={n_pre}")
     post = np.repeat(np.arange(n_post, dtype=np.int32), k)

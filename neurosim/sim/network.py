@@ -42,7 +42,7 @@ import time
 import numpy as np
 
 from neurosim._rng import as_generator
-from neurosim._validation import as_float_array, check_int, check_positive
+from neurosim._validation import as_float_array, check_dtype, check_int, check_memory, check_number, check_positive
 from neurosim.kernels.network import VAR_I_E, VAR_I_I, VAR_REFR, VAR_U, VAR_V
 from neurosim.neurons.izhikevich import check_izhikevich_dt
 from neurosim.neurons.lif import check_lif_dt
@@ -60,6 +60,7 @@ _VARS = {"lif": {"v": VAR_V, "i_syn": VAR_I_E, "ge": VAR_I_E, "gi": VAR_I_I, "i_
 
 def _per_neuron(name, value, n, dtype=np.float64):
     """Scalar or array of length n -> float array [n] (validated)."""
+    _no_bool(name, value)
     scalar = np.ndim(value) == 0
     arr = as_float_array(name, value, dtype=dtype)
     if scalar:
@@ -67,6 +68,19 @@ def _per_neuron(name, value, n, dtype=np.float64):
     if arr.shape != (n,):
         raise ValueError(f"{name} must be a scalar or have shape ({n},), got {arr.shape}")
     return arr
+
+
+def _no_bool(name, value):
+    if isinstance(value, (bool, np.bool_)) or (isinstance(value, np.ndarray) and value.dtype == bool):
+        raise TypeError(f"{name} must be a number (or an array of numbers), got a boolean")
+
+
+#: bytes of state, coefficients and buffers per neuron (an upper estimate, float64)
+_BYTES_PER_NEURON = 160
+#: most delay steps a synapse may have (the ring buffer holds max delay + 1 steps)
+_MAX_DELAY_STEPS = 2 ** 31 - 2
+#: largest expected number of Poisson input spikes per neuron and step
+_MAX_POISSON_LAM = 1e15
 
 
 class NeuronGroup:
@@ -174,9 +188,7 @@ class Network:
 
     def __init__(self, dt: float = 0.1, *, dtype=np.float64, rng=None):
         self.dt = check_positive("dt", dt, unit="ms")
-        self.dtype = np.dtype(dtype)
-        if self.dtype not in (np.float32, np.float64):
-            raise ValueError(f"dtype must be float32 or float64, got {self.dtype}")
+        self.dtype = check_dtype("dtype", dtype)
         self._rng = as_generator(rng)
         self.groups: dict[str, NeuronGroup] = {}
         self.synapses: list[SynapseGroup] = []
@@ -239,6 +251,7 @@ class Network:
         """Add ``n`` LIF neurons; ``v0`` (scalar/array, default ``v_rest``) and a constant current ``i_ext``."""
         self._check_open()
         n = check_int("n", n, min_value=1)
+        check_memory("n", self.n_neurons + n, _BYTES_PER_NEURON, "the network's neuron state")
         params = LIFParams() if params is None else params
         if not isinstance(params, LIFParams):
             raise TypeError(f"params must be LIFParams, got {type(params).__name__}")
@@ -257,6 +270,7 @@ class Network:
         """Add ``n`` Izhikevich neurons (``params`` or a preset name); ``u0`` defaults to ``b v0``."""
         self._check_open()
         n = check_int("n", n, min_value=1)
+        check_memory("n", self.n_neurons + n, _BYTES_PER_NEURON, "the network's neuron state")
         if params is None:
             params = IzhikevichParams()
         elif isinstance(params, str):
@@ -348,6 +362,9 @@ class Network:
         delays = self._syn_values("delay_ms", delay_ms, n_syn, rng)
         if np.any(np.asarray(delays) < 0):
             raise ValueError("delay_ms must be >= 0")
+        if np.size(delays) and np.max(delays) / self.dt > _MAX_DELAY_STEPS:
+            raise ValueError(f"delay_ms up to {np.max(delays):g} ms is more than {_MAX_DELAY_STEPS} steps of "
+                             f"dt={self.dt} ms; use a shorter delay")
         steps = np.rint(np.asarray(delays) / self.dt).astype(np.int64)
         steps = int(steps) if steps.ndim == 0 else steps
         wts = self.dtype.type(wts) if np.ndim(wts) == 0 else np.asarray(wts, dtype=self.dtype)
@@ -361,6 +378,7 @@ class Network:
     def _syn_values(self, arg, value, n, rng):
         if callable(value):
             value = value(rng, n)
+        _no_bool(arg, value)
         scalar = np.ndim(value) == 0
         arr = as_float_array(arg, value)
         if scalar:
@@ -389,9 +407,14 @@ class Network:
             raise ValueError("rate_hz must be >= 0")
         if np.ndim(weight) != 0:
             raise ValueError("weight must be a scalar")
-        w = as_float_array("weight", weight)[0]
+        w = check_number("weight", weight)
+        lam = rate * self.dt / 1000.0
+        if np.any(lam > _MAX_POISSON_LAM):
+            raise ValueError(f"rate_hz up to {np.max(rate):g} Hz gives {np.max(lam):.3g} input spikes per step "
+                             f"(dt={self.dt} ms), beyond a Poisson draw ({_MAX_POISSON_LAM:g}); use add_noise or "
+                             "i_ext for a mean drive this large")
         gen = self._rng.spawn(1)[0] if rng is None else as_generator(rng)
-        return self._add_input("poisson", g, target, rng=gen, lam=rate * self.dt / 1000.0, weight=float(w))
+        return self._add_input("poisson", g, target, rng=gen, lam=lam, weight=float(w))
 
     def add_noise(self, group, std, *, mean=0.0, target="i_syn", rng=None):
         """Gaussian input ``mean + std N(0,1)`` drawn per neuron and step (e.g. thalamic noise).
@@ -437,8 +460,11 @@ class Network:
         if isinstance(variables, str):
             variables = [variables]
         valid = _VARS[g.model]
+        if not isinstance(variables, (list, tuple)) or not variables:
+            raise TypeError(f"variables must be a variable name or a non-empty list of names ({', '.join(valid)}), "
+                            f"got {variables!r}")
         for v in variables:
-            if v not in valid:
+            if not isinstance(v, str) or v not in valid:
                 raise ValueError(f"variables: {v!r} is not a {g.model} variable; valid: {', '.join(valid)}")
         idx = np.arange(g.n) if neurons is None else np.atleast_1d(np.asarray(neurons))
         if idx.dtype.kind not in "iu" or idx.ndim != 1 or (idx.size and (idx.min() < 0 or idx.max() >= g.n)):
