@@ -32,7 +32,7 @@ from torch import fx
 __all__ = ["parse_mode", "iter_batches", "calibrate", "COLLECT_LIMIT", "BINS", "ESTIMATORS"]
 
 ESTIMATORS = ("exact", "ema")
-#: most values of one activation node kept in memory to sort (float32 + int32 group ids: 8 bytes each)
+#: most values of one activation node kept in memory to sort (values + int32 group ids: 8-12 bytes each)
 COLLECT_LIMIT = 1 << 22
 #: histogram bins per refinement pass of the exact percentile
 BINS = 4096
@@ -223,7 +223,7 @@ class _Exact:
                 if self.kind == "percentile" and self.stored is not None:
                     self.n_stored += v.numel()
                     if self.n_stored <= COLLECT_LIMIT:
-                        self.stored.append((v.float().clone(), g.int()))
+                        self.stored.append((v.clone(), g.int()))
                     else:
                         self.stored = None
             return
@@ -340,10 +340,10 @@ class _Exact:
         return out if self.per_channel else out[0]
 
 
-def calibrate(gm: fx.GraphModule, nodes, calibration, *, mode="99.9%", estimator: str = "exact",
+def calibrate(gm: fx.GraphModule, nodes: dict, calibration, *, mode="99.9%", estimator: str = "exact",
               per_channel: bool = False, momentum: float = 0.1, batch_size: int = 256,
               shapes: dict | None = None) -> dict:
-    """``{node name: lambda}`` for the activation ``nodes`` (names) of the ANN graph ``gm``.
+    """``{node name: lambda}`` for the activation ``nodes`` (``{node name: label for messages}``) of ``gm``.
 
     Scales are 0-d tensors (``[C]`` with ``per_channel``), float64 for ``"exact"`` and in the
     activations' dtype for ``"ema"``. A layer (or every channel of one) that never activates
@@ -357,9 +357,9 @@ def calibrate(gm: fx.GraphModule, nodes, calibration, *, mode="99.9%", estimator
     param = next(gm.parameters(), None)
     device = param.device if param is not None else torch.device("cpu")
     if estimator == "ema":
-        stats = {n: _EMA(n, kind, value, per_channel, momentum) for n in nodes}
+        stats = {n: _EMA(label, kind, value, per_channel, momentum) for n, label in nodes.items()}
     else:
-        stats = {n: _Exact(n, kind, value, per_channel) for n in nodes}
+        stats = {n: _Exact(label, kind, value, per_channel) for n, label in nodes.items()}
     k = 0
     while True:
         active = {n: s for n, s in stats.items() if s.wants_pass(k)}
@@ -393,7 +393,7 @@ def calibrate(gm: fx.GraphModule, nodes, calibration, *, mode="99.9%", estimator
         lam = s.result()
         bad = ~torch.isfinite(lam) | (lam <= 0)
         if bool(bad.all()):
-            raise ValueError(f"activation node {n!r} was 0 for every calibration sample, so it has no scale: the "
+            raise ValueError(f"activation {nodes[n]!r} was 0 for every calibration sample, so it has no scale: the "
                              "model looks untrained, or the calibration inputs do not match it (same preprocessing "
                              "as in training?)")
         if bool(bad.any()):  # per channel: dead channels never fired in calibration

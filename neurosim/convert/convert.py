@@ -130,23 +130,24 @@ def ann_to_snn(model: nn.Module, calibration=None, *, mode="99.9%", timesteps: i
     _check_args(model, timesteps, reset, per_channel, mode, estimator, momentum, v_init, maxpool, readout)
     check_int("batch_size", batch_size, min_value=1)
     gm, acts, report = G.prepare(model, method=method, maxpool=maxpool, fold_bn=fold_bn)
-    need = [a.node.name for a in acts if a.kind != "qcfs"]
+    names = _neuron_names(gm, acts)
+    need = {a.node.name: names[a.node] for a in acts if a.kind != "qcfs"}
     shapes = {}
     scales = {}
     if need or (calibration is not None and per_channel):
         if calibration is None:
             raise ValueError(f"calibration is required for the {len(need)} ReLU-like activation(s) "
-                             f"({', '.join(need[:3])}{' ...' if len(need) > 3 else ''}): pass a DataLoader, a list of "
+                             f"({', '.join(list(need.values())[:3])}{' ...' if len(need) > 3 else ''}): pass a DataLoader, a list of "
                              "batches or a tensor [N, ...] of typical inputs")
         scales = cal.calibrate(gm, need, calibration, mode=mode, estimator=estimator, per_channel=per_channel,
                                momentum=momentum, batch_size=batch_size, shapes=shapes)
     param = next(gm.parameters(), None)
     dtype = param.dtype if param is not None and param.is_floating_point() else torch.get_default_dtype()
+    by_name = {}
     for a in acts:
-        if a.kind == "qcfs":
-            scales[a.node.name] = a.qcfs.threshold.detach().reshape(())
-        scales[a.node.name] = scales[a.node.name].to(dtype)
-    body, origin = _build(gm, acts, scales, v_init=v_init, reset=reset)
+        lam = a.qcfs.threshold.detach().reshape(()) if a.kind == "qcfs" else scales[a.node.name]
+        by_name[names[a.node]] = lam.to(dtype)
+    body, origin = _build(gm, acts, names, by_name, v_init=v_init, reset=reset)
     folded = _fold(body, origin, shapes) if fold_scales else {"input": 0, "output": 0, "scalers": 0}
     body.graph.lint()
     body.delete_all_unused_submodules()
@@ -155,7 +156,7 @@ def ann_to_snn(model: nn.Module, calibration=None, *, mode="99.9%", timesteps: i
             "maxpool": maxpool, "neurons": len(acts), "qcfs": sum(a.kind == "qcfs" for a in acts),
             "bn_folded": report["bn_folded"], "maxpool_swapped": report["maxpool_swapped"],
             "dropout_removed": report["dropout_removed"], "scales_folded": folded}
-    return ConvertedSNN(body, readout=readout, timesteps=timesteps, scales=scales, info=info)
+    return ConvertedSNN(body, readout=readout, timesteps=timesteps, scales=by_name, info=info)
 
 
 def _unique(name: str, used: set) -> str:
@@ -167,24 +168,31 @@ def _unique(name: str, used: set) -> str:
     return out
 
 
-def _build(gm: fx.GraphModule, acts, scales, *, v_init, reset):
+def _neuron_names(gm: fx.GraphModule, acts) -> dict:
+    """Module path of the IF layer replacing each activation node: the ReLU module's own path
+    (``features.relu1``), the node name for functional forms (``relu_1``); a module called twice
+    gets ``<path>_1`` for its second call."""
+    acts_nodes = {a.node for a in acts}
+    used = {n.target for n in gm.graph.nodes if n.op in ("call_module", "get_attr") and n not in acts_nodes}
+    return {a.node: _unique(a.node.target if a.node.op == "call_module" else a.node.name, used) for a in acts}
+
+
+def _build(gm: fx.GraphModule, acts, names, scales, *, v_init, reset):
     """The SNN body graph ``(x[T*B, ...], T)``: the ANN graph with IFNeuron calls for the activations."""
     graph = fx.Graph()
     x = graph.placeholder("x")
     T = graph.placeholder("T")
     by_node = {a.node: a for a in acts}
     root, env, origin = {}, {}, {}
-    used = {n.target for n in gm.graph.nodes if n.op in ("call_module", "get_attr") and n not in by_node}
     for n in gm.graph.nodes:
         if n.op == "placeholder":
             env[n] = x
             continue
         a = by_node.get(n)
         if a is not None:
-            base = n.target if n.op == "call_module" else n.name
-            target = _unique(base, used)
+            target = names[n]
             v0 = a.qcfs.shift if a.kind == "qcfs" else v_init
-            root[target] = IFNeuron(scales[n.name], v_init=v0, reset=reset)
+            root[target] = IFNeuron(scales[target], v_init=v0, reset=reset)
             env[n] = graph.call_module(target, (env[n.args[0]], T))
         else:
             env[n] = graph.node_copy(n, lambda m: env[m])

@@ -118,7 +118,7 @@ class ConvertedSNN(nn.Module):
     timesteps : int or None
         Default number of steps for :meth:`run_static`.
     scales : dict
-        ``{activation node name: lambda}`` (0-d or per-channel tensors).
+        ``{IF layer path in body (the activation module path, or the node name of a functional activation): lambda}`` (0-d or per-channel tensors).
     """
 
     def __init__(self, body: nn.Module, *, readout: str = "mean", timesteps: int | None = None,
