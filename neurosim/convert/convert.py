@@ -193,7 +193,7 @@ def _build(gm: fx.GraphModule, acts, names, scales, *, v_init, reset):
             target = names[n]
             v0 = a.qcfs.shift if a.kind == "qcfs" else v_init
             root[target] = IFNeuron(scales[target], v_init=v0, reset=reset)
-            env[n] = graph.call_module(target, (env[n.args[0]], T))
+            env[n] = graph.call_module(target, (env[n.args[0] if n.args else n.kwargs["input"]], T))
         else:
             env[n] = graph.node_copy(n, lambda m: env[m])
             if n.op == "call_module":
@@ -269,7 +269,8 @@ def _chain_to_layer(start: fx.Node, src: fx.Node, modules, calls, shapes, origin
 def _fold(body: fx.GraphModule, origin, shapes) -> dict:
     """Move IFNeuron input/output scales into neighbouring Conv/Linear weights (see module docstring)."""
     modules = dict(body.named_modules())
-    calls = Counter(n.target for n in body.graph.nodes if n.op == "call_module")
+    by_id = Counter(id(modules[n.target]) for n in body.graph.nodes if n.op == "call_module")
+    calls = {t: by_id[id(m)] for t, m in modules.items()}  # calls of the module object, under any name
     done = {"input": 0, "output": 0, "scalers": 0}
     with torch.no_grad():
         for n in list(body.graph.nodes):

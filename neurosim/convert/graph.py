@@ -281,6 +281,10 @@ def check_node(node: fx.Node, modules: dict, dynamic: set, maxpool: str) -> str:
             return "dropout"
         if tgt in _MAXPOOL_FUNCS:
             return _maxpool(where, maxpool)
+        if tgt in (F.linear, F.conv1d, F.conv2d, F.conv3d) and any(
+                isinstance(a, fx.Node) and a in dynamic for a in list(node.args[1:]) + list(node.kwargs.values())):
+            raise ValueError(f"cannot convert {where}: its weight depends on the input, which is not linear; "
+                             f"fix: {_FIX_GENERIC}")
         if tgt in _ADD_FUNCS or tgt in _LINEAR_FUNCS:
             return "linear"
         if tgt is F.batch_norm:
