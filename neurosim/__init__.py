@@ -2,7 +2,7 @@
 
 ``import neurosim as ns`` is cheap and never imports torch: subpackages load on first
 attribute access (``ns.sim``, ``ns.snn`` ...). The torch-based layers (``snn``, ``continual``,
-``distill``, ``models``) import torch only when they are used.
+``distill``, ``convert``, ``models``) import torch only when they are used.
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ __version__ = "0.1.0"
 
 _SUBMODULES = (
     "config", "kernels", "neurons", "sim", "snn", "continual", "reservoir", "distill",
-    "rsa", "data", "io", "plot", "models", "commands",
+    "rsa", "data", "io", "plot", "models", "commands", "convert",
 )
 
 __all__ = list(_SUBMODULES) + ["__version__"]

@@ -1,0 +1,174 @@
+r"""Modules of a converted network: the IF neuron that replaces an activation, scalers, the model shell.
+
+A converted network runs its (traced) ANN graph on the time steps merged into the batch,
+``[T*B, ...]``; every activation became an :class:`IFNeuron`, which views its input as
+``[T, B, ...]`` and runs an integrate-and-fire layer (:class:`neurosim.snn.IFLayer`, a LIF with
+``tau = inf``, on the fused CPU kernel when the input is a CPU float tensor) over the steps::
+
+    z_t      = input_scale * x_t            (theta / lambda; folded into the producing layer if it can be)
+    H_t      = V_{t-1} + z_t                 V_0 = v_init (0, or 1/2 for QCFS / half-threshold)
+    S_t      = H_t >= 1
+    V_t      = H_t - S_t                     (reset="subtract"; "zero": V_t = (1 - S_t) H_t)
+    out_t    = output_scale * S_t            (lambda; folded into the consuming layers if it can be)
+
+so ``lambda * mean_t S_t`` estimates ``ReLU(z)`` clipped at ``lambda`` (the layer scale from
+calibration, or a QCFS threshold). :class:`ConvertedSNN` is the model: ``forward(x[T, B, ...])``
+returns the decoded output (mean or sum over the steps of the last layer's output, which
+never spikes), :meth:`ConvertedSNN.forward_steps` the per-step outputs ``[T, B, ...]``.
+Neuron states persist between calls (streaming) until :func:`neurosim.snn.reset_states`.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from neurosim._validation import check_choice, check_int
+from neurosim.snn.containers import reset_states
+from neurosim.snn.functional.lif import check_sequence
+from neurosim.snn.modules.plif import IFLayer
+
+__all__ = ["Scale", "IFNeuron", "ConvertedSNN", "READOUTS"]
+
+#: decodings of the output sequence ``y_t`` (``[T, B, ...]``): mean and sum over the steps
+READOUTS = ("mean", "sum")
+
+
+def _view_channels(scale: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """``scale`` (0-d, or ``[C]`` for channel dim 1) shaped to broadcast against ``x`` ``[N, C, ...]``."""
+    if scale.ndim == 0:
+        return scale
+    if x.ndim < 2 or x.shape[1] != scale.shape[0]:
+        raise ValueError(f"a per-channel scale of {scale.shape[0]} channels does not fit an input of shape "
+                         f"{tuple(x.shape)} (channels on dim 1)")
+    return scale.view(1, -1, *([1] * (x.ndim - 2)))
+
+
+class Scale(nn.Module):
+    """Multiply by a constant (0-d, or per channel on dim 1 of ``[N, C, ...]``): ``x * scale``."""
+
+    def __init__(self, scale: torch.Tensor):
+        super().__init__()
+        self.register_buffer("scale", torch.as_tensor(scale).detach().clone())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        return x * _view_channels(self.scale, x)
+
+    def extra_repr(self) -> str:
+        s = self.scale
+        return f"{float(s):.6g}" if s.ndim == 0 else f"per channel, {s.numel()} channels"
+
+
+class IFNeuron(nn.Module):
+    """Integrate-and-fire replacement of one activation, on merged ``[T*B, ...]`` tensors.
+
+    ``forward(x[T*B, ...], T) -> out[T*B, ...]`` (see the module docstring). Threshold 1 in
+    normalised units; the layer scale ``lambda`` lives in ``input_scale`` (``1/lambda``) and
+    ``output_scale`` (``lambda``) or, after folding, in the neighbouring weights (then the
+    buffer is ``None``). ``self.neuron`` is the stateful :class:`neurosim.snn.IFLayer`.
+
+    Parameters
+    ----------
+    scale : torch.Tensor
+        ``lambda``: 0-d (per layer) or ``[C]`` (per channel, dim 1), all > 0.
+    v_init : float
+        Initial membrane in units of the threshold (0; 0.5 for QCFS or half-threshold).
+    reset : {"subtract", "zero"}
+    input_scale, output_scale : torch.Tensor or None
+        The factors applied before and after the neuron; default ``1/scale`` and ``scale``.
+    """
+
+    def __init__(self, scale: torch.Tensor, *, v_init: float = 0.0, reset: str = "subtract",
+                 input_scale: torch.Tensor | None = None, output_scale: torch.Tensor | None = None,
+                 surrogate=None):
+        super().__init__()
+        scale = torch.as_tensor(scale).detach().clone()
+        self.register_buffer("scale", scale)
+        self.register_buffer("input_scale", 1.0 / scale if input_scale is None else input_scale)
+        self.register_buffer("output_scale", scale.clone() if output_scale is None else output_scale)
+        kw = {} if surrogate is None else {"surrogate": surrogate}
+        self.v_init = float(v_init)
+        self.neuron = IFLayer(v_th=1.0, v_reset=0.0, v_rest=self.v_init, reset=reset, **kw)
+
+    def forward(self, x: torch.Tensor, T: int) -> torch.Tensor:  # noqa: D102
+        if self.input_scale is not None:
+            x = x * _view_channels(self.input_scale, x)
+        s = self.neuron(x.reshape(T, x.shape[0] // T, *x.shape[1:]))
+        s = s.reshape(x.shape)
+        if self.output_scale is not None:
+            s = s * _view_channels(self.output_scale, s)
+        return s
+
+    def extra_repr(self) -> str:
+        kind = "per layer" if self.scale.ndim == 0 else f"per channel ({self.scale.numel()})"
+        return (f"scale {kind}, v_init={self.v_init:g}, input_scale={'folded' if self.input_scale is None else 'kept'}, "
+                f"output_scale={'folded' if self.output_scale is None else 'kept'}")
+
+
+class ConvertedSNN(nn.Module):
+    """A converted spiking network: ``forward(x[T, B, ...]) -> decoded output`` (see the module docstring).
+
+    Attributes
+    ----------
+    body : torch.fx.GraphModule
+        The ANN graph with :class:`IFNeuron` layers, called as ``body(x[T*B, ...], T)``.
+    readout : {"mean", "sum"}
+        ``"mean"`` (default): the average over the steps of the last layer's output, in the
+        ANN's units (logits, or regression outputs); ``"sum"``: its sum (the membrane potential
+        of a non-spiking integrator; spikingjelly's decoding).
+    timesteps : int or None
+        Default number of steps for :meth:`run_static`.
+    scales : dict
+        ``{IF layer path in body (the activation module path, or the node name of a functional activation): lambda}`` (0-d or per-channel tensors).
+    """
+
+    def __init__(self, body: nn.Module, *, readout: str = "mean", timesteps: int | None = None,
+                 scales: dict | None = None, info: dict | None = None):
+        super().__init__()
+        self.body = body
+        self.readout = check_choice("readout", readout, READOUTS)
+        if timesteps is not None:
+            timesteps = check_int("timesteps", timesteps, min_value=1)
+        self.timesteps = timesteps
+        self.scales = dict(scales or {})
+        self.info = dict(info or {})
+
+    def forward_steps(self, x: torch.Tensor):
+        """The output of every step, ``[T, B, ...]`` (a tensor, or a tuple/list of them as the ANN returns)."""
+        check_sequence(x, "x")
+        T, B = int(x.shape[0]), int(x.shape[1])
+        out = self.body(x.reshape(T * B, *x.shape[2:]), T)
+        return _map_tensors(out, lambda y: y.reshape(T, B, *y.shape[1:]))
+
+    def forward(self, x: torch.Tensor):  # noqa: D102
+        steps = self.forward_steps(x)
+        if self.readout == "sum":
+            return _map_tensors(steps, lambda y: y.sum(0))
+        return _map_tensors(steps, lambda y: y.mean(0))
+
+    def run_static(self, x: torch.Tensor, timesteps: int | None = None, *, reset: bool = True):
+        """Present the same input ``x`` ``[B, ...]`` at each of ``timesteps`` steps (default
+        :attr:`timesteps`) and decode; with ``reset`` (default) the neuron states are reset first."""
+        if timesteps is None:
+            timesteps = self.timesteps
+            if timesteps is None:
+                raise ValueError("timesteps is not set: pass run_static(x, timesteps=T) or convert with "
+                                 "ann_to_snn(..., timesteps=T)")
+        timesteps = check_int("timesteps", timesteps, min_value=1)
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
+        if reset:
+            reset_states(self)
+        return self(x.unsqueeze(0).expand(timesteps, *x.shape))
+
+    def extra_repr(self) -> str:
+        return f"readout={self.readout!r}, timesteps={self.timesteps}, neurons={len(self.scales)}"
+
+
+def _map_tensors(out, fn):
+    if isinstance(out, torch.Tensor):
+        return fn(out)
+    if isinstance(out, (tuple, list)):
+        return type(out)(_map_tensors(o, fn) for o in out)
+    if isinstance(out, dict):
+        return {k: _map_tensors(v, fn) for k, v in out.items()}
+    return out
