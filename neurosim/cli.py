@@ -224,7 +224,7 @@ def distill(
     Defaults = the best measured recipe (experiments/distill/README.md,
     session 5): 5-epoch ANN ConvNet teacher, 1-epoch spiking ConvNet
     student (T = 4), BKD + WSLD, --bkd-alpha 6e-3. All of Fashion-MNIST,
-    seed 0: student 89.34 % (seeds 0-4: 89.28 +- 0.16 %; no KD 88.77 %).
+    seed 0: student 89.14-89.34 % (seeds 0-4: 89.28 +- 0.16 %; no KD 88.77 %).
     """
     _print_summary(_call("distill", dataset=dataset, teacher=teacher, student=student, kd=kd, epochs=epochs,
                          teacher_epochs=teacher_epochs, batch_size=batch_size, timesteps=timesteps, seed=seed,
