@@ -126,7 +126,9 @@ def _call(module: str, func: str = "run", **kwargs):
             stage.abort()
         if config.DEBUG:
             raise
-        msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        msg = str(exc.args[0] if isinstance(exc, KeyError) and exc.args else exc)
+        if stage is not None and stage.resume_from == "out":  # the file read was a copy of one in OUT: name that
+            msg = msg.replace(os.fspath(stage.path), os.fspath(stage.out))
         typer.echo(f"error: {msg}", err=True)
         raise typer.Exit(code=2)
     except KeyboardInterrupt as exc:
