@@ -323,7 +323,6 @@ def test_cli_data_folder_with_corrupt_arrays(tmp_path):
 
 def test_read_nir_corrupt_files(tmp_path):
     pytest.importorskip("nir")
-    import h5py
     from torch import nn
 
     from neurosim.io import read_nir, write_nir
