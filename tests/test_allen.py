@@ -244,8 +244,6 @@ def test_corrupt_2p_arrays_are_named(tmp_path):
 
 
 def test_corrupt_nwb_files_are_named(tmp_path):
-    import h5py
-
     from neurosim.io import CorruptFileError
 
     good = _write_session(tmp_path / "good.nwb", [_spikes_for(np.ones((3, 6), int))], [5], {5: "VISp"})
