@@ -21,6 +21,13 @@ H3, H4 = "H3", "H4"
 _ids = itertools.count()
 
 
+def _vector_ok(arg: Arg, label: str, vector) -> Arg:
+    """``arg`` (a 2-D array argument) whose documented 1-D form is valid: its "rank 1" bad
+    case becomes ``vector`` (label ``label``), expected to give a clear error or a correct result."""
+    return Arg(arg.valid, st.one_of(arg.bad.filter(lambda b: not b[0].startswith("rank 1")),
+                                    st.just((label, vector, "either"))), arg.names)
+
+
 # ------------------------------------------------------------------------------------ files
 
 def _idx_bytes(a: np.ndarray) -> bytes:
@@ -256,7 +263,9 @@ def _reservoir_run(cls, kw, u):
 def _reservoir_entries():
     import neurosim.reservoir as R
 
-    u_arg = array(st.tuples(st.integers(1, 20), st.integers(1, 3)), lo=-1.0, hi=1.0, empty=("either",))
+    # u [T] is documented valid for Node.run (a scalar input sequence, taken as [T, 1])
+    u_arg = _vector_ok(array(st.tuples(st.integers(1, 20), st.integers(1, 3)), lo=-1.0, hi=1.0, empty=("either",)),
+                       "a vector [12] (one input channel)", A((12,), 3))
 
     def node_entry(name, cls, args):
         def call(u, **kw):
@@ -276,7 +285,8 @@ def _reservoir_entries():
                                                   "eta": nonneg(0.0, 0.1), "rng": seed_arg()}),
         node_entry("IzhikevichReservoir", R.IzhikevichReservoir,
                    {"units": integer(2, 30, min_value=1, huge=(10 ** 7,)), "w_exc": nonneg(0.0, 1.0),
-                    "input_scale": nonneg(0.0, 20.0), "noise_exc": nonneg(0.0, 5.0), "tau_trace": pos(1.0, 50.0),
+                    "input_scale": nonneg(0.0, 20.0), "noise_exc": nonneg(0.0, 5.0),
+                    "tau_trace": pos(1.0, 50.0, list_ok=True),  # a (lo, hi) list is documented valid
                     "rng": seed_arg()}),
         Entry("reservoir.Ridge", H4, lambda tmp: call_probes(
             "Ridge(alpha).fit(X, Y).predict(X)", lambda alpha, X, Y: R.Ridge(alpha).fit(X, Y).predict(X),
@@ -287,7 +297,9 @@ def _reservoir_entries():
             "RidgeCV(alphas, k).fit(X, Y)", lambda alphas, k, X, Y: R.RidgeCV(alphas, k=k).fit(X, Y).predict(X),
             {"alphas": Arg(st.just((1e-3, 1.0)), st.sampled_from([("()", (), "error"), ("(-1,)", (-1.0,), "error"),
                                                                  ("(nan,)", (float("nan"),), "error")])),
-             "k": integer(2, 4, min_value=2), "X": array((12, 4)), "Y": array((12, 2))})),
+             "k": integer(2, 4, min_value=2), "X": array((12, 4)),
+             # a vector Y (one target) is valid, as for Ridge: RidgeCV.fit passes it to Ridge.fit
+             "Y": _vector_ok(array((12, 2)), "a vector [12]", A((12,), 3))})),
         Entry("reservoir.memory_capacity", H4, lambda tmp: call_probes(
             "memory_capacity", R.memory_capacity,
             {"states": array((60, 5)), "u": array((60,), shapes_bad=[("length", (59,))]),
@@ -349,7 +361,9 @@ def _plot_entries():
              "bin_ms": pos(1.0, 20.0)})),
         Entry("plot.traces", H4, lambda tmp: call_probes(
             "traces", P.traces, {"t_ms": array((10,), lo=0.0, hi=10.0, int_ok=False),
-                                 "values": array((10, 2), shapes_bad=[("rows", (9, 2))])}), weight=0.5),
+                                 # values [T] is documented valid (one trace)
+                                 "values": _vector_ok(array((10, 2), shapes_bad=[("rows", (9, 2))]),
+                                                      "a vector [10] (one trace)", A((10,), 3))}), weight=0.5),
         Entry("plot.plot_rdm", H4, lambda tmp: call_probes(
             "plot_rdm", plot_rdm, {"rdm": Arg(st.just(Lazy("RDM(np.arange(6.0))", lambda: _rdm())),
                                               st.sampled_from([("a list", [1, 2, 3], "either"), ("None", None, "error"),

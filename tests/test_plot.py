@@ -50,6 +50,8 @@ def test_population_rate_window_and_mean():
     ({"bin_ms": 0.0}, "bin_ms"),
     ({"times_ms": [1.0, np.nan]}, "times_ms"),
     ({"t_start_ms": np.inf}, "t_start_ms"),
+    ({"bin_ms": 1e-300}, "^bin_ms=1e-300 makes 1e\\+301 bins"),  # fuzz census: was numpy's "Maximum allowed size"
+    ({"bin_ms": 1e-3, "t_start_ms": 1e300}, "^bin_ms=0.001 is below the float64 resolution"),
 ])
 def test_population_rate_validation(kwargs, field):
     args = {"times_ms": [1.0], "n_neurons": 2, "duration_ms": 10.0, "bin_ms": 1.0} | kwargs
@@ -134,3 +136,76 @@ def test_sibling_plot_modules_reachable_lazily():
             assert getattr(plot, name) is getattr(mod, name)
     with pytest.raises(AttributeError, match="no attribute"):
         plot.does_not_exist  # noqa: B018
+
+
+# ----------------------------------------------------------------------------- fuzz census fixes
+# RDM / score / accuracy figures: each case failed before its fix (plotted NaN or out-of-range
+# values silently, or crashed with an error that did not name the argument).
+
+def test_plot_rdm_rejects_all_nan_and_inf_but_greys_omitted_pairs():
+    from neurosim.plot.rsa import plot_rdm
+    from neurosim.rsa import RDM
+
+    for rank in (False, True):
+        with pytest.raises(ValueError, match="^rdm has no dissimilarity to show"):
+            plot_rdm(np.full((3, 3), np.nan), rank=rank)
+        with pytest.raises(ValueError, match="^rdm has no dissimilarity to show"):
+            plot_rdm(RDM(np.full(3, np.nan)), rank=rank)
+    with pytest.raises(ValueError, match="^rdm contains inf"):
+        plot_rdm(np.array([[0.0, np.inf], [np.inf, 0.0]]))
+    for bad in (None, {"a": 1}, np.ones((2, 2), complex), np.full((2, 2), "a")):
+        with pytest.raises(TypeError, match="^rdm must be a numeric array"):
+            plot_rdm(bad)
+    # NaN marks an omitted pair (as in RDM): masked (grey) and left out of the percentile ranks;
+    # the two finite pairs rank 1 and 2 of 2 -> 50 and 100 percent
+    img = plot_rdm(RDM(np.array([1.0, np.nan, 3.0])), rank=True).axes[0].images[0].get_array()
+    assert img.mask.tolist() == [[False, False, True], [False, False, False], [True, False, False]]
+    np.testing.assert_array_equal(img.data[[0, 1], [1, 2]], [50.0, 100.0])
+
+
+@pytest.mark.parametrize("R, exc, match", [
+    (np.full((3, 3), 0.5 + 0.5j), TypeError, "^R must be numeric"),
+    (np.full((3, 3), 50.0), ValueError, r"^R must hold accuracies in \[0, 1\]"),
+    (np.full((3, 3), -0.1), ValueError, r"^R must hold accuracies in \[0, 1\]"),
+    (np.array([[0.5, np.nan], [0.5, 0.5]]), ValueError, "^R contains 1 NaN"),
+    (None, TypeError, "^R must be numeric"),
+])
+def test_plot_accuracy_matrix_validation(R, exc, match):
+    from neurosim.plot.accuracy import plot_accuracy_matrix
+
+    with pytest.raises(exc, match=match):
+        plot_accuracy_matrix(R)
+
+
+def test_plot_accuracy_matrix_title_values():
+    from neurosim.plot.accuracy import plot_accuracy_matrix
+
+    # ACC = mean of the last row = 70 %, BWT = mean(R[-1, :-1] - diag[:-1]) = 0.6 - 0.9 = -30 %
+    fig = plot_accuracy_matrix(np.array([[0.9, 0.1], [0.6, 0.8]]))
+    assert fig.axes[0].get_title() == "ACC 70.0%, BWT -30.0%"
+
+
+@pytest.mark.parametrize("result, exc, match", [
+    (None, TypeError, "^result must be a numeric array"),
+    ({"a": 1}, TypeError, "^result must be a numeric array"),
+    ("abc", TypeError, "^result must be a numeric array"),
+    (np.ones((0, 2)), ValueError, "^result must be a TSRSAResult or a non-empty"),
+    (np.ones(3), ValueError, "^result must be a TSRSAResult or a non-empty"),
+    (np.array([[0.1, np.inf]]), ValueError, "^result contains inf"),
+])
+def test_plot_score_heatmap_validation(result, exc, match):
+    from neurosim.plot.rsa import plot_score_heatmap
+
+    with pytest.raises(exc, match=match):
+        plot_score_heatmap(result)
+
+
+def test_score_plots_name_the_mismatched_argument():
+    from neurosim.plot.rsa import plot_layer_scores, plot_score_heatmap
+
+    with pytest.raises(ValueError, match="^layers has 1 and areas has 2 names"):
+        plot_score_heatmap(np.ones((2, 2)), ["a"], ["b", "c"])
+    with pytest.raises(TypeError, match="^result must be a numeric array"):
+        plot_layer_scores({"l1": "x"})
+    with pytest.raises(TypeError, match="^result must be a numeric array"):
+        plot_layer_scores(None)

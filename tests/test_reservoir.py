@@ -42,7 +42,7 @@ def test_spectral_radius_scaling():
     assert np.isclose(np.max(np.abs(np.linalg.eigvals(w2))), 0.9, rtol=1e-10)
     lsm = R.LSM(50, spectral_radius=1.3, rng=0).initialize(2)
     assert np.isclose(R.spectral_radius(lsm.W), 1.3, rtol=1e-10)
-    with pytest.raises(ValueError, match="spectral_radius"):
+    with pytest.raises(ValueError, match="rho"):
         R.scale_spectral_radius(w, 0.0)
     with pytest.raises(ValueError, match="spectral_radius"):
         R.LSM(10, spectral_radius=-1.0)
@@ -289,3 +289,170 @@ def test_step_equals_run_and_lazy_contrastive():
     assert "ContrastiveHeads" in R.__all__
     with pytest.raises(AttributeError, match="no attribute"):
         R.does_not_exist  # noqa: B018
+
+
+# ----------------------------------------------------------------------------- fuzz census fixes
+# Each failed before its fix (a crash, a silent NaN/inf, an accepted invalid input, or an error
+# that did not name the argument); each checks the error type and that it names the argument.
+
+@pytest.mark.parametrize("rho", [None, [1.0, 2.0], "1.0", object(), True])
+def test_scale_spectral_radius_rejects_non_number_rho(rho):
+    with pytest.raises(TypeError, match=r"^rho must be a real number"):
+        R.scale_spectral_radius(np.eye(5), rho)
+
+
+def test_scale_spectral_radius_extreme_entries():
+    # a matrix of 1e300 entries has spectral radius 5e300 (rank one, all-equal): scaled exactly to 0.2
+    w2 = R.scale_spectral_radius(np.full((5, 5), 1e300), 1.0)
+    np.testing.assert_allclose(w2, 0.2, rtol=1e-13)
+    with pytest.raises(ValueError, match="w has spectral radius 0"):
+        R.scale_spectral_radius(np.zeros((3, 3)), 1.0)
+    with pytest.raises(ValueError, match="w must"):
+        R.scale_spectral_radius(np.ones(3), 1.0)
+
+
+def _nrmse_exact(y, y_hat):
+    """NRMSE in 60-digit decimal arithmetic (no overflow/underflow at any float64 scale)."""
+    from decimal import Decimal, localcontext
+
+    with localcontext() as ctx:
+        ctx.prec = 60
+        a = [Decimal(float(v)) for v in np.ravel(y)]
+        b = [Decimal(float(v)) for v in np.ravel(y_hat)]
+        m = sum(a) / len(a)
+        sd = (sum((v - m) ** 2 for v in a) / len(a)).sqrt()
+        return float((sum((p - q) ** 2 for p, q in zip(a, b)) / len(a)).sqrt() / sd)
+
+
+@pytest.mark.parametrize("sy, sh", [(1.0, 1.0), (1e300, 1.0), (1.0, 1e300), (1e-300, 1.0), (1.0, 1e-300),
+                                    (1e300, 1e300), (1e-300, 1e-300), (1e308, 1e308)])
+def test_nrmse_at_extreme_scales_matches_exact_arithmetic(sy, sh):
+    rng = np.random.default_rng(7)
+    y, y_hat = rng.uniform(-1, 1, 10) * sy, rng.uniform(-1, 1, 10) * sh
+    # float64 rounding of two sums of squares, a sqrt and a ratio: well inside 1e-14 relative
+    assert R.nrmse(y, y_hat) == pytest.approx(_nrmse_exact(y, y_hat), rel=1e-14)
+
+
+def test_nrmse_rejects_constant_and_unrepresentable():
+    with pytest.raises(ValueError, match="^y is constant"):
+        R.nrmse(np.full(10, 1e300), np.arange(10))
+    with pytest.raises(ValueError, match="y_hat"):  # ratio ~1e600: beyond float64
+        R.nrmse(np.array([1e-300, -1e-300]), np.array([1e300, 0.0]))
+    with pytest.raises(ValueError, match="^y is empty"):
+        R.nrmse([], [])
+
+
+@pytest.mark.parametrize("train_frac, exc", [(True, TypeError), (-1e-300, ValueError), (0.0, ValueError),
+                                             (1.0, ValueError), (float("nan"), ValueError), ("0.5", TypeError),
+                                             (0.01, ValueError), (0.99, ValueError)])
+def test_memory_capacity_train_frac(train_frac, exc):
+    u = R.memory_task_input(60, rng=0)
+    states = np.stack([np.roll(u, i) for i in range(5)], axis=1)
+    with pytest.raises(exc, match="train_frac"):
+        R.memory_capacity(states, u, max_delay=3, washout=10, train_frac=train_frac)
+
+
+def test_separation_names_labels():
+    f = np.random.default_rng(0).normal(size=(8, 3))
+    with pytest.raises(ValueError, match="^labels must hold at least two classes"):
+        R.separation(f, np.zeros(8, int))
+    with pytest.raises(ValueError, match="^labels contains NaN"):
+        R.separation(f, np.full(8, np.nan))
+    with pytest.raises(ValueError, match="^labels must be 1-D"):
+        R.separation(f, np.zeros((8, 2)))
+    with pytest.raises(TypeError, match="^labels must hold numbers or strings"):
+        R.separation(f, [None] * 8)
+    # string labels are classes too: same value as the integer coding
+    assert R.separation(f, list("aabbaabb")) == R.separation(f, [0, 0, 1, 1, 0, 0, 1, 1])
+
+
+@pytest.mark.parametrize("kw, exc, name", [
+    ({"cue_amp": {"a": 1}}, TypeError, "cue_amp"), ({"cue_amp": object()}, TypeError, "cue_amp"),
+    ({"cue_amp": [1.0, 2.0]}, TypeError, "cue_amp"), ({"cue_amp": b"1"}, TypeError, "cue_amp"),
+    ({"cue_amp": float("inf")}, ValueError, "cue_amp"), ({"latency": "abc"}, TypeError, "latency"),
+    ({"latency": (10, 20, 30)}, ValueError, "latency"), ({"latency": 100.5}, ValueError, "latency"),
+    ({"latency": 1e300}, ValueError, "latency"), ({"prob": [0.5, float("nan")]}, ValueError, "prob"),
+    ({"prob_after": 2.0}, ValueError, "prob_after"), ({"latency_after": -1}, ValueError, "latency_after"),
+    ({"n_trials": 10 ** 10}, ValueError, "n_trials"),
+])
+def test_timing_task_validation(kw, exc, name):
+    args = {"n_trials": 2, **kw}
+    with pytest.raises(exc, match=f"^{name}"):
+        R.timing_task(args.pop("n_trials"), **args)
+
+
+def test_timing_task_cue_amp_and_whole_float_latency():
+    task = R.timing_task(3, cue_amp=np.float32(2.0), latency=150.0, cue_len=5, rng=0)
+    ref = R.timing_task(3, cue_amp=2.0, latency=150, cue_len=5, rng=0)
+    assert task.inputs.max() == 2.0 and np.count_nonzero(task.inputs) == 3 * 5
+    np.testing.assert_array_equal(task.targets, ref.targets)
+
+
+@pytest.mark.parametrize("u", [1.0, np.float32(2.0), 3])
+def test_run_rejects_a_scalar_u(u):
+    # a 0-d u used to run as one step of a one-channel input (np.ascontiguousarray makes it 1-D)
+    with pytest.raises(ValueError, match="^u must be a sequence"):
+        R.EIReservoir(5, rng=0).run(u)
+    # step takes one input vector, and a scalar is one channel
+    assert R.EIReservoir(5, rng=0).step(u).shape == (5,)
+
+
+def test_step_names_u_for_non_numeric_input():
+    with pytest.raises(TypeError, match="^u must be numeric"):
+        R.EIReservoir(5, rng=0).step("abc")
+
+
+def test_izhikevich_tau_trace_pair_only():
+    assert R.IzhikevichReservoir(5, tau_trace=[1.0, 2.0]).tau_trace == (1.0, 2.0)
+    with pytest.raises(ValueError, match="^tau_trace must be one time constant or a"):
+        R.IzhikevichReservoir(5, tau_trace=[1.0, 2.0, 3.0])
+
+
+def test_ridge_overflow_is_a_clear_error_and_huge_alpha_the_mean():
+    rng = np.random.default_rng(0)
+    X, Y = rng.uniform(-1, 1, (12, 4)), rng.uniform(-1, 1, (12, 2))
+    with pytest.raises(ValueError, match="^X is too large"):
+        R.Ridge(0.5).fit(np.full((12, 4), 1e300), Y)
+    with pytest.raises(ValueError, match="^X is too large"):
+        R.RidgeCV((1e-3, 1.0), k=2).fit(np.full((12, 4), 1e300), Y)
+    with pytest.raises(ValueError, match="^X .* is too large for the fitted readout"):
+        R.Ridge(1e-8).fit(X, 10 * X[:, :2]).predict(np.full((3, 4), 1e308))  # weights ~10: 1e309
+    # alpha -> inf shrinks the weights to 0: the prediction is mean(Y) (alpha used to overflow
+    # float32 features to inf); the weights keep the features' dtype when X and Y are float32
+    pred = R.Ridge(1e300).fit(X.astype(np.float32), Y).predict(X.astype(np.float32))
+    np.testing.assert_allclose(pred, np.broadcast_to(Y.mean(0), Y.shape), rtol=1e-15)
+    m32 = R.Ridge(1e-3).fit(X.astype(np.float32), Y.astype(np.float32))
+    assert m32.coef_.dtype == np.float32 and m32.predict(X.astype(np.float32)).dtype == np.float32
+    with pytest.raises(ValueError, match="^alpha=1.79e\\+308 plus X\\^T X overflows"):
+        R.Ridge(1.79e308).fit(X * 1e153, Y)  # diagonal of X^T X ~ 4e306
+
+
+def test_memory_capacity_extreme_scales():
+    u = R.memory_task_input(300, rng=0)
+    states = np.stack([np.roll(u, i) for i in range(4)], axis=1)
+    with pytest.raises(ValueError, match="states"):
+        R.memory_capacity(np.full((60, 5), 1e300), u[:60], max_delay=2, washout=1)
+    # delays 1..3 are copies of the input: recalled perfectly whatever the input's scale
+    # (u = 1e300 used to give NaN from overflowing sums of squares)
+    for scale in (1.0, 1e300, 1e-300):
+        mc, mck = R.memory_capacity(states, u * scale, max_delay=3, washout=10)
+        np.testing.assert_allclose(mck, 1.0, atol=1e-9)
+
+
+@pytest.mark.parametrize("scale", [1.0, 1e300, 1e-300, 1e-310])
+def test_squared_correlation_scale_invariant(scale):
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(size=50), rng.normal(size=50)
+    ref = np.corrcoef(a, b)[0, 1] ** 2  # well-scaled data; ours divides by powers of two (exact)
+    assert R.squared_correlation(a * scale, b) == pytest.approx(ref, rel=1e-12)
+    assert R.squared_correlation(a, np.full(50, 1e300)) == 0.0  # a constant side
+
+
+@pytest.mark.parametrize("kw, names", [
+    ({"tau": 1e300}, "tau"), ({"n_samples": 10 ** 12}, "n_samples"), ({"dt": 1e-300}, "dt"),
+    ({"gamma": 1e300}, "gamma"), ({"beta": 1e300}, "beta"), ({"tau": 1e-300}, "tau"),
+])
+def test_mackey_glass_huge_and_unstable_parameters(kw, names):
+    args = {"n_samples": 7, "tau": 4.0, "dt": 0.25, "discard": 2, **kw}
+    with pytest.raises(ValueError, match=names):
+        R.mackey_glass(**args)

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from neurosim._validation import as_float_array
+
 __all__ = ["plot_accuracy_matrix"]
 
 
@@ -25,9 +27,12 @@ def plot_accuracy_matrix(R, *, ax=None, path=None, title: str | None = None, per
     """
     import matplotlib.pyplot as plt
 
-    R = np.asarray(R, dtype=np.float64)
+    R = as_float_array("R", R, dtype=np.float64)
     if R.ndim != 2 or R.shape[0] != R.shape[1] or R.shape[0] < 1:
         raise ValueError(f"R must be a square matrix with at least one task, got shape {R.shape}")
+    if R.min() < 0.0 or R.max() > 1.0:
+        raise ValueError(f"R must hold accuracies in [0, 1] (fractions, not percent), got values in "
+                         f"[{R.min():.4g}, {R.max():.4g}]")
     T = R.shape[0]
     scale = 100.0 if percent else 1.0
     M = np.where(np.tril(np.ones((T, T), dtype=bool)), R * scale, np.nan)

@@ -11,6 +11,21 @@ import numpy as np
 __all__ = ["plot_rdm", "plot_tsrsa_curves", "plot_score_heatmap", "plot_layer_scores"]
 
 
+def _as_matrix(name: str, value, *, finite_only: bool = False) -> np.ndarray:
+    """``value`` as a float64 array; ``TypeError`` naming ``name`` for non-numeric input (None,
+    dicts, strings, complex). NaN passes (it marks missing values) unless ``finite_only``."""
+    try:
+        a = np.asarray(value)
+    except Exception as exc:  # pragma: no cover - exotic inputs
+        raise TypeError(f"{name} must be a numeric array, got {type(value).__name__}") from exc
+    if a.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be a numeric array, got {type(value).__name__} of dtype {a.dtype}")
+    a = a.astype(np.float64)
+    if finite_only and not np.all(np.isfinite(a)):
+        raise ValueError(f"{name} contains NaN/inf; pass finite values")
+    return a
+
+
 def _fig_ax(ax, figsize):
     import matplotlib.pyplot as plt
 
@@ -34,20 +49,33 @@ def plot_rdm(rdm, *, ax=None, path=None, title: str | None = None, rank: bool = 
     """Image of an RDM (an :class:`~neurosim.rsa.RDM` or a square matrix).
 
     ``rank=True`` shows percentile ranks of the dissimilarities (the usual RSA display).
+    NaN marks an omitted pair (as in :class:`~neurosim.rsa.RDM`): such cells are grey and left
+    out of the ranks; an RDM with no finite pair, or with inf, is an error.
     """
-    D = rdm.square() if hasattr(rdm, "square") else np.asarray(rdm, dtype=np.float64)
+    D = rdm.square() if hasattr(rdm, "square") else _as_matrix("rdm", rdm)
     if D.ndim != 2 or D.shape[0] != D.shape[1]:
         raise ValueError(f"rdm must be an RDM or a square matrix, got shape {D.shape}")
+    if np.isinf(D).any():
+        raise ValueError("rdm contains inf; dissimilarities must be finite (NaN marks an omitted pair)")
+    iu = np.triu_indices(D.shape[0], 1)
+    if D.size and (np.isnan(D).all() or (iu[0].size and np.isnan(D[iu]).all())):
+        raise ValueError(f"rdm has no dissimilarity to show: every pair of its {D.shape[0]} conditions is NaN "
+                         "(omitted); compute the RDM from finite patterns")
     if rank:
-        iu = np.triu_indices(D.shape[0], 1)
         from neurosim.rsa.compare import average_ranks
 
-        r = average_ranks(D[iu]) / max(len(iu[0]), 1) * 100
+        v = D[iu]
+        ok = np.isfinite(v)
+        r = np.full(v.shape, np.nan)
+        r[ok] = average_ranks(v[ok]) / max(int(ok.sum()), 1) * 100
         D = np.zeros_like(D)
         D[iu] = r
         D.T[iu] = r
     fig, ax, own = _fig_ax(ax, (4.2, 3.6))
-    im = ax.imshow(D, cmap=cmap, interpolation="nearest")
+    import matplotlib
+
+    cm = matplotlib.colormaps[cmap].with_extremes(bad="0.85") if isinstance(cmap, str) else cmap
+    im = ax.imshow(np.ma.masked_invalid(D), cmap=cm, interpolation="nearest")
     fig.colorbar(im, ax=ax, label="percentile" if rank else "dissimilarity")
     ax.set_xlabel("condition")
     ax.set_ylabel("condition")
@@ -88,13 +116,17 @@ def _scores_matrix(result, layers, areas):
         M, layers, areas = result.matrix, result.layers, result.areas
     else:
         M = result
-    M = np.asarray(M, dtype=float)
-    if M.ndim != 2:
-        raise ValueError(f"scores must be a [n_layers, n_areas] matrix, got shape {M.shape}")
+    M = _as_matrix("result", M)
+    if M.ndim != 2 or M.size == 0:
+        raise ValueError(f"result must be a TSRSAResult or a non-empty [n_layers, n_areas] score matrix, "
+                         f"got shape {M.shape}")
+    if np.isinf(M).any():
+        raise ValueError("result contains inf scores; scores are correlations (NaN marks a missing one)")
     layers = list(layers) if layers is not None else [str(i) for i in range(M.shape[0])]
     areas = list(areas) if areas is not None else [str(j) for j in range(M.shape[1])]
     if (len(layers), len(areas)) != M.shape:
-        raise ValueError(f"{len(layers)} layer and {len(areas)} area names for a {M.shape} matrix")
+        raise ValueError(f"layers has {len(layers)} and areas has {len(areas)} names for a {M.shape} score "
+                         "matrix; pass one name per row (layers) and per column (areas)")
     return M, layers, areas
 
 
@@ -169,16 +201,19 @@ def plot_layer_scores(result, area=None, *, layers=None, ceiling=None, ax=None, 
         values = M[:, j]
         area = areas[j]
     elif isinstance(result, dict):
-        names, values = list(result), np.asarray(list(result.values()), dtype=float)
+        names, values = list(result), _as_matrix("result", list(result.values()))
     else:
-        values = np.asarray(result, dtype=float)
+        values = _as_matrix("result", result)
         if values.ndim != 1:
-            raise ValueError(f"scores must be 1-D (one per layer), got shape {values.shape}")
+            raise ValueError(f"result must be 1-D scores (one per layer), got shape {values.shape}")
         names = list(layers) if layers is not None else [str(i) for i in range(values.size)]
         if len(names) != values.size:
-            raise ValueError(f"{len(names)} layer names for {values.size} scores")
+            raise ValueError(f"layers has {len(names)} layer names for {values.size} scores in result; "
+                             "pass one name per score")
     if values.size == 0:
-        raise ValueError("no layer scores to plot")
+        raise ValueError("result has no layer scores to plot")
+    if np.isinf(values).any():
+        raise ValueError("result contains inf scores; scores are correlations (NaN marks a missing one)")
     fig, ax, own = _fig_ax(ax, (5.0, 1.0 + 0.45 * values.size))
     y = np.arange(values.size)
     finite = np.isfinite(values)

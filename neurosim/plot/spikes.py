@@ -16,7 +16,8 @@ from __future__ import annotations
 import numpy as np
 
 from neurosim._validation import (
-    as_float_array, check_int, check_nonnegative, check_number, check_positive, check_same_length,
+    as_float_array, available_memory, check_int, check_nonnegative, check_number, check_positive,
+    check_same_length,
 )
 
 __all__ = ["population_rate", "raster", "traces", "plot_population_rate", "raster_and_rate"]
@@ -104,11 +105,20 @@ def population_rate(times_ms, n_neurons, duration_ms, bin_ms=5.0, *, t_start_ms=
     dur = check_positive("duration_ms", duration_ms, unit="ms")
     w = check_positive("bin_ms", bin_ms, unit="ms")
     t0 = check_number("t_start_ms", t_start_ms)
-    n_full = int(np.floor(dur / w + 1e-9))
+    # edges, centres, counts, widths, rates and np.histogram's temporaries: ~64 B per bin
+    max_bins = 0.5 * available_memory() / 64
+    n_bins = dur / w
+    if not n_bins <= max_bins:
+        raise ValueError(f"bin_ms={bin_ms} makes {n_bins:.3g} bins over duration_ms={dur}, more than fit in "
+                         f"memory (~{max_bins:.3g}); use bin_ms >= {dur / max_bins:.3g}")
+    n_full = int(np.floor(n_bins + 1e-9))
     edges = t0 + w * np.arange(n_full + 1)
     if dur - n_full * w > 1e-9 * max(1.0, dur):
         edges = np.append(edges, t0 + dur)
     edges[-1] = t0 + dur
+    if not np.all(np.diff(edges) > 0):
+        raise ValueError(f"bin_ms={bin_ms} is below the float64 resolution of times near t_start_ms={t0}; "
+                         "use a larger bin_ms or a t_start_ms nearer 0")
     counts, _ = np.histogram(t, bins=edges)
     widths = np.diff(edges)
     return 0.5 * (edges[:-1] + edges[1:]), counts / (n * widths * 1e-3)

@@ -113,12 +113,18 @@ def spectral_radius(w) -> float:
 
 
 def scale_spectral_radius(w, rho: float) -> np.ndarray:
-    """Return ``w * rho / spectral_radius(w)`` (``rho`` must be > 0)."""
-    rho = check_positive("spectral_radius", rho)
+    """Return ``w * rho / spectral_radius(w)`` (``rho``, the target spectral radius, must be > 0)."""
+    rho = check_positive("rho", rho)
+    w = as_float_array("w", w, ndim=2)
     cur = spectral_radius(w)
     if cur == 0.0:
-        raise ValueError("spectral_radius: the matrix has spectral radius 0 (too sparse?); increase density")
-    return np.asarray(w, dtype=float) * (rho / cur)
+        raise ValueError("w has spectral radius 0 (too sparse?), so it cannot be scaled to rho; increase density")
+    if not np.isfinite(cur):
+        raise ValueError(f"w has spectral radius {cur} (entries too large for float64); rescale w first")
+    out = w * (rho / cur)
+    if not np.all(np.isfinite(out)):
+        raise ValueError(f"w scaled to spectral radius rho={rho} overflows float64; rescale w first")
+    return out
 
 
 #: allowance for a reservoir's per-neuron vectors (biases, gains, Izhikevich a/b/c/d, CSR row pointers)
@@ -192,6 +198,9 @@ class Node:
 
     # ------------------------------------------------------------------ running
     def _check_input(self, u, ndim: int = 2) -> np.ndarray:
+        if np.ndim(u) == 0 and np.asarray(u).dtype.kind in "biuf":
+            raise ValueError(f"u must be a sequence [T] or [T, input_dim], got a scalar ({u!r}); "
+                             "for one step pass [[value]] to run or use step(value)")
         u = as_float_array("u", u)
         if ndim == 2 and u.ndim == 1:  # a scalar input sequence [T] -> [T, 1]
             u = u[:, None]
@@ -207,7 +216,7 @@ class Node:
 
     def step(self, u) -> np.ndarray:
         """Advance one step with input ``u`` [input_dim]; returns the recorded state [N]."""
-        u = self._check_input(np.atleast_1d(np.asarray(u, dtype=float))[None, :])[0]
+        u = self._check_input(np.atleast_1d(as_float_array("u", u))[None, :])[0]
         self.state = self._step(self.state, u)
         return self._readout_state(self.state)
 

@@ -66,6 +66,8 @@ class IzhikevichReservoir(Node):
         if np.ndim(tau_trace) == 0:
             self.tau_trace = check_positive("tau_trace", tau_trace, unit="ms")
         else:
+            if isinstance(tau_trace, (str, bytes)) or len(tau_trace) != 2:
+                raise ValueError(f"tau_trace must be one time constant or a (lo, hi) pair in ms, got {tau_trace!r}")
             lo, hi = (check_positive("tau_trace", t, unit="ms") for t in tau_trace)
             if lo > hi:
                 raise ValueError(f"tau_trace (lo, hi) must have lo <= hi, got {tau_trace}")

@@ -47,13 +47,32 @@ class Ridge:
         Y2 = Y[:, None] if self._1d else Y
         xm, ym = X.mean(0), Y2.mean(0)
         Xc, Yc = X - xm, Y2 - ym
-        A = Xc.T @ Xc
-        A[np.diag_indices_from(A)] += self.alpha
+        with np.errstate(over="ignore", invalid="ignore"):
+            A = Xc.T @ Xc
+            B = Xc.T @ Yc
+        if not np.all(np.isfinite(A)):
+            raise ValueError(f"X is too large (|X| up to {np.max(np.abs(X)):.3g}): X^T X overflows {A.dtype}; "
+                             "standardise X first")
+        # alpha is added in float64 (float32 features would overflow for alpha > 3.4e38)
+        A = A.astype(np.float64, copy=False)
+        with np.errstate(over="ignore"):
+            A[np.diag_indices_from(A)] += self.alpha
+        if not np.all(np.isfinite(A)):
+            raise ValueError(f"alpha={self.alpha:.3g} plus X^T X overflows float64; use a smaller alpha")
+        if not np.all(np.isfinite(B)):
+            raise ValueError(f"X and Y are too large together (|X| up to {np.max(np.abs(X)):.3g}, |Y| up to "
+                             f"{np.max(np.abs(Y)):.3g}): X^T Y overflows {B.dtype}; standardise X and Y first")
         try:
-            self.coef_ = np.linalg.solve(A, Xc.T @ Yc)
+            coef = np.linalg.solve(A, B)
         except np.linalg.LinAlgError:
-            self.coef_ = np.linalg.lstsq(A, Xc.T @ Yc, rcond=None)[0]
-        self.intercept_ = ym - xm @ self.coef_
+            coef = np.linalg.lstsq(A, B, rcond=None)[0]
+        self.coef_ = coef.astype(np.result_type(Xc, Yc), copy=False)  # float32 in, float32 out
+        with np.errstate(over="ignore", invalid="ignore"):
+            self.intercept_ = ym - xm @ self.coef_
+        if not (np.all(np.isfinite(self.coef_)) and np.all(np.isfinite(self.intercept_))):
+            self.coef_ = self.intercept_ = None
+            raise ValueError("the ridge solution overflows float64 for this X and Y (ill-conditioned or badly "
+                             "scaled X); standardise X or raise alpha")
         return self
 
     def predict(self, X) -> np.ndarray:
@@ -62,7 +81,11 @@ class Ridge:
         X = as_float_array("X", X, ndim=2)
         if X.shape[1] != self.coef_.shape[0]:
             raise ValueError(f"X has {X.shape[1]} features, the readout was fit on {self.coef_.shape[0]}")
-        out = X @ self.coef_ + self.intercept_
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = X @ self.coef_ + self.intercept_
+        if not np.all(np.isfinite(out)):
+            raise ValueError(f"X (|X| up to {np.max(np.abs(X)):.3g}) is too large for the fitted readout: the "
+                             "prediction overflows float64; scale X as the training features were")
         return out[:, 0] if self._1d else out
 
     def classify(self, X) -> np.ndarray:

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from neurosim._rng import as_generator
-from neurosim._validation import check_int, check_positive
+from neurosim._validation import available_memory, check_int, check_memory, check_number, check_positive
 
 __all__ = ["narma10", "narma", "mackey_glass", "memory_task_input", "TimingTask", "timing_task"]
 
@@ -61,18 +61,34 @@ def mackey_glass(n_samples: int, tau: float = 17.0, beta: float = 0.2, gamma: fl
     for name, v in (("tau", tau), ("beta", beta), ("gamma", gamma), ("n", n), ("dt", dt),
                     ("sample_every", sample_every), ("x0", x0)):
         check_positive(name, v)
+    if gamma * dt >= 1.0:
+        raise ValueError(f"gamma * dt must be < 1 for the forward-Euler integration to stay positive and stable, "
+                         f"got gamma={gamma}, dt={dt}; lower dt")
+    # the series (with its tau history) in float64; sizes checked as floats before int()
+    steps = (n_samples + discard) * (sample_every / dt) + tau / dt
+    budget = 0.8 * available_memory()
+    if not 8.0 * (steps + 1) <= budget:
+        raise ValueError(f"mackey_glass(n_samples={n_samples}, discard={discard}, tau={tau}, "
+                         f"sample_every={sample_every}, dt={dt}) needs {steps:.3g} Euler steps "
+                         f"({8 * steps:.3g} bytes) but about {budget:.3g} bytes are available; "
+                         "lower n_samples, discard or tau, or raise dt")
     lag = int(round(tau / dt))
     every = int(round(sample_every / dt))
-    if every < 1 or abs(every * dt - sample_every) > 1e-9 or abs(lag * dt - tau) > 1e-9:
+    if (lag < 1 or every < 1 or abs(every * dt - sample_every) > 1e-9 * max(1.0, sample_every)
+            or abs(lag * dt - tau) > 1e-9 * max(1.0, tau)):
         raise ValueError(f"tau ({tau}) and sample_every ({sample_every}) must be multiples of dt ({dt})")
     total = (n_samples + discard) * every
     x = np.empty(total + lag + 1)
     x[:lag + 1] = x0
-    for i in range(lag, lag + total):
-        xd = x[i - lag]
-        x[i + 1] = x[i] + dt * (beta * xd / (1.0 + xd ** n) - gamma * x[i])
-    samples = x[lag::every][: n_samples + discard]
-    return samples[discard:]
+    with np.errstate(over="ignore", invalid="ignore"):  # a huge x^n gives x / inf = 0: checked below
+        for i in range(lag, lag + total):
+            xd = x[i - lag]
+            x[i + 1] = x[i] + dt * (beta * xd / (1.0 + xd ** n) - gamma * x[i])
+    samples = x[lag::every][: n_samples + discard][discard:]
+    if not np.all(np.isfinite(samples)):
+        raise ValueError(f"the Mackey-Glass series overflows float64 for beta={beta}, gamma={gamma}, n={n}, x0={x0}; "
+                         "use smaller beta or x0 (or a larger n)")
+    return samples
 
 
 def memory_task_input(n_steps: int, rng=None) -> np.ndarray:
@@ -93,6 +109,30 @@ class TimingTask:
     phase: np.ndarray       # [n_trials] 0 before the change, 1 after
 
 
+def _per_cue(name: str, value, n_cues: int, *, integer: bool = False) -> np.ndarray:
+    """``value`` (a number or one per cue) as a finite [n_cues] array; integers for latencies."""
+    try:
+        a = np.asarray(value)
+    except Exception as exc:  # pragma: no cover - exotic inputs
+        raise TypeError(f"{name} must be a number or a sequence of {n_cues} numbers, "
+                        f"got {type(value).__name__}") from exc
+    if a.dtype.kind not in "iuf" or a.ndim > 1:
+        raise TypeError(f"{name} must be a number or a sequence of {n_cues} numbers (one per cue), got {value!r}")
+    if a.dtype.kind == "f" and not np.all(np.isfinite(a)):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    if a.ndim == 1 and a.size not in (1, n_cues):
+        raise ValueError(f"{name} must be a number or {n_cues} numbers (n_cues={n_cues}), got {a.size}")
+    if integer:
+        if a.dtype.kind == "f" and np.any(np.abs(a) >= 2.0 ** 62):
+            raise ValueError(f"{name} is far too large for a latency in steps, got {value!r}")
+        if a.dtype.kind == "f" and np.any(a != np.round(a)):
+            raise ValueError(f"{name} must be whole time steps (1 ms), got {value!r}")
+        a = a.astype(np.int64)
+    else:
+        a = a.astype(np.float64)
+    return np.broadcast_to(a, (n_cues,))
+
+
 def timing_task(n_trials: int, *, n_cues: int = 2, trial_len: int = 400, cue_len: int = 10,
                 cue_amp: float = 1.0, latency=(100, 200), prob=(1.0, 0.5), latency_after=None,
                 prob_after=None, change_at: int | None = None, width: float = 10.0,
@@ -102,21 +142,25 @@ def timing_task(n_trials: int, *, n_cues: int = 2, trial_len: int = 400, cue_len
     n_cues = check_int("n_cues", n_cues, min_value=1)
     trial_len = check_int("trial_len", trial_len, min_value=2)
     cue_len = check_int("cue_len", cue_len, min_value=1)
+    cue_amp = check_number("cue_amp", cue_amp)
     width = check_positive("width", width)
-    lat = [np.broadcast_to(np.asarray(latency, int), (n_cues,))]
-    pr = [np.broadcast_to(np.asarray(prob, float), (n_cues,))]
-    lat.append(lat[0] if latency_after is None else np.broadcast_to(np.asarray(latency_after, int), (n_cues,)))
-    pr.append(pr[0] if prob_after is None else np.broadcast_to(np.asarray(prob_after, float), (n_cues,)))
-    for lt in lat:
+    lat = [_per_cue("latency", latency, n_cues, integer=True)]
+    pr = [_per_cue("prob", prob, n_cues)]
+    lat.append(lat[0] if latency_after is None else _per_cue("latency_after", latency_after, n_cues, integer=True))
+    pr.append(pr[0] if prob_after is None else _per_cue("prob_after", prob_after, n_cues))
+    for name, lt in zip(("latency", "latency_after"), lat):
         if np.any(lt < 0) or np.any(lt >= trial_len):
-            raise ValueError(f"latency must lie in [0, trial_len={trial_len}), got {lt}")
-    for p in pr:
+            raise ValueError(f"{name} must lie in [0, trial_len={trial_len}), got {lt}")
+    for name, p in zip(("prob", "prob_after"), pr):
         if np.any(p < 0) or np.any(p > 1):
-            raise ValueError(f"prob must lie in [0, 1], got {p}")
+            raise ValueError(f"{name} must lie in [0, 1], got {p}")
     change_at = n_trials if change_at is None else check_int("change_at", change_at, min_value=0)
     window = trial_len if window is None else check_int("window", window, min_value=1)
-    rng = as_generator(rng)
     T = n_trials * trial_len
+    # inputs, targets, expected [T, n_cues] float64 + gate [T] + the bump temporaries
+    check_memory("n_trials", n_trials, 8 * trial_len * (3 * n_cues + 1),
+                 f"a timing task of {n_trials} trials x {trial_len} steps")
+    rng = as_generator(rng)
     inputs = np.zeros((T, n_cues))
     targets = np.zeros((T, n_cues))
     expected = np.zeros((T, n_cues))
