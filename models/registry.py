@@ -62,11 +62,38 @@ def get_model(name: str, **cfg):
         ``name`` is unknown; the message lists the valid names.
     TypeError
         ``cfg`` holds a keyword the model does not take.
+    ValueError
+        an option is invalid, or the weights would not fit in memory (the message names the options).
     """
     _populate()
     if not isinstance(name, str) or name not in _REGISTRY:
         raise KeyError(f"unknown model {name!r}; valid names: {', '.join(sorted(_REGISTRY))}")
+    _check_model_memory(name, cfg)
     return _REGISTRY[name](**cfg)
+
+
+def _check_model_memory(name: str, cfg: dict) -> None:
+    """Refuse (``ValueError`` naming the options) a model whose weights cannot fit in memory.
+
+    The model is first built on torch's ``meta`` device (shapes only, no storage) to count its
+    parameter and buffer bytes. Option errors raised there are the model's own (``ValueError`` /
+    ``TypeError`` naming the option) and propagate; a model that cannot be built on ``meta`` is
+    simply built for real.
+    """
+    import torch
+
+    from neurosim._validation import check_memory
+
+    try:
+        with torch.device("meta"):
+            probe = _REGISTRY[name](**cfg)
+    except (ValueError, TypeError, KeyError):
+        raise
+    except Exception:  # noqa: BLE001 - a constructor that needs real storage: nothing to pre-check
+        return
+    nbytes = sum(t.numel() * t.element_size() for t in (*probe.parameters(), *probe.buffers()))
+    opts = ", ".join(f"{k}={v!r}" for k, v in cfg.items()) or "its default options"
+    check_memory(f"get_model({name!r}) with {opts}", nbytes, 1.0, "the weights")
 
 
 def check_input(x, sample_ndim: int, *, name: str = "x", allow_static: bool = False):

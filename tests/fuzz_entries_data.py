@@ -194,8 +194,11 @@ def _data_entries():
             ev["p"][2] = 3
         return ev
 
-    images = lambda: array(st.tuples(st.integers(1, 4), st.integers(2, 8), st.integers(2, 8)), lo=0.0, hi=1.0,  # noqa: E731
-                           empty=("either",))
+    def images(any_shape=False):
+        # the encoders take images of any shape, with intensities in [0, 1] (integer images other than
+        # uint8 too, so the int64 draws of 0..9 that array() makes are not valid images for them)
+        return array(st.tuples(st.integers(1, 4), st.integers(2, 8), st.integers(2, 8)), lo=0.0, hi=1.0,
+                     empty=("either",), ndim_bad=not any_shape, int_ok=not any_shape)
     return [
         Entry("data.read_idx", H3, lambda tmp: _file_probes(tmp, "images-idx3-ubyte", _idx_bytes(img), D.read_idx)),
         Entry("data.load_mnist (corrupt IDX)", H3, lambda tmp: st.sampled_from(sorted(mnist_files)).flatmap(
@@ -215,14 +218,15 @@ def _data_entries():
                                             for k in ("x out of range", "negative t", "unsorted t", "plain array",
                                                       "polarity 3")])),
              "n_bins": integer(1, 8, min_value=1, huge=(10 ** 12,)),
-             "polarity": choice(("split", "sum", "on", "off")), "binarize": boolean()})),
+             "polarity": choice(("split", "merge", "on", "off")), "binarize": boolean()})),
         Entry("data.rate_encode", H3, lambda tmp: call_probes(
-            "rate_encode", D.rate_encode, {"images": images(), "n_steps": integer(1, 8, min_value=1, huge=(10 ** 12,)),
-                                           "rng": seed_arg(), "gain": prob(0.0, 1.0)},
+            "rate_encode", D.rate_encode, {"images": images(any_shape=True),
+                                           "n_steps": integer(1, 8, min_value=1, huge=(10 ** 12,)),
+                                           "rng": seed_arg(), "gain": prob(0.0, 1.0, open_low=True)},
             check=lambda s, kw: None if set(np.unique(s)) <= {0, 1} else "rate code is not binary")),
         Entry("data.latency_encode", H3, lambda tmp: call_probes(
             "latency_encode", D.latency_encode,
-            {"images": images(), "n_steps": integer(1, 8, min_value=1, huge=(10 ** 12,)),
+            {"images": images(any_shape=True), "n_steps": integer(1, 8, min_value=1, huge=(10 ** 12,)),
              "threshold": prob(0.0, 0.5), "mode": choice(("linear", "log")), "tau": pos(0.5, 10.0)},
             check=lambda s, kw: None if np.all(np.asarray(s).sum(axis=0) <= 1) else "more than one spike per pixel")),
         Entry("data.drifting_grating", H3, lambda tmp: call_probes(

@@ -270,7 +270,8 @@ def array(shape, *, lo=-1.0, hi=1.0, dtypes=("float64", "float32"), int_ok=True,
     """Arrays of ``shape`` (a tuple, or a strategy of tuples).
 
     Valid: uniform values, float32/64 (+ int64 if ``int_ok``), C/F/strided layouts, read-only.
-    Bad: NaN/inf/-inf at a random place (error; NaN "either" if ``nan_ok``), wrong rank, empty (``empty``
+    Bad: NaN/inf/-inf at a random place (error; NaN "either" if ``nan_ok``), wrong rank (error; "either"
+    if not ``ndim_bad``, for functions that take any shape), empty (``empty``
     gives the expectation for an empty first axis), object/str/complex dtypes, a plain string,
     ``extra_bad`` ``(label, value, expect)``, and ``shapes_bad`` (label, shape) of wrong sizes.
     Extreme values 1e300 / 1e-300 are ``"either"`` (a clear error or a finite, correct result).
@@ -312,13 +313,15 @@ def array(shape, *, lo=-1.0, hi=1.0, dtypes=("float64", "float32"), int_ok=True,
             exp = exp_nan if kind == "nan" else "error"
             return (f"{kind} in array {shp}", A(shp, s, lo=lo, hi=hi, bad_at=draw(st.integers(0, max(n - 1, 0))),
                                                  bad=v), exp if n else "either")
+        rank_exp = "error" if ndim_bad else "either"
         if kind == "rank+":
-            return (f"rank {len(shp) + 1} array", A(shp + (2,), s, lo=lo, hi=hi), "error")
+            return (f"rank {len(shp) + 1} array", A(shp + (2,), s, lo=lo, hi=hi), rank_exp)
         if kind == "rank-":
             if len(shp) == 0:
-                return ("rank 1 array", A((3,), s), "error")
+                return ("rank 1 array", A((3,), s), rank_exp)
             # a 0-d array for a 1-D argument may legitimately mean "one value"
-            return (f"rank {len(shp) - 1} array", A(shp[:-1], s, lo=lo, hi=hi), "either" if len(shp) == 1 else "error")
+            return (f"rank {len(shp) - 1} array", A(shp[:-1], s, lo=lo, hi=hi),
+                    "either" if len(shp) == 1 else rank_exp)
         if kind == "empty":
             if not len(shp):
                 return ("empty array", A((0,), s), "error")

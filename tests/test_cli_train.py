@@ -55,6 +55,7 @@ def test_ann_teacher_trains_without_time(tmp_path):
     (["--epochs", "0"], "epochs"),
     (["--lr", "-1"], "lr"),
     (["-T", "0"], "timesteps"),
+    (["--model", "spiking_mlp", "-T", "100000000000"], "timesteps x batch_size"),  # was a RuntimeError in torch
     (["--data", "/nonexistent/dir"], "not a directory"),
 ])
 def test_bad_input_exits_2(tmp_path, capsys, args, msg):

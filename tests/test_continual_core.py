@@ -132,6 +132,10 @@ def test_hebbian_validation():
         HebbianParams(momentum=1.0)
     with pytest.raises(ValueError, match="iterations"):
         HebbianParams(iterations=-1)
+    with pytest.raises(ValueError, match="iterations"):  # 0 iterations would learn nothing, silently
+        HebbianParams(iterations=0)
+    with pytest.raises(ValueError, match="eta"):  # likewise eta = 0
+        HebbianParams(eta=0.0)
     with pytest.raises(ValueError, match="backend"):
         HebbianSubspace(6, backend="cuda")
 
@@ -299,6 +303,53 @@ def test_set_basis_validation():
         ProjLinear(5, 2, mode="weights")
 
 
+@pytest.mark.parametrize("kw, exc, name", [
+    (dict(in_features=2.0), TypeError, "in_features"), (dict(in_features=float("inf")), TypeError, "in_features"),
+    (dict(in_features=0), ValueError, "in_features"), (dict(out_features={"a": 1}), TypeError, "out_features"),
+    (dict(out_features=True), TypeError, "out_features"), (dict(out_features=10 ** 12), ValueError, "out_features")])
+def test_proj_linear_sizes_are_checked(kw, exc, name):
+    """Sizes used to fail inside torch.empty (unnamed) or try to allocate 20 TB."""
+    args = {"in_features": 5, "out_features": 4, **kw}
+    with pytest.raises(exc, match=name):
+        ProjLinear(args["in_features"], args["out_features"])
+
+
+def test_proj_conv_sizes_are_checked():
+    with pytest.raises(TypeError, match="in_channels"):
+        ProjConv2d(2.0, 3, 3)
+    with pytest.raises(ValueError, match="out_channels"):
+        ProjConv2d(2, 10 ** 9, 10 ** 3)
+    with pytest.raises(ValueError, match="kernel_size"):
+        ProjConv2d(2, 3, 0)
+
+
+@pytest.mark.parametrize("projection", [False, True])
+def test_proj_layers_check_x(projection):
+    """Inputs of another dtype, non-tensors, NaN/inf and wrong widths: errors naming x (or trace),
+    with or without an active basis; a valid input still equals F.linear."""
+    lay = ProjLinear(5, 3)
+    conv = ProjConv2d(2, 3, 3, padding=1)
+    if projection:
+        lay.set_basis(torch.eye(5)[:2])
+        conv.set_basis(torch.eye(18)[:2])
+        lay.projection = conv.projection = True
+    x = torch.rand(4, 5)
+    bad_x = {"float64": (x.double(), TypeError), "complex": (x.to(torch.complex64), TypeError),
+             "list": ([[0.5] * 5], TypeError), "int": (x.long(), TypeError),
+             "inf": (x.clone().index_fill_(1, torch.tensor([2]), float("-inf")), ValueError),
+             "nan": (torch.full((2, 5), float("nan")), ValueError), "width": (torch.rand(4, 6), ValueError)}
+    for label, (bad, exc) in bad_x.items():
+        with pytest.raises(exc, match=r"\bx\b"):
+            lay(bad)
+    with pytest.raises(ValueError, match="trace"):
+        lay(x, trace=torch.full_like(x, float("inf")))
+    with pytest.raises(TypeError, match=r"\bx\b"):
+        conv(torch.rand(1, 2, 5, 5, dtype=torch.float64))
+    with pytest.raises(ValueError, match="in_channels"):
+        conv(torch.rand(1, 3, 5, 5))
+    torch.testing.assert_close(lay(x), x @ lay.weight.T + lay.bias, rtol=1e-6, atol=1e-6)
+
+
 # ---------------------------------------------------------------- metrics
 def test_acc_bwt_on_hand_made_matrix():
     R = np.array([[0.9, np.nan, np.nan],
@@ -320,3 +371,7 @@ def test_metric_validation():
         backward_transfer(np.zeros((0, 0)))
     with pytest.raises(ValueError, match="diagonal"):
         backward_transfer([[0.5, 0.1], [np.nan, 0.4]])
+    for bad in (np.inf, -np.inf):  # inf is never an accuracy, even above the diagonal (NaN marks "unmeasured")
+        with pytest.raises(ValueError, match=r"R contains inf \(first at R\[0, 1\]"):
+            average_accuracy([[0.5, bad], [0.3, 0.4]])
+    assert average_accuracy([[0.5, np.nan], [0.3, 0.4]]) == pytest.approx(0.35)

@@ -205,6 +205,12 @@ def test_continual_command_bad_input(tmp_path, capsys):
     assert "tasks" in capsys.readouterr().err
     assert main(["continual", "--method", "sgd", "--out", str(tmp_path / "b")]) == 2
     assert "method" in capsys.readouterr().err
+    # validated for every method (it exited 0 with --method finetune, where HLOP never sees it)
+    assert main(["continual", "--method", "finetune", "--hlop-consolidation", "-1", "--out", str(tmp_path / "e")]) == 2
+    assert "hlop_consolidation must be >= 0" in capsys.readouterr().err
+    # a billion tasks: refused up front (R alone would need 8e18 bytes), not after exhausting memory
+    assert main(["continual", "--method", "finetune", "--tasks", "1000000000", "--out", str(tmp_path / "f")]) == 2
+    assert "tasks=1000000000" in capsys.readouterr().err
     assert main(["continual", "--data", str(tmp_path / "none"), "--out", str(tmp_path / "c")]) == 2
     assert main(["continual", "--data", str(tmp_path), "--tasks", "2", "--out", str(tmp_path / "d")]) == 2
     assert "benchmark data missing" in capsys.readouterr().err

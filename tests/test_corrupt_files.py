@@ -276,9 +276,8 @@ def test_cli_train_resume_corrupt_checkpoint(tmp_path, model_file, kind):
     _assert_cli_error(code, stderr, out / "checkpoint.pt")
 
 
-@pytest.mark.xfail(strict=True, reason="needs neurosim/distill/trainer.py (H2) to load the student with "
-                                       "neurosim.io.load_module_state(..., path=checkpoint_path)")
 def test_cli_train_resume_other_models_checkpoint(tmp_path):
+    """``--resume`` onto the checkpoint of another model: one line naming the file, exit 2."""
     from neurosim.commands.train import run as train
 
     out = tmp_path / "run"

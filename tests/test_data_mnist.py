@@ -264,3 +264,24 @@ def test_embedded_learnable_not_trivial():
     acc = (((Xt[:, None] - cent[None]) ** 2).sum(-1).argmin(1) == yt).mean()
     # a nearest-centroid classifier is far above chance (0.1) but far from perfect
     assert 0.5 < acc < 0.95, acc
+
+
+@pytest.mark.parametrize("kw, exc, name", [
+    (dict(jitter=None), TypeError, "jitter"), (dict(jitter=True), TypeError, "jitter"),
+    (dict(jitter=float("inf")), ValueError, "jitter"), (dict(jitter=-0.1), ValueError, "jitter"),
+    (dict(noise={"a": 1}), TypeError, "noise"), (dict(noise=True), TypeError, "noise"),
+    (dict(noise=float("nan")), ValueError, "noise")])
+def test_make_digits_validates_jitter_and_noise(kw, exc, name):
+    with pytest.raises(exc, match=name):
+        make_digits(3, 0, **kw)
+
+
+@pytest.mark.parametrize("seed, exc", [(-7, ValueError), (object(), TypeError), (1.5, TypeError), ("0", TypeError)])
+def test_load_dataset_validates_seed(seed, exc):
+    """A negative seed failed inside numpy's SeedSequence, an object() inside int(): both unnamed."""
+    with pytest.raises(exc, match="seed"):
+        load_dataset("embedded", "test", limit=3, seed=seed)
+    with pytest.raises(exc, match="seed"):
+        load_embedded("test", n=3, seed=seed)
+    x, y = load_dataset("embedded", "test", limit=3, seed=7)  # valid seeds unchanged
+    assert np.array_equal(x, load_embedded("test", n=3, seed=7)[0])

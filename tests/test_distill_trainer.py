@@ -148,6 +148,35 @@ def test_checkpoint_contents_and_config_mismatch(tmp_path):
         run(tmp_path, 2, resume=True, seed=3)
 
 
+def test_load_state_dict_names_the_checkpoint_file(tmp_path):
+    """A resume from a bad checkpoint raises CorruptFileError naming the file: not a dict, another
+    format, other settings, another student, optimizer state of other parameters."""
+    from neurosim.io import CorruptFileError
+
+    run(tmp_path, 1)
+    ckpt = tmp_path / "checkpoint.pt"
+    good = torch.load(ckpt, weights_only=True)
+    student, teacher, obj = build()
+    tr = Trainer(student, obj, teacher=teacher, epochs=2, batch_size=11, timesteps=3, progress=False)
+    other_student = {k: v for k, v in good.items()}
+    other_student["student"] = nn.Linear(3, 2).state_dict()
+    short_opt = {k: v for k, v in good.items()}
+    short_opt["optimizer"] = torch.optim.Adam([nn.Parameter(torch.zeros(2))]).state_dict()
+    cases = {"not a dict": ([1, 2], "not a Trainer checkpoint"),
+             "other format": ({**good, "format": "neurosim.model/1"}, "not a Trainer checkpoint"),
+             "other settings": ({**good, "config": {**good["config"], "seed": 9}}, "seed"),
+             "other student": (other_student, "the student"),
+             "other optimizer": (short_opt, "optimizer")}
+    for label, (state, word) in cases.items():
+        with pytest.raises(CorruptFileError, match=word) as info:
+            tr.load_state_dict(state, path=ckpt)
+        assert str(ckpt) in str(info.value), label
+        with pytest.raises(ValueError, match=word):  # without a path: a plain ValueError, same reason
+            tr.load_state_dict(state)
+    tr.load_state_dict(good, path=ckpt)  # the real checkpoint still loads
+    assert tr.epoch == 1
+
+
 def test_resets_teacher_frozen_and_learning(tmp_path):
     student, teacher, obj = build("kd")
     t0 = [p.detach().clone() for p in teacher.parameters()]

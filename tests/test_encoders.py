@@ -36,3 +36,11 @@ def test_encoder_validation():
         rate_encode(np.array([2.0]), 3)
     with pytest.raises(ValueError, match="mode"):
         latency_encode(np.zeros(2), 3, mode="exp")
+
+
+@pytest.mark.parametrize("encode", [lambda x: rate_encode(x, 3, rng=0), lambda x: latency_encode(x, 3)])
+def test_encoders_refuse_a_scalar_image(encode):
+    """A 0-d image crashed inside np.nonzero (latency) or gave a shapeless code (rate)."""
+    with pytest.raises(ValueError, match="images must be an array with at least one dimension"):
+        encode(1.0)
+    assert encode(np.array([1.0])).shape == (3, 1)  # one pixel, wrapped: fine

@@ -134,3 +134,41 @@ def test_saccade_camera_log_threshold_and_format():
     assert fr.shape == (2, 5, 2, 34, 34)
     with pytest.raises(ValueError, match="threshold"):
         SaccadeCamera(threshold=0.0)
+
+
+def test_read_nmnist_refuses_a_zero_filled_file(tmp_path):
+    """100 zero bytes decode as 20 identical events at x=0, y=0, t=0: an unfinished copy, not a recording."""
+    from neurosim.io import CorruptFileError
+
+    path = tmp_path / "00001.bin"
+    path.write_bytes(bytes(100))
+    with pytest.raises(CorruptFileError, match="zero bytes") as err:
+        read_nmnist(path)
+    assert str(err.value).startswith(f"{path}: ")
+    assert decode_nmnist(bytes(10)).size == 2  # the decoder itself stays literal (two events)
+
+
+def test_events_to_frames_validates_events():
+    """Events outside the sensor, polarity not 0/1 and plain arrays are errors naming ``events``; the
+    checks happen before any binning (independent count: np.histogram of the on/off times)."""
+    ev = np.zeros(3, EVENT_DTYPE)
+    ev["x"], ev["y"], ev["t"], ev["p"] = [0, 1, 2], [2, 1, 0], [0, 4, 9], [0, 1, 1]
+    for field, value, word in (("x", 3, "outside sensor_size"), ("y", -1, "outside sensor_size"),
+                               ("p", 3, "polarity p must be 0")):
+        bad = ev.copy()
+        bad[field][1] = value
+        with pytest.raises(ValueError, match=word) as err:
+            events_to_frames(bad, (3, 3), n_bins=2)
+        assert "events" in str(err.value)
+    with pytest.raises(TypeError, match="events must be a structured array"):
+        events_to_frames(np.ones((10, 4)), (3, 3), n_bins=2)
+    with pytest.raises(ValueError, match="1-D"):
+        events_to_frames(ev.reshape(3, 1), (3, 3), n_bins=2)
+    with pytest.raises(TypeError, match="sensor_size"):
+        events_to_frames(ev, 3, n_bins=2)
+    with pytest.raises(TypeError, match="t_start"):
+        events_to_frames(ev, (3, 3), n_bins=2, t_start="0")
+    f = events_to_frames(ev, (3, 3), n_bins=2, t_start=0, t_end=10)
+    on, _ = np.histogram(ev["t"][ev["p"] == 1], bins=2, range=(0, 10))
+    off, _ = np.histogram(ev["t"][ev["p"] == 0], bins=2, range=(0, 10))
+    assert list(f[:, 1].sum((1, 2))) == list(on) and list(f[:, 0].sum((1, 2))) == list(off)

@@ -56,6 +56,28 @@ def test_registry_lists_every_model_and_rejects_unknown():
         get_model("no_such_net")
 
 
+@pytest.mark.parametrize("name, cfg", [("mlp", {"num_classes": 10 ** 11, "hidden": (3,)}),
+                                       ("spiking_convnet", {"channels": (10 ** 6, 10 ** 6)})])
+def test_get_model_refuses_weights_that_cannot_fit(name, cfg):
+    """num_classes=1e11 used to fail inside torch's allocator (RuntimeError, 1.2 TB); the weights
+    are now counted on the meta device first and the error names the options."""
+    key = next(iter(cfg))
+    with pytest.raises(ValueError, match=rf"get_model\('{name}'\) with {key}=.*the weights needs"):
+        get_model(name, **cfg)
+
+
+def test_get_model_memory_probe_leaves_the_seeded_weights_alone():
+    """The meta-device probe draws no random numbers: same seed, same bits as the bare constructor."""
+    from neurosim.models.registry import _REGISTRY
+
+    for name in list_models():
+        torch.manual_seed(3)
+        a = get_model(name).state_dict()
+        torch.manual_seed(3)
+        b = _REGISTRY[name]().state_dict()
+        assert set(a) == set(b) and all(torch.equal(a[k], b[k]) for k in a), name
+
+
 @pytest.mark.parametrize("name", sorted(TINY))
 def test_shapes_and_feature_layers(name):
     cfg, shape = TINY[name]

@@ -103,3 +103,40 @@ def test_run_on_nwb_session(tmp_path):
     assert s["areas"] == ["VISp"] and s["n_conditions"] == 5  # CA1 has < 4 units; first frame dropped
     assert set(s["scores"]) == set(s["layers"])
     assert -1 <= s["baselines"]["VISp"]["pixels"] <= 1
+
+
+def test_mlp_model_files_get_stimuli_of_their_shape(tmp_path, monkeypatch, capsys):
+    """An MLP model.pt (no conv layer) was shown 3 x 64 x 64 frames and failed with a RuntimeError
+    traceback; now its in_shape (C, S, S) sets the stimuli, and a model that cannot take images
+    gives one ``error:`` line naming the file and the shape (exit 2)."""
+    require_data("allen_neuropixels_dg_spyketools", "spike_times.npy")
+    import torch
+
+    import neurosim.commands.tsrsa as T
+    from neurosim.cli import main
+    from neurosim.io import save_model
+    from neurosim.models import get_model
+
+    def model_file(in_shape):
+        cfg = {"in_shape": in_shape, "hidden": (8,), "num_classes": 2}
+        torch.manual_seed(0)
+        path = tmp_path / f"mlp{len(in_shape)}.pt"
+        save_model(path, get_model("mlp", **cfg), "mlp", cfg)
+        return path
+
+    good = model_file((1, 6, 6))
+    s = T.run(model=str(good), neural="allen_dg", data=data_root(), out=tmp_path / "ok", n_splits=3,
+              n_permutations=5)
+    assert s["trained"] is True and s["n_conditions"] == 40
+    flat = model_file((36,))
+    assert main(["tsrsa", "--model", str(flat), "--neural", "allen_dg", "--data", str(data_root()),
+                 "--out", str(tmp_path / "flat")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: --model {flat}: the model takes samples of shape (36,)") and err.count("\n") == 1
+    # any other shape the model's forward refuses: the RuntimeError becomes the same kind of line
+    monkeypatch.setattr(T, "_input_size", lambda model: 8)
+    assert main(["tsrsa", "--model", str(good), "--neural", "allen_dg", "--data", str(data_root()),
+                 "--out", str(tmp_path / "bad")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: --model {good}: the model does not take the stimuli") and "(1, 8, 8)" in err
+    assert "Traceback" not in err and err.count("\n") == 1

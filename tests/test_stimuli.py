@@ -67,3 +67,23 @@ def test_resize_and_model_input():
     assert const.shape == (2, 9, 11) and np.allclose(const, 7.0)
     with pytest.raises(ValueError, match="frames"):
         to_model_input(np.zeros((2, 3, 4, 4)))
+
+
+def test_model_input_overflow_and_argument_types():
+    """``std=1e-300`` gave inf frames; now an error naming std and scale. Finite results are
+    unchanged (independent formula in float64, float32 rounding)."""
+    f = np.random.default_rng(1).random((4, 5, 3)).astype(np.float32)
+    with pytest.raises(ValueError, match="std") as err:
+        to_model_input(f, channels=3, scale=0.5, mean=0.87, std=1e-300)
+    assert "scale" in str(err.value)
+    with pytest.raises(ValueError, match="overflows float32"):
+        to_model_input(np.full((1, 2, 2), 1e300), std=1.0)
+    for kw, exc, name in ((dict(mean=float("nan")), ValueError, "mean"), (dict(mean="0.5"), TypeError, "mean"),
+                          (dict(channels=2.0), TypeError, "channels"), (dict(std=0.0), ValueError, "std")):
+        with pytest.raises(exc, match=name):
+            to_model_input(f, **kw)
+    with pytest.raises(ValueError, match="frames"):
+        to_model_input(np.array([[[np.nan]]]))
+    x = to_model_input(f, channels=2, scale=0.5, mean=0.25, std=2.0)
+    ref = (f.astype(np.float64) / 0.5 - 0.25) / 2.0
+    assert x.shape == (4, 2, 5, 3) and np.allclose(x[:, 1], ref, rtol=1e-6, atol=1e-7)

@@ -67,13 +67,14 @@ def build(method: str, benchmark: str, n_tasks: int, *, seed: int = 0, hidden=No
     "bptt" (LIF + surrogate through time, T = 6) or "dsr" (HLOP's default DSR training; pass
     ``timesteps=20``).
     """
-    from neurosim._validation import check_choice
+    from neurosim._validation import check_choice, check_int
     from neurosim.continual.baselines import EWC, GPM, Finetune, Replay
     from neurosim.continual.hlop import HLOP, PMNIST_ETAS, PMNIST_SIZES_FIRST, PMNIST_SIZES_INC, SpikingMLP
     from neurosim.continual.protocols import BENCHMARKS
 
     check_choice("method", method, METHODS)
     check_choice("benchmark", benchmark, BENCHMARKS)
+    hlop_consolidation = check_int("hlop_consolidation", hlop_consolidation, min_value=0)
     if benchmark == "pmnist":
         model = SpikingMLP(784, hidden or (800, 800), 10, heads=1, timesteps=timesteps, rng=seed, neuron=neuron)
         first, inc, etas, th = PMNIST_SIZES_FIRST, PMNIST_SIZES_INC, PMNIST_ETAS, (0.95, 0.99, 0.99)
@@ -135,7 +136,7 @@ def run(method: str = "hlop", benchmark: str = "pmnist", tasks: int = 10, epochs
     import numpy as np
     import torch
 
-    from neurosim._validation import check_choice, check_int
+    from neurosim._validation import available_memory, check_choice, check_int
     from neurosim.continual.hlop import NEURONS
     from neurosim.continual.protocols import BENCHMARKS, load_benchmark, run_multitask, run_sequence
     from neurosim.io.checkpoint import load_checkpoint, save_checkpoint
@@ -149,6 +150,12 @@ def run(method: str = "hlop", benchmark: str = "pmnist", tasks: int = 10, epochs
     epochs = check_int("epochs", epochs, min_value=1)
     seed = check_int("seed", seed, min_value=0)
     checkpoint_every = check_int("checkpoint_every", checkpoint_every, min_value=0)
+    hlop_consolidation = check_int("hlop_consolidation", hlop_consolidation, min_value=0)
+    budget = 0.8 * available_memory()  # R (tasks x tasks float64) and one pixel permutation per task
+    if 8.0 * tasks * tasks + 8.0 * 784 * tasks > budget:
+        fit = int((math.sqrt(784.0 ** 2 + 4.0 * budget / 8.0) - 784.0) / 2.0)
+        raise ValueError(f"tasks={tasks}: the tasks x tasks accuracy matrix R and one pixel permutation per task "
+                         f"do not fit in the ~{budget / 2 ** 30:.3g} GiB of memory available; use at most ~{fit} tasks")
     if data is not None and not Path(data).is_dir():
         raise FileNotFoundError(f"--data {data} is not a directory; point it at the folder holding mnist/")
     out = ensure_out_dir(out)

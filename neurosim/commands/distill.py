@@ -71,9 +71,12 @@ def run(dataset: str = "fashion_mnist", teacher: str = "convnet", student: str =
     from neurosim.distill import KD_RECIPES, Trainer, make_objective, probe_shapes
     from neurosim.distill import distributed as dist_utils
     from neurosim.distill.trainer import LR_SCHEDULES
-    from neurosim.models import get_model
+    from neurosim.models import get_model, list_models
 
     check_choice("dataset", dataset, DATASETS)
+    for role, name in (("teacher", teacher), ("student", student)):
+        if name not in list_models():
+            raise ValueError(f"--{role}: unknown model {name!r}; valid names: {', '.join(list_models())}")
     check_choice("kd", kd, KD_RECIPES)
     check_int("epochs", epochs, min_value=1)
     check_int("teacher_epochs", teacher_epochs, min_value=0)

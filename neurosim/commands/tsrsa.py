@@ -48,6 +48,9 @@ DG_ORIENTATIONS = (0, 45, 90, 135)
 def _first_conv_channels(model) -> int:
     from torch import nn
 
+    shape = getattr(model, "in_shape", None)  # MLPs: the sample shape (C, H, W) they were built for
+    if shape is not None and len(shape) == 3:
+        return int(shape[0])
     for m in model.modules():
         if isinstance(m, nn.Conv2d):
             return m.in_channels
@@ -166,7 +169,20 @@ def recalibrate_batchnorm(model, x, steps: int = 1) -> None:
 
 
 def _input_size(model) -> int:
+    shape = getattr(model, "in_shape", None)
+    if shape is not None and len(shape) == 3 and shape[1] == shape[2]:
+        return int(shape[1])
     return int(getattr(model, "_tsrsa_input_size", 64))
+
+
+def _input_mismatch(spec: str, model, exc: RuntimeError) -> ValueError:
+    """The error for a model whose forward pass refused the stimuli (another input shape)."""
+    from neurosim.io.files import brief
+
+    c, s = _first_conv_channels(model), _input_size(model)
+    return ValueError(f"--model {spec}: the model does not take the stimuli tsrsa shows it, images of shape "
+                      f"({c}, {s}, {s}) [C, H, W] ({brief(exc)}); use a model built for square grey or RGB images "
+                      "(in_shape=(C, S, S) for an MLP, or a convolutional model)")
 
 
 def _scene_features(model, images, layers, steps=4):
@@ -295,21 +311,30 @@ def run(model: str = "lorafb_snet18", neural: str = "allen_2p_scenes", layers=No
     layers = list(layers) if layers else list(getattr(net, "feature_layers", ()))
     if not layers:
         raise ValueError(f"model {name!r} declares no feature_layers; pass --layers")
+    shape = getattr(net, "in_shape", None)
+    if shape is not None and (len(shape) != 3 or shape[1] != shape[2]):
+        raise ValueError(f"--model {model}: the model takes samples of shape {tuple(shape)}, but tsrsa shows it "
+                         "square images [C, S, S]; use an MLP built with in_shape=(C, S, S) or a convolutional model")
     areas, trials, desc, stim = _neural(neural, data, net)
     constant = "omit"
-    if neural == "allen_2p_scenes":
-        feats = _scene_features(net, stim, layers)
-    elif neural == "allen_dg":
-        feats = _dg_features(net, layers, 10, 10.0)
-    else:
-        from neurosim.data.stimuli import to_model_input
+    try:
+        if neural == "allen_2p_scenes":
+            feats = _scene_features(net, stim, layers)
+        elif neural == "allen_dg":
+            feats = _dg_features(net, layers, 10, 10.0)
+        else:
+            from neurosim.data.stimuli import to_model_input
 
-        size = _input_size(net)
-        x = to_model_input(stim, size=(size, size), channels=_first_conv_channels(net),
-                           scale=255.0 if stim.max() > 1.5 else 1.0)
-        if not trained:
-            recalibrate_batchnorm(net, x)
-        feats = {l: f[1:] for l, f in extract_features(net, x, layers, mode="continuous", chunk=16).items()}
+            size = _input_size(net)
+            x = to_model_input(stim, size=(size, size), channels=_first_conv_channels(net),
+                               scale=255.0 if stim.max() > 1.5 else 1.0)
+            if not trained:
+                recalibrate_batchnorm(net, x)
+            feats = {l: f[1:] for l, f in extract_features(net, x, layers, mode="continuous", chunk=16).items()}
+    except RuntimeError as exc:  # the model's forward pass: matrix/conv shapes that do not fit the stimuli
+        if not any(w in str(exc) for w in ("shape", "size", "channels", "dimension")):
+            raise
+        raise _input_mismatch(model, net, exc) from None
     dead = [l for l, f in feats.items() if np.all(f == f.flat[0])]
     for l in dead:
         feats.pop(l)

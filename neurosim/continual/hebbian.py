@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from neurosim._rng import torch_generator
-from neurosim._validation import check_choice, check_int, check_nonnegative, check_number, check_positive
+from neurosim._validation import check_choice, check_int, check_number, check_positive
 
 __all__ = ["HebbianParams", "HebbianSubspace", "hebbian_update", "orthonormal_basis", "principal_angles", "quantise"]
 
@@ -56,8 +56,8 @@ class HebbianParams:
     spiking_steps: float = 1000.0
 
     def __post_init__(self):
-        check_nonnegative("eta", self.eta)
-        check_int("iterations", self.iterations, min_value=0)
+        check_positive("eta", self.eta)  # eta = 0 or iterations = 0 would learn nothing, silently
+        check_int("iterations", self.iterations, min_value=1)
         check_positive("clamp", self.clamp)
         m = check_number("momentum", self.momentum)
         if not 0.0 <= m < 1.0:

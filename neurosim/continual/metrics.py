@@ -18,13 +18,21 @@ __all__ = ["accuracy_matrix_check", "average_accuracy", "backward_transfer", "fo
 
 
 def accuracy_matrix_check(R) -> np.ndarray:
-    """Validate ``R`` as a square float matrix with at least one task."""
+    """Validate ``R`` as a square float matrix with at least one task.
+
+    Entries on and below the diagonal must be finite; above it (``j > i``, never used) NaN
+    marks "not measured"; inf is refused everywhere.
+    """
     R = as_float_array("R", R, dtype=np.float64, ndim=2, finite=False)
     if R.shape[0] != R.shape[1]:
         raise ValueError(f"R must be square (tasks x tasks), got shape {R.shape}")
     if R.shape[0] < 1:
         raise ValueError("R must hold at least one task (task count >= 1)")
     T = R.shape[0]
+    if np.any(np.isinf(R)):
+        i, j = (int(v) for v in np.argwhere(np.isinf(R))[0])
+        raise ValueError(f"R contains inf (first at R[{i}, {j}] = {R[i, j]}); accuracies are finite numbers "
+                         "(only NaN may mark an unmeasured entry above the diagonal)")
     if not np.all(np.isfinite(R[np.tril_indices(T)])):
         raise ValueError("R contains NaN/inf on or below the diagonal; fill every R[i, j] with j <= i")
     return R

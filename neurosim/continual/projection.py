@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from neurosim._validation import check_choice
+from neurosim._validation import check_choice, check_int, check_memory
 
 __all__ = ["ProjLinear", "ProjConv2d", "project_rows", "projected_weight_grad", "orthogonal_complement"]
 
@@ -71,6 +71,32 @@ def projected_weight_grad(delta: torch.Tensor, x: torch.Tensor, Q: torch.Tensor 
     if comp:
         return (g @ C.T) @ C
     return g - (g @ Q.T) @ Q
+
+
+def _check_input(x, weight: torch.Tensor, name: str = "x") -> None:
+    """``x`` must be a finite floating tensor of the layer's dtype (``TypeError``/``ValueError`` naming it)."""
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}; convert with torch.as_tensor({name})")
+    if not torch.is_floating_point(x):
+        raise TypeError(f"{name} must be a floating tensor of the layer's dtype {weight.dtype}, got dtype {x.dtype}")
+    if x.dtype != weight.dtype and not torch.is_autocast_enabled(x.device.type):
+        raise TypeError(f"{name} has dtype {x.dtype} but the layer's weight is {weight.dtype}; convert with "
+                        f"{name}.to({weight.dtype}) or build the layer with dtype={x.dtype}")
+    if not bool(torch.isfinite(x).all()):
+        bad = ~torch.isfinite(x.detach())
+        first = tuple(int(i) for i in bad.nonzero()[0])
+        raise ValueError(f"{name} contains {int(bad.sum())} NaN/inf value(s) of {x.numel()} (the first at index "
+                         f"{first}); the layer output and its projected gradient would be NaN. Remove them before "
+                         f"the layer (e.g. torch.nan_to_num({name})) or find where they arise")
+
+
+def _check_sizes(names: tuple[str, str], n_in: int, n_out: int, per_weight: int, dtype) -> tuple[int, int]:
+    """Layer sizes as ints >= 1 whose weight (``n_out x n_in x per_weight``) fits in memory."""
+    n_in = check_int(names[0], n_in, min_value=1)
+    n_out = check_int(names[1], n_out, min_value=1)
+    item = torch.empty((), dtype=dtype if dtype is not None else torch.get_default_dtype()).element_size()
+    check_memory(f"{names[0]} x {names[1]}", n_in * n_out * per_weight, item, "the weight")
+    return n_in, n_out
 
 
 class _ProjLinearFn(torch.autograd.Function):
@@ -180,12 +206,19 @@ class ProjLinear(_ProjMixin, nn.Linear):
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, *, mode: str = "auto",
                  device=None, dtype=None):
+        in_features, out_features = _check_sizes(("in_features", "out_features"), in_features, out_features, 1, dtype)
         super().__init__(in_features, out_features, bias=bias, device=device, dtype=dtype)
         self._init_proj(in_features, mode)
 
     def forward(self, x: torch.Tensor, trace: torch.Tensor | None = None) -> torch.Tensor:
-        if trace is not None and trace.shape != x.shape:
-            raise ValueError(f"trace must have the shape of x {tuple(x.shape)}, got {tuple(trace.shape)}")
+        _check_input(x, self.weight)
+        if x.ndim < 1 or x.shape[-1] != self.in_features:
+            raise ValueError(f"x must have in_features={self.in_features} values in its last axis ([..., "
+                             f"{self.in_features}]), got shape {tuple(x.shape)}")
+        if trace is not None:
+            _check_input(trace, self.weight, "trace")
+            if trace.shape != x.shape:
+                raise ValueError(f"trace must have the shape of x {tuple(x.shape)}, got {tuple(trace.shape)}")
         x_grad = x if trace is None else trace
         if self.record_input:
             self._recorded = x_grad.detach().reshape(-1, self.in_features)
@@ -246,6 +279,12 @@ class ProjConv2d(_ProjMixin, nn.Conv2d):
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1,
                  bias: bool = True, *, mode: str = "auto", device=None, dtype=None):
+        ks = (kernel_size, kernel_size) if isinstance(kernel_size, int) else tuple(kernel_size)
+        per = 1
+        for k in ks:
+            per *= check_int("kernel_size", k, min_value=1)
+        in_channels, out_channels = _check_sizes(("in_channels", "out_channels"), in_channels, out_channels, per,
+                                                 dtype)
         super().__init__(in_channels, out_channels, kernel_size, stride=stride, padding=padding,
                          dilation=dilation, groups=1, bias=bias, device=device, dtype=dtype)
         if isinstance(self.padding, str):
@@ -259,8 +298,14 @@ class ProjConv2d(_ProjMixin, nn.Conv2d):
         return cols.transpose(1, 2).reshape(-1, cols.shape[1])
 
     def forward(self, x: torch.Tensor, trace: torch.Tensor | None = None) -> torch.Tensor:
-        if trace is not None and trace.shape != x.shape:
-            raise ValueError(f"trace must have the shape of x {tuple(x.shape)}, got {tuple(trace.shape)}")
+        _check_input(x, self.weight)
+        if x.ndim not in (4, 5) or x.shape[-3] != self.in_channels:
+            raise ValueError(f"x must be [B, C, H, W] or [T, B, C, H, W] with C = in_channels = {self.in_channels}, "
+                             f"got shape {tuple(x.shape)}")
+        if trace is not None:
+            _check_input(trace, self.weight, "trace")
+            if trace.shape != x.shape:
+                raise ValueError(f"trace must have the shape of x {tuple(x.shape)}, got {tuple(trace.shape)}")
         lead = None
         if x.ndim == 5:
             lead = x.shape[:2]

@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from neurosim._rng import as_generator
-from neurosim._validation import check_choice, check_int
+from neurosim._validation import check_choice, check_int, check_memory, check_nonnegative
 
 __all__ = ["make_digits", "load_embedded", "STROKES", "N_TRAIN", "N_TEST"]
 
@@ -117,10 +117,10 @@ def make_digits(n: int, rng=0, *, size: int = 28, jitter: float = 0.04,
     """
     n = check_int("n", n, min_value=0)
     size = check_int("size", size, min_value=12)
-    if jitter < 0:
-        raise ValueError(f"jitter must be >= 0, got {jitter}")
-    if noise < 0:
-        raise ValueError(f"noise must be >= 0, got {noise}")
+    jitter = check_nonnegative("jitter", jitter)
+    noise = check_nonnegative("noise", noise)
+    # per pixel: three float64 noise draws up front and the uint8 image (rendering goes in chunks)
+    check_memory("n", n * size * size, 25.0, f"{n} digit images of {size} x {size} with their noise")
     g = as_generator(rng)
     labels = np.arange(n, dtype=np.int64) % 10
     g.shuffle(labels)
@@ -170,5 +170,6 @@ def load_embedded(split: str = "train", n: int | None = None, seed: int = 0) -> 
     """
     check_choice("split", split, ("train", "test"))
     n = (N_TRAIN if split == "train" else N_TEST) if n is None else check_int("n", n, min_value=1)
-    ss = np.random.SeedSequence([int(seed), 0 if split == "train" else 1, 0x6E5])
+    seed = check_int("seed", seed, min_value=0)
+    ss = np.random.SeedSequence([seed, 0 if split == "train" else 1, 0x6E5])
     return make_digits(n, np.random.default_rng(ss))

@@ -18,14 +18,17 @@ from __future__ import annotations
 import numpy as np
 
 from neurosim._rng import as_generator
-from neurosim._validation import check_choice, check_int, check_positive, check_probability
+from neurosim._validation import check_choice, check_int, check_memory, check_positive, check_probability
 
 __all__ = ["to_unit", "rate_encode", "latency_encode"]
 
 
 def to_unit(images) -> np.ndarray:
-    """uint8 -> float in [0, 1]; float arrays are checked to lie in [0, 1]."""
+    """uint8 -> float in [0, 1]; float arrays are checked to lie in [0, 1] (at least one dimension)."""
     a = np.asarray(images)
+    if a.ndim == 0:
+        raise ValueError(f"images must be an array with at least one dimension, got a scalar ({images!r}); "
+                         "wrap a single pixel as np.array([x])")
     if a.dtype == np.uint8:
         return a.astype(np.float64) / 255.0
     if a.dtype.kind not in "fiu":
@@ -40,8 +43,10 @@ def rate_encode(images, n_steps: int, rng=None, gain: float = 1.0) -> np.ndarray
     """Bernoulli spikes ``[n_steps, *images.shape]`` (uint8)."""
     n_steps = check_int("n_steps", n_steps, min_value=1)
     gain = check_probability("gain", gain, open_low=True)
+    g = as_generator(rng)
     x = to_unit(images)
-    return (as_generator(rng).random((n_steps,) + x.shape) < gain * x).astype(np.uint8)
+    check_memory("n_steps", n_steps * x.size, 9.0, f"{n_steps} steps of {x.size} pixels")
+    return (g.random((n_steps,) + x.shape) < gain * x).astype(np.uint8)
 
 
 def latency_encode(images, n_steps: int, threshold: float = 0.01, mode: str = "linear",
@@ -52,6 +57,7 @@ def latency_encode(images, n_steps: int, threshold: float = 0.01, mode: str = "l
     check_choice("mode", mode, ("linear", "log"))
     tau = check_positive("tau", tau)
     x = to_unit(images)
+    check_memory("n_steps", n_steps * x.size, 1.0, f"{n_steps} steps of {x.size} pixels")
     fire = x > threshold
     if mode == "linear":
         t = np.rint((1.0 - x) * (n_steps - 1))

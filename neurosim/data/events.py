@@ -27,7 +27,8 @@ from pathlib import Path
 import numpy as np
 
 from neurosim._rng import as_generator
-from neurosim._validation import check_choice, check_int, check_nonnegative, check_positive
+from neurosim._validation import (check_choice, check_int, check_memory, check_nonnegative, check_number,
+                                  check_positive)
 from neurosim.io.files import CorruptFileError
 
 __all__ = [
@@ -41,13 +42,18 @@ _OVERFLOW_Y = 240
 _OVERFLOW_US = 8192
 
 
-def _nmnist_sensor(sensor_size) -> tuple[int, int]:
-    """(height, width) checked against what N-MNIST bytes can hold."""
+def _sensor(sensor_size) -> tuple[int, int]:
+    """(height, width) of a sensor, each an int >= 1."""
     try:
         h, w = sensor_size
     except (TypeError, ValueError):
         raise TypeError(f"sensor_size must be (height, width), got {sensor_size!r}") from None
-    h, w = check_int("sensor_size", h, min_value=1), check_int("sensor_size", w, min_value=1)
+    return check_int("sensor_size", h, min_value=1), check_int("sensor_size", w, min_value=1)
+
+
+def _nmnist_sensor(sensor_size) -> tuple[int, int]:
+    """(height, width) checked against what N-MNIST bytes can hold."""
+    h, w = _sensor(sensor_size)
     if h > _OVERFLOW_Y or w > 256:
         raise ValueError(f"sensor_size (h, w)={(h, w)} cannot be encoded in N-MNIST bytes: "
                          f"h must be <= {_OVERFLOW_Y} (y == {_OVERFLOW_Y} marks an overflow) and w <= 256")
@@ -107,7 +113,8 @@ def read_nmnist(path, sensor_size=NMNIST_SENSOR) -> np.ndarray:
 
     The bytes are validated as in :func:`decode_nmnist` (multiple of 5 bytes, events inside the
     ``sensor_size`` = (height, width) sensor, non-decreasing timestamps); a recording must
-    also hold at least one event.
+    also hold at least one event, and a file of zero bytes only (an unfinished download or
+    copy) is refused.
 
     Raises
     ------
@@ -125,6 +132,10 @@ def read_nmnist(path, sensor_size=NMNIST_SENSOR) -> np.ndarray:
     raw = path.read_bytes()
     if not raw:
         raise CorruptFileError(path, "is empty (0 bytes); an N-MNIST recording holds at least one event")
+    if not any(raw):
+        raise CorruptFileError(path, f"holds only zero bytes ({len(raw)}); a zero-filled file is an unfinished "
+                               "download or copy, not a recording (it would decode as identical events at "
+                               "x=0, y=0, t=0); fetch the file again")
     try:
         ev = decode_nmnist(raw, sensor_size)
     except ValueError as exc:
@@ -149,6 +160,35 @@ def encode_nmnist(events) -> bytes:
     return out.tobytes()
 
 
+def _as_events(events, sensor_size) -> np.ndarray:
+    """``events`` as a 1-D structured array with fields x, y, t, p inside the (h, w) sensor, p in {0, 1}."""
+    ev = np.asarray(events)
+    names = ev.dtype.names or ()
+    missing = [f for f in ("x", "y", "t", "p") if f not in names]
+    if missing:
+        raise TypeError(f"events must be a structured array with fields x, y, t, p (EVENT_DTYPE), got dtype "
+                        f"{ev.dtype} (missing {', '.join(missing)}); read them with read_nmnist or build "
+                        "np.zeros(n, dtype=EVENT_DTYPE)")
+    if ev.ndim != 1:
+        raise ValueError(f"events must be a 1-D array of events, got shape {ev.shape}")
+    for f in ("x", "y", "t", "p"):
+        if ev.dtype[f].kind not in "iuf" or (ev.dtype[f].kind == "f" and ev.size and
+                                              not np.all(np.isfinite(ev[f]))):
+            raise ValueError(f"events field {f!r} must hold finite numbers, got dtype {ev.dtype[f]}")
+    h, w = sensor_size
+    if ev.size:
+        out = (ev["x"] < 0) | (ev["x"] >= w) | (ev["y"] < 0) | (ev["y"] >= h)
+        if np.any(out):
+            i = int(np.flatnonzero(out)[0])
+            raise ValueError(f"events: {int(out.sum())} event(s) fall outside sensor_size (h, w)={(h, w)} (first: "
+                             f"event {i}, x={ev['x'][i]}, y={ev['y'][i]}; x must lie in [0, {w}), y in [0, {h}))")
+        bad_p = (ev["p"] != 0) & (ev["p"] != 1)
+        if np.any(bad_p):
+            i = int(np.flatnonzero(bad_p)[0])
+            raise ValueError(f"events: polarity p must be 0 (OFF) or 1 (ON), got p={ev['p'][i]} at event {i}")
+    return ev
+
+
 def events_to_frames(events, sensor_size=NMNIST_SENSOR, n_bins: int | None = None, bin_us: float | None = None,
                      t_start: float | None = None, t_end: float | None = None, polarity: str = "split",
                      binarize: bool = False) -> np.ndarray:
@@ -158,9 +198,13 @@ def events_to_frames(events, sensor_size=NMNIST_SENSOR, n_bins: int | None = Non
     or ``bin_us``. ``polarity``: "split" (P = 2: OFF, ON), "merge" (P = 1, both), "on"/"off"
     (P = 1). ``binarize`` maps counts > 0 to 1.
     """
-    ev = np.asarray(events)
-    h, w = (check_int("sensor_size", s, min_value=1) for s in sensor_size)
+    h, w = _sensor(sensor_size)
+    ev = _as_events(events, (h, w))
     check_choice("polarity", polarity, ("split", "merge", "on", "off"))
+    if t_start is not None:
+        t_start = check_number("t_start", t_start)
+    if t_end is not None:
+        t_end = check_number("t_end", t_end)
     if (n_bins is None) == (bin_us is None):
         raise ValueError("give exactly one of n_bins or bin_us")
     t0 = float(ev["t"].min()) if t_start is None and ev.size else float(t_start or 0.0)
@@ -174,11 +218,11 @@ def events_to_frames(events, sensor_size=NMNIST_SENSOR, n_bins: int | None = Non
         width = check_positive("bin_us", bin_us, unit="us")
         n_bins = int(np.ceil((t1 - t0) / width))
     n_pol = 2 if polarity == "split" else 1
+    check_memory("n_bins" if bin_us is None else "bin_us", n_bins * n_pol * h * w, 4.0,
+                 f"{n_bins} frames of {n_pol} x {h} x {w} float32")
     frames = np.zeros((n_bins, n_pol, h, w), np.float32)
     if ev.size == 0:
         return frames
-    if np.any(ev["x"] < 0) or np.any(ev["x"] >= w) or np.any(ev["y"] < 0) or np.any(ev["y"] >= h):
-        raise ValueError(f"event coordinates fall outside sensor_size (h, w)={sensor_size}")
     sel = (ev["t"] >= t0) & (ev["t"] < t1)
     if polarity == "on":
         sel &= ev["p"] == 1

@@ -238,6 +238,7 @@ def load_dataset(name: str, split: str = "train", root=None, *, limit: int | Non
     check_choice("split", split, SPLITS)
     if limit is not None:
         check_int("limit", limit, min_value=1)
+    seed = check_int("seed", seed, min_value=0)
     if name == "embedded":
         from neurosim.data.embedded import load_embedded
 

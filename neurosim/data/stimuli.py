@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from neurosim._validation import check_int, check_number, check_positive, check_probability
+from neurosim._validation import (as_float_array, check_int, check_memory, check_number, check_positive,
+                                  check_probability)
 
 __all__ = ["ALLEN_DRIFTING_GRATINGS", "drifting_grating", "resize_frames", "to_model_input"]
 
@@ -56,6 +57,9 @@ def drifting_grating(n_frames: int, *, size=(64, 64), direction_deg: float = 0.0
     theta = np.deg2rad(check_number("direction_deg", direction_deg))
     fs = check_positive("spatial_freq_cpd", spatial_freq_cpd, unit="cycles/degree")
     ft = check_number("temporal_freq_hz", temporal_freq_hz)
+    if ft < 0:
+        raise ValueError(f"temporal_freq_hz must be >= 0 Hz, got {temporal_freq_hz}; the drift direction is "
+                         "direction_deg (add 180 to it for the opposite drift)")
     fr = check_positive("frame_rate_hz", frame_rate_hz, unit="Hz")
     if deg_per_pixel is None:
         deg_per_pixel = check_positive("field_of_view_deg", field_of_view_deg, unit="degrees") / W
@@ -64,11 +68,14 @@ def drifting_grating(n_frames: int, *, size=(64, 64), direction_deg: float = 0.0
     m = check_number("mean_luminance", mean_luminance)
     if not (0.0 <= m * (1 - c) and m * (1 + c) <= 1.0):
         raise ValueError(f"mean_luminance {m} with contrast {c} leaves [0, 1]; lower one of them")
+    phase0 = np.deg2rad(check_number("phase_deg", phase_deg))
+    # the float64 phase and cosine plus the output: about 3 x 8 bytes per pixel and frame
+    check_memory("n_frames x size", n_frames * H * W, 24.0, "the grating movie")
     x = (np.arange(W) - (W - 1) / 2.0) * dpp
     y = ((H - 1) / 2.0 - np.arange(H)) * dpp
     u = x[None, :] * np.cos(theta) + y[:, None] * np.sin(theta)
     t = np.arange(n_frames) / fr
-    phase = 2 * np.pi * (fs * u[None] - ft * t[:, None, None]) + np.deg2rad(phase_deg)
+    phase = 2 * np.pi * (fs * u[None] - ft * t[:, None, None]) + phase0
     return (m * (1.0 + c * np.cos(phase))).astype(dtype)
 
 
@@ -93,13 +100,20 @@ def to_model_input(frames, *, size=None, channels: int = 3, scale: float = 1.0,
     ``scale`` = 255 for 8-bit images; the default mean/std (0.5, 0.5) are the UCF101
     normalisation of the LoRaFB-SNet training code.
     """
-    frames = np.asarray(frames, dtype=np.float32)
+    frames = as_float_array("frames", frames)
     if frames.ndim != 3:
         raise ValueError(f"frames must be grey [T, H, W], got shape {frames.shape}")
-    check_int("channels", channels, min_value=1)
-    check_positive("scale", scale)
-    check_positive("std", std)
-    if size is not None and tuple(size) != frames.shape[1:]:
-        frames = resize_frames(frames, size)
-    x = (frames / scale - mean) / std
+    channels = check_int("channels", channels, min_value=1)
+    scale = check_positive("scale", scale)
+    mean = check_number("mean", mean)
+    std = check_positive("std", std)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        frames = frames.astype(np.float32)
+        if size is not None and tuple(size) != frames.shape[1:]:
+            frames = resize_frames(frames, size)
+        x = (frames / scale - mean) / std
+    if not np.all(np.isfinite(x)):
+        raise ValueError(f"(frames / scale - mean) / std overflows float32 (|value| > 3.4e38) with "
+                         f"scale={scale}, mean={mean}, std={std}: std or scale is too small for these frames "
+                         "(or the frames too large); use std and scale of the order of the frame values")
     return np.ascontiguousarray(np.repeat(x[:, None], channels, axis=1), dtype=np.float32)

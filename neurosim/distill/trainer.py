@@ -38,7 +38,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from neurosim._validation import check_choice, check_int
+from neurosim._validation import check_choice, check_int, check_memory
 from neurosim.distill import distributed as dist_utils
 from neurosim.distill.losses import DistillObjective, make_objective
 from neurosim.io.checkpoint import load_checkpoint, save_checkpoint
@@ -295,30 +295,64 @@ class Trainer:
             for g, lr0 in zip(self.optimizer.param_groups, self._base_lrs):
                 g["lr"] = lr0 * f
 
-    def load_state_dict(self, state: dict) -> None:
-        if state.get("format") != CHECKPOINT_FORMAT:
-            raise ValueError(f"not a Trainer checkpoint (format {state.get('format')!r})")
+    def load_state_dict(self, state: dict, *, path=None) -> None:
+        """Continue from ``state`` (a :meth:`state_dict`, e.g. read from ``checkpoint.pt``).
+
+        ``path``: the file ``state`` was read from; every error then is a
+        :class:`~neurosim.io.CorruptFileError` naming it (without ``path``: a ``ValueError``).
+        Refused: anything that is not a Trainer checkpoint, one written with other settings
+        (seed, batch size, timesteps, schedule), student weights of another model and optimizer
+        state of another set of parameters.
+        """
+        from collections.abc import Mapping
+
+        from neurosim.io.checkpoint import load_module_state
+        from neurosim.io.files import CorruptFileError, brief
+
+        def fail(problem: str):
+            if path is not None:
+                raise CorruptFileError(path, problem)
+            raise ValueError(f"checkpoint {problem}")
+
+        if not isinstance(state, Mapping) or state.get("format") != CHECKPOINT_FORMAT:
+            got = f"format {state.get('format')!r}" if isinstance(state, Mapping) else f"a {type(state).__name__}"
+            fail(f"is not a Trainer checkpoint ({got}, expected format {CHECKPOINT_FORMAT!r}); resume only from "
+                 "the checkpoint.pt that a Trainer wrote in this out_dir, or start without resume")
+        missing = [k for k in ("config", "epoch", "student", "objective", "optimizer", "scheduler", "mask_generator",
+                               "torch_rng", "cuda_rng", "numpy_rng", "history") if k not in state]
+        if missing:
+            fail(f"is an incomplete Trainer checkpoint (missing {', '.join(missing)}); start without resume")
         cfg = state["config"]
         mine = self._config()
         if cfg != mine:
-            raise ValueError(f"checkpoint was written with {cfg}, this run uses {mine}; resume with the same "
-                             "settings or start a new out_dir")
-        self.student.load_state_dict(state["student"])
-        self.objective.load_state_dict(state["objective"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        if self.scheduler is not None and state["scheduler"] is not None:
-            self.scheduler.load_state_dict(state["scheduler"])
-        self.mask_generator.set_state(state["mask_generator"])
-        torch.set_rng_state(state["torch_rng"])
-        if state["cuda_rng"] and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(state["cuda_rng"])
-        s = state["numpy_rng"]
-        np.random.set_state((s[0], np.asarray(s[1], dtype=np.uint32), s[2], s[3], s[4]))
-        self.epoch = int(state["epoch"])
-        self.history = list(state["history"])
-        self._partial = state.get("partial")
-        p = self._partial
-        self.saved_at = {"epoch": self.epoch, "batch": p["batch"] if p else 0, "batches": p["batches"] if p else None}
+            fail(f"was written with {cfg}, this run uses {mine}; resume with the same settings or start a new "
+                 "out_dir")
+        load_module_state(self.student, state["student"], path=path, what="the student")
+        load_module_state(self.objective, state["objective"], path=path, what="the distillation objective")
+        for what, obj, key in (("optimizer", self.optimizer, "optimizer"),
+                               ("lr scheduler", self.scheduler, "scheduler")):
+            if obj is None or state[key] is None:
+                continue
+            try:
+                obj.load_state_dict(state[key])
+            except (ValueError, KeyError, TypeError, IndexError, RuntimeError) as exc:
+                fail(f"holds {what} state that does not fit this run's {what} (another model's or another "
+                     f"configuration's checkpoint?): {brief(exc)}")
+        try:
+            self.mask_generator.set_state(state["mask_generator"])
+            torch.set_rng_state(state["torch_rng"])
+            if state["cuda_rng"] and torch.cuda.is_available():
+                torch.cuda.set_rng_state_all(state["cuda_rng"])
+            s = state["numpy_rng"]
+            np.random.set_state((s[0], np.asarray(s[1], dtype=np.uint32), s[2], s[3], s[4]))
+            self.epoch = int(state["epoch"])
+            self.history = list(state["history"])
+            p = state.get("partial")
+            self.saved_at = {"epoch": self.epoch, "batch": p["batch"] if p else 0,
+                             "batches": p["batches"] if p else None}
+        except (ValueError, KeyError, TypeError, IndexError, RuntimeError) as exc:
+            fail(f"holds damaged random-generator or progress state ({brief(exc)}); start without resume")
+        self._partial = p
 
     def describe_checkpoint(self) -> Optional[str]:
         """``"checkpoint after epoch 2 of 5"`` or ``"checkpoint at epoch 3, batch 120 of 469"``
@@ -504,12 +538,16 @@ class Trainer:
             raise ValueError(f"train x has {len(x)} samples but y has {len(y)}")
         if len(x) < self.world:
             raise ValueError(f"{len(x)} training samples cannot be split over {self.world} processes")
+        if self.timesteps is not None:  # the repeated input and each layer's activations: T x B x sample floats
+            b = min(self.batch_size, len(x))
+            check_memory("timesteps x batch_size", self.timesteps * b, 4.0 * max(int(np.prod(x.shape[1:])), 1),
+                         f"a batch of {b} samples {tuple(x.shape[1:])} over {self.timesteps} time steps (float32)")
         self.check_compatible(x)
         if self.out_dir is not None and self.rank == 0:
             self.out_dir.mkdir(parents=True, exist_ok=True)
         dist_utils.barrier()
         if self.resume and self.checkpoint_path is not None and self.checkpoint_path.is_file():
-            self.load_state_dict(load_checkpoint(self.checkpoint_path, map_location="cpu"))
+            self.load_state_dict(load_checkpoint(self.checkpoint_path, map_location="cpu"), path=self.checkpoint_path)
             self.resumed = True
             self._write_metrics(rewrite=True)
         elif self.out_dir is not None and self.rank == 0:
