@@ -95,7 +95,7 @@ def _check_lif(res, kw):
     if kw.get("convention", "neurosim") != "neurosim" or x.ndim != 3 or x.shape[0] == 0:
         return None
     xs = x.detach().double().reshape(x.shape[0], -1).numpy()
-    S, _, v = naive_snn.lif_forward(xs, tau=kw["tau"], v_th=kw["v_th"], reset=kw["reset"])
+    S, _, v = naive_snn.lif_forward(xs, tau=kw["tau"], v_th=kw["v_th"], reset=kw["reset"] or "zero")
     got = spikes.detach().double().reshape(x.shape[0], -1).numpy()
     # float32 membranes: a spike may flip where h sits within float32 rounding of v_th
     flips = np.count_nonzero(got != S)
@@ -104,6 +104,29 @@ def _check_lif(res, kw):
     if flips > max(1, S.size // 50):
         return f"{flips} of {S.size} spikes differ from the naive loop"
     return None
+
+
+def _or_none(arg):
+    """``arg`` with ``None`` moved from the bad values to the valid ones (an option whose ``None``
+    documents "the convention's default")."""
+    return Arg(st.one_of(arg.valid, st.none()), arg.bad.filter(lambda b: b[1] is not None), arg.names)
+
+
+def _feature_ranks(arg):
+    """Layers take ``[T, B, ...]`` and encoders ``[B, ...]`` (any number of feature dimensions), and a
+    surrogate is elementwise: other ranks are legal too ("either"; a rank they refuse is a clear error)."""
+    return Arg(arg.valid, arg.bad.map(lambda b: (b[0], b[1], "either") if b[0].startswith("rank") else b))
+
+
+def _real_threshold(arg):
+    """``v_th`` is any finite number: a resetting neuron needs ``v_th > v_reset`` (an error otherwise),
+    with ``reset="none"`` any threshold is legal (as in spikingjelly, snntorch and norse) and the
+    spikes are checked against the naive loop. So 0 and negative thresholds are "either"."""
+    def relabel(b):
+        v = b[1]
+        legal = isinstance(v, float) and np.isfinite(v) and v <= 0
+        return (b[0], v, "either") if legal else b
+    return Arg(arg.valid, arg.bad.map(relabel), arg.names)
 
 
 def _snn_entries():
@@ -119,8 +142,7 @@ def _snn_entries():
             m = cls(**kw)
             out = m(x)
             return out
-        x = tensor(shape)  # [T, B, features...]: any number of feature dimensions is legal
-        x = Arg(x.valid, x.bad.map(lambda b: (b[0], b[1], "either") if b[0].startswith("rank") else b))
+        x = _feature_ranks(tensor(shape))  # [T, B, features...]: any number of feature dimensions is legal
         return Entry(f"snn.{name}", H1, lambda tmp: call_probes(
             f"{name}(...)(x)", call, {"x": x, **args},
             check=check or (lambda r, kw: _spikes_ok(r))))
@@ -129,9 +151,10 @@ def _snn_entries():
     return [
         Entry("snn.LIF", H1, lambda tmp: call_probes(  # noqa: E501
             "LIF(...)(x)", lif_call,
-            {"x": tensor(seq, dtypes=("float32", "float64")), "tau": pos(1.5, 10.0, allow_none=True),
+            {"x": _feature_ranks(tensor(seq, dtypes=("float32", "float64"))), "tau": pos(1.5, 10.0, allow_none=True),
              "convention": choice(("neurosim", "spikingjelly", "snntorch", "norse")),
-             "v_th": pos(0.5, 2.0, allow_none=True), "reset": choice(("zero", "subtract", "none"))},
+             "v_th": _real_threshold(pos(0.5, 2.0, allow_none=True)),
+             "reset": _or_none(choice(("zero", "subtract", "none")))},
             check=_check_lif)),
         Entry("snn.LIF (tau <= 1 per convention)", H1, lambda tmp: call_probes(
             "LIF(...)(x)", lif_call,
@@ -141,49 +164,61 @@ def _snn_entries():
                                                                             + [("1.0", 1.0, "either")])),
              "convention": Arg(st.sampled_from(["spikingjelly", "snntorch", "neurosim"]), None)},
             check=lambda r, kw: _spikes_ok(r))),
-        module_entry("LIFCell", S.LIFCell, {"tau": pos(1.5, 10.0)}, shape=st.tuples(st.integers(1, 3), st.integers(1, 5))),
+        module_entry("LIFCell", S.LIFCell, {"tau": pos(1.5, 10.0, allow_none=True)},
+                     shape=st.tuples(st.integers(1, 3), st.integers(1, 5))),
         module_entry("IF", S.IF, {"v_th": pos(0.5, 2.0, allow_none=True)}),
         module_entry("AdaptiveLIF", S.AdaptiveLIF, {"tau": pos(1.5, 10.0, allow_none=True), "tau_adapt": pos(1.5, 50.0),
                                                     "beta_adapt": nonneg(0.0, 3.0)}),
-        module_entry("CubaLIF", S.CubaLIF, {"tau": pos(1.5, 10.0), "tau_syn": pos(1.5, 10.0, allow_none=True)}),
+        module_entry("CubaLIF", S.CubaLIF, {"tau": pos(1.5, 10.0, allow_none=True),
+                                            "tau_syn": pos(1.5, 10.0, allow_none=True)}),
         module_entry("ParametricLIF", S.ParametricLIF, {"init_tau": pos(1.5, 10.0)}),
         module_entry("RecurrentLIF", S.RecurrentLIF, {"n": Arg(st.just(5), integer(5, 5, min_value=1).bad),
-                                                      "tau": pos(1.5, 10.0)},
+                                                      "tau": pos(1.5, 10.0, allow_none=True)},
                      shape=st.tuples(st.integers(1, 6), st.integers(1, 3), st.just(5))),
         module_entry("Izhikevich", S.Izhikevich, {"dt": pos(0.1, 1.0), "v_scale": pos(1.0, 20.0)}),
         Entry("snn.surrogates", H1, lambda tmp: st.sampled_from(surrogates).flatmap(lambda n: call_probes(
             f"{n}(p)(x)", lambda p, x, n=n: _surrogate_call(n, p, x),
             {"p": Arg(pos(0.5, 10.0).valid, pos(0.5, 10.0).bad, names=("p", "alpha", "slope", "sigma")),
-             "x": tensor(st.tuples(st.integers(1, 8)), lo=-2.0, hi=2.0)},
+             "x": _feature_ranks(_inf_ok(tensor(st.tuples(st.integers(1, 8)), lo=-2.0, hi=2.0)))},
             check=lambda r, kw: _check_surrogate(r)))),
         Entry("snn.get_surrogate", H1, lambda tmp: call_probes(
             "get_surrogate", S.get_surrogate, {"name": choice(("atan", "erf", "sigmoid", "gaussian"))})),
         Entry("snn.encoding.poisson", H1, lambda tmp: call_probes(
-            "poisson", S.poisson, {"x": tensor(st.tuples(st.integers(1, 3), st.integers(1, 4)), lo=0.0, hi=1.0),
+            "poisson", S.poisson, {"x": _feature_ranks(tensor(st.tuples(st.integers(1, 3), st.integers(1, 4)),
+                                                              lo=0.0, hi=1.0)),
                                    "T": integer(1, 6, min_value=1, huge=(10 ** 12,)), "max_rate": prob(0.1, 1.0)},
             check=lambda r, kw: _spikes_ok(r))),
         Entry("snn.encoding.latency", H1, lambda tmp: call_probes(
-            "latency", S.latency, {"x": tensor(st.tuples(st.integers(1, 3), st.integers(1, 4)), lo=0.0, hi=1.0),
+            "latency", S.latency, {"x": _feature_ranks(tensor(st.tuples(st.integers(1, 3), st.integers(1, 4)),
+                                                              lo=0.0, hi=1.0)),
                                    "T": integer(1, 6, min_value=1, huge=(10 ** 12,)), "tau": pos(0.5, 5.0),
                                    "method": choice(("linear", "log"))},
             check=lambda r, kw: _spikes_ok(r))),
         Entry("snn.encoding.delta", H1, lambda tmp: call_probes(
-            "delta", S.delta, {"x": tensor(st.tuples(st.integers(1, 5), st.integers(1, 4))),
+            "delta", S.delta, {"x": _feature_ranks(tensor(st.tuples(st.integers(1, 5), st.integers(1, 4)))),
                                "threshold": pos(0.01, 0.5), "off_spikes": boolean()})),
         Entry("snn.encoding.direct", H1, lambda tmp: call_probes(
-            "direct", S.direct, {"x": tensor(st.tuples(st.integers(1, 3), st.integers(1, 4))),
+            "direct", S.direct, {"x": _feature_ranks(tensor(st.tuples(st.integers(1, 3), st.integers(1, 4)))),
                                  "T": integer(1, 6, min_value=1, huge=(10 ** 12,))})),
         Entry("snn.BatchNorm2d", H1, lambda tmp: call_probes(
             "BatchNorm2d(C, eps, momentum)(x)", lambda x, num_features, eps, momentum:
             S.BatchNorm2d(num_features, eps=eps, momentum=momentum)(x),
             {"x": tensor(st.tuples(st.integers(2, 3), st.just(3), st.just(2), st.just(2)), lo=-1.0, hi=1.0),
              "num_features": Arg(st.just(3), integer(3, 3, min_value=1).bad), "eps": pos(1e-6, 1e-3),
-             "momentum": Arg(st.one_of(st.none(), st.floats(0.0, 0.5)), prob().bad)})),
+             "momentum": _or_none(prob(0.0, 0.5))})),
         Entry("snn.stats.measure_activity", H1, lambda tmp: call_probes(
             "measure_activity", lambda x, energy: _measure(x, energy),
             {"x": tensor(st.tuples(st.integers(1, 4), st.integers(1, 3), st.just(6))),
              "energy": choice(("fp32_45nm",))})),
     ]
+
+
+def _inf_ok(arg):
+    """A surrogate is elementwise and its values at +-inf are the exact limits (``H(inf) = 1``,
+    ``H(-inf) = 0``, every closed-form derivative -> 0): an infinite ``x`` is legal ("either"; the
+    check still asks for a 0/1 forward and a finite, non-negative gradient). NaN stays an error."""
+    return Arg(arg.valid, arg.bad.map(lambda b: (b[0], b[1], "either") if b[0].startswith(("inf in", "-inf in"))
+                                      else b))
 
 
 def _surrogate_call(name, p, x):

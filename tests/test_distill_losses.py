@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -249,3 +250,68 @@ def test_validation_errors():
         FeatureKD(2, 2)(torch.zeros(2, 2, 1, 2, 3, 3), torch.zeros(1, 2, 3, 3))
     with pytest.raises(ValueError, match="logits"):
         DistillObjective("mse")
+
+
+# -- fuzz census (issue 15) -------------------------------------------------------------------
+@pytest.mark.parametrize("labels", [[0, 1, 2, 9], [0, -1, 2, 3], [5, 0, 0, 0]])
+def test_labels_out_of_range_name_target(labels):
+    """Out-of-range labels crashed inside ``gather`` ("index 9 is out of bounds")."""
+    zs, zt = torch.randn(4, 5), torch.randn(4, 5)
+    y = torch.tensor(labels)
+    bad = [v for v in labels if not 0 <= v < 5]
+    from neurosim.distill.losses import soft_cross_entropy
+
+    with pytest.raises(ValueError, match=r"^target holds class labels outside \[0, 4\] \(logits has K = 5 classes\): "
+                       + re.escape(str(bad))):
+        soft_cross_entropy(zs, y)
+    for fn in (lambda: wsld_loss(zs, zt, y), lambda: wsld_weights(zs, zt, y),
+               lambda: make_objective("wsld")(zs, y, zt)):
+        with pytest.raises(ValueError, match="^target holds class labels outside"):
+            fn()
+
+
+def test_logits_and_target_errors_name_the_argument():
+    from neurosim.distill.losses import soft_cross_entropy
+
+    y = torch.tensor([0, 1, 2, 3])
+    with pytest.raises(TypeError, match=r"^logits must be a floating torch.Tensor \[B, K\], got dtype torch.int64"):
+        soft_cross_entropy(torch.ones(4, 5, dtype=torch.int64), y)
+    with pytest.raises(ValueError, match=r"^logits is empty"):
+        soft_cross_entropy(torch.ones(0, 5), y)
+    with pytest.raises(ValueError, match=r"^target \(class labels\) must have shape \[B\] = \(3,\) to match logits"):
+        soft_cross_entropy(torch.ones(3, 5), y)
+    with pytest.raises(ValueError, match=r"^target \(a soft target"):
+        soft_cross_entropy(torch.ones(4, 5), y.double())
+    with pytest.raises(TypeError, match=r"^target must be integer class labels"):
+        soft_cross_entropy(torch.ones(4, 5), y.bool())
+    with pytest.raises(TypeError, match=r"^target must be a torch.Tensor"):
+        soft_cross_entropy(torch.ones(4, 5), [0, 1, 2, 3])
+    for value in (float("nan"), float("inf"), -float("inf")):
+        z = torch.randn(4, 5)
+        z[2, 1] = value
+        with pytest.raises(ValueError, match=r"^student_logits contains 1 NaN/inf"):
+            kd_loss(z, torch.randn(4, 5))
+        with pytest.raises(ValueError, match=r"^teacher_logits contains 1 NaN/inf"):
+            wsld_loss(torch.randn(4, 5), z, y)
+    with pytest.raises(ValueError, match=r"^temperature=1e\+300 is too large"):
+        kd_loss(torch.randn(4, 5), torch.randn(4, 5), 1e300)
+    with pytest.raises(ValueError, match="temperature"):
+        DistillObjective("kd", temperature=1e200)
+    for fn in (lambda t: kd_loss(torch.randn(4, 5), torch.randn(4, 5), t),  # logits / 1e-300 were inf -> NaN
+               lambda t: wsld_loss(torch.randn(4, 5), torch.randn(4, 5), y, temperature=t)):
+        with pytest.raises(ValueError, match=r"^temperature=1e-300 is too small: \w+_logits / temperature overflows"):
+            fn(1e-300)
+        assert math.isfinite(fn(1e-3).item())  # small but representable temperatures still work
+
+
+@pytest.mark.parametrize("kw,exc,name", [
+    ({"batch": -6}, ValueError, "batch"), ({"batch": 0}, ValueError, "batch"), ({"batch": 1.5}, TypeError, "batch"),
+    ({"batch": "1.0"}, TypeError, "batch"), ({"channels": "1.0"}, TypeError, "channels"),
+    ({"channels": 0}, ValueError, "channels"), ({"batch": 10 ** 12}, ValueError, r"^batch \* channels: the mask"),
+    ({"channels": 10 ** 12}, ValueError, r"^batch \* channels: the mask"), ({"generator": 7}, TypeError, "generator"),
+])
+def test_blur_mask_arguments(kw, exc, name):
+    """Negative, float and string sizes crashed inside ``torch.rand``; 10**12 rows tried to allocate 16 TB."""
+    kw = {"batch": 2, "channels": 3, "lam": 0.5, **kw}
+    with pytest.raises(exc, match=name):
+        blur_mask(**kw)

@@ -126,3 +126,66 @@ def test_models_use_them_and_state_dicts_stay_torch_compatible():
     assert isinstance(m.features.bn1[0], nn.BatchNorm2d)  # NIR export / isinstance checks keep working
     sd = m.state_dict()
     assert "features.bn1.0.running_var" in sd and "features.conv1.0.weight" in sd
+
+
+@pytest.mark.parametrize("kw,exc,name", [
+    ({"num_features": 0}, ValueError, "num_features"), ({"num_features": 2.5}, TypeError, "num_features"),
+    ({"eps": object()}, TypeError, "eps"), ({"eps": 0.0}, ValueError, "eps"),
+    ({"momentum": float("inf")}, ValueError, "momentum"), ({"momentum": -1e-300}, ValueError, "momentum"),
+    ({"momentum": 1.5}, ValueError, "momentum"), ({"momentum": {"a": 1}}, TypeError, "momentum"),
+])
+def test_batchnorm_options_are_validated(kw, exc, name):
+    """momentum=inf and momentum<0 were accepted (running statistics inf/NaN); BatchNorm2d(0) and
+    eps=object() failed inside torch."""
+    kw = {"num_features": 3, **kw}
+    with pytest.raises(exc, match=name):
+        BatchNorm2d(**kw)
+
+
+@pytest.mark.parametrize("backend", ["auto", "torch"])
+def test_batchnorm_input_errors_name_x(backend):
+    bn = BatchNorm2d(3, backend=backend)
+    cases = [(torch.ones(2, 3, 2, 2).numpy(), TypeError, "x must be a torch.Tensor"),
+             (torch.ones(2, 3, 2, 2, dtype=torch.int64), TypeError, "x must be a floating-point tensor"),
+             (torch.ones(2, 3, 2, 2, dtype=torch.complex64), TypeError, "x must be a floating-point tensor"),
+             (torch.ones(2, 3, 2, 2, dtype=torch.float64), TypeError, "x has dtype torch.float64 but the layer"),
+             (torch.ones(2, 3, 4), ValueError, r"x must have shape \[N, C, H, W\]"),
+             (torch.ones(2, 4, 2, 2), ValueError, "x has 4 channels"),
+             (torch.ones(1, 3, 1, 1), ValueError, "x has one value per channel")]
+    for x, exc, msg in cases:
+        with pytest.raises(exc, match=msg):
+            bn(x)
+    y = bn.double()(torch.randn(2, 3, 2, 2, dtype=torch.float64))  # matching dtypes run
+    assert y.dtype == torch.float64
+    bn.eval()
+    assert bn(torch.randn(1, 3, 1, 1, dtype=torch.float64)).shape == (1, 3, 1, 1)  # running stats: 1 value is fine
+
+
+@pytest.mark.parametrize("backend", ["auto", "torch"])
+@pytest.mark.parametrize("kw", [{}, {"track_running_stats": False}, {"momentum": None}])
+@pytest.mark.parametrize("value", [float("nan"), float("inf")], ids=["nan", "inf"])
+def test_batchnorm_nonfinite_input_is_an_error(backend, kw, value):
+    """A NaN/inf in x made the batch statistics (the running ones and every output of its channel)
+    NaN without an error. Now an error, and the running statistics are left as they were."""
+    bn = BatchNorm2d(3, backend=backend, **kw)
+    x = torch.randn(4, 3, 5, 5)
+    x[2, 1, 3, 0] = value
+    with pytest.raises(ValueError, match=r"x contains 1 NaN/inf value\(s\) of 300"):
+        bn(x)
+    if bn.running_mean is not None:
+        assert torch.equal(bn.running_mean, torch.zeros(3)) and int(bn.num_batches_tracked) == 0
+    # finite, but deviations of 6e38 overflow float32 in the Numba kernel: torch's path takes over; the
+    # batch variance 9e76 cannot be stored as a float32 running variance (torch's would be inf)
+    big = torch.full((4, 3, 5, 5), 3e38)
+    big[0] = -3e38
+    ref = nn.BatchNorm2d(3, **kw)
+    if bn.running_mean is None:
+        torch.testing.assert_close(bn(big), ref(big), rtol=1e-6, atol=1e-6)
+    else:
+        with pytest.raises(ValueError, match=r"overflowed to NaN/inf although x is finite .*float64"):
+            bn(big)
+        assert not torch.isfinite(ref(big).sum() + ref.running_var.sum())  # torch: a silent inf
+    bn.eval()  # running statistics: an elementwise affine map, NaN stays in place (no batch statistics)
+    if bn.running_mean is not None:
+        y = bn(x)
+        assert torch.isfinite(y).sum() == 299 and not torch.isfinite(y[2, 1, 3, 0])

@@ -174,3 +174,65 @@ def test_finite_input_gives_the_same_results_on_both_paths():
         out.append((s, st.v, xr.grad))
     assert out[0][0].sum() > 0 and torch.equal(out[0][0], out[1][0])
     np.testing.assert_allclose(out[0][2].numpy(), out[1][2].numpy(), rtol=1e-5, atol=1e-6)
+
+
+# -- fuzz census (issue 15): parameters and inputs are checked at the boundary -----------------
+@pytest.mark.parametrize("kw,exc,name", [
+    ({"v_scale": float("inf")}, ValueError, "v_scale"), ({"v_scale": b"1"}, TypeError, "v_scale"),
+    ({"v_scale": 0.0}, ValueError, "v_scale"), ({"dt": float("inf")}, ValueError, "dt"),
+    ({"dt": -1.0}, ValueError, "dt"), ({"v0": float("nan")}, ValueError, "v0"),
+    ({"v0": "-65"}, TypeError, "v0"), ({"surrogate": 3}, TypeError, "surrogate"),
+])
+def test_izhikevich_options_are_validated(kw, exc, name):
+    """``v_scale=inf`` was accepted (every surrogate gradient 0); ``v_scale=b'1'`` crashed in a comparison."""
+    with pytest.raises(exc, match=name):
+        snn.Izhikevich(**kw)
+
+
+@pytest.mark.parametrize("make", [lambda: snn.Izhikevich(dt=1e300), lambda: snn.IzhikevichCell(dt=1e300)],
+                         ids=["Izhikevich", "IzhikevichCell"])
+def test_izhikevich_divergence_is_an_error_not_nan(make):
+    """A step of 1e300 ms overflows the Euler scheme: the state was NaN (spikes 0) without an error."""
+    x = torch.full((3, 2, 4), 5.0)
+    layer = make()
+    with pytest.raises(ValueError, match=r"overflowed to NaN/inf although x is finite .*dt = 1e\+300 ms"):
+        layer(x[0] if "Cell" in type(layer).__name__ else x)
+    s, st = snn.Izhikevich()(x)  # the default step stays finite
+    assert torch.isfinite(st.v).all() and torch.isfinite(st.u).all()
+
+
+@pytest.mark.parametrize("make", [lambda: snn.RecurrentLIF(4), lambda: snn.RecurrentLIFCell(4)],
+                         ids=["RecurrentLIF", "RecurrentLIFCell"])
+def test_recurrent_lif_dtype_mismatch_names_x(make):
+    layer = make()
+    x = torch.rand(3, 2, 4, dtype=torch.float64)
+    x = x[0] if "Cell" in type(layer).__name__ else x
+    with pytest.raises(TypeError, match=r"x has dtype torch.float64 but the recurrent weights are torch.float32"):
+        layer(x)
+    s, _ = layer.double()(x)  # after .double() the same input runs
+    assert s.dtype == torch.float64
+
+
+@pytest.mark.parametrize("sg", [snn.SuperSpike(0.5), snn.ATan(), snn.Gaussian()], ids=repr)
+@pytest.mark.parametrize("x", [np.ones(3), [0.5, -1.0], 1.0, torch.ones(2, dtype=torch.complex64)],
+                         ids=["numpy", "list", "float", "complex"])
+def test_surrogate_input_must_be_a_real_tensor(sg, x):
+    with pytest.raises(TypeError, match=r"^x must be a"):
+        sg(x)
+
+
+def test_surrogate_at_infinity_is_the_exact_limit():
+    """+-inf are legal for the elementwise surrogates: H(inf) = 1, H(-inf) = 0, derivative 0."""
+    x = torch.tensor([-float("inf"), -0.5, 0.0, float("inf")], requires_grad=True)
+    for sg in (snn.ATan(), snn.Sigmoid(), snn.FastSigmoid(), snn.Triangle(), snn.Gaussian(), snn.Erf()):
+        y = sg(x)
+        assert y.tolist() == [0.0, 0.0, 1.0, 1.0]
+        (g,) = torch.autograd.grad(y.sum(), x)
+        assert g[0] == 0 and g[3] == 0 and torch.all(g[1:3] > 0)
+
+
+def test_convention_must_be_a_name():
+    with pytest.raises(TypeError, match="convention must be a name"):
+        snn.LIF(2.0, convention={"a": 1})
+    with pytest.raises(KeyError, match="valid names"):
+        snn.LIF(2.0, convention="brian")

@@ -179,6 +179,37 @@ def test_encoders():
         snn.direct(x, 0)
 
 
+@pytest.mark.parametrize("encode", [lambda x: snn.direct(x, 3), lambda x: snn.poisson(x, 3),
+                                    lambda x: snn.latency(x, 3), lambda x: snn.delta(x)],
+                         ids=["direct", "poisson", "latency", "delta"])
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf")], ids=["nan", "inf", "-inf"])
+def test_encoders_refuse_nonfinite_x(encode, value):
+    """A NaN passed the [0, 1] range check of poisson/latency (NaN compares False) and direct/delta
+    repeated or differenced it without an error."""
+    x = torch.full((2, 3), 0.5)
+    x[1, 2] = value
+    with pytest.raises(ValueError, match=r"^x contains 1 NaN/inf value\(s\) of 6"):
+        encode(x)
+
+
+@pytest.mark.parametrize("encode", [lambda x, T: snn.poisson(x, T), lambda x, T: snn.latency(x, T)],
+                         ids=["poisson", "latency"])
+def test_encoders_refuse_a_T_that_cannot_fit_in_memory(encode):
+    """T = 10**12 tried to allocate 4 TB inside torch (RuntimeError from the allocator)."""
+    with pytest.raises(ValueError, match=r"^T: the \[T, 2, 3\] spike array needs .* use a smaller size"):
+        encode(torch.full((2, 3), 0.5), 10 ** 12)
+    assert snn.direct(torch.full((2, 3), 0.5), 10 ** 12).shape == (10 ** 12, 2, 3)  # a view: nothing allocated
+
+
+def test_latency_tau_is_validated_for_every_method():
+    """``tau`` is only used by ``method="log"``; a negative one was accepted silently with "linear"."""
+    x = torch.tensor([[1.0, 0.5]])
+    for method in ("linear", "log"):
+        with pytest.raises(ValueError, match="tau must be > 0"):
+            snn.latency(x, 4, method=method, tau=-0.3)
+    assert torch.equal(snn.latency(x, 4, tau=3.0), snn.latency(x, 4))  # "linear" ignores a valid tau
+
+
 # -- bad input -----------------------------------------------------------------------------------
 def test_bad_input_errors():
     lif = snn.LIF()

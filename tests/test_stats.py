@@ -98,3 +98,20 @@ def test_validation():
     mon = ActivityMonitor(nn.Linear(2, 2))
     with pytest.raises(ValueError, match="no forward pass"):
         mon.result()
+
+
+def test_measure_activity_input_errors_name_x():
+    """A float64 or int64 ``x`` for a float32 model crashed inside ``nn.Linear``; a wrong feature
+    size too. They are errors that name ``x`` (the model's failure stays the cause)."""
+    model = nn.Sequential(nn.Linear(6, 4), LIFLayer(2.0))
+    with pytest.raises(TypeError, match=r"x has dtype torch.float64 but the model's parameters are torch.float32"):
+        measure_activity(model, torch.ones(4, 3, 6, dtype=torch.float64))
+    with pytest.raises(TypeError, match=r"x has dtype torch.int64"):
+        measure_activity(model, torch.ones(4, 3, 6, dtype=torch.int64))
+    with pytest.raises(ValueError, match=r"x must be \[T, B, ...\]"):
+        measure_activity(model, torch.ones(6))
+    with pytest.raises(ValueError, match=r"model\(x\) failed for x of shape \(2, 1\)") as info:
+        measure_activity(model, torch.ones(2, 1))
+    assert isinstance(info.value.__cause__, RuntimeError)
+    st = measure_activity(model.double(), torch.ones(4, 3, 6, dtype=torch.float64))  # matching dtypes run
+    assert st.samples == 3 and st.timesteps == 4

@@ -40,13 +40,14 @@ optimizer must include them (``Trainer`` does) so that they train jointly with t
 """
 from __future__ import annotations
 
+import math
 from typing import Optional
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from neurosim._validation import check_nonnegative, check_positive, check_probability, check_int
+from neurosim._validation import check_int, check_memory, check_nonnegative, check_positive, check_probability
 
 __all__ = [
     "kd_loss", "wsld_weights", "wsld_loss", "soft_cross_entropy", "blur_mask",
@@ -59,24 +60,82 @@ KD_RECIPES = ("none", "kd", "wsld", "feature", "bkd", "bkd+wsld")
 
 
 def _check_logits(name, z, like=None):
-    if not isinstance(z, torch.Tensor) or not torch.is_floating_point(z):
+    if not isinstance(z, torch.Tensor):
         raise TypeError(f"{name} must be a floating torch.Tensor [B, K], got {type(z).__name__}")
+    if not torch.is_floating_point(z):
+        raise TypeError(f"{name} must be a floating torch.Tensor [B, K], got dtype {z.dtype}; convert it with "
+                        f"{name}.float()")
     if z.dim() != 2:
         raise ValueError(f"{name} must have shape [B, K], got {tuple(z.shape)}")
+    if z.numel() == 0:
+        raise ValueError(f"{name} is empty (shape {tuple(z.shape)}); it needs at least one sample and one class")
     if like is not None and z.shape != like.shape:
         raise ValueError(f"{name} has shape {tuple(z.shape)} but student_logits has {tuple(like.shape)}; "
                          "teacher and student must predict the same number of classes")
+    if not bool(torch.isfinite(z.detach()).all()):
+        bad = int((~torch.isfinite(z.detach())).sum())
+        raise ValueError(f"{name} contains {bad} NaN/inf value(s); the loss would be NaN. Find where they arise "
+                         "(a diverged model, an overflow in float16) before the loss")
+
+
+def _scaled(name: str, z: torch.Tensor, temperature: float) -> torch.Tensor:
+    """``z / temperature``, which must stay finite (a tiny temperature overflows the logits' dtype)."""
+    out = z / temperature
+    if not bool(torch.isfinite(out.detach()).all()):
+        raise ValueError(f"temperature={temperature:g} is too small: {name} / temperature overflows {z.dtype}; "
+                         "use a temperature of order 1-20")
+    return out
+
+
+def _check_temperature(temperature) -> float:
+    """``temperature``: finite, > 0, and small enough that the ``T^2`` loss scale is finite."""
+    t = check_positive("temperature", temperature)
+    if not math.isfinite(t * t):
+        raise ValueError(f"temperature={t:g} is too large: the loss is scaled by temperature^2, which overflows; "
+                         "use a temperature of order 1-20")
+    return t
+
+
+_INDEX_DTYPES = (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8)
+
+
+def _check_target(target, logits: torch.Tensor, name: str = "target", logits_name: str = "logits") -> bool:
+    """Validate class labels ``[B]`` (integers in ``[0, K)``) or a soft target ``[B, K]`` for ``logits``
+    ``[B, K]``; returns ``True`` for labels."""
+    if not isinstance(target, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor (class labels [B] or a soft target [B, K]), "
+                        f"got {type(target).__name__}")
+    b, k = logits.shape
+    if target.dtype in _INDEX_DTYPES:
+        if tuple(target.shape) != (b,):
+            raise ValueError(f"{name} (class labels) must have shape [B] = ({b},) to match {logits_name} of shape "
+                             f"{tuple(logits.shape)}, got {tuple(target.shape)}")
+        if target.numel():
+            lo, hi = int(target.min()), int(target.max())
+            if lo < 0 or hi >= k:
+                bad = target[(target < 0) | (target >= k)]
+                raise ValueError(f"{name} holds class labels outside [0, {k - 1}] ({logits_name} has K = {k} "
+                                 f"classes): {bad[:5].tolist()}{' ...' if bad.numel() > 5 else ''}; labels must be "
+                                 "class indices 0..K-1")
+        return True
+    if not target.is_floating_point():
+        raise TypeError(f"{name} must be integer class labels [B] or a floating soft target [B, K], "
+                        f"got dtype {target.dtype}")
+    if tuple(target.shape) != (b, k):
+        raise ValueError(f"{name} (a soft target, dtype {target.dtype}) must have the shape of {logits_name}, "
+                         f"{(b, k)}, got {tuple(target.shape)}; pass integer class labels [B] as a long tensor")
+    if not bool(torch.isfinite(target).all()):
+        raise ValueError(f"{name} (a soft target) contains NaN/inf values")
+    return False
 
 
 def soft_cross_entropy(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Per-sample cross-entropy ``-sum_k y_k log softmax(z)_k`` for index or soft targets; shape [B]."""
+    _check_logits("logits", logits)
+    labels = _check_target(target, logits)
     logp = F.log_softmax(logits, dim=-1)
-    if target.dtype in (torch.int64, torch.int32, torch.int16, torch.uint8):
-        if target.shape != logits.shape[:1]:
-            raise ValueError(f"target must have shape [B] = {tuple(logits.shape[:1])}, got {tuple(target.shape)}")
+    if labels:
         return -logp.gather(1, target.long().unsqueeze(1)).squeeze(1)
-    if target.shape != logits.shape:
-        raise ValueError(f"soft target must have shape {tuple(logits.shape)}, got {tuple(target.shape)}")
     return -(target * logp).sum(-1)
 
 
@@ -85,18 +144,20 @@ def kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperat
 
     The teacher logits are detached.
     """
-    temperature = check_positive("temperature", temperature)
+    temperature = _check_temperature(temperature)
     _check_logits("student_logits", student_logits)
     _check_logits("teacher_logits", teacher_logits, student_logits)
-    log_ps = F.log_softmax(student_logits / temperature, dim=-1)
-    log_pt = F.log_softmax(teacher_logits.detach() / temperature, dim=-1)
+    log_ps = F.log_softmax(_scaled("student_logits", student_logits, temperature), dim=-1)
+    log_pt = F.log_softmax(_scaled("teacher_logits", teacher_logits.detach(), temperature), dim=-1)
     kl = (log_pt.exp() * (log_pt - log_ps)).sum(-1)
-    return temperature ** 2 * kl.mean()
+    return temperature * temperature * kl.mean()
 
 
 def wsld_weights(student_logits: torch.Tensor, teacher_logits: torch.Tensor, target: torch.Tensor,
                  eps: float = 1e-7) -> torch.Tensor:
     """Per-sample WSLD weights ``w_i = 1 - exp(-max(0, CE_s,i / (CE_t,i + eps)))`` (no gradient)."""
+    _check_logits("student_logits", student_logits)
+    _check_logits("teacher_logits", teacher_logits, student_logits)
     with torch.no_grad():
         ce_s = soft_cross_entropy(student_logits.detach(), target)
         ce_t = soft_cross_entropy(teacher_logits.detach(), target)
@@ -106,13 +167,14 @@ def wsld_weights(student_logits: torch.Tensor, teacher_logits: torch.Tensor, tar
 def wsld_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, target: torch.Tensor,
               temperature: float = 2.0) -> torch.Tensor:
     """Weighted soft-label distillation (BKDSNN §3.2): ``T^2 * mean_i w_i * L_soft,i``."""
-    temperature = check_positive("temperature", temperature)
+    temperature = _check_temperature(temperature)
     _check_logits("student_logits", student_logits)
     _check_logits("teacher_logits", teacher_logits, student_logits)
-    pt = F.softmax(teacher_logits.detach() / temperature, dim=-1)
-    soft = -(pt * F.log_softmax(student_logits / temperature, dim=-1)).sum(-1)
+    _check_target(target, student_logits, logits_name="student_logits")
+    pt = F.softmax(_scaled("teacher_logits", teacher_logits.detach(), temperature), dim=-1)
+    soft = -(pt * F.log_softmax(_scaled("student_logits", student_logits, temperature), dim=-1)).sum(-1)
     w = wsld_weights(student_logits, teacher_logits, target)
-    return temperature ** 2 * (w * soft).mean()
+    return temperature * temperature * (w * soft).mean()
 
 
 def blur_mask(batch: int, channels: int, lam: float, generator: Optional[torch.Generator] = None, *,
@@ -123,7 +185,13 @@ def blur_mask(batch: int, channels: int, lam: float, generator: Optional[torch.G
     training draws the global batch's mask on every rank and keeps its own rows, so the result
     is independent of the number of processes).
     """
+    batch = check_int("batch", batch, min_value=1)
+    channels = check_int("channels", channels, min_value=1)
     lam = check_probability("lam", lam)
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
+    per_item = 5 + torch.empty((), dtype=dtype).element_size()  # float32 draws, bool compare, the mask
+    check_memory("batch * channels", batch * channels, per_item, "the mask")
     u = torch.rand(batch, channels, generator=generator, device="cpu" if generator is None else generator.device)
     m = (u >= lam).to(dtype)
     if rows is not None:
@@ -272,7 +340,7 @@ class DistillObjective(nn.Module):
         self.features = features
         self.feature_layers = tuple(feature_layers) if feature_layers is not None else None
         default_t = 4.0 if logits == "kd" else 2.0
-        self.temperature = check_positive("temperature", default_t if temperature is None else temperature)
+        self.temperature = _check_temperature(default_t if temperature is None else temperature)
         self.distill_weight = check_nonnegative("distill_weight", distill_weight)
         self.ce_weight = check_nonnegative("ce_weight", ce_weight)
         self.label_smoothing = check_probability("label_smoothing", label_smoothing)
@@ -284,6 +352,8 @@ class DistillObjective(nn.Module):
     def forward(self, student_logits, target, teacher_logits=None, student_feature=None, teacher_feature=None, *,
                 generator=None, rows=None, total=None):
         """Return ``(loss, parts)``; ``parts`` maps term names to detached float tensors."""
+        _check_logits("student_logits", student_logits)
+        _check_target(target, student_logits, logits_name="student_logits")
         parts = {}
         if target.dtype.is_floating_point:
             ce = soft_cross_entropy(student_logits, target).mean()

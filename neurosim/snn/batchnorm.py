@@ -24,7 +24,7 @@ import torch
 from torch import nn
 from torch.autograd.function import once_differentiable
 
-from neurosim._validation import check_choice
+from neurosim._validation import check_choice, check_int, check_positive, check_probability
 from neurosim.snn.fused import FLOAT_DTYPES, cached_empty
 
 __all__ = ["BatchNorm2d", "batch_norm_train", "why_not_fused"]
@@ -79,7 +79,8 @@ class _BatchNormTrain(torch.autograd.Function):
         s1, s2 = _sums(xa, k, xa, k, N, C, S)
         m1 = s1 / M
         mean = k + m1
-        var = np.maximum(s2 / M - m1 * m1, 0.0)
+        with np.errstate(invalid="ignore", over="ignore"):  # NaN/inf in x: BatchNorm2d.forward reports it
+            var = np.maximum(s2 / M - m1 * m1, 0.0)
         r = 1.0 / np.sqrt(var + float(eps))
         a = weight.detach().numpy() * r
         b = bias.detach().numpy() - mean * a
@@ -148,6 +149,10 @@ class BatchNorm2d(nn.BatchNorm2d):
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
                  track_running_stats: bool = True, device=None, dtype=None, backend: str = "auto"):
+        num_features = check_int("num_features", num_features, min_value=1)
+        eps = check_positive("eps", eps)
+        if momentum is not None:  # None: cumulative average
+            momentum = check_probability("momentum", momentum)
         super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype)
         self.backend = check_choice("backend", backend, ("auto", "torch"))
 
@@ -155,18 +160,67 @@ class BatchNorm2d(nn.BatchNorm2d):
         s = super().extra_repr()
         return s if self.backend == "auto" else f"{s}, backend='torch'"
 
+    def _check_input(self, x, batch_stats: bool) -> None:
+        """``x``: a real floating tensor ``[N, C, H, W]`` with ``num_features`` channels, in the dtype
+        of the layer's parameters, and (for batch statistics) more than one value per channel."""
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"x must be a torch.Tensor [N, C, H, W], got {type(x).__name__}")
+        if not x.is_floating_point():
+            raise TypeError(f"x must be a floating-point tensor, got dtype {x.dtype}; convert it with x.float()")
+        if x.ndim != 4:
+            raise ValueError(f"x must have shape [N, C, H, W] (4 dimensions), got shape {tuple(x.shape)}")
+        if x.shape[1] != self.num_features:
+            raise ValueError(f"x has {x.shape[1]} channels (shape {tuple(x.shape)}) but the layer has "
+                             f"num_features={self.num_features}")
+        ref = self.weight if self.weight is not None else self.running_mean
+        if ref is not None and x.dtype != ref.dtype:
+            raise TypeError(f"x has dtype {x.dtype} but the layer's parameters are {ref.dtype}; pass "
+                            f"x.to({ref.dtype}) or convert the layer with .to({x.dtype})")
+        if batch_stats and x.numel() and x.shape[0] * x.shape[2] * x.shape[3] < 2:
+            raise ValueError(f"x has one value per channel (shape {tuple(x.shape)}): batch statistics need more; "
+                             "use a larger batch or call .eval() to use the running statistics")
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         batch_stats = self.training or self.running_mean is None
-        if self.backend == "torch" or not batch_stats or why_not_fused(x):
-            return super().forward(x)  # also every wrong-rank input (torch's own error)
-        if x.shape[1] != self.num_features:
-            raise ValueError(f"expected {self.num_features} channels, got input of shape {tuple(x.shape)}")
-        y, mean, var = batch_norm_train(x, self.weight, self.bias, self.eps)
-        if self.training and self.track_running_stats:
-            with torch.no_grad():
-                self.num_batches_tracked.add_(1)
-                f = 1.0 / float(self.num_batches_tracked) if self.momentum is None else self.momentum
-                m = x.shape[0] * x.shape[2] * x.shape[3]
-                self.running_mean.mul_(1.0 - f).add_(mean.to(self.running_mean.dtype), alpha=f)
-                self.running_var.mul_(1.0 - f).add_(var.to(self.running_var.dtype) * (m / (m - 1)), alpha=f)
+        self._check_input(x, batch_stats)
+        if self.backend != "torch" and batch_stats and not why_not_fused(x):
+            y, mean, var = batch_norm_train(x, self.weight, self.bias, self.eps)
+            if bool(torch.isfinite(mean).all()) and bool(torch.isfinite(var).all()):
+                if self.training and self.track_running_stats:
+                    with torch.no_grad():
+                        self.num_batches_tracked.add_(1)
+                        f = 1.0 / float(self.num_batches_tracked) if self.momentum is None else self.momentum
+                        m = x.shape[0] * x.shape[2] * x.shape[3]
+                        self.running_mean.mul_(1.0 - f).add_(mean.to(self.running_mean.dtype), alpha=f)
+                        self.running_var.mul_(1.0 - f).add_(var.to(self.running_var.dtype) * (m / (m - 1)), alpha=f)
+                return y
+            # NaN/inf in x, or finite values whose deviations overflow float32 in the kernel (|x| above
+            # 1.7e38): torch's implementation copes with the latter unless the running variance overflows
+            # too; the check below names the cause
+        if not batch_stats:  # running statistics: an elementwise affine map (NaN in x stays where it is)
+            return super().forward(x)
+        track = self.training and self.track_running_stats and self.running_mean is not None
+        bufs = (self.running_mean, self.running_var, self.num_batches_tracked) if track else ()
+        saved = [b.clone() for b in bufs]
+        y = super().forward(x)
+        # batch statistics of a NaN/inf x are NaN: seen in the updated running statistics (C values)
+        # when they are tracked, else in the output
+        ok = all(bool(torch.isfinite(b).all()) for b in bufs[:2]) if bufs else bool(torch.isfinite(y).all())
+        if not ok:
+            with torch.no_grad():  # leave the running statistics as they were before the failed call
+                for buf, old in zip(bufs, saved):
+                    buf.copy_(old)
+            raise _nonfinite(x)
         return y
+
+
+def _nonfinite(x: torch.Tensor) -> ValueError:
+    """The error for a normalisation that produced NaN/inf: names NaN/inf in ``x``, else an overflow."""
+    xd = x.detach()
+    bad = int((~torch.isfinite(xd)).sum())
+    if bad:
+        return ValueError(f"x contains {bad} NaN/inf value(s) of {xd.numel()}; the batch statistics and the output "
+                          "would be NaN. Replace or remove them before the layer (e.g. torch.nan_to_num(x))")
+    return ValueError(f"the batch statistics or the output overflowed to NaN/inf although x is finite "
+                      f"(largest |x| = {float(xd.abs().max()):g} in {xd.dtype}): scale x down or compute in float64, "
+                      "and check the layer's weight, bias and running statistics for NaN/inf")

@@ -86,6 +86,9 @@ def get_convention(name: str) -> Convention:
     """Preset by name; ``KeyError`` lists the valid names."""
     if isinstance(name, Convention):
         return name
+    if not isinstance(name, str):
+        raise TypeError(f"convention must be a name ({', '.join(CONVENTIONS)}) or a Convention, "
+                        f"got {type(name).__name__}")
     if name not in CONVENTIONS:
         raise KeyError(f"unknown convention {name!r}; valid names: {', '.join(CONVENTIONS)}")
     return CONVENTIONS[name]

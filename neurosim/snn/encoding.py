@@ -17,7 +17,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from neurosim._validation import check_choice, check_int, check_positive
+from neurosim._validation import check_choice, check_int, check_memory, check_positive
 
 __all__ = ["direct", "repeat", "poisson", "latency", "delta",
            "DirectEncoder", "PoissonEncoder", "LatencyEncoder", "DeltaEncoder"]
@@ -30,6 +30,10 @@ def _check_tensor(x, name="x", min_ndim=1):
         raise TypeError(f"{name} must be a floating-point tensor, got dtype {x.dtype}; use {name}.float()")
     if x.ndim < min_ndim:
         raise ValueError(f"{name} must have at least {min_ndim} dimension(s), got shape {tuple(x.shape)}")
+    if not bool(torch.isfinite(x).all()):
+        bad = int((~torch.isfinite(x)).sum())
+        raise ValueError(f"{name} contains {bad} NaN/inf value(s) of {x.numel()}; replace or remove them before "
+                         f"encoding (e.g. torch.nan_to_num({name}))")
     return x
 
 
@@ -37,6 +41,13 @@ def _check_unit_range(x, name="x"):
     if x.numel() and (float(x.min()) < 0.0 or float(x.max()) > 1.0):
         raise ValueError(f"{name} must lie in [0, 1] (rescale it, e.g. x / x.max()), "
                          f"got range [{float(x.min()):g}, {float(x.max()):g}]")
+
+
+def _check_steps(T, x: torch.Tensor, per_item: int) -> int:
+    """``T`` >= 1 whose ``[T, *x.shape]`` output (``per_item`` bytes per element in all) fits in memory."""
+    T = check_int("T", T, min_value=1)
+    check_memory("T", T * x.numel(), per_item, f"the [T, {', '.join(map(str, x.shape))}] spike array")
+    return T
 
 
 def direct(x: torch.Tensor, T: int) -> torch.Tensor:
@@ -56,7 +67,7 @@ def poisson(x: torch.Tensor, T: int, *, generator: torch.Generator | None = None
     ``x`` in [0, 1]; ``max_rate`` in (0, 1] is the spike probability per step at ``x = 1``.
     """
     _check_tensor(x)
-    T = check_int("T", T, min_value=1)
+    T = _check_steps(T, x, 2 * x.element_size() + 1)  # uniform draws, comparison, spikes
     max_rate = check_positive("max_rate", max_rate)
     if max_rate > 1.0:
         raise ValueError(f"max_rate must be <= 1 (a probability per step), got {max_rate}")
@@ -71,8 +82,9 @@ def latency(x: torch.Tensor, T: int, *, method: str = "linear", tau: float = 1.0
             threshold: float = 0.01) -> torch.Tensor:
     """Time-to-first-spike code: one spike per element of ``x`` in [0, 1] (none below ``threshold``)."""
     _check_tensor(x)
-    T = check_int("T", T, min_value=1)
+    T = _check_steps(T, x, x.element_size() + 2)  # comparison, mask, spikes
     method = check_choice("method", method, ("linear", "log"))
+    tau = check_positive("tau", tau)  # used by "log" only, but a wrong value is an error either way
     threshold = check_positive("threshold", threshold)
     if threshold >= 1.0:
         raise ValueError(f"threshold must be < 1, got {threshold}")
@@ -80,7 +92,6 @@ def latency(x: torch.Tensor, T: int, *, method: str = "linear", tau: float = 1.0
     if method == "linear":
         t = torch.round((1.0 - x) * (T - 1))
     else:
-        tau = check_positive("tau", tau)
         safe = torch.clamp(x, min=threshold * (1 + 1e-6))
         t = torch.clamp(torch.round(tau * torch.log(safe / (safe - threshold))), max=T - 1)
     fires = x >= threshold

@@ -331,13 +331,25 @@ def measure_activity(model: nn.Module, x: torch.Tensor, *, energy="fp32_45nm", s
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
     mon = ActivityMonitor(model, energy=energy, spiking_types=spiking_types, time_major=time_major)
+    ref = next((p for p in model.parameters() if p.is_floating_point()), None)
+    if ref is not None and x.dtype != ref.dtype:
+        alt = f" or convert the model with model.to({x.dtype})" if x.is_floating_point() else ""
+        raise TypeError(f"x has dtype {x.dtype} but the model's parameters are {ref.dtype}; pass "
+                        f"x.to({ref.dtype}){alt}")
+    if mon.time_major and x.dim() < 2:
+        raise ValueError(f"x must be [T, B, ...] (time first) for a spiking model, got shape {tuple(x.shape)}")
     rs = None
     if reset:
         from neurosim.snn.containers import reset_states as rs
     if rs is not None:
         rs(model)
-    with torch.no_grad(), mon:
-        model(x)
-    if rs is not None:
-        rs(model)
+    try:
+        with torch.no_grad(), mon:
+            model(x)
+    except RuntimeError as exc:  # a shape torch cannot feed to the model: name x and keep the cause
+        raise ValueError(f"model(x) failed for x of shape {tuple(x.shape)} ({x.dtype}): {exc}; x must be the "
+                         "model's input ([T, B, ...] for a spiking model)") from exc
+    finally:
+        if rs is not None:
+            rs(model)
     return mon.result()

@@ -70,6 +70,10 @@ class Surrogate:
     kernel_id: int = -1
 
     def __call__(self, x: torch.Tensor, strict: bool = False) -> torch.Tensor:
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}; convert it with torch.as_tensor(x)")
+        if x.is_complex():
+            raise TypeError(f"x must be a real tensor, got dtype {x.dtype}")
         return _SpikeFunction.apply(x, self, bool(strict))
 
     def grad(self, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract

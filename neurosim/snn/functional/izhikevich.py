@@ -19,10 +19,11 @@ from typing import NamedTuple
 
 import torch
 
+from neurosim._validation import check_number, check_positive
 from neurosim.snn.functional.lif import _check_state
 from neurosim.snn.surrogate import ATan, Surrogate
 
-__all__ = ["IzhikevichSpec", "IzhikevichState", "izhikevich_step"]
+__all__ = ["IzhikevichSpec", "IzhikevichState", "izhikevich_step", "check_izhikevich_state"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,11 +42,15 @@ class IzhikevichSpec:
     surrogate: Surrogate = dataclasses.field(default_factory=ATan)
 
     def __post_init__(self):
-        for name in ("dt", "v_scale", "a"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+        units = {"dt": "ms", "v_scale": "mV", "a": "1/ms"}
+        for name in ("dt", "v_scale", "a"):  # finite and > 0
+            object.__setattr__(self, name, check_positive(name, getattr(self, name), unit=units[name]))
+        for name in ("b", "c", "d", "v_peak", "v0"):  # finite numbers
+            object.__setattr__(self, name, check_number(name, getattr(self, name)))
         if not self.c < self.v_peak:
             raise ValueError(f"c must be < v_peak (got c={self.c}, v_peak={self.v_peak})")
+        if not isinstance(self.surrogate, Surrogate):
+            raise TypeError(f"surrogate must be a Surrogate object, got {type(self.surrogate).__name__}")
 
     @classmethod
     def from_params(cls, params, dt: float = 1.0, **kwargs) -> "IzhikevichSpec":
@@ -85,3 +90,19 @@ def izhikevich_step(x: torch.Tensor, state: IzhikevichState | None, spec: Izhike
     v = sr * spec.c + (1.0 - sr) * v
     u = u + spec.d * sr
     return s, IzhikevichState(v, u)
+
+
+def check_izhikevich_state(state: IzhikevichState, x: torch.Tensor, spec: IzhikevichSpec) -> IzhikevichState:
+    """``ValueError`` when a run with finite input ``x`` left a NaN/inf state (Euler overflow).
+
+    The quadratic term diverges for a large input or a coarse step: ``v`` overflows to inf and the
+    reset ``s c + (1 - s) v`` turns it into NaN, after which every spike is meaningless.
+    """
+    if bool(torch.isfinite(state.v).all()) and bool(torch.isfinite(state.u).all()):
+        return state
+    xd = x.detach()
+    big = float(xd.abs().max()) if xd.numel() else 0.0
+    raise ValueError(f"the Izhikevich state overflowed to NaN/inf although x is finite (largest |x| = {big:g} in "
+                     f"{xd.dtype}, dt = {spec.dt:g} ms): the two half-step Euler scheme diverges; use dt <= 1 ms "
+                     "and scale x down (input currents of the 2003 model are about 0-20), and pass a finite "
+                     "state (or state=None)")

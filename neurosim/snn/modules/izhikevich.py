@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from torch import nn
 
-from neurosim.snn.functional.izhikevich import IzhikevichSpec, IzhikevichState, izhikevich_step
+from neurosim.snn.functional.izhikevich import (IzhikevichSpec, IzhikevichState, check_izhikevich_state,
+                                                izhikevich_step)
 from neurosim.snn.functional.lif import check_finite, check_step_input
 from neurosim.snn.modules.base import StatefulLayer, run_steps
 from neurosim.snn.surrogate import get_surrogate
@@ -35,14 +36,16 @@ class IzhikevichCell(_IzhOptions):
 
     def forward(self, x, state: IzhikevichState | None = None):  # noqa: D102
         check_finite(check_step_input(x))
-        return izhikevich_step(x, state, self.izh_spec)
+        s, state = izhikevich_step(x, state, self.izh_spec)
+        return s, check_izhikevich_state(state, x, self.izh_spec)
 
 
 class Izhikevich(_IzhOptions):
     """Sequence: ``forward(I[T, B, ...], state=None) -> (spikes, IzhikevichState)``."""
 
     def forward(self, x, state: IzhikevichState | None = None):  # noqa: D102
-        return run_steps(lambda xt, st: izhikevich_step(xt, st, self.izh_spec), x, state)
+        s, state = run_steps(lambda xt, st: izhikevich_step(xt, st, self.izh_spec), x, state)
+        return s, check_izhikevich_state(state, x, self.izh_spec)
 
 
 class IzhikevichLayer(StatefulLayer, Izhikevich):

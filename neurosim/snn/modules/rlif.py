@@ -44,6 +44,10 @@ class _RLIFOptions(_LIFOptions):
         """One step (used by the cell and the sequence)."""
         if x.shape[-1] != self.n:
             raise ValueError(f"x must have shape [B, {self.n}] per step (n={self.n}), got {tuple(x.shape)}")
+        w = self.recurrent.weight
+        if x.dtype != w.dtype:
+            raise TypeError(f"x has dtype {x.dtype} but the recurrent weights are {w.dtype}; pass x.to({w.dtype}) "
+                            f"or convert the layer with .to({x.dtype})")
         state = _check_state(state, x, self.spec, RecurrentLIFState)
         s_prev = state.s.detach() if self.detach_recurrent else state.s
         s, lst = lif_step(x + self.recurrent(s_prev), LIFState(state.v), self.spec)
