@@ -11,9 +11,13 @@ izhikevich  Izhikevich (2003) model, two-half-step scheme for any dt
 synapse     event-driven propagation: dense, CSR, CSR with integer delays (ring buffer)
 network     fused multi-step loop over a whole network (used by ``neurosim.sim``)
 normal      normal variates from raw bits of the caller's Generator (float32 Box-Muller)
-bptt        fused multi-step LIF forward/backward (BPTT) behind ``neurosim.snn.fused``
-            (row passes in ``bptt_rows``; ``vexp``: a float32 exp that LLVM vectorises;
-            ``omp``: runs them on PyTorch's OpenMP threads, bodies in ``omp_bodies``/``omp_f32``/``omp_f64``)
+bptt        fused multi-step LIF forward/backward (BPTT) behind ``neurosim.snn.fused``:
+            parameter slots and packer in ``bptt_layout``; forward rows in ``bptt_rows``;
+            surrogate table ``bptt_surrogates``, which generates ``bptt_sg_rows``; ``vexp``: a
+            float32 exp that LLVM vectorises
+blocks      runs block kernels (bptt, batchnorm) on threads: serial, thread pool, or an OpenMP
+            team (``omp``: a region of PyTorch's libgomp; ``omp_desc``, ``omp_bodies``,
+            ``omp_f32``/``omp_f64``)
 plasticity  Hebbian subspace rule (HLOP)
 reservoir   reservoir state updates and three-factor / FORCE readouts
 distance    RDM distances (``neurosim.rsa``)

@@ -22,7 +22,7 @@ then the ``S`` contiguous values), so that the hardware prefetchers see long con
   Q[c]``) over a range of rows, with per-channel coefficients in the data dtype.
 
 Sums over one row's ``S`` values are taken in the data dtype (vectorised), sums over rows in
-float64. Ranges of rows run on the worker threads of :func:`neurosim.kernels.bptt.run_blocks`
+float64. Ranges of rows run on the worker threads of :func:`neurosim.kernels.blocks.run_blocks`
 (the kernels release the GIL). The contiguous loops index slices, not the flat arrays: with a
 flat index Numba cannot prove it non-negative and tests for wraparound on every element, which
 kept these loops scalar (0.8 vs 0.18 ns per element). Reductions are reassociated (``fastmath`` reassoc/contract only, so
@@ -45,7 +45,7 @@ def bn_sums(a, ka, b, kb, C, S, out, work, n0, n1):
     """For rows ``n0 .. n1-1``: ``out[n, 0, c] = Σ_s (a − ka[c])`` and ``out[n, 1, c] = Σ_s (a −
     ka[c])(b − kb[c])`` over the ``S`` values of channel ``c`` in row ``n``. ``a``, ``b``: flat
     ``[N * C * S]``; ``ka``, ``kb``: ``[C]`` (data dtype); ``out``: float64 ``[N, 2, C]``;
-    ``work``: scratch (unused; :func:`~neurosim.kernels.bptt.run_blocks` passes one)."""
+    ``work``: scratch (unused; :func:`~neurosim.kernels.blocks.run_blocks` passes one)."""
     zero = ka[0] - ka[0]
     for n in range(n0, n1):
         for c in range(C):

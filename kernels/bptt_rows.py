@@ -1,10 +1,15 @@
-"""Row passes of the fused LIF kernels (:mod:`neurosim.kernels.bptt`): one time step of one block.
+"""Forward row passes of the fused LIF kernels (:mod:`neurosim.kernels.bptt`): one time step of one block.
 
 Each function handles one step of a block of contiguous neurons; the configuration branches
 sit outside the contiguous loops so that each loop is simple enough for LLVM to vectorise.
-``P`` and the flags are described in :mod:`neurosim.kernels.bptt`.
+``P`` and the codes are described in :mod:`neurosim.kernels.bptt_layout`; the backward's
+surrogate rows are generated into ``bptt_sg_rows.py`` from the table in ``bptt_surrogates.py``.
 
-Numba only (numpy + numba + neurosim.config).
+Written out on purpose (measured; ``tests/test_snn_fused.py`` checks that the copies agree):
+:func:`_fast_row` repeats its loop for each charge form, input scaling and store kind, and its
+charge expressions are those of :func:`_charge_row`.
+
+Numba only (numpy + numba + llvmlite + neurosim.config).
 """
 from __future__ import annotations
 
@@ -15,7 +20,9 @@ from numba.core import types
 from numba.extending import intrinsic, overload
 
 from neurosim.config import NJIT
-from neurosim.kernels.vexp import vexp
+from neurosim.kernels.bptt_layout import (FORM_NORSE, FORM_SNNTORCH, FORM_SPIKINGJELLY, P_LEAK, P_ONE, P_TAU,
+                                          P_TH_FIRE, P_V_JUMP, P_V_RESET, P_V_REST, P_V_TH, P_ZERO, RESET_NONE,
+                                          RESET_SUBTRACT, RESET_ZERO)
 
 # IEEE division (as in bptt.py): x / 0 -> inf like torch, and divisions vectorise
 _NJIT = dict(NJIT, error_model="numpy")
@@ -25,8 +32,8 @@ _NJIT = dict(NJIT, error_model="numpy")
 def _charge_row(xr, V, Hr, P, form, decay_input):
     """``Hr = charge(xr, V)`` for one step of one block."""
     n = V.shape[0]
-    tau, vr, kb, one, zero = P[0], P[3], P[4], P[7], P[8]
-    if form == 0:
+    tau, vr, kb, one, zero = P[P_TAU], P[P_V_REST], P[P_LEAK], P[P_ONE], P[P_ZERO]
+    if form == FORM_SPIKINGJELLY:
         if decay_input:
             for j in range(n):
                 v = V[j]
@@ -35,7 +42,7 @@ def _charge_row(xr, V, Hr, P, form, decay_input):
             for j in range(n):
                 v = V[j]
                 Hr[j] = v - (v - vr) / tau + xr[j]
-    elif form == 1:
+    elif form == FORM_SNNTORCH:
         if decay_input:
             a = one - kb
             if vr == zero:
@@ -51,7 +58,7 @@ def _charge_row(xr, V, Hr, P, form, decay_input):
             else:
                 for j in range(n):
                     Hr[j] = kb * (V[j] - vr) + vr + xr[j]
-    elif form == 2:
+    elif form == FORM_NORSE:
         if decay_input:
             for j in range(n):
                 v = V[j]
@@ -73,17 +80,18 @@ def _charge_row(xr, V, Hr, P, form, decay_input):
 
 @numba.njit(**_NJIT)
 def _fire_reset_row(Hr, Sr, V, P, strict, mode):
-    """Spikes ``Sr = H(Hr - v_th)`` and the next state ``V`` (mode 0 zero, 1 subtract, 2 keep h)."""
+    """Spikes ``Sr = H(Hr - v_th)`` and the next state ``V`` (``mode``: a reset code;
+    ``RESET_NONE`` keeps ``h``)."""
     n = V.shape[0]
-    th, vres, one, zero, sub = P[1], P[2], P[7], P[8], P[9]
+    th, vres, one, zero, sub = P[P_V_TH], P[P_V_RESET], P[P_ONE], P[P_ZERO], P[P_V_JUMP]
     if strict:
-        if mode == 0:
+        if mode == RESET_ZERO:
             for j in range(n):
                 h = Hr[j]
                 s = one if h > th else zero
                 Sr[j] = s
                 V[j] = s * vres + (one - s) * h
-        elif mode == 1:
+        elif mode == RESET_SUBTRACT:
             for j in range(n):
                 h = Hr[j]
                 s = one if h > th else zero
@@ -95,13 +103,13 @@ def _fire_reset_row(Hr, Sr, V, P, strict, mode):
                 Sr[j] = one if h > th else zero
                 V[j] = h
     else:
-        if mode == 0:
+        if mode == RESET_ZERO:
             for j in range(n):
                 h = Hr[j]
                 s = one if h >= th else zero
                 Sr[j] = s
                 V[j] = s * vres + (one - s) * h
-        elif mode == 1:
+        elif mode == RESET_SUBTRACT:
             for j in range(n):
                 h = Hr[j]
                 s = one if h >= th else zero
@@ -118,13 +126,13 @@ def _fire_reset_row(Hr, Sr, V, P, strict, mode):
 def _delay_row(V, Vin, R, P, strict, reset):
     """snntorch's delayed reset: ``R = H(V - v_th)`` (previous spike), ``Vin`` = membrane to charge."""
     n = V.shape[0]
-    th, vres, one, zero = P[1], P[2], P[7], P[8]
+    th, vres, one, zero = P[P_V_TH], P[P_V_RESET], P[P_ONE], P[P_ZERO]
     for j in range(n):
         v = V[j]
         fired = v > th if strict else v >= th
         r = one if fired else zero
         R[j] = r
-        if reset == 0:
+        if reset == RESET_ZERO:
             if vres == zero:
                 Vin[j] = (one - r) * v
             else:
@@ -139,101 +147,14 @@ def _step_block(xr, V, Hr, Sr, Vin, R, P, form, decay_input, strict, reset, rese
     if reset_delay:
         _delay_row(V, Vin, R, P, strict, reset)
         _charge_row(xr, Vin, Hr, P, form, decay_input)
-        if reset == 1:
-            sub = P[9]
+        if reset == RESET_SUBTRACT:
+            sub = P[P_V_JUMP]
             for j in range(Hr.shape[0]):
                 Hr[j] = Hr[j] - R[j] * sub
-        _fire_reset_row(Hr, Sr, V, P, strict, 2)
+        _fire_reset_row(Hr, Sr, V, P, strict, RESET_NONE)
     else:
         _charge_row(xr, V, Hr, P, form, decay_input)
         _fire_reset_row(Hr, Sr, V, P, strict, reset)
-
-
-@numba.njit(**_NJIT)
-def _bwd_row(Hr, gsr, G, gxr, Ghr, P, sid, c, dhdx, dhdv, keep):
-    """Surrogate and gradient of one step in one loop per surrogate: with ``g = sg(h - v_th)``,
-    ``s = H(h - v_th)``, ``dv/dh = c0 + c1 (1 - s) + (c2 - c3 h) g`` (``c`` from
-    :func:`_dvdh_coefs`): ``gh = gs g + G dv/dh``, ``gx = gh dh/dx``, ``G = gh dh/dv`` and, when
-    ``keep`` (or for the less common surrogates), ``Ghr = gh``."""
-    n = G.shape[0]
-    th, c1, c2, one, zero, thf = P[1], P[5], P[6], P[7], P[8], P[10]
-    k0, k1, k2, k3 = c[0], c[1], c[2], c[3]
-    if not keep and sid == 0:  # atan without the gh row
-        for j in range(n):
-            h = Hr[j]
-            ax = c1 * (h - th)
-            g = c2 / (one + ax * ax)
-            gh = gsr[j] * g + G[j] * (k0 + k1 * (zero if h >= thf else one) + (k2 - k3 * h) * g)
-            gxr[j] = gh * dhdx
-            G[j] = gh * dhdv
-    elif not keep and sid == 1:  # sigmoid without the gh row
-        for j in range(n):
-            h = Hr[j]
-            e = one / (one + vexp(-(c1 * (h - th))))
-            g = (one - e) * e * c1
-            gh = gsr[j] * g + G[j] * (k0 + k1 * (zero if h >= thf else one) + (k2 - k3 * h) * g)
-            gxr[j] = gh * dhdx
-            G[j] = gh * dhdv
-    elif sid == 0:
-        for j in range(n):
-            h = Hr[j]
-            ax = c1 * (h - th)
-            g = c2 / (one + ax * ax)
-            d = k0 + k1 * (zero if h >= thf else one) + (k2 - k3 * h) * g
-            gh = gsr[j] * g + G[j] * d
-            gxr[j] = gh * dhdx
-            G[j] = gh * dhdv
-            Ghr[j] = gh
-    elif sid == 1:
-        for j in range(n):
-            h = Hr[j]
-            e = one / (one + vexp(-(c1 * (h - th))))
-            g = (one - e) * e * c1
-            d = k0 + k1 * (zero if h >= thf else one) + (k2 - k3 * h) * g
-            gh = gsr[j] * g + G[j] * d
-            gxr[j] = gh * dhdx
-            G[j] = gh * dhdv
-            Ghr[j] = gh
-    elif sid == 2:
-        for j in range(n):
-            h = Hr[j]
-            e = c1 * abs(h - th) + one
-            g = one / (e * e)
-            d = k0 + k1 * (zero if h >= thf else one) + (k2 - k3 * h) * g
-            gh = gsr[j] * g + G[j] * d
-            gxr[j] = gh * dhdx
-            G[j] = gh * dhdv
-            Ghr[j] = gh
-    elif sid == 3:
-        for j in range(n):
-            h = Hr[j]
-            r = one - c1 * abs(h - th)
-            g = r * c1 if r > zero else zero
-            d = k0 + k1 * (zero if h >= thf else one) + (k2 - k3 * h) * g
-            gh = gsr[j] * g + G[j] * d
-            gxr[j] = gh * dhdx
-            G[j] = gh * dhdv
-            Ghr[j] = gh
-    elif sid == 4:
-        for j in range(n):
-            h = Hr[j]
-            u = h - th
-            g = vexp(-(u * u) * c1) * c2
-            d = k0 + k1 * (zero if h >= thf else one) + (k2 - k3 * h) * g
-            gh = gsr[j] * g + G[j] * d
-            gxr[j] = gh * dhdx
-            G[j] = gh * dhdv
-            Ghr[j] = gh
-    else:
-        for j in range(n):
-            h = Hr[j]
-            ax = c1 * (h - th)
-            g = vexp(-(ax * ax)) * c2
-            d = k0 + k1 * (zero if h >= thf else one) + (k2 - k3 * h) * g
-            gh = gsr[j] * g + G[j] * d
-            gxr[j] = gh * dhdx
-            G[j] = gh * dhdv
-            Ghr[j] = gh
 
 
 @numba.njit(**_NJIT)
@@ -242,18 +163,18 @@ def _dvdh_coefs(gmode, P):
     0 (no reset, delayed or detached subtract) -> 1; 1 (zero, detached) -> 1 - s;
     2 (zero) -> (1 - s) + (v_reset - h) g; 3 (subtract) -> 1 - (v_th - v_reset) g."""
     c = np.zeros(4, dtype=P.dtype)
-    one = P[7]
+    one = P[P_ONE]
     if gmode == 0:
         c[0] = one
     elif gmode == 1:
         c[1] = one
     elif gmode == 2:
         c[1] = one
-        c[2] = P[2]
+        c[2] = P[P_V_RESET]
         c[3] = one
     else:
         c[0] = one
-        c[2] = -P[9]
+        c[2] = -P[P_V_JUMP]
     return c
 
 
@@ -297,11 +218,12 @@ def _fast_row(xr, V, Hr, Sr, P, form, decay_input, reset, stream):
     inside one loop (a helper taking the flag) LLVM kept it scalar, 1.06 vs 0.25 ns per
     neuron-step in cache."""
     n = V.shape[0]
-    tau, vres, vr, kb, one, zero, sub, thf = P[0], P[2], P[3], P[4], P[7], P[8], P[9], P[10]
-    z = reset == 0
-    u = reset == 1
+    tau, vres, vr, kb = P[P_TAU], P[P_V_RESET], P[P_V_REST], P[P_LEAK]
+    one, zero, sub, thf = P[P_ONE], P[P_ZERO], P[P_V_JUMP], P[P_TH_FIRE]
+    z = reset == RESET_ZERO
+    u = reset == RESET_SUBTRACT
     if stream:
-        if form == 0:
+        if form == FORM_SPIKINGJELLY:
             if decay_input:
                 for j in range(n):
                     v = V[j]
@@ -336,7 +258,7 @@ def _fast_row(xr, V, Hr, Sr, P, form, decay_input, reset, stream):
                     _store_stream(Hr, j, h)
                     V[j] = (s * vres + (one - s) * h) if z else ((h - s * sub) if u else h)
         return
-    if form == 0:
+    if form == FORM_SPIKINGJELLY:
         if decay_input:
             for j in range(n):
                 v = V[j]
@@ -376,7 +298,7 @@ def _fast_row(xr, V, Hr, Sr, P, form, decay_input, reset, stream):
 def _pool_row(Sr, out, q0, W, P, tmp):
     """``out[q0 + ...]`` = 2x2 means of the row pairs in ``Sr`` (``len(Sr)`` a multiple of ``2 W``):
     vertical sums into ``tmp`` (``>= W``), then horizontal pairs (two short loops that vectorise)."""
-    quarter = P[7] / (P[7] + P[7] + P[7] + P[7])
+    quarter = P[P_ONE] / (P[P_ONE] + P[P_ONE] + P[P_ONE] + P[P_ONE])
     w2 = W // 2
     for p in range(Sr.shape[0] // (2 * W)):
         a0 = p * 2 * W
@@ -390,7 +312,7 @@ def _pool_row(Sr, out, q0, W, P, tmp):
 @numba.njit(**_NJIT)
 def _unpool_row(gp, q0, Gr, W, P, tmp):
     """``Gr`` = the pooled gradient ``gp[q0 + ...] / 4`` spread over each 2x2 window."""
-    quarter = P[7] / (P[7] + P[7] + P[7] + P[7])
+    quarter = P[P_ONE] / (P[P_ONE] + P[P_ONE] + P[P_ONE] + P[P_ONE])
     w2 = W // 2
     for p in range(Gr.shape[0] // (2 * W)):
         o = q0 + p * w2

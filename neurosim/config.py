@@ -9,6 +9,12 @@ Environment variables (read at import time):
 ``NEUROSIM_FASTMATH``      ``0`` (default); ``1`` allows reassociation (results may
                            differ in the last bits from the NumPy references).
 ``NEUROSIM_PARALLEL``      ``1`` (default) lets kernels use ``prange`` threads.
+``NEUROSIM_OMP``           ``1`` (default): the fused LIF kernels run their multi-threaded calls
+                           on PyTorch's OpenMP threads when PyTorch uses GNU OpenMP; ``0``:
+                           on neurosim's thread pool (the default of
+                           ``neurosim.snn.fused.FusedOptions.torch_threads``).
+``NEUROSIM_BUFFER_CACHE_MB`` MiB of freed large tensors kept for reuse by the fused CPU paths
+                           (default 256; ``0`` turns the cache off; ``neurosim.snn.buffers``).
 ``NUMBA_DISABLE_JIT``      honoured by Numba itself; the whole test suite passes with it.
 ``NEUROSIM_DEBUG``         ``0`` (default); ``1`` lets the command line show tracebacks of user
                            errors instead of ``error: ...`` lines.
@@ -19,7 +25,8 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["CACHE", "FASTMATH", "PARALLEL", "DEBUG", "RANK", "NJIT", "NJIT_PARALLEL", "env_flag"]
+__all__ = ["CACHE", "FASTMATH", "PARALLEL", "OMP", "BUFFER_CACHE_MB", "DEBUG", "RANK", "NJIT", "NJIT_PARALLEL",
+           "env_flag", "env_float"]
 
 
 def env_flag(name: str, default: bool) -> bool:
@@ -35,9 +42,25 @@ def env_flag(name: str, default: bool) -> bool:
     raise ValueError(f"environment variable {name}={raw!r} must be one of 1/0/true/false/yes/no")
 
 
+def env_float(name: str, default: float, minimum: float = 0.0) -> float:
+    """Read a number (at least ``minimum``) from the environment."""
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not value >= minimum or value == float("inf"):
+        raise ValueError(f"environment variable {name}={raw!r} must be a finite number >= {minimum:g}")
+    return value
+
+
 CACHE: bool = env_flag("NEUROSIM_NUMBA_CACHE", True)
 FASTMATH: bool = env_flag("NEUROSIM_FASTMATH", False)
 PARALLEL: bool = env_flag("NEUROSIM_PARALLEL", True)
+OMP: bool = env_flag("NEUROSIM_OMP", True)
+BUFFER_CACHE_MB: float = env_float("NEUROSIM_BUFFER_CACHE_MB", 256.0)
 DEBUG: bool = env_flag("NEUROSIM_DEBUG", False)
 _WORLD = int(os.environ.get("WORLD_SIZE", "1").strip() or 1)
 RANK: int = int(os.environ.get("RANK", "0").strip() or 0) if _WORLD > 1 else 0

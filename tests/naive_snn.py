@@ -11,7 +11,8 @@ import numpy as np
 
 
 def sg_grad(name: str, p: float, x: np.ndarray) -> np.ndarray:
-    """Closed-form surrogate derivatives (see neurosim.snn.surrogate's table)."""
+    """Closed-form surrogate derivatives (see neurosim.snn.surrogate's table), by registry name;
+    ``tests/test_snn_fused.py`` walks every registered surrogate through this function."""
     if name == "atan":
         return (p / 2) / (1 + (math.pi / 2 * p * x) ** 2)
     if name == "sigmoid":
@@ -25,7 +26,7 @@ def sg_grad(name: str, p: float, x: np.ndarray) -> np.ndarray:
         return np.exp(-x ** 2 / (2 * p * p)) / (math.sqrt(2 * math.pi) * p)
     if name == "erf":
         return p / math.sqrt(math.pi) * np.exp(-(p * x) ** 2)
-    raise KeyError(name)
+    raise KeyError(f"no naive closed form for surrogate {name!r}: add it to tests/naive_snn.py")
 
 
 def lif_forward(x, *, tau, v_th=1.0, v_reset=0.0, v_rest=0.0, reset="zero", decay_input=True,

@@ -142,7 +142,7 @@ def _same_training(ref, out):
 
 @pytest.mark.parametrize("target,k,mode", [
     ("neurosim.distill.trainer:reset_model_states", 5, "sleep"),  # between batches 5 and 6
-    ("neurosim.kernels.bptt:run_blocks", 40, "native"),           # inside a fused LIF kernel call
+    ("neurosim.kernels.blocks:run_blocks", 40, "native"),         # inside a fused LIF kernel call
     ("torch:save", 2, "after"),                                   # during the second checkpoint write
 ], ids=["between-batches", "in-kernel", "in-checkpoint-write"])
 def test_train_interrupt_keeps_checkpoint_and_resumes_exactly(tmp_path, train_reference, target, k, mode):
@@ -220,9 +220,9 @@ def test_demo_interrupt(tmp_path):
 def test_freeing_a_cached_buffer_runs_no_python_code():
     """A Python callback that runs while an array dies is where a pending Ctrl-C gets raised and
     lost ("Exception ignored in: <finalize object>"): the buffer cache must run none."""
-    from neurosim.snn import fused
+    from neurosim.snn import buffers
 
-    cache = fused._BufferCache(64 << 20)
+    cache = buffers.BufferCache(64 << 20)
     t = cache.empty((1 << 20,), torch.float32)
     calls = []
     sys.setprofile(lambda frame, event, arg: calls.append(frame.f_code.co_name) if event == "call" else None)

@@ -21,7 +21,6 @@ Bounds, and why:
 from __future__ import annotations
 
 import math
-from unittest import mock
 
 import numba
 import numpy as np
@@ -263,8 +262,7 @@ def test_lif_bptt_forward_backward(T, B, N, dtype, reset, decay_input, strict, d
     gv = rng.normal(size=(B, N))
     spec = LIFSpec(tau=tau, v_th=v_th, v_reset=v_reset, v_rest=v_rest, reset=reset, decay_input=decay_input,
                    strict=strict, detach_reset=detach, surrogate=sg)
-    with mock.patch.object(fused, "BLOCK", block), mock.patch.object(fused, "STORE_MEMBRANE", store), \
-            mock.patch.object(fused, "PARALLEL_MIN_STEPS", 0):
+    with fused.fused_options(block=block, store_membrane=store, parallel_min_steps=0):
         xr = torch.tensor(x, requires_grad=True)
         vr = torch.tensor(v0, requires_grad=True) if use_v0 else None
         s, vT = fused.lif_fused(xr, vr, spec)

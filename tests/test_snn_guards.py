@@ -88,10 +88,10 @@ VALUES = [float("nan"), float("inf"), float("-inf")]
 
 
 @pytest.fixture
-def many_blocks(monkeypatch):
+def many_blocks():
     """Blocks of 16 neurons on every worker thread (the OpenMP team when available)."""
-    monkeypatch.setattr(fused, "BLOCK", 16)
-    monkeypatch.setattr(fused, "PARALLEL_MIN_STEPS", 0)
+    with fused.fused_options(block=16, parallel_min_steps=0):
+        yield
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])

@@ -7,7 +7,7 @@ over the data in memory order for the statistics and one for the normalisation, 
 backward one pass for the sums (which are ``dβ`` and ``dγ``) and one for ``dx``, rows split
 over the worker threads (twice as fast as the earlier channel-at-a-time kernels on the
 training ConvNet's ``[512, 32, 28, 28]``: forward 8-10 vs 17-19 ms, backward 12-15 vs 20-26
-ms); outputs come from the buffer cache of :mod:`neurosim.snn.fused` (fresh 50 MB tensors cost
+ms); outputs come from the buffer cache of :mod:`neurosim.snn.buffers` (fresh 50 MB tensors cost
 more in page faults than the kernels take). Every other case (eval mode, other devices and
 dtypes, channels-last input, a single value per channel) is ``torch.nn.BatchNorm2d.forward``. Values agree with torch to float
 rounding (``tests/test_snn_batchnorm.py``).
@@ -25,7 +25,7 @@ from torch import nn
 from torch.autograd.function import once_differentiable
 
 from neurosim._validation import check_choice, check_int, check_positive, check_probability
-from neurosim.snn.fused import FLOAT_DTYPES, cached_empty
+from neurosim.snn.buffers import FLOAT_DTYPES, cached_empty
 
 __all__ = ["BatchNorm2d", "batch_norm_train", "why_not_fused"]
 
@@ -47,7 +47,7 @@ def why_not_fused(x: torch.Tensor) -> str:
 
 def _run(kernel, N, *args):
     """Run ``kernel(*args, work, n0, n1)`` over the ``N`` rows on the worker threads."""
-    from neurosim.kernels.bptt import run_blocks
+    from neurosim.kernels.blocks import run_blocks
 
     run_blocks(kernel, N, 1, *args)
 

@@ -19,7 +19,7 @@ from torch import nn
 from torch.autograd.function import once_differentiable
 
 from neurosim._validation import check_choice
-from neurosim.snn.fused import FLOAT_DTYPES, cached_empty
+from neurosim.snn.buffers import FLOAT_DTYPES, cached_empty
 
 __all__ = ["Conv2d", "SMALL_MAX", "why_not_small"]
 

@@ -26,8 +26,9 @@ triangle is ``alpha * relu(1 - |x|)``; norse 1.1.0's SuperSpike backward ignores
 computes ``1 / (|x| + 1)^2`` (= ``SuperSpike(alpha=1.0)``), which the ``"norse"`` convention
 preset reproduces (see :mod:`neurosim.snn.conventions`).
 
-Every surrogate exposes ``kernel_id`` and ``kernel_param`` so the fused Numba path
-(``kernels/bptt.py``) evaluates exactly the same closed form.
+Every surrogate exposes ``kernel_id`` and ``kernel_param`` so the fused Numba path evaluates
+exactly the same closed form: the ids, constants and kernel code come from the surrogate table
+``kernels/bptt_surrogates.py`` (``-1``: no kernel form, the torch loop runs).
 """
 from __future__ import annotations
 
@@ -36,6 +37,7 @@ import math
 import torch
 
 from neurosim._validation import check_positive
+from neurosim.kernels.bptt_surrogates import KERNEL_IDS
 
 __all__ = [
     "Surrogate", "ATan", "Sigmoid", "FastSigmoid", "SuperSpike", "Triangle", "Gaussian", "Erf",
@@ -107,7 +109,7 @@ class ATan(Surrogate):
     """Arc-tangent surrogate (spikingjelly/snntorch default, ``alpha=2``)."""
 
     name = "atan"
-    kernel_id = 0
+    kernel_id = KERNEL_IDS["atan"]
 
     def __init__(self, alpha: float = 2.0):
         self.alpha = check_positive("alpha", alpha)
@@ -125,7 +127,7 @@ class Sigmoid(Surrogate):
     """Logistic surrogate ``sig(alpha x)`` (spikingjelly default ``alpha=4``)."""
 
     name = "sigmoid"
-    kernel_id = 1
+    kernel_id = KERNEL_IDS["sigmoid"]
 
     def __init__(self, alpha: float = 4.0):
         self.alpha = check_positive("alpha", alpha)
@@ -142,7 +144,7 @@ class FastSigmoid(Surrogate):
     """Fast sigmoid ``x / (1 + slope |x|)`` (snntorch ``fast_sigmoid``, default ``slope=25``)."""
 
     name = "fast_sigmoid"
-    kernel_id = 2
+    kernel_id = KERNEL_IDS["fast_sigmoid"]
     _param_name = "slope"
 
     def __init__(self, slope: float = 25.0):
@@ -180,7 +182,7 @@ class Triangle(Surrogate):
     """
 
     name = "triangle"
-    kernel_id = 3
+    kernel_id = KERNEL_IDS["triangle"]
 
     def __init__(self, alpha: float = 1.0):
         self.alpha = check_positive("alpha", alpha)
@@ -198,7 +200,7 @@ class Gaussian(Surrogate):
     """Gaussian derivative ``N(x; 0, sigma^2)`` (primitive: the normal CDF), default ``sigma=0.5``."""
 
     name = "gaussian"
-    kernel_id = 4
+    kernel_id = KERNEL_IDS["gaussian"]
     _param_name = "sigma"
 
     def __init__(self, sigma: float = 0.5):
@@ -216,7 +218,7 @@ class Erf(Surrogate):
     """Error-function surrogate ``erfc(-alpha x) / 2`` (spikingjelly ``Erf``, default ``alpha=2``)."""
 
     name = "erf"
-    kernel_id = 5
+    kernel_id = KERNEL_IDS["erf"]
 
     def __init__(self, alpha: float = 2.0):
         self.alpha = check_positive("alpha", alpha)

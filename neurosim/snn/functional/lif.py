@@ -388,22 +388,17 @@ def lif_run(xs: torch.Tensor, state: LIFState | None, spec: LIFSpec, backend: st
     infinite value in ``xs`` (or the state) raises ``ValueError`` on either path.
     """
     check_sequence(xs, "x")
-    fresh = state is None
-    state = _check_state(state, xs[0], spec) if not fresh else None
     if backend not in ("torch", "auto", "fused"):
         raise ValueError(f"backend must be one of 'auto', 'torch', 'fused'; got {backend!r}")
     if backend != "torch":
-        from neurosim.snn import fused
+        from neurosim.snn.fused import dispatch
 
-        if fused.supports(xs, spec, k):  # a fresh state (v_rest) is not materialised
-            spikes, v = fused.run_checked(xs, None if fresh else state.v, spec, k)
-            return spikes, LIFState(v)
-        if backend == "fused":
-            raise ValueError(f"the fused kernel does not support this input/spec ({fused.why_not(xs, spec, k)}); "
-                             "use backend='auto' or 'torch'")
-    v0 = None if state is None else state.v
-    if state is None:
-        state = _check_state(None, xs[0], spec)
+        fused = dispatch(xs, state, spec, backend, k)  # a fresh state (v_rest) is not materialised
+        if fused is not None:
+            return fused
+    fresh = state is None
+    state = _check_state(state, xs[0], spec)
+    v0 = None if fresh else state.v
     out = []
     for x in xs:
         s, state = lif_step(x, state, spec, k)

@@ -15,8 +15,8 @@ import torch
 from torch import nn
 
 from neurosim.snn.conventions import resolve_lif_spec
-from neurosim.snn.functional.lif import (LIFSpec, LIFState, _check_state, check_finite, check_sequence,
-                                         check_step_input, lif_run, lif_step)
+from neurosim.snn.functional.lif import (LIFSpec, LIFState, check_finite, check_sequence, check_step_input,
+                                         lif_run, lif_step)
 from neurosim.snn.modules.base import StatefulLayer
 
 __all__ = ["LIFCell", "LIF", "LIFLayer", "LIFAvgPool", "LIFAvgPoolLayer"]
@@ -109,14 +109,11 @@ class LIF(_LIFOptions):
         if int(steps) < 1:
             raise ValueError(f"steps must be >= 1, got {steps}")
         if self.backend != "torch":
-            from neurosim.snn import fused
+            from neurosim.snn.fused import dispatch
 
-            xs = x.unsqueeze(0)
-            reason = fused.why_not(xs, self.spec) or (fused.why_not_pool(xs) if self._pool else "")
-            if not reason:
-                v0 = None if state is None else _check_state(state, x, self.spec).v
-                out, v = fused.run_checked(x, v0, self.spec, pool=self._pool, steps=int(steps))
-                return out, LIFState(v)
+            fused = dispatch(x, state, self.spec, self.backend, pool=self._pool, steps=int(steps))
+            if fused is not None:
+                return fused
         seq_forward = LIFAvgPool.forward if self._pool else LIF.forward  # not the stateful wrapper
         return seq_forward(self, x.unsqueeze(0).expand(int(steps), *x.shape), state)
 
@@ -154,16 +151,11 @@ class LIFAvgPool(LIF):
         if x.ndim < 4:
             raise ValueError(f"LIFAvgPool needs x of shape [T, B, ..., H, W], got {tuple(x.shape)}")
         if self.backend != "torch":
-            from neurosim.snn import fused
+            from neurosim.snn.fused import dispatch
 
-            reason = fused.why_not(x, self.spec) or fused.why_not_pool(x)
-            if not reason:
-                v0 = None if state is None else _check_state(state, x[0], self.spec).v
-                pooled, v = fused.run_checked(x, v0, self.spec, pool=True)
-                return pooled, LIFState(v)
-            if self.backend == "fused":
-                raise ValueError(f"the fused kernel does not support this input/spec ({reason}); "
-                                 "use backend='auto' or 'torch'")
+            fused = dispatch(x, state, self.spec, self.backend, pool=True)
+            if fused is not None:
+                return fused
         s, st = lif_run(x, state, self.spec, backend=self.backend)
         h, w = x.shape[-2:]
         pooled = torch.nn.functional.avg_pool2d(s.reshape(-1, 1, h, w), 2)
