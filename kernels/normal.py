@@ -23,7 +23,7 @@ from the bits of ``float32(m + 1)`` through an int32 view of a scratch array (no
 Numba's Python dialect).
 
 Blocks have a fixed size, so the numbers depend only on the bit stream, not on how a caller
-splits its requests (``neurosim.sim._flat.NormalStream`` keeps the unused rest of a block).
+splits its requests (``neurosim.sim.noise.NormalStream`` keeps the unused rest of a block).
 """
 from __future__ import annotations
 

@@ -30,6 +30,7 @@ from typing import List, Optional
 import typer
 
 from neurosim import config
+from neurosim.sim.catalog import NETWORKS
 
 OUTPUT_HELP = ("Output folders: a run writes into OUT.partial and replaces OUT only when it succeeds; a failed "
                "or interrupted run leaves OUT unchanged. Ctrl-C exits with code 130 and says what was kept.")
@@ -155,10 +156,8 @@ REPORT_HELP = "report folder (the demo writes OUT.partial, which replaces OUT on
 CKPT_HELP = "also checkpoint after every this many batches (0: only at the end of each epoch / task)"
 
 
-class NetworkName(str, enum.Enum):
-    izhikevich2003 = "izhikevich2003"
-    cuba = "cuba"
-    brunel = "brunel"
+#: the canonical networks (``neurosim.sim.NETWORKS``, a light table: the simulator is not loaded)
+NetworkName = enum.Enum("NetworkName", {name: name for name in NETWORKS}, type=str)
 
 
 @app.command()

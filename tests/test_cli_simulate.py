@@ -40,6 +40,18 @@ def test_simulate_run_validation_names_field(tmp_path):
         run("brunel", neurons=12, duration_ms=1.0, out=tmp_path)
 
 
+def test_network_choices_are_the_library_table_and_load_no_simulator():
+    """``NetworkName`` is derived from ``neurosim.sim.NETWORKS``; listing it imports neither numba nor the simulator."""
+    from neurosim.cli import NetworkName
+    from neurosim.sim import NETWORKS
+
+    assert [n.value for n in NetworkName] == list(NETWORKS)
+    code = ("import sys, neurosim.cli; bad = [m for m in ('numba', 'neurosim.sim.network') if m in sys.modules]; "
+            "print(bad); sys.exit(1 if bad else 0)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
 def test_unknown_network_exit_2(tmp_path, capsys):
     code = main(["simulate", "hodgkin", "--out", str(tmp_path / "o")])
     assert code == 2

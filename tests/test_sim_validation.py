@@ -136,6 +136,22 @@ def test_canonical_builders_validate():
     assert set(ns.sim.NETWORKS) == {"izhikevich2003", "cuba", "brunel"}
 
 
+def test_brunel_n_neurons_must_be_a_multiple_of_5():
+    """``n_neurons`` sets NE = 4 order, NI = order: 12 used to build 10 neurons without a word."""
+    with pytest.raises(ValueError, match=r"n_neurons for brunel must be a multiple of 5 .*got 12"):
+        ns.sim.brunel(n_neurons=12)
+    assert ns.sim.brunel(n_neurons=15, rng=0).n_neurons == 15
+
+
+def test_network_table_entries_build_their_network():
+    for name, entry in ns.sim.NETWORKS.items():
+        n = 5 * entry.min_neurons
+        a, b = entry(n_neurons=n, rng=1), getattr(ns.sim, name)(n_neurons=n, rng=1)
+        assert a.n_neurons == b.n_neurons == n and a.n_synapses == b.n_synapses and a.meta["name"] == name
+        with pytest.raises((ValueError, TypeError), match="n_neurons"):
+            entry(n_neurons=entry.min_neurons - 1)
+
+
 _SCRIPT = r"""
 import json, numpy as np, neurosim as ns
 from neurosim.neurons import LIFParams, LIFState, lif_run, IzhikevichParams, IzhikevichState, izhikevich_run

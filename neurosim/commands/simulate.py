@@ -14,9 +14,9 @@ Writes into ``out``:
 * ``spikes.npz``: ``times_ms`` (float64) and ``ids`` (int64), one entry per spike;
 * ``raster.png``: the raster above the population rate.
 
-The networks (ALGORITHMS.md §7) come from ``neurosim.sim``: ``izhikevich2003`` (Izhikevich
-2003, 80 % excitatory, 1 ms step), ``cuba`` (Vogels-Abbott / Brette et al. 2007 benchmark 2)
-and ``brunel`` (Brunel 2000 sparse balanced network, asynchronous-irregular state).
+The networks (ALGORITHMS.md §7) are the table ``neurosim.sim.NETWORKS``: ``izhikevich2003``
+(Izhikevich 2003, 80 % excitatory, 1 ms step), ``cuba`` (Vogels-Abbott / Brette et al. 2007
+benchmark 2) and ``brunel`` (Brunel 2000 sparse balanced network, asynchronous-irregular state).
 """
 from __future__ import annotations
 
@@ -29,18 +29,16 @@ import numpy as np
 
 from neurosim._validation import check_int, check_positive
 from neurosim.commands import StageResult, ensure_out_dir, write_json
+from neurosim.sim.catalog import NETWORKS
 
 __all__ = ["run", "demo_stage", "NETWORKS", "build_network", "simulate_network"]
-
-#: network name -> (builder in neurosim.sim, default size)
-NETWORKS = {"izhikevich2003": 1000, "cuba": 4000, "brunel": 12500}
 
 
 def _check_args(network, neurons, duration_ms, dt_ms, seed):
     if network not in NETWORKS:
         raise ValueError(f"network must be one of {', '.join(sorted(NETWORKS))}; got {network!r}")
     if neurons is not None:
-        check_int("neurons", neurons, min_value=1)
+        NETWORKS[network].check_neurons(check_int("neurons", neurons, min_value=1), "neurons")
     check_positive("duration_ms", duration_ms, unit="ms")
     if dt_ms is not None:
         check_positive("dt_ms", dt_ms, unit="ms")
@@ -48,21 +46,13 @@ def _check_args(network, neurons, duration_ms, dt_ms, seed):
 
 
 def build_network(network: str, neurons=None, dt_ms=None, seed: int = 0):
-    """Build the canonical network ``network`` from ``neurosim.sim`` (validated arguments)."""
-    import neurosim.sim as sim
-
+    """Build the canonical network ``network`` of ``neurosim.sim.NETWORKS`` (validated arguments)."""
     kwargs = {"rng": seed}
     if dt_ms is not None:
         kwargs["dt"] = dt_ms
-    if network == "brunel":
-        if neurons is not None:
-            if neurons % 5:
-                raise ValueError(f"neurons for brunel must be a multiple of 5 (NE = 4 order, NI = order), got {neurons}")
-            kwargs["order"] = neurons // 5
-        return sim.brunel(**kwargs)
     if neurons is not None:
         kwargs["n_neurons"] = neurons
-    return getattr(sim, network)(**kwargs)
+    return NETWORKS[network](**kwargs)
 
 
 #: steps ``run`` and the demo simulate (and time) on their own before the timed loop

@@ -24,7 +24,7 @@ import warnings
 import numpy as np
 
 from neurosim._validation import as_float_array, check_positive
-from neurosim.kernels.izhikevich import BLOCK, _izhikevich_block, izhikevich_integrate
+from neurosim.kernels.izhikevich import BLOCK, IzhikevichCoefficients, _izhikevich_block, izhikevich_integrate
 from neurosim.neurons.lif import check_diverged
 from neurosim.neurons.params import IZHIKEVICH_MAX_DT, IzhikevichParams, IzhikevichState, check_drive
 
@@ -84,7 +84,8 @@ def _run(xs, state, params, dt, _name):
     cols = [np.ascontiguousarray(np.broadcast_to(np.asarray(getattr(params, f), dtype=st.v.dtype), (n,)))
             for f in ("a", "b", "c", "d", "v_peak")]
     spikes = np.zeros(xs.shape, dtype=np.uint8)
-    args = (xs, st.v, st.u, *cols, float(dt), spikes)
+    k = IzhikevichCoefficients(**params.coefficients(dt))
+    args = (xs, st.v, st.u, *cols, k, spikes)
     if n > BLOCK:  # parallel over blocks of neurons
         izhikevich_integrate(*args)
     else:  # one block: the same loop without starting threads

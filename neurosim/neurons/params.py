@@ -2,9 +2,9 @@
 
 One frozen dataclass per model holds the *continuous-time* parameters in physical units
 (time in ms, voltages in mV or in arbitrary units where noted); the discrete factors a kernel
-needs are derived in one method (:meth:`LIFParams.decay`, :meth:`LIFParams.coefficients`).
-Every field may be a scalar or a 1-D array (a heterogeneous population); arrays must share one
-length, checked by :meth:`LIFParams.size`.
+needs are derived in one method (:meth:`LIFParams.coefficients` with :meth:`LIFParams.decay`,
+:meth:`IzhikevichParams.coefficients`). Every field may be a scalar or a 1-D array (a
+heterogeneous population); arrays must share one length, checked by :meth:`LIFParams.size`.
 
 Leaky integrate-and-fire with current-based synapses (``LIFParams``)
 --------------------------------------------------------------------
@@ -36,8 +36,9 @@ Izhikevich (2003) simple model (``IzhikevichParams``)
     if v >= v_peak (30 mV):  v <- c,  u <- u + d
 
 Presets (Izhikevich 2003, Fig. 2): RS, IB, CH, FS, LTS, TC, RZ (see :data:`IZHIKEVICH_PRESETS`).
-The quadratic model is integrated with the 2003 two-half-step scheme (see
-``neurosim.neurons.izhikevich``); it is accurate for ``dt <= 1 ms`` (:data:`IZHIKEVICH_MAX_DT`).
+The quadratic model is integrated with the 2003 two-half-step scheme (constants from
+:meth:`IzhikevichParams.coefficients`; see ``neurosim.kernels.izhikevich``); it is accurate for
+``dt <= 1 ms`` (:data:`IZHIKEVICH_MAX_DT`).
 """
 from __future__ import annotations
 
@@ -48,11 +49,13 @@ import numpy as np
 
 __all__ = [
     "LIFParams", "IzhikevichParams", "LIFState", "IzhikevichState", "IZHIKEVICH_PRESETS",
-    "IZHIKEVICH_MAX_DT", "lif_max_dt", "RS", "IB", "CH", "FS", "LTS", "TC", "RZ",
+    "IZHIKEVICH_MAX_DT", "IZHIKEVICH_QUADRATIC", "lif_max_dt", "RS", "IB", "CH", "FS", "LTS", "TC", "RZ",
 ]
 
 #: largest step (ms) for which the Izhikevich two-half-step scheme is accurate
 IZHIKEVICH_MAX_DT = 1.0
+#: coefficients of the quadratic ``0.04 v^2 + 5 v + 140`` in ``dv/dt`` (Izhikevich 2003)
+IZHIKEVICH_QUADRATIC = (0.04, 5.0, 140.0)
 
 _LIF_RESETS = ("zero", "subtract", "none")
 #: most refractory steps a kernel can count (int32 counters)
@@ -273,6 +276,22 @@ class IzhikevichParams:
     def size(self) -> int | None:
         """Common length of the array-valued fields, or ``None`` when all are scalars."""
         return _size(self, self._NUMERIC)
+
+    def coefficients(self, dt: float) -> dict:
+        """Per-step constants of the two-half-step scheme (Izhikevich 2003, generalised to any ``dt``).
+
+        With ``h = dt / 2``, one step with the current ``I`` held::
+
+            v <- v + h (v2 v^2 + v1 v + v0 - u + I)     (twice, with the same u and I)
+            u <- u + (dt a) (b v - u)
+            v2, v1, v0 = 0.04, 5, 140 (the quadratic of dv/dt, 1/mV/ms, 1/ms, mV/ms)
+
+        Returns a dict with float entries ``v2, v1, v0, h, dt`` (the same for every neuron;
+        ``a``, ``b``, ``c``, ``d``, ``v_peak`` enter the update as they are).
+        """
+        dt = _check_dt(dt)
+        v2, v1, v0 = IZHIKEVICH_QUADRATIC
+        return {"v2": v2, "v1": v1, "v0": v0, "h": 0.5 * dt, "dt": dt}
 
     @classmethod
     def preset(cls, name: str) -> "IzhikevichParams":

@@ -15,15 +15,34 @@ Quick start (the API the CLI and the plots use)::
     net.run(200.0, progress=False)
     tr.t_ms, tr.v                                 # [S], [S, 3]
 
-See ``neurosim.sim.network`` for building networks by hand and ``neurosim.sim.canonical`` for
-the published parameters.
+See ``neurosim.sim.network`` for building networks by hand, ``neurosim.sim.canonical`` for
+the published parameters and ``neurosim.sim.catalog`` for the table of canonical networks
+(``NETWORKS``). The names below load on first use: ``import neurosim.sim.catalog`` (the
+command line's list of networks) does not load the simulator.
 """
-from neurosim.sim.canonical import NETWORKS, brunel, cuba, izhikevich2003
-from neurosim.sim.connect import all_to_all, fixed_in_degree, fixed_probability
-from neurosim.sim.monitors import SpikeMonitor, StateMonitor
-from neurosim.sim.network import Network, NeuronGroup, SynapseGroup
+from __future__ import annotations
 
-__all__ = [
-    "Network", "NeuronGroup", "SynapseGroup", "SpikeMonitor", "StateMonitor", "izhikevich2003", "cuba",
-    "brunel", "NETWORKS", "fixed_probability", "fixed_in_degree", "all_to_all",
-]
+import importlib
+
+#: public name -> submodule that defines it
+_EXPORTS = {
+    "Network": "network", "NeuronGroup": "network", "SynapseGroup": "network",
+    "SpikeMonitor": "monitors", "StateMonitor": "monitors",
+    "izhikevich2003": "canonical", "cuba": "canonical", "brunel": "canonical",
+    "NETWORKS": "catalog", "CanonicalNetwork": "catalog",
+    "fixed_probability": "connect", "fixed_in_degree": "connect", "all_to_all": "connect",
+}
+
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(f"neurosim.sim.{_EXPORTS[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'neurosim.sim' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + list(_EXPORTS))

@@ -1,62 +1,33 @@
-"""Flatten a ``Network`` into the arrays of ``neurosim.kernels.network`` and run it in chunks.
+"""The flat layout of a ``Network`` (what the kernel sees) and the run loop over it.
 
-Private module: ``build_flat(net)`` returns a dict of contiguous arrays (layout documented in
-``neurosim.kernels.network``); ``run_flat(net, n_steps, progress)`` draws each chunk's random
-drive, calls the fused kernel and hands spikes and samples to the monitors.
+Private module. ``build_flat(net)`` packs a network into a :class:`FlatNetwork`: one population
+layout per neuron model of ``neurosim.sim.models.MODELS`` (empty when the network has none of
+that model; the tuple's structure, and so the compiled kernel, is the same for every network),
+one projection layout per synapse kind (``neurosim.sim.synapses``), and the shared
+``NetworkBuffers``; monitors and inputs bind themselves to it. ``run_flat(net, n_steps,
+progress)`` draws each chunk's drive, calls ``neurosim.kernels.network.network_integrate`` and
+hands spikes and samples to the monitors.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 
 import numpy as np
 
 from neurosim._validation import check_memory
-from neurosim.kernels.lif import RESET_CODES
-from neurosim.kernels.network import network_integrate
-from neurosim.kernels.normal import BLOCK as _NBLOCK
-from neurosim.kernels.normal import scaled_copy
-from neurosim.kernels.synapse import csr_contiguous_rows, csr_order, csr_uniform_rows
+from neurosim.kernels.network import NetworkBuffers, NetworkOutputs, network_integrate
+from neurosim.kernels.network_kinds import (
+    CH_V, GROUP_CHANNEL, GROUP_COLUMNS, GROUP_HET, GROUP_HI, GROUP_LO, GROUP_MODE, N_CHANNELS, REC_COL, REC_IDX,
+    REC_VAR,
+)
+from neurosim.sim.models import MODELS, model_of
 from neurosim.sim.monitors import SpikeMonitor, StateMonitor
+from neurosim.sim.noise import NormalStream, draw_normal  # noqa: F401  (re-exported for existing imports)
+from neurosim.sim.synapses import SYNAPSE_KINDS
 
-__all__ = ["build_flat", "run_flat", "NormalStream"]
-
-
-class NormalStream:
-    """Gaussian numbers ``mean + std z`` from a numpy Generator's raw bits (the noise of ``add_noise``).
-
-    The stream: 64-bit outputs of ``gen.bit_generator.random_raw``, each split into two 32-bit
-    units (low half first), turned into ``z ~ N(0, 1)`` in blocks of ``BLOCK`` samples (exactly
-    ``BLOCK`` units each) by the float32 Box-Muller of ``neurosim.kernels.normal``, then scaled
-    and written row by row (row-major ``[T, n]``). The unused rest of a block carries over to
-    the next call, so the numbers do not depend on how the steps are split into chunks: the
-    same generator state gives the same noise. Bits are drawn only for the blocks a call needs.
-    """
-
-    def __init__(self, gen):
-        self.gen = gen
-        self.z = np.zeros(_NBLOCK, dtype=np.float32)
-        self.zpos = _NBLOCK  # next unused sample of the current block (none yet)
-        self.scratch = np.zeros(_NBLOCK // 2, dtype=np.float32)
-
-    def fill(self, out, lo, mean, std, accumulate=False):
-        """Write (or add) ``mean + std z`` into ``out[:, lo:lo + mean.size]``, ``out`` C-contiguous [T, N]."""
-        need = out.shape[0] * mean.size - (_NBLOCK - self.zpos)  # samples beyond the current block
-        n_blocks = -(-need // _NBLOCK) if need > 0 else 0
-        units = self.gen.bit_generator.random_raw(n_blocks * _NBLOCK // 2).view(np.int32)
-        p, self.zpos = scaled_copy(units, 0, self.z, self.zpos, self.scratch, out, lo, mean, std, accumulate)
-        if p != units.size:
-            raise RuntimeError(f"NormalStream: {units.size} units drawn, {p} used")
-        return out
-
-
-def draw_normal(gen, shape, mean=0.0, std=1.0, dtype=np.float64):
-    """``mean + std z`` [T, n] from a fresh :class:`NormalStream` over ``gen`` (what ``add_noise`` draws)."""
-    T, n = shape
-    out = np.empty((T, n), dtype=dtype)
-    NormalStream(gen).fill(out, 0, np.broadcast_to(np.asarray(mean, dtype=dtype), (n,)).copy(),
-                           np.broadcast_to(np.asarray(std, dtype=dtype), (n,)).copy())
-    return out
+__all__ = ["FlatNetwork", "build_flat", "run_flat", "check_finite_state", "NormalStream", "draw_normal"]
 
 #: networks with at most this many neurons store synapse targets as uint16 (else int32)
 UINT16_MAX_N = 65535
@@ -71,194 +42,145 @@ CALL_SECONDS = 0.1
 #: compared with
 PREFETCH_DRIVE = False
 
-_LIF_ROWS = ("a_m", "a_e", "a_i", "k_e", "k_i", "v_inf", "v_th", "v_reset")
-_IZH_ROWS = ("a", "b", "c", "d", "v_peak", "i_ext")
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class FlatNetwork:
+    """A network as ``network_integrate`` reads it; its arrays hold the simulation state between runs.
+
+    Attributes
+    ----------
+    populations : tuple
+        One population layout per model of ``MODELS``, in global-id order.
+    projections : tuple
+        One projection layout per synapse kind of ``SYNAPSE_KINDS``.
+    buffers : NetworkBuffers
+        Ring buffer, spike list, direct-delivery mode, spike-output mask, sampling interval.
+    undriven : bool array [N] or None
+        Drive columns that no input writes (zeroed in every chunk); None when every column has an input.
+    n_samples : int
+        Values per sample row (the columns of all state monitors).
+    """
+
+    populations: tuple
+    projections: tuple
+    buffers: NetworkBuffers
+    undriven: np.ndarray | None
+    n_samples: int
+
+    @property
+    def n_neurons(self) -> int:
+        return self.buffers.n_neurons
+
+    def population(self, model: str):
+        """The layout of model ``model`` (``"lif"``, ``"izhikevich"`` ...)."""
+        return self.populations[list(MODELS).index(model)]
+
+    def state(self, group, name: str) -> np.ndarray:
+        """Copy of state variable ``name`` of ``group`` (``AttributeError`` when its model has none)."""
+        pop = self.population(group.model)
+        lo = group.start - pop.start
+        return model_of(group).state_of(pop, name, lo, lo + group.n)
+
+    def __getitem__(self, key: str):
+        """A field of the buffers or of a projection by name (``flat["direct"]``, ``flat["indptr"]``), for
+        tests and inspection."""
+        for part in (self.buffers, *self.projections):
+            if key in part._fields:
+                return getattr(part, key)
+        raise KeyError(f"{key!r} is not a field of the network buffers or projections")
 
 
-def _bcast(x, n):
-    return np.broadcast_to(np.asarray(x, dtype=np.float64), (n,))
+def _group_table(model, groups, offsets, drive_channel) -> np.ndarray:
+    table = np.zeros((len(groups), GROUP_COLUMNS), dtype=np.int64)
+    for k, g in enumerate(groups):
+        lo = offsets[g.name]
+        table[k, GROUP_LO], table[k, GROUP_HI] = lo, lo + g.n
+        table[k, GROUP_HET] = int(g.params.size() is not None or np.ptp(g.i_ext) != 0)
+        table[k, GROUP_CHANNEL] = drive_channel.get(g.name, 0)
+        table[k, GROUP_MODE] = model.mode(g.params)
+    return table
 
 
-def build_flat(net) -> dict:
+def _samples(model, monitors, start) -> np.ndarray:
+    """The sample table (int64 [3, R], rows ``REC_IDX, REC_VAR, REC_COL``) of a population starting at
+    id ``start``, from its bound state monitors."""
+    rec = [np.zeros((3, 0), dtype=np.int64)]
+    for mon in monitors:
+        for name, ids, cols in mon.sampled():
+            part = np.empty((3, ids.size), dtype=np.int64)
+            part[REC_IDX], part[REC_VAR], part[REC_COL] = ids - start, model.variables[name], cols
+            rec.append(part)
+    return np.ascontiguousarray(np.concatenate(rec, axis=1))
+
+
+def build_flat(net) -> FlatNetwork:
+    """Pack ``net`` (validated, not yet built) into its flat layout; binds monitors and inputs."""
     F = net.dtype
     offsets = net._offsets()
-    lif = [g for g in net.groups.values() if g.model == "lif"]
-    izh = [g for g in net.groups.values() if g.model == "izhikevich"]
-    nL = sum(g.n for g in lif)
-    nI = sum(g.n for g in izh)
-    N = nL + nI
-    flat = {"N": N}
+    N = net.n_neurons
 
-    # --- LIF
-    lcoef = np.zeros((len(_LIF_ROWS), nL), dtype=F)
-    lnref = np.zeros(nL, dtype=np.int32)
-    lgroups = np.zeros((len(lif), 5), dtype=np.int64)
-    dch = {inp.group.name: inp.channel for inp in net.inputs}
-    lv = np.zeros(nL, dtype=F)
-    for k, g in enumerate(lif):
-        lo, hi = offsets[g.name], offsets[g.name] + g.n
-        p = g.params
-        c = p.coefficients(net.dt)
-        c["v_inf"] = np.asarray(p.v_rest) + np.asarray(p.r) * g.i_ext
-        c["v_th"], c["v_reset"] = p.v_th, p.v_reset
-        het = p.size() is not None or np.ptp(g.i_ext) != 0
-        for r, key in enumerate(_LIF_ROWS):
-            lcoef[r, lo:hi] = _bcast(c[key], g.n)
-        lnref[lo:hi] = np.broadcast_to(np.asarray(c["n_ref"]), (g.n,))
-        lgroups[k] = (lo, hi, RESET_CODES[p.reset], int(het), dch.get(g.name, 0))
-        lv[lo:hi] = g.v0
-    flat.update(lv=lv, lie=np.zeros(nL, dtype=F), lii=np.zeros(nL, dtype=F), lrefr=np.zeros(nL, dtype=np.int32),
-                lcoef=lcoef, lnref=lnref, lgroups=lgroups)
-
-    # --- Izhikevich
-    icoef = np.zeros((len(_IZH_ROWS), nI), dtype=F)
-    igroups = np.zeros((len(izh), 4), dtype=np.int64)
-    iv = np.zeros(nI, dtype=F)
-    iu = np.zeros(nI, dtype=F)
-    for k, g in enumerate(izh):
-        lo, hi = offsets[g.name], offsets[g.name] + g.n
-        p = g.params
-        vals = {"a": p.a, "b": p.b, "c": p.c, "d": p.d, "v_peak": p.v_peak, "i_ext": g.i_ext}
-        for r, key in enumerate(_IZH_ROWS):
-            icoef[r, lo - nL:hi - nL] = _bcast(vals[key], g.n)
-        het = p.size() is not None or np.ptp(g.i_ext) != 0
-        igroups[k] = (lo, hi, int(het), dch.get(g.name, 0))
-        iv[lo - nL:hi - nL] = g.v0
-        iu[lo - nL:hi - nL] = g.u0
-    flat.update(iv=iv, iu=iu, icoef=icoef, igroups=igroups)
-
-    # --- synapses: one CSR over keys 3 pre + channel (stable: keeps each group's order)
-    n_syn = net.n_synapses
-    if 3 * N >= 2 ** 31 or n_syn >= 2 ** 31:
-        raise ValueError(f"network too large for 32-bit synapse indexing ({N} neurons, {n_syn} synapses)")
-    keys = np.empty(n_syn, dtype=np.int32)
-    post = np.empty(n_syn, dtype=np.int32)
-    w = np.empty(n_syn, dtype=F)
-    uniform_delays = {sg.delay_steps for sg in net.synapses if np.ndim(sg.delay_steps) == 0}
-    per_syn_delays = any(np.ndim(sg.delay_steps) for sg in net.synapses) or len(uniform_delays) > 1
-    dsteps = np.empty(n_syn if per_syn_delays else 0, dtype=np.int32)
-    q = 0
-    for sg in net.synapses:
-        n = sg.n_synapses
-        keys[q:q + n] = sg.pre
-        keys[q:q + n] += offsets[sg.pre_group.name]
-        keys[q:q + n] *= 3
-        keys[q:q + n] += sg.channel
-        post[q:q + n] = sg.post
-        post[q:q + n] += offsets[sg.post_group.name]
-        w[q:q + n] = sg.weight
-        if per_syn_delays:
-            dsteps[q:q + n] = sg.delay_steps
-        q += n
-    indptr = np.empty(3 * N + 1, dtype=np.int64)
-    order = np.empty(n_syn, dtype=np.int32 if n_syn < 2 ** 31 else np.int64)
-    csr_order(keys, indptr, order)
-    del keys
-    # targets as uint16 when every id fits: the scatter streams half the bytes (cuba40000: -24 %)
-    indices = post[order].astype(np.uint16) if N <= UINT16_MAX_N else post[order]
-    del post
-    weights = w[order]
-    del w
-    if per_syn_delays and n_syn and dsteps.min() == dsteps.max():  # per-synapse arrays, all equal
-        per_syn_delays, uniform_delays = False, {int(dsteps[0])}
-    if per_syn_delays:
-        delays = dsteps[order]
-        dmax = int(delays.max()) if n_syn else 0
-        delay_const = -1
-    else:
-        delays = np.zeros(0, dtype=np.int32)
-        dmax = delay_const = (uniform_delays.pop() if uniform_delays else 0)
-    del order, dsteps
-    check_memory("delay_ms", (dmax + 1) * 3 * N, F.itemsize,
-                 f"the spike ring buffer for delays of {dmax} steps (dt={net.dt} ms) x {N} neurons")
-    contig = np.zeros(3 * N, dtype=np.uint8)
-    csr_contiguous_rows(indptr, indices, contig)
-    csr_uniform_rows(indptr, weights, contig)
-    wrow = np.zeros(3 * N, dtype=F)
-    uni = np.flatnonzero(contig & 2)
-    wrow[uni] = weights[indptr[uni]]
-    flat.update(indptr=indptr, indices=indices, weights=weights, delays=delays, delay_const=delay_const,
-                ring=np.zeros((dmax + 1, 3, N), dtype=F), contig=contig, wrow=wrow,
-                direct=0, one=F.type(1))
-    if nI == 0 and delay_const == 0:
-        jump_input = bool(np.diff(indptr)[2::3].any()) or any(inp.channel == 2 for inp in net.inputs)
-        flat["direct"] = 1 if jump_input else 2
-
-    # --- spikes and monitors
-    flat.update(spk=np.zeros(max(N, 1), dtype=np.int32), n_spk=np.zeros(1, dtype=np.int64))
+    # monitors: spike output mask, sample columns
     rec_mask = np.zeros(N, dtype=np.uint8)
-    rec_idx, rec_var, everys, col = [], [], [], 0
+    state_mons, col = [], 0
     for mon in net.monitors.values():
         if isinstance(mon, SpikeMonitor):
-            ids = np.concatenate([np.arange(offsets[g.name], offsets[g.name] + g.n) for g in mon._groups]) \
-                if mon._groups else np.zeros(0, dtype=np.int64)
-            mon.__init__(mon.name, np.unique(ids), N)
-            rec_mask[mon.neuron_ids] = 1
+            rec_mask[mon.bind(N)] = 1
         elif isinstance(mon, StateMonitor):
-            from neurosim.sim.network import _VARS
+            col = mon.bind(col)
+            state_mons.append(mon)
 
-            g = mon.group
-            mon.global_ids = offsets[g.name] + mon.neurons
-            mon._col0 = col
-            for var in mon.variables:
-                rec_idx.append(mon.global_ids)
-                rec_var.append(np.full(mon.neurons.size, _VARS[g.model][var], dtype=np.int64))
-                col += mon.neurons.size
-            everys.append(mon.every)
-    flat["rec_mask"] = rec_mask
-    flat["rec_idx"] = np.concatenate(rec_idx).astype(np.int64) if rec_idx else np.zeros(0, dtype=np.int64)
-    flat["rec_var"] = np.concatenate(rec_var) if rec_var else np.zeros(0, dtype=np.int64)
-    flat["rec_every"] = math.gcd(*everys) if everys else 1
-    flat["compiled"] = False
-    return flat
+    # populations, one per model (empty ones too)
+    drive_channel = {inp.group.name: inp.channel for inp in net.inputs}
+    pops, sizes, start = [], [], 0
+    for model in MODELS.values():
+        groups = [g for g in net.groups.values() if g.model == model.name]
+        mons = [m for m in state_mons if m.group.model == model.name]
+        table = _group_table(model, groups, offsets, drive_channel)
+        pops.append(model.pack(groups, net.dt, F, start=start, table=table, rec=_samples(model, mons, start)))
+        sizes.append(sum(g.n for g in groups))
+        start += sizes[-1]
+
+    # projections, one per synapse kind
+    projs, dmax = [], 0
+    for kind, builder in SYNAPSE_KINDS.items():
+        proj, d = builder([sg for sg in net.synapses if sg.kind == kind], offsets, N, F, uint16_max_n=UINT16_MAX_N)
+        projs.append(proj)
+        dmax = max(dmax, d)
+    check_memory("delay_ms", (dmax + 1) * N_CHANNELS * N, F.itemsize,
+                 f"the spike ring buffer for delays of {dmax} steps (dt={net.dt} ms) x {N} neurons")
+
+    # direct delivery: one population holds every neuron, its model allows it, every delay is 0
+    direct, direct_rows = 0, np.zeros((2, 0), dtype=F)
+    whole = [(m, p) for m, p, n in zip(MODELS.values(), pops, sizes) if n == N and m.direct_field is not None]
+    if whole and all(getattr(p, "delay_const", -1) == 0 for p in projs):
+        jump_input = (any(sg.channel == CH_V and sg.n_synapses for sg in net.synapses)
+                      or any(inp.channel == CH_V for inp in net.inputs))
+        direct = 1 if jump_input else 2
+        direct_rows = getattr(whole[0][1], whole[0][0].direct_field)
+
+    # inputs: the first input of a group overwrites its drive columns, later ones add
+    covered = np.zeros(N, dtype=bool)
+    for inp in net.inputs:
+        g = inp.group
+        inp.bind(F, accumulate=covered[g.start:g.stop].any())
+        covered[g.start:g.stop] = True
+
+    everys = [m.every for m in state_mons]
+    bufs = NetworkBuffers(n_neurons=N, ring=np.zeros((dmax + 1, N_CHANNELS, N), dtype=F), direct=direct,
+                          direct_rows=direct_rows, spk=np.zeros(max(N, 1), dtype=np.int32),
+                          n_spk=np.zeros(1, dtype=np.int64), rec_mask=rec_mask,
+                          rec_every=math.gcd(*everys) if everys else 1, one=F.type(1))
+    return FlatNetwork(populations=tuple(pops), projections=tuple(projs), buffers=bufs,
+                       undriven=None if covered.all() else ~covered, n_samples=col)
 
 
 def _draw_drive(net, flat, drive, step0, T):
     """Fill ``drive[:T]`` with the inputs of steps ``step0 .. step0 + T - 1``."""
-    offsets = net._offsets()
     d = drive[:T]
-    covered = np.zeros(drive.shape[1], dtype=bool)
-    first = []
+    if flat.undriven is not None:
+        d[:, flat.undriven] = 0
     for inp in net.inputs:
-        lo = offsets[inp.group.name]
-        first.append(not covered[lo:lo + inp.group.n].any())
-        covered[lo:lo + inp.group.n] = True
-    if not covered.all():
-        d[:, ~covered] = 0
-    for inp, is_first in zip(net.inputs, first):
-        lo = offsets[inp.group.name]
-        hi = lo + inp.group.n
-        if inp.kind == "noise":
-            if getattr(inp, "stream", None) is None:
-                inp.stream = NormalStream(inp.rng)
-                inp.std_f = np.ascontiguousarray(inp.std, dtype=drive.dtype)
-                inp.mean_f = np.ascontiguousarray(inp.mean, dtype=drive.dtype)
-            inp.stream.fill(d, lo, inp.mean_f, inp.std_f, accumulate=not is_first)
-            continue
-        if is_first:
-            d[:, lo:hi] = 0
-        if inp.kind == "poisson":
-            counts = inp.rng.poisson(inp.lam, size=(T, inp.group.n))
-            d[:, lo:hi] += counts * np.asarray(inp.weight, dtype=drive.dtype)
-        else:  # timed
-            a = max(step0, inp.start_step)
-            b = min(step0 + T, inp.start_step + inp.values.shape[0])
-            if a < b:
-                d[a - step0:b - step0, lo:hi] += inp.values[a - inp.start_step:b - inp.start_step]
-
-
-def _call(flat, step0, n_steps, drive, has_drive, out_step, out_id, rec_out, izh_k):
-    f = flat
-    return network_integrate(
-        step0, n_steps,
-        f["lv"], f["lie"], f["lii"], f["lrefr"], f["lcoef"], f["lnref"], f["lgroups"],
-        f["iv"], f["iu"], f["icoef"], f["igroups"], izh_k,
-        drive, has_drive,
-        f["indptr"], f["indices"], f["weights"], f["delays"], f["delay_const"], f["ring"], f["contig"], f["wrow"],
-        f["direct"],
-        f["one"], f["spk"], f["n_spk"],
-        f["rec_mask"], out_step, out_id, 0,
-        f["rec_idx"], f["rec_var"], f["rec_every"], rec_out, 0)
+        inp.draw(d, step0)
 
 
 def run_flat(net, n_steps: int, progress: bool):
@@ -272,10 +194,9 @@ def run_flat(net, n_steps: int, progress: bool):
     from tqdm import tqdm
 
     flat = net._flat
-    N = flat["N"]
+    N = flat.n_neurons
     F = net.dtype
-    every = flat["rec_every"]
-    R = flat["rec_idx"].size
+    every = flat.buffers.rec_every
     has_drive = bool(net.inputs)
     chunk = n_steps
     if has_drive:
@@ -287,16 +208,17 @@ def run_flat(net, n_steps: int, progress: bool):
     else:  # read with weight 0 by the Izhikevich update: must be finite
         drives = [np.zeros((1, N), dtype=F)]
     cap = max(4 * N, 4096)
-    out_step = np.empty(cap, dtype=np.int64)
-    out_id = np.empty(cap, dtype=np.int32)
-    rec_out = np.empty((chunk // every + 2, R), dtype=F)
-    izh_k = np.array([0.04, 5.0, 140.0, 0.5 * float(net.dt), float(net.dt)], dtype=F)
+    out = NetworkOutputs(spike_step=np.empty(cap, dtype=np.int64), spike_id=np.empty(cap, dtype=np.int32),
+                         samples=np.empty((chunk // every + 2, flat.n_samples), dtype=F))
 
-    if not flat["compiled"]:  # first call: JIT compile (or load from cache) outside the timed loop
+    def call(step0, n, d):
+        return network_integrate(step0, n, flat.populations, flat.projections, flat.buffers, d, has_drive, out)
+
+    if not net._compiled:  # first call: JIT compile (or load from cache) outside the timed loop
         t0 = time.perf_counter()
-        _call(flat, net.step, 0, drives[0], has_drive, out_step, out_id, rec_out, izh_k)
+        call(net.step, 0, drives[0])
         net.timing["compile_wall_s"] = time.perf_counter() - t0
-        flat["compiled"] = True
+        net._compiled = True
 
     spike_mons = [m for m in net.monitors.values() if isinstance(m, SpikeMonitor)]
     state_mons = [m for m in net.monitors.values() if isinstance(m, StateMonitor)]
@@ -323,18 +245,18 @@ def run_flat(net, n_steps: int, progress: bool):
                 n = min(T - k, per_call)
                 d = drive[k:k + n] if has_drive else drive
                 tc = time.perf_counter()
-                steps_done, n_out, n_rec = _call(flat, step0, n, d, has_drive, out_step, out_id, rec_out, izh_k)
+                steps_done, n_out, n_rec = call(step0, n, d)
                 took = time.perf_counter() - tc
                 if steps_done == n:  # (a call cut short by full buffers says nothing about speed)
                     per_call = max(1, min(8 * per_call, int(n * CALL_SECONDS / max(took, 1e-6))))
                 if n_out:
                     for m in spike_mons:
-                        m._append(out_step[:n_out], out_id[:n_out], net.dt)
+                        m._append(out.spike_step[:n_out], out.spike_id[:n_out], net.dt)
                 if n_rec:
                     first = -(-step0 // every) * every
                     steps = np.arange(first, step0 + steps_done, every)[:n_rec]
                     for m in state_mons:
-                        m._append(steps, rec_out[:n_rec], net.dt)
+                        m._append(steps, out.samples[:n_rec], net.dt)
                 net.step += steps_done
                 k += steps_done
             if pending is not None:
@@ -354,12 +276,11 @@ def run_flat(net, n_steps: int, progress: bool):
 def check_finite_state(net) -> None:
     """``ValueError`` when the state overflowed to NaN/inf: finite but too large drives diverged."""
     flat = net._flat
-    offsets = net._offsets()
-    nL = flat["lv"].shape[0]
     for g in net.groups.values():
-        lo = offsets[g.name] - (0 if g.model == "lif" else nL)
-        keys = ("lv", "lie", "lii") if g.model == "lif" else ("iv", "iu")
-        bad = sum(int(np.count_nonzero(~np.isfinite(flat[k][lo:lo + g.n]))) for k in keys)
+        model = model_of(g)
+        pop = flat.population(g.model)
+        lo = g.start - pop.start
+        bad = sum(int(np.count_nonzero(~np.isfinite(getattr(pop, f)[..., lo:lo + g.n]))) for f in model.finite)
         if bad:
             raise ValueError(
                 f"the simulation diverged: {bad} state value(s) of group {g.name!r} overflowed to NaN/inf by "

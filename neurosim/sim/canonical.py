@@ -31,6 +31,7 @@ import numpy as np
 from neurosim._rng import as_generator
 from neurosim._validation import check_int, check_memory, check_number, check_positive, check_probability
 from neurosim.neurons.params import IzhikevichParams, LIFParams
+from neurosim.sim.catalog import NETWORKS
 from neurosim.sim.connect import all_to_all
 from neurosim.sim.network import Network
 
@@ -46,7 +47,7 @@ def izhikevich2003(n_neurons: int = 1000, *, dt: float = 1.0, rng=None, dtype=np
     (rate, ISI CV, population rhythm; ``tests/test_sim_network.py``). ``dtype=np.float64``
     reproduces the published listing spike for spike given the same noise.
     """
-    n = check_int("n_neurons", n_neurons, min_value=2)
+    n = check_int("n_neurons", n_neurons, min_value=NETWORKS["izhikevich2003"].min_neurons)
     gen = as_generator(rng)
     ne = int(round(0.8 * n))
     ni = n - ne
@@ -79,7 +80,7 @@ def izhikevich2003(n_neurons: int = 1000, *, dt: float = 1.0, rng=None, dtype=np
 
 def cuba(n_neurons: int = 4000, *, dt: float = 0.1, rng=None, dtype=np.float32, p: float = 0.02) -> Network:
     """Vogels-Abbott CUBA benchmark (Brian2 ``examples/CUBA.py``), weights scaled by 4000/n_neurons."""
-    n = check_int("n_neurons", n_neurons, min_value=5)
+    n = check_int("n_neurons", n_neurons, min_value=NETWORKS["cuba"].min_neurons)
     p = check_probability("p", p)
     check_memory("n_neurons", float(n) * n * p + n, 40,
                  f"the network of {n} neurons with connection probability p={p:g} ({float(n) * n * p:.3g} synapses)")
@@ -110,7 +111,7 @@ def brunel(order: int | None = None, *, n_neurons: int | None = None, dt: float 
            dtype=np.float32) -> Network:
     """Brunel (2000) network (NEST ``brunel_delta_nest.py``); ``order`` 2500 = 12,500 neurons.
 
-    ``n_neurons`` (if given) sets ``order = n_neurons // 5``. ``J`` defaults to the published
+    ``n_neurons`` (if given, a multiple of 5) sets ``order = n_neurons / 5``. ``J`` defaults to the published
     0.1 mV times ``1000 / CE``: at order 2500 (CE = 1000) that is 0.1 mV; smaller networks keep
     the total recurrent coupling ``J CE = 100 mV`` (and so the balanced, asynchronous-irregular
     state) instead of becoming mean-driven and regular.
@@ -118,7 +119,8 @@ def brunel(order: int | None = None, *, n_neurons: int | None = None, dt: float 
     if order is not None and n_neurons is not None:
         raise ValueError("give order or n_neurons, not both")
     if n_neurons is not None:
-        order = check_int("n_neurons", n_neurons, min_value=5) // 5
+        entry = NETWORKS["brunel"]
+        order = entry.check_neurons(check_int("n_neurons", n_neurons, min_value=entry.min_neurons)) // 5
     order = 2500 if order is None else check_int("order", order, min_value=1)
     g = check_number("g", g)
     eta = check_positive("eta", eta)
@@ -148,6 +150,3 @@ def brunel(order: int | None = None, *, n_neurons: int | None = None, dt: float 
                 "reference": "Brunel (2000) J Comput Neurosci 8:183; NEST brunel_delta_nest.py"}
     return net
 
-
-#: name -> builder, for the CLI
-NETWORKS = {"izhikevich2003": izhikevich2003, "cuba": cuba, "brunel": brunel}

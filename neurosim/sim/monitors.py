@@ -26,16 +26,27 @@ __all__ = ["SpikeMonitor", "StateMonitor"]
 
 
 class SpikeMonitor:
-    """Records spikes of a set of neurons (global ids). Create with ``Network.add_spike_monitor``."""
+    """Records the spikes of ``groups`` (global ids). Create with ``Network.add_spike_monitor``.
 
-    def __init__(self, name: str, global_ids: np.ndarray, n_total: int):
+    ``neuron_ids`` (the monitored global ids, sorted) is known once the network is built (first run).
+    """
+
+    def __init__(self, name: str, groups):
         self.name = name
-        self.neuron_ids = np.asarray(global_ids, dtype=np.int64)
-        self._mask = np.zeros(n_total, dtype=bool)
-        self._mask[self.neuron_ids] = True
+        self.groups = tuple(groups)
+        self.neuron_ids = np.zeros(0, dtype=np.int64)
+        self._mask = np.zeros(0, dtype=bool)
         self._t: list[np.ndarray] = []
         self._i: list[np.ndarray] = []
         self._cache = None
+
+    def bind(self, n_total: int) -> np.ndarray:
+        """Fix the monitored ids in a network of ``n_total`` neurons (at build); returns them."""
+        ids = [np.arange(g.start, g.stop) for g in self.groups]
+        self.neuron_ids = np.unique(np.concatenate(ids)) if ids else np.zeros(0, dtype=np.int64)
+        self._mask = np.zeros(n_total, dtype=bool)
+        self._mask[self.neuron_ids] = True
+        return self.neuron_ids
 
     def _append(self, steps: np.ndarray, ids: np.ndarray, dt: float):
         keep = self._mask[ids]
@@ -101,15 +112,32 @@ class StateMonitor:
         self.every = int(every)
         self._t: list[np.ndarray] = []
         self._vals: list[np.ndarray] = []  # [S, n_vars * n_neurons]
-        self._col0 = 0  # first column in the network's record matrix
+        self._col0 = 0  # first column in the network's sample rows
         self._cache = None
+
+    @property
+    def n_columns(self) -> int:
+        """Values per sample: ``len(variables) * len(neurons)``."""
+        return len(self.variables) * self.neurons.size
+
+    def bind(self, col0: int) -> int:
+        """Fix the global ids and the first column ``col0`` of this monitor in the network's sample rows
+        (at build): variable ``j`` of ``neurons[k]`` is column ``col0 + j len(neurons) + k``. Returns the next
+        free column."""
+        self.global_ids = self.group.start + self.neurons
+        self._col0 = int(col0)
+        return self._col0 + self.n_columns
+
+    def sampled(self) -> list:
+        """``(variable, global ids, columns)`` for each recorded variable (after :meth:`bind`)."""
+        n = self.neurons.size
+        return [(v, self.global_ids, self._col0 + j * n + np.arange(n)) for j, v in enumerate(self.variables)]
 
     def _append(self, steps: np.ndarray, block: np.ndarray, dt: float):
         keep = steps % self.every == 0
         if np.any(keep):
-            k = len(self.variables) * self.neurons.size
             self._t.append(steps[keep].astype(np.float64) * dt)
-            self._vals.append(np.array(block[keep, self._col0:self._col0 + k]))
+            self._vals.append(np.array(block[keep, self._col0:self._col0 + self.n_columns]))
             self._cache = None
 
     def _collect(self):

@@ -43,19 +43,15 @@ import numpy as np
 
 from neurosim._rng import as_generator
 from neurosim._validation import as_float_array, check_dtype, check_int, check_memory, check_number, check_positive
-from neurosim.kernels.network import VAR_I_E, VAR_I_I, VAR_REFR, VAR_U, VAR_V
 from neurosim.neurons.izhikevich import check_izhikevich_dt
 from neurosim.neurons.lif import check_lif_dt
 from neurosim.neurons.params import IzhikevichParams, LIFParams
 from neurosim.sim import connect as _connect
+from neurosim.sim.inputs import NoiseInput, PoissonInput, TimedInput
+from neurosim.sim.models import MODELS, model_of
 from neurosim.sim.monitors import SpikeMonitor, StateMonitor
 
 __all__ = ["Network", "NeuronGroup", "SynapseGroup"]
-
-_TARGETS = {"lif": {"i_syn": 0, "ge": 0, "i_e": 0, "gi": 1, "i_inh": 1, "i_i": 1, "v": 2},
-            "izhikevich": {"i": 0, "i_syn": 0, "ge": 0, "gi": 1, "i_inh": 1, "v": 2}}
-_VARS = {"lif": {"v": VAR_V, "i_syn": VAR_I_E, "ge": VAR_I_E, "gi": VAR_I_I, "i_inh": VAR_I_I, "refr": VAR_REFR},
-         "izhikevich": {"v": VAR_V, "u": VAR_U}}
 
 
 def _per_neuron(name, value, n, dtype=np.float64):
@@ -108,33 +104,27 @@ class NeuronGroup:
     def stop(self) -> int:
         return self.start + self.n
 
-    def _state(self, key):
+    def _state(self, name):
+        model_of(self).state_field(name)  # AttributeError when the model has no such state
         flat = self._net._flat
         if flat is None:
             raise RuntimeError("the network has not been run yet; state exists after the first run()")
-        if self.model == "lif":
-            return flat[key][self.start:self.stop].copy()
-        nL = flat["lv"].shape[0]
-        return flat[key][self.start - nL:self.stop - nL].copy()
+        return flat.state(self, name)
 
     @property
     def v(self) -> np.ndarray:
         """Current membrane potential (copy)."""
-        return self._state("lv" if self.model == "lif" else "iv")
+        return self._state("v")
 
     @property
     def u(self) -> np.ndarray:
         """Izhikevich recovery variable (copy)."""
-        if self.model != "izhikevich":
-            raise AttributeError("u exists only for Izhikevich groups")
-        return self._state("iu")
+        return self._state("u")
 
     @property
     def i_syn(self) -> np.ndarray:
         """LIF excitatory synaptic current (copy)."""
-        if self.model != "lif":
-            raise AttributeError("i_syn is a LIF state variable")
-        return self._state("lie")
+        return self._state("i_syn")
 
     def __repr__(self):
         return f"NeuronGroup({self.name!r}, model={self.model!r}, n={self.n})"
@@ -142,7 +132,10 @@ class NeuronGroup:
 
 class SynapseGroup:
     """Synapses from ``pre`` to ``post`` (local int32 indices); ``weight`` and ``delay_steps`` are
-    a scalar (uniform) or one value per synapse; ``channel`` is the target's input channel."""
+    a scalar (uniform) or one value per synapse; ``channel`` is the target's input channel;
+    ``kind`` the synapse kind (``neurosim.sim.synapses.SYNAPSE_KINDS``; ``"static"``: fixed weights)."""
+
+    kind = "static"
 
     def __init__(self, name, pre_group, post_group, pre, post, weight, delay_steps, channel, target):
         self.name = name
@@ -164,15 +157,6 @@ class SynapseGroup:
                 f"n={self.n_synapses}, target={self.target!r})")
 
 
-class _Input:
-    def __init__(self, kind, group, channel, rng=None, **kw):
-        self.kind = kind
-        self.group = group
-        self.channel = channel
-        self.rng = rng
-        self.__dict__.update(kw)
-
-
 class Network:
     """A spiking network with a fixed time step ``dt`` (ms).
 
@@ -192,11 +176,12 @@ class Network:
         self._rng = as_generator(rng)
         self.groups: dict[str, NeuronGroup] = {}
         self.synapses: list[SynapseGroup] = []
-        self.inputs: list[_Input] = []
+        self.inputs: list[PoissonInput | NoiseInput | TimedInput] = []
         self.monitors: dict[str, SpikeMonitor | StateMonitor] = {}
         self.timing = {"build_wall_s": 0.0, "compile_wall_s": 0.0, "sim_wall_s": 0.0}
         self.step = 0
         self._flat = None
+        self._compiled = False  # the kernel was called once (compiled or loaded) for this network
         self.meta: dict = {}
 
     # ------------------------------------------------------------------ structure
@@ -230,8 +215,9 @@ class Network:
         return name
 
     def _offsets(self) -> dict:
+        """Group name -> first global id (the groups of each model of ``MODELS`` in turn, in creation order)."""
         off, out = 0, {}
-        for model in ("lif", "izhikevich"):
+        for model in MODELS:
             for g in self.groups.values():
                 if g.model == model:
                     out[g.name] = off
@@ -252,18 +238,10 @@ class Network:
         self._check_open()
         n = check_int("n", n, min_value=1)
         check_memory("n", self.n_neurons + n, _BYTES_PER_NEURON, "the network's neuron state")
-        params = LIFParams() if params is None else params
-        if not isinstance(params, LIFParams):
-            raise TypeError(f"params must be LIFParams, got {type(params).__name__}")
-        if params.size() not in (None, n):
-            raise ValueError(f"params arrays have length {params.size()} but n={n}")
+        params = self._check_params(MODELS["lif"], LIFParams() if params is None else params, n)
         check_lif_dt(params, self.dt)
         v0 = _per_neuron("v0", params.v_rest if v0 is None else v0, n)
-        i_ext = _per_neuron("i_ext", i_ext, n)
-        name = self._name(name, "lif", self.groups)
-        g = NeuronGroup(self, name, "lif", n, params, v0, None, i_ext)
-        self.groups[name] = g
-        return g
+        return self._add_group(name, "lif", "lif", n, params, v0, None, _per_neuron("i_ext", i_ext, n))
 
     def add_izhikevich(self, n: int, params: IzhikevichParams | str | None = None, *, v0=-65.0, u0=None,
                        i_ext=0.0, name=None) -> NeuronGroup:
@@ -275,21 +253,30 @@ class Network:
             params = IzhikevichParams()
         elif isinstance(params, str):
             params = IzhikevichParams.preset(params)
-        if not isinstance(params, IzhikevichParams):
-            raise TypeError(f"params must be IzhikevichParams or a preset name, got {type(params).__name__}")
-        if params.size() not in (None, n):
-            raise ValueError(f"params arrays have length {params.size()} but n={n}")
+        params = self._check_params(MODELS["izhikevich"], params, n, " or a preset name")
         check_izhikevich_dt(self.dt)
         v0 = _per_neuron("v0", v0, n)
         u0 = np.asarray(params.b) * v0 if u0 is None else _per_neuron("u0", u0, n)
-        i_ext = _per_neuron("i_ext", i_ext, n)
-        name = self._name(name, "izh", self.groups)
-        g = NeuronGroup(self, name, "izhikevich", n, params, v0, np.asarray(u0, dtype=np.float64), i_ext)
+        return self._add_group(name, "izh", "izhikevich", n, params, v0, np.asarray(u0, dtype=np.float64),
+                               _per_neuron("i_ext", i_ext, n))
+
+    @staticmethod
+    def _check_params(model, params, n, alternatives=""):
+        if not isinstance(params, model.params_type):
+            raise TypeError(f"params must be {model.params_type.__name__}{alternatives}, got {type(params).__name__}")
+        if params.size() not in (None, n):
+            raise ValueError(f"params arrays have length {params.size()} but n={n}")
+        return params
+
+    def _add_group(self, name, prefix, model, n, params, v0, u0, i_ext) -> NeuronGroup:
+        """A new group of ``model`` named ``name`` (default: ``prefix`` and a number)."""
+        name = self._name(name, prefix, self.groups)
+        g = NeuronGroup(self, name, model, n, params, v0, u0, i_ext)
         self.groups[name] = g
         return g
 
     def _channel(self, group, target):
-        targets = _TARGETS[group.model]
+        targets = model_of(group).targets
         if target not in targets:
             raise ValueError(f"target must be one of {', '.join(map(repr, targets))} for a {group.model} group; "
                              f"got {target!r}")
@@ -387,7 +374,7 @@ class Network:
             raise ValueError(f"{arg} must be a scalar or have shape ({n},) (one per synapse), got {arr.shape}")
         return arr
 
-    def _add_input(self, kind, group, target, **kw):
+    def _add_input(self, cls, group, target, **kw):
         self._check_open()
         g = self._group(group)
         channel = self._channel(g, target)
@@ -395,7 +382,7 @@ class Network:
             if other.group is g and other.channel != channel:
                 raise ValueError(f"group {g.name!r} already receives an input on another target; all inputs of "
                                  "one group must share one target")
-        inp = _Input(kind, g, channel, **kw)
+        inp = cls(g, target, channel, **kw)
         self.inputs.append(inp)
         return inp
 
@@ -414,13 +401,13 @@ class Network:
                              f"(dt={self.dt} ms), beyond a Poisson draw ({_MAX_POISSON_LAM:g}); use add_noise or "
                              "i_ext for a mean drive this large")
         gen = self._rng.spawn(1)[0] if rng is None else as_generator(rng)
-        return self._add_input("poisson", g, target, rng=gen, lam=lam, weight=float(w))
+        return self._add_input(PoissonInput, g, target, rng=gen, lam=lam, weight=float(w))
 
     def add_noise(self, group, std, *, mean=0.0, target="i_syn", rng=None):
         """Gaussian input ``mean + std N(0,1)`` drawn per neuron and step (e.g. thalamic noise).
 
         The numbers come from the raw bits of ``rng`` (default: a child of the network's
-        generator) through ``neurosim.sim._flat.NormalStream``; ``draw_normal(rng, (T, n), mean,
+        generator) through ``neurosim.sim.noise.NormalStream``; ``draw_normal(rng, (T, n), mean,
         std, dtype)`` with an identically seeded generator reproduces them.
         """
         g = self._group(group)
@@ -428,7 +415,7 @@ class Network:
         if np.any(std < 0):
             raise ValueError("std must be >= 0")
         gen = self._rng.spawn(1)[0] if rng is None else as_generator(rng)
-        return self._add_input("noise", g, target, rng=gen, std=std, mean=_per_neuron("mean", mean, g.n))
+        return self._add_input(NoiseInput, g, target, rng=gen, std=std, mean=_per_neuron("mean", mean, g.n))
 
     def add_timed_input(self, group, values, *, target="i_syn", start_step=0):
         """A given input array ``values`` [T, n] added at steps ``start_step ... start_step + T - 1``."""
@@ -437,7 +424,7 @@ class Network:
         if vals.shape[1] != g.n:
             raise ValueError(f"values must have shape (T, {g.n}), got {vals.shape}")
         start_step = check_int("start_step", start_step, min_value=0)
-        return self._add_input("timed", g, target, values=vals, start_step=start_step)
+        return self._add_input(TimedInput, g, target, values=vals, start_step=start_step)
 
     def add_spike_monitor(self, groups=None, *, name="spikes") -> SpikeMonitor:
         """Record the spikes of ``groups`` (a group, name or list; default all groups)."""
@@ -448,8 +435,7 @@ class Network:
             groups = [groups]
         gs = [self._group(g, "groups") for g in groups]
         name = self._name(name, "monitor", self.monitors)
-        mon = SpikeMonitor(name, np.zeros(0, dtype=np.int64), 0)
-        mon._groups = gs
+        mon = SpikeMonitor(name, gs)
         self.monitors[name] = mon
         return mon
 
@@ -459,7 +445,7 @@ class Network:
         g = self._group(group)
         if isinstance(variables, str):
             variables = [variables]
-        valid = _VARS[g.model]
+        valid = model_of(g).variables
         if not isinstance(variables, (list, tuple)) or not variables:
             raise TypeError(f"variables must be a variable name or a non-empty list of names ({', '.join(valid)}), "
                             f"got {variables!r}")

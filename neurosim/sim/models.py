@@ -1,0 +1,163 @@
+"""The neuron models of the simulator: one record per model, read by ``Network`` and the flat layout.
+
+A :class:`NeuronModel` holds what the simulator needs to know about a model besides its
+kernels: the parameter class, the synapse targets (name -> input channel), the recordable
+variables (name -> code of the population's recorder), the state a group exposes (``group.v``
+...), and how the model's groups are packed into its kernel population layout (a
+``NamedTuple`` registered in ``neurosim.kernels.network_kinds``). :data:`MODELS` lists them in
+global-id order (all LIF groups first, then all Izhikevich groups, each in creation order).
+
+Adding a neuron model: its kernel module (``kernels/<model>.py``: population layout, passes,
+registration), a record here and its entry in :data:`MODELS`, an ``add_<model>`` method of
+``Network`` that validates the parameters, and tests. The flat layout, the drive, the monitors
+and the network loop read the record and stay as they are.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable, Mapping
+
+import numpy as np
+
+from neurosim.kernels import izhikevich as kizh
+from neurosim.kernels import lif as klif
+from neurosim.kernels.network_kinds import CH_EXC, CH_INH, CH_V
+from neurosim.neurons.params import IzhikevichParams, LIFParams
+
+__all__ = ["NeuronModel", "MODELS", "LIF", "IZHIKEVICH", "model_of"]
+
+#: fields every population layout has besides the model's own (filled by the flat layout)
+COMMON_FIELDS = ("start", "groups", "rec")
+
+
+@dataclasses.dataclass(frozen=True)
+class NeuronModel:
+    """How the simulator handles one neuron model.
+
+    Attributes
+    ----------
+    name : str
+        ``NeuronGroup.model``.
+    params_type : type
+        The parameter dataclass (``LIFParams`` ...).
+    layout : type
+        The kernel population layout (a registered ``NamedTuple``).
+    targets : mapping
+        Synapse / input target name -> input channel (``CH_EXC``, ``CH_INH``, ``CH_V``).
+    variables : mapping
+        Recordable variable -> recorder code of the layout (``StateMonitor`` variables).
+    state : mapping
+        Group attribute -> ``(layout field, row or None)``: the state ``group.<name>`` returns.
+    finite : tuple of str
+        Float state fields checked for NaN/inf after a run.
+    fields : callable ``(groups, dt, dtype) -> dict``
+        The layout's own fields (state, coefficients, constants) for ``groups`` concatenated.
+    mode : callable ``(params) -> int``
+        The group table's ``GROUP_MODE`` (e.g. the LIF reset code).
+    direct_field : str or None
+        Layout field [2, n] that takes channels 0 and 1 in direct delivery (None: never direct).
+    """
+
+    name: str
+    params_type: type
+    layout: type
+    targets: Mapping[str, int]
+    variables: Mapping[str, int]
+    state: Mapping[str, tuple]
+    finite: tuple
+    fields: Callable
+    mode: Callable = lambda params: 0
+    direct_field: str | None = None
+
+    def pack(self, groups, dt, dtype, *, start, table, rec):
+        """The kernel layout of ``groups`` (this model's groups in id order, first id ``start``), with
+        the group table ``table`` and the sample table ``rec`` (int64 [3, R])."""
+        return self.layout(start=start, groups=table, rec=rec, **self.fields(groups, dt, dtype))
+
+    def state_field(self, name) -> tuple:
+        """``(layout field, row or None)`` of state variable ``name``; ``AttributeError`` when there is none."""
+        if name not in self.state:
+            raise AttributeError(f"{name} is not a state variable of {self.name} groups; they have "
+                                 f"{', '.join(self.state)}")
+        return self.state[name]
+
+    def state_of(self, pop, name, lo, hi) -> np.ndarray:
+        """Copy of state variable ``name`` of the population's neurons ``[lo, hi)``."""
+        field, row = self.state_field(name)
+        arr = getattr(pop, field)
+        return (arr[lo:hi] if row is None else arr[row, lo:hi]).copy()
+
+
+def _rows(groups, dtype, values: Callable, names) -> np.ndarray:
+    """float [len(names), n]: row ``j`` holds ``values(group)[names[j]]`` (a scalar or [g.n]) of each group in turn."""
+    out = np.zeros((len(names), sum(g.n for g in groups)), dtype=dtype)
+    lo = 0
+    for g in groups:
+        vals = values(g)
+        for j, k in enumerate(names):
+            out[j, lo:lo + g.n] = np.broadcast_to(np.asarray(vals[k], dtype=np.float64), (g.n,))
+        lo += g.n
+    return out
+
+
+def _concat(groups, value: Callable, dtype) -> np.ndarray:
+    """``value(group)`` (a scalar or [g.n]) of each group in turn, as one array of ``dtype``."""
+    out = np.zeros(sum(g.n for g in groups), dtype=dtype)
+    lo = 0
+    for g in groups:
+        out[lo:lo + g.n] = np.broadcast_to(np.asarray(value(g)), (g.n,))
+        lo += g.n
+    return out
+
+
+# ------------------------------------------------------------------------------------- LIF
+def _lif_fields(groups, dt, dtype):
+    def values(g):
+        p = g.params
+        return dict(p.coefficients(dt), v_inf=np.asarray(p.v_rest) + np.asarray(p.r) * g.i_ext, v_th=p.v_th,
+                    v_reset=p.v_reset)
+
+    coef = _rows(groups, dtype, values, klif.LIF_COEFFICIENTS)
+    n = coef.shape[1]
+    return dict(v=_concat(groups, lambda g: g.v0, dtype), i_syn=np.zeros((2, n), dtype=dtype),
+                refr=np.zeros(n, dtype=np.int32), coef=coef,
+                n_ref=_concat(groups, lambda g: g.params.n_ref(dt), np.int32))
+
+
+LIF = NeuronModel(
+    name="lif", params_type=LIFParams, layout=klif.LIFPopulation,
+    targets={"i_syn": CH_EXC, "ge": CH_EXC, "i_e": CH_EXC, "gi": CH_INH, "i_inh": CH_INH, "i_i": CH_INH, "v": CH_V},
+    variables={"v": klif.VAR_V, "i_syn": klif.VAR_I_E, "ge": klif.VAR_I_E, "gi": klif.VAR_I_I, "i_inh": klif.VAR_I_I,
+               "refr": klif.VAR_REFR},
+    state={"v": ("v", None), "i_syn": ("i_syn", 0)}, finite=("v", "i_syn"),
+    fields=_lif_fields, mode=lambda params: klif.RESET_CODES[params.reset], direct_field="i_syn",
+)
+
+
+# ------------------------------------------------------------------------------ Izhikevich
+def _izh_fields(groups, dt, dtype):
+    def values(g):
+        p = g.params
+        return {"a": p.a, "b": p.b, "c": p.c, "d": p.d, "v_peak": p.v_peak, "i_ext": g.i_ext}
+
+    c = (groups[0].params if groups else IzhikevichParams()).coefficients(dt)  # the same for every neuron
+    return dict(v=_concat(groups, lambda g: g.v0, dtype), u=_concat(groups, lambda g: g.u0, dtype),
+                coef=_rows(groups, dtype, values, kizh.IZHIKEVICH_COEFFICIENTS),
+                k=kizh.IzhikevichCoefficients(*(dtype.type(c[f]) for f in kizh.IzhikevichCoefficients._fields)))
+
+
+IZHIKEVICH = NeuronModel(
+    name="izhikevich", params_type=IzhikevichParams, layout=kizh.IzhikevichPopulation,
+    targets={"i": CH_EXC, "i_syn": CH_EXC, "ge": CH_EXC, "gi": CH_INH, "i_inh": CH_INH, "v": CH_V},
+    variables={"v": kizh.VAR_V, "u": kizh.VAR_U},
+    state={"v": ("v", None), "u": ("u", None)}, finite=("v", "u"),
+    fields=_izh_fields,
+)
+
+#: model name -> record, in global-id order
+MODELS: dict[str, NeuronModel] = {m.name: m for m in (LIF, IZHIKEVICH)}
+
+
+def model_of(group) -> NeuronModel:
+    """The record of a ``NeuronGroup``."""
+    return MODELS[group.model]
