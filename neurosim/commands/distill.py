@@ -32,15 +32,6 @@ __all__ = ["run", "demo_stage", "DATASETS"]
 DATASETS = ("mnist", "fashion_mnist", "embedded")
 
 
-def _tensors(name, split, data, limit, seed):
-    import torch
-
-    from neurosim.data.mnist import load_dataset
-
-    x, y = load_dataset(name, split, root=data, limit=limit, seed=seed)
-    return torch.from_numpy(x).unsqueeze(1).contiguous(), torch.from_numpy(y)
-
-
 def run(dataset: str = "fashion_mnist", teacher: str = "convnet", student: str = "spiking_convnet",
         kd: str = "bkd+wsld", epochs: int = 1, teacher_epochs: int = 5, batch_size: int = 128, timesteps: int = 4,
         seed: int = 0, data=None, limit=None, resume: bool = False, out="neurosim-out/distill", *,
@@ -68,7 +59,7 @@ def run(dataset: str = "fashion_mnist", teacher: str = "convnet", student: str =
     """
     import torch
 
-    from neurosim.distill import KD_RECIPES, Trainer, make_objective, probe_shapes
+    from neurosim.distill import KD_RECIPES, Trainer, load_tensors, make_objective, probe_shapes
     from neurosim.distill import distributed as dist_utils
     from neurosim.distill.trainer import LR_SCHEDULES
     from neurosim.models import get_model
@@ -101,8 +92,8 @@ def run(dataset: str = "fashion_mnist", teacher: str = "convnet", student: str =
     t_start = time.perf_counter()
     trainers = []  # (role, Trainer) started so far: what an interrupt kept
     try:
-        train = _tensors(dataset, "train", data, limit, seed)
-        test = _tensors(dataset, "test", data, test_limit if test_limit is not None else limit, seed)
+        train = load_tensors(dataset, "train", data, limit, seed)
+        test = load_tensors(dataset, "test", data, test_limit if test_limit is not None else limit, seed)
         cfg = dict(model_cfg or {})
         cfg.setdefault("num_classes", 10)
         torch.manual_seed(seed)
@@ -142,7 +133,7 @@ def run(dataset: str = "fashion_mnist", teacher: str = "convnet", student: str =
         st.close()
         student_wall = time.perf_counter() - t0
         if rank == 0:  # self-describing model files (``neurosim tsrsa --model DIR/student/model.pt``)
-            from neurosim.io.checkpoint import save_model
+            from neurosim.models import save_model
 
             meta = {"dataset": dataset, "input_size": int(train[0].shape[-1])}
             save_model(out / "student" / "model.pt", student_model, student, cfg, test_acc=test_eval["acc"],
