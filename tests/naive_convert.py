@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from naive_snn import zero_pad
+
 
 def layers_from_sequential(seq) -> list:
     """``[("linear", W, b) | ("conv", W, b, pad) | ("relu",) | ("avgpool2",) | ("flatten",)]`` of a
@@ -38,12 +40,9 @@ def layers_from_sequential(seq) -> list:
 
 def conv2d(x, W, b, pad):
     """Direct convolution ``[B, C, H, W]`` -> ``[B, O, H', W']`` (stride 1), a loop over kernel offsets."""
-    B, C, H, Wd = x.shape
     O, _, K, _ = W.shape
-    xp = np.zeros((B, C, H + 2 * pad, Wd + 2 * pad))
-    xp[:, :, pad:pad + H, pad:pad + Wd] = x
-    Ho, Wo = H + 2 * pad - K + 1, Wd + 2 * pad - K + 1
-    out = np.zeros((B, O, Ho, Wo))
+    xp, (Ho, Wo) = zero_pad(x, pad, K)
+    out = np.zeros((x.shape[0], O, Ho, Wo))
     for i in range(K):
         for j in range(K):
             out += np.einsum("bchw,oc->bohw", xp[:, :, i:i + Ho, j:j + Wo], W[:, :, i, j])

@@ -151,13 +151,20 @@ def batchnorm_train(x, gamma, beta, eps, dy):
     return y, var_out, dx, dg, db
 
 
-def conv2d(x, w, b, p):
-    """Cross-correlation with stride 1 and zero padding ``p``: x [N, C, H, W], w [O, C, K, K]."""
+def zero_pad(x, p, K):
+    """``x`` [N, C, H, W] zero-padded by ``p`` on each side, and the output size ``(Ho, Wo)`` of a
+    stride-1 ``K x K`` convolution over it."""
     N, C, H, W = x.shape
-    O, _, K, _ = w.shape
     xp = np.zeros((N, C, H + 2 * p, W + 2 * p))
     xp[:, :, p:p + H, p:p + W] = x
-    Ho, Wo = H + 2 * p - K + 1, W + 2 * p - K + 1
+    return xp, (H + 2 * p - K + 1, W + 2 * p - K + 1)
+
+
+def conv2d(x, w, b, p):
+    """Cross-correlation with stride 1 and zero padding ``p``: x [N, C, H, W], w [O, C, K, K]."""
+    N, C = x.shape[:2]
+    O, _, K, _ = w.shape
+    xp, (Ho, Wo) = zero_pad(x, p, K)
     out = np.zeros((N, O, Ho, Wo))
     for n in range(N):
         for o in range(O):

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from conftest import require_data
+from corrupt import hdf5_variants
 from neurosim.data.allen import (allen_session_url, download, load_allen_2p_scenes, load_allen_dg,
                                  movie_responses_from_nwb, pool_sessions)
 
@@ -243,22 +244,13 @@ def test_corrupt_2p_arrays_are_named(tmp_path):
 
 
 def test_corrupt_nwb_files_are_named(tmp_path):
-    import h5py
-
     from neurosim.io import CorruptFileError
 
     good = _write_session(tmp_path / "good.nwb", [_spikes_for(np.ones((3, 6), int))], [5], {5: "VISp"})
-    raw = good.read_bytes()
-    cases = {"garbage.nwb": bytes(range(256)) * 20, "empty.nwb": b"", "text.nwb": b"session 1\n",
-             "half.nwb": raw[:len(raw) // 2], "cut.nwb": raw[:-100]}
-    for name, data in cases.items():
-        (tmp_path / name).write_bytes(data)
-    with h5py.File(tmp_path / "plain.nwb", "w") as f:
-        f["x"] = 1
-    for name in [*cases, "plain.nwb"]:
+    for path in hdf5_variants(good):
         with pytest.raises(CorruptFileError) as err:
-            movie_responses_from_nwb(tmp_path / name)
-        assert str(err.value).startswith(f"{tmp_path / name}: "), str(err.value)
+            movie_responses_from_nwb(path)
+        assert str(err.value).startswith(f"{path}: "), str(err.value)
     # NWB files without the tables or columns this reader needs
     with pytest.raises(ValueError, match=r"nounits.nwb: the file has no units table"):
         movie_responses_from_nwb(_write_partial(tmp_path / "nounits.nwb", units=False))

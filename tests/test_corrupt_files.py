@@ -23,7 +23,7 @@ import torch
 from neurosim.io import CorruptFileError, load_checkpoint, load_module_state, save_checkpoint, save_model
 from neurosim.models import get_model
 
-GARBAGE = bytes(np.random.default_rng(15).integers(0, 256, size=4096, dtype=np.uint8))
+from corrupt import GARBAGE, hdf5_variants
 TINY_CONVNET = {"channels": (4, 8), "hidden": (16,)}
 
 
@@ -323,7 +323,6 @@ def test_cli_data_folder_with_corrupt_arrays(tmp_path):
 
 def test_read_nir_corrupt_files(tmp_path):
     pytest.importorskip("nir")
-    import h5py
     from torch import nn
 
     from neurosim.io import read_nir, write_nir
@@ -333,16 +332,10 @@ def test_read_nir_corrupt_files(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         write_nir(nn.Sequential(nn.Linear(3, 2), LIFLayer(tau=2.0)), good, (3,))
-    raw = good.read_bytes()
-    cases = {"garbage.nir": GARBAGE, "empty.nir": b"", "text.nir": b"nodes: []\n", "truncated.nir": raw[:len(raw) // 2]}
-    for name, data in cases.items():
-        (tmp_path / name).write_bytes(data)
-    with h5py.File(tmp_path / "plain.nir", "w") as f:
-        f["x"] = 1
-    for name in [*cases, "plain.nir"]:
+    for path in hdf5_variants(good, text=b"nodes: []\n"):
         with pytest.raises(CorruptFileError) as err:
-            read_nir(tmp_path / name)
-        _one_line_naming(err, tmp_path / name)
+            read_nir(path)
+        _one_line_naming(err, path)
     with pytest.raises(FileNotFoundError, match="missing.nir"):
         read_nir(tmp_path / "missing.nir")
     assert len(read_nir(good)) == 2
