@@ -20,8 +20,10 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Annotated, Optional
 
-from neurosim.commands import Interrupted, StageResult, ensure_out_dir, write_json
+from neurosim.commands import (CKPT_HELP, OUT_HELP, RESUME_HELP, Interrupted, Option, StageResult, ensure_out_dir,
+                               write_json)
 from neurosim.continual.methods import METHODS, parse_damping  # noqa: F401  (kept importable from here)
 from neurosim.continual.methods import build_method as build  # the name tests replace to interrupt a run
 
@@ -53,11 +55,25 @@ def _plot(R, path, title, final=None):
     plt.close(fig)
 
 
-def run(method: str = "hlop", benchmark: str = "pmnist", tasks: int = 10, epochs: int = 1, seed: int = 0,
-        data=None, limit: int | None = None, out="neurosim-out/continual", *, embedded: bool = False,
-        progress: bool | None = None, hidden=None, timesteps: int | None = None, batch_size: int = 64,
-        lr: float = 0.1, quiet: bool = False, hlop_consolidation: int = 0, hlop_damping=None,
-        neuron: str = "bptt", resume: bool = False, checkpoint_every: int = 100) -> dict:
+def run(method: Annotated[str, Option("--method", help="finetune, ewc, gpm, replay, hlop or hlop+replay")] = "hlop",
+        benchmark: Annotated[str, Option("--benchmark", help="pmnist, split_mnist or split_fmnist")] = "pmnist",
+        tasks: Annotated[int, Option("--tasks")] = 10,
+        epochs: Annotated[int, Option("--epochs")] = 1,
+        seed: Annotated[int, Option("--seed")] = 0,
+        data: Annotated[Optional[Path], Option("--data")] = None,
+        limit: Annotated[Optional[int], Option("--limit", help="training samples per task")] = None,
+        out: Annotated[Path, Option("--out", help=OUT_HELP)] = Path("neurosim-out/continual"), *,
+        resume: Annotated[bool, Option("--resume/--no-resume", help=RESUME_HELP)] = False,
+        checkpoint_every: Annotated[int, Option("--checkpoint-every", help=CKPT_HELP)] = 100,
+        hlop_consolidation: Annotated[int, Option(
+            "--hlop-consolidation", help="HLOP: extra Hebbian pass on this many images per task (0 = literal)")] = 0,
+        hlop_damping: Annotated[Optional[str], Option(
+            "--hlop-damping", help="HLOP residual damping gamma per protected layer, e.g. 10,0,0 (extension; "
+            "one value = every layer)")] = None,
+        neuron: Annotated[str, Option(
+            "--neuron", help="bptt (LIF + surrogate, T=6) or dsr (HLOP's DSR, T=20)")] = "bptt",
+        embedded: bool = False, progress: bool | None = None, hidden=None, timesteps: int | None = None,
+        batch_size: int = 64, lr: float = 0.1, quiet: bool = False) -> dict:
     """Run one continual-learning experiment and write ``out/summary.json`` and ``out/R.png``.
 
     ``limit`` caps the training (and test) samples per task. ``data`` is the folder holding

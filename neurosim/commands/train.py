@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Annotated, Optional
 
 from neurosim._validation import check_choice, check_int, check_positive
-from neurosim.commands import Interrupted, StageResult, ensure_out_dir, write_json
+from neurosim.commands import (CKPT_HELP, OUT_HELP, RESUME_HELP, Interrupted, Option, StageResult, ensure_out_dir,
+                               write_json)
 
 __all__ = ["run", "demo_stage", "DATASETS", "is_spiking"]
 
@@ -65,10 +67,19 @@ def _activity(net, x, timesteps):
         "n_samples": st.samples}
 
 
-def run(dataset: str = "fashion_mnist", model: str = "spiking_convnet", epochs: int = 1, batch_size: int = 128,
-        lr: float = 1e-3, timesteps: int = 4, seed: int = 0, data=None, limit=None, resume: bool = False,
-        out="neurosim-out/train", *, model_cfg: dict | None = None, test_limit=None, progress: bool = True,
-        precise_bn: int = 2000, checkpoint_every: int = 100) -> dict:
+def run(dataset: Annotated[str, Option("--dataset")] = "fashion_mnist",
+        model: Annotated[str, Option("--model")] = "spiking_convnet",
+        epochs: Annotated[int, Option("--epochs")] = 1,
+        batch_size: Annotated[int, Option("--batch-size")] = 128,
+        lr: Annotated[float, Option("--lr")] = 1e-3,
+        timesteps: Annotated[int, Option("--timesteps", "-T")] = 4,
+        seed: Annotated[int, Option("--seed")] = 0,
+        data: Annotated[Optional[Path], Option("--data", help="data folder (default: $NEUROSIM_DATA)")] = None,
+        limit: Annotated[Optional[int], Option("--limit", help="use only this many training samples")] = None,
+        resume: Annotated[bool, Option("--resume/--no-resume", help=RESUME_HELP)] = False,
+        checkpoint_every: Annotated[int, Option("--checkpoint-every", help=CKPT_HELP)] = 100,
+        out: Annotated[Path, Option("--out", help=OUT_HELP)] = Path("neurosim-out/train"), *,
+        model_cfg: dict | None = None, test_limit=None, progress: bool = True, precise_bn: int = 2000) -> dict:
     """Train ``model`` on ``dataset``; returns the summary (also ``out/summary.json``).
 
     ``model_cfg`` overrides constructor options (e.g. smaller ``channels``); ``test_limit``

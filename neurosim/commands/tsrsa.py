@@ -35,10 +35,11 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Annotated, List, Optional
 
 import numpy as np
 
-from neurosim.commands import StageResult, ensure_out_dir, write_json
+from neurosim.commands import OUT_HELP, Option, StageResult, ensure_out_dir, write_json
 
 __all__ = ["run", "demo_stage", "NEURAL_SETS"]
 
@@ -216,9 +217,13 @@ def _baselines(neural, areas, stim) -> dict:
     return out
 
 
-def run(model: str = "lorafb_snet18", neural: str = "allen_2p_scenes", layers=None, seed: int = 0, data=None,
-        out="neurosim-out/tsrsa", *, n_splits: int = 100, model_cfg: dict | None = None,
-        n_permutations: int = 1000) -> dict:
+def run(model: Annotated[str, Option("--model", help="model name or checkpoint path")] = "lorafb_snet18",
+        neural: Annotated[str, Option("--neural", help="allen_2p_scenes, allen_dg or an NWB path")] = "allen_2p_scenes",
+        layers: Annotated[Optional[List[str]], Option("--layers", help="layer names (repeat the option)")] = None,
+        seed: Annotated[int, Option("--seed")] = 0,
+        data: Annotated[Optional[Path], Option("--data")] = None,
+        out: Annotated[Path, Option("--out", help=OUT_HELP)] = Path("neurosim-out/tsrsa"), *,
+        n_splits: int = 100, model_cfg: dict | None = None, n_permutations: int = 1000) -> dict:
     """Score model layers against a neural data set; writes summary.json and figures into ``out``."""
     from neurosim.models import load_model as load_model_record
     from neurosim.plot.rsa import plot_score_heatmap

@@ -48,7 +48,7 @@ def default_reset(model) -> None:
     at the first call (this module extracts features from torch models; ``neurosim.rsa`` itself
     never imports torch).
     """
-    from neurosim.snn.containers import reset_states
+    from neurosim.snn import reset_states
 
     reset_states(model)
 
