@@ -40,6 +40,7 @@ from torch import nn
 from neurosim._validation import check_choice, check_int
 from neurosim.snn.batchnorm import BatchNorm2d
 from neurosim.snn.conv import Conv2d
+from neurosim.snn.nir import register_layers
 from .registry import check_input, make_neuron, register, seq
 
 __all__ = ["SpikingConvNet", "build_conv_features", "build_classifier"]
@@ -166,3 +167,9 @@ class SpikingConvNet(nn.Module):
         feats = self._static_features(x) if static else self.features(x)
         out = self.classifier(self.flatten(feats))
         return out.mean(0) if self.mean_output else out
+
+
+@register_layers(SpikingConvNet)
+def _nir_layers(model):
+    """The per-step stack NIR export writes (the time average of the logits is a readout, not a node)."""
+    return [model.features, model.flatten, model.classifier]

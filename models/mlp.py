@@ -13,6 +13,7 @@ from collections import OrderedDict
 from torch import nn
 
 from neurosim._validation import check_int
+from neurosim.snn.nir import register_layers
 from .registry import check_input, make_neuron, register
 
 __all__ = ["SpikingMLP"]
@@ -65,3 +66,9 @@ class SpikingMLP(nn.Module):
         check_input(x, len(self.in_shape))
         out = self.net(x.flatten(2))
         return out.mean(0) if self.mean_output else out
+
+
+@register_layers(SpikingMLP)
+def _nir_layers(model):
+    """The per-step stack NIR export writes (the time average of the logits is a readout, not a node)."""
+    return [nn.Flatten(2), model.net]

@@ -1,4 +1,5 @@
-"""neurosim.io.nir: export/import round trips, physical constants, plain-NIR semantics, snntorch."""
+"""neurosim.snn.nir (re-exported lazily by neurosim.io.nir): export/import round trips, physical constants,
+plain-NIR semantics, snntorch, the type registries."""
 from __future__ import annotations
 
 import math
@@ -13,6 +14,7 @@ from torch import nn  # noqa: E402
 from neurosim.io.nir import export_nir, import_nir, read_nir, write_nir  # noqa: E402
 from neurosim.models import get_model  # noqa: E402
 from neurosim.snn.containers import SeqToANN, reset_states  # noqa: E402
+from neurosim.snn.functional import LIFSpec  # noqa: E402
 from neurosim.snn.modules import CubaLIFLayer, IFLayer, LIFLayer, ParametricLIFLayer  # noqa: E402
 
 DT = 1e-4
@@ -348,3 +350,141 @@ def test_validation():
         import_nir(m)
     with pytest.raises(FileNotFoundError):
         read_nir("/nonexistent/file.nir")
+
+
+# -- registries ---------------------------------------------------------------------------------
+def _samples():
+    """For every type with a registered exporter: models that put it in a graph (with the input
+    shape of one sample), covering every NIR node type its exporter declares."""
+    torch.manual_seed(7)
+    lin = lambda n_in, n_out, **kw: nn.Linear(n_in, n_out, **kw)  # noqa: E731
+    plif = ParametricLIFLayer(init_tau=3.0)
+    with torch.no_grad():
+        plif.w.fill_(0.3)
+    samples = {
+        nn.Conv2d: [(nn.Sequential(SeqToANN(nn.Conv2d(1, 2, 3, padding=1, stride=2)), LIFLayer()), (1, 6, 6))],
+        nn.Linear: [(nn.Sequential(lin(3, 4), LIFLayer()), (3,)),
+                    (nn.Sequential(lin(3, 4, bias=False), LIFLayer()), (3,))],
+        nn.Flatten: [(nn.Sequential(nn.Flatten(2), lin(6, 2), LIFLayer()), (2, 3))],
+        nn.AvgPool2d: [(nn.Sequential(SeqToANN(nn.AvgPool2d(2)), LIFLayer()), (1, 4, 4)),
+                       (nn.Sequential(SeqToANN(nn.AvgPool2d(2, divisor_override=1)), LIFLayer()), (1, 4, 4))],
+        LIFLayer: [(nn.Sequential(lin(3, 4), LIFLayer(tau=3.0, reset="subtract")), (3,)),
+                   # no leak: written as nir.IF
+                   (nn.Sequential(lin(3, 4), LIFLayer(spec=LIFSpec(tau=math.inf, decay_input=False))), (3,))],
+        IFLayer: [(nn.Sequential(lin(3, 4), IFLayer(v_th=0.5)), (3,))],
+        ParametricLIFLayer: [(nn.Sequential(lin(3, 4), plif), (3,))],
+        CubaLIFLayer: [(nn.Sequential(lin(3, 4), CubaLIFLayer(tau=3.0, tau_syn=2.0)), (3,))],
+    }
+    for cases in samples.values():
+        for m, _ in cases:
+            for mod in m.modules():
+                if isinstance(mod, (nn.Linear, nn.Conv2d)):
+                    for p in mod.parameters():
+                        nn.init.normal_(p, 0.5, 0.5)
+    return samples
+
+
+def test_every_exported_node_type_has_an_importer():
+    from neurosim.snn.nir import EXPORTERS, IMPORTERS
+
+    for cls, entry in EXPORTERS.items():
+        missing = set(entry.nodes) - set(IMPORTERS)
+        assert not missing, f"{cls.__name__} exports {missing} but no importer reads them"
+
+
+def test_round_trip_per_registered_type():
+    """Each registered exporter writes only the node types it declares, all of them across the
+    samples, and the re-import computes the same outputs: the same torch layers and neuron code
+    with exactly copied parameters (ParametricLIFLayer: its leak ``k`` multiplied in, vs the
+    imported ``1/tau`` divided, may differ by an ulp, which flips no spike for this seed)."""
+    from neurosim.snn.nir import EXPORTERS
+
+    samples = _samples()
+    assert set(samples) == set(EXPORTERS), "add a sample for every type registered with register_exporter"
+    for cls, cases in samples.items():
+        written = set()
+        for m, shape in cases:
+            g = export_nir(m, shape, dt=1e-3)
+            idx = [i for i, mod in enumerate(m) if isinstance(mod, cls) or
+                   (isinstance(mod, SeqToANN) and isinstance(mod[0], cls))]
+            kinds = {type(g.nodes[str(i)]).__name__ for i in idx}
+            assert kinds and kinds <= set(EXPORTERS[cls].nodes), (cls.__name__, kinds)
+            written |= kinds
+            x = torch.rand(12, 2, *shape) * 2
+            back = import_nir(g)
+            assert [type(v).__name__ for v in g.nodes.values()][1:-1] == [type(v).__name__ for v in
+                                                                          export_nir(back, shape).nodes.values()][1:-1]
+            want = _run(m, x)
+            assert want.sum() > 0, cls.__name__
+            torch.testing.assert_close(_run(back, x), want, rtol=0, atol=0)
+        assert written == set(EXPORTERS[cls].nodes), (cls.__name__, written)
+
+
+def test_zoo_models_export_their_per_step_stack():
+    torch.manual_seed(2)
+    m = get_model("spiking_mlp", in_shape=(1, 4, 4), hidden=(8,), num_classes=3, mean_output=False)
+    g = export_nir(m, (1, 4, 4))
+    assert [type(v).__name__ for v in g.nodes.values()] == ["Input", "Flatten", "Affine", "LIF", "Affine", "Output"]
+    x = torch.rand(6, 2, 1, 4, 4) * 3
+    torch.testing.assert_close(_run(import_nir(g), x), _run(m, x), rtol=0, atol=0)
+
+
+def test_registration_is_checked():
+    from neurosim.snn.nir import register_exporter, register_importer, register_layers
+
+    with pytest.raises(ValueError, match="LIFLayer already has a NIR exporter"):
+        register_exporter(LIFLayer, nodes=("LIF",))(lambda m, step: None)
+    with pytest.raises(ValueError, match="LIF already has a NIR importer"):
+        register_importer("LIF")(lambda node, step: None)
+    with pytest.raises(ValueError, match="Sequential already has a NIR layer order"):
+        register_layers(nn.Sequential)(list)
+
+
+def test_batchnorm_after_a_neuron_is_refused():
+    # a BatchNorm folds only into the Conv2d/Linear before it; after a LIF layer it has no NIR form
+    m = nn.Sequential(nn.Linear(3, 4), LIFLayer(), nn.BatchNorm1d(4))
+    with pytest.raises(ValueError, match="BatchNorm must follow a Conv2d or Linear"):
+        export_nir(m, (3,))
+
+
+def test_lif_spec_nir_mapping_round_trips():
+    """LIFSpec/CubaLIFSpec.to_nir -> from_nir without metadata: the same step (decay, gain, constants)."""
+    from neurosim.snn import resolve_lif_spec
+    from neurosim.snn.functional.cuba import CubaLIFSpec
+
+    for dt, disc in ((1e-3, "euler"), (1e-4, "exact")):
+        for spec in (LIFSpec(tau=4.0, v_th=1.5, v_reset=-0.5, v_rest=0.25), LIFSpec(tau=2.5, decay_input=False),
+                     resolve_lif_spec(convention="snntorch", beta=0.8)):
+            f = spec.to_nir(dt, disc)
+            tau_c = dt / (1 - spec.decay) if disc == "euler" else -dt / math.log(spec.decay)
+            np.testing.assert_allclose(f["tau"], tau_c, rtol=1e-15)
+            back = LIFSpec.from_nir(f["tau"], f["r"], f["v_leak"], f["v_threshold"], f["v_reset"], dt=dt,
+                                    discretization=disc)
+            assert back.decay == pytest.approx(spec.decay, rel=1e-12)
+            assert back.input_gain == pytest.approx(spec.input_gain, rel=1e-12)
+            assert (back.v_th, back.v_reset, back.v_rest, back.strict) == (spec.v_th, spec.v_reset, spec.v_rest, True)
+            assert LIFSpec.from_nir(f["tau"], f["r"], f["v_leak"], f["v_threshold"], f["v_reset"], dt=dt,
+                                    discretization=disc, metadata=spec.nir_metadata()) == spec
+        cs = CubaLIFSpec(LIFSpec(tau=3.0), tau_syn=4.0)
+        f = cs.to_nir(dt, disc)
+        assert CubaLIFSpec.from_nir(**f, dt=dt, discretization=disc, metadata=cs.nir_metadata()) == cs
+        assert CubaLIFSpec.from_nir(**f, dt=dt, discretization=disc).syn_decay == pytest.approx(0.75, rel=1e-12)
+    assert set(LIFSpec(tau=float("inf"), decay_input=False).to_nir(1e-4)) == {"r", "v_threshold", "v_reset"}
+
+
+def test_surrogate_rebuilt_from_kernel_param():
+    from neurosim.snn.surrogate import SURROGATES
+
+    for name, cls in SURROGATES.items():
+        sg = cls.from_kernel_param(0.37)
+        assert type(sg) is cls and sg.name == name and sg.kernel_param == 0.37
+
+
+def test_io_nir_is_a_lazy_reexport():
+    import subprocess
+    import sys
+
+    code = ("import sys, neurosim.io, neurosim.io.nir as m; assert 'torch' not in sys.modules, 'torch imported'; "
+            "f = m.export_nir; import neurosim.snn.nir as s; "
+            "assert f is s.export_nir and neurosim.io.read_nir is s.read_nir and m.NIR_DT == s.NIR_DT")
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -84,6 +84,11 @@ class Surrogate:
 
     _param_name = "alpha"
 
+    @classmethod
+    def from_kernel_param(cls, value: float) -> "Surrogate":
+        """The surrogate of this class whose width :attr:`kernel_param` is ``value`` (its inverse)."""
+        return cls(**{cls._param_name: value})
+
     def __repr__(self):
         return f"{type(self).__name__}({self._param_name}={self.kernel_param!r})"
 

@@ -16,12 +16,13 @@ reproduced; its subtract reset is (delayed, like ``Leaky``).
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import NamedTuple
 
 import torch
 
-from neurosim.snn.functional.lif import (LIFSpec, LIFState, _check_state, lif_charge, lif_fire, lif_reset, lif_step,
-                                         tau_error)
+from neurosim.snn.functional.lif import (LIFSpec, LIFState, _check_state, continuous_tau, discrete_decay, lif_charge,
+                                         lif_fire, lif_reset, lif_step, tau_error)
 
 __all__ = ["CubaLIFSpec", "CubaLIFState", "cuba_lif_step"]
 
@@ -41,6 +42,49 @@ class CubaLIFSpec:
     @property
     def syn_decay(self) -> float:
         return self.alpha if self.alpha is not None else 1.0 - 1.0 / self.tau_syn
+
+    # -- NIR (see neurosim.snn.nir) ------------------------------------------------------------
+    def to_nir(self, dt: float, discretization: str = "euler") -> dict[str, float]:
+        """``nir.CubaLIF``'s fields for steps of ``dt`` seconds.
+
+        NIR's current ``tau_syn dI/dt = -I + w_in S``, Euler-stepped with the new current driving
+        the membrane, is ``c_t = alpha c_{t-1} + x_t`` when ``tau_syn = dt / (1 - alpha)`` and
+        ``w_in = 1 / (1 - alpha)``; the membrane fields are :meth:`LIFSpec.to_nir`'s.
+        """
+        if float(self.lif.decay) == 1.0:
+            raise ValueError("a current-based neuron without membrane leak has no NIR CubaLIF form")
+        mem = self.lif.to_nir(dt, discretization)
+        alpha = float(self.syn_decay)
+        return {"tau_syn": continuous_tau(alpha, dt, discretization, "synaptic current"), "tau_mem": mem.pop("tau"),
+                **mem, "w_in": 1.0 / (1.0 - alpha)}
+
+    def nir_metadata(self) -> dict:
+        """:meth:`LIFSpec.nir_metadata` plus the exact ``tau_syn`` and ``alpha``."""
+        return self.lif.nir_metadata() | {"tau_syn": float(self.tau_syn),
+                                          "alpha": -1.0 if self.alpha is None else float(self.alpha)}
+
+    @classmethod
+    def from_nir(cls, tau_syn: float, tau_mem: float, r: float, v_leak: float, v_threshold: float, v_reset: float,
+                 w_in: float, *, dt: float, discretization: str = "euler",
+                 metadata: dict | None = None) -> "CubaLIFSpec":
+        """The spec whose step is NIR's CubaLIF over ``dt`` seconds (current gain ``(1 - alpha) w_in`` must be 1)."""
+        alpha = discrete_decay(tau_syn, dt, discretization)
+        if not 0.0 <= alpha < 1.0:
+            raise ValueError(f"tau_syn={tau_syn} s with dt={dt} s gives a current decay of {alpha} per step; "
+                             "pass the dt the graph was made for")
+        if not math.isclose((1.0 - alpha) * w_in, 1.0, rel_tol=1e-6):
+            raise ValueError(f"input gain (dt/tau_syn) w_in = {(1 - alpha) * w_in:g} != 1 is not supported; scale "
+                             "the preceding weights by it")
+        lif = LIFSpec.from_nir(tau_mem, r, v_leak, v_threshold, v_reset, dt=dt, discretization=discretization,
+                               metadata=metadata)
+        if metadata and "tau_syn" in metadata:
+            ns_alpha = float(metadata["alpha"])
+            syn = 1.0 - 1.0 / float(metadata["tau_syn"]) if ns_alpha < 0 else ns_alpha
+            if math.isclose(syn, alpha, rel_tol=1e-9, abs_tol=1e-12):
+                if ns_alpha >= 0:
+                    return cls(lif, 1.0 / (1.0 - ns_alpha), ns_alpha)
+                return cls(lif, float(metadata["tau_syn"]))
+        return cls(lif, 1.0 / (1.0 - alpha))
 
 
 class CubaLIFState(NamedTuple):

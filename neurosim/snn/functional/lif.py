@@ -24,15 +24,18 @@ input. ``lif_run`` is the loop over ``lif_step`` (time first).
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import NamedTuple
 
 import torch
 
-from neurosim.snn.surrogate import ATan, Surrogate
+from neurosim._validation import check_choice
+from neurosim.snn.surrogate import ATan, Surrogate, get_surrogate
 
 __all__ = [
     "LIFSpec", "LIFState", "lif_charge", "lif_fire", "lif_reset", "lif_step", "lif_run",
     "check_sequence", "check_step_input", "check_finite", "nonfinite_error", "tau_error",
+    "DISCRETIZATIONS", "continuous_tau", "discrete_decay",
 ]
 
 
@@ -104,6 +107,112 @@ class LIFSpec:
 
     def replace(self, **changes) -> "LIFSpec":
         return dataclasses.replace(self, **changes)
+
+    # -- NIR: the continuous-time neuron of this discrete step (see neurosim.snn.nir) --------------
+    @property
+    def input_gain(self) -> float:
+        """Gain ``g`` of the input in the step ``h = beta v + (1 - beta) v_rest + g x`` (every form)."""
+        if not self.decay_input:
+            return 1.0
+        return (1.0 - float(self.decay)) if self.form == "snntorch" else float(self.k)
+
+    def to_nir(self, dt: float, discretization: str = "euler") -> dict[str, float]:
+        """NIR's neuron fields for steps of ``dt`` seconds (one value per layer).
+
+        A leaky neuron gives ``nir.LIF``'s ``tau`` (s), ``r``, ``v_leak``, ``v_threshold``,
+        ``v_reset``: ``tau = dt / (1 - beta)`` (``"euler"``) or ``-dt / ln(beta)`` (``"exact"``),
+        ``r = g / (1 - beta)``, ``v_leak = v_rest``. Without leak (``beta = 1``) it gives
+        ``nir.IF``'s ``r = g / dt``, ``v_threshold``, ``v_reset`` (no ``tau``).
+        """
+        beta, g = float(self.decay), self.input_gain
+        if beta == 1.0:
+            return {"r": g / dt, "v_threshold": float(self.v_th), "v_reset": float(self.v_reset)}
+        return {"tau": continuous_tau(beta, dt, discretization, "membrane"), "r": g / (1.0 - beta),
+                "v_leak": float(self.v_rest), "v_threshold": float(self.v_th), "v_reset": float(self.v_reset)}
+
+    def nir_metadata(self) -> dict:
+        """What NIR cannot say (exact ``tau``, reset, fire rule, surrogate ...): :meth:`from_nir` reads it back."""
+        return {
+            "tau": float(self.tau), "beta": -1.0 if self.beta is None else float(self.beta),
+            "v_th": float(self.v_th), "v_reset": float(self.v_reset), "v_rest": float(self.v_rest),
+            "reset": self.reset, "fire": ">" if self.strict else ">=", "decay_input": bool(self.decay_input),
+            "detach_reset": bool(self.detach_reset), "form": self.form, "reset_delay": bool(self.reset_delay),
+            "surrogate": self.surrogate.name, "surrogate_param": float(self.surrogate.kernel_param),
+        }
+
+    @classmethod
+    def from_nir(cls, tau: float | None, r: float, v_leak: float, v_threshold: float, v_reset: float, *,
+                 dt: float, discretization: str = "euler", metadata: dict | None = None) -> "LIFSpec":
+        """The spec whose step is NIR's neuron (``tau=None``: ``nir.IF``) integrated over ``dt`` seconds.
+
+        ``metadata`` (what :meth:`nir_metadata` wrote) restores the exact options while the NIR
+        fields still agree with it; without it the neuron is NIR's: fire on ``>``, reset to ``v_reset``.
+        """
+        if tau is None:
+            beta, g = 1.0, r * dt
+        else:
+            beta = discrete_decay(tau, dt, discretization)
+            g = r * (1.0 - beta)
+        if metadata:
+            spec = cls._from_nir_metadata(metadata)
+            close = lambda a, b: math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)  # noqa: E731
+            if (close(float(spec.decay), beta) and close(spec.input_gain, g) and close(spec.v_th, v_threshold)
+                    and close(spec.v_reset, v_reset) and close(spec.v_rest, v_leak)):
+                return spec
+        if beta == 1.0:  # no leak: h = v + x (snntorch form with decay 1)
+            if not math.isclose(g, 1.0, rel_tol=1e-9):
+                raise ValueError(f"NIR IF with R dt = {g:g} != 1 is not supported; scale the preceding weights by R dt")
+            return cls(tau=1.0, v_th=v_threshold, v_reset=v_reset, v_rest=0.0, reset="zero", strict=True,
+                       decay_input=False, form="snntorch", beta=1.0)
+        if not 0.0 <= beta < 1.0:
+            raise ValueError(f"NIR LIF with tau={tau} s and dt={dt} s gives decay {beta} per step; "
+                             "pass the dt the graph was made for (dt >= tau is unstable under forward Euler)")
+        for decay_input, gain in ((True, 1.0 - beta), (False, 1.0)):
+            if math.isclose(g, gain, rel_tol=1e-6):
+                return cls(tau=1.0 / (1.0 - beta), v_th=v_threshold, v_reset=v_reset, v_rest=v_leak, reset="zero",
+                           strict=True, decay_input=decay_input)
+        raise ValueError(f"NIR LIF input gain R dt / tau = {g:g} is neither 1 nor dt/tau; scale the preceding "
+                         "weights (neurosim LIF layers have R = 1 or R = tau/dt)")
+
+    @classmethod
+    def _from_nir_metadata(cls, ns: dict) -> "LIFSpec":
+        name = str(ns["surrogate"])
+        try:
+            surrogate = type(get_surrogate(name)).from_kernel_param(float(ns["surrogate_param"]))
+        except KeyError as exc:  # unknown name: not a neurosim graph this version can read
+            raise ValueError(f"neurosim metadata: {exc.args[0]}") from None
+        beta = float(ns["beta"])
+        return cls(tau=float(ns["tau"]), v_th=float(ns["v_th"]), v_reset=float(ns["v_reset"]),
+                   v_rest=float(ns["v_rest"]), reset=str(ns["reset"]), detach_reset=bool(ns["detach_reset"]),
+                   decay_input=bool(ns["decay_input"]), strict=str(ns["fire"]) == ">", surrogate=surrogate,
+                   form=str(ns["form"]), reset_delay=bool(ns["reset_delay"]), beta=None if beta < 0 else beta)
+
+
+#: how :meth:`LIFSpec.to_nir` maps a decay per step to a continuous time constant
+DISCRETIZATIONS = ("euler", "exact")
+
+
+def continuous_tau(decay: float, dt: float, discretization: str = "euler", what: str = "membrane") -> float:
+    """Continuous time constant (s) whose discretisation over ``dt`` s decays by ``decay`` per step.
+
+    ``"euler"``: ``dt / (1 - decay)``; ``"exact"`` (zero-order hold): ``-dt / ln(decay)``.
+    """
+    check_choice("discretization", discretization, DISCRETIZATIONS)
+    if not 0.0 <= decay < 1.0:
+        raise ValueError(f"cannot export a {what} decay of {decay} per step (needs 0 <= decay < 1)")
+    if discretization == "euler":
+        return dt / (1.0 - decay)
+    if decay == 0.0:
+        raise ValueError(f"a {what} decay of 0 (tau = 1 step) has no exact continuous time constant; "
+                         "use discretization='euler'")
+    return -dt / math.log(decay)
+
+
+def discrete_decay(tau: float, dt: float, discretization: str = "euler") -> float:
+    """Decay per step of a continuous time constant ``tau`` (s) over steps of ``dt`` s (inverse of
+    :func:`continuous_tau`; not range-checked)."""
+    check_choice("discretization", discretization, DISCRETIZATIONS)
+    return 1.0 - dt / tau if discretization == "euler" else math.exp(-dt / tau)
 
 
 def tau_error(name: str, value, what: str = "membrane",
