@@ -154,7 +154,7 @@ def run(dataset: Annotated[str, Option("--dataset")] = "fashion_mnist",
         st.close()
         student_wall = time.perf_counter() - t0
         if rank == 0:  # self-describing model files (``neurosim tsrsa --model DIR/student/model.pt``)
-            from neurosim.models import save_model
+            from neurosim.io.checkpoint import save_model
 
             meta = {"dataset": dataset, "input_size": int(train[0].shape[-1])}
             save_model(out / "student" / "model.pt", student_model, student, cfg, test_acc=test_eval["acc"],

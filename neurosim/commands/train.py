@@ -97,7 +97,8 @@ def run(dataset: Annotated[str, Option("--dataset")] = "fashion_mnist",
     import torch
 
     from neurosim.distill import Trainer, load_tensors
-    from neurosim.models import build_model, input_config, save_model
+    from neurosim.io.checkpoint import save_model
+    from neurosim.models import build_model, input_config
 
     check_choice("dataset", dataset, DATASETS)
     check_int("epochs", epochs, min_value=1)
