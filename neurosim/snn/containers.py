@@ -8,6 +8,7 @@ the model and resets every :class:`Stateful` module; there is no global registry
 """
 from __future__ import annotations
 
+import functools
 import inspect
 from contextvars import ContextVar
 
@@ -92,15 +93,21 @@ def reset_states(model) -> None:
 
 
 def _own_reset(m):
-    """``m.reset_states`` when it is a method of ``m`` callable without arguments, else None."""
-    fn = getattr(m, "reset_states", None)
-    if not callable(fn) or getattr(fn, "__self__", None) is not m:
-        return None
+    """``m.reset_states`` when its class defines one callable without arguments, else None."""
+    return m.reset_states if _has_own_reset(type(m)) else None
+
+
+@functools.lru_cache(maxsize=None)
+def _has_own_reset(cls) -> bool:
+    """Whether instances of ``cls`` have a ``reset_states()`` method taking no arguments (cached per class)."""
+    fn = getattr(cls, "reset_states", None)
+    if not inspect.isfunction(fn):
+        return False
     try:
-        inspect.signature(fn).bind()
+        inspect.signature(fn).bind(None)  # self only
     except (TypeError, ValueError):
-        return None
-    return fn
+        return False
+    return True
 
 
 def detach_states(model) -> None:
