@@ -168,10 +168,12 @@ COMMANDS = {
     student (T = 4), BKD + WSLD, --bkd-alpha 6e-3. All of Fashion-MNIST,
     seed 0: student 89.14-89.34 % (seeds 0-4: 89.28 +- 0.16 %; no KD 88.77 %).
     """),
-    "continual": ("continual", """Learn tasks one after another; writes summary.json (acc, bwt, R), R.png and checkpoint.pt (after
-    each task and every --checkpoint-every batches; --resume continues exactly)."""),
+    "continual": ("continual", "Learn tasks one after another; writes summary.json (acc, bwt, R), R.png and "
+                               "checkpoint.pt (after\n    each task and every --checkpoint-every batches; --resume "
+                               "continues exactly)."),
     "reservoir": ("reservoir", "Run a reservoir on a task; writes summary.json with the task's scores."),
-    "tsrsa": ("tsrsa", "Compare model layers with mouse visual cortex (RSA / TSRSA); writes summary.json and a heat map."),
+    "tsrsa": ("tsrsa", "Compare model layers with mouse visual cortex (RSA / TSRSA); writes summary.json and a "
+                       "heat map."),
     "bench": ("bench", "Quick self-timing of neurosim kernels (peer comparisons live in benchmarks/)."),
     "demo": ("demo", "Run one short stage per capability and write report.md, figures and summary.json."),
 }

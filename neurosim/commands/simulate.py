@@ -123,10 +123,11 @@ def _save_raster(path, res, duration_ms, title, split=None, bin_ms=5.0):
 
 
 def run(network: Annotated[str, Argument(help="canonical network", choices=tuple(NETWORKS))],
-        neurons: Annotated[Optional[int], Option("--neurons", help="number of neurons (default: the published size)")]
-        = None,
+        neurons: Annotated[Optional[int], Option(
+            "--neurons", help="number of neurons (default: the published size)")] = None,
         duration_ms: Annotated[float, Option("--duration-ms", help="simulated time in ms")] = 1000.0,
-        dt_ms: Annotated[Optional[float], Option("--dt-ms", help="time step in ms (default: the network's own)")] = None,
+        dt_ms: Annotated[Optional[float], Option(
+            "--dt-ms", help="time step in ms (default: the network's own)")] = None,
         seed: Annotated[int, Option("--seed")] = 0,
         out: Annotated[Path, Option("--out", help=OUT_HELP)] = Path("neurosim-out/simulate"),
         progress: Annotated[bool, Option("--progress/--no-progress")] = True) -> dict:
