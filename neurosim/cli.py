@@ -1,6 +1,8 @@
 """The ``neurosim`` command line.
 
-Thin by design: it parses options and calls ``neurosim.commands.<name>.run``. Bad input
+Thin by design: it parses options and calls ``neurosim.commands.<name>.run``; each subcommand's
+options are read from that function's signature, where each is declared once (see
+:mod:`neurosim.commands`). Bad input
 (``ValueError``, ``TypeError``, missing files) prints ``error: ...`` on stderr and exits with
 code 2, without a traceback. Set ``NEUROSIM_DEBUG=1`` to see the traceback.
 
@@ -18,19 +20,18 @@ from __future__ import annotations
 
 import enum
 import importlib
+import inspect
 import json
 import os
 import signal
 import sys
 import threading
+import typing
 from contextlib import contextmanager
-from pathlib import Path
-from typing import List, Optional
 
 import typer
 
 from neurosim import config
-from neurosim.sim.catalog import NETWORKS
 
 OUTPUT_HELP = ("Output folders: a run writes into OUT.partial and replaces OUT only when it succeeds; a failed "
                "or interrupted run leaves OUT unchanged. Ctrl-C exits with code 130 and says what was kept.")
@@ -149,166 +150,85 @@ def _print_summary(summary) -> None:
         typer.echo(json.dumps(summary, indent=2, sort_keys=True, default=str))
 
 
-RESUME_HELP = ("continue the interrupted run in OUT.partial, else the finished run in OUT; with no checkpoint in "
-               "either: say so and start from scratch (summary.json records \"resumed\": false)")
-OUT_HELP = "output folder (the run writes OUT.partial, which replaces OUT only when the run succeeds)"
-REPORT_HELP = "report folder (the demo writes OUT.partial, which replaces OUT only when the demo succeeds)"
-CKPT_HELP = "also checkpoint after every this many batches (0: only at the end of each epoch / task)"
+# --- the subcommands, built from the commands' run() signatures --------------------------------
+#
+# Every option is declared once, on the run() parameter it sets (neurosim.commands.Option /
+# Argument in its Annotated type; the parameter's default is the option's default). Below, each
+# subcommand is made from that signature: the same typer.Option / typer.Argument a hand-written
+# function would declare, in the order of run()'s parameters.
 
-
-#: the canonical networks (``neurosim.sim.NETWORKS``, a light table: the simulator is not loaded)
-NetworkName = enum.Enum("NetworkName", {name: name for name in NETWORKS}, type=str)
-
-
-@app.command()
-def simulate(
-    network: NetworkName = typer.Argument(..., help="canonical network"),
-    neurons: Optional[int] = typer.Option(None, "--neurons", help="number of neurons (default: the published size)"),
-    duration_ms: float = typer.Option(1000.0, "--duration-ms", help="simulated time in ms"),
-    dt_ms: Optional[float] = typer.Option(None, "--dt-ms", help="time step in ms (default: the network's own)"),
-    seed: int = typer.Option(0, "--seed"),
-    out: Path = typer.Option(Path("neurosim-out/simulate"), "--out", help=OUT_HELP),
-    progress: bool = typer.Option(True, "--progress/--no-progress"),
-):
-    """Simulate a canonical network; writes summary.json, spikes.npz and raster.png."""
-    _print_summary(_call("simulate", network=network.value, neurons=neurons, duration_ms=duration_ms,
-                         dt_ms=dt_ms, seed=seed, out=out, progress=progress))
-
-
-@app.command()
-def train(
-    dataset: str = typer.Option("fashion_mnist", "--dataset"),
-    model: str = typer.Option("spiking_convnet", "--model"),
-    epochs: int = typer.Option(1, "--epochs"),
-    batch_size: int = typer.Option(128, "--batch-size"),
-    lr: float = typer.Option(1e-3, "--lr"),
-    timesteps: int = typer.Option(4, "--timesteps", "-T"),
-    seed: int = typer.Option(0, "--seed"),
-    data: Optional[Path] = typer.Option(None, "--data", help="data folder (default: $NEUROSIM_DATA)"),
-    limit: Optional[int] = typer.Option(None, "--limit", help="use only this many training samples"),
-    resume: bool = typer.Option(False, "--resume/--no-resume", help=RESUME_HELP),
-    checkpoint_every: int = typer.Option(100, "--checkpoint-every", help=CKPT_HELP),
-    out: Path = typer.Option(Path("neurosim-out/train"), "--out", help=OUT_HELP),
-):
-    """Train a model (plain cross-entropy) with checkpoints and metrics.jsonl."""
-    _print_summary(_call("train", dataset=dataset, model=model, epochs=epochs, batch_size=batch_size, lr=lr,
-                         timesteps=timesteps, seed=seed, data=data, limit=limit, resume=resume, out=out,
-                         checkpoint_every=checkpoint_every))
-
-
-@app.command()
-def distill(
-    dataset: str = typer.Option("fashion_mnist", "--dataset"),
-    teacher: str = typer.Option("convnet", "--teacher"),
-    student: str = typer.Option("spiking_convnet", "--student"),
-    kd: str = typer.Option("bkd+wsld", "--kd", help="none, kd, wsld, feature, bkd or bkd+wsld"),
-    epochs: int = typer.Option(1, "--epochs"),
-    teacher_epochs: int = typer.Option(5, "--teacher-epochs"),
-    batch_size: int = typer.Option(128, "--batch-size"),
-    timesteps: int = typer.Option(4, "--timesteps", "-T"),
-    seed: int = typer.Option(0, "--seed"),
-    data: Optional[Path] = typer.Option(None, "--data"),
-    limit: Optional[int] = typer.Option(None, "--limit"),
-    resume: bool = typer.Option(False, "--resume/--no-resume", help=RESUME_HELP),
-    checkpoint_every: int = typer.Option(100, "--checkpoint-every", help=CKPT_HELP),
-    out: Path = typer.Option(Path("neurosim-out/distill"), "--out", help=OUT_HELP),
-    label_smoothing: float = typer.Option(0.0, "--label-smoothing", help="student CE label smoothing (BKDSNN: 0.1)"),
-    lr_schedule: str = typer.Option("constant", "--lr-schedule", help="student lr: constant or cosine (per step, to 0)"),
-    bkd_alpha: float = typer.Option(6e-3, "--bkd-alpha", help="weight of the blurred KD term (BKDSNN alpha_mgd; "
-                                                                   "its shipped configs use 2e-3)"),
-    bkd_lambda: float = typer.Option(0.15, "--bkd-lambda", help="channel mask ratio of blurred KD (lambda_mgd)"),
-    kd_temperature: Optional[float] = typer.Option(None, "--kd-temperature",
-                                                   help="logits KD temperature (default 4 for kd, 2 for WSLD)"),
-):
-    """Train an SNN student with an ANN teacher (KD, WSLD, feature KD, blurred KD).
+#: subcommand -> (module in neurosim.commands, its --help text); the order of ``neurosim --help``
+COMMANDS = {
+    "simulate": ("simulate", "Simulate a canonical network; writes summary.json, spikes.npz and raster.png."),
+    "train": ("train", "Train a model (plain cross-entropy) with checkpoints and metrics.jsonl."),
+    "distill": ("distill", """Train an SNN student with an ANN teacher (KD, WSLD, feature KD, blurred KD).
 
     Defaults = the best measured recipe (experiments/distill/README.md,
     session 5): 5-epoch ANN ConvNet teacher, 1-epoch spiking ConvNet
     student (T = 4), BKD + WSLD, --bkd-alpha 6e-3. All of Fashion-MNIST,
     seed 0: student 89.14-89.34 % (seeds 0-4: 89.28 +- 0.16 %; no KD 88.77 %).
+    """),
+    "continual": ("continual", "Learn tasks one after another; writes summary.json (acc, bwt, R), R.png and "
+                               "checkpoint.pt (after\n    each task and every --checkpoint-every batches; --resume "
+                               "continues exactly)."),
+    "reservoir": ("reservoir", "Run a reservoir on a task; writes summary.json with the task's scores."),
+    "tsrsa": ("tsrsa", "Compare model layers with mouse visual cortex (RSA / TSRSA); writes summary.json and a "
+                       "heat map."),
+    "bench": ("bench", "Quick self-timing of neurosim kernels (peer comparisons live in benchmarks/)."),
+    "demo": ("demo", "Run one short stage per capability and write report.md, figures and summary.json."),
+}
+
+
+def cli_parameters(run) -> list:
+    """``(parameter, Option | Argument, type)`` for each parameter of ``run`` that is a CLI option.
+
+    ``type`` is the parameter's annotation without the metadata (what the command line parses).
     """
-    _print_summary(_call("distill", dataset=dataset, teacher=teacher, student=student, kd=kd, epochs=epochs,
-                         teacher_epochs=teacher_epochs, batch_size=batch_size, timesteps=timesteps, seed=seed,
-                         data=data, limit=limit, resume=resume, out=out, label_smoothing=label_smoothing,
-                         lr_schedule=lr_schedule, bkd_alpha=bkd_alpha, bkd_lambda=bkd_lambda,
-                         kd_temperature=kd_temperature, checkpoint_every=checkpoint_every))
+    from neurosim.commands import Argument, Option
+
+    out = []
+    for p in inspect.signature(run, eval_str=True).parameters.values():
+        if typing.get_origin(p.annotation) is not typing.Annotated:
+            continue
+        meta = [m for m in p.annotation.__metadata__ if isinstance(m, (Option, Argument))]
+        if len(meta) > 1:
+            raise TypeError(f"{run.__module__}.run: parameter {p.name!r} has {len(meta)} CLI declarations")
+        if meta:
+            out.append((p, meta[0], typing.get_args(p.annotation)[0]))
+    return out
 
 
-@app.command()
-def continual(
-    method: str = typer.Option("hlop", "--method", help="finetune, ewc, gpm, replay, hlop or hlop+replay"),
-    benchmark: str = typer.Option("pmnist", "--benchmark", help="pmnist, split_mnist or split_fmnist"),
-    tasks: int = typer.Option(10, "--tasks"),
-    epochs: int = typer.Option(1, "--epochs"),
-    seed: int = typer.Option(0, "--seed"),
-    data: Optional[Path] = typer.Option(None, "--data"),
-    limit: Optional[int] = typer.Option(None, "--limit", help="training samples per task"),
-    out: Path = typer.Option(Path("neurosim-out/continual"), "--out", help=OUT_HELP),
-    resume: bool = typer.Option(False, "--resume/--no-resume", help=RESUME_HELP),
-    checkpoint_every: int = typer.Option(100, "--checkpoint-every", help=CKPT_HELP),
-    hlop_consolidation: int = typer.Option(0, "--hlop-consolidation",
-                                           help="HLOP: extra Hebbian pass on this many images per task (0 = literal)"),
-    hlop_damping: Optional[str] = typer.Option(
-        None, "--hlop-damping", help="HLOP residual damping gamma per protected layer, e.g. 10,0,0 (extension; "
-        "one value = every layer)"),
-    neuron: str = typer.Option("bptt", "--neuron", help="bptt (LIF + surrogate, T=6) or dsr (HLOP's DSR, T=20)"),
-):
-    """Learn tasks one after another; writes summary.json (acc, bwt, R), R.png and checkpoint.pt (after
-    each task and every --checkpoint-every batches; --resume continues exactly)."""
-    _print_summary(_call("continual", method=method, benchmark=benchmark, tasks=tasks, epochs=epochs, seed=seed,
-                         data=data, limit=limit, out=out, hlop_consolidation=hlop_consolidation,
-                         hlop_damping=hlop_damping, neuron=neuron, resume=resume,
-                         checkpoint_every=checkpoint_every))
+def _typer_parameter(p: inspect.Parameter, meta, annotation) -> inspect.Parameter:
+    """The parameter of the typer command function that declares ``meta`` for ``p``."""
+    from neurosim.commands import Argument
+
+    default = ... if p.default is inspect.Parameter.empty else p.default
+    if isinstance(meta, Argument):
+        if meta.choices is not None:  # shown as <a|b|c> and checked by click
+            annotation = enum.Enum(f"{p.name.title()}Name", {c: c for c in meta.choices}, type=str)
+        info = typer.Argument(default, help=meta.help)
+    else:
+        info = typer.Option(default, *meta.flags, help=meta.help)
+    return inspect.Parameter(p.name, inspect.Parameter.KEYWORD_ONLY, default=info, annotation=annotation)
 
 
-@app.command()
-def reservoir(
-    kind: str = typer.Option("ei-adaptive", "--kind", help="lsm, ei-adaptive or izhikevich"),
-    task: Optional[str] = typer.Option(
-        None, "--task", help="task (default: the kind's first) -- ei-adaptive: memory_capacity, narma10, "
-        "mackey_glass; lsm: classification, separation; izhikevich: timing, memory_capacity"),
-    size: Optional[int] = typer.Option(None, "--size", help="reservoir neurons (default: ei-adaptive 200, lsm 300, "
-                                       "izhikevich 200)"),
-    seed: int = typer.Option(0, "--seed"),
-    data: Optional[Path] = typer.Option(None, "--data"),
-    out: Path = typer.Option(Path("neurosim-out/reservoir"), "--out", help=OUT_HELP),
-):
-    """Run a reservoir on a task; writes summary.json with the task's scores."""
-    _print_summary(_call("reservoir", kind=kind, task=task, size=size, seed=seed, data=data, out=out))
+def _command(name: str, module: str, doc: str):
+    """The typer command ``neurosim <name>``: parses the options of ``neurosim.commands.<module>.run``
+    and calls it through :func:`_call`."""
+    run = importlib.import_module(f"neurosim.commands.{module}").run
+
+    def command(**kwargs):
+        kwargs = {k: (v.value if isinstance(v, enum.Enum) else v) for k, v in kwargs.items()}
+        _print_summary(_call(module, **kwargs))
+
+    command.__signature__ = inspect.Signature([_typer_parameter(*spec) for spec in cli_parameters(run)])
+    command.__name__ = command.__qualname__ = name
+    command.__doc__ = doc
+    return command
 
 
-@app.command()
-def tsrsa(
-    model: str = typer.Option("lorafb_snet18", "--model", help="model name or checkpoint path"),
-    neural: str = typer.Option("allen_2p_scenes", "--neural", help="allen_2p_scenes, allen_dg or an NWB path"),
-    layers: Optional[List[str]] = typer.Option(None, "--layers", help="layer names (repeat the option)"),
-    seed: int = typer.Option(0, "--seed"),
-    data: Optional[Path] = typer.Option(None, "--data"),
-    out: Path = typer.Option(Path("neurosim-out/tsrsa"), "--out", help=OUT_HELP),
-):
-    """Compare model layers with mouse visual cortex (RSA / TSRSA); writes summary.json and a heat map."""
-    _print_summary(_call("tsrsa", model=model, neural=neural, layers=layers, seed=seed, data=data, out=out))
-
-
-@app.command()
-def bench(
-    what: str = typer.Argument("sim", help="sim, lif or rsa"),
-    out: Path = typer.Option(Path("neurosim-out/bench"), "--out", help=OUT_HELP),
-):
-    """Quick self-timing of neurosim kernels (peer comparisons live in benchmarks/)."""
-    _print_summary(_call("bench", what=what, out=out))
-
-
-@app.command()
-def demo(
-    out: Path = typer.Option(Path("neurosim-demo"), "--out", help=REPORT_HELP),
-    data: Optional[Path] = typer.Option(None, "--data", help="real data folder (default: embedded data)"),
-    fast: bool = typer.Option(False, "--fast/--full", help="smaller sizes (used by the tests)"),
-    seed: int = typer.Option(0, "--seed"),
-    quiet: bool = typer.Option(False, "--quiet", help="no stage lines or progress bars on stderr"),
-):
-    """Run one short stage per capability and write report.md, figures and summary.json."""
-    _print_summary(_call("demo", out=out, data=data, fast=fast, seed=seed, quiet=quiet))
+for _name, (_module, _doc) in COMMANDS.items():
+    app.command(_name)(_command(_name, _module, _doc))
 
 
 def main(argv=None) -> int:

@@ -41,11 +41,15 @@ def test_simulate_run_validation_names_field(tmp_path):
 
 
 def test_network_choices_are_the_library_table_and_load_no_simulator():
-    """``NetworkName`` is derived from ``neurosim.sim.NETWORKS``; listing it imports neither numba nor the simulator."""
-    from neurosim.cli import NetworkName
+    """The ``simulate`` argument's choices are ``neurosim.sim.NETWORKS``; building the CLI imports neither numba
+    nor the simulator."""
+    from neurosim.cli import cli_parameters
     from neurosim.sim import NETWORKS
 
-    assert [n.value for n in NetworkName] == list(NETWORKS)
+    from neurosim.commands.simulate import run
+
+    (network,) = [meta for p, meta, _ in cli_parameters(run) if p.name == "network"]
+    assert list(network.choices) == list(NETWORKS)
     code = ("import sys, neurosim.cli; bad = [m for m in ('numba', 'neurosim.sim.network') if m in sys.modules]; "
             "print(bad); sys.exit(1 if bad else 0)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)

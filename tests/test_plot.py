@@ -167,7 +167,8 @@ def test_plot_rdm_rejects_all_nan_and_inf_but_greys_omitted_pairs():
     (np.full((3, 3), 0.5 + 0.5j), TypeError, "^R must be numeric"),
     (np.full((3, 3), 50.0), ValueError, r"^R must hold accuracies in \[0, 1\]"),
     (np.full((3, 3), -0.1), ValueError, r"^R must hold accuracies in \[0, 1\]"),
-    (np.array([[0.5, np.nan], [0.5, 0.5]]), ValueError, "^R contains 1 NaN"),
+    (np.array([[0.5, 0.2], [np.nan, 0.5]]), ValueError, "^R contains 1 NaN/inf value.s. in its lower triangle"),
+    (np.array([[np.inf, np.nan], [0.5, 0.5]]), ValueError, "^R contains 1 NaN/inf value.s. in its lower triangle"),
     (None, TypeError, "^R must be numeric"),
 ])
 def test_plot_accuracy_matrix_validation(R, exc, match):
@@ -175,6 +176,18 @@ def test_plot_accuracy_matrix_validation(R, exc, match):
 
     with pytest.raises(exc, match=match):
         plot_accuracy_matrix(R)
+
+
+def test_plot_accuracy_matrix_ignores_the_upper_triangle():
+    """Continual runs leave R[i, j] (j > i, not yet trained) NaN: the plot shows only j <= i."""
+    from neurosim.plot.accuracy import plot_accuracy_matrix
+
+    full = np.array([[0.9, 0.1], [0.6, 0.8]])
+    partial = np.array([[0.9, np.nan], [0.6, 0.8]])
+    a = plot_accuracy_matrix(full).axes[0]
+    b = plot_accuracy_matrix(partial).axes[0]
+    assert a.get_title() == b.get_title() == "ACC 70.0%, BWT -30.0%"
+    np.testing.assert_array_equal(a.images[0].get_array(), b.images[0].get_array())
 
 
 def test_plot_accuracy_matrix_title_values():

@@ -134,7 +134,7 @@ def test_mlp_model_files_get_stimuli_of_their_shape(tmp_path, monkeypatch, capsy
     err = capsys.readouterr().err
     assert err.startswith(f"error: --model {flat}: the model takes samples of shape (36,)") and err.count("\n") == 1
     # any other shape the model's forward refuses: the RuntimeError becomes the same kind of line
-    monkeypatch.setattr(T, "_input_size", lambda model: 8)
+    monkeypatch.setattr(T, "_stimulus_size", lambda rec: 8)
     assert main(["tsrsa", "--model", str(good), "--neural", "allen_dg", "--data", str(data_root()),
                  "--out", str(tmp_path / "bad")]) == 2
     err = capsys.readouterr().err

@@ -23,7 +23,7 @@ import numpy as np
 def main(argv=None):
     import torch
 
-    from neurosim.commands.continual import build
+    from neurosim.continual.methods import build_method as build
     from neurosim.continual.metrics import average_accuracy, backward_transfer
     from neurosim.continual.protocols import evaluate, load_benchmark, run_sequence
 

@@ -4,18 +4,34 @@ Example (the full PMNIST table; hours on 2 shared cores):
     python experiments/continual/run_table.py --methods finetune ewc gpm hlop hlop+replay multitask \
         --seeds 0 1 2 --data ../shared/data --out runs/pmnist
 A quick, reduced version: add --limit 2000 (training and test samples per task).
-Each run writes OUT/<method>_s<seed>/summary.json; existing summaries are reused.
+Each run is one `neurosim continual` command (a subprocess) writing OUT/<method>_s<seed>/summary.json;
+existing summaries are reused.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 
-from neurosim.commands.continual import run
 from neurosim.continual.hlop import NEURONS
+
+
+def run_continual(out: Path, **options) -> dict:
+    """Run ``neurosim continual --<option> <value> ... --out OUT`` and return its summary.json.
+
+    Options that are None are left out (the command's defaults apply). The run's log goes to
+    stderr; its summary (printed on stdout) is read back from the file.
+    """
+    args = [sys.executable, "-m", "neurosim.cli", "continual", "--out", str(out)]
+    for key, value in options.items():
+        if value is not None:
+            args += [f"--{key.replace('_', '-')}", str(value)]
+    subprocess.run(args, check=True, stdout=subprocess.DEVNULL)
+    return json.loads((out / "summary.json").read_text())
 
 
 def main(argv=None):
@@ -47,9 +63,9 @@ def main(argv=None):
             if (d / "summary.json").exists():
                 s = json.loads((d / "summary.json").read_text())
             else:
-                s = run(method=method, benchmark=a.benchmark, tasks=a.tasks, epochs=a.epochs, seed=seed,
-                        data=a.data, limit=a.limit, out=d, hlop_consolidation=cons, hlop_damping=damp,
-                        neuron=a.neuron)
+                s = run_continual(d, method=method, benchmark=a.benchmark, tasks=a.tasks, epochs=a.epochs,
+                                  seed=seed, data=a.data, limit=a.limit, hlop_consolidation=cons,
+                                  hlop_damping=damp, neuron=a.neuron)
             accs.append(100 * s["acc"])
             bwts.append(None if s["bwt"] is None else 100 * s["bwt"])
             walls.append(s["wall_s"])

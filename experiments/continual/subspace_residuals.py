@@ -11,7 +11,7 @@ on these inputs). ``orth`` sets ``HLOP.orthonormal_rows``.
 """
 import os, sys, time, torch
 torch.set_num_threads(1)
-from neurosim.commands.continual import build
+from neurosim.continual.methods import build_method as build
 from neurosim.continual.protocols import load_benchmark, train_task, evaluate
 from neurosim.snn.containers import reset_states
 

@@ -7,6 +7,14 @@ Ctrl-C to exit code 130, and stages the output folder (:class:`neurosim._atomic.
 
 A command interrupted by Ctrl-C says what it kept by raising :class:`Interrupted` (a
 ``KeyboardInterrupt``) with a description of its last checkpoint; the command line prints it.
+
+Each command-line option is declared once, on the parameter of ``run`` it sets: its annotation
+``Annotated[type, Option("--flag", help=...)]`` (or :class:`Argument`) gives the flags, the help
+text and the type the command line parses, and the parameter's default is the option's default.
+``neurosim.cli`` builds every subcommand from these signatures; ``run`` parameters without such
+metadata (``model_cfg``, ``progress``, ...) are for Python callers only. Commands stay thin:
+they validate options, call the library (``neurosim.models``, ``neurosim.distill``,
+``neurosim.continual``, ``neurosim.sim``, ``neurosim.rsa`` ...) and write the outputs.
 """
 from __future__ import annotations
 
@@ -16,7 +24,44 @@ from pathlib import Path
 
 from neurosim._atomic import atomic_open
 
-__all__ = ["StageResult", "Interrupted", "write_json", "ensure_out_dir"]
+__all__ = ["StageResult", "Interrupted", "Option", "Argument", "write_json", "ensure_out_dir", "OUT_HELP",
+           "RESUME_HELP", "CKPT_HELP", "REPORT_HELP"]
+
+RESUME_HELP = ("continue the interrupted run in OUT.partial, else the finished run in OUT; with no checkpoint in "
+               "either: say so and start from scratch (summary.json records \"resumed\": false)")
+OUT_HELP = "output folder (the run writes OUT.partial, which replaces OUT only when the run succeeds)"
+REPORT_HELP = "report folder (the demo writes OUT.partial, which replaces OUT only when the demo succeeds)"
+CKPT_HELP = "also checkpoint after every this many batches (0: only at the end of each epoch / task)"
+
+
+@dataclass(frozen=True)
+class Option:
+    """Command-line metadata of a ``run`` parameter: ``Annotated[int, Option("--epochs")] = 1``.
+
+    ``flags``: the option's names (``"--timesteps", "-T"``; a boolean ``"--resume/--no-resume"``);
+    ``help``: its line in ``--help``. The default is the parameter's.
+    """
+
+    flags: tuple
+    help: str | None = None
+
+    def __init__(self, *flags: str, help: str | None = None):  # noqa: A002 - typer's name
+        if not flags or not all(isinstance(f, str) and f.startswith("-") for f in flags):
+            raise ValueError(f"Option needs its flags, e.g. Option('--epochs'); got {flags!r}")
+        object.__setattr__(self, "flags", tuple(flags))
+        object.__setattr__(self, "help", help)
+
+
+@dataclass(frozen=True)
+class Argument:
+    """Command-line metadata of a positional ``run`` parameter (``neurosim simulate NETWORK``).
+
+    ``choices``: the accepted values (shown as ``<a|b|c>`` and checked by the command line), or
+    None for any string.
+    """
+
+    help: str | None = None
+    choices: tuple | None = None
 
 
 @dataclass

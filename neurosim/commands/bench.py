@@ -11,11 +11,13 @@ and ``benchmarks/bench_rsa.py``.
 from __future__ import annotations
 
 import time
+from pathlib import Path
+from typing import Annotated
 
 import numpy as np
 
 from neurosim._validation import check_int, check_positive
-from neurosim.commands import ensure_out_dir, write_json
+from neurosim.commands import OUT_HELP, Argument, Option, ensure_out_dir, write_json
 
 __all__ = ["run", "copy_bandwidth", "BYTES_PER_NEURON_STEP"]
 
@@ -57,7 +59,9 @@ def _time_network(name: str, n: int, duration_ms: float, seed: int, repeats: int
     }
 
 
-def run(what: str = "sim", out="neurosim-out/bench", *, repeats: int = 3, seed: int = 0,
+def run(what: Annotated[str, Argument(help="sim, lif or rsa")] = "sim",
+        out: Annotated[Path, Option("--out", help=OUT_HELP)] = Path("neurosim-out/bench"), *,
+        repeats: int = 3, seed: int = 0,
         duration_ms: float = 1000.0, sizes: dict | None = None, bandwidth_mb: int = 256) -> dict:
     """Time the simulator; ``what`` must be ``"sim"`` (see the module docstring for the others).
 

@@ -1,7 +1,8 @@
 """``neurosim continual``: learn a task sequence with one method; summary.json + R.png.
 
 Methods: ``finetune``, ``ewc``, ``gpm``, ``replay``, ``hlop``, ``hlop+replay`` and the
-``multitask`` upper bound (joint training; no BWT). Benchmarks: ``pmnist`` (spiking MLP
+``multitask`` upper bound (joint training; no BWT), built by
+:func:`neurosim.continual.methods.build_method`. Benchmarks: ``pmnist`` (spiking MLP
 784-800-800-10, shared head, HLOP sizes [80,200,100] + [70,70,70] per task), ``split_mnist``
 and ``split_fmnist`` (784-400-400 with one 2-way head per task). Settings follow
 ALGORITHMS.md §2.3–2.4: BPTT with a sigmoid surrogate, T = 6, SGD lr 0.1, batch 64.
@@ -19,34 +20,14 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Annotated, Optional
 
-from neurosim.commands import Interrupted, StageResult, ensure_out_dir, write_json
+from neurosim.commands import (CKPT_HELP, OUT_HELP, RESUME_HELP, Interrupted, Option, StageResult, ensure_out_dir,
+                               write_json)
+from neurosim.continual.methods import METHODS, parse_damping  # noqa: F401  (kept importable from here)
+from neurosim.continual.methods import build_method as build  # the name tests replace to interrupt a run
 
 __all__ = ["METHODS", "run", "demo_stage", "build"]
-
-METHODS = ("finetune", "ewc", "gpm", "replay", "hlop", "hlop+replay", "multitask")
-
-
-def parse_damping(value, n_layers: int):
-    """``HLOP(residual_damping=...)`` from ``"10,0,0"``, one number (every layer), a sequence or
-    None (off); all zeros is off too."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        try:
-            vals = [float(v) for v in value.replace(" ", "").split(",") if v != ""]
-        except ValueError:
-            raise ValueError(f"hlop_damping must be numbers separated by commas (e.g. 10,0,0); got {value!r}") from None
-    elif isinstance(value, (int, float)):
-        vals = [float(value)]
-    else:
-        vals = [float(v) for v in value]
-    if len(vals) == 1:
-        vals = vals * n_layers
-    if len(vals) != n_layers:
-        raise ValueError(f"hlop_damping has {len(vals)} values for {n_layers} protected layers; give one per "
-                         "layer (e.g. 10,0,0) or a single value for all")
-    return None if all(v == 0 for v in vals) else tuple(vals)
 
 
 def _damping_of(strategy):
@@ -54,50 +35,6 @@ def _damping_of(strategy):
     st = getattr(strategy, "base", strategy)
     g = getattr(st, "residual_damping", None)
     return None if g is None else list(g)
-
-
-def build(method: str, benchmark: str, n_tasks: int, *, seed: int = 0, hidden=None, timesteps: int = 6,
-          hlop_sizes=None, hlop_inc=None, hlop_consolidation: int = 0, hlop_damping=None, neuron: str = "bptt"):
-    """(model, strategy) for ``method`` on ``benchmark`` (strategy is None for multitask).
-
-    ``hlop_consolidation``: images per task for HLOP's optional consolidation pass
-    (``HLOP(consolidation_samples=...)``; 0 = the literal method). HLOP runs its Hebbian
-    updates on a worker thread (``async_hebbian=True``, exact). ``hlop_damping``: one gamma per
-    protected layer for ``HLOP(residual_damping=...)`` (None: the literal method). ``neuron``:
-    "bptt" (LIF + surrogate through time, T = 6) or "dsr" (HLOP's default DSR training; pass
-    ``timesteps=20``).
-    """
-    from neurosim._validation import check_choice, check_int
-    from neurosim.continual.baselines import EWC, GPM, Finetune, Replay
-    from neurosim.continual.hlop import HLOP, PMNIST_ETAS, PMNIST_SIZES_FIRST, PMNIST_SIZES_INC, SpikingMLP
-    from neurosim.continual.protocols import BENCHMARKS
-
-    check_choice("method", method, METHODS)
-    check_choice("benchmark", benchmark, BENCHMARKS)
-    hlop_consolidation = check_int("hlop_consolidation", hlop_consolidation, min_value=0)
-    if benchmark == "pmnist":
-        model = SpikingMLP(784, hidden or (800, 800), 10, heads=1, timesteps=timesteps, rng=seed, neuron=neuron)
-        first, inc, etas, th = PMNIST_SIZES_FIRST, PMNIST_SIZES_INC, PMNIST_ETAS, (0.95, 0.99, 0.99)
-    else:
-        model = SpikingMLP(784, hidden or (400, 400), 2, heads=n_tasks, timesteps=timesteps, rng=seed, neuron=neuron)
-        first, inc, etas, th = (40, 60), (30, 30), (0.001, 0.01), (0.95, 0.99)
-    first = tuple(hlop_sizes or first)
-    inc = tuple(hlop_inc or inc)
-    damping = parse_damping(hlop_damping, len(first))
-    if damping is not None and not method.startswith("hlop"):
-        raise ValueError(f"hlop_damping applies to the hlop methods only (method {method!r}); drop --hlop-damping")
-    hlop = lambda: HLOP(first, inc, etas=etas[: len(first)], rng=seed,  # noqa: E731
-                        consolidation_samples=hlop_consolidation, async_hebbian=True, residual_damping=damping)
-    strategies = {
-        "finetune": Finetune,
-        "ewc": EWC,
-        "gpm": lambda: GPM(thresholds=th),
-        "replay": lambda: Replay(Finetune()),
-        "hlop": hlop,
-        "hlop+replay": lambda: Replay(hlop()),
-        "multitask": lambda: None,
-    }
-    return model, strategies[method]()
 
 
 def _plot(R, path, title, final=None):
@@ -118,11 +55,25 @@ def _plot(R, path, title, final=None):
     plt.close(fig)
 
 
-def run(method: str = "hlop", benchmark: str = "pmnist", tasks: int = 10, epochs: int = 1, seed: int = 0,
-        data=None, limit: int | None = None, out="neurosim-out/continual", *, embedded: bool = False,
-        progress: bool | None = None, hidden=None, timesteps: int | None = None, batch_size: int = 64,
-        lr: float = 0.1, quiet: bool = False, hlop_consolidation: int = 0, hlop_damping=None,
-        neuron: str = "bptt", resume: bool = False, checkpoint_every: int = 100) -> dict:
+def run(method: Annotated[str, Option("--method", help="finetune, ewc, gpm, replay, hlop or hlop+replay")] = "hlop",
+        benchmark: Annotated[str, Option("--benchmark", help="pmnist, split_mnist or split_fmnist")] = "pmnist",
+        tasks: Annotated[int, Option("--tasks")] = 10,
+        epochs: Annotated[int, Option("--epochs")] = 1,
+        seed: Annotated[int, Option("--seed")] = 0,
+        data: Annotated[Optional[Path], Option("--data")] = None,
+        limit: Annotated[Optional[int], Option("--limit", help="training samples per task")] = None,
+        out: Annotated[Path, Option("--out", help=OUT_HELP)] = Path("neurosim-out/continual"), *,
+        resume: Annotated[bool, Option("--resume/--no-resume", help=RESUME_HELP)] = False,
+        checkpoint_every: Annotated[int, Option("--checkpoint-every", help=CKPT_HELP)] = 100,
+        hlop_consolidation: Annotated[int, Option(
+            "--hlop-consolidation", help="HLOP: extra Hebbian pass on this many images per task (0 = literal)")] = 0,
+        hlop_damping: Annotated[Optional[str], Option(
+            "--hlop-damping", help="HLOP residual damping gamma per protected layer, e.g. 10,0,0 (extension; "
+            "one value = every layer)")] = None,
+        neuron: Annotated[str, Option(
+            "--neuron", help="bptt (LIF + surrogate, T=6) or dsr (HLOP's DSR, T=20)")] = "bptt",
+        embedded: bool = False, progress: bool | None = None, hidden=None, timesteps: int | None = None,
+        batch_size: int = 64, lr: float = 0.1, quiet: bool = False) -> dict:
     """Run one continual-learning experiment and write ``out/summary.json`` and ``out/R.png``.
 
     ``limit`` caps the training (and test) samples per task. ``data`` is the folder holding

@@ -23,10 +23,11 @@ import platform
 import sys
 import time
 from pathlib import Path
+from typing import Annotated, Optional
 
 from neurosim._validation import check_int
 
-from . import StageResult, ensure_out_dir, write_json
+from . import REPORT_HELP, Option, StageResult, ensure_out_dir, write_json
 
 #: (stage name, command module providing ``demo_stage``) in the order they run
 STAGES = (
@@ -125,7 +126,12 @@ def _stderr_is_tty() -> bool:
         return False
 
 
-def run(out, data=None, fast: bool = False, seed: int = 0, quiet: bool = False, progress: bool | None = None) -> dict:
+def run(out: Annotated[Path, Option("--out", help=REPORT_HELP)] = Path("neurosim-demo"),
+        data: Annotated[Optional[Path], Option("--data", help="real data folder (default: embedded data)")] = None,
+        fast: Annotated[bool, Option("--fast/--full", help="smaller sizes (used by the tests)")] = False,
+        seed: Annotated[int, Option("--seed")] = 0,
+        quiet: Annotated[bool, Option("--quiet", help="no stage lines or progress bars on stderr")] = False,
+        progress: bool | None = None) -> dict:
     """Validate every input, run each stage into ``out/<stage>``, write ``summary.json`` and ``report.md``.
 
     ``progress``: tqdm bars inside the stages; default: when stderr is a terminal and not

@@ -23,31 +23,43 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Annotated, Optional
 
 from neurosim._validation import check_choice, check_int, check_nonnegative, check_positive, check_probability
-from neurosim.commands import Interrupted, StageResult, ensure_out_dir, write_json
+from neurosim.commands import (CKPT_HELP, OUT_HELP, RESUME_HELP, Interrupted, Option, StageResult, ensure_out_dir,
+                               write_json)
 
 __all__ = ["run", "demo_stage", "DATASETS"]
 
 DATASETS = ("mnist", "fashion_mnist", "embedded")
 
 
-def _tensors(name, split, data, limit, seed):
-    import torch
-
-    from neurosim.data.mnist import load_dataset
-
-    x, y = load_dataset(name, split, root=data, limit=limit, seed=seed)
-    return torch.from_numpy(x).unsqueeze(1).contiguous(), torch.from_numpy(y)
-
-
-def run(dataset: str = "fashion_mnist", teacher: str = "convnet", student: str = "spiking_convnet",
-        kd: str = "bkd+wsld", epochs: int = 1, teacher_epochs: int = 5, batch_size: int = 128, timesteps: int = 4,
-        seed: int = 0, data=None, limit=None, resume: bool = False, out="neurosim-out/distill", *,
+def run(dataset: Annotated[str, Option("--dataset")] = "fashion_mnist",
+        teacher: Annotated[str, Option("--teacher")] = "convnet",
+        student: Annotated[str, Option("--student")] = "spiking_convnet",
+        kd: Annotated[str, Option("--kd", help="none, kd, wsld, feature, bkd or bkd+wsld")] = "bkd+wsld",
+        epochs: Annotated[int, Option("--epochs")] = 1,
+        teacher_epochs: Annotated[int, Option("--teacher-epochs")] = 5,
+        batch_size: Annotated[int, Option("--batch-size")] = 128,
+        timesteps: Annotated[int, Option("--timesteps", "-T")] = 4,
+        seed: Annotated[int, Option("--seed")] = 0,
+        data: Annotated[Optional[Path], Option("--data")] = None,
+        limit: Annotated[Optional[int], Option("--limit")] = None,
+        resume: Annotated[bool, Option("--resume/--no-resume", help=RESUME_HELP)] = False,
+        checkpoint_every: Annotated[int, Option("--checkpoint-every", help=CKPT_HELP)] = 100,
+        out: Annotated[Path, Option("--out", help=OUT_HELP)] = Path("neurosim-out/distill"), *,
+        label_smoothing: Annotated[float, Option("--label-smoothing",
+                                                 help="student CE label smoothing (BKDSNN: 0.1)")] = 0.0,
+        lr_schedule: Annotated[str, Option("--lr-schedule",
+                                           help="student lr: constant or cosine (per step, to 0)")] = "constant",
+        bkd_alpha: Annotated[float, Option("--bkd-alpha", help="weight of the blurred KD term (BKDSNN alpha_mgd; "
+                                                               "its shipped configs use 2e-3)")] = 6e-3,
+        bkd_lambda: Annotated[float, Option("--bkd-lambda",
+                                            help="channel mask ratio of blurred KD (lambda_mgd)")] = 0.15,
+        kd_temperature: Annotated[Optional[float], Option(
+            "--kd-temperature", help="logits KD temperature (default 4 for kd, 2 for WSLD)")] = None,
         lr: float = 1e-3, teacher_lr: float = 1e-3, model_cfg: dict | None = None, progress: bool = True,
-        test_limit=None, precise_bn: int = 2000, label_smoothing: float = 0.0,
-        lr_schedule: str = "constant", bkd_alpha: float = 6e-3, bkd_lambda: float = 0.15,
-        kd_temperature: float | None = None, checkpoint_every: int = 100) -> dict:
+        test_limit=None, precise_bn: int = 2000) -> dict:
     """Run the pipeline; returns the summary dict (also written to ``out/summary.json``).
 
     ``model_cfg`` is passed to both ``get_model`` calls (e.g. smaller ``channels`` for demos);
@@ -68,7 +80,7 @@ def run(dataset: str = "fashion_mnist", teacher: str = "convnet", student: str =
     """
     import torch
 
-    from neurosim.distill import KD_RECIPES, Trainer, make_objective, probe_shapes
+    from neurosim.distill import KD_RECIPES, Trainer, load_tensors, make_objective, probe_shapes
     from neurosim.distill import distributed as dist_utils
     from neurosim.distill.trainer import LR_SCHEDULES
     from neurosim.models import get_model, list_models
@@ -104,8 +116,8 @@ def run(dataset: str = "fashion_mnist", teacher: str = "convnet", student: str =
     t_start = time.perf_counter()
     trainers = []  # (role, Trainer) started so far: what an interrupt kept
     try:
-        train = _tensors(dataset, "train", data, limit, seed)
-        test = _tensors(dataset, "test", data, test_limit if test_limit is not None else limit, seed)
+        train = load_tensors(dataset, "train", data, limit, seed)
+        test = load_tensors(dataset, "test", data, test_limit if test_limit is not None else limit, seed)
         cfg = dict(model_cfg or {})
         cfg.setdefault("num_classes", 10)
         torch.manual_seed(seed)

@@ -18,10 +18,11 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
+from typing import Annotated, Optional
 
 import numpy as np
 
-from . import StageResult, ensure_out_dir, write_json
+from . import OUT_HELP, Option, StageResult, ensure_out_dir, write_json
 
 TASKS = {
     "ei-adaptive": ("memory_capacity", "narma10", "mackey_glass"),
@@ -204,8 +205,15 @@ def _izhikevich(task, size, seed, n_trials=IZH_TRIALS):
     return res
 
 
-def run(kind: str = "ei-adaptive", task: str | None = None, size=None, seed: int = 0, data=None,
-        out="neurosim-out/reservoir") -> dict:
+def run(kind: Annotated[str, Option("--kind", help="lsm, ei-adaptive or izhikevich")] = "ei-adaptive",
+        task: Annotated[Optional[str], Option(
+            "--task", help="task (default: the kind's first) -- ei-adaptive: memory_capacity, narma10, "
+            "mackey_glass; lsm: classification, separation; izhikevich: timing, memory_capacity")] = None,
+        size: Annotated[Optional[int], Option("--size", help="reservoir neurons (default: ei-adaptive 200, lsm 300, "
+                                                              "izhikevich 200)")] = None,
+        seed: Annotated[int, Option("--seed")] = 0,
+        data: Annotated[Optional[Path], Option("--data")] = None,
+        out: Annotated[Path, Option("--out", help=OUT_HELP)] = Path("neurosim-out/reservoir")) -> dict:
     """Run ``kind`` on ``task`` (None: the kind's default, ``DEFAULT_TASK``); write
     ``out/summary.json``; return the summary.
 

@@ -24,11 +24,12 @@ import sys
 import time
 import warnings
 from pathlib import Path
+from typing import Annotated, Optional
 
 import numpy as np
 
 from neurosim._validation import check_int, check_positive
-from neurosim.commands import StageResult, ensure_out_dir, write_json
+from neurosim.commands import OUT_HELP, Argument, Option, StageResult, ensure_out_dir, write_json
 from neurosim.sim.catalog import NETWORKS
 
 __all__ = ["run", "demo_stage", "NETWORKS", "build_network", "simulate_network"]
@@ -111,8 +112,15 @@ def _save_raster(path, res, duration_ms, title, split=None, bin_ms=5.0):
     return str(path)
 
 
-def run(network: str, neurons=None, duration_ms: float = 1000.0, dt_ms=None, seed: int = 0,
-        out="neurosim-out/simulate", progress: bool = True) -> dict:
+def run(network: Annotated[str, Argument(help="canonical network", choices=tuple(NETWORKS))],
+        neurons: Annotated[Optional[int], Option(
+            "--neurons", help="number of neurons (default: the published size)")] = None,
+        duration_ms: Annotated[float, Option("--duration-ms", help="simulated time in ms")] = 1000.0,
+        dt_ms: Annotated[Optional[float], Option(
+            "--dt-ms", help="time step in ms (default: the network's own)")] = None,
+        seed: Annotated[int, Option("--seed")] = 0,
+        out: Annotated[Path, Option("--out", help=OUT_HELP)] = Path("neurosim-out/simulate"),
+        progress: Annotated[bool, Option("--progress/--no-progress")] = True) -> dict:
     """Simulate ``network`` and write ``summary.json``, ``spikes.npz`` and ``raster.png`` to ``out``."""
     _check_args(network, neurons, duration_ms, dt_ms, seed)
     out = ensure_out_dir(out)

@@ -19,22 +19,26 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Annotated, Optional
 
 from neurosim._validation import check_choice, check_int, check_positive
-from neurosim.commands import Interrupted, StageResult, ensure_out_dir, write_json
+from neurosim.commands import (CKPT_HELP, OUT_HELP, RESUME_HELP, Interrupted, Option, StageResult, ensure_out_dir,
+                               write_json)
 
-__all__ = ["run", "demo_stage", "DATASETS", "input_config", "is_spiking", "load_tensors"]
+__all__ = ["run", "demo_stage", "DATASETS", "is_spiking"]
 
 DATASETS = ("mnist", "fashion_mnist", "embedded")
 
+#: names that moved to the library, still importable from here: name -> module
+_MOVED = {"input_config": "neurosim.models.building", "load_tensors": "neurosim.distill.datasets"}
 
-def input_config(model: str) -> dict:
-    """Constructor options that fit a registry model to 28x28 grey images and 10 classes."""
-    if model in ("spiking_mlp", "mlp"):
-        return {"in_shape": (1, 28, 28), "num_classes": 10}
-    if model in ("spiking_convnet", "convnet"):
-        return {"in_channels": 1, "input_size": 28, "num_classes": 10}
-    return {"in_channels": 1, "num_classes": 10, "stem": "small"}
+
+def __getattr__(name: str):
+    if name in _MOVED:
+        import importlib
+
+        return getattr(importlib.import_module(_MOVED[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def is_spiking(model) -> bool:
@@ -42,30 +46,6 @@ def is_spiking(model) -> bool:
     from neurosim.snn.containers import Stateful
 
     return any(isinstance(m, Stateful) for m in model.modules())
-
-
-def load_tensors(dataset: str, split: str, data=None, limit=None, seed: int = 0):
-    """``(x uint8 [N, 1, 28, 28], y int64 [N])`` torch tensors from ``neurosim.data``."""
-    import torch
-
-    from neurosim.data.mnist import load_dataset
-
-    x, y = load_dataset(dataset, split, root=data, limit=limit, seed=seed)
-    return torch.from_numpy(x).unsqueeze(1).contiguous(), torch.from_numpy(y.astype("int64"))
-
-
-def _build(model: str, seed: int, model_cfg=None):
-    """``(net, cfg)``: ``model`` built with ``cfg`` = :func:`input_config` + ``model_cfg`` overrides."""
-    import torch
-
-    from neurosim.models import get_model, list_models
-
-    if model not in list_models():
-        raise KeyError(f"unknown model {model!r}; valid names: {', '.join(list_models())}")
-    cfg = {**input_config(model), **(model_cfg or {})}
-    with torch.random.fork_rng(devices=[]):  # seeded init without touching the caller's global RNG
-        torch.manual_seed(seed)
-        return get_model(model, **cfg), cfg
 
 
 def _activity(net, x, timesteps):
@@ -87,10 +67,19 @@ def _activity(net, x, timesteps):
         "n_samples": st.samples}
 
 
-def run(dataset: str = "fashion_mnist", model: str = "spiking_convnet", epochs: int = 1, batch_size: int = 128,
-        lr: float = 1e-3, timesteps: int = 4, seed: int = 0, data=None, limit=None, resume: bool = False,
-        out="neurosim-out/train", *, model_cfg: dict | None = None, test_limit=None, progress: bool = True,
-        precise_bn: int = 2000, checkpoint_every: int = 100) -> dict:
+def run(dataset: Annotated[str, Option("--dataset")] = "fashion_mnist",
+        model: Annotated[str, Option("--model")] = "spiking_convnet",
+        epochs: Annotated[int, Option("--epochs")] = 1,
+        batch_size: Annotated[int, Option("--batch-size")] = 128,
+        lr: Annotated[float, Option("--lr")] = 1e-3,
+        timesteps: Annotated[int, Option("--timesteps", "-T")] = 4,
+        seed: Annotated[int, Option("--seed")] = 0,
+        data: Annotated[Optional[Path], Option("--data", help="data folder (default: $NEUROSIM_DATA)")] = None,
+        limit: Annotated[Optional[int], Option("--limit", help="use only this many training samples")] = None,
+        resume: Annotated[bool, Option("--resume/--no-resume", help=RESUME_HELP)] = False,
+        checkpoint_every: Annotated[int, Option("--checkpoint-every", help=CKPT_HELP)] = 100,
+        out: Annotated[Path, Option("--out", help=OUT_HELP)] = Path("neurosim-out/train"), *,
+        model_cfg: dict | None = None, test_limit=None, progress: bool = True, precise_bn: int = 2000) -> dict:
     """Train ``model`` on ``dataset``; returns the summary (also ``out/summary.json``).
 
     ``model_cfg`` overrides constructor options (e.g. smaller ``channels``); ``test_limit``
@@ -107,7 +96,9 @@ def run(dataset: str = "fashion_mnist", model: str = "spiking_convnet", epochs: 
     """
     import torch
 
-    from neurosim.distill import Trainer
+    from neurosim.distill import Trainer, load_tensors
+    from neurosim.io.checkpoint import save_model
+    from neurosim.models import build_model, input_config
 
     check_choice("dataset", dataset, DATASETS)
     check_int("epochs", epochs, min_value=1)
@@ -125,7 +116,8 @@ def run(dataset: str = "fashion_mnist", model: str = "spiking_convnet", epochs: 
         raise FileNotFoundError(f"--data {data} is not a directory; point it at the folder that contains "
                                 f"{dataset}/ (or set NEUROSIM_DATA)")
     out = ensure_out_dir(out)
-    net, cfg = _build(model, seed, model_cfg)
+    cfg = {**input_config(model), **(model_cfg or {})}
+    net = build_model(model, seed=seed, **cfg)
     spiking = is_spiking(net)
     t_start = time.perf_counter()
     train = load_tensors(dataset, "train", data, limit, seed)
@@ -152,8 +144,6 @@ def run(dataset: str = "fashion_mnist", model: str = "spiking_convnet", epochs: 
     }
     if spiking:
         summary["activity"] = _activity(net, test[0][:256], timesteps)
-    from neurosim.io.checkpoint import save_model
-
     save_model(out / "model.pt", net, model, cfg, dataset=dataset,
                test_acc=summary["test_acc"], input_size=int(train[0].shape[-1]),
                timesteps=timesteps if spiking else None)

@@ -22,22 +22,24 @@ Neural data sets (``--neural``):
 Frames (conditions) where a layer or a split half is constant (e.g. a silent spiking layer
 at the first time step) are omitted from that comparison (``constant_rows="omit"``).
 
-``--model`` is a name for :func:`neurosim.models.get_model` (an untrained model, seeded
-by ``--seed``; its BatchNorm statistics are re-estimated on the stimuli, see
-:func:`recalibrate_batchnorm`, since an untrained SNN is otherwise silent), ``NAME@CHECKPOINT`` or a checkpoint holding ``model_name`` (weights under
+``--model`` is read by :func:`neurosim.models.load_model`: a registry name (an untrained
+model, seeded by ``--seed``; its BatchNorm statistics are re-estimated on the stimuli with
+:func:`neurosim.snn.recalibrate_batchnorm`, since an untrained SNN is otherwise silent),
+``NAME@CHECKPOINT`` or a checkpoint holding ``model_name`` (weights under
 ``model_state``/``state_dict``/``student``/``model``, options under ``model_cfg``): the
 ``model.pt`` files that ``neurosim train`` and ``neurosim distill`` write are of this kind
-(:func:`neurosim.io.save_model`) and also carry the training ``input_size``, at which the
-stimuli are then shown.
+(:func:`neurosim.models.save_model`) and also carry the training ``input_size``, at which the
+stimuli are then shown (models that fix no size see 64 x 64 frames).
 """
 from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Annotated, List, Optional
 
 import numpy as np
 
-from neurosim.commands import StageResult, ensure_out_dir, write_json
+from neurosim.commands import OUT_HELP, Option, StageResult, ensure_out_dir, write_json
 
 __all__ = ["run", "demo_stage", "NEURAL_SETS"]
 
@@ -58,165 +60,101 @@ def _first_conv_channels(model) -> int:
 
 
 def load_model(spec: str, seed: int = 0, **cfg):
-    """Model from a registry name, ``NAME@CKPT`` or a checkpoint with ``model_name``.
+    """``(name, model, trained)`` of :func:`neurosim.models.load_model` (kept for existing callers).
 
-    Checkpoints are read with :func:`neurosim.io.load_checkpoint` (``weights_only=True``).
-
-    Raises
-    ------
-    FileNotFoundError
-        the checkpoint does not exist.
-    KeyError
-        ``spec`` names no registered model.
-    CorruptFileError
-        (``ValueError``) the checkpoint is unreadable, holds no weights, names another or an
-        unknown model, or its weights/options do not fit the model; the message names the file.
+    Deprecated: use :func:`neurosim.models.load_model`, whose :class:`~neurosim.models.LoadedModel`
+    record also carries the input size. For the callers of this older form the model still gets
+    ``_tsrsa_input_size`` and ``_tsrsa_trained``; nothing in neurosim reads them.
     """
-    import torch
+    from neurosim.models import load_model as load
 
-    from neurosim.io.checkpoint import load_checkpoint, load_module_state
-    from neurosim.io.files import CorruptFileError
-    from neurosim.models import get_model, list_models
-
-    name, ckpt = spec, None
-    if "@" in spec:
-        name, ckpt = spec.split("@", 1)
-    elif Path(spec).suffix in (".pt", ".pth", ".ckpt") or Path(spec).exists():
-        name, ckpt = None, spec
-    state, file_cfg = None, {}
-    if ckpt is not None:
-        if not Path(ckpt).exists():
-            raise FileNotFoundError(f"--model checkpoint {ckpt} not found")
-        state = load_checkpoint(ckpt)
-        if not isinstance(state, dict):
-            raise CorruptFileError(ckpt, f"holds a {type(state).__name__}, not a model file (a dict with "
-                                         "'model_name' and 'model_state', as neurosim train writes model.pt)")
-        held = state.get("model_name")
-        if held is not None and not isinstance(held, str):
-            raise CorruptFileError(ckpt, f"its 'model_name' is a {type(held).__name__}, not a model name")
-        if name is None:
-            if held is None:
-                raise CorruptFileError(ckpt, f"has no 'model_name'; pass --model NAME@{ckpt}")
-            name = held
-        elif held is not None and held != name:
-            raise CorruptFileError(ckpt, f"holds a {held!r} model, not {name!r}; pass --model {ckpt} to "
-                                         f"load the {held!r} it holds")
-        if held is not None and held not in list_models():
-            raise CorruptFileError(ckpt, f"holds an unknown model {held!r}; known: {', '.join(list_models())}")
-        file_cfg = state.get("model_cfg", {})
-        if not isinstance(file_cfg, dict):
-            raise CorruptFileError(ckpt, f"its 'model_cfg' is a {type(file_cfg).__name__}, not a dict of options")
-        cfg = {**file_cfg, **cfg}
-    torch.manual_seed(seed)
-    try:
-        model = get_model(name, **cfg)
-    except (TypeError, ValueError) as exc:
-        if not file_cfg:
-            raise
-        raise CorruptFileError(ckpt, f"its model_cfg {file_cfg} does not build {name!r}: {exc}") from None
-    if state is not None:
-        sd = None
-        for key in ("model_state", "state_dict", "student", "model"):
-            if isinstance(state.get(key), dict):
-                sd = state[key]
-                break
-        if sd is None:
-            if not state or not all(isinstance(v, torch.Tensor) for v in state.values()):
-                raise CorruptFileError(ckpt, "holds no weights: no 'model_state', 'state_dict', 'student' or "
-                                             "'model' entry, and it is not a state dict itself")
-            sd = state
-        load_module_state(model, sd, path=ckpt, what=repr(name))
-    model.eval()
-    size = cfg.get("input_size", state.get("input_size") if isinstance(state, dict) else None)
-    if size is None:
-        size = _FIXED_INPUT.get(name, 64)
-    elif isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
-        raise CorruptFileError(ckpt, f"its 'input_size' {size!r} is not a positive integer")
-    model._tsrsa_input_size = int(size)
-    model._tsrsa_trained = ckpt is not None
-    return name, model, ckpt is not None
+    rec = load(spec, seed, **cfg)
+    rec.model._tsrsa_input_size = _stimulus_size(rec)
+    rec.model._tsrsa_trained = rec.trained
+    return rec.name, rec.model, rec.trained
 
 
-#: input side length of models whose classifier fixes it (others get 64 x 64 frames)
-_FIXED_INPUT = {"spiking_convnet": 28, "convnet": 28}
+#: side length of the frames shown to models that fix no input size
+DEFAULT_STIMULUS_SIZE = 64
 
 
-def recalibrate_batchnorm(model, x, steps: int = 1) -> None:
-    """Re-estimate BatchNorm running statistics on stimuli ``x`` [n, C, H, W] (no weight changes).
-
-    An untrained SNN with BN statistics at their initial values (mean 0, var 1) is silent;
-    one pass in train mode with cumulative averaging (``momentum=None``) gives every BN layer
-    the statistics of this stimulus set. Used only for untrained models.
-    """
-    import torch
-    from torch import nn
-
-    from neurosim.rsa.features import default_reset
-
-    bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-    if not bns:
-        return
-    for m in bns:
-        m.reset_running_stats()
-        m.momentum = None
-    model.train()
-    default_reset(model)
-    with torch.no_grad():
-        xt = torch.as_tensor(x)
-        model(xt.unsqueeze(1) if steps == 1 else xt.unsqueeze(0).expand(steps, *xt.shape))
-    default_reset(model)
-    model.eval()
-
-
-def _input_size(model) -> int:
-    shape = getattr(model, "in_shape", None)
+def _stimulus_size(rec) -> int:
+    if rec.input_size is not None:
+        return rec.input_size
+    shape = getattr(rec.model, "in_shape", None)  # MLPs built for square images (C, S, S)
     if shape is not None and len(shape) == 3 and shape[1] == shape[2]:
         return int(shape[1])
-    return int(getattr(model, "_tsrsa_input_size", 64))
+    return DEFAULT_STIMULUS_SIZE
 
 
-def _input_mismatch(spec: str, model, exc: RuntimeError) -> ValueError:
+def _input_mismatch(spec: str, rec, exc: RuntimeError) -> ValueError:
     """The error for a model whose forward pass refused the stimuli (another input shape)."""
     from neurosim.io.files import brief
 
-    c, s = _first_conv_channels(model), _input_size(model)
+    c, s = _first_conv_channels(rec.model), _stimulus_size(rec)
     return ValueError(f"--model {spec}: the model does not take the stimuli tsrsa shows it, images of shape "
                       f"({c}, {s}, {s}) [C, H, W] ({brief(exc)}); use a model built for square grey or RGB images "
                       "(in_shape=(C, S, S) for an MLP, or a convolutional model)")
 
 
-def _scene_features(model, images, layers, steps=4):
+def _recalibrate(model, x, steps: int = 1) -> None:
+    """BatchNorm statistics of an untrained ``model`` from stimuli ``x`` [n, C, H, W]: one pass,
+    as one sequence of ``n`` frames (``steps == 1``) or each image repeated ``steps`` times."""
+    import torch
+
+    from neurosim.snn import recalibrate_batchnorm
+
+    xt = torch.as_tensor(x)
+    recalibrate_batchnorm(model, xt.unsqueeze(1) if steps == 1 else xt.unsqueeze(0).expand(steps, *xt.shape))
+
+
+def _scene_features(rec, images, layers, steps=4):
+    """Each scene an image repeated ``steps`` times (state reset between images)."""
     from neurosim.data.stimuli import to_model_input
     from neurosim.rsa.features import extract_features
 
-    size = _input_size(model)
-    x = to_model_input(images, size=(size, size), channels=_first_conv_channels(model), scale=255.0)
-    if not getattr(model, "_tsrsa_trained", True):
-        recalibrate_batchnorm(model, x, steps=steps)
-    return extract_features(model, x, layers, mode="static", steps=steps, batch_size=16)
+    size = _stimulus_size(rec)
+    x = to_model_input(images, size=(size, size), channels=_first_conv_channels(rec.model), scale=255.0)
+    if not rec.trained:
+        _recalibrate(rec.model, x, steps=steps)
+    return extract_features(rec.model, x, layers, mode="static", steps=steps, batch_size=16)
 
 
-def _dg_movie(model, n_bins, bin_ms, tf_hz=2.0):
+def _dg_movie(rec, n_bins, bin_ms, tf_hz=2.0):
     from neurosim.data.stimuli import drifting_grating, to_model_input
 
-    size = _input_size(model)
+    size = _stimulus_size(rec)
     movies = [drifting_grating(n_bins, size=(size, size), direction_deg=o, spatial_freq_cpd=0.04,
                                temporal_freq_hz=tf_hz, frame_rate_hz=1000.0 / bin_ms)
               for o in DG_ORIENTATIONS]
-    return [to_model_input(m, channels=_first_conv_channels(model)) for m in movies]
+    return [to_model_input(m, channels=_first_conv_channels(rec.model)) for m in movies]
 
 
-def _dg_features(model, layers, n_bins, bin_ms):
+def _dg_features(rec, layers, n_bins, bin_ms):
+    """One continuous run per orientation (reset between them), one model step per bin."""
     from neurosim.rsa.features import extract_features
 
-    movies = _dg_movie(model, n_bins, bin_ms)
-    if not getattr(model, "_tsrsa_trained", True):
-        recalibrate_batchnorm(model, np.concatenate(movies))
-    parts = [extract_features(model, m, layers, mode="continuous", chunk=n_bins) for m in movies]
+    movies = _dg_movie(rec, n_bins, bin_ms)
+    if not rec.trained:
+        _recalibrate(rec.model, np.concatenate(movies))
+    parts = [extract_features(rec.model, m, layers, mode="continuous", chunk=n_bins) for m in movies]
     return {l: np.concatenate([p[l] for p in parts]) for l in layers}
 
 
-def _neural(neural, data, model):
+def _movie_features(rec, frames, layers):
+    """The movie as one continuous run, one model step per frame; the first frame dropped."""
+    from neurosim.data.stimuli import to_model_input
+    from neurosim.rsa.features import extract_features
+
+    size = _stimulus_size(rec)
+    x = to_model_input(frames, size=(size, size), channels=_first_conv_channels(rec.model),
+                       scale=255.0 if frames.max() > 1.5 else 1.0)
+    if not rec.trained:
+        _recalibrate(rec.model, x)
+    return {l: f[1:] for l, f in extract_features(rec.model, x, layers, mode="continuous", chunk=16).items()}
+
+
+def _neural(neural, data):
     """Return (areas: {name: [conditions, units]}, trials or None, description, stimulus kind)."""
     if neural == "allen_2p_scenes":
         from neurosim.data.allen import load_allen_2p_scenes
@@ -297,44 +235,42 @@ def _baselines(neural, areas, stim) -> dict:
     return out
 
 
-def run(model: str = "lorafb_snet18", neural: str = "allen_2p_scenes", layers=None, seed: int = 0, data=None,
-        out="neurosim-out/tsrsa", *, n_splits: int = 100, model_cfg: dict | None = None,
-        n_permutations: int = 1000) -> dict:
+def run(model: Annotated[str, Option("--model", help="model name or checkpoint path")] = "lorafb_snet18",
+        neural: Annotated[str, Option("--neural", help="allen_2p_scenes, allen_dg or an NWB path")] = "allen_2p_scenes",
+        layers: Annotated[Optional[List[str]], Option("--layers", help="layer names (repeat the option)")] = None,
+        seed: Annotated[int, Option("--seed")] = 0,
+        data: Annotated[Optional[Path], Option("--data")] = None,
+        out: Annotated[Path, Option("--out", help=OUT_HELP)] = Path("neurosim-out/tsrsa"), *,
+        n_splits: int = 100, model_cfg: dict | None = None, n_permutations: int = 1000) -> dict:
     """Score model layers against a neural data set; writes summary.json and figures into ``out``."""
+    from neurosim.models import load_model as load_model_record
     from neurosim.plot.rsa import plot_score_heatmap
     from neurosim.rsa import split_half_ceiling, trial_split_half_ceiling, tsrsa_scores
-    from neurosim.rsa.features import extract_features
 
     out = ensure_out_dir(out)
     t0 = time.perf_counter()
-    name, net, trained = load_model(model, seed, **(model_cfg or {}))
-    layers = list(layers) if layers else list(getattr(net, "feature_layers", ()))
+    rec = load_model_record(model, seed, **(model_cfg or {}))
+    name, trained = rec.name, rec.trained
+    layers = list(layers) if layers else list(getattr(rec.model, "feature_layers", ()))
     if not layers:
         raise ValueError(f"model {name!r} declares no feature_layers; pass --layers")
-    shape = getattr(net, "in_shape", None)
+    shape = getattr(rec.model, "in_shape", None)
     if shape is not None and (len(shape) != 3 or shape[1] != shape[2]):
         raise ValueError(f"--model {model}: the model takes samples of shape {tuple(shape)}, but tsrsa shows it "
                          "square images [C, S, S]; use an MLP built with in_shape=(C, S, S) or a convolutional model")
-    areas, trials, desc, stim = _neural(neural, data, net)
+    areas, trials, desc, stim = _neural(neural, data)
     constant = "omit"
     try:
         if neural == "allen_2p_scenes":
-            feats = _scene_features(net, stim, layers)
+            feats = _scene_features(rec, stim, layers)
         elif neural == "allen_dg":
-            feats = _dg_features(net, layers, 10, 10.0)
+            feats = _dg_features(rec, layers, 10, 10.0)
         else:
-            from neurosim.data.stimuli import to_model_input
-
-            size = _input_size(net)
-            x = to_model_input(stim, size=(size, size), channels=_first_conv_channels(net),
-                               scale=255.0 if stim.max() > 1.5 else 1.0)
-            if not trained:
-                recalibrate_batchnorm(net, x)
-            feats = {l: f[1:] for l, f in extract_features(net, x, layers, mode="continuous", chunk=16).items()}
+            feats = _movie_features(rec, stim, layers)
     except RuntimeError as exc:  # the model's forward pass: matrix/conv shapes that do not fit the stimuli
         if not any(w in str(exc) for w in ("shape", "size", "channels", "dimension")):
             raise
-        raise _input_mismatch(model, net, exc) from None
+        raise _input_mismatch(model, rec, exc) from None
     dead = [l for l, f in feats.items() if np.all(f == f.flat[0])]
     for l in dead:
         feats.pop(l)
@@ -368,21 +304,6 @@ def run(model: str = "lorafb_snet18", neural: str = "allen_2p_scenes", layers=No
 
 # --- demo stage ----------------------------------------------------------------------------
 
-def _synthetic_cortex(movie, n_units, n_repeats, rng):
-    """Linear-nonlinear 'V1' units with temporal smoothing and Poisson trial noise.
-
-    Returns [frames, repeats, units] spike counts.
-    """
-    T = movie.shape[0]
-    flat = movie.reshape(T, -1)
-    W = rng.normal(size=(flat.shape[1], n_units)) / np.sqrt(flat.shape[1])
-    drive = (flat - flat.mean()) @ W
-    for t in range(1, T):  # exponential temporal filter (tau = 2 frames)
-        drive[t] += 0.6 * drive[t - 1]
-    rate = np.log1p(np.exp(3.0 * drive))
-    return rng.poisson(rate[:, None, :], size=(T, n_repeats, n_units)).astype(np.float64)
-
-
 def demo_stage(stage_dir, *, data_dir=None, fast: bool = False, seed: int = 0, progress: bool = False) -> StageResult:
     """TSRSA of a small spiking ConvNet vs synthetic (or, with data, real 2p VISp) responses.
 
@@ -392,6 +313,8 @@ def demo_stage(stage_dir, *, data_dir=None, fast: bool = False, seed: int = 0, p
 
     matplotlib.use("Agg")
     from neurosim.data.stimuli import drifting_grating, to_model_input
+    from neurosim.data.synthetic import synthetic_cortex
+    from neurosim.models import load_model as load_model_record
     from neurosim.plot.rsa import plot_layer_scores, plot_rdm, plot_score_heatmap, plot_tsrsa_curves
     from neurosim.rsa import (calc_rdm, clip_length_scores, split_half_ceiling, trial_split_half_ceiling,
                               tsrsa_scores)
@@ -399,7 +322,7 @@ def demo_stage(stage_dir, *, data_dir=None, fast: bool = False, seed: int = 0, p
 
     stage_dir = ensure_out_dir(stage_dir)
     cfg = {"in_channels": 1, "input_size": 32, "channels": (8, 16), "hidden": (32,)}
-    name, net, _ = load_model("spiking_convnet", seed, **cfg)
+    net = load_model_record("spiking_convnet", seed, **cfg).model
     layers = list(net.feature_layers)
     rng = np.random.default_rng(seed)
     figures = []
@@ -408,7 +331,7 @@ def demo_stage(stage_dir, *, data_dir=None, fast: bool = False, seed: int = 0, p
 
         d = load_allen_2p_scenes(data_dir)
         x = to_model_input(d.images, size=(32, 32), channels=1, scale=255.0)
-        recalibrate_batchnorm(net, x, steps=2 if fast else 4)
+        _recalibrate(net, x, steps=2 if fast else 4)
         feats = extract_features(net, x, layers, mode="static", steps=2 if fast else 4)
         areas = {"VISp": d.responses}
         source = "Allen 2p VISp natural scenes (118 scenes x 212 neurons)"
@@ -418,9 +341,9 @@ def demo_stage(stage_dir, *, data_dir=None, fast: bool = False, seed: int = 0, p
         movie = np.concatenate([drifting_grating(n_frames // 4, size=(32, 32), direction_deg=o,
                                                  temporal_freq_hz=4.0, frame_rate_hz=30.0, deg_per_pixel=2.0)
                                 for o in (0, 45, 90, 135)])
-        counts = _synthetic_cortex(movie, 120, 8, rng)
+        counts = synthetic_cortex(movie, 120, 8, rng)
         x = to_model_input(movie, channels=1)
-        recalibrate_batchnorm(net, x)
+        _recalibrate(net, x)
         feats = extract_features(net, x, layers, mode="continuous", chunk=16)
         feats = {l: f[1:] for l, f in feats.items()}
         counts = counts[1:]

@@ -22,6 +22,7 @@ _EXPORTS = {
     "read_nmnist": "events", "decode_nmnist": "events", "events_to_frames": "events",
     "SaccadeCamera": "events",
     "rate_encode": "encoders", "latency_encode": "encoders",
+    "synthetic_cortex": "synthetic",
 }
 
 __all__ = sorted(_EXPORTS)

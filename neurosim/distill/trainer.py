@@ -8,8 +8,8 @@ student distilled from a frozen teacher with any :class:`~neurosim.distill.losse
   (:func:`~neurosim.distill.distributed.epoch_permutation`), so it never depends on history.
 * **Spiking students**: with ``timesteps=T`` a static batch ``[B, ...]`` is repeated to
   ``[T, B, ...]`` (direct encoding); logits ``[T, B, K]`` are averaged over time; the model's
-  neuron states are reset after every batch (``model.reset_states()`` or
-  ``neurosim.snn.reset_states``).
+  neuron states are reset after every batch (:func:`neurosim.snn.reset_states`, which also calls
+  a model's own ``reset_states()`` method).
 * **Teacher** (optional): frozen (``eval()``, no gradients), fed the static batch. Features are
   captured with forward hooks on the modules named in ``objective.feature_layers``.
 * **Randomness**: the data order and the blurred-KD masks come from explicit generators seeded
@@ -61,14 +61,13 @@ def resolve_module(model: nn.Module, name: str, role: str = "model") -> nn.Modul
 
 
 def reset_model_states(model: nn.Module) -> None:
-    """Reset neuron states: ``model.reset_states()`` if defined, else ``neurosim.snn.reset_states``."""
-    if hasattr(model, "reset_states"):
-        model.reset_states()
-        return
-    try:
-        from neurosim.snn import reset_states
-    except ImportError:  # pragma: no cover - snn layer absent
-        return
+    """:func:`neurosim.snn.reset_states` (kept under this name for existing imports).
+
+    The Trainer resets through this name after every batch. ``neurosim.snn`` is imported on the
+    first call, so that importing ``neurosim.distill`` stays light.
+    """
+    from neurosim.snn.containers import reset_states
+
     reset_states(model)
 
 
@@ -476,31 +475,26 @@ class Trainer:
         """Recompute BatchNorm running statistics of the student over ``n_samples`` training samples.
 
         Every process uses the same samples (the first ``n_samples`` of a permutation drawn from
-        ``seed``), so the buffers agree across processes. Returns the number of BN layers.
+        ``seed``), so the buffers agree across processes; they are shown in batches of
+        ``eval_batch_size`` (:func:`neurosim.snn.recalibrate_batchnorm`). Returns the number of
+        BN layers.
         """
-        bns = [m for m in self.student.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)
-               and m.track_running_stats]
-        if not bns or n_samples <= 0:
+        from neurosim.snn.calibration import recalibrate_batchnorm
+
+        if n_samples <= 0:
             return 0
-        saved = [m.momentum for m in bns]
-        for m in bns:
-            m.reset_running_stats()
-            m.momentum = None  # cumulative average
-        was = self.student.training
-        self.student.train()
-        idx = dist_utils.epoch_permutation(len(x), self.seed, 10**6)[:n_samples]
-        try:
+
+        def batches():
+            idx = dist_utils.epoch_permutation(len(x), self.seed, 10**6)[:n_samples]
             for s in range(0, len(idx), self.eval_batch_size):
                 xb = _as_float(x[idx[s:s + self.eval_batch_size]]).to(self.device)
-                self.student(_encode(xb, self.timesteps))
-                reset_model_states(self.student)
+                yield _encode(xb, self.timesteps)
+
+        try:
+            return recalibrate_batchnorm(self.student, batches(), reset=reset_model_states)
         finally:
-            for m, mom in zip(bns, saved):
-                m.momentum = mom
-            self.student.train(was)
             if self._s_cap is not None:
                 self._s_cap.pop()
-        return len(bns)
 
     @torch.no_grad()
     def evaluate(self, x, y, model: Optional[nn.Module] = None, timesteps: Optional[int] = -1) -> dict:

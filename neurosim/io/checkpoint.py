@@ -178,7 +178,7 @@ def load_module_state(module, state_dict, *, path=None, what: str | None = None)
 def save_model(path, model, name: str, cfg=None, **meta) -> Path:
     """Write a self-describing model file: registry name, constructor options and weights.
 
-    ``neurosim tsrsa --model PATH`` (and :func:`neurosim.commands.tsrsa.load_model`) rebuild
+    ``neurosim tsrsa --model PATH`` (and :func:`neurosim.models.load_model`) rebuild
     the model from it with ``neurosim.models.get_model(name, **cfg)``. ``meta`` holds plain
     extras (``dataset``, ``test_acc``, ``input_size``, ``timesteps``...). Written atomically;
     loadable with ``torch.load(weights_only=True)``.

@@ -14,7 +14,8 @@ def plot_accuracy_matrix(R, *, ax=None, path=None, title: str | None = None, per
 
     Parameters
     ----------
-    R : array (T, T), accuracies in [0, 1].
+    R : array (T, T), accuracies in [0, 1] on and below the diagonal; the upper triangle (tasks
+        not yet trained, often NaN) is not read.
     ax : matplotlib Axes, optional (a new figure otherwise).
     path : file to save the figure to (PNG), optional.
     title : title prefix; ACC and BWT are appended.
@@ -27,13 +28,18 @@ def plot_accuracy_matrix(R, *, ax=None, path=None, title: str | None = None, per
     """
     import matplotlib.pyplot as plt
 
-    R = as_float_array("R", R, dtype=np.float64)
+    R = as_float_array("R", R, dtype=np.float64, finite=False)
     if R.ndim != 2 or R.shape[0] != R.shape[1] or R.shape[0] < 1:
         raise ValueError(f"R must be a square matrix with at least one task, got shape {R.shape}")
-    if R.min() < 0.0 or R.max() > 1.0:
-        raise ValueError(f"R must hold accuracies in [0, 1] (fractions, not percent), got values in "
-                         f"[{R.min():.4g}, {R.max():.4g}]")
     T = R.shape[0]
+    low = R[np.tril_indices(T)]  # R[i, j] for j <= i; the upper triangle (tasks not yet seen) is not read
+    bad = int(low.size - np.count_nonzero(np.isfinite(low)))
+    if bad:
+        raise ValueError(f"R contains {bad} NaN/inf value(s) in its lower triangle (R[i, j], j <= i: task j "
+                         "evaluated after training task i); only the upper triangle may be NaN")
+    if low.min() < 0.0 or low.max() > 1.0:
+        raise ValueError(f"R must hold accuracies in [0, 1] (fractions, not percent), got values in "
+                         f"[{low.min():.4g}, {low.max():.4g}]")
     scale = 100.0 if percent else 1.0
     M = np.where(np.tril(np.ones((T, T), dtype=bool)), R * scale, np.nan)
     acc = float(R[-1].mean()) * scale

@@ -41,31 +41,16 @@ def list_layers(model) -> list[str]:
 
 
 def default_reset(model) -> None:
-    """Reset every stateful part: spikingjelly ``reset_net``, ``neurosim.snn.reset_states``,
-    snntorch ``utils.reset``, and any module's own ``reset_states()`` method."""
-    mods = list(model.modules())
-    roots = {type(m).__module__.split(".")[0] for m in mods}
-    if "spikingjelly" in roots:
-        from spikingjelly.activation_based import functional as sjf
+    """:func:`neurosim.snn.reset_states`: resets spikingjelly, snntorch and neurosim neurons and
+    calls every module's own ``reset_states()`` method.
 
-        sjf.reset_net(model)
-    if "snntorch" in roots:
-        import snntorch.utils
+    The torch-side exception of this numpy-layer package: ``neurosim.snn`` is imported lazily,
+    at the first call (this module extracts features from torch models; ``neurosim.rsa`` itself
+    never imports torch).
+    """
+    from neurosim.snn import reset_states
 
-        snntorch.utils.reset(model)
-    try:
-        from neurosim.snn import reset_states
-    except ImportError:  # pragma: no cover - the snn layer is part of the package
-        reset_states = None
-    if reset_states is not None:
-        reset_states(model)
-    for m in mods:
-        fn = getattr(m, "reset_states", None)
-        if callable(fn) and getattr(fn, "__self__", None) is m:
-            try:
-                fn()
-            except TypeError:
-                pass
+    reset_states(model)
 
 
 def _assemble(outs, L, B):

@@ -6,6 +6,7 @@ Multi-step tensors are time first, ``[T, B, ...]``. Cells (``LIFCell``) take one
 """
 from neurosim.snn import encoding
 from neurosim.snn.batchnorm import BatchNorm2d
+from neurosim.snn.calibration import recalibrate_batchnorm
 from neurosim.snn.containers import (
     MultiStep, SeqToANN, Stateful, TimeDistributed, detach_states, reset_states,
 )
@@ -28,7 +29,8 @@ from neurosim.snn.surrogate import (
 )
 
 __all__ = [
-    "encoding", "BatchNorm2d", "Conv2d", "MultiStep", "SeqToANN", "Stateful", "TimeDistributed", "detach_states",
+    "encoding", "BatchNorm2d", "recalibrate_batchnorm",
+    "Conv2d", "MultiStep", "SeqToANN", "Stateful", "TimeDistributed", "detach_states",
     "reset_states", "CONVENTIONS", "get_convention", "resolve_lif_spec", "delta", "direct",
     "latency", "poisson", "LIFSpec", "LIFState", "lif_run", "lif_step", "LIF", "LIFCell",
     "LIFLayer", "LIFAvgPool", "LIFAvgPoolLayer", "ALIFState", "CubaLIFState", "IzhikevichState", "IF", "AdaptiveLIF",

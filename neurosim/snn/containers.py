@@ -8,6 +8,10 @@ the model and resets every :class:`Stateful` module; there is no global registry
 """
 from __future__ import annotations
 
+import functools
+import inspect
+from contextvars import ContextVar
+
 import torch
 from torch import nn
 
@@ -42,11 +46,68 @@ def _walk(model):
     raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
 
 
+#: ids of the modules whose own ``reset_states()`` method is running in this context: when such a
+#: method calls :func:`reset_states` on its module (the usual way to write one), the inner walk
+#: does not call it again
+_OWN_RESET_RUNNING: ContextVar[frozenset] = ContextVar("neurosim_own_reset_running", default=frozenset())
+
+
 def reset_states(model) -> None:
-    """Reset the hidden state of every :class:`Stateful` module inside ``model`` (in place)."""
-    for m in _walk(model):
+    """Reset every hidden state inside ``model`` (in place): the one reset helper of neurosim.
+
+    In this order:
+
+    1. spikingjelly neurons (``spikingjelly.activation_based.functional.reset_net``) and snntorch
+       neurons (``snntorch.utils.reset``), when ``model`` holds modules of those libraries
+       (detected by the modules' packages; the libraries are imported only then);
+    2. every neurosim :class:`Stateful` module (``reset_state()``);
+    3. every other module whose class defines its own ``reset_states()`` method that takes no
+       arguments (zoo models, user layers). Such a method may call this function on its own
+       module: the inner call does not call it again (no recursion).
+
+    ``model`` is an ``nn.Module`` or a bare :class:`Stateful`; ``TypeError`` otherwise.
+    Resetting twice is harmless: every step only sets states to "at rest".
+    """
+    mods = list(_walk(model))
+    if isinstance(model, nn.Module):
+        packages = {type(m).__module__.partition(".")[0] for m in mods}
+        if "spikingjelly" in packages:
+            from spikingjelly.activation_based import functional as sjf
+
+            sjf.reset_net(model)
+        if "snntorch" in packages:
+            import snntorch.utils
+
+            snntorch.utils.reset(model)
+    running = _OWN_RESET_RUNNING.get()
+    for m in mods:
         if isinstance(m, Stateful):
             m.reset_state()
+        own = _own_reset(m)
+        if own is not None and id(m) not in running:
+            token = _OWN_RESET_RUNNING.set(running | {id(m)})
+            try:
+                own()
+            finally:
+                _OWN_RESET_RUNNING.reset(token)
+
+
+def _own_reset(m):
+    """``m.reset_states`` when its class defines one callable without arguments, else None."""
+    return m.reset_states if _has_own_reset(type(m)) else None
+
+
+@functools.lru_cache(maxsize=None)
+def _has_own_reset(cls) -> bool:
+    """Whether instances of ``cls`` have a ``reset_states()`` method taking no arguments (cached per class)."""
+    fn = getattr(cls, "reset_states", None)
+    if not inspect.isfunction(fn):
+        return False
+    try:
+        inspect.signature(fn).bind(None)  # self only
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def detach_states(model) -> None:
