@@ -20,13 +20,19 @@ Environment variables (read at import time):
                            errors instead of ``error: ...`` lines.
 ``RANK``, ``WORLD_SIZE``   set by ``torchrun``: the process's rank (0 unless ``WORLD_SIZE`` > 1);
                            only rank 0 prepares and replaces output folders.
+
+Read at each call (a notebook or a test may set them after import), through the functions below:
+
+``NEUROSIM_DATA``          the data folder (:func:`data_root`) when no ``--data`` / ``root`` is given.
+``WORLD_SIZE``, ``LOCAL_RANK`` torchrun's process group (:func:`world_size`, :func:`local_rank`).
+``NEUROSIM_FAST``          ``1``: the demo's reservoir stage runs its fast sizes (:func:`fast_demo`).
 """
 from __future__ import annotations
 
 import os
 
 __all__ = ["CACHE", "FASTMATH", "PARALLEL", "OMP", "BUFFER_CACHE_MB", "DEBUG", "RANK", "NJIT", "NJIT_PARALLEL",
-           "env_flag", "env_float"]
+           "env_flag", "env_float", "data_root", "world_size", "local_rank", "fast_demo"]
 
 
 def env_flag(name: str, default: bool) -> bool:
@@ -69,3 +75,36 @@ RANK: int = int(os.environ.get("RANK", "0").strip() or 0) if _WORLD > 1 else 0
 NJIT: dict = {"cache": CACHE, "fastmath": FASTMATH, "nogil": True}
 #: keyword arguments for kernels that use ``numba.prange``
 NJIT_PARALLEL: dict = {"cache": CACHE, "fastmath": FASTMATH, "nogil": True, "parallel": PARALLEL}
+
+
+def data_root() -> str | None:
+    """``$NEUROSIM_DATA`` (None when unset or empty), read now."""
+    return os.environ.get("NEUROSIM_DATA") or None
+
+
+def _env_int(name: str, default: int, minimum: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = minimum - 1
+    if value < minimum:
+        raise ValueError(f"environment variable {name}={raw!r} must be an integer >= {minimum}")
+    return value
+
+
+def world_size() -> int:
+    """``$WORLD_SIZE`` set by torchrun (1 when unset), read now."""
+    return _env_int("WORLD_SIZE", 1, 1)
+
+
+def local_rank() -> int:
+    """``$LOCAL_RANK`` set by torchrun (0 when unset), read now."""
+    return _env_int("LOCAL_RANK", 0, 0)
+
+
+def fast_demo() -> bool:
+    """``$NEUROSIM_FAST`` is ``1``, read now."""
+    return os.environ.get("NEUROSIM_FAST") == "1"

@@ -38,10 +38,10 @@ def test_census_covers_the_public_api(census):
     assert {census["owners"][n] for n in census["rows"]} >= set(OWNERS)
 
 
-#: Entry-point groups whose census findings are not all fixed yet (issue 15 stays open until
-#: this is empty; `python tests/fuzz_census.py` lists them with reproducers). Not strict: a
-#: group that becomes clean passes, and then must be taken off this list.
-OPEN_FINDINGS = {"H1", "H2", "H3", "H4", "lead"}
+#: Entry-point groups with known census findings (xfail, not strict). Empty since session 8:
+#: every group must stay free of crashes, hangs and silent wrong answers; a new finding fails
+#: CI (`python tests/fuzz_census.py` lists it with a reproducer).
+OPEN_FINDINGS: set = set()
 
 
 @pytest.mark.parametrize("owner", [pytest.param(o, marks=pytest.mark.xfail(

@@ -82,6 +82,39 @@ def test_config_env_flag_rejects_garbage(monkeypatch):
     assert env_flag("NEUROSIM_X", True) is False
 
 
+def test_environment_is_read_only_in_config():
+    """Every environment variable neurosim reads goes through neurosim.config (issue 16)."""
+    pattern = re.compile(r"\bos\.(environ|getenv)\b")
+    offenders = []
+    for top in ("neurosim", "kernels", "models"):
+        for path in (REPO / top).rglob("*.py"):
+            if path == REPO / "neurosim" / "config.py":
+                continue
+            for i, line in enumerate(path.read_text().splitlines(), 1):
+                if pattern.search(line):
+                    offenders.append(f"{path.relative_to(REPO)}:{i}: {line.strip()}")
+    assert not offenders, "read the variable in neurosim.config:\n" + "\n".join(offenders)
+
+
+def test_config_call_time_variables(monkeypatch):
+    from neurosim import config
+
+    for name in ("NEUROSIM_DATA", "WORLD_SIZE", "LOCAL_RANK", "NEUROSIM_FAST"):
+        monkeypatch.delenv(name, raising=False)
+    assert (config.data_root(), config.world_size(), config.local_rank(), config.fast_demo()) == (None, 1, 0, False)
+    monkeypatch.setenv("NEUROSIM_DATA", "/some/where")
+    monkeypatch.setenv("WORLD_SIZE", "4")
+    monkeypatch.setenv("LOCAL_RANK", "3")
+    monkeypatch.setenv("NEUROSIM_FAST", "1")
+    assert (config.data_root(), config.world_size(), config.local_rank(), config.fast_demo()) == (
+        "/some/where", 4, 3, True)
+    for name, bad in (("WORLD_SIZE", "0"), ("WORLD_SIZE", "two"), ("LOCAL_RANK", "-1")):
+        monkeypatch.setenv(name, bad)
+        with pytest.raises(ValueError, match=f"^environment variable {name}="):
+            config.world_size() if name == "WORLD_SIZE" else config.local_rank()
+        monkeypatch.setenv(name, "1" if name == "WORLD_SIZE" else "0")
+
+
 def test_rng_normalisation():
     import numpy as np
     from neurosim._rng import as_generator, spawn

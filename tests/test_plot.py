@@ -188,6 +188,10 @@ def test_plot_accuracy_matrix_ignores_the_upper_triangle():
     b = plot_accuracy_matrix(partial).axes[0]
     assert a.get_title() == b.get_title() == "ACC 70.0%, BWT -30.0%"
     np.testing.assert_array_equal(a.images[0].get_array(), b.images[0].get_array())
+    import matplotlib.pyplot as plt
+
+    plt.close(a.figure)
+    plt.close(b.figure)
 
 
 def test_plot_accuracy_matrix_title_values():

@@ -231,6 +231,32 @@ def test_surrogate_at_infinity_is_the_exact_limit():
         assert g[0] == 0 and g[3] == 0 and torch.all(g[1:3] > 0)
 
 
+@pytest.mark.parametrize("cls", list(snn.SURROGATES.values()), ids=lambda c: c.name)
+def test_surrogate_nan_input_is_an_error(cls):
+    """A NaN potential has no spike decision: the public call refuses it (it returned 0 silently)."""
+    sg = cls()
+    with pytest.raises(ValueError, match=r"^x contains 1 NaN value"):
+        sg(torch.tensor([0.5, float("nan"), -1.0]))
+    x = torch.tensor([0.5, 0.0, -1.0])
+    assert sg(x).tolist() == [1.0, 1.0, 0.0]
+
+
+@pytest.mark.parametrize("cls", list(snn.SURROGATES.values()), ids=lambda c: c.name)
+def test_surrogate_width_range_keeps_float32_gradients_finite_and_nonzero(cls):
+    """At both ends of WIDTH_RANGE the float32 derivative is finite everywhere and > 0 at the
+    threshold; one step outside is a ValueError naming the width (alpha=1e300 gave NaN)."""
+    from neurosim.snn.surrogate import WIDTH_RANGE
+
+    name = cls._param_name
+    x = torch.tensor([-1e3, -1.0, -1e-7, 0.0, 1e-7, 1.0, 1e3], dtype=torch.float32, requires_grad=True)
+    for w in WIDTH_RANGE:
+        (g,) = torch.autograd.grad(cls(**{name: w})(x).sum(), x)
+        assert torch.isfinite(g).all() and g[3] > 0, (w, g)
+    for w in (WIDTH_RANGE[0] / 10, WIDTH_RANGE[1] * 10, 1e300, 1e-30):
+        with pytest.raises(ValueError, match=rf"^{name} must be in \["):
+            cls(**{name: w})
+
+
 def test_convention_must_be_a_name():
     with pytest.raises(TypeError, match="convention must be a name"):
         snn.LIF(2.0, convention={"a": 1})

@@ -15,13 +15,13 @@ available and the largest ``--size`` that fits when it does not fit.
 """
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 from typing import Annotated, Optional
 
 import numpy as np
 
+from neurosim import config
 from . import OUT_HELP, Option, StageResult, ensure_out_dir, write_json
 
 TASKS = {
@@ -263,7 +263,7 @@ def demo_stage(stage_dir, *, data_dir=None, fast: bool = False, seed: int = 0, p
     from tqdm import tqdm
 
     stage_dir = Path(stage_dir)
-    fast = fast or os.environ.get("NEUROSIM_FAST") == "1"
+    fast = fast or config.fast_demo()
     n_ei, steps = (100, 1500) if fast else (200, 4000)
     n_tr, n_te, n_lsm = (200, 100, 150) if fast else (2000, 500, 300)
     with tqdm(total=4, desc="reservoir", unit="part", disable=not progress, leave=False) as bar:

@@ -39,6 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
+from neurosim import config
 from neurosim._atomic import atomic_open
 from neurosim._validation import check_int, check_nonnegative, check_positive
 from neurosim.io.files import CorruptFileError, brief, load_npy
@@ -58,7 +59,7 @@ MOVIES = {"natural_movie_one": 900, "natural_movie_three": 3600}
 
 def _data_dir(data_dir) -> Path:
     if data_dir is None:
-        data_dir = os.environ.get("NEUROSIM_DATA") or Path(__file__).resolve().parents[2].parent / "shared" / "data"
+        data_dir = config.data_root() or Path(__file__).resolve().parents[2].parent / "shared" / "data"
     root = Path(data_dir)
     if not root.is_dir():
         raise FileNotFoundError(f"data folder {root} not found; pass data_dir or set NEUROSIM_DATA")

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from neurosim import config
 from neurosim._atomic import atomic_open
 from neurosim._validation import check_choice, check_int
 from neurosim.io.files import CorruptFileError, brief
@@ -123,7 +124,7 @@ def read_idx(path) -> np.ndarray:
 def resolve_data_root(root=None) -> Path:
     """The data root: ``root`` if given, else ``$NEUROSIM_DATA``; FileNotFoundError if neither."""
     if root is None:
-        env = os.environ.get("NEUROSIM_DATA")
+        env = config.data_root()
         if not env:
             raise FileNotFoundError(
                 "no data folder given: pass root=/path/to/data (CLI: --data DIR) or set the NEUROSIM_DATA "

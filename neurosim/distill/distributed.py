@@ -15,9 +15,10 @@ or a model without BN when bit-level agreement matters.)
 """
 from __future__ import annotations
 
-import os
 
 import torch
+
+from neurosim import config
 
 __all__ = ["world_info", "is_main", "init_from_env", "shard_bounds", "epoch_permutation", "all_reduce_sum",
            "barrier", "default_device"]
@@ -47,13 +48,13 @@ def init_from_env(backend: str | None = None) -> bool:
     """
     if _dist_ready():
         return True
-    world = int(os.environ.get("WORLD_SIZE", "1"))
+    world = config.world_size()
     if world <= 1:
         return False
     if backend is None:
         backend = "nccl" if torch.cuda.is_available() else "gloo"
     if backend == "nccl":
-        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+        torch.cuda.set_device(config.local_rank())
     torch.distributed.init_process_group(backend=backend)
     return True
 
@@ -61,7 +62,7 @@ def init_from_env(backend: str | None = None) -> bool:
 def default_device() -> torch.device:
     """``cuda:LOCAL_RANK`` when CUDA is available, else CPU."""
     if torch.cuda.is_available():
-        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        return torch.device("cuda", config.local_rank())
     return torch.device("cpu")
 
 

@@ -13,6 +13,7 @@ from neurosim.snn.containers import (
 from neurosim.snn.conv import Conv2d
 from neurosim.snn.conventions import CONVENTIONS, get_convention, resolve_lif_spec
 from neurosim.snn.encoding import delta, direct, latency, poisson
+from neurosim.snn.fused_config import FusedOptions, fused_options, get_fused_options, set_fused_options
 from neurosim.snn.functional import (
     ALIFState, CubaLIFState, IzhikevichState, LIFSpec, LIFState, lif_run, lif_step,
 )
@@ -39,4 +40,5 @@ __all__ = [
     "ParametricLIFCell", "ParametricLIFLayer", "RecurrentLIF", "RecurrentLIFCell",
     "RecurrentLIFLayer", "RecurrentLIFState", "StatefulLayer", "SURROGATES", "ATan", "Erf", "FastSigmoid", "Gaussian", "Sigmoid", "SuperSpike",
     "Surrogate", "Triangle", "get_surrogate",
+    "FusedOptions", "fused_options", "get_fused_options", "set_fused_options",
 ]

@@ -10,7 +10,7 @@ The pieces: the kernels (``kernels/bptt.py``, parameter layout ``kernels/bptt_la
 surrogate table ``kernels/bptt_surrogates.py``), the block runner that puts them on threads
 (``kernels/blocks.py``, PyTorch's OpenMP team ``kernels/omp.py``), the kernel configuration of
 a call kept per layer (:mod:`neurosim.snn.fused_plan`), the options
-(:class:`~neurosim.snn.fused_options.FusedOptions`, :func:`fused_options`) and the buffer cache
+(:class:`~neurosim.snn.fused_config.FusedOptions`, :func:`fused_options`) and the buffer cache
 (:mod:`neurosim.snn.buffers`).
 
 Memory: forward allocates its outputs (spikes ``[T, B, ...]`` and the final membrane) and,
@@ -64,10 +64,10 @@ from torch.autograd.function import once_differentiable
 
 from neurosim.config import FASTMATH
 from neurosim.kernels.bptt_layout import F_BLOCK, F_BWD_BLOCK, F_POOL_W, F_STREAM, STREAM_ALIGN, with_leak
-from neurosim.snn import fused_options as _options
+from neurosim.snn import fused_config as _options
 from neurosim.snn.buffers import BUFFER_CACHE, FLOAT_DTYPES, buffer_cache_info, cached_empty, set_buffer_cache
 from neurosim.snn.functional.lif import LIFSpec, LIFState, _check_state, nonfinite_error
-from neurosim.snn.fused_options import FusedOptions, fused_options, get_fused_options, set_fused_options
+from neurosim.snn.fused_config import FusedOptions, fused_options, get_fused_options, set_fused_options
 from neurosim.snn.fused_plan import (backward_block, kernel_arrays, plan, recompute_block, torch_openmp_library,
                                      torch_team)
 

@@ -6,7 +6,7 @@ block sizes and scratch of one call and the threads it runs on, and keeps the re
 next call of the same layer: with cold caches (the state a layer meets in a network, after
 other layers ran) configuring costs ~0.1 ms, against ~4.5 ms of kernels per forward + backward
 of the T32 B64 N2048 benchmark case. Plans are keyed on the spec object, the options object
-(:class:`~neurosim.snn.fused_options.FusedOptions`) and the shape; both objects are frozen, and
+(:class:`~neurosim.snn.fused_config.FusedOptions`) and the shape; both objects are frozen, and
 a plan is used only while they are the very objects it was made for.
 
 Threads: :func:`torch_team` is the OpenMP team of PyTorch's ``libgomp`` (made on first use,
@@ -24,7 +24,7 @@ import torch
 from neurosim.kernels.bptt_layout import (F_BWD_BLOCK, FORM_NORSE, FORM_PARAMETRIC, FORMS, RESET_CODES,
                                           STREAM_ALIGN, pack)
 from neurosim.snn.functional.lif import LIFSpec
-from neurosim.snn.fused_options import FusedOptions
+from neurosim.snn.fused_config import FusedOptions
 
 __all__ = ["Plan", "plan", "kernel_arrays", "forward_block", "backward_block", "recompute_block", "stream_ok",
            "torch_openmp_library", "torch_team"]
@@ -103,7 +103,7 @@ def kernel_arrays(spec: LIFSpec, dtype, k: float | None = None, T: int = 1, bloc
     checks the row length, :func:`stream_ok`); ``options``: default the current ones.
     """
     if options is None:
-        from neurosim.snn.fused_options import get_fused_options
+        from neurosim.snn.fused_config import get_fused_options
 
         options = get_fused_options()
     block = options.block if block is None else int(block)

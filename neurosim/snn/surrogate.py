@@ -39,6 +39,21 @@ import torch
 from neurosim._validation import check_positive
 from neurosim.kernels.bptt_surrogates import KERNEL_IDS
 
+#: widths (alpha, slope, sigma) outside this range give zero or NaN gradients in float32
+WIDTH_RANGE = (1e-6, 1e6)
+
+
+def _width(name: str, value) -> float:
+    """A surrogate width: a finite number in :data:`WIDTH_RANGE`."""
+    v = check_positive(name, value)
+    lo, hi = WIDTH_RANGE
+    if not lo <= v <= hi:
+        raise ValueError(f"{name} must be in [{lo:g}, {hi:g}], got {value!r}: a surrogate this "
+                         f"{'narrow' if (v > hi) != (name == 'sigma') else 'wide'} has zero or NaN gradients "
+                         "in float32")
+    return v
+
+
 __all__ = [
     "Surrogate", "ATan", "Sigmoid", "FastSigmoid", "SuperSpike", "Triangle", "Gaussian", "Erf",
     "SURROGATES", "get_surrogate", "spike_fn",
@@ -76,7 +91,15 @@ class Surrogate:
             raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}; convert it with torch.as_tensor(x)")
         if x.is_complex():
             raise TypeError(f"x must be a real tensor, got dtype {x.dtype}")
+        if x.is_floating_point() and bool(torch.isnan(x).any()):
+            raise ValueError(f"x contains {int(torch.isnan(x).sum())} NaN value(s): a NaN membrane potential "
+                             "has no spike decision; check the input and the time step")
         return _SpikeFunction.apply(x, self, bool(strict))
+
+    def fire(self, x: torch.Tensor, strict: bool = False) -> torch.Tensor:
+        """``self(x, strict)`` without the checks on ``x`` (the layers' hot path: their own
+        inputs are checked where they enter)."""
+        return _SpikeFunction.apply(x, self, strict)
 
     def grad(self, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -112,7 +135,7 @@ class ATan(Surrogate):
     kernel_id = KERNEL_IDS["atan"]
 
     def __init__(self, alpha: float = 2.0):
-        self.alpha = check_positive("alpha", alpha)
+        self.alpha = _width("alpha", alpha)
 
     def grad(self, x):
         a = self.alpha / 2
@@ -130,7 +153,7 @@ class Sigmoid(Surrogate):
     kernel_id = KERNEL_IDS["sigmoid"]
 
     def __init__(self, alpha: float = 4.0):
-        self.alpha = check_positive("alpha", alpha)
+        self.alpha = _width("alpha", alpha)
 
     def grad(self, x):
         s = torch.sigmoid(self.alpha * x)
@@ -148,7 +171,7 @@ class FastSigmoid(Surrogate):
     _param_name = "slope"
 
     def __init__(self, slope: float = 25.0):
-        self.slope = check_positive("slope", slope)
+        self.slope = _width("slope", slope)
 
     def grad(self, x):
         return 1.0 / (self.slope * torch.abs(x) + 1.0) ** 2
@@ -164,7 +187,7 @@ class SuperSpike(FastSigmoid):
     _param_name = "alpha"
 
     def __init__(self, alpha: float = 100.0):
-        self.alpha = check_positive("alpha", alpha)
+        self.alpha = _width("alpha", alpha)
 
     @property
     def slope(self):  # same closed form as FastSigmoid
@@ -185,7 +208,7 @@ class Triangle(Surrogate):
     kernel_id = KERNEL_IDS["triangle"]
 
     def __init__(self, alpha: float = 1.0):
-        self.alpha = check_positive("alpha", alpha)
+        self.alpha = _width("alpha", alpha)
 
     def grad(self, x):
         return torch.clamp(1.0 - self.alpha * torch.abs(x), min=0.0) * self.alpha
@@ -204,7 +227,7 @@ class Gaussian(Surrogate):
     _param_name = "sigma"
 
     def __init__(self, sigma: float = 0.5):
-        self.sigma = check_positive("sigma", sigma)
+        self.sigma = _width("sigma", sigma)
 
     def grad(self, x):
         s = self.sigma
@@ -221,7 +244,7 @@ class Erf(Surrogate):
     kernel_id = KERNEL_IDS["erf"]
 
     def __init__(self, alpha: float = 2.0):
-        self.alpha = check_positive("alpha", alpha)
+        self.alpha = _width("alpha", alpha)
 
     def grad(self, x):
         ax = self.alpha * x

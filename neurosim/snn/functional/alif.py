@@ -64,7 +64,7 @@ def alif_step(x: torch.Tensor, state: ALIFState | None, spec: ALIFSpec):
     p = spec.lif
     h = lif_charge(x, state.v, p)
     th = p.v_th + spec.beta_adapt * state.a
-    s = p.surrogate(h - th, p.strict)
+    s = p.surrogate.fire(h - th, p.strict)
     sr = s.detach() if p.detach_reset else s
     if p.reset == "zero":
         v = sr * p.v_reset + (1.0 - sr) * h

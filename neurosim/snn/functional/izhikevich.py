@@ -85,7 +85,7 @@ def izhikevich_step(x: torch.Tensor, state: IzhikevichState | None, spec: Izhike
     v = v + h * (0.04 * (v * v) + 5.0 * v + 140.0 - u + x)
     v = v + h * (0.04 * (v * v) + 5.0 * v + 140.0 - u + x)
     u = u + (spec.dt * spec.a) * (spec.b * v - u)
-    s = spec.surrogate((v - spec.v_peak) / spec.v_scale)
+    s = spec.surrogate.fire((v - spec.v_peak) / spec.v_scale)
     sr = s.detach() if spec.detach_reset else s
     v = sr * spec.c + (1.0 - sr) * v
     u = u + spec.d * sr

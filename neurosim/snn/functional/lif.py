@@ -335,7 +335,7 @@ def lif_charge(x: torch.Tensor, v: torch.Tensor, spec: LIFSpec, k: torch.Tensor 
 
 def lif_fire(h: torch.Tensor, spec: LIFSpec) -> torch.Tensor:
     """Spikes ``H(h - v_th)`` with the surrogate derivative in backward."""
-    return spec.surrogate(h - spec.v_th, spec.strict)
+    return spec.surrogate.fire(h - spec.v_th, spec.strict)
 
 
 def lif_reset(h: torch.Tensor, s: torch.Tensor, spec: LIFSpec) -> torch.Tensor:
