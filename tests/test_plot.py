@@ -169,6 +169,8 @@ def test_plot_rdm_rejects_all_nan_and_inf_but_greys_omitted_pairs():
     (np.full((3, 3), -0.1), ValueError, r"^R must hold accuracies in \[0, 1\]"),
     (np.array([[0.5, 0.2], [np.nan, 0.5]]), ValueError, "^R contains 1 NaN/inf value.s. in its lower triangle"),
     (np.array([[np.inf, np.nan], [0.5, 0.5]]), ValueError, "^R contains 1 NaN/inf value.s. in its lower triangle"),
+    (np.array([[0.5, np.inf], [0.5, 0.5]]), ValueError, "^R contains inf above the diagonal"),
+    (np.array([[0.5, 2.0], [0.5, 0.5]]), ValueError, r"^R must hold accuracies in \[0, 1\]"),
     (None, TypeError, "^R must be numeric"),
 ])
 def test_plot_accuracy_matrix_validation(R, exc, match):

@@ -32,14 +32,17 @@ def plot_accuracy_matrix(R, *, ax=None, path=None, title: str | None = None, per
     if R.ndim != 2 or R.shape[0] != R.shape[1] or R.shape[0] < 1:
         raise ValueError(f"R must be a square matrix with at least one task, got shape {R.shape}")
     T = R.shape[0]
-    low = R[np.tril_indices(T)]  # R[i, j] for j <= i; the upper triangle (tasks not yet seen) is not read
+    low = R[np.tril_indices(T)]  # R[i, j] for j <= i; the upper triangle (tasks not yet seen) is not shown
     bad = int(low.size - np.count_nonzero(np.isfinite(low)))
     if bad:
         raise ValueError(f"R contains {bad} NaN/inf value(s) in its lower triangle (R[i, j], j <= i: task j "
                          "evaluated after training task i); only the upper triangle may be NaN")
-    if low.min() < 0.0 or low.max() > 1.0:
+    if np.isinf(R).any():
+        raise ValueError("R contains inf above the diagonal; use NaN for tasks not yet trained")
+    known = R[~np.isnan(R)]
+    if known.min() < 0.0 or known.max() > 1.0:
         raise ValueError(f"R must hold accuracies in [0, 1] (fractions, not percent), got values in "
-                         f"[{low.min():.4g}, {low.max():.4g}]")
+                         f"[{known.min():.4g}, {known.max():.4g}]")
     scale = 100.0 if percent else 1.0
     M = np.where(np.tril(np.ones((T, T), dtype=bool)), R * scale, np.nan)
     acc = float(R[-1].mean()) * scale
