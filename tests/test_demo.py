@@ -123,6 +123,16 @@ def test_stage_lines_without_a_terminal_and_no_bars(tmp_path, fake_stages, capsy
     assert [p for _, p in fake_stages] == [False] * n
 
 
+def test_report_line_names_the_folder_the_user_gets(tmp_path, fake_stages, capsys):
+    """The run writes OUT.partial, renamed to OUT on success: the last line names OUT/report.md."""
+    from neurosim.cli import main
+
+    assert main(["demo", "--fast", "--out", str(tmp_path / "o")]) == 0
+    err = capsys.readouterr().err
+    assert re.search(rf"^report: {re.escape(str(tmp_path / 'o' / 'report.md'))} \(\d+ s\)$", err, re.M), err
+    assert ".partial" not in err and (tmp_path / "o" / "report.md").is_file()
+
+
 def test_quiet_prints_nothing(tmp_path, fake_stages, capsys):
     assert main(["demo", "--fast", "--quiet", "--out", str(tmp_path / "o")]) == 0
     assert capsys.readouterr().err == ""

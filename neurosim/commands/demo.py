@@ -177,7 +177,10 @@ def run(out: Annotated[Path, Option("--out", help=REPORT_HELP)] = Path("neurosim
     }
     write_json(out / "summary.json", summary)
     (out / "report.md").write_text(report_markdown(out, results, timings, skipped, fast=fast, seed=seed, data=data))
-    say(f"report: {out / 'report.md'} ({time.perf_counter() - t_all:.0f} s)")
+    from neurosim._atomic import PARTIAL_SUFFIX
+
+    final = out.with_name(out.name[: -len(PARTIAL_SUFFIX)]) if out.name.endswith(PARTIAL_SUFFIX) else out
+    say(f"report: {final / 'report.md'} ({time.perf_counter() - t_all:.0f} s)")  # OUT once OUT.partial replaces it
     return {"report": str(out / "report.md"), "stages": [r.name for r in results], "skipped": skipped,
             "wall_s": timings}
 
