@@ -57,7 +57,8 @@ def command_imports(code: str, python: bool = True) -> list[str]:
 def _sources():
     for folder in FOLDERS:
         for path in sorted((ROOT / folder).rglob("*")):
-            if path.suffix in (".py", ".ipynb", ".sh") and ".ipynb_checkpoints" not in path.parts:
+            hidden = any(part.startswith(".") for part in path.relative_to(ROOT).parts)  # .venv-brian2, checkpoints
+            if path.suffix in (".py", ".ipynb", ".sh") and not hidden:
                 yield path
 
 
