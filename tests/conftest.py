@@ -36,3 +36,14 @@ def require_data(*parts: str) -> Path:
     if not path.exists():
         pytest.skip(f"data file {path} not found; set NEUROSIM_DATA (see ../shared/data/README.md)")
     return path
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    """Close the pyplot figures a test leaves open (pyplot keeps them; over 20 it warns)."""
+    yield
+    import sys
+
+    plt = sys.modules.get("matplotlib.pyplot")  # only when the test used pyplot
+    if plt is not None:
+        plt.close("all")
