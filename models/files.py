@@ -8,7 +8,9 @@ readable with ``torch.load(weights_only=True)``::
 
 :func:`load_model` accepts a registry name (an untrained model), ``NAME@FILE`` or a file; the
 file may also be a Trainer checkpoint (weights under ``student``/``model``/``state_dict``) or a
-bare state dict. It returns a :class:`LoadedModel` record: the model together with what is known
+bare state dict. A file with a ``"conversion"`` entry (``neurosim convert``) holds an ANN converted
+to a spiking network: ``model_name``/``model_cfg`` name the ANN, and the model returned is the
+:class:`neurosim.convert.ConvertedSNN` rebuilt by :func:`neurosim.convert.rebuild` with the file's weights. It returns a :class:`LoadedModel` record: the model together with what is known
 about it (trained or not, the image size it was trained on, the file's extras); nothing is
 attached to the model itself.
 """
@@ -170,8 +172,18 @@ def load_model(spec, seed: int = 0, **cfg) -> LoadedModel:
         if not file_cfg:
             raise
         raise CorruptFileError(ckpt, f"its model_cfg {file_cfg} does not build {name!r}: {exc}") from None
+    conversion = state.get("conversion") if state is not None else None
+    if conversion is not None:  # a converted SNN (neurosim convert): rebuild its structure from the ANN
+        from neurosim.convert import rebuild
+
+        try:
+            model = rebuild(model, conversion)
+        except (TypeError, ValueError) as exc:
+            raise CorruptFileError(ckpt, f"its 'conversion' recipe does not rebuild a converted {name!r}: "
+                                         f"{exc}") from None
     if state is not None:
-        load_module_state(model, _weights(state, ckpt), path=ckpt, what=repr(name))
+        load_module_state(model, _weights(state, ckpt), path=ckpt,
+                          what=repr(name) if conversion is None else f"the SNN converted from {name!r}")
     model.eval()
     size = cfg.get("input_size", state.get("input_size") if state is not None else None)
     if size is None:

@@ -141,19 +141,25 @@ def ann_to_snn(model: nn.Module, calibration=None, *, mode="99.9%", timesteps: i
                              "batches or a tensor [N, ...] of typical inputs")
         scales = cal.calibrate(gm, need, calibration, mode=mode, estimator=estimator, per_channel=per_channel,
                                momentum=momentum, batch_size=batch_size, shapes=shapes)
+    info = {"mode": mode, "estimator": estimator, "per_channel": per_channel, "reset": reset, "v_init": v_init,
+            "maxpool": maxpool, "fold_scales": fold_scales, "fold_bn": fold_bn, "method": method}
+    return _assemble(gm, acts, report, names, scales, shapes, info, readout=readout, timesteps=timesteps)
+
+
+def _assemble(gm, acts, report, names, scales, shapes, info, *, readout, timesteps) -> ConvertedSNN:
+    """The ConvertedSNN of a prepared graph, given a scale per non-QCFS activation node (by node name)."""
     param = next(gm.parameters(), None)
     dtype = param.dtype if param is not None and param.is_floating_point() else torch.get_default_dtype()
     by_name = {}
     for a in acts:
         lam = a.qcfs.threshold.detach().reshape(()) if a.kind == "qcfs" else scales[a.node.name]
         by_name[names[a.node]] = lam.to(dtype)
-    body, origin = _build(gm, acts, names, by_name, v_init=v_init, reset=reset)
-    folded = _fold(body, origin, shapes) if fold_scales else {"input": 0, "output": 0, "scalers": 0}
+    body, origin = _build(gm, acts, names, by_name, v_init=info["v_init"], reset=info["reset"])
+    folded = _fold(body, origin, shapes) if info["fold_scales"] else {"input": 0, "output": 0, "scalers": 0}
     body.graph.lint()
     body.delete_all_unused_submodules()
     body.recompile()
-    info = {"mode": mode, "estimator": estimator, "per_channel": per_channel, "reset": reset, "v_init": v_init,
-            "maxpool": maxpool, "neurons": len(acts), "qcfs": sum(a.kind == "qcfs" for a in acts),
+    info = {**info, "neurons": len(acts), "qcfs": sum(a.kind == "qcfs" for a in acts),
             "bn_folded": report["bn_folded"], "maxpool_swapped": report["maxpool_swapped"],
             "dropout_removed": report["dropout_removed"], "scales_folded": folded}
     return ConvertedSNN(body, readout=readout, timesteps=timesteps, scales=by_name, info=info)

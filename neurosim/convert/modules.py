@@ -131,6 +131,7 @@ class ConvertedSNN(nn.Module):
         self.timesteps = timesteps
         self.scales = dict(scales or {})
         self.info = dict(info or {})
+        self.register_load_state_dict_post_hook(_refresh_scales)
 
     def forward_steps(self, x: torch.Tensor):
         """The output of every step, ``[T, B, ...]`` (a tensor, or a tuple/list of them as the ANN returns)."""
@@ -162,6 +163,17 @@ class ConvertedSNN(nn.Module):
 
     def extra_repr(self) -> str:
         return f"readout={self.readout!r}, timesteps={self.timesteps}, neurons={len(self.scales)}"
+
+
+def _refresh_scales(module: ConvertedSNN, incompatible_keys) -> None:
+    """After ``load_state_dict``: :attr:`ConvertedSNN.scales` are the loaded IF layers' ``scale`` buffers."""
+    for name in module.scales:
+        try:
+            neuron = module.body.get_submodule(name)
+        except AttributeError:
+            continue
+        if isinstance(neuron, IFNeuron):
+            module.scales[name] = neuron.scale
 
 
 def _map_tensors(out, fn):
