@@ -171,6 +171,8 @@ COMMANDS = {
     "continual": ("continual", "Learn tasks one after another; writes summary.json (acc, bwt, R), R.png and "
                                "checkpoint.pt (after\n    each task and every --checkpoint-every batches; --resume "
                                "continues exactly)."),
+    "convert": ("convert", "Convert a trained ANN (model.pt) to a spiking IF network; writes summary.json (ANN and "
+                           "SNN accuracy vs T),\n    acc_vs_t.png and the SNN's model.pt."),
     "reservoir": ("reservoir", "Run a reservoir on a task; writes summary.json with the task's scores."),
     "tsrsa": ("tsrsa", "Compare model layers with mouse visual cortex (RSA / TSRSA); writes summary.json and a "
                        "heat map."),

@@ -17,8 +17,8 @@ from typer.testing import CliRunner
 
 from neurosim import cli
 
-#: the positional arguments without a default, per subcommand (everything else is defaulted)
-REQUIRED = {"simulate": ["cuba"]}
+#: the arguments without a default, per subcommand (everything else is defaulted)
+REQUIRED = {"simulate": ["cuba"], "convert": ["--model", "model.pt"]}
 
 
 def _click_group():
@@ -55,8 +55,8 @@ def _mismatches(run, kwargs, required=()):
 
 def test_every_subcommand_is_built_from_a_command_run():
     names = set(_click_group().commands)
-    assert names == set(cli.COMMANDS) == {"simulate", "train", "distill", "continual", "reservoir", "tsrsa",
-                                          "bench", "demo"}
+    assert names == set(cli.COMMANDS) == {"simulate", "train", "distill", "continual", "convert", "reservoir",
+                                          "tsrsa", "bench", "demo"}
 
 
 @pytest.mark.parametrize("name", sorted(cli.COMMANDS))

@@ -1,11 +1,12 @@
-"""Plot of a continual-learning accuracy matrix ``R`` (``R[i, j]``: task j after training task i)."""
+"""Accuracy plots: a continual-learning accuracy matrix ``R`` (``R[i, j]``: task j after training task i),
+and a converted SNN's accuracy against the number of time steps (with the ANN's level)."""
 from __future__ import annotations
 
 import numpy as np
 
-from neurosim._validation import as_float_array
+from neurosim._validation import as_float_array, check_number
 
-__all__ = ["plot_accuracy_matrix"]
+__all__ = ["plot_accuracy_matrix", "plot_accuracy_vs_timesteps"]
 
 
 def plot_accuracy_matrix(R, *, ax=None, path=None, title: str | None = None, percent: bool = True,
@@ -67,6 +68,71 @@ def plot_accuracy_matrix(R, *, ax=None, path=None, title: str | None = None, per
     head = f"{title}: " if title else ""
     ax.set_title(f"{head}ACC {acc:.1f}{unit}, BWT {bwt:+.1f}{unit}", fontsize=9)
     fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+    if path is not None:
+        fig.tight_layout()
+        fig.savefig(path)
+        if own:
+            plt.close(fig)
+    return fig
+
+
+def plot_accuracy_vs_timesteps(timesteps, accuracy, *, ann_acc=None, ax=None, path=None, title: str | None = None,
+                               percent: bool = True, label: str = "SNN"):
+    """Accuracy of a spiking network against the number of time steps ``T``, with an ANN's level as a line.
+
+    Parameters
+    ----------
+    timesteps : 1-D sequence of positive ints (the ``T`` evaluated), strictly increasing.
+    accuracy : 1-D sequence of accuracies in [0, 1], one per ``T``.
+    ann_acc : the ANN's accuracy in [0, 1] (a dashed horizontal line), optional.
+    ax : matplotlib Axes, optional (a new figure otherwise).
+    path : file to save the figure to (PNG), optional.
+    title : axes title, optional.
+    percent : show values in percent.
+    label : legend label of the curve.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import matplotlib.pyplot as plt
+
+    T = as_float_array("timesteps", timesteps, dtype=np.float64)
+    acc = as_float_array("accuracy", accuracy, dtype=np.float64)
+    if T.ndim != 1 or T.size < 1:
+        raise ValueError(f"timesteps must be a non-empty 1-D sequence, got shape {T.shape}")
+    if np.any(T < 1) or np.any(T != np.round(T)) or np.any(np.diff(T) <= 0):
+        raise ValueError(f"timesteps must be strictly increasing positive integers, got {T.tolist()}")
+    if acc.shape != T.shape or acc.ndim != 1:
+        raise ValueError(f"accuracy must hold one value per time step count: {T.size} timesteps, "
+                         f"accuracy of shape {acc.shape}")
+    levels = [("accuracy", acc)]
+    if ann_acc is not None:
+        ann_acc = check_number("ann_acc", ann_acc)
+        levels.append(("ann_acc", np.array([ann_acc])))
+    for name, v in levels:
+        if np.any(v < 0.0) or np.any(v > 1.0):
+            raise ValueError(f"{name} must hold accuracies in [0, 1] (fractions, not percent), got values in "
+                             f"[{v.min():.4g}, {v.max():.4g}]")
+    scale = 100.0 if percent else 1.0
+    own = ax is None
+    if own:
+        fig, ax = plt.subplots(figsize=(4.5, 3.2), dpi=100)
+    else:
+        fig = ax.figure
+    ax.plot(T, acc * scale, "o-", color="C0", label=label)
+    if ann_acc is not None:
+        ax.axhline(float(ann_acc) * scale, color="grey", linestyle="--", label=f"ANN {float(ann_acc) * scale:.2f}"
+                                                                               + ("%" if percent else ""))
+    if T.size > 1 and T[-1] / T[0] >= 4:
+        ax.set_xscale("log", base=2)
+    ax.set_xticks(T, [str(int(t)) for t in T])
+    ax.set_xlabel("time steps T")
+    ax.set_ylabel("accuracy (%)" if percent else "accuracy")
+    ax.set_ylim(0, scale * 1.02)
+    ax.legend(loc="lower right", fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=9)
     if path is not None:
         fig.tight_layout()
         fig.savefig(path)

@@ -1,0 +1,190 @@
+"""``neurosim convert``: a trained ANN model file to a spiking (IF) network, with accuracy against T.
+
+Steps (the library: :func:`neurosim.convert.ann_to_snn`, ``shared/specs/CONVERSION.md``):
+
+1. read ``--model`` (a self-describing ``model.pt`` of an ANN, as ``neurosim train`` writes
+   it) with :func:`neurosim.models.load_model`;
+2. load ``--dataset`` (``mnist`` or ``fashion_mnist`` from ``--data``/``$NEUROSIM_DATA``);
+   pixels / 255, as the Trainer presents them;
+3. calibrate the layer scales (``--mode``: ``max``, a percentile ``p%`` or a fraction of the
+   maximum) on ``--calibration`` training images drawn without replacement with ``--seed``,
+   and convert (IF neurons, reset by subtraction, the image presented at every step);
+4. evaluate the ANN and the SNN on the test set (the first ``--limit`` images): one simulation
+   of ``max(T)`` steps gives the accuracy at every ``T`` of ``--timesteps`` (argmax of the
+   running mean of the output);
+5. write into ``--out``: ``summary.json`` (``ann_acc``, ``snn_acc`` {"T": accuracy},
+   ``mode``, ``timesteps``, ``wall_s`` and the settings), ``acc_vs_t.png`` and ``model.pt``,
+   the converted SNN as a self-describing model file (the ANN's name and options plus a
+   conversion recipe) that :func:`neurosim.models.load_model` reads back.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+from neurosim._validation import check_choice, check_int
+from neurosim.commands import OUT_HELP, Option, ensure_out_dir, write_json
+
+__all__ = ["run", "DATASETS", "parse_timesteps", "parse_mode_option"]
+
+DATASETS = ("mnist", "fashion_mnist")
+
+
+def parse_timesteps(text) -> list[int]:
+    """``"8,16,32"`` -> ``[8, 16, 32]`` (sorted, unique); ``ValueError`` naming ``--timesteps``."""
+    if not isinstance(text, str):
+        raise TypeError(f"--timesteps must be a comma-separated string such as '8,16,32,64', got {type(text).__name__}")
+    parts = [p.strip() for p in text.split(",")]
+    out = []
+    for p in parts:
+        try:
+            t = int(p)
+        except ValueError:
+            raise ValueError(f"--timesteps {text!r}: {p!r} is not an integer; write e.g. --timesteps 8,16,32,64") from None
+        if t < 1:
+            raise ValueError(f"--timesteps {text!r}: every T must be at least 1, got {t}")
+        out.append(t)
+    if max(out) > 100_000:
+        raise ValueError(f"--timesteps {text!r}: T = {max(out)} is beyond 100000 steps; use fewer steps")
+    return sorted(set(out))
+
+
+def parse_mode_option(text):
+    """``--mode`` text -> the ``mode`` of :func:`neurosim.convert.ann_to_snn` (``"max"``, ``"p%"`` or a float)."""
+    from neurosim.convert import parse_mode
+
+    if not isinstance(text, str):
+        raise TypeError(f"--mode must be a string such as '99.9%', 'max' or '0.5', got {type(text).__name__}")
+    mode = text.strip()
+    try:
+        mode = float(mode)
+    except ValueError:
+        pass
+    try:
+        parse_mode(mode)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"--mode {text!r}: {exc}") from None
+    return mode
+
+
+def _load_ann(model: Path):
+    from neurosim.commands.train import is_spiking
+    from neurosim.models import load_model
+
+    path = Path(model)
+    if not path.is_file():
+        raise FileNotFoundError(f"--model {model} is not a file; pass a model.pt written by neurosim train")
+    rec = load_model(str(path))
+    if is_spiking(rec.model):
+        raise ValueError(f"--model {model} holds a spiking model ({rec.name!r}); neurosim convert turns an ANN "
+                         "into an SNN: train an ANN first (e.g. neurosim train --model convnet)")
+    return rec
+
+
+def _accuracy_ann(ann, x, y, batch_size: int) -> float:
+    import torch
+
+    hits = 0
+    with torch.no_grad():
+        for s in range(0, len(x), batch_size):
+            xb = x[s:s + batch_size].float().div_(255.0)
+            hits += int((ann(xb).argmax(-1) == y[s:s + batch_size]).sum())
+    return hits / len(x)
+
+
+def _accuracy_snn(snn, x, y, timesteps: list[int], batch_size: int) -> dict:
+    """``{T: accuracy}`` from one simulation of ``max(timesteps)`` steps (running mean of the output)."""
+    import torch
+
+    from neurosim.snn import reset_states
+
+    steps = max(timesteps)
+    hits = torch.zeros(steps, dtype=torch.int64)
+    with torch.no_grad():
+        for s in range(0, len(x), batch_size):
+            xb = x[s:s + batch_size].float().div_(255.0)
+            reset_states(snn)
+            out = snn.forward_steps(xb.unsqueeze(0).expand(steps, *xb.shape))
+            hits += (out.cumsum(0).argmax(-1) == y[s:s + batch_size]).sum(1)
+    reset_states(snn)
+    return {t: int(hits[t - 1]) / len(x) for t in timesteps}
+
+
+def run(model: Annotated[Path, Option("--model", help="model.pt of a trained ANN (as neurosim train writes it)")],
+        dataset: Annotated[str, Option("--dataset", help="mnist or fashion_mnist")] = "mnist",
+        timesteps: Annotated[str, Option("--timesteps", "-T",
+                                         help="comma-separated step counts to evaluate, e.g. 8,16,32,64")
+                             ] = "8,16,32,64",
+        mode: Annotated[str, Option("--mode", help="layer scale: max, a percentile such as 99.9%, or a fraction "
+                                                   "of the max in (0, 1]")] = "99.9%",
+        data: Annotated[Optional[Path], Option("--data", help="data folder (default: $NEUROSIM_DATA)")] = None,
+        calibration: Annotated[int, Option("--calibration",
+                                           help="training images used for the layer scales")] = 512,
+        limit: Annotated[Optional[int], Option("--limit", help="evaluate on the first this many test images")
+                         ] = None,
+        seed: Annotated[int, Option("--seed", help="draws the calibration images")] = 0,
+        out: Annotated[Path, Option("--out", help=OUT_HELP)] = Path("neurosim-out/convert"), *,
+        batch_size: int = 250, per_channel: bool = False, v_init: float = 0.0) -> dict:
+    """Convert the ANN in ``model``; returns the summary (also ``out/summary.json``).
+
+    ``batch_size``: images per calibration / evaluation batch; ``per_channel`` and ``v_init``
+    are passed to :func:`neurosim.convert.ann_to_snn`.
+    """
+    import numpy as np
+    import torch
+
+    from neurosim.convert import ann_to_snn, recipe
+    from neurosim.distill import load_tensors
+    from neurosim.io.checkpoint import save_model
+    from neurosim.plot.accuracy import plot_accuracy_vs_timesteps
+
+    check_choice("dataset", dataset, DATASETS)
+    ts = parse_timesteps(timesteps)
+    scale_mode = parse_mode_option(mode)
+    check_int("calibration", calibration, min_value=1)
+    if limit is not None:
+        check_int("limit", limit, min_value=1)
+    check_int("seed", seed, min_value=0)
+    check_int("batch_size", batch_size, min_value=1)
+    if data is not None and not Path(data).is_dir():
+        raise FileNotFoundError(f"--data {data} is not a directory; point it at the folder that contains "
+                                f"{dataset}/ (or set NEUROSIM_DATA)")
+    rec = _load_ann(model)
+    out = ensure_out_dir(out)
+    t_start = time.perf_counter()
+    xtr, _ = load_tensors(dataset, "train", data)
+    xte, yte = load_tensors(dataset, "test", data, limit)
+    if calibration > len(xtr):
+        raise ValueError(f"--calibration {calibration} exceeds the {len(xtr)} training images of {dataset}")
+    pick = np.sort(np.random.default_rng(seed).choice(len(xtr), size=calibration, replace=False))
+    calib = xtr[torch.from_numpy(pick)].float().div_(255.0)
+    ann = rec.model.eval()
+    method = "_forward" if callable(getattr(ann, "_forward", None)) else "forward"
+    t0 = time.perf_counter()  # first: an unconvertible model fails before any evaluation
+    try:
+        snn = ann_to_snn(ann, calib, mode=scale_mode, timesteps=max(ts), per_channel=per_channel, v_init=v_init,
+                         method=method, batch_size=batch_size)
+    except ValueError as exc:
+        raise ValueError(f"--model {model}: {exc}") from None
+    convert_s = time.perf_counter() - t0
+    ann_acc = _accuracy_ann(ann, xte, yte, batch_size)
+    t0 = time.perf_counter()
+    acc = _accuracy_snn(snn, xte, yte, ts, batch_size)
+    simulate_s = time.perf_counter() - t0
+    meta = {"dataset": dataset, "input_size": int(xte.shape[-1]), "timesteps": max(ts),
+            "test_acc": acc[max(ts)], "ann_acc": ann_acc, "converted_from": str(model)}
+    save_model(out / "model.pt", snn, rec.name, dict(rec.cfg), conversion=recipe(snn, tuple(xte.shape[1:])), **meta)
+    plot_accuracy_vs_timesteps(ts, [acc[t] for t in ts], ann_acc=ann_acc, path=out / "acc_vs_t.png",
+                               title=f"{rec.name} -> SNN ({dataset}, mode {mode})")
+    summary = {
+        "ann_acc": ann_acc, "snn_acc": {str(t): a for t, a in acc.items()}, "mode": scale_mode, "timesteps": ts,
+        "wall_s": round(time.perf_counter() - t_start, 3), "convert_s": round(convert_s, 3),
+        "simulate_s": round(simulate_s, 3), "dataset": dataset, "model": rec.name, "ann_file": str(model),
+        "calibration": calibration, "seed": seed, "n_test": len(xte), "batch_size": batch_size,
+        "per_channel": per_channel, "v_init": v_init,
+        "scales": {k: float(v.max()) for k, v in snn.scales.items()}, "info": snn.info,
+        "model_file": str(out / "model.pt"), "threads": torch.get_num_threads(),
+    }
+    write_json(out / "summary.json", summary)
+    return summary
