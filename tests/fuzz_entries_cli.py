@@ -259,6 +259,7 @@ def entries():
                                 ("", "either")],
              "--neuron": CHOICE_BAD},
             files={"--data": _missing_folder(), "--out": _out_cases()}, valid=False), weight=0.8, timeout=90),
+        Entry("cli convert", H2, _convert_probes, weight=0.6, timeout=90),
         Entry("cli reservoir", H4, lambda tmp: command_probes(
             tmp, ["reservoir"], {"--kind": "ei-adaptive", "--task": "memory_capacity", "--size": "20"},
             {"--kind": CHOICE_BAD, "--task": CHOICE_BAD, "--size": _int(huge="100000"),
@@ -281,6 +282,28 @@ def entries():
             tmp, ["demo"], {"--fast": True}, {"--seed": [("-1", "error"), ("abc", "error")]},
             files={"--data": _data_folder_cases(), "--out": _out_cases()}, valid=False), weight=0.6, timeout=120),
     ]
+
+
+def _convert_probes(tmp):
+    """``neurosim convert`` on a small untrained ReLU MLP file (784-16-10) and 32 MNIST images."""
+    from neurosim.models import build_model, input_config, save_model
+
+    model = Path(tmp) / "ann" / "model.pt"
+    if not model.is_file():
+        model.parent.mkdir(parents=True, exist_ok=True)
+        cfg = {**input_config("mlp"), "hidden": (16,)}
+        save_model(model, build_model("mlp", seed=0, **cfg).eval(), "mlp", cfg)
+    t_bad = [("8,16,x", "error"), ("0", "error"), ("-4", "error"), ("", "error"), ("4,,8", "error"),
+             ("1e9", "error"), ("100001", "error"), ("abc", "error")]
+    mode_bad = [("100.5%", "error"), ("0%", "error"), ("-1%", "error"), ("nan%", "error"), ("banana", "error"),
+                ("", "error"), ("0", "error"), ("1.5", "error"), ("nan", "error"), ("inf", "error"), ("%", "error")]
+    return command_probes(
+        tmp, ["convert"], {"--model": str(model), "--dataset": "mnist", "--data": str(DATA), "-T": "2,4",
+                           "--calibration": "32", "--limit": "32", "--seed": "0"},
+        {"--dataset": CHOICE_BAD + [("embedded", "error")], "-T": t_bad, "--mode": mode_bad,
+         "--calibration": _int(huge="1000000000"), "--limit": [(v, e) for v, e in _int()],
+         "--seed": [("-1", "error"), ("abc", "error")]},
+        files={"--model": _model_cases(), "--data": _missing_folder(), "--out": _out_cases()})
 
 
 def _network_probes(tmp):

@@ -361,7 +361,7 @@ def _reservoir_entries():
 
 def _plot_entries():
     import neurosim.plot as P
-    from neurosim.plot.accuracy import plot_accuracy_matrix
+    from neurosim.plot.accuracy import plot_accuracy_matrix, plot_accuracy_vs_timesteps
     from neurosim.plot.rsa import plot_rdm, plot_score_heatmap
 
     times = array((20,), lo=0.0, hi=100.0, empty=("either",), int_ok=False)
@@ -392,6 +392,19 @@ def _plot_entries():
         Entry("plot.plot_accuracy_matrix", H4, lambda tmp: call_probes(
             "plot_accuracy_matrix", plot_accuracy_matrix,
             {"R": _upper_nan_ok(array((3, 3), lo=0.0, hi=1.0, shapes_bad=[("not square", (3, 2))]))}), weight=0.5),
+        Entry("plot.plot_accuracy_vs_timesteps", H4, lambda tmp: call_probes(
+            "plot_accuracy_vs_timesteps", plot_accuracy_vs_timesteps,
+            {"timesteps": Arg(st.just([4, 8, 16]), st.sampled_from([
+                ("a zero T", [0, 8, 16], "error"), ("not increasing", [8, 4, 16], "error"),
+                ("fractional", [1.5, 8, 16], "error"), ("NaN", [np.nan, 8, 16], "error"),
+                ("a string", "4,8,16", "error"), ("empty", [], "error")])),
+             "accuracy": Arg(st.just([0.5, 0.8, 0.9]), st.sampled_from([
+                 ("percent", [50, 80, 90], "error"), ("length 2", [0.5, 0.8], "error"),
+                 ("NaN", [np.nan, 0.8, 0.9], "error"), ("negative", [-0.1, 0.8, 0.9], "error"),
+                 ("2-D", [[0.5, 0.8, 0.9]], "error")])),
+             "ann_acc": Arg(st.one_of(st.none(), st.just(0.95)), st.sampled_from([
+                 ("percent", 95.0, "error"), ("NaN", float("nan"), "error"), ("a string", "0.9", "error"),
+                 ("a list", [0.9], "error")]))}), weight=0.5),
         Entry("plot.plot_score_heatmap", H4, lambda tmp: call_probes(
             "plot_score_heatmap", plot_score_heatmap,
             {"result": Arg(st.just(Lazy("TSRSAResult(...)", lambda: _tsrsa_result())),
