@@ -97,7 +97,7 @@ def test_summary_matches_the_naive_reference(converted, ann_file, data):
 
 
 def test_figure_and_model_file_load_back(converted, ann_file, data):
-    from neurosim.convert import ConvertedSNN, ann_to_snn
+    from neurosim.convert import ConvertedSNN, IFNeuron, ann_to_snn
     from neurosim.models import load_model
 
     assert (converted / "acc_vs_t.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -112,6 +112,8 @@ def test_figure_and_model_file_load_back(converted, ann_file, data):
     x = calib[:32]
     assert torch.equal(rec.model.run_static(x, 8), direct.run_static(x, 8))
     assert set(rec.model.scales) == set(direct.scales) == {"model.net.relu1"}
+    assert rec.model.feature_layers == ("body.model.net.relu1",)  # what neurosim tsrsa hooks by default
+    assert isinstance(rec.model.get_submodule(rec.model.feature_layers[0]), IFNeuron)
     assert torch.equal(rec.model.scales["model.net.relu1"], direct.scales["model.net.relu1"])
     s = json.loads((converted / "summary.json").read_text())
     assert s["model_file"] == str(converted / "model.pt")

@@ -133,6 +133,12 @@ class ConvertedSNN(nn.Module):
         self.info = dict(info or {})
         self.register_load_state_dict_post_hook(_refresh_scales)
 
+    @property
+    def feature_layers(self) -> tuple:
+        """Module paths (for ``get_submodule``) of the IF layers, in graph order: the named features
+        that RSA hooks read (``neurosim tsrsa --model`` on a converted model file)."""
+        return tuple(f"body.{name}" for name in self.scales)
+
     def forward_steps(self, x: torch.Tensor):
         """The output of every step, ``[T, B, ...]`` (a tensor, or a tuple/list of them as the ANN returns)."""
         check_sequence(x, "x")
