@@ -1,10 +1,11 @@
 """The layering of ``../shared/DESIGN.md``, enforced by import-linter.
 
-The contracts live in ``pyproject.toml`` (``[tool.importlinter]``). import-linter (grimp) finds
-a package's modules on disk, and the installed layout maps ``kernels/`` to ``neurosim.kernels``
-and ``models/`` to ``neurosim.models`` (``[tool.setuptools.package-dir]``), which a walk of
-``neurosim/`` cannot see; so the test lints a mirror of the installed layout (the ``.py`` files
-copied into ``neurosim/``, ``neurosim/kernels/``, ``neurosim/models/`` of a temporary folder).
+The contracts live in ``pyproject.toml`` (``[tool.importlinter]``); ``lint-imports`` at the
+repository root checks them. import-linter (grimp) finds a package's modules by walking its
+folder, and the installed layout maps ``kernels/`` to ``neurosim.kernels`` and ``models/`` to
+``neurosim.models`` (``[tool.setuptools.package-dir]``): the links ``neurosim/kernels`` ->
+``../kernels`` and ``neurosim/models`` -> ``../models`` show the source tree to such tools as it
+is installed. The violation probes lint a copy of the tree with one file added.
 
 Lazy imports (inside functions) count: grimp reads every ``import`` statement. Each exception
 in the contracts carries its reason in ``pyproject.toml``.
@@ -26,35 +27,25 @@ PYPROJECT = ROOT / "pyproject.toml"
 pytest.importorskip("importlinter", reason="import-linter is a test dependency (pip install -e '.[test]')")
 
 
-def _mirror(dst: Path) -> Path:
-    for src, rel in (("neurosim", "neurosim"), ("kernels", "neurosim/kernels"), ("models", "neurosim/models")):
-        for p in (ROOT / src).rglob("*.py"):
-            if "__pycache__" in p.parts:
-                continue
-            q = dst / rel / p.relative_to(ROOT / src)
-            q.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(p, q)
-    # the contracts only (import-linter reads [tool.importlinter] of the given file)
-    text = PYPROJECT.read_text()
-    (dst / "contracts.toml").write_text(text[text.index("[tool.importlinter]"):])
-    return dst
-
-
-def _lint(root: Path) -> subprocess.CompletedProcess:
+def _lint(root: Path, config: Path) -> subprocess.CompletedProcess:
+    """``lint-imports CONFIG`` run in ``root`` with ``root`` first on the path (no cache written)."""
     env = dict(os.environ, PYTHONPATH=str(root), NO_COLOR="1")
     code = ("import sys; from importlinter.cli import lint_imports; "
-            "sys.exit(lint_imports(config_filename='contracts.toml', no_cache=True, no_logo=True))")
+            f"sys.exit(lint_imports(config_filename={str(config)!r}, no_cache=True, no_logo=True))")
     return subprocess.run([sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True,
                           timeout=300)
 
 
-@pytest.fixture(scope="module")
-def mirror(tmp_path_factory):
-    return _mirror(tmp_path_factory.mktemp("layout"))
+def test_source_tree_shows_the_installed_layout():
+    """``neurosim/kernels`` and ``neurosim/models`` are links to the top-level folders, never copies
+    (a copy would go stale and hide the code that is installed)."""
+    for name in ("kernels", "models"):
+        link = ROOT / "neurosim" / name
+        assert link.is_symlink() and os.readlink(link) == f"../{name}", link
 
 
-def test_contracts_hold(mirror):
-    res = _lint(mirror)
+def test_contracts_hold():
+    res = _lint(ROOT, PYPROJECT)
     assert res.returncode == 0, res.stdout[-6000:] + res.stderr[-2000:]
     assert "BROKEN" not in res.stdout and "4 kept, 0 broken" in res.stdout, res.stdout[-3000:]
 
@@ -79,9 +70,9 @@ def test_every_subpackage_has_a_layer():
 ])
 def test_a_violation_fails_the_linter(tmp_path, module, source, contract):
     """The linter catches each kind of violation, lazy imports included (so the check can fail)."""
-    root = _mirror(tmp_path)
-    (root / module).write_text(source)
-    res = _lint(root)
+    shutil.copytree(ROOT / "neurosim", tmp_path / "neurosim", ignore=shutil.ignore_patterns("__pycache__"))
+    (tmp_path / module).write_text(source)
+    res = _lint(tmp_path, PYPROJECT)
     assert res.returncode != 0
     broken = res.stdout[res.stdout.index("Broken contracts"):]
     assert contract in broken and "_probe" in broken, res.stdout[-3000:]
