@@ -24,7 +24,7 @@ from pathlib import Path
 
 from neurosim._atomic import atomic_open
 
-__all__ = ["StageResult", "Interrupted", "Option", "Argument", "write_json", "ensure_out_dir", "OUT_HELP",
+__all__ = ["StageResult", "Interrupted", "Option", "Argument", "write_json", "ensure_out_dir", "check_data_dir", "OUT_HELP",
            "RESUME_HELP", "CKPT_HELP", "REPORT_HELP"]
 
 RESUME_HELP = ("continue the interrupted run in OUT.partial, else the finished run in OUT; with no checkpoint in "
@@ -93,6 +93,13 @@ def ensure_out_dir(out) -> Path:
         raise ValueError(f"--out {out} exists and is not a directory; choose another path")
     out.mkdir(parents=True, exist_ok=True)
     return out
+
+
+def check_data_dir(data, holds: str) -> None:
+    """``--data`` must be a folder (None: the loaders use ``$NEUROSIM_DATA``); ``holds`` says what it
+    should contain, e.g. ``"mnist/"``."""
+    if data is not None and not Path(data).is_dir():
+        raise FileNotFoundError(f"--data {data} is not a directory; point it at the folder that contains {holds}")
 
 
 def write_json(path, obj) -> None:

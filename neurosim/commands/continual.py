@@ -22,8 +22,8 @@ import time
 from pathlib import Path
 from typing import Annotated, Optional
 
-from neurosim.commands import (CKPT_HELP, OUT_HELP, RESUME_HELP, Interrupted, Option, StageResult, ensure_out_dir,
-                               write_json)
+from neurosim.commands import (CKPT_HELP, OUT_HELP, RESUME_HELP, Interrupted, Option, StageResult, check_data_dir,
+                               ensure_out_dir, write_json)
 from neurosim.continual.methods import METHODS, parse_damping  # noqa: F401  (kept importable from here)
 from neurosim.continual.methods import build_method as build  # the name tests replace to interrupt a run
 
@@ -107,8 +107,7 @@ def run(method: Annotated[str, Option("--method", help="finetune, ewc, gpm, repl
         fit = int((math.sqrt(784.0 ** 2 + 4.0 * budget / 8.0) - 784.0) / 2.0)
         raise ValueError(f"tasks={tasks}: the tasks x tasks accuracy matrix R and one pixel permutation per task "
                          f"do not fit in the ~{budget / 2 ** 30:.3g} GiB of memory available; use at most ~{fit} tasks")
-    if data is not None and not Path(data).is_dir():
-        raise FileNotFoundError(f"--data {data} is not a directory; point it at the folder holding mnist/")
+    check_data_dir(data, "mnist/")
     out = ensure_out_dir(out)
     ckpt_path = out / "checkpoint.pt"
     state = None

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 from neurosim._validation import check_choice, check_int
-from neurosim.commands import OUT_HELP, Option, ensure_out_dir, write_json
+from neurosim.commands import OUT_HELP, Option, check_data_dir, ensure_out_dir, write_json
 
 __all__ = ["run", "DATASETS", "parse_timesteps", "parse_mode_option", "sim_batch_size", "STEP_BUDGET"]
 
@@ -159,9 +159,7 @@ def run(model: Annotated[Path, Option("--model", help="model.pt of a trained ANN
         check_int("limit", limit, min_value=1)
     check_int("seed", seed, min_value=0)
     check_int("batch_size", batch_size, min_value=1)
-    if data is not None and not Path(data).is_dir():
-        raise FileNotFoundError(f"--data {data} is not a directory; point it at the folder that contains "
-                                f"{dataset}/ (or set NEUROSIM_DATA)")
+    check_data_dir(data, f"{dataset}/ (or set NEUROSIM_DATA)")
     rec = _load_ann(model)
     out = ensure_out_dir(out)
     t_start = time.perf_counter()

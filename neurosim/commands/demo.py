@@ -27,7 +27,7 @@ from typing import Annotated, Optional
 
 from neurosim._validation import check_int
 
-from . import REPORT_HELP, Option, StageResult, ensure_out_dir, write_json
+from . import REPORT_HELP, Option, StageResult, check_data_dir, ensure_out_dir, write_json
 
 #: (stage name, command module providing ``demo_stage``) in the order they run
 STAGES = (
@@ -86,8 +86,7 @@ def check_options(out, data, fast, seed, quiet) -> None:
     parent = next((p for p in (out, *out.parents) if p.exists()), None)
     if parent is not None and not parent.is_dir():
         raise ValueError(f"--out {out}: {parent} is a file, not a folder; choose another path")
-    if data is not None and not Path(data).is_dir():
-        raise FileNotFoundError(f"--data {data} is not a directory; point it at a folder like ../shared/data")
+    check_data_dir(data, "the data sets (like ../shared/data)")
 
 
 def check_data(data, stages=None) -> list[str]:

@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 from neurosim._validation import check_choice, check_int, check_nonnegative, check_positive, check_probability
-from neurosim.commands import (CKPT_HELP, OUT_HELP, RESUME_HELP, Interrupted, Option, StageResult, ensure_out_dir,
-                               write_json)
+from neurosim.commands import (CKPT_HELP, OUT_HELP, RESUME_HELP, Interrupted, Option, StageResult, check_data_dir,
+                               ensure_out_dir, write_json)
 
 __all__ = ["run", "demo_stage", "DATASETS"]
 
@@ -103,9 +103,7 @@ def run(dataset: Annotated[str, Option("--dataset")] = "fashion_mnist",
         check_positive("kd_temperature", kd_temperature)
     if limit is not None:
         check_int("limit", limit, min_value=1)
-    if data is not None and not Path(data).is_dir():
-        raise FileNotFoundError(f"--data {data} is not a directory; point it at the folder that contains "
-                                f"{dataset}/ (or set NEUROSIM_DATA)")
+    check_data_dir(data, f"{dataset}/ (or set NEUROSIM_DATA)")
     if teacher_epochs == 0 and kd != "none":
         raise ValueError(f"--kd {kd} needs a trained teacher: use --teacher-epochs >= 1 (or --kd none)")
     started_group = dist_utils.init_from_env()

@@ -22,7 +22,7 @@ from typing import Annotated, Optional
 import numpy as np
 
 from neurosim import config
-from . import OUT_HELP, Option, StageResult, ensure_out_dir, write_json
+from . import OUT_HELP, Option, StageResult, check_data_dir, ensure_out_dir, write_json
 
 TASKS = {
     "ei-adaptive": ("memory_capacity", "narma10", "mackey_glass"),
@@ -233,8 +233,7 @@ def run(kind: Annotated[str, Option("--kind", help="lsm, ei-adaptive or izhikevi
         raise ValueError(f"--size must be an integer >= 1, got {size!r}")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"--seed must be an integer >= 0, got {seed!r}")
-    if data is not None and not Path(data).is_dir():
-        raise FileNotFoundError(f"--data {data} is not a directory; point it at a folder with mnist/")
+    check_data_dir(data, "mnist/")
     check_fits(f"--kind {kind} --task {task}", lambda n: task_memory_bytes(kind, task, n), int(size),
                name="--size", fix="pass a smaller --size")
     out = ensure_out_dir(out)

@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 from neurosim._validation import check_choice, check_int, check_positive
-from neurosim.commands import (CKPT_HELP, OUT_HELP, RESUME_HELP, Interrupted, Option, StageResult, ensure_out_dir,
-                               write_json)
+from neurosim.commands import (CKPT_HELP, OUT_HELP, RESUME_HELP, Interrupted, Option, StageResult, check_data_dir,
+                               ensure_out_dir, write_json)
 
 __all__ = ["run", "demo_stage", "DATASETS", "is_spiking"]
 
@@ -112,9 +112,7 @@ def run(dataset: Annotated[str, Option("--dataset")] = "fashion_mnist",
     if test_limit is not None:
         check_int("test_limit", test_limit, min_value=1)
     check_int("precise_bn", precise_bn, min_value=0)
-    if data is not None and not Path(data).is_dir():
-        raise FileNotFoundError(f"--data {data} is not a directory; point it at the folder that contains "
-                                f"{dataset}/ (or set NEUROSIM_DATA)")
+    check_data_dir(data, f"{dataset}/ (or set NEUROSIM_DATA)")
     out = ensure_out_dir(out)
     cfg = {**input_config(model), **(model_cfg or {})}
     net = build_model(model, seed=seed, **cfg)
