@@ -8,7 +8,7 @@ import naive
 import neurosim as ns
 from neurosim.neurons import IzhikevichParams, LIFParams
 from neurosim.sim import Network
-from neurosim.sim._flat import NormalStream, draw_normal
+from neurosim.sim.noise import NormalStream, draw_normal
 
 
 def _events(mon, dt):

@@ -6,7 +6,7 @@ import pytest
 from scipy import stats
 
 from neurosim.kernels.normal import BLOCK, normal_block
-from neurosim.sim._flat import NormalStream, draw_normal
+from neurosim.sim.noise import NormalStream, draw_normal
 
 
 def test_moments_and_ks_against_scipy_norm():

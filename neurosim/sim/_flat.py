@@ -24,10 +24,9 @@ from neurosim.kernels.network_kinds import (
 )
 from neurosim.sim.models import MODELS, model_of
 from neurosim.sim.monitors import SpikeMonitor, StateMonitor
-from neurosim.sim.noise import NormalStream, draw_normal  # noqa: F401  (re-exported for existing imports)
 from neurosim.sim.synapses import SYNAPSE_KINDS
 
-__all__ = ["FlatNetwork", "build_flat", "run_flat", "check_finite_state", "NormalStream", "draw_normal"]
+__all__ = ["FlatNetwork", "build_flat", "run_flat", "check_finite_state"]
 
 #: networks with at most this many neurons store synapse targets as uint16 (else int32)
 UINT16_MAX_N = 65535

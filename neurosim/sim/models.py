@@ -140,7 +140,7 @@ def _izh_fields(groups, dt, dtype):
         p = g.params
         return {"a": p.a, "b": p.b, "c": p.c, "d": p.d, "v_peak": p.v_peak, "i_ext": g.i_ext}
 
-    c = (groups[0].params if groups else IzhikevichParams()).coefficients(dt)  # the same for every neuron
+    c = IzhikevichParams().coefficients(dt)  # the 2003 scheme: the same for every neuron
     return dict(v=_concat(groups, lambda g: g.v0, dtype), u=_concat(groups, lambda g: g.u0, dtype),
                 coef=_rows(groups, dtype, values, kizh.IZHIKEVICH_COEFFICIENTS),
                 k=kizh.IzhikevichCoefficients(*(dtype.type(c[f]) for f in kizh.IzhikevichCoefficients._fields)))
