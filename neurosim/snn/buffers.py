@@ -23,11 +23,11 @@ import torch
 
 from neurosim.config import BUFFER_CACHE_MB
 
-__all__ = ["BufferCache", "BUFFER_CACHE", "cached_empty", "set_buffer_cache", "buffer_cache_info", "FLOAT_DTYPES"]
+__all__ = ["BufferCache", "BUFFER_CACHE", "cached_empty", "set_buffer_cache", "buffer_cache_info", "FLOAT_DTYPES", "NP_DTYPES"]
 
 #: the dtypes the Numba CPU paths take (LIF kernels, BatchNorm2d, Conv2d), with their NumPy dtypes
-_NP_DTYPES = {torch.float32: np.dtype(np.float32), torch.float64: np.dtype(np.float64)}
-FLOAT_DTYPES = tuple(_NP_DTYPES)
+NP_DTYPES = {torch.float32: np.dtype(np.float32), torch.float64: np.dtype(np.float64)}
+FLOAT_DTYPES = tuple(NP_DTYPES)
 
 
 class BufferCache:
@@ -69,7 +69,7 @@ class BufferCache:
         """An uninitialised tensor of ``shape`` (a tuple) and ``dtype`` (float32/float64): a
         cached buffer of the same size when one is free, a fresh one otherwise;
         ``torch.empty`` below :attr:`MIN_BYTES` or with the cache off."""
-        np_dtype = _NP_DTYPES[dtype]
+        np_dtype = NP_DTYPES[dtype]
         nbytes = math.prod(shape) * np_dtype.itemsize
         if self._dead:
             self._collect()

@@ -63,24 +63,23 @@ import torch
 from torch.autograd.function import once_differentiable
 
 from neurosim.config import FASTMATH
+from neurosim.kernels import blocks
+from neurosim.kernels.bptt import backward_work, lif_bptt_backward, lif_bptt_forward, n_blocks
 from neurosim.kernels.bptt_layout import F_BLOCK, F_BWD_BLOCK, F_POOL_W, F_STREAM, STREAM_ALIGN, with_leak
-from neurosim.snn import fused_config as _options
-from neurosim.snn.buffers import BUFFER_CACHE, FLOAT_DTYPES, buffer_cache_info, cached_empty, set_buffer_cache
+from neurosim.snn.buffers import BUFFER_CACHE, NP_DTYPES, buffer_cache_info, set_buffer_cache
 from neurosim.snn.functional.lif import LIFSpec, LIFState, _check_state, nonfinite_error
 from neurosim.snn.fused_config import FusedOptions, fused_options, get_fused_options, set_fused_options
-from neurosim.snn.fused_plan import (backward_block, kernel_arrays, plan, recompute_block, torch_openmp_library,
-                                     torch_team)
+from neurosim.snn.fused_plan import kernel_arrays, plan, recompute_block, torch_openmp_library, torch_team
 
 __all__ = ["dispatch", "lif_fused", "run_checked", "supports", "why_not", "why_not_pool", "use_torch_threads",
            "torch_openmp_library", "FusedOptions", "fused_options", "set_fused_options", "get_fused_options",
-           "kernel_arrays", "backward_block", "set_buffer_cache", "buffer_cache_info", "cached_empty", "FLOAT_DTYPES",
+           "kernel_arrays", "set_buffer_cache", "buffer_cache_info",
            "BLOCK", "STORE_MEMBRANE", "STORE_MEMBRANE_MAX_BYTES", "GRAD_OVER_MEMBRANE", "STREAM_MEMBRANE",
            "STREAM_MIN_BYTES", "PARALLEL_MIN_STEPS"]
 
-_NP = {torch.float32: np.float32, torch.float64: np.float64}
 #: zero-length stand-ins for absent arrays (an initial state of v_rest, no stored membranes, ...)
-_NONE1 = {t: np.empty(0, dtype=d) for t, d in _NP.items()}
-_NONE2 = {t: np.empty((0, 0), dtype=d) for t, d in _NP.items()}
+_NONE1 = {t: np.empty(0, dtype=d) for t, d in NP_DTYPES.items()}
+_NONE2 = {t: np.empty((0, 0), dtype=d) for t, d in NP_DTYPES.items()}
 _NONE_F64 = np.empty(0, dtype=np.float64)
 
 
@@ -97,7 +96,7 @@ def why_not(x: torch.Tensor, spec: LIFSpec, k: torch.Tensor | None = None) -> st
     """Why the fused kernel cannot run this call ("" when it can)."""
     if x.device.type != "cpu":
         return f"device {x.device} is not the CPU"
-    if x.dtype not in _NP:
+    if x.dtype not in NP_DTYPES:
         return f"dtype {x.dtype} is not float32/float64"
     if spec.surrogate.kernel_id < 0:
         return f"surrogate {spec.surrogate!r} has no kernel form"
@@ -157,9 +156,6 @@ class _NonFinite(Exception):
 class _FusedLIF(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x2, v0, k, spec, store, pool_w, steps, options):
-        from neurosim.kernels.blocks import run_blocks
-        from neurosim.kernels.bptt import lif_bptt_forward
-
         ctx.set_materialize_grads(False)
         M = x2.shape[1]
         T = steps  # x2 is [T, M], or [1, M]: the same input at every step
@@ -175,7 +171,7 @@ class _FusedLIF(torch.autograd.Function):
             F = F.copy()
             F[F_STREAM] = 0
         bad = np.empty(nblocks, dtype=np.int64)  # per block: non-finite final membranes
-        run_blocks(lif_bptt_forward, nblocks, work, x2.detach().numpy(),
+        blocks.run_blocks(lif_bptt_forward, nblocks, work, x2.detach().numpy(),
                    _NONE1[x2.dtype] if v0 is None else v0.detach().numpy(), spikes.numpy(), v_out.numpy(),
                    _NONE2[x2.dtype] if H is None else H.numpy(), P, F, bad, threads=threads, team=team)
         if bad.any() or (FASTMATH and not bool(torch.isfinite(v_out).all())):
@@ -188,9 +184,6 @@ class _FusedLIF(torch.autograd.Function):
     @staticmethod
     @once_differentiable
     def backward(ctx, g_spikes, g_v):
-        from neurosim.kernels.blocks import run_blocks
-        from neurosim.kernels.bptt import backward_work, lif_bptt_backward
-
         x2, v0, H = ctx.saved_tensors
         dt = x2.dtype
         M = x2.shape[1]
@@ -223,10 +216,10 @@ class _FusedLIF(torch.autograd.Function):
             gx_arr = gx.numpy()
         need_v0 = v0 is not None and ctx.needs_input_grad[1]
         gv0 = torch.empty(M, dtype=dt) if need_v0 else None
-        nblocks = -(-M // block)
+        nblocks = n_blocks(M, block)
         need_k = ctx.has_k and ctx.needs_input_grad[2]
         gk_part = np.zeros(nblocks) if need_k else _NONE_F64
-        run_blocks(lif_bptt_backward, nblocks, backward_work(F, T, stored), x2.detach().numpy(),
+        blocks.run_blocks(lif_bptt_backward, nblocks, backward_work(F, T, stored), x2.detach().numpy(),
                    _NONE1[dt] if v0 is None else v0.detach().numpy(), H.numpy() if stored else _NONE2[dt],
                    g_spikes.numpy(), gv_T, gx_arr, _NONE1[dt] if gv0 is None else gv0.numpy(),
                    gk_part, ctx.P, F, threads=ctx.threads, team=ctx.team)
@@ -279,7 +272,7 @@ def run_checked(x: torch.Tensor, v0: torch.Tensor | None, spec: LIFSpec, k: torc
             v = v.contiguous()
     if k is not None:
         k = k.to(x.dtype).reshape(())
-    options = _options._current  # read once: the backward uses the forward's options
+    options = get_fused_options()  # read once: the backward uses the forward's options
     store = (options.store_membrane and T * x2.shape[1] * x2.element_size() <= options.store_membrane_max_bytes
              and torch.is_grad_enabled()
              and (x2.requires_grad or (v is not None and v.requires_grad) or (k is not None and k.requires_grad)))
@@ -302,7 +295,7 @@ _SWITCHES = {"BLOCK": "block", "STORE_MEMBRANE": "store_membrane",
 
 def __getattr__(name: str):
     if name in _SWITCHES:
-        return getattr(_options._current, _SWITCHES[name])
+        return getattr(get_fused_options(), _SWITCHES[name])
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

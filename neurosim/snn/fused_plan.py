@@ -24,13 +24,13 @@ import torch
 from neurosim.kernels.bptt_layout import (F_BWD_BLOCK, FORM_NORSE, FORM_PARAMETRIC, FORMS, RESET_CODES,
                                           STREAM_ALIGN, pack)
 from neurosim.snn.functional.lif import LIFSpec
-from neurosim.snn.fused_config import FusedOptions
+from neurosim.kernels.blocks import n_workers
+from neurosim.kernels.bptt import forward_work, n_blocks
+from neurosim.snn.buffers import NP_DTYPES
+from neurosim.snn.fused_config import FusedOptions, get_fused_options
 
 __all__ = ["Plan", "plan", "kernel_arrays", "forward_block", "backward_block", "recompute_block", "stream_ok",
            "torch_openmp_library", "torch_team"]
-
-_NP = {torch.float32: np.float32, torch.float64: np.float64}
-
 
 def torch_openmp_library() -> str | None:
     """Path of the GNU OpenMP library PyTorch runs its CPU operators on (``None`` when PyTorch
@@ -103,8 +103,6 @@ def kernel_arrays(spec: LIFSpec, dtype, k: float | None = None, T: int = 1, bloc
     checks the row length, :func:`stream_ok`); ``options``: default the current ones.
     """
     if options is None:
-        from neurosim.snn.fused_config import get_fused_options
-
         options = get_fused_options()
     block = options.block if block is None else int(block)
     itemsize = np.dtype(dtype).itemsize
@@ -142,23 +140,23 @@ _PLANS_MAX = 128
 
 def _configure(spec, options, x2, T, M, store, pool_w, threads, learnable) -> Plan:
     block = forward_block(M, 2 * pool_w if pool_w else 64, threads, options)
-    P, F = kernel_arrays(spec, _NP[x2.dtype], 1.0 if learnable else None, T=T, block=block, store=store,
+    P, F = kernel_arrays(spec, NP_DTYPES[x2.dtype], 1.0 if learnable else None, T=T, block=block, store=store,
                          pool_w=pool_w, stream=stream_ok(T, M, x2, options), options=options)
     team = torch_team() if options.torch_threads else None
-    return Plan(spec, options, P, F, -(-M // block), 4 * block, int(F[F_BWD_BLOCK]), team)
+    return Plan(spec, options, P, F, n_blocks(M, block), forward_work(F), int(F[F_BWD_BLOCK]), team)
 
 
 def plan(spec: LIFSpec, options: FusedOptions, x2: torch.Tensor, T: int, M: int, store: bool, pool_w: int,
          threads: int | None, learnable: bool) -> Plan:
     """The :class:`Plan` of a call on ``x2`` ``[T or 1, M]`` (``threads``: 1, or ``None`` for
     every worker thread; ``learnable``: the leak is a learnable ``k``, whose value the caller
-    writes into its own copy of ``P``, :func:`neurosim.kernels.bptt_layout.with_leak`)."""
-    from neurosim.kernels.blocks import n_workers
-
+    writes into its own copy of ``P``, :func:`neurosim.kernels.bptt_layout.with_leak`). The
+    key holds the ids of ``spec`` and ``options``; the plan holds the objects themselves, so no
+    other object can take those ids while the entry exists."""
     nw = n_workers() if threads is None else threads
     key = (id(spec), id(options), x2.dtype, T, M, store, pool_w, nw, learnable)
     p = _PLANS.get(key)
-    if p is None or p.spec is not spec or p.options is not options:
+    if p is None:
         p = _configure(spec, options, x2, T, M, store, pool_w, nw, learnable)
         if len(_PLANS) >= _PLANS_MAX:
             _PLANS.clear()

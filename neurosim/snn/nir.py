@@ -453,7 +453,7 @@ def import_nir(graph, *, dt: float | None = None, discretization: str | None = N
     nir = _nir()
     if not isinstance(graph, nir.NIRGraph):
         raise TypeError(f"graph must be a nir.NIRGraph, got {type(graph).__name__}")
-    gmeta = (graph.metadata or {}).get("neurosim", {}) if isinstance(graph.metadata, dict) else {}
+    gmeta = _neurosim_metadata(graph) or {}
     if dt is None:
         dt = float(gmeta.get("dt", NIR_DT))
     dt = check_positive("dt", dt, unit="s")
@@ -507,8 +507,7 @@ def _import_flatten(node, step):
 
 @register_importer("AvgPool2d", "SumPool2d")
 def _import_pool(node, step):
-    k, s, p = (tuple(int(v) for v in np.atleast_1d(a)) for a in (node.kernel_size, node.stride, node.padding))
-    k, s, p = (a * 2 if len(a) == 1 else a for a in (k, s, p))
+    k, s, p = (_pair(a) for a in (node.kernel_size, node.stride, node.padding))
     return SeqToANN(nn.AvgPool2d(k, s, p, divisor_override=1 if isinstance(node, _nir().SumPool2d) else None))
 
 
