@@ -62,26 +62,6 @@ def env_float(name: str, default: float, minimum: float = 0.0) -> float:
     return value
 
 
-CACHE: bool = env_flag("NEUROSIM_NUMBA_CACHE", True)
-FASTMATH: bool = env_flag("NEUROSIM_FASTMATH", False)
-PARALLEL: bool = env_flag("NEUROSIM_PARALLEL", True)
-OMP: bool = env_flag("NEUROSIM_OMP", True)
-BUFFER_CACHE_MB: float = env_float("NEUROSIM_BUFFER_CACHE_MB", 256.0)
-DEBUG: bool = env_flag("NEUROSIM_DEBUG", False)
-_WORLD = int(os.environ.get("WORLD_SIZE", "1").strip() or 1)
-RANK: int = int(os.environ.get("RANK", "0").strip() or 0) if _WORLD > 1 else 0
-
-#: keyword arguments for serial kernels: ``@numba.njit(**NJIT)``
-NJIT: dict = {"cache": CACHE, "fastmath": FASTMATH, "nogil": True}
-#: keyword arguments for kernels that use ``numba.prange``
-NJIT_PARALLEL: dict = {"cache": CACHE, "fastmath": FASTMATH, "nogil": True, "parallel": PARALLEL}
-
-
-def data_root() -> str | None:
-    """``$NEUROSIM_DATA`` (None when unset or empty), read now."""
-    return os.environ.get("NEUROSIM_DATA") or None
-
-
 def _env_int(name: str, default: int, minimum: int) -> int:
     raw = os.environ.get(name, "").strip()
     if not raw:
@@ -103,6 +83,25 @@ def world_size() -> int:
 def local_rank() -> int:
     """``$LOCAL_RANK`` set by torchrun (0 when unset), read now."""
     return _env_int("LOCAL_RANK", 0, 0)
+
+
+CACHE: bool = env_flag("NEUROSIM_NUMBA_CACHE", True)
+FASTMATH: bool = env_flag("NEUROSIM_FASTMATH", False)
+PARALLEL: bool = env_flag("NEUROSIM_PARALLEL", True)
+OMP: bool = env_flag("NEUROSIM_OMP", True)
+BUFFER_CACHE_MB: float = env_float("NEUROSIM_BUFFER_CACHE_MB", 256.0)
+DEBUG: bool = env_flag("NEUROSIM_DEBUG", False)
+RANK: int = _env_int("RANK", 0, 0) if world_size() > 1 else 0
+
+#: keyword arguments for serial kernels: ``@numba.njit(**NJIT)``
+NJIT: dict = {"cache": CACHE, "fastmath": FASTMATH, "nogil": True}
+#: keyword arguments for kernels that use ``numba.prange``
+NJIT_PARALLEL: dict = {"cache": CACHE, "fastmath": FASTMATH, "nogil": True, "parallel": PARALLEL}
+
+
+def data_root() -> str | None:
+    """``$NEUROSIM_DATA`` (None when unset or empty), read now."""
+    return os.environ.get("NEUROSIM_DATA") or None
 
 
 def fast_demo() -> bool:

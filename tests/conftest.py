@@ -6,6 +6,7 @@ Tests that need a file skip with a clear reason when it is absent.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -42,8 +43,6 @@ def require_data(*parts: str) -> Path:
 def _close_figures():
     """Close the pyplot figures a test leaves open (pyplot keeps them; over 20 it warns)."""
     yield
-    import sys
-
     plt = sys.modules.get("matplotlib.pyplot")  # only when the test used pyplot
     if plt is not None:
         plt.close("all")

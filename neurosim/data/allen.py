@@ -32,7 +32,6 @@ Array data sets in ``NEUROSIM_DATA`` (see ``../shared/data/README.md``):
 """
 from __future__ import annotations
 
-import os
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import gzip
 import math
-import os
 import shutil
 import urllib.request
 import zlib

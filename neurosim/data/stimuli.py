@@ -100,7 +100,8 @@ def to_model_input(frames, *, size=None, channels: int = 3, scale: float = 1.0,
     ``scale`` = 255 for 8-bit images; the default mean/std (0.5, 0.5) are the UCF101
     normalisation of the LoRaFB-SNet training code.
     """
-    frames = as_float_array("frames", frames)
+    raw = np.asarray(frames)  # integer images convert straight to float32 (exact, no float64 copy)
+    frames = as_float_array("frames", raw, dtype=np.float32 if raw.dtype.kind in "biu" else None)
     if frames.ndim != 3:
         raise ValueError(f"frames must be grey [T, H, W], got shape {frames.shape}")
     channels = check_int("channels", channels, min_value=1)
@@ -108,7 +109,7 @@ def to_model_input(frames, *, size=None, channels: int = 3, scale: float = 1.0,
     mean = check_number("mean", mean)
     std = check_positive("std", std)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        frames = frames.astype(np.float32)
+        frames = frames.astype(np.float32, copy=False)
         if size is not None and tuple(size) != frames.shape[1:]:
             frames = resize_frames(frames, size)
         x = (frames / scale - mean) / std
