@@ -129,14 +129,24 @@ def _check_target(target, logits: torch.Tensor, name: str = "target", logits_nam
     return False
 
 
-def soft_cross_entropy(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Per-sample cross-entropy ``-sum_k y_k log softmax(z)_k`` for index or soft targets; shape [B]."""
-    _check_logits("logits", logits)
-    labels = _check_target(target, logits)
+def _soft_ce(logits: torch.Tensor, target: torch.Tensor, labels: bool) -> torch.Tensor:
     logp = F.log_softmax(logits, dim=-1)
     if labels:
         return -logp.gather(1, target.long().unsqueeze(1)).squeeze(1)
     return -(target * logp).sum(-1)
+
+
+def soft_cross_entropy(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Per-sample cross-entropy ``-sum_k y_k log softmax(z)_k`` for index or soft targets; shape [B]."""
+    _check_logits("logits", logits)
+    return _soft_ce(logits, target, _check_target(target, logits))
+
+
+def _kd(student_logits, teacher_logits, temperature: float) -> torch.Tensor:
+    log_ps = F.log_softmax(_scaled("student_logits", student_logits, temperature), dim=-1)
+    log_pt = F.log_softmax(_scaled("teacher_logits", teacher_logits.detach(), temperature), dim=-1)
+    kl = (log_pt.exp() * (log_pt - log_ps)).sum(-1)
+    return temperature * temperature * kl.mean()
 
 
 def kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float = 4.0) -> torch.Tensor:
@@ -147,10 +157,14 @@ def kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperat
     temperature = _check_temperature(temperature)
     _check_logits("student_logits", student_logits)
     _check_logits("teacher_logits", teacher_logits, student_logits)
-    log_ps = F.log_softmax(_scaled("student_logits", student_logits, temperature), dim=-1)
-    log_pt = F.log_softmax(_scaled("teacher_logits", teacher_logits.detach(), temperature), dim=-1)
-    kl = (log_pt.exp() * (log_pt - log_ps)).sum(-1)
-    return temperature * temperature * kl.mean()
+    return _kd(student_logits, teacher_logits, temperature)
+
+
+def _wsld_weights(student_logits, teacher_logits, target, labels: bool, eps: float = 1e-7) -> torch.Tensor:
+    with torch.no_grad():
+        ce_s = _soft_ce(student_logits.detach(), target, labels)
+        ce_t = _soft_ce(teacher_logits.detach(), target, labels)
+        return 1.0 - torch.exp(-torch.clamp(ce_s / (ce_t + eps), min=0.0))
 
 
 def wsld_weights(student_logits: torch.Tensor, teacher_logits: torch.Tensor, target: torch.Tensor,
@@ -158,10 +172,14 @@ def wsld_weights(student_logits: torch.Tensor, teacher_logits: torch.Tensor, tar
     """Per-sample WSLD weights ``w_i = 1 - exp(-max(0, CE_s,i / (CE_t,i + eps)))`` (no gradient)."""
     _check_logits("student_logits", student_logits)
     _check_logits("teacher_logits", teacher_logits, student_logits)
-    with torch.no_grad():
-        ce_s = soft_cross_entropy(student_logits.detach(), target)
-        ce_t = soft_cross_entropy(teacher_logits.detach(), target)
-        return 1.0 - torch.exp(-torch.clamp(ce_s / (ce_t + eps), min=0.0))
+    return _wsld_weights(student_logits, teacher_logits, target, _check_target(target, student_logits), eps)
+
+
+def _wsld(student_logits, teacher_logits, target, labels: bool, temperature: float) -> torch.Tensor:
+    pt = F.softmax(_scaled("teacher_logits", teacher_logits.detach(), temperature), dim=-1)
+    soft = -(pt * F.log_softmax(_scaled("student_logits", student_logits, temperature), dim=-1)).sum(-1)
+    w = _wsld_weights(student_logits, teacher_logits, target, labels)
+    return temperature * temperature * (w * soft).mean()
 
 
 def wsld_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, target: torch.Tensor,
@@ -170,11 +188,8 @@ def wsld_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, target
     temperature = _check_temperature(temperature)
     _check_logits("student_logits", student_logits)
     _check_logits("teacher_logits", teacher_logits, student_logits)
-    _check_target(target, student_logits, logits_name="student_logits")
-    pt = F.softmax(_scaled("teacher_logits", teacher_logits.detach(), temperature), dim=-1)
-    soft = -(pt * F.log_softmax(_scaled("student_logits", student_logits, temperature), dim=-1)).sum(-1)
-    w = wsld_weights(student_logits, teacher_logits, target)
-    return temperature * temperature * (w * soft).mean()
+    labels = _check_target(target, student_logits, logits_name="student_logits")
+    return _wsld(student_logits, teacher_logits, target, labels, temperature)
 
 
 def blur_mask(batch: int, channels: int, lam: float, generator: Optional[torch.Generator] = None, *,
@@ -352,11 +367,12 @@ class DistillObjective(nn.Module):
     def forward(self, student_logits, target, teacher_logits=None, student_feature=None, teacher_feature=None, *,
                 generator=None, rows=None, total=None):
         """Return ``(loss, parts)``; ``parts`` maps term names to detached float tensors."""
+        # inputs checked once here; the loss bodies below run unchecked
         _check_logits("student_logits", student_logits)
-        _check_target(target, student_logits, logits_name="student_logits")
+        labels = _check_target(target, student_logits, logits_name="student_logits")
         parts = {}
-        if target.dtype.is_floating_point:
-            ce = soft_cross_entropy(student_logits, target).mean()
+        if not labels:
+            ce = _soft_ce(student_logits, target, False).mean()
         else:
             ce = F.cross_entropy(student_logits, target, label_smoothing=self.label_smoothing)
         parts["ce"] = ce.detach()
@@ -364,10 +380,11 @@ class DistillObjective(nn.Module):
         if self.logits is not None:
             if teacher_logits is None:
                 raise ValueError(f"the {self.logits!r} term needs teacher_logits")
+            _check_logits("teacher_logits", teacher_logits, student_logits)
             if self.logits == "kd":
-                lk = kd_loss(student_logits, teacher_logits, self.temperature)
+                lk = _kd(student_logits, teacher_logits, self.temperature)
             else:
-                lk = wsld_loss(student_logits, teacher_logits, target, temperature=self.temperature)
+                lk = _wsld(student_logits, teacher_logits, target, labels, self.temperature)
             parts[self.logits] = lk.detach()
             loss = loss + self.distill_weight * lk
         if self.features is not None:
