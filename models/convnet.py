@@ -41,6 +41,7 @@ from neurosim._validation import check_choice, check_int
 from neurosim.snn.batchnorm import BatchNorm2d
 from neurosim.snn.conv import Conv2d
 from neurosim.snn.nir import register_layers
+from neurosim.snn.containers import reset_states
 from .registry import check_input, make_neuron, register, seq
 
 __all__ = ["SpikingConvNet", "build_conv_features", "build_classifier"]
@@ -145,11 +146,8 @@ class SpikingConvNet(nn.Module):
             f"classifier.sn{n + j}" for j in range(1, len(tuple(hidden)) + 1))
         self.distill_layer = f"features.pool{n}"
 
-    def reset_states(self) -> None:
-        """Reset every neuron state (``neurosim.snn.reset_states``)."""
-        from neurosim.snn.containers import reset_states
-
-        reset_states(self)
+    #: ``model.reset_states()``: every neuron state back to its initial value (the one helper)
+    reset_states = reset_states
 
     def _static_features(self, x):
         """``features`` for a stride-0 repeated image: conv1 + bn1 once, then the rest over T."""

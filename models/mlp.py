@@ -14,6 +14,7 @@ from torch import nn
 
 from neurosim._validation import check_int
 from neurosim.snn.nir import register_layers
+from neurosim.snn.containers import reset_states
 from .registry import check_input, make_neuron, register
 
 __all__ = ["SpikingMLP"]
@@ -56,11 +57,8 @@ class SpikingMLP(nn.Module):
         self.feature_layers = tuple(f"net.sn{i}" for i in range(1, len(hidden) + 1))
         self.distill_layer = self.feature_layers[-1] if hidden else None
 
-    def reset_states(self) -> None:
-        """Reset every neuron state (``neurosim.snn.reset_states``)."""
-        from neurosim.snn.containers import reset_states
-
-        reset_states(self)
+    #: ``model.reset_states()``: every neuron state back to its initial value (the one helper)
+    reset_states = reset_states
 
     def forward(self, x):
         check_input(x, len(self.in_shape))

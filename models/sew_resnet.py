@@ -30,6 +30,7 @@ from torch import nn
 
 from neurosim._validation import check_choice, check_int
 from neurosim.snn.batchnorm import BatchNorm2d
+from neurosim.snn.containers import reset_states
 from .registry import check_input, make_neuron, register, seq
 from .teachers import init_weights
 
@@ -163,11 +164,8 @@ class SEWResNet(nn.Module):
         """Hook for subclasses: wrap a stage; returns (module, path of its blocks inside it)."""
         return stage, ""
 
-    def reset_states(self) -> None:
-        """Reset every neuron state (``neurosim.snn.reset_states``)."""
-        from neurosim.snn.containers import reset_states
-
-        reset_states(self)
+    #: ``model.reset_states()``: every neuron state back to its initial value (the one helper)
+    reset_states = reset_states
 
     def forward(self, x):
         check_input(x, 3)

@@ -101,7 +101,7 @@ def _own_reset(m):
 def _has_own_reset(cls) -> bool:
     """Whether instances of ``cls`` have a ``reset_states()`` method taking no arguments (cached per class)."""
     fn = getattr(cls, "reset_states", None)
-    if not inspect.isfunction(fn):
+    if not inspect.isfunction(fn) or fn is reset_states:  # the helper itself: this walk already does it
         return False
     try:
         inspect.signature(fn).bind(None)  # self only
