@@ -21,7 +21,7 @@ import threading
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["atomic_open", "StagedDir", "deferred_sigint", "PARTIAL_SUFFIX", "CHECKPOINT_NAME"]
+__all__ = ["atomic_open", "StagedDir", "deferred_sigint", "final_path", "PARTIAL_SUFFIX", "CHECKPOINT_NAME"]
 
 #: suffix of the staging sibling of an output folder (``OUT`` -> ``OUT.partial``)
 PARTIAL_SUFFIX = ".partial"
@@ -109,6 +109,12 @@ def _is_output_folder(folder: Path) -> bool:
 
 def _sibling(path: Path, suffix: str) -> Path:
     return path.with_name(path.name + suffix)
+
+
+def final_path(path) -> Path:
+    """The folder a staging folder ``OUT.partial`` becomes on success (``OUT``); other paths unchanged."""
+    path = Path(path)
+    return path.with_name(path.name[: -len(PARTIAL_SUFFIX)]) if path.name.endswith(PARTIAL_SUFFIX) else path
 
 
 class StagedDir:

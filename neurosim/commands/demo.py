@@ -176,10 +176,9 @@ def run(out: Annotated[Path, Option("--out", help=REPORT_HELP)] = Path("neurosim
     }
     write_json(out / "summary.json", summary)
     (out / "report.md").write_text(report_markdown(out, results, timings, skipped, fast=fast, seed=seed, data=data))
-    from neurosim._atomic import PARTIAL_SUFFIX
+    from neurosim._atomic import final_path
 
-    final = out.with_name(out.name[: -len(PARTIAL_SUFFIX)]) if out.name.endswith(PARTIAL_SUFFIX) else out
-    say(f"report: {final / 'report.md'} ({time.perf_counter() - t_all:.0f} s)")  # OUT once OUT.partial replaces it
+    say(f"report: {final_path(out) / 'report.md'} ({time.perf_counter() - t_all:.0f} s)")  # OUT.partial becomes OUT
     return {"report": str(out / "report.md"), "stages": [r.name for r in results], "skipped": skipped,
             "wall_s": timings}
 
