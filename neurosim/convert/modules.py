@@ -129,15 +129,27 @@ class ConvertedSNN(nn.Module):
         if timesteps is not None:
             timesteps = check_int("timesteps", timesteps, min_value=1)
         self.timesteps = timesteps
-        self.scales = dict(scales or {})
+        self._scales = dict(scales or {})
         self.info = dict(info or {})
-        self.register_load_state_dict_post_hook(_refresh_scales)
+
+    @property
+    def scales(self) -> dict:
+        """``{IF layer path: lambda}``: each IF layer's ``scale`` buffer (so it follows
+        ``load_state_dict``, ``.to()``, ``.double()``), else the value given at construction."""
+        out = {}
+        for name, given in self._scales.items():
+            try:
+                neuron = self.body.get_submodule(name)
+            except AttributeError:
+                neuron = None
+            out[name] = neuron.scale if isinstance(neuron, IFNeuron) else given
+        return out
 
     @property
     def feature_layers(self) -> tuple:
         """Module paths (for ``get_submodule``) of the IF layers, in graph order: the named features
         that RSA hooks read (``neurosim tsrsa --model`` on a converted model file)."""
-        return tuple(f"body.{name}" for name in self.scales)
+        return tuple(f"body.{name}" for name in self._scales)
 
     def forward_steps(self, x: torch.Tensor):
         """The output of every step, ``[T, B, ...]`` (a tensor, or a tuple/list of them as the ANN returns)."""
@@ -168,18 +180,7 @@ class ConvertedSNN(nn.Module):
         return self(x.unsqueeze(0).expand(timesteps, *x.shape))
 
     def extra_repr(self) -> str:
-        return f"readout={self.readout!r}, timesteps={self.timesteps}, neurons={len(self.scales)}"
-
-
-def _refresh_scales(module: ConvertedSNN, incompatible_keys) -> None:
-    """After ``load_state_dict``: :attr:`ConvertedSNN.scales` are the loaded IF layers' ``scale`` buffers."""
-    for name in module.scales:
-        try:
-            neuron = module.body.get_submodule(name)
-        except AttributeError:
-            continue
-        if isinstance(neuron, IFNeuron):
-            module.scales[name] = neuron.scale
+        return f"readout={self.readout!r}, timesteps={self.timesteps}, neurons={len(self._scales)}"
 
 
 def _map_tensors(out, fn):
