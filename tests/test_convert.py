@@ -537,3 +537,20 @@ def test_one_shot_iterator_and_dict_batches():
     dicts = [{"input": x[i:i + 8], "label": 0} for i in range(0, 24, 8)]
     assert float(nc.ann_to_snn(net, dicts, mode="99%").scales["1"]) == float(want)
     assert math.isfinite(float(want))
+
+
+def test_accuracy_vs_timesteps_matches_separate_runs():
+    """One simulation of max(T) steps gives, at each T, the accuracy of a separate T-step run."""
+    from torch import nn
+
+    torch.manual_seed(0)
+    ann = nn.Sequential(nn.Flatten(), nn.Linear(16, 12), nn.ReLU(), nn.Linear(12, 3)).eval()
+    x = torch.randint(0, 256, (40, 1, 4, 4), dtype=torch.uint8)
+    snn = nc.ann_to_snn(ann, x[:20].float() / 255.0, mode="max")
+    y = ann(x.float() / 255.0).argmax(-1)
+    got = nc.accuracy_vs_timesteps(snn, x, y, [1, 3, 8], batch_size=7, scale=255.0)
+    for T in (1, 3, 8):
+        pred = snn.run_static(x.float() / 255.0, timesteps=T).argmax(-1)
+        assert got[T] == int((pred == y).sum()) / len(y), T
+    with pytest.raises(ValueError, match="timesteps"):
+        nc.accuracy_vs_timesteps(snn, x, y, [])

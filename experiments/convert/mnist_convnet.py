@@ -27,7 +27,6 @@ import torch.nn.functional as F
 import neurosim.convert as nc
 from neurosim.data.mnist import load_dataset
 from neurosim.models import get_model
-from neurosim.snn import reset_states
 
 
 def batches(x, y, size, rng=None):
@@ -103,14 +102,8 @@ def main(argv=None):
         snn = nc.ann_to_snn(ann, None if args.qcfs else calib, mode="max" if args.qcfs else mode,
                             per_channel=args.per_channel, v_init=args.v_init, method="_forward")
         t_conv = time.time() - t1
-        hits = np.zeros(max(Ts))
-        with torch.no_grad():
-            for xb, yb in batches(xte, yte, 250):
-                reset_states(snn)
-                steps = snn.forward_steps(xb.unsqueeze(0).expand(max(Ts), *xb.shape))
-                running = steps.cumsum(0)  # argmax of the running sum = of the running mean
-                hits += (running.argmax(-1) == yb).sum(1).numpy()
-        acc = {T: float(hits[T - 1] / len(xte)) for T in Ts}
+        acc = nc.accuracy_vs_timesteps(snn, torch.from_numpy(xte).unsqueeze(1), torch.from_numpy(yte), Ts,
+                                       batch_size=250, scale=255.0)
         t_sim = time.time() - t1 - t_conv
         result["snn"][mode] = {"acc": acc, "convert_s": round(t_conv, 1), "simulate_s": round(t_sim, 1),
                                "scales": {k: float(v.max()) for k, v in snn.scales.items()}}

@@ -26,7 +26,7 @@ from typing import Annotated, Optional
 from neurosim._validation import check_choice, check_int
 from neurosim.commands import OUT_HELP, Option, check_data_dir, ensure_out_dir, write_json
 
-__all__ = ["run", "DATASETS", "parse_timesteps", "parse_mode_option", "sim_batch_size", "STEP_BUDGET"]
+__all__ = ["run", "DATASETS", "parse_timesteps", "parse_mode_option"]
 
 DATASETS = ("mnist", "fashion_mnist")
 
@@ -93,35 +93,6 @@ def _accuracy_ann(ann, x, y, batch_size: int) -> float:
     return hits / len(x)
 
 
-#: most images x steps simulated at once (the merged [T*B, ...] activations of a 32-channel 28 x 28
-#: conv layer take 100 kB per image-step: 4096 -> about 0.4 GB)
-STEP_BUDGET = 4096
-
-
-def sim_batch_size(batch_size: int, steps: int) -> int:
-    """Images per simulated batch: ``batch_size``, fewer when ``batch_size * steps`` exceeds :data:`STEP_BUDGET`."""
-    return max(1, min(batch_size, STEP_BUDGET // steps))
-
-
-def _accuracy_snn(snn, x, y, timesteps: list[int], batch_size: int) -> dict:
-    """``{T: accuracy}`` from one simulation of ``max(timesteps)`` steps (running mean of the output)."""
-    import torch
-
-    from neurosim.snn import reset_states
-
-    steps = max(timesteps)
-    batch_size = sim_batch_size(batch_size, steps)
-    hits = torch.zeros(steps, dtype=torch.int64)
-    with torch.no_grad():
-        for s in range(0, len(x), batch_size):
-            xb = x[s:s + batch_size].float().div_(255.0)
-            reset_states(snn)
-            out = snn.forward_steps(xb.unsqueeze(0).expand(steps, *xb.shape))
-            hits += (out.cumsum(0).argmax(-1) == y[s:s + batch_size]).sum(1)
-    reset_states(snn)
-    return {t: int(hits[t - 1]) / len(x) for t in timesteps}
-
-
 def run(model: Annotated[Path, Option("--model", help="model.pt of a trained ANN (as neurosim train writes it)")],
         dataset: Annotated[str, Option("--dataset", help="mnist or fashion_mnist")] = "mnist",
         timesteps: Annotated[str, Option("--timesteps", "-T",
@@ -140,13 +111,15 @@ def run(model: Annotated[Path, Option("--model", help="model.pt of a trained ANN
     """Convert the ANN in ``model``; returns the summary (also ``out/summary.json``).
 
     ``batch_size``: images per calibration / ANN evaluation batch (the SNN simulates
-    :func:`sim_batch_size` images at a time, at most :data:`STEP_BUDGET` image-steps);
+    :func:`neurosim.convert.evaluate.sim_batch_size` images at a time, at most
+    :data:`~neurosim.convert.evaluate.STEP_BUDGET` image-steps);
     ``per_channel`` and ``v_init`` are passed to :func:`neurosim.convert.ann_to_snn`.
     """
     import numpy as np
     import torch
 
-    from neurosim.convert import ann_to_snn, recipe
+    from neurosim.convert import accuracy_vs_timesteps, ann_to_snn, recipe
+    from neurosim.convert.evaluate import sim_batch_size
     from neurosim.distill import load_tensors
     from neurosim.io.checkpoint import save_model
     from neurosim.plot.accuracy import plot_accuracy_vs_timesteps
@@ -180,7 +153,7 @@ def run(model: Annotated[Path, Option("--model", help="model.pt of a trained ANN
     convert_s = time.perf_counter() - t0
     ann_acc = _accuracy_ann(ann, xte, yte, batch_size)
     t0 = time.perf_counter()
-    acc = _accuracy_snn(snn, xte, yte, ts, batch_size)
+    acc = accuracy_vs_timesteps(snn, xte, yte, ts, batch_size=batch_size, scale=255.0)
     simulate_s = time.perf_counter() - t0
     meta = {"dataset": dataset, "input_size": int(xte.shape[-1]), "timesteps": max(ts),
             "test_acc": acc[max(ts)], "ann_acc": ann_acc, "converted_from": str(model)}
