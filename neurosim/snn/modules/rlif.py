@@ -13,7 +13,8 @@ import torch
 from torch import nn
 
 from neurosim._validation import check_int
-from neurosim.snn.functional.lif import LIFState, _check_state, check_finite, check_step_input, lif_step
+from neurosim.snn.functional.lif import (LIFState, _check_state, check_finite, check_sequence, check_step_input,
+                                         lif_step)
 from neurosim.snn.modules.base import StatefulLayer, run_steps
 from neurosim.snn.modules.lif import _LIFOptions
 
@@ -40,14 +41,17 @@ class _RLIFOptions(_LIFOptions):
         self.recurrent = nn.Linear(self.n, self.n, bias=False)
         self.detach_recurrent = bool(detach_recurrent)
 
-    def step(self, x: torch.Tensor, state: RecurrentLIFState | None):
-        """One step (used by the cell and the sequence)."""
+    def _check_x(self, x: torch.Tensor) -> None:
+        """The population size and dtype of ``x`` (a step or a whole sequence: checked once)."""
         if x.shape[-1] != self.n:
             raise ValueError(f"x must have shape [B, {self.n}] per step (n={self.n}), got {tuple(x.shape)}")
         w = self.recurrent.weight
         if x.dtype != w.dtype:
             raise TypeError(f"x has dtype {x.dtype} but the recurrent weights are {w.dtype}; pass x.to({w.dtype}) "
                             f"or convert the layer with .to({x.dtype})")
+
+    def step(self, x: torch.Tensor, state: RecurrentLIFState | None):
+        """One step (used by the cell and the sequence; ``x`` checked by the caller)."""
         state = _check_state(state, x, self.spec, RecurrentLIFState)
         s_prev = state.s.detach() if self.detach_recurrent else state.s
         s, lst = lif_step(x + self.recurrent(s_prev), LIFState(state.v), self.spec)
@@ -62,6 +66,7 @@ class RecurrentLIFCell(_RLIFOptions):
 
     def forward(self, x, state: RecurrentLIFState | None = None):  # noqa: D102
         check_finite(check_step_input(x))
+        self._check_x(x)
         return self.step(x, state)
 
 
@@ -69,6 +74,7 @@ class RecurrentLIF(_RLIFOptions):
     """Sequence: ``forward(x[T, B, n], state=None) -> (spikes, RecurrentLIFState)``."""
 
     def forward(self, x, state: RecurrentLIFState | None = None):  # noqa: D102
+        self._check_x(check_sequence(x, "x"))
         return run_steps(self.step, x, state)
 
 
