@@ -68,12 +68,7 @@ def plot_accuracy_matrix(R, *, ax=None, path=None, title: str | None = None, per
     head = f"{title}: " if title else ""
     ax.set_title(f"{head}ACC {acc:.1f}{unit}, BWT {bwt:+.1f}{unit}", fontsize=9)
     fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
-    if path is not None:
-        fig.tight_layout()
-        fig.savefig(path)
-        if own:
-            plt.close(fig)
-    return fig
+    return _finish(fig, path, own)
 
 
 def plot_accuracy_vs_timesteps(timesteps, accuracy, *, ann_acc=None, ax=None, path=None, title: str | None = None,
@@ -133,7 +128,14 @@ def plot_accuracy_vs_timesteps(timesteps, accuracy, *, ann_acc=None, ax=None, pa
     ax.legend(loc="lower right", fontsize=8)
     if title:
         ax.set_title(title, fontsize=9)
+    return _finish(fig, path, own)
+
+
+def _finish(fig, path, own: bool):
+    """Save ``fig`` to ``path`` (if given) and close it when this module made it; returns ``fig``."""
     if path is not None:
+        import matplotlib.pyplot as plt
+
         fig.tight_layout()
         fig.savefig(path)
         if own:
