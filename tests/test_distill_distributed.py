@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+from pathlib import Path
 
 import pytest
 import torch
@@ -31,12 +32,13 @@ def _train(out_dir):
     return tr
 
 
-def _worker(rank, world, port, out_dir):
+def _worker(rank, world, port, out_dir, done_dir):
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world))
     torch.set_num_threads(1)
     torch.distributed.init_process_group("gloo", rank=rank, world_size=world)
     try:
         _train(out_dir)
+        (Path(done_dir) / str(rank)).touch()  # training finished; only the process group's teardown is left
     finally:
         torch.distributed.destroy_process_group()
 
@@ -50,7 +52,16 @@ def _free_port():
 @pytest.mark.slow
 def test_two_processes_match_one(tmp_path):
     single = _train(tmp_path / "one")
-    mp.spawn(_worker, args=(2, _free_port(), str(tmp_path / "two")), nprocs=2, join=True)
+    done = tmp_path / "done"
+    done.mkdir()
+    try:
+        mp.spawn(_worker, args=(2, _free_port(), str(tmp_path / "two"), str(done)), nprocs=2, join=True)
+    except mp.ProcessExitedException as exc:
+        # gloo's C++ threads can abort a child at process-group teardown ("terminate called without
+        # an active exception", SIGABRT; 1 of ~15 runs under a loaded suite, 0 of 13 alone). Only
+        # that is tolerated: both ranks must have finished training; the results are checked below.
+        if exc.signal_name != "SIGABRT" or sorted(p.name for p in done.iterdir()) != ["0", "1"]:
+            raise
     state = torch.load(tmp_path / "two" / "checkpoint.pt", weights_only=True)
     ref = single.state_dict()
     for key in ("student", "objective"):
