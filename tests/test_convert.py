@@ -131,8 +131,49 @@ def test_matches_naive_if_loop(fold, per_channel):
     trains = spike_trains(snn, type(snn.body.get_submodule("1").neuron), lambda: snn.run_static(x[:8], T))
     for got, want in zip(trains, counts):
         np.testing.assert_array_equal(got.sum(0).numpy(), want)
+    # without hooks the pools run inside the IF kernel and the static input is read once per step
+    assert snn.info["pools_fused"] == 2 and snn._static
     with torch.no_grad():
         np.testing.assert_allclose(snn.run_static(x[:8], T).numpy(), ref, atol=1e-9)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_fused_pool_and_static_input_equal_the_plain_path(dtype):
+    """The fast path (2x2 average pools inside the IF kernel, the layers before the first IF layer
+    run once on a static input) against the plain path (forced by a hook on every IF layer: the
+    expanded sequence, torch pooling): per-step outputs and the gradients of a loss on them w.r.t.
+    every weight and the input. Same kernels and torch ops on the same values except the first
+    conv's batch (B vs T*B rows) and the order of the input gradient's sum over steps: outputs
+    rtol 1e-5 (float32) / 1e-12 (float64); gradients 1e-4 / 1e-10 relative to their largest entry."""
+    net = cnn().to(dtype)
+    x = data(40).to(dtype)
+    snn = nc.ann_to_snn(net, x, mode="99.9%")
+    assert snn.info["pools_fused"] == 2
+    xs = x[:6].clone().requires_grad_(True)
+    T = 12
+
+    def run(plain):
+        reset_states(snn)
+        snn.zero_grad()
+        xs.grad = None
+        hooks = [m.neuron.register_forward_hook(lambda *a: None)
+                 for m in snn.modules() if isinstance(m, nc.IFNeuron)] if plain else []
+        try:
+            out = snn.forward_steps(_seq(xs, T)) if plain else snn.forward_static(xs, T)
+            (out * torch.linspace(-1, 1, out.shape[-1], dtype=dtype)).sum().backward()
+        finally:
+            for h in hooks:
+                h.remove()
+        return out.detach(), [p.grad.clone() for p in snn.parameters()], xs.grad.clone()
+
+    fast, plain = run(False), run(True)
+    tol = 1e-5 if dtype == torch.float32 else 1e-12
+    torch.testing.assert_close(fast[0], plain[0], rtol=tol, atol=tol)
+    assert fast[0].abs().sum() > 0
+    gtol = 1e-4 if dtype == torch.float32 else 1e-10
+    for a, b in zip(fast[1] + [fast[2]], plain[1] + [plain[2]]):
+        assert float(b.abs().max()) > 0
+        torch.testing.assert_close(a, b, rtol=0, atol=gtol * float(b.abs().max()))
 
 
 # -- spikingjelly parity ------------------------------------------------------------------------

@@ -156,13 +156,49 @@ def _assemble(gm, acts, report, names, scales, shapes, info, *, readout, timeste
         by_name[names[a.node]] = lam.to(dtype)
     body, origin = _build(gm, acts, names, by_name, v_init=info["v_init"], reset=info["reset"])
     folded = _fold(body, origin, shapes) if info["fold_scales"] else {"input": 0, "output": 0, "scalers": 0}
+    pools_fused = _fuse_pools(body)
     body.graph.lint()
     body.delete_all_unused_submodules()
     body.recompile()
     info = {**info, "neurons": len(acts), "qcfs": sum(a.kind == "qcfs" for a in acts),
             "bn_folded": report["bn_folded"], "maxpool_swapped": report["maxpool_swapped"],
-            "dropout_removed": report["dropout_removed"], "scales_folded": folded}
+            "dropout_removed": report["dropout_removed"], "scales_folded": folded, "pools_fused": pools_fused}
     return ConvertedSNN(body, readout=readout, timesteps=timesteps, scales=by_name, info=info)
+
+
+def _is_pool2(node: fx.Node, modules) -> bool:
+    """``node`` is a 2x2 average pool with stride 2, no padding, floor mode (module or ``F.avg_pool2d``)."""
+    def two(v):
+        return v == 2 or tuple(v) == (2, 2) if isinstance(v, (int, tuple, list)) else False
+
+    if node.op == "call_module":
+        m = modules.get(node.target)
+        return (type(m) is nn.AvgPool2d and two(m.kernel_size) and two(m.stride) and m.padding in (0, (0, 0))
+                and not m.ceil_mode and m.divisor_override is None and len(node.args) == 1 and not node.kwargs)
+    if node.op == "call_function" and node.target is F.avg_pool2d:
+        names = ("input", "kernel_size", "stride", "padding", "ceil_mode", "count_include_pad", "divisor_override")
+        a = dict(zip(names, node.args), **node.kwargs)
+        return (set(a) <= set(names) and two(a.get("kernel_size")) and two(a.get("stride", 2) or 2)
+                and a.get("padding", 0) in (0, (0, 0)) and not a.get("ceil_mode", False)
+                and a.get("divisor_override") is None)
+    return False
+
+
+def _fuse_pools(body: fx.GraphModule) -> int:
+    """IF layers whose only consumer is a 2x2 average pool take the pool into their kernel
+    (:attr:`IFNeuron.pool`; exact: the same means of 0/1 spikes) and the pool node goes."""
+    modules = dict(body.named_modules())
+    fused = 0
+    for n in list(body.graph.nodes):
+        if n.op != "call_module" or not isinstance(modules[n.target], IFNeuron) or len(n.users) != 1:
+            continue
+        u = next(iter(n.users))
+        if u.args and u.args[0] is n and _is_pool2(u, modules):
+            modules[n.target].pool = True
+            u.replace_all_uses_with(n)
+            body.graph.erase_node(u)
+            fused += 1
+    return fused
 
 
 def _unique(name: str, used: set) -> str:

@@ -38,7 +38,7 @@ def accuracy_vs_timesteps(snn, x: torch.Tensor, y: torch.Tensor, timesteps, *, b
         for s in range(0, len(x), batch_size):
             xb = x[s:s + batch_size].float().div_(scale)
             reset_states(snn)
-            out = snn.forward_steps(xb.unsqueeze(0).expand(steps, *xb.shape))
+            out = snn.forward_static(xb, steps)
             hits += (out.cumsum(0).argmax(-1) == y[s:s + batch_size]).sum(1)
     reset_states(snn)
     return {t: int(hits[t - 1]) / len(x) for t in ts}

@@ -27,7 +27,7 @@ from neurosim.snn.containers import reset_states
 from neurosim.snn.functional.lif import check_sequence
 from neurosim.snn.modules.plif import IFLayer
 
-__all__ = ["Scale", "IFNeuron", "ConvertedSNN", "READOUTS"]
+__all__ = ["Scale", "IFNeuron", "ConvertedSNN", "READOUTS", "StaticSteps"]
 
 #: decodings of the output sequence ``y_t`` (``[T, B, ...]``): mean and sum over the steps
 READOUTS = ("mean", "sum")
@@ -56,6 +56,18 @@ class Scale(nn.Module):
     def extra_repr(self) -> str:
         s = self.scale
         return f"{float(s):.6g}" if s.ndim == 0 else f"per channel, {s.numel()} channels"
+
+
+class StaticSteps(int):
+    """The step count ``T`` passed to the IF layers of a body called on one step ``[B, ...]`` of a
+    static input (:meth:`ConvertedSNN.forward_static`): an IF layer whose input has ``batch`` rows
+    runs the fused static-input kernel (the input read once per step, never expanded) and returns
+    ``[T*B, ...]``; the layers before the first IF layer run once instead of ``T`` times."""
+
+    def __new__(cls, steps: int, batch: int):
+        obj = super().__new__(cls, steps)
+        obj.batch = int(batch)
+        return obj
 
 
 class IFNeuron(nn.Module):
@@ -87,15 +99,45 @@ class IFNeuron(nn.Module):
         self.register_buffer("output_scale", scale.clone() if output_scale is None else output_scale)
         kw = {} if surrogate is None else {"surrogate": surrogate}
         self.v_init = float(v_init)
+        #: set by the conversion when a 2x2 average pool (stride 2) is this layer's only consumer:
+        #: the pool runs inside the IF kernel and the output is the pooled spikes (the same values)
+        self.pool = False
         self.neuron = IFLayer(v_th=1.0, v_reset=0.0, v_rest=self.v_init, reset=reset, **kw)
 
     def forward(self, x: torch.Tensor, T: int) -> torch.Tensor:  # noqa: D102
         if self.input_scale is not None:
             x = x * _view_channels(self.input_scale, x)
-        s = self.neuron(x.reshape(T, x.shape[0] // T, *x.shape[1:]))
-        s = s.reshape(x.shape)
+        static = isinstance(T, StaticSteps) and T > 1 and x.shape[0] == T.batch
+        B = x.shape[0] if static else x.shape[0] // T
+        s = self._run(x if static else x.reshape(T, B, *x.shape[1:]), int(T) if static else None)
+        s = s.reshape(int(T) * B, *s.shape[2:])
         if self.output_scale is not None:
             s = s * _view_channels(self.output_scale, s)
+        return s
+
+    def _run(self, x: torch.Tensor, steps: int | None) -> torch.Tensor:
+        """Spikes ``[T, B, ...]`` (2x2-average-pooled with :attr:`pool`) of ``x`` ``[T, B, ...]``, or
+        of ``x`` ``[B, ...]`` presented at each of ``steps`` steps; the layer's state carries on.
+
+        The fused kernel pools and reads a static input inside; while hooks observe ``self.neuron``
+        (spike recording, :func:`neurosim.snn.stats.measure_activity`) it is called on the full
+        sequence instead, so they see every unpooled spike (the same values either way)."""
+        nr = self.neuron
+        if (self.pool or steps is not None) and not _observed(nr):
+            from neurosim.snn.fused import dispatch
+
+            state = nr._kept_state(x.shape if steps is not None else x.shape[1:])
+            fused = dispatch(x, state, nr.spec, nr.backend, pool=self.pool, steps=steps)
+            if fused is not None:
+                out, nr.state = fused
+                return out
+        if steps is not None:
+            x = x.unsqueeze(0).expand(steps, *x.shape)
+        s = nr(x)
+        if self.pool:
+            h, w = s.shape[-2:]
+            p = torch.nn.functional.avg_pool2d(s.reshape(-1, 1, h, w), 2)
+            s = p.reshape(*s.shape[:-2], *p.shape[-2:])
         return s
 
     def extra_repr(self) -> str:
@@ -131,6 +173,7 @@ class ConvertedSNN(nn.Module):
         self.timesteps = timesteps
         self._scales = dict(scales or {})
         self.info = dict(info or {})
+        self._static = _static_prefix(body)
 
     @property
     def scales(self) -> dict:
@@ -158,6 +201,23 @@ class ConvertedSNN(nn.Module):
         out = self.body(x.reshape(T * B, *x.shape[2:]), T)
         return _map_tensors(out, lambda y: y.reshape(T, B, *y.shape[1:]))
 
+    def forward_static(self, x: torch.Tensor, timesteps: int):
+        """:meth:`forward_steps` of ``x`` ``[B, ...]`` presented at each of ``timesteps`` steps
+        (``[T, B, ...]`` out, states carried on as by :meth:`forward_steps`). The same values as
+        ``forward_steps(x.expand(T, ...))``: the layers before the first IF layers run once, not
+        ``T`` times, and those IF layers read their input once per step (when every use of those
+        layers' outputs is an IF layer; otherwise the input is expanded)."""
+        T = check_int("timesteps", timesteps, min_value=1)
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
+        if x.ndim < 1:
+            raise ValueError("x must be one step [B, ...], got a 0-d tensor")
+        if not self._static:
+            return self.forward_steps(x.unsqueeze(0).expand(T, *x.shape))
+        B = int(x.shape[0])
+        out = self.body(x, StaticSteps(T, B))
+        return _map_tensors(out, lambda y: y.reshape(T, B, *y.shape[1:]))
+
     def forward(self, x: torch.Tensor):  # noqa: D102
         steps = self.forward_steps(x)
         if self.readout == "sum":
@@ -177,10 +237,51 @@ class ConvertedSNN(nn.Module):
             raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
         if reset:
             reset_states(self)
-        return self(x.unsqueeze(0).expand(timesteps, *x.shape))
+        steps = self.forward_static(x, timesteps)
+        if self.readout == "sum":
+            return _map_tensors(steps, lambda y: y.sum(0))
+        return _map_tensors(steps, lambda y: y.mean(0))
 
     def extra_repr(self) -> str:
         return f"readout={self.readout!r}, timesteps={self.timesteps}, neurons={len(self._scales)}"
+
+
+def _observed(m: nn.Module) -> bool:
+    """Whether forward hooks (the module's or global ones) would see ``m``'s calls."""
+    from torch.nn.modules import module as _mod
+
+    return bool(m._forward_hooks or m._forward_pre_hooks or _mod._global_forward_hooks
+                or _mod._global_forward_pre_hooks)
+
+
+def _static_prefix(body) -> bool:
+    """Whether ``body`` (an fx graph ``(x, T)``) can run on one step of a static input: every node
+    computed from ``x`` alone (before any IF layer) is used only by such nodes or by IF layers."""
+    graph = getattr(body, "graph", None)
+    if graph is None:
+        return False
+    modules = dict(body.named_modules())
+    nodes = list(graph.nodes)
+    if not nodes or nodes[0].op != "placeholder":
+        return False
+    static, consts = {nodes[0]}, set()
+    for n in nodes[1:]:
+        if n.op in ("placeholder", "output"):
+            continue
+        if n.op == "get_attr":
+            consts.add(n)
+            continue
+        is_if = n.op == "call_module" and isinstance(modules.get(n.target), IFNeuron)
+        ins = n.all_input_nodes
+        if not is_if and any(a in static for a in ins) and all(a in static or a in consts for a in ins):
+            static.add(n)
+    for n in static:
+        for u in n.users:
+            if u in static:
+                continue
+            if not (u.op == "call_module" and isinstance(modules.get(u.target), IFNeuron) and u.args[0] is n):
+                return False
+    return True
 
 
 def _map_tensors(out, fn):

@@ -115,7 +115,7 @@ def plot_accuracy_vs_timesteps(timesteps, accuracy, *, ann_acc=None, ax=None, pa
         fig, ax = plt.subplots(figsize=(4.5, 3.2), dpi=100)
     else:
         fig = ax.figure
-    ax.plot(T, acc * scale, "o-", color="C0", label=label)
+    ax.plot(T, acc * scale, "o-", label=label)  # next colour of the cycle: several curves on one ax
     if ann_acc is not None:
         ax.axhline(float(ann_acc) * scale, color="grey", linestyle="--", label=f"ANN {float(ann_acc) * scale:.2f}"
                                                                                + ("%" if percent else ""))

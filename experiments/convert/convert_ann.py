@@ -1,22 +1,27 @@
-"""Train the (Fashion-)MNIST ConvNet ANN, convert it with ``neurosim.convert.ann_to_snn``, report accuracy vs T.
+"""Train a (Fashion-)MNIST ANN from the zoo, convert it with ``neurosim.convert.ann_to_snn``, report accuracy vs T.
 
-ANN: ``neurosim.models`` ``convnet`` (conv3x3 32-BN-ReLU-avgpool2, conv3x3 64-BN-ReLU-avgpool2,
-fc 256-ReLU, fc 10), Adam lr 1e-3, batch 128, pixels / 255, no augmentation. ``--qcfs L``
-replaces every ReLU by ``QCFS(levels=L)`` before training (the low-latency route).
+ANNs (``--model``): ``convnet`` (conv3x3 32-BN-ReLU-avgpool2, conv3x3 64-BN-ReLU-avgpool2,
+fc 256-ReLU, fc 10) or ``resnet_small`` (3x3 stem 16, four stages of one basic block, widths
+16/32/64/128, global average pool, fc 10; residual additions). Adam lr 1e-3 (``--cosine``: decayed
+to 0 over the run, per step), batch 128, pixels / 255, no augmentation. ``--qcfs L`` replaces
+every ReLU by ``QCFS(levels=L)`` before training (the low-latency route).
 
 SNN: IF neurons with reset by subtraction, the analog image presented at every step, output =
 mean over the steps of the last Linear (non-spiking). One simulation of ``max(T)`` steps gives
 the accuracy of every prefix ``T' <= max(T)`` (running mean of the per-step logits).
 
-    python experiments/convert/mnist_convnet.py --epochs 1 --test-limit 1000 --seed 0
-    python experiments/convert/mnist_convnet.py --qcfs 8 --timesteps 2,4,8,16,32 --seed 0
+    python experiments/convert/convert_ann.py --dataset mnist --epochs 3 --seed 0
+    python experiments/convert/convert_ann.py --model resnet_small --qcfs 8 --timesteps 2,4,8,16,32
 
-Prints a table and writes ``--out`` (JSON) with every number and the command line.
+Prints a table and writes ``--out`` (JSON) with every number and the command line, ``--figure``
+(accuracy vs T, one curve per mode, the ANN as a dashed line) and ``--save-ann`` (the trained ANN
+as a self-describing model file, e.g. a teacher for ``neurosim distill --student converted:FILE``).
 """
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 
@@ -26,7 +31,8 @@ import torch.nn.functional as F
 
 import neurosim.convert as nc
 from neurosim.data.mnist import load_dataset
-from neurosim.models import get_model
+from neurosim.io.checkpoint import save_model
+from neurosim.models import build_model
 
 
 def batches(x, y, size, rng=None):
@@ -44,11 +50,37 @@ def accuracy(fn, x, y, size=250):
     return hits / len(x)
 
 
+def use_qcfs(ann, levels, threshold):
+    """Replace every ``nn.ReLU`` module of ``ann`` by ``QCFS(levels, threshold)`` (in place)."""
+    for name, m in list(ann.named_modules()):
+        if isinstance(m, torch.nn.ReLU):
+            parent, _, leaf = name.rpartition(".")
+            setattr(ann.get_submodule(parent) if parent else ann, leaf, nc.QCFS(levels=levels, threshold=threshold))
+
+
+def train(ann, x, y, *, epochs, seed, cosine):
+    rng = np.random.default_rng(seed)
+    opt = torch.optim.Adam(ann.parameters(), lr=1e-3)
+    total = epochs * math.ceil(len(x) / 128)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, (lambda s: 0.5 * (1 + math.cos(math.pi * s / total))) if cosine else (lambda s: 1.0))
+    for _ in range(epochs):
+        ann.train()
+        for xb, yb in batches(x, y, 128, rng):
+            opt.zero_grad()
+            F.cross_entropy(ann(xb), yb).backward()
+            opt.step()
+            sched.step()
+    return ann.eval()
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default="convnet", choices=("convnet", "resnet_small"))
     ap.add_argument("--dataset", default="mnist", choices=("mnist", "fashion_mnist"))
     ap.add_argument("--data", default=None, help="folder with mnist/ and fashion_mnist/ (default $NEUROSIM_DATA)")
     ap.add_argument("--epochs", type=int, default=1)
+    ap.add_argument("--cosine", action="store_true", help="cosine learning-rate decay to 0 (per step)")
     ap.add_argument("--train-limit", type=int, default=None)
     ap.add_argument("--test-limit", type=int, default=None)
     ap.add_argument("--calibration", type=int, default=5000, help="training images used for the layer scales")
@@ -60,41 +92,34 @@ def main(argv=None):
     ap.add_argument("--qcfs-threshold", type=float, default=8.0, help="initial QCFS threshold lambda")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--out", default=None)
+    ap.add_argument("--out", default=None, help="JSON file with every number")
+    ap.add_argument("--figure", default=None, help="PNG: accuracy vs T")
+    ap.add_argument("--save-ann", default=None, help="write the trained ANN as a neurosim model file")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
-    torch.manual_seed(args.seed)
-    rng = np.random.default_rng(args.seed)
     Ts = sorted(int(t) for t in args.timesteps.split(","))
     t0 = time.time()
     xtr, ytr = load_dataset(args.dataset, "train", args.data, limit=args.train_limit)
     xte, yte = load_dataset(args.dataset, "test", args.data, limit=args.test_limit)
 
-    ann = get_model("convnet")
+    ann = build_model(args.model, seed=args.seed)
     if args.qcfs:
-        for name, m in list(ann.named_modules()):
-            if isinstance(m, torch.nn.ReLU):
-                parent, _, leaf = name.rpartition(".")
-                setattr(ann.get_submodule(parent) if parent else ann, leaf, nc.QCFS(levels=args.qcfs, threshold=args.qcfs_threshold))
-    opt = torch.optim.Adam(ann.parameters(), lr=1e-3)
-    for _ in range(args.epochs):
-        ann.train()
-        for xb, yb in batches(xtr, ytr, 128, rng):
-            opt.zero_grad()
-            F.cross_entropy(ann(xb), yb).backward()
-            opt.step()
-    ann.eval()
+        use_qcfs(ann, args.qcfs, args.qcfs_threshold)
+    train(ann, xtr, ytr, epochs=args.epochs, seed=args.seed, cosine=args.cosine)
     t_train = time.time() - t0
     if args.qcfs:
         print("QCFS thresholds after training:", ", ".join(
             f"{n} {float(m.threshold.detach()):.3f}" for n, m in ann.named_modules() if isinstance(m, nc.QCFS)))
     ann_acc = accuracy(ann, xte, yte)
-    result = {"command": " ".join(["python"] + sys.argv), "dataset": args.dataset, "seed": args.seed,
-              "epochs": args.epochs, "train_images": len(xtr), "test_images": len(xte),
-              "calibration_images": args.calibration, "qcfs_levels": args.qcfs,
+    if args.save_ann and not args.qcfs:
+        save_model(args.save_ann, ann, args.model, {}, dataset=args.dataset, test_acc=ann_acc, input_size=28,
+                   seed=args.seed, epochs=args.epochs)
+    result = {"command": " ".join(["python"] + sys.argv), "model": args.model, "dataset": args.dataset,
+              "seed": args.seed, "epochs": args.epochs, "cosine": args.cosine, "train_images": len(xtr),
+              "test_images": len(xte), "calibration_images": args.calibration, "qcfs_levels": args.qcfs,
               "qcfs_threshold_init": args.qcfs_threshold if args.qcfs else None, "ann_acc": ann_acc,
               "train_s": round(t_train, 1), "snn": {}}
-    print(f"ANN test accuracy {ann_acc:.4f} ({len(xte)} images; trained {t_train:.0f} s)")
+    print(f"{args.model} on {args.dataset}: ANN test accuracy {ann_acc:.4f} ({len(xte)} images; trained {t_train:.0f} s)")
     calib = [xb for xb, _ in batches(xtr[:args.calibration], ytr[:args.calibration], 250)]
     modes = ["qcfs"] if args.qcfs else args.modes.split(",")
     for mode in modes:
@@ -113,6 +138,20 @@ def main(argv=None):
     if args.out:
         with open(args.out, "w") as f:
             json.dump(result, f, indent=1)
+    if args.figure:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        from neurosim.plot.accuracy import plot_accuracy_vs_timesteps
+        fig, ax = plt.subplots(figsize=(5, 3.5))
+        for i, (mode, r) in enumerate(result["snn"].items()):
+            plot_accuracy_vs_timesteps(list(r["acc"]), list(r["acc"].values()), ax=ax, label=f"SNN ({mode})",
+                                       ann_acc=ann_acc if i == 0 else None)
+        ax.set_title(f"{args.model}, {args.dataset.replace('_', '-')}" + (f", QCFS L={args.qcfs}" if args.qcfs else ""))
+        fig.tight_layout()
+        fig.savefig(args.figure, dpi=120)
+        plt.close(fig)
     return result
 
 
