@@ -3,12 +3,15 @@ r"""NIR (Neuromorphic Intermediate Representation) export and import for spiking
 ``export_nir(model, input_shape, dt=1e-4)`` turns a sequential multi-step model
 (``nn.Sequential`` of ``SeqToANN``-wrapped conv/pool layers, ``Linear``, ``Flatten`` and
 ``LIFLayer``/``IFLayer``/``ParametricLIFLayer``/``CubaLIFLayer``; also the zoo's
-``SpikingMLP`` and ``SpikingConvNet``) into a ``nir.NIRGraph``; ``import_nir(graph)``
-builds the equivalent neurosim ``nn.Sequential`` (input ``[T, B, ...]``, output the
-per-step output of the last node). ``write_nir``/``read_nir`` add the file step
-(``nir.write``/``nir.read``, HDF5). Requires the optional ``nir`` package
-(``pip install nir``), imported only when a function is called. ``neurosim.io`` re-exports
-the four functions lazily.
+``SpikingMLP`` and ``SpikingConvNet``), or a model with a whole-model exporter
+(:func:`~neurosim.snn.nir_graph.register_graph_exporter`: ``neurosim.convert.ConvertedSNN``,
+residual graphs included), into a ``nir.NIRGraph``; ``import_nir(graph)`` builds the
+equivalent neurosim ``nn.Sequential`` for a chain, or a
+:class:`~neurosim.snn.nir_graph.GraphNet` for any other acyclic graph (fan-in edges are
+summed), with input ``[T, B, ...]`` and output the per-step output of the last node.
+``write_nir``/``read_nir`` add the file step (``nir.write``/``nir.read``, HDF5). Requires
+the optional ``nir`` package (``pip install nir``), imported only when a function is called.
+``neurosim.io`` re-exports the four functions lazily.
 
 Registries
 ----------
@@ -87,6 +90,7 @@ from neurosim.snn.containers import SeqToANN, Stateful
 from neurosim.snn.functional.cuba import CubaLIFSpec
 from neurosim.snn.functional.lif import DISCRETIZATIONS, LIFSpec
 from neurosim.snn.modules import CubaLIFLayer, IFLayer, LIFLayer, ParametricLIFLayer
+from neurosim.snn.nir_graph import GraphNet, ScaleLayer, dag, graph_exporter
 
 __all__ = [
     "export_nir", "import_nir", "write_nir", "read_nir", "NIR_DT", "Exporter", "ExportStep", "ImportStep",
@@ -238,6 +242,9 @@ def export_nir(model, input_shape, *, dt: float = NIR_DT, discretization: str = 
     shape = tuple(int(s) for s in input_shape)
     if not shape or any(s < 1 for s in shape):
         raise ValueError(f"input_shape must be the positive shape of one sample, e.g. (1, 28, 28); got {input_shape}")
+    whole = graph_exporter(type(model))
+    if whole is not None:  # e.g. neurosim.convert.ConvertedSNN (neurosim.convert.nir)
+        return whole(model, shape, dt=dt, discretization=discretization)
     mods = _linearize(model)
     nodes = {"input": nir.Input(input_type={"input": np.array(shape)})}
     order = []
@@ -251,8 +258,8 @@ def export_nir(model, input_shape, *, dt: float = NIR_DT, discretization: str = 
         if entry is None:
             names = ", ".join(sorted(t.__name__ for t in _EXPORTERS))
             raise TypeError(f"cannot export {type(m).__name__} to NIR; supported: {names}, BatchNorm (folded) "
-                            "in a sequential stack (max-pooling and residual/feedback models are not expressible "
-                            "in NIR 1.0 here)")
+                            "in a sequential stack (max-pooling and feedback are not expressible in NIR 1.0 here; "
+                            "residual graphs export from neurosim.convert.ConvertedSNN)")
         nxt = mods[i + 1] if i + 1 < len(mods) else None
         bn = nxt if entry.folds_batchnorm and isinstance(nxt, _BATCHNORMS) else None
         node, cur = entry.fn(m, ExportStep(cur, dt, discretization, bn))
@@ -294,8 +301,9 @@ def _pair(v):
 
 
 def _out_shape(m, shape):
+    p = next(m.parameters(), None)
     with torch.no_grad():
-        return tuple(m(torch.zeros(1, *shape)).shape[1:])
+        return tuple(m(torch.zeros(1, *shape, dtype=None if p is None else p.dtype)).shape[1:])
 
 
 @register_exporter(nn.Conv2d, nodes=("Conv2d",), folds_batchnorm=True)
@@ -393,18 +401,17 @@ def _skipped(m):
 
 # -- import ----------------------------------------------------------------------------------
 def _chain(graph):
-    """Node names from the input to the output of a chain-shaped graph."""
+    """Node names from the input to the output of a chain-shaped graph; ``None`` if a node branches or merges."""
     nir = _nir()
     succ, pred = {}, {}
     for a, b in graph.edges:
         succ.setdefault(a, []).append(b)
         pred.setdefault(b, []).append(a)
-    bad = [n for n in graph.nodes if len(succ.get(n, [])) > 1 or len(pred.get(n, [])) > 1]
-    if bad:
-        raise ValueError(f"import_nir supports chains only; nodes {bad} branch or merge")
     inputs = [n for n, v in graph.nodes.items() if isinstance(v, nir.Input)]
     if len(inputs) != 1:
         raise ValueError(f"the graph must have exactly one Input node, found {len(inputs)}")
+    if any(len(succ.get(n, [])) > 1 or len(pred.get(n, [])) > 1 for n in graph.nodes):
+        return None
     order, cur, seen = [], inputs[0], set()
     while True:
         order.append(cur)
@@ -445,10 +452,13 @@ def _f32(a):
 
 
 def import_nir(graph, *, dt: float | None = None, discretization: str | None = None):
-    """Build a neurosim ``nn.Sequential`` (input ``[T, B, ...]``) from a chain-shaped NIR graph.
+    """Build a neurosim model (input ``[T, B, ...]``) from a NIR graph.
 
-    ``dt`` and ``discretization`` default to the values the graph's neurosim metadata
-    records, else ``NIR_DT`` (1e-4 s) and ``"euler"``. Node types: those in :data:`IMPORTERS`.
+    A chain gives an ``nn.Sequential``; any other acyclic graph with one ``Input`` and one
+    ``Output`` node a :class:`~neurosim.snn.nir_graph.GraphNet` (the inputs of a node with
+    several incoming edges are summed, in edge order). ``dt`` and ``discretization`` default
+    to the values the graph's neurosim metadata records, else ``NIR_DT`` (1e-4 s) and
+    ``"euler"``. Node types: those in :data:`IMPORTERS`.
     """
     nir = _nir()
     if not isinstance(graph, nir.NIRGraph):
@@ -460,17 +470,21 @@ def import_nir(graph, *, dt: float | None = None, discretization: str | None = N
     if discretization is None:
         discretization = str(gmeta.get("discretization", "euler"))
     check_choice("discretization", discretization, DISCRETIZATIONS)
-    layers = []
-    for name in _chain(graph):
+
+    def build(name):
         node = graph.nodes[name]
-        if isinstance(node, (nir.Input, nir.Output)):
-            continue
         fn = _importer(node)
         if fn is None:
             raise TypeError(f"cannot import NIR node {name!r} of type {type(node).__name__}; supported: "
                             f"{', '.join(_IMPORTERS)}")
-        layers.append(fn(node, ImportStep(name, dt, discretization)))
-    return nn.Sequential(*layers)
+        return fn(node, ImportStep(name, dt, discretization))
+
+    order = _chain(graph)
+    if order is not None:
+        return nn.Sequential(*[build(n) for n in order if not isinstance(graph.nodes[n], (nir.Input, nir.Output))])
+    inp, out, order, pred = dag(graph, nir)
+    names = [n for n in order if n not in (inp, out)]
+    return GraphNet(names, [build(n) for n in names], [pred[n] for n in names], pred[out], input=inp)
 
 
 @register_importer("Affine", "Linear")
@@ -509,6 +523,11 @@ def _import_flatten(node, step):
 def _import_pool(node, step):
     k, s, p = (_pair(a) for a in (node.kernel_size, node.stride, node.padding))
     return SeqToANN(nn.AvgPool2d(k, s, p, divisor_override=1 if isinstance(node, _nir().SumPool2d) else None))
+
+
+@register_importer("Scale")
+def _import_scale(node, step):
+    return ScaleLayer(_f32(node.scale))
 
 
 @register_importer("LIF")

@@ -157,7 +157,8 @@ class LIFSpec:
             spec = cls._from_nir_metadata(metadata)
             close = lambda a, b: math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)  # noqa: E731
             if (close(float(spec.decay), beta) and close(spec.input_gain, g) and close(spec.v_th, v_threshold)
-                    and close(spec.v_reset, v_reset) and close(spec.v_rest, v_leak)):
+                    and close(spec.v_reset, v_reset) and (tau is None or close(spec.v_rest, v_leak))):
+                # (nir.IF has no v_leak: an IF layer's v_rest, its initial membrane, lives in the metadata only)
                 return spec
         if beta == 1.0:  # no leak: h = v + x (snntorch form with decay 1)
             if not math.isclose(g, 1.0, rel_tol=1e-9):
