@@ -79,15 +79,16 @@ _FIX = ("NIR 1.0 has nodes for Conv2d, Linear/Affine, average/sum pooling, Flatt
 
 class _Shapes(fx.Interpreter):
     """Per-sample output shape of every tensor-valued node, from one run on zeros. IF layers
-    keep the shape and are skipped, so no neuron state of the caller's model is touched."""
+    keep the shape (halved by a pool fused into them) and are skipped, so no neuron state of the caller's model is touched."""
 
     def __init__(self, gm):
         super().__init__(gm)
         self.shapes = {}
 
     def call_module(self, target, args, kwargs):
-        if isinstance(self.module.get_submodule(target), IFNeuron):
-            return args[0]
+        m = self.module.get_submodule(target)
+        if isinstance(m, IFNeuron):
+            return F.avg_pool2d(args[0], 2) if m.pool else args[0]
         return super().call_module(target, args, kwargs)
 
     def run_node(self, n):
@@ -209,12 +210,18 @@ class _Writer:
         m = self.modules[n.target]
         (sources, *_), base = self.inputs(n), n.target
         if isinstance(m, IFNeuron):
-            shape = self.shapes[n]
+            shape = self.shapes[n.args[0]]  # the IF layer's own shape (before a pool it runs inside)
             if m.input_scale is not None:
                 sources = self.scale(n, f"{base}_scale_in", m.input_scale, shape, sources)
             entry = next(EXPORTERS[c] for c in type(m.neuron).__mro__ if c in EXPORTERS)
             node, _ = entry.fn(m.neuron, ExportStep(shape, self.dt, self.discretization))
             out = self.add(base, node, sources, n)
+            if m.pool:  # the 2x2 average pool fused into the IF kernel at conversion: its own NIR node
+                pool = nn.AvgPool2d(2)
+                entry = next(EXPORTERS[c] for c in type(pool).__mro__ if c in EXPORTERS)
+                node, _ = entry.fn(pool, ExportStep(shape, self.dt, self.discretization))
+                out = self.add(f"{base}_pool", node, out, n)
+            shape = self.shapes[n]
             if m.output_scale is not None:
                 out = self.scale(n, f"{base}_scale_out", m.output_scale, shape, out)
             return out
