@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 from neurosim._validation import check_choice, check_int
-from neurosim.commands import OUT_HELP, Option, check_data_dir, ensure_out_dir, write_json
+from neurosim.commands import OUT_HELP, Option, StageResult, check_data_dir, ensure_out_dir, write_json
 
-__all__ = ["run", "DATASETS", "parse_timesteps", "parse_mode_option"]
+__all__ = ["run", "demo_stage", "DATASETS", "parse_timesteps", "parse_mode_option"]
 
 DATASETS = ("mnist", "fashion_mnist")
 
@@ -93,6 +93,20 @@ def _accuracy_ann(ann, x, y, batch_size: int) -> float:
     return hits / len(x)
 
 
+def _activity(snn, ann, x, timesteps: int) -> dict:
+    """Rates, SOPs, MACs and energy per image of ``snn`` over ``timesteps`` steps and of ``ann``, on uint8 ``x``."""
+    from neurosim.snn.stats import measure_activity
+
+    xb = x.float().div(255.0)
+    s = measure_activity(snn, xb.unsqueeze(0).expand(timesteps, *xb.shape))
+    a = measure_activity(ann, xb, time_major=False)
+    return {"timesteps": timesteps, "n_samples": s.samples, "firing_rates": s.firing_rates,
+            "mean_firing_rate": s.mean_firing_rate, "sops": s.sops, "macs": s.macs, "total_sops": s.total_sops,
+            "total_macs": s.total_macs, "total_ann_macs": a.total_ann_macs, "energy_snn_pj": s.energy_snn_pj,
+            "energy_ann_pj": a.energy_ann_pj, "energy_ratio_snn_over_ann": s.energy_snn_pj / a.energy_ann_pj,
+            "e_ac_pj": s.energy.e_ac_pj, "e_mac_pj": s.energy.e_mac_pj, "energy_source": s.energy.source}
+
+
 def run(model: Annotated[Path, Option("--model", help="model.pt of a trained ANN (as neurosim train writes it)")],
         dataset: Annotated[str, Option("--dataset", help="mnist or fashion_mnist")] = "mnist",
         timesteps: Annotated[str, Option("--timesteps", "-T",
@@ -115,14 +129,7 @@ def run(model: Annotated[Path, Option("--model", help="model.pt of a trained ANN
     :data:`~neurosim.convert.evaluate.STEP_BUDGET` image-steps);
     ``per_channel`` and ``v_init`` are passed to :func:`neurosim.convert.ann_to_snn`.
     """
-    import numpy as np
-    import torch
-
-    from neurosim.convert import accuracy_vs_timesteps, ann_to_snn, recipe
-    from neurosim.convert.evaluate import sim_batch_size
     from neurosim.distill import load_tensors
-    from neurosim.io.checkpoint import save_model
-    from neurosim.plot.accuracy import plot_accuracy_vs_timesteps
 
     check_choice("dataset", dataset, DATASETS)
     ts = parse_timesteps(timesteps)
@@ -140,35 +147,147 @@ def run(model: Annotated[Path, Option("--model", help="model.pt of a trained ANN
     xte, yte = load_tensors(dataset, "test", data, limit)
     if calibration > len(xtr):
         raise ValueError(f"--calibration {calibration} exceeds the {len(xtr)} training images of {dataset}")
+    summary = _convert_and_evaluate(rec.model.eval(), rec.name, dict(rec.cfg), xtr, xte, yte, out, ts=ts,
+                                    mode=scale_mode, mode_text=mode, calibration=calibration, seed=seed,
+                                    batch_size=batch_size, per_channel=per_channel, v_init=v_init,
+                                    activity=0, dataset=dataset, source=str(model), t_start=t_start)
+    write_json(out / "summary.json", summary)
+    return summary
+
+
+def _convert_and_evaluate(ann, name: str, cfg: dict, xtr, xte, yte, out: Path, *, ts, mode, mode_text: str,
+                          calibration: int, seed: int, batch_size: int, per_channel: bool, v_init: float,
+                          activity: int, dataset: str, source: str, t_start: float) -> dict:
+    """Steps 3-5 of the module docstring for ``ann`` (eval mode; registry ``name`` and options ``cfg``)
+    on uint8 images: calibrate on ``calibration`` of ``xtr`` drawn with ``seed``, convert, evaluate
+    on ``(xte, yte)``, write ``model.pt`` and ``acc_vs_t.png`` into ``out``; returns the summary
+    (not written). ``activity`` > 0: also ``summary["activity"]``, firing rates, SOPs, MACs and
+    energy per image of the SNN at ``max(ts)`` steps and of the ANN on the first ``activity`` test
+    images (:func:`neurosim.snn.stats.measure_activity`)."""
+    import numpy as np
+    import torch
+
+    from neurosim.convert import accuracy_vs_timesteps, ann_to_snn, recipe
+    from neurosim.convert.evaluate import sim_batch_size
+    from neurosim.io.checkpoint import save_model
+    from neurosim.plot.accuracy import plot_accuracy_vs_timesteps
+
     pick = np.sort(np.random.default_rng(seed).choice(len(xtr), size=calibration, replace=False))
     calib = xtr[torch.from_numpy(pick)].float().div_(255.0)
-    ann = rec.model.eval()
     method = "_forward" if callable(getattr(ann, "_forward", None)) else "forward"
     t0 = time.perf_counter()  # first: an unconvertible model fails before any evaluation
     try:
-        snn = ann_to_snn(ann, calib, mode=scale_mode, timesteps=max(ts), per_channel=per_channel, v_init=v_init,
+        snn = ann_to_snn(ann, calib, mode=mode, timesteps=max(ts), per_channel=per_channel, v_init=v_init,
                          method=method, batch_size=batch_size)
     except ValueError as exc:
-        raise ValueError(f"--model {model}: {exc}") from None
+        raise ValueError(f"--model {source}: {exc}") from None
     convert_s = time.perf_counter() - t0
     ann_acc = _accuracy_ann(ann, xte, yte, batch_size)
     t0 = time.perf_counter()
     acc = accuracy_vs_timesteps(snn, xte, yte, ts, batch_size=batch_size, scale=255.0)
     simulate_s = time.perf_counter() - t0
+    act = _activity(snn, ann, xte[:activity], max(ts)) if activity else None
     meta = {"dataset": dataset, "input_size": int(xte.shape[-1]), "timesteps": max(ts),
-            "test_acc": acc[max(ts)], "ann_acc": ann_acc, "converted_from": str(model)}
-    save_model(out / "model.pt", snn, rec.name, dict(rec.cfg), conversion=recipe(snn, tuple(xte.shape[1:])), **meta)
+            "test_acc": acc[max(ts)], "ann_acc": ann_acc, "converted_from": source}
+    save_model(out / "model.pt", snn, name, cfg, conversion=recipe(snn, tuple(xte.shape[1:])), **meta)
     plot_accuracy_vs_timesteps(ts, [acc[t] for t in ts], ann_acc=ann_acc, path=out / "acc_vs_t.png",
-                               title=f"{rec.name} -> SNN ({dataset}, mode {mode})")
+                               title=f"{name} -> SNN ({dataset}, mode {mode_text})")
     summary = {
-        "ann_acc": ann_acc, "snn_acc": {str(t): a for t, a in acc.items()}, "mode": scale_mode, "timesteps": ts,
+        "ann_acc": ann_acc, "snn_acc": {str(t): a for t, a in acc.items()}, "mode": mode, "timesteps": ts,
         "wall_s": round(time.perf_counter() - t_start, 3), "convert_s": round(convert_s, 3),
-        "simulate_s": round(simulate_s, 3), "dataset": dataset, "model": rec.name, "ann_file": str(model),
+        "simulate_s": round(simulate_s, 3), "dataset": dataset, "model": name, "ann_file": source,
         "calibration": calibration, "seed": seed, "n_test": len(xte), "batch_size": batch_size,
         "sim_batch_size": sim_batch_size(batch_size, max(ts)),
         "per_channel": per_channel, "v_init": v_init,
         "scales": {k: float(v.max()) for k, v in snn.scales.items()}, "info": snn.info,
         "model_file": str(out / "model.pt"), "threads": torch.get_num_threads(),
     }
-    write_json(out / "summary.json", summary)
+    if act is not None:
+        summary["activity"] = act
     return summary
+
+
+#: sizes of the demo stage (``demo_stage``)
+_DEMO = {
+    "fast": {"n_train": 600, "n_test": 200, "epochs": 1, "batch_size": 32, "lr": 3e-3, "timesteps": (4, 8, 16, 32),
+             "calibration": 256, "activity": 25},
+    "full": {"n_train": 1500, "n_test": 500, "epochs": 2, "batch_size": 32, "lr": 3e-3,
+             "timesteps": (4, 8, 16, 32, 64), "calibration": 512, "activity": 50},
+}
+
+
+def demo_stage(stage_dir, *, data_dir=None, fast: bool = False, seed: int = 0, progress: bool = False) -> StageResult:
+    """Train a small ANN ConvNet briefly, convert it (99.9 % scales) and plot SNN accuracy against T.
+
+    Embedded digits when ``data_dir`` is None, else Fashion-MNIST from ``data_dir`` (the data of
+    the training and distillation stages). The ANN (conv 8 - BN - ReLU - avgpool, conv 16 - BN -
+    ReLU - avgpool, fc 64 - ReLU, fc 10: the distillation stage's teacher architecture, trained
+    here again so that each stage stands alone) is trained by :class:`neurosim.distill.Trainer`
+    as ``neurosim train`` does, into ``ann/`` (with its ``model.pt``); the conversion writes
+    ``summary.json``, ``acc_vs_t.png`` and ``model.pt`` as ``neurosim convert`` does (paths in
+    ``summary.json`` relative to the stage folder). Sizes (:data:`_DEMO`): fast, 600 training
+    images, 1 epoch, 200 test images, T = 4, 8, 16, 32; full, 1500 images, 2 epochs, 500 test
+    images, T = 4 ... 64. Energy per image (:mod:`neurosim.snn.stats`) on the first 25 (fast) or
+    50 (full) test images at the largest T. ``progress``: tqdm bars (stderr).
+    """
+    import torch
+
+    from neurosim.distill import Trainer, load_tensors
+    from neurosim.io.checkpoint import save_model
+    from neurosim.models import build_model, input_config
+
+    stage_dir = ensure_out_dir(stage_dir)
+    t_start = time.perf_counter()
+    dataset = "embedded" if data_dir is None else "fashion_mnist"
+    setup = _DEMO["fast" if fast else "full"]
+    n_train, n_test, epochs = setup["n_train"], setup["n_test"], setup["epochs"]
+    xtr, ytr = load_tensors(dataset, "train", data_dir, n_train, seed)
+    xte, yte = load_tensors(dataset, "test", data_dir, n_test, seed)
+    name, cfg = "convnet", {**input_config("convnet"), "channels": (8, 16), "hidden": (64,)}
+    ann = build_model(name, seed=seed, **cfg)
+    trainer = Trainer(ann, None, epochs=epochs, batch_size=setup["batch_size"], lr=setup["lr"], seed=seed,
+                      out_dir=stage_dir / "ann", progress=progress, precise_bn=min(2000, n_train))
+    try:
+        hist = trainer.fit((xtr, ytr))
+    finally:
+        trainer.close()
+    ann.eval()
+    save_model(stage_dir / "ann" / "model.pt", ann, name, cfg, dataset=dataset, input_size=int(xtr.shape[-1]),
+               timesteps=None)
+    ann_s = time.perf_counter() - t_start
+    ts = list(setup["timesteps"])
+    s = _convert_and_evaluate(ann, name, cfg, xtr, xte, yte, stage_dir, ts=ts, mode="99.9%", mode_text="99.9%",
+                              calibration=min(setup["calibration"], n_train), seed=seed, batch_size=250,
+                              per_channel=False, v_init=0.0, activity=setup["activity"], dataset=dataset,
+                              source="ann/model.pt", t_start=t_start)
+    s.update({"ann_epochs": epochs, "ann_history": hist, "ann_wall_s": round(ann_s, 3), "n_train": len(xtr),
+              "threads": torch.get_num_threads(), "model_file": "model.pt"})
+    write_json(stage_dir / "summary.json", s)
+    t_max, act = max(ts), s["activity"]
+    metrics = {"dataset": dataset, "n_train": len(xtr), "n_test": s["n_test"], "ann_epochs": epochs,
+               "mode": s["mode"], "ann_acc": round(s["ann_acc"], 4),
+               **{f"snn_acc_t{t}": round(s["snn_acc"][str(t)], 4) for t in ts},
+               "snn_minus_ann_at_tmax": round(s["snn_acc"][str(t_max)] - s["ann_acc"], 4),
+               "mean_firing_rate": round(act["mean_firing_rate"], 4),
+               "energy_snn_uj": round(act["energy_snn_pj"] / 1e6, 4),
+               "energy_ann_uj": round(act["energy_ann_pj"] / 1e6, 4),
+               "energy_snn_over_ann": round(act["energy_ratio_snn_over_ann"], 4),
+               "ann_wall_s": round(ann_s, 3), "convert_wall_s": s["convert_s"], "simulate_wall_s": s["simulate_s"]}
+    first = next(iter(act["macs"]))  # the first synaptic layer, which reads the analog image
+    first_share = act["macs"][first] * act["e_mac_pj"] / act["energy_snn_pj"] if act["energy_snn_pj"] else 0.0
+    curve = ", ".join(f"T = {t}: {s['snn_acc'][str(t)]:.1%}" for t in ts)
+    text = (f"A ReLU ConvNet (conv 8 - BN - ReLU - avgpool, conv 16 - BN - ReLU - avgpool, fc 64 - ReLU, fc 10) "
+            f"trained for {epochs} epoch{'s' if epochs > 1 else ''} on {len(xtr)} {dataset} images scores "
+            f"{s['ann_acc']:.1%} on {s['n_test']} test images. Conversion (`neurosim.convert.ann_to_snn`) folds "
+            f"BatchNorm into the convolutions, sets each layer's scale to the 99.9th percentile of its non-zero "
+            f"activations on {s['calibration']} training images and replaces every ReLU by an integrate-and-fire "
+            f"neuron with reset by subtraction; the image is presented at every step. SNN accuracy: {curve} "
+            f"(chance 10%). At T = {t_max} the SNN fires {act['mean_firing_rate']:.3f} spikes/neuron/step and "
+            f"costs {act['energy_snn_pj'] / 1e6:.3g} uJ per image against {act['energy_ann_pj'] / 1e6:.3g} uJ for "
+            f"the ANN ({act['e_ac_pj']:g} pJ per accumulate, {act['e_mac_pj']:g} pJ per MAC; pooled spikes count as "
+            f"synaptic operations of their source spikes, `neurosim.snn.stats`); {first_share:.0%} of it is the "
+            f"first convolution, which reads the analog image at each of the {t_max} steps. The distillation "
+            f"stage trains the same architecture as its teacher; this stage trains its own copy so that each "
+            f"stage stands alone.")
+    return StageResult(name="conversion", metrics=metrics, figures=[str(stage_dir / "acc_vs_t.png")], text=text)
+

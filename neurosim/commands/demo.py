@@ -11,7 +11,7 @@ sub-folder of ``out``, and ``summary.json`` and ``report.md`` are written last. 
 read back from ``out`` and every link in ``report.md`` is relative to ``report.md``: the
 folder can be written under a temporary name and renamed, moved or copied afterwards.
 
-Messages go to stderr: one line when a stage starts and one when it ends (``[2/6] training
+Messages go to stderr: one line when a stage starts and one when it ends (``[2/7] training
 ...``), and tqdm progress bars inside the long stages when stderr is a terminal; ``quiet``
 turns all of them off.
 """
@@ -34,6 +34,7 @@ STAGES = (
     ("simulation", "simulate"),
     ("training", "train"),
     ("distillation", "distill"),
+    ("conversion", "convert"),
     ("continual", "continual"),
     ("reservoir", "reservoir"),
     ("tsrsa", "tsrsa"),
@@ -44,6 +45,7 @@ DESCRIPTIONS = {
     "simulation": "spiking network simulation (Izhikevich 2003, CUBA)",
     "training": "surrogate-gradient training of a spiking network",
     "distillation": "ANN-to-SNN knowledge distillation",
+    "conversion": "ANN-to-SNN conversion (rate-coded integrate-and-fire)",
     "continual": "continual learning, fine-tuning vs HLOP",
     "reservoir": "reservoir computing (E/I rate reservoir, liquid-state machine)",
     "tsrsa": "TSRSA of a spiking ConvNet against cortical responses",
@@ -57,6 +59,7 @@ DATA_INPUTS = {
     "simulation": (),
     "training": (("fashion_mnist", "train"), ("fashion_mnist", "test")),
     "distillation": (("fashion_mnist", "train"), ("fashion_mnist", "test")),
+    "conversion": (("fashion_mnist", "train"), ("fashion_mnist", "test")),
     "continual": (("mnist", "train"), ("mnist", "test")),
     "reservoir": (("mnist", "train"), ("mnist", "test")),
     "tsrsa": ("allen_2p_scenes",),

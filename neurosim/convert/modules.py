@@ -44,7 +44,14 @@ def _view_channels(scale: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
 
 
 class Scale(nn.Module):
-    """Multiply by a constant (0-d, or per channel on dim 1 of ``[N, C, ...]``): ``x * scale``."""
+    """Multiply by a constant (0-d, or per channel on dim 1 of ``[N, C, ...]``): ``x * scale``.
+
+    ``relays_events``: spikes times a positive constant are still those spikes (the factor
+    belongs to the next layer's weights), so :mod:`neurosim.snn.stats` bills the consumer as
+    synaptic operations on the spikes.
+    """
+
+    relays_events = True
 
     def __init__(self, scale: torch.Tensor):
         super().__init__()

@@ -12,12 +12,40 @@ Definitions (per input sample; a sequence of ``T`` steps counts as one sample)
   target it reaches, so :math:`\mathrm{SOPs} = \sum_{\text{events } j} s_j\,\mathrm{fanout}_j`.
   Computed exactly (border effects of padding/stride included) as the sum of the layer's
   output when its weights are replaced by ones and its input by the event counts ``s``.
-  An input counts as spikes when all its values are non-negative integers (binary spikes,
-  or SEW-ADD sums where a value 2 is two events).
+* **Events of an input** (what decides SOPs versus MACs). A synaptic layer's input carries
+  events when it is
+
+  1. the output of a spiking layer, or any tensor, whose values are all non-negative
+     integers (binary spikes; SEW-ADD sums, where a value 2 is two events): the events are
+     the values; or
+  2. the output of an *event relay* whose input carries events. Relays are the linear,
+     weight-free operations that neuromorphic hardware folds into the next layer's synapses:
+     average pooling (``AvgPool1d/2d/3d``, ``AdaptiveAvgPool1d/2d/3d``), ``Flatten``,
+     ``Unflatten``, ``Identity``, ``Dropout`` in eval mode, and modules whose class sets
+     ``relays_events = True`` (a multiplication by a positive constant, such as the scaler of
+     a converted network). A pooled value ``k/n`` is not an event count; its events are the
+     source spikes: a pool passes on the **sum** of its input events over each window (so
+     each source spike reaches the next layer once per window that contains it, and the
+     pool's ``1/n`` becomes part of the folded weights), shape operations pass them on
+     re-arranged. Views (``reshape``, ``view``, ``flatten``) of such a tensor carry the same
+     events.
+
+  SOPs are then ``sum_j s_j fanout_j`` over the *source* events ``s_j``, with the fan-out of
+  the folded synapses (pool followed by the layer). For non-overlapping windows (stride =
+  kernel, e.g. ``AvgPool2d(2)``, a divisible ``AdaptiveAvgPool``) this is exactly the number
+  of distinct targets of each spike; with overlapping windows a target reached through two
+  windows is counted twice (an upper bound). A spiking layer fused with its pooling
+  (:class:`~neurosim.snn.modules.lif.LIFAvgPool`, which outputs 2 x 2 means of its spikes) is
+  counted as the neuron followed by the pool: firing rates and spike counts of the unpooled
+  spikes, window sums as its events. The events are found by identity: a relay or
+  synaptic layer looks its input (or the tensor it is a contiguous view of) up among the
+  outputs recorded during the same forward pass; an in-place change of a recorded tensor
+  voids its record. Anything else (image pixels, membrane potentials, a value that went
+  through a BatchNorm or an unhooked arithmetic operation) is analog.
 * **MACs**: dense multiply-accumulates of a synaptic layer (``Linear``: in x out;
   ``Conv``: C_out H_out W_out (C_in/groups) k_h k_w), padding included as is conventional.
-  A synaptic layer with analog (non-integer) input — the first layer under direct encoding —
-  costs MACs on every step, not SOPs.
+  A synaptic layer with analog input (no events, above) — the first layer under direct
+  encoding — costs MACs on every step, not SOPs.
 * **ANN MACs**: the dense MACs of one time step, i.e. the cost of the equivalent ANN
   (same topology, one pass).
 * **Energy**: :math:`E_{SNN} = E_{AC}\,\mathrm{SOPs} + E_{MAC}\,\mathrm{MACs}_{analog}`,
@@ -25,7 +53,8 @@ Definitions (per input sample; a sequence of ``T`` steps counts as one sample)
   45 nm CMOS, 32-bit float: add 0.9 pJ, multiply 3.7 pJ, so AC = 0.9 pJ and
   MAC = 4.6 pJ (M. Horowitz, "Computing's energy problem (and what we can do about it)",
   ISSCC 2014, Fig. 1.1.9). Neuron updates, BN (folded into weights at inference),
-  pooling and memory traffic are not counted — the usual, optimistic convention.
+  pooling (folded into the next layer's synapses, above) and memory traffic are not
+  counted — the usual, optimistic convention.
 
 Usage::
 
@@ -38,6 +67,7 @@ Usage::
 """
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, field
 from typing import Dict, Optional
 
@@ -48,7 +78,7 @@ import torch.nn.functional as F
 from neurosim._validation import check_nonnegative
 
 __all__ = ["EnergyModel", "ENERGY_MODELS", "ActivityStats", "ActivityMonitor", "measure_activity",
-           "is_spiking_module"]
+           "is_spiking_module", "is_event_relay"]
 
 
 @dataclass(frozen=True)
@@ -174,6 +204,71 @@ def _is_event_tensor(x: torch.Tensor) -> bool:
     return bool(((x >= 0) & (x == torch.round(x))).all())
 
 
+_AVG_POOLS = (nn.AvgPool1d, nn.AvgPool2d, nn.AvgPool3d)
+_ADAPTIVE_AVG_POOLS = (nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d, nn.AdaptiveAvgPool3d)
+_SHAPE_RELAYS = (nn.Flatten, nn.Unflatten, nn.Identity)
+_DROPOUTS = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout)
+
+
+def is_event_relay(m: nn.Module) -> bool:
+    """A module that passes events on to the next synaptic layer (see the module docstring)."""
+    if isinstance(m, _AVG_POOLS + _ADAPTIVE_AVG_POOLS + _SHAPE_RELAYS):
+        return True
+    if isinstance(m, _DROPOUTS):
+        return not m.training
+    return bool(getattr(type(m), "relays_events", False))
+
+
+def _same_layout(view: torch.Tensor, base: torch.Tensor) -> bool:
+    """``view`` is a reshape of all of ``base`` (same elements in the same order)."""
+    return (view.numel() == base.numel() and view.storage_offset() == base.storage_offset()
+            and view.is_contiguous() and base.is_contiguous())
+
+
+def _fused_pool_area(m: nn.Module) -> int:
+    """Window area of a spiking layer that outputs its spikes average-pooled (``LIFAvgPool``: 2 x 2), else 1."""
+    from neurosim.snn.modules.lif import LIFAvgPool
+
+    return 4 if isinstance(m, LIFAvgPool) else 1
+
+
+def _adaptive_window_sizes(n_in: int, n_out: int) -> torch.Tensor:
+    """Window lengths of adaptive pooling along one dim: ``[floor(i n_in / n_out), ceil((i+1) n_in / n_out))``."""
+    return torch.tensor([-((-(i + 1) * n_in) // n_out) - (i * n_in) // n_out for i in range(n_out)],
+                        dtype=torch.float64)
+
+
+def _relay_events(m: nn.Module, e: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+    """Events at the output ``out`` of relay ``m`` whose input carries the events ``e`` (input's shape).
+
+    Average pooling: the sum of the events over each window (``divisor_override=1``; adaptive
+    windows: the mean times the window size, rounded, since sums of counts are integers).
+    Shape relays and constant scalers: the same events, laid out as ``out``.
+    """
+    if isinstance(m, nn.AvgPool1d):
+        k, st, pad = m.kernel_size[0], m.stride[0], m.padding[0]
+        return F.avg_pool2d(e.unsqueeze(-2), (1, k), (1, st), (0, pad), m.ceil_mode, m.count_include_pad,
+                            divisor_override=1).squeeze(-2)
+    if isinstance(m, nn.AvgPool2d):
+        return F.avg_pool2d(e, m.kernel_size, m.stride, m.padding, m.ceil_mode, m.count_include_pad,
+                            divisor_override=1)
+    if isinstance(m, nn.AvgPool3d):
+        return F.avg_pool3d(e, m.kernel_size, m.stride, m.padding, m.ceil_mode, m.count_include_pad,
+                            divisor_override=1)
+    if isinstance(m, _ADAPTIVE_AVG_POOLS):
+        d = next(k for k, cls in enumerate(_ADAPTIVE_AVG_POOLS, 1) if isinstance(m, cls))  # pooled dims
+        fn = (F.adaptive_avg_pool1d, F.adaptive_avg_pool2d, F.adaptive_avg_pool3d)[d - 1]
+        mean = fn(e.double(), out.shape[-d:])
+        size = torch.ones((), dtype=torch.float64)
+        for k in range(d):
+            w = _adaptive_window_sizes(e.shape[-d + k], out.shape[-d + k])
+            size = size.unsqueeze(-1) * w
+        return torch.round(mean * size).to(e.dtype)
+    if e.numel() != out.numel():  # pragma: no cover - a relays_events module that changes the size
+        raise ValueError(f"{type(m).__name__} sets relays_events but maps {e.numel()} values to {out.numel()}")
+    return e.reshape(out.shape)
+
+
 def _ones_like_layer(m: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """Output of layer ``m`` with all-ones weights and no bias on input ``x`` (fan-out counting)."""
     w = torch.ones_like(m.weight)
@@ -237,6 +332,9 @@ class ActivityMonitor:
             pred = lambda m: isinstance(m, types)  # noqa: E731
         self._spiking = {n: m for n, m in model.named_modules() if pred(m)}
         self._synaptic = {n: m for n, m in model.named_modules() if isinstance(m, _SYNAPTIC)}
+        self._relays = [m for m in model.modules()  # Dropout: a relay only in eval mode, checked per call
+                        if m is not model and (is_event_relay(m) or isinstance(m, _DROPOUTS))]
+        self._records: dict = {}  # id(tensor) -> (weakref, _version, events or None), one forward pass
         self.time_major = bool(self._spiking) if time_major is None else bool(time_major)
         self._handles = []
         self.reset()
@@ -251,8 +349,53 @@ class ActivityMonitor:
         self._samples = 0
         self._steps = 0  # sum over calls of T * B
 
+    # event records ----------------------------------------------------------------------
+    def _record(self, t: torch.Tensor, events: Optional[torch.Tensor]) -> None:
+        """Remember that ``t`` carries ``events`` (None: its own values, if they are counts).
+
+        A reshaped view is recorded on the tensor it views (views of views share that base), so
+        any further reshape of it is found through ``._base``.
+        """
+        base = t._base
+        if base is not None and _same_layout(t, base):
+            events = None if events is None else events.reshape(base.shape)
+            t = base
+        key = id(t)
+        records = self._records
+
+        def forget(ref, key=key):
+            if records.get(key, (None,))[0] is ref:
+                del records[key]
+
+        records[key] = (weakref.ref(t, forget), t._version, events)
+
+    def _events_of(self, x: torch.Tensor) -> Optional[torch.Tensor]:
+        """The event counts carried by ``x`` (same shape), or None when ``x`` is analog."""
+        for cand in (x, x._base):
+            if cand is None:
+                continue
+            rec = self._records.get(id(cand))
+            if rec is None or rec[0]() is not cand or rec[1] != cand._version:
+                continue
+            events = rec[2]
+            if cand is not x:  # x is a view of the recorded tensor: only a reshape keeps the layout
+                if not _same_layout(x, cand):
+                    break
+                events = cand if events is None else events
+                events = events.reshape(x.shape)
+            elif events is None:
+                events = x
+            if rec[2] is None and not _is_event_tensor(events):
+                return None
+            return events
+        return x if _is_event_tensor(x) else None
+
     # hooks -------------------------------------------------------------------------------
+    def _root_post(self, module, args, out):
+        self._records.clear()
+
     def _root_pre(self, module, args):
+        self._records.clear()
         if not args or not isinstance(args[0], torch.Tensor):
             return
         x = args[0]
@@ -268,19 +411,36 @@ class ActivityMonitor:
     def _spk_hook(self, name):
         def hook(module, args, out):
             s = out[0] if isinstance(out, (tuple, list)) else out
+            n = _fused_pool_area(module)
+            if n == 1:
+                self._record(s, None)
+            else:  # a fused neuron + average pool outputs window means: its events are the window sums
+                with torch.no_grad():
+                    self._record(s, torch.round(s.detach() * n))
             s = s.detach()
-            self._spk[name] += float(s.sum())
-            self._spk_elems[name] += int(s.numel())
+            self._spk[name] += float(s.sum()) * n
+            self._spk_elems[name] += int(s.numel()) * n
         return hook
+
+    def _relay_hook(self, module, args, out):
+        if not args or not isinstance(args[0], torch.Tensor) or not isinstance(out, torch.Tensor):
+            return
+        if out is args[0] or not is_event_relay(module):  # Identity: the input's record applies; Dropout in training
+            return
+        events = self._events_of(args[0])
+        if events is not None:
+            with torch.no_grad():
+                self._record(out, _relay_events(module, events, out))
 
     def _syn_hook(self, name):
         def hook(module, args, out):
-            x = args[0].detach()
+            x = args[0]
             dense = _dense_macs(module, x, out)
             self._dense[name] += dense
-            if _is_event_tensor(x):
+            events = self._events_of(x)
+            if events is not None:
                 with torch.no_grad():
-                    self._sops[name] += float(_ones_like_layer(module, x.to(module.weight.dtype)).sum())
+                    self._sops[name] += float(_ones_like_layer(module, events.detach().to(module.weight.dtype)).sum())
             else:
                 self._macs[name] += dense
         return hook
@@ -289,6 +449,9 @@ class ActivityMonitor:
         self._handles.append(self.model.register_forward_pre_hook(self._root_pre))
         for n, m in self._spiking.items():
             self._handles.append(m.register_forward_hook(self._spk_hook(n)))
+        for m in self._relays:
+            self._handles.append(m.register_forward_hook(self._relay_hook))
+        self._handles.append(self.model.register_forward_hook(self._root_post))
         for n, m in self._synaptic.items():
             self._handles.append(m.register_forward_hook(self._syn_hook(n)))
         return self
@@ -297,6 +460,7 @@ class ActivityMonitor:
         for h in self._handles:
             h.remove()
         self._handles = []
+        self._records.clear()
         return False
 
     def result(self) -> ActivityStats:
