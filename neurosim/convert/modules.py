@@ -109,6 +109,7 @@ class IFNeuron(nn.Module):
         #: set by the conversion when a 2x2 average pool (stride 2) is this layer's only consumer:
         #: the pool runs inside the IF kernel and the output is the pooled spikes (the same values)
         self.pool = False
+        self.pool_2x2 = nn.AvgPool2d(2)  # the pool's plain path (no parameters or buffers)
         self.neuron = IFLayer(v_th=1.0, v_reset=0.0, v_rest=self.v_init, reset=reset, **kw)
 
     def forward(self, x: torch.Tensor, T: int) -> torch.Tensor:  # noqa: D102
@@ -141,10 +142,9 @@ class IFNeuron(nn.Module):
         if steps is not None:
             x = x.unsqueeze(0).expand(steps, *x.shape)
         s = nr(x)
-        if self.pool:
-            h, w = s.shape[-2:]
-            p = torch.nn.functional.avg_pool2d(s.reshape(-1, 1, h, w), 2)
-            s = p.reshape(*s.shape[:-2], *p.shape[-2:])
+        if self.pool:  # a module, so that hooks (measure_activity's event tracing) see the pool too
+            p = self.pool_2x2(s.reshape(-1, *s.shape[2:]))
+            s = p.reshape(*s.shape[:2], *p.shape[1:])
         return s
 
     def extra_repr(self) -> str:
