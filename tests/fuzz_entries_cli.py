@@ -119,7 +119,7 @@ def command_probes(tmp, cmd: list, base: dict, options: dict, *, valid=True, pos
                 p = write_case(case, folder / case.extra.get("sub", ""), name)
                 return p
 
-            args[target] = str(folder if case.extra.get("pass_folder") else path)
+            args[target] = case.extra.get("prefix", "") + str(folder if case.extra.get("pass_folder") else path)
             label = f"{target} <{case.label}>"
             expect = case.expect
             names = _option_names(target) + (name, str(path), str(folder))
@@ -177,14 +177,14 @@ def _data_folder_cases(dataset="mnist"):
         FileCase("an empty folder", "dir", "error", extra={"name": "empty", "pass_folder": False})]))
 
 
-def _model_cases():
+def _model_cases(prefix=""):
+    """Variants of a model.pt; ``prefix``: put before the path on the command line (``converted:``)."""
     from fuzz_entries_torch import _ckpt_bytes, _model_bytes
 
     valid = _model_bytes()
-    return st.one_of(corrupt_variants(valid).map(lambda c: FileCase(c.label, c.content, c.expect,
-                                                                      extra={"name": "model.pt"})),
-                     st.just(FileCase("a checkpoint of another kind", _ckpt_bytes(), "error",
-                                      extra={"name": "model.pt"})))
+    extra = {"name": "model.pt", "prefix": prefix}
+    return st.one_of(corrupt_variants(valid).map(lambda c: FileCase(c.label, c.content, c.expect, extra=extra)),
+                     st.just(FileCase("a checkpoint of another kind", _ckpt_bytes(), "error", extra=extra)))
 
 
 def _nwb_cases():
@@ -231,8 +231,9 @@ def entries():
             tmp, ["train"], small_train,
             {"--dataset": CHOICE_BAD, "--model": CHOICE_BAD, "--epochs": _int(), "--batch-size": _int(huge="10000000000"),
              "--lr": _float(), "-T": _int(huge="100000000000"), "--seed": [("-1", "error"), ("abc", "error")],
-             "--limit": _int()},
+             "--limit": _int(), "--convert-mode": [("max", "error")], "--convert-calibration": [("8", "error")]},
             files={"--out": _out_cases()}, valid=True), weight=0.6, timeout=90),
+        Entry("cli train --model converted:", H2, _train_converted_probes, weight=0.4, timeout=90),
         Entry("cli train --data", H3, lambda tmp: command_probes(
             tmp, ["train"], {**small_train, "--dataset": "mnist"}, {}, files={"--data": _data_folder_cases()},
             valid=False), weight=0.4, timeout=90),
@@ -247,8 +248,10 @@ def entries():
              "--seed": [("-1", "error")], "--limit": _int(),
              "--label-smoothing": _float(zero_ok=True, extra=[("1.5", "error")]),
              "--lr-schedule": CHOICE_BAD, "--bkd-alpha": [(v, e) for v, e in _float(zero_ok=True) if v != "0"],
-             "--bkd-lambda": _float(zero_ok=True, extra=[("1.5", "error")]), "--kd-temperature": _float()},
+             "--bkd-lambda": _float(zero_ok=True, extra=[("1.5", "error")]), "--kd-temperature": _float(),
+             "--convert-mode": [("max", "error")], "--convert-calibration": [("8", "error")]},
             files={"--data": _missing_folder(), "--out": _out_cases()}, valid=False), weight=0.8, timeout=90),
+        Entry("cli distill --student converted:", H2, _distill_converted_probes, weight=0.6, timeout=90),
         Entry("cli continual", H2, lambda tmp: command_probes(
             tmp, ["continual"], {"--method": "finetune", "--benchmark": "pmnist", "--tasks": "2", "--limit": "64",
                                  "--data": str(DATA)},
@@ -284,8 +287,13 @@ def entries():
     ]
 
 
-def _convert_probes(tmp):
-    """``neurosim convert`` on a small untrained ReLU MLP file (784-16-10) and 32 MNIST images."""
+#: --mode / --convert-mode values that are not a layer-scale statistic
+MODE_BAD = [("100.5%", "error"), ("0%", "error"), ("-1%", "error"), ("nan%", "error"), ("banana", "error"),
+            ("", "error"), ("0", "error"), ("1.5", "error"), ("nan", "error"), ("inf", "error"), ("%", "error")]
+
+
+def _ann_file(tmp) -> Path:
+    """A small untrained ReLU MLP file (784-16-10), as neurosim train writes model.pt."""
     from neurosim.models import build_model, input_config, save_model
 
     model = Path(tmp) / "ann" / "model.pt"
@@ -293,10 +301,38 @@ def _convert_probes(tmp):
         model.parent.mkdir(parents=True, exist_ok=True)
         cfg = {**input_config("mlp"), "hidden": (16,)}
         save_model(model, build_model("mlp", seed=0, **cfg).eval(), "mlp", cfg)
+    return model
+
+
+def _distill_converted_probes(tmp):
+    """``neurosim distill --student converted:FILE`` (the MLP converted, its ANN the teacher), 64 MNIST images."""
+    model = _ann_file(tmp)
+    return command_probes(
+        tmp, ["distill"], {"--student": f"converted:{model}", "--dataset": "mnist", "--data": str(DATA), "--kd": "kd",
+                           "--epochs": "1", "--batch-size": "32", "-T": "1", "--limit": "64",
+                           "--convert-calibration": "32"},
+        {"--convert-mode": MODE_BAD, "--convert-calibration": _int(huge="1000000000") + [("65", "error")],
+         "--teacher": [("convnet", "error"), (str(model), "error"), ("", "error")],
+         "--teacher-epochs": [("2", "error"), ("-1", "error")], "--kd": CHOICE_BAD, "-T": _int()},
+        files={"--student": _model_cases("converted:")})
+
+
+def _train_converted_probes(tmp):
+    """``neurosim train --model converted:FILE`` (the MLP converted), 64 MNIST images."""
+    model = _ann_file(tmp)
+    return command_probes(
+        tmp, ["train"], {"--model": f"converted:{model}", "--dataset": "mnist", "--data": str(DATA), "--epochs": "1",
+                         "--batch-size": "32", "-T": "1", "--limit": "64"},
+        {"--convert-mode": MODE_BAD, "--convert-calibration": _int(huge="1000000000") + [("65", "error")]},
+        files={"--model": _model_cases("converted:")}, valid=False)
+
+
+def _convert_probes(tmp):
+    """``neurosim convert`` on a small untrained ReLU MLP file (784-16-10) and 32 MNIST images."""
+    model = _ann_file(tmp)
     t_bad = [("8,16,x", "error"), ("0", "error"), ("-4", "error"), ("", "error"), ("4,,8", "error"),
              ("1e9", "error"), ("100001", "error"), ("abc", "error")]
-    mode_bad = [("100.5%", "error"), ("0%", "error"), ("-1%", "error"), ("nan%", "error"), ("banana", "error"),
-                ("", "error"), ("0", "error"), ("1.5", "error"), ("nan", "error"), ("inf", "error"), ("%", "error")]
+    mode_bad = MODE_BAD
     return command_probes(
         tmp, ["convert"], {"--model": str(model), "--dataset": "mnist", "--data": str(DATA), "-T": "2,4",
                            "--calibration": "32", "--limit": "32", "--seed": "0"},

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from neurosim.cli import main
-from neurosim.commands.distill import run
+from neurosim.commands.distill import DEFAULT_TEACHER, TEACHER_EPOCHS, run
 
 TINY = {"channels": (4, 8), "hidden": (16,)}
 
@@ -106,8 +106,15 @@ def test_defaults_are_the_recorded_run_and_its_number():
     cli = {p.name: p.default for p in typer.main.get_command(app).commands["distill"].params}
     api = {k: p.default for k, p in inspect.signature(run).parameters.items()
            if p.default is not inspect.Parameter.empty}
+    # --teacher / --teacher-epochs default to None, resolved in run() to these (so that a --teacher
+    # given with --student converted:FILE can be told from the default and refused)
+    resolved = {"teacher": DEFAULT_TEACHER, "teacher_epochs": TEACHER_EPOCHS}
     for key in RECORDED:
         assert key in rec and key in api, key
+        if key in resolved:
+            assert api[key] is None and cli[key] is None, key
+            assert resolved[key] == rec[key], f"run(): {key} -> {resolved[key]!r}, recorded run {rec[key]!r}"
+            continue
         assert api[key] == rec[key], f"run(): {key}={api[key]!r}, recorded run {rec[key]!r}"
         if key in cli:
             assert cli[key] == rec[key], f"neurosim distill: {key}={cli[key]!r}, recorded run {rec[key]!r}"

@@ -20,15 +20,31 @@ Steps (the library: :func:`neurosim.convert.ann_to_snn`, ``shared/specs/CONVERSI
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 from neurosim._validation import check_choice, check_int
 from neurosim.commands import OUT_HELP, Option, StageResult, check_data_dir, ensure_out_dir, write_json
 
+<<<<<<< HEAD
 __all__ = ["run", "demo_stage", "DATASETS", "parse_timesteps", "parse_mode_option"]
+=======
+__all__ = ["run", "DATASETS", "parse_timesteps", "parse_mode_option", "calibration_images", "converted_file",
+           "load_converted", "ConvertedModel", "check_takes_images", "CONVERTED", "CONVERT_MODE_HELP",
+           "CONVERT_CALIBRATION_HELP"]
+>>>>>>> cvdistill
 
 DATASETS = ("mnist", "fashion_mnist")
+
+#: prefix of a model spec naming a file to convert (or a converted file): ``converted:PATH/model.pt``
+CONVERTED = "converted:"
+#: defaults of ``--convert-mode`` / ``--convert-calibration`` (``neurosim train`` and ``distill``)
+DEFAULT_MODE, DEFAULT_CALIBRATION = "99.9%", 512
+CONVERT_MODE_HELP = ("with converted:FILE of an ANN: layer scale of the conversion (as neurosim convert --mode: max, "
+                     "a percentile such as 99.9%, or a fraction of the max in (0, 1]; default 99.9%)")
+CONVERT_CALIBRATION_HELP = ("with converted:FILE of an ANN: training images (of this run's, drawn with --seed) that "
+                            f"calibrate the layer scales (default {DEFAULT_CALIBRATION}, or all of them if fewer)")
 
 
 def parse_timesteps(text) -> list[int]:
@@ -50,12 +66,15 @@ def parse_timesteps(text) -> list[int]:
     return sorted(set(out))
 
 
-def parse_mode_option(text):
-    """``--mode`` text -> the ``mode`` of :func:`neurosim.convert.ann_to_snn` (``"max"``, ``"p%"`` or a float)."""
+def parse_mode_option(text, option: str = "--mode"):
+    """``--mode`` text -> the ``mode`` of :func:`neurosim.convert.ann_to_snn` (``"max"``, ``"p%"`` or a float).
+
+    ``option``: the flag named in errors (``--convert-mode`` in ``neurosim train``/``distill``).
+    """
     from neurosim.convert import parse_mode
 
     if not isinstance(text, str):
-        raise TypeError(f"--mode must be a string such as '99.9%', 'max' or '0.5', got {type(text).__name__}")
+        raise TypeError(f"{option} must be a string such as '99.9%', 'max' or '0.5', got {type(text).__name__}")
     mode = text.strip()
     try:
         mode = float(mode)
@@ -64,8 +83,127 @@ def parse_mode_option(text):
     try:
         parse_mode(mode)
     except (ValueError, TypeError) as exc:
-        raise ValueError(f"--mode {text!r}: {exc}") from None
+        raise ValueError(f"{option} {text!r}: {exc}") from None
     return mode
+
+
+def calibration_images(x, n: int, seed: int):
+    """``n`` of the images ``x`` (uint8 ``[N, ...]``) drawn without replacement by
+    ``numpy.random.default_rng(seed)``, in index order, as floats / 255: the calibration set."""
+    import numpy as np
+    import torch
+
+    pick = np.sort(np.random.default_rng(seed).choice(len(x), size=n, replace=False))
+    return x[torch.from_numpy(pick)].float().div_(255.0)
+
+
+def converted_file(spec) -> Optional[str]:
+    """The ``FILE`` of a ``converted:FILE`` model spec, else None."""
+    return spec[len(CONVERTED):] if isinstance(spec, str) and spec.startswith(CONVERTED) else None
+
+
+@dataclass(frozen=True)
+class ConvertedModel:
+    """What :func:`load_converted` made of ``converted:FILE``.
+
+    ``snn``: the :class:`~neurosim.convert.ConvertedSNN` to train; ``name``/``cfg``: the ANN's registry
+    name and options (what :func:`neurosim.models.save_model` records, with a ``conversion`` recipe);
+    ``ann``: the trained ANN it was converted from (None when FILE was converted already: such a
+    file holds the SNN's weights only); ``converted_here``: False for an already converted FILE;
+    ``mode``/``calibration``: the conversion's settings (those recorded in FILE when it was
+    converted already; ``calibration`` is then None); ``convert_s``: seconds spent converting;
+    ``converted_from``: the ANN file that an already converted FILE records, else None.
+    """
+
+    snn: Any
+    name: str
+    cfg: dict
+    ann: Any
+    file: str
+    converted_here: bool
+    mode: Any
+    calibration: Optional[int]
+    convert_s: float
+    converted_from: Optional[str] = None
+
+
+def load_converted(option: str, file: str, train_x, *, mode: Optional[str], calibration: Optional[int], seed: int,
+                   timesteps: int, batch_size: int = 250) -> ConvertedModel:
+    """The converted network of ``option converted:FILE``, ready to be trained at ``timesteps`` steps.
+
+    FILE is either a trained ANN's ``model.pt`` (``neurosim train``, or a teacher of ``neurosim
+    distill``), converted here as ``neurosim convert`` does (IF neurons, reset by subtraction;
+    ``mode`` default 99.9%, ``calibration`` images of ``train_x`` drawn with ``seed``, default
+    ``min(512, len(train_x))``), or a ``model.pt`` written by ``neurosim convert`` (or by a run
+    that trained a converted network), used as it is: ``mode`` and ``calibration`` must then be
+    None. The network's default ``timesteps`` becomes the training ``T``.
+    """
+    from neurosim.commands.train import is_spiking
+    from neurosim.convert import ConvertedSNN, ann_to_snn
+    from neurosim.models import load_model
+
+    spec = f"{option} {CONVERTED}{file}"
+    if not file:
+        raise ValueError(f"{spec}: no file named; write {option} {CONVERTED}PATH/model.pt")
+    if not Path(file).is_file():
+        raise FileNotFoundError(f"{spec}: no such file; pass the model.pt of a trained ANN (neurosim train) or of a "
+                                "converted SNN (neurosim convert)")
+    rec = load_model(file)
+    size = int(train_x.shape[-1])
+    if rec.input_size is not None and rec.input_size != size:
+        raise ValueError(f"{spec}: the model takes {rec.input_size}x{rec.input_size} images, this run's data are "
+                         f"{size}x{size}")
+    if isinstance(rec.model, ConvertedSNN):
+        check_takes_images(rec.model, train_x[:1].float().div(255.0).unsqueeze(0), spec)
+        for flag, value in (("--convert-mode", mode), ("--convert-calibration", calibration)):
+            if value is not None:
+                raise ValueError(f"{flag} applies when {option} converted: names an ANN to convert; {file} holds an "
+                                 f"SNN converted already (its scales are kept): leave {flag} out")
+        snn = rec.model
+        snn.timesteps = timesteps
+        src = rec.meta.get("converted_from")
+        return ConvertedModel(snn, rec.name, dict(rec.cfg), None, file, False, snn.info.get("mode"), None, 0.0,
+                              src if isinstance(src, str) else None)
+    if is_spiking(rec.model):
+        raise ValueError(f"{spec}: the file holds a spiking model ({rec.name!r}), neither an ANN to convert nor a "
+                         "converted SNN; pass the model.pt of a trained ANN (e.g. neurosim train --model convnet)")
+    scale_mode = parse_mode_option(DEFAULT_MODE if mode is None else mode, "--convert-mode")
+    if calibration is None:
+        calibration = min(DEFAULT_CALIBRATION, len(train_x))
+    else:
+        check_int("convert_calibration", calibration, min_value=1)
+        if calibration > len(train_x):
+            raise ValueError(f"--convert-calibration {calibration} exceeds the {len(train_x)} training images of this "
+                             "run (--limit); use at most that many")
+    ann = rec.model.eval()
+    check_takes_images(ann, train_x[:1].float().div(255.0), spec)
+    method = "_forward" if callable(getattr(ann, "_forward", None)) else "forward"
+    t0 = time.perf_counter()
+    try:
+        snn = ann_to_snn(ann, calibration_images(train_x, calibration, seed), mode=scale_mode, timesteps=timesteps,
+                         method=method, batch_size=batch_size)
+    except ValueError as exc:
+        raise ValueError(f"{spec}: {exc}") from None
+    return ConvertedModel(snn, rec.name, dict(rec.cfg), ann, file, True, scale_mode, calibration,
+                          time.perf_counter() - t0)
+
+
+def check_takes_images(model, x, spec: str) -> None:
+    """Run ``model`` on ``x`` (one image; ``[1, 1, ...]`` for an SNN); a ValueError naming ``spec`` if
+    it does not take such images."""
+    import torch
+
+    from neurosim.io.files import brief
+    from neurosim.snn import reset_states
+
+    try:
+        with torch.no_grad():
+            model(x)
+    except RuntimeError as exc:  # matrix / conv shapes of another input size
+        raise ValueError(f"{spec}: the model does not take this run's images of shape {tuple(x.shape[-3:])} "
+                         f"({brief(exc)})") from None
+    finally:
+        reset_states(model)
 
 
 def _load_ann(model: Path):
@@ -129,6 +267,13 @@ def run(model: Annotated[Path, Option("--model", help="model.pt of a trained ANN
     :data:`~neurosim.convert.evaluate.STEP_BUDGET` image-steps);
     ``per_channel`` and ``v_init`` are passed to :func:`neurosim.convert.ann_to_snn`.
     """
+<<<<<<< HEAD
+=======
+    import torch
+
+    from neurosim.convert import accuracy_vs_timesteps, ann_to_snn, recipe
+    from neurosim.convert.evaluate import sim_batch_size
+>>>>>>> cvdistill
     from neurosim.distill import load_tensors
 
     check_choice("dataset", dataset, DATASETS)
@@ -147,6 +292,7 @@ def run(model: Annotated[Path, Option("--model", help="model.pt of a trained ANN
     xte, yte = load_tensors(dataset, "test", data, limit)
     if calibration > len(xtr):
         raise ValueError(f"--calibration {calibration} exceeds the {len(xtr)} training images of {dataset}")
+<<<<<<< HEAD
     summary = _convert_and_evaluate(rec.model.eval(), rec.name, dict(rec.cfg), xtr, xte, yte, out, ts=ts,
                                     mode=scale_mode, mode_text=mode, calibration=calibration, seed=seed,
                                     batch_size=batch_size, per_channel=per_channel, v_init=v_init,
@@ -174,6 +320,10 @@ def _convert_and_evaluate(ann, name: str, cfg: dict, xtr, xte, yte, out: Path, *
 
     pick = np.sort(np.random.default_rng(seed).choice(len(xtr), size=calibration, replace=False))
     calib = xtr[torch.from_numpy(pick)].float().div_(255.0)
+=======
+    calib = calibration_images(xtr, calibration, seed)
+    ann = rec.model.eval()
+>>>>>>> cvdistill
     method = "_forward" if callable(getattr(ann, "_forward", None)) else "forward"
     t0 = time.perf_counter()  # first: an unconvertible model fails before any evaluation
     try:

@@ -13,7 +13,18 @@ epoch and every ``checkpoint_every`` batches, ``--resume``, ``metrics.jsonl``). 
   only when a checkpoint was found and continued) and, for spiking
   models, ``activity`` (firing rates, SOPs vs ANN MACs and energy from
   :mod:`neurosim.snn.stats`, measured on 256 test images);
-* ``metrics.jsonl`` and ``checkpoint.pt`` (from the Trainer).
+* ``metrics.jsonl`` and ``checkpoint.pt`` (from the Trainer);
+* ``model.pt``: the trained model as a self-describing file (:func:`neurosim.models.load_model`).
+
+``--model converted:FILE`` trains an ANN converted to integrate-and-fire neurons (fine-tuning
+after conversion, through the IF layers' surrogate gradient, at ``--timesteps``): FILE is a
+trained ANN's ``model.pt``, converted here as ``neurosim convert`` does (``--convert-mode``,
+default 99.9%; ``--convert-calibration`` of this run's training images drawn with ``--seed``,
+default 512 or all if fewer), or a converted ``model.pt`` (``neurosim convert``, or the output of
+such a run), trained as it is (``--convert-*`` must then be left out). ``summary["converted"]``
+holds the conversion's settings and the accuracy before training; ``model.pt`` is a converted
+model file again. ``--resume`` continues such a run exactly: the conversion is repeated (same
+images, same result) and the checkpoint's weights replace the converted ones.
 """
 from __future__ import annotations
 
@@ -24,10 +35,13 @@ from typing import Annotated, Optional
 from neurosim._validation import check_choice, check_int, check_positive
 from neurosim.commands import (CKPT_HELP, OUT_HELP, RESUME_HELP, Interrupted, Option, StageResult, check_data_dir,
                                ensure_out_dir, write_json)
+from neurosim.commands.convert import CONVERT_CALIBRATION_HELP, CONVERT_MODE_HELP
 
 __all__ = ["run", "demo_stage", "DATASETS", "is_spiking"]
 
 DATASETS = ("mnist", "fashion_mnist", "embedded")
+MODEL_HELP = ("a registry name, or converted:FILE to train an ANN converted to IF neurons (FILE: a trained ANN's "
+              "model.pt, converted here, or a model.pt written by neurosim convert)")
 
 #: names that moved to the library, still importable from here: name -> module
 _MOVED = {"input_config": "neurosim.models.building", "load_tensors": "neurosim.distill.datasets"}
@@ -68,7 +82,7 @@ def _activity(net, x, timesteps):
 
 
 def run(dataset: Annotated[str, Option("--dataset")] = "fashion_mnist",
-        model: Annotated[str, Option("--model")] = "spiking_convnet",
+        model: Annotated[str, Option("--model", help=MODEL_HELP)] = "spiking_convnet",
         epochs: Annotated[int, Option("--epochs")] = 1,
         batch_size: Annotated[int, Option("--batch-size")] = 128,
         lr: Annotated[float, Option("--lr")] = 1e-3,
@@ -79,6 +93,9 @@ def run(dataset: Annotated[str, Option("--dataset")] = "fashion_mnist",
         resume: Annotated[bool, Option("--resume/--no-resume", help=RESUME_HELP)] = False,
         checkpoint_every: Annotated[int, Option("--checkpoint-every", help=CKPT_HELP)] = 100,
         out: Annotated[Path, Option("--out", help=OUT_HELP)] = Path("neurosim-out/train"), *,
+        convert_mode: Annotated[Optional[str], Option("--convert-mode", help=CONVERT_MODE_HELP)] = None,
+        convert_calibration: Annotated[Optional[int], Option("--convert-calibration",
+                                                             help=CONVERT_CALIBRATION_HELP)] = None,
         model_cfg: dict | None = None, test_limit=None, progress: bool = True, precise_bn: int = 2000) -> dict:
     """Train ``model`` on ``dataset``; returns the summary (also ``out/summary.json``).
 
@@ -93,9 +110,13 @@ def run(dataset: Annotated[str, Option("--dataset")] = "fashion_mnist",
     epoch ends only). ``resume=True`` continues from ``out/checkpoint.pt`` when there is one
     (else starts from scratch; ``summary["resumed"]`` says which). Ctrl-C raises
     :class:`Interrupted` naming the last checkpoint.
+
+    ``model="converted:FILE"`` trains a converted SNN (see the module docstring);
+    ``convert_mode``/``convert_calibration`` apply to it only.
     """
     import torch
 
+    from neurosim.commands.convert import converted_file, load_converted
     from neurosim.distill import Trainer, load_tensors
     from neurosim.io.checkpoint import save_model
     from neurosim.models import build_model, input_config
@@ -113,17 +134,32 @@ def run(dataset: Annotated[str, Option("--dataset")] = "fashion_mnist",
         check_int("test_limit", test_limit, min_value=1)
     check_int("precise_bn", precise_bn, min_value=0)
     check_data_dir(data, f"{dataset}/ (or set NEUROSIM_DATA)")
+    conv_file = converted_file(model)
+    if conv_file is None:
+        for flag, value in (("--convert-mode", convert_mode), ("--convert-calibration", convert_calibration)):
+            if value is not None:
+                raise ValueError(f"{flag} applies only to --model converted:FILE; --model {model} is a registry "
+                                 f"model: leave {flag} out")
+    elif model_cfg:
+        raise ValueError(f"model_cfg does not apply to --model {model}: the file's options are used")
     out = ensure_out_dir(out)
-    cfg = {**input_config(model), **(model_cfg or {})}
-    net = build_model(model, seed=seed, **cfg)
-    spiking = is_spiking(net)
+    conv = None
+    if conv_file is None:
+        name, cfg = model, {**input_config(model), **(model_cfg or {})}
+        net = build_model(model, seed=seed, **cfg)
     t_start = time.perf_counter()
     train = load_tensors(dataset, "train", data, limit, seed)
     test = load_tensors(dataset, "test", data, test_limit, seed)
+    if conv_file is not None:
+        conv = load_converted("--model", conv_file, train[0], mode=convert_mode, calibration=convert_calibration,
+                              seed=seed, timesteps=timesteps)
+        name, cfg, net = conv.name, conv.cfg, conv.snn
+    spiking = is_spiking(net)
     trainer = Trainer(net, None, epochs=epochs, batch_size=batch_size, lr=lr,
                       timesteps=timesteps if spiking else None, seed=seed, out_dir=out, resume=resume,
                       progress=progress, precise_bn=precise_bn, checkpoint_every=checkpoint_every)
     try:
+        acc_before = trainer.evaluate(*test)["acc"] if conv is not None else None  # the network as converted
         history = trainer.fit(train, val=test)
     except KeyboardInterrupt as exc:
         raise Interrupted(trainer.describe_checkpoint()) from exc
@@ -142,9 +178,17 @@ def run(dataset: Annotated[str, Option("--dataset")] = "fashion_mnist",
     }
     if spiking:
         summary["activity"] = _activity(net, test[0][:256], timesteps)
-    save_model(out / "model.pt", net, model, cfg, dataset=dataset,
+    extra = {}
+    if conv is not None:
+        from neurosim.convert import recipe
+
+        summary["converted"] = {"file": conv.file, "model": conv.name, "converted_here": conv.converted_here,
+                                "mode": conv.mode, "calibration": conv.calibration,
+                                "convert_s": round(conv.convert_s, 3), "acc_before_training": acc_before}
+        extra = {"conversion": recipe(net, tuple(train[0].shape[1:])), "converted_from": conv.file}
+    save_model(out / "model.pt", net, name, cfg, dataset=dataset,
                test_acc=summary["test_acc"], input_size=int(train[0].shape[-1]),
-               timesteps=timesteps if spiking else None)
+               timesteps=timesteps if spiking else None, **extra)
     summary["model_file"] = str(out / "model.pt")
     write_json(out / "summary.json", summary)
     return summary

@@ -47,10 +47,12 @@ NEURAL_SETS = ("allen_2p_scenes", "allen_dg")
 DG_ORIENTATIONS = (0, 45, 90, 135)
 
 
-def _first_conv_channels(model) -> int:
+def _first_conv_channels(model, cfg=None) -> int:
     from torch import nn
 
     shape = getattr(model, "in_shape", None)  # MLPs: the sample shape (C, H, W) they were built for
+    if shape is None and cfg is not None:  # an MLP converted to IF neurons: its options say it
+        shape = cfg.get("in_shape")
     if shape is not None and len(shape) == 3:
         return int(shape[0])
     for m in model.modules():
@@ -91,7 +93,7 @@ def _input_mismatch(spec: str, rec, exc: RuntimeError) -> ValueError:
     """The error for a model whose forward pass refused the stimuli (another input shape)."""
     from neurosim.io.files import brief
 
-    c, s = _first_conv_channels(rec.model), _stimulus_size(rec)
+    c, s = _first_conv_channels(rec.model, rec.cfg), _stimulus_size(rec)
     return ValueError(f"--model {spec}: the model does not take the stimuli tsrsa shows it, images of shape "
                       f"({c}, {s}, {s}) [C, H, W] ({brief(exc)}); use a model built for square grey or RGB images "
                       "(in_shape=(C, S, S) for an MLP, or a convolutional model)")
@@ -114,7 +116,7 @@ def _scene_features(rec, images, layers, steps=4):
     from neurosim.rsa.features import extract_features
 
     size = _stimulus_size(rec)
-    x = to_model_input(images, size=(size, size), channels=_first_conv_channels(rec.model), scale=255.0)
+    x = to_model_input(images, size=(size, size), channels=_first_conv_channels(rec.model, rec.cfg), scale=255.0)
     if not rec.trained:
         _recalibrate(rec.model, x, steps=steps)
     return extract_features(rec.model, x, layers, mode="static", steps=steps, batch_size=16)
@@ -127,7 +129,7 @@ def _dg_movie(rec, n_bins, bin_ms, tf_hz=2.0):
     movies = [drifting_grating(n_bins, size=(size, size), direction_deg=o, spatial_freq_cpd=0.04,
                                temporal_freq_hz=tf_hz, frame_rate_hz=1000.0 / bin_ms)
               for o in DG_ORIENTATIONS]
-    return [to_model_input(m, channels=_first_conv_channels(rec.model)) for m in movies]
+    return [to_model_input(m, channels=_first_conv_channels(rec.model, rec.cfg)) for m in movies]
 
 
 def _dg_features(rec, layers, n_bins, bin_ms):
@@ -147,7 +149,7 @@ def _movie_features(rec, frames, layers):
     from neurosim.rsa.features import extract_features
 
     size = _stimulus_size(rec)
-    x = to_model_input(frames, size=(size, size), channels=_first_conv_channels(rec.model),
+    x = to_model_input(frames, size=(size, size), channels=_first_conv_channels(rec.model, rec.cfg),
                        scale=255.0 if frames.max() > 1.5 else 1.0)
     if not rec.trained:
         _recalibrate(rec.model, x)
