@@ -27,13 +27,9 @@ from typing import Annotated, Any, Optional
 from neurosim._validation import check_choice, check_int
 from neurosim.commands import OUT_HELP, Option, StageResult, check_data_dir, ensure_out_dir, write_json
 
-<<<<<<< HEAD
-__all__ = ["run", "demo_stage", "DATASETS", "parse_timesteps", "parse_mode_option"]
-=======
-__all__ = ["run", "DATASETS", "parse_timesteps", "parse_mode_option", "calibration_images", "converted_file",
+__all__ = ["run", "demo_stage", "DATASETS", "parse_timesteps", "parse_mode_option", "calibration_images", "converted_file",
            "load_converted", "ConvertedModel", "check_takes_images", "CONVERTED", "CONVERT_MODE_HELP",
            "CONVERT_CALIBRATION_HELP"]
->>>>>>> cvdistill
 
 DATASETS = ("mnist", "fashion_mnist")
 
@@ -267,13 +263,6 @@ def run(model: Annotated[Path, Option("--model", help="model.pt of a trained ANN
     :data:`~neurosim.convert.evaluate.STEP_BUDGET` image-steps);
     ``per_channel`` and ``v_init`` are passed to :func:`neurosim.convert.ann_to_snn`.
     """
-<<<<<<< HEAD
-=======
-    import torch
-
-    from neurosim.convert import accuracy_vs_timesteps, ann_to_snn, recipe
-    from neurosim.convert.evaluate import sim_batch_size
->>>>>>> cvdistill
     from neurosim.distill import load_tensors
 
     check_choice("dataset", dataset, DATASETS)
@@ -292,7 +281,6 @@ def run(model: Annotated[Path, Option("--model", help="model.pt of a trained ANN
     xte, yte = load_tensors(dataset, "test", data, limit)
     if calibration > len(xtr):
         raise ValueError(f"--calibration {calibration} exceeds the {len(xtr)} training images of {dataset}")
-<<<<<<< HEAD
     summary = _convert_and_evaluate(rec.model.eval(), rec.name, dict(rec.cfg), xtr, xte, yte, out, ts=ts,
                                     mode=scale_mode, mode_text=mode, calibration=calibration, seed=seed,
                                     batch_size=batch_size, per_channel=per_channel, v_init=v_init,
@@ -310,7 +298,6 @@ def _convert_and_evaluate(ann, name: str, cfg: dict, xtr, xte, yte, out: Path, *
     (not written). ``activity`` > 0: also ``summary["activity"]``, firing rates, SOPs, MACs and
     energy per image of the SNN at ``max(ts)`` steps and of the ANN on the first ``activity`` test
     images (:func:`neurosim.snn.stats.measure_activity`)."""
-    import numpy as np
     import torch
 
     from neurosim.convert import accuracy_vs_timesteps, ann_to_snn, recipe
@@ -318,12 +305,7 @@ def _convert_and_evaluate(ann, name: str, cfg: dict, xtr, xte, yte, out: Path, *
     from neurosim.io.checkpoint import save_model
     from neurosim.plot.accuracy import plot_accuracy_vs_timesteps
 
-    pick = np.sort(np.random.default_rng(seed).choice(len(xtr), size=calibration, replace=False))
-    calib = xtr[torch.from_numpy(pick)].float().div_(255.0)
-=======
     calib = calibration_images(xtr, calibration, seed)
-    ann = rec.model.eval()
->>>>>>> cvdistill
     method = "_forward" if callable(getattr(ann, "_forward", None)) else "forward"
     t0 = time.perf_counter()  # first: an unconvertible model fails before any evaluation
     try:
