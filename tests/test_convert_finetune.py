@@ -236,7 +236,17 @@ def test_feature_pair_on_a_convnet_picks_the_last_conv_activation():
     ann = build_model("convnet", seed=0, channels=(2, 3), hidden=(8,)).eval()
     x = torch.rand(8, 1, 28, 28, generator=torch.Generator().manual_seed(0))
     snn = ann_to_snn(ann, x, mode="max", method="_forward")
-    assert feature_pair(snn, ann) == ("feature_tap", "features.relu2")  # distill_layer features.pool2
+    # distill_layer features.pool2: relu2's IF layer, which runs pool2 inside (so its output is pool2's)
+    assert feature_pair(snn, ann) == ("feature_tap", "features.pool2")
+    seen = []
+    hooks = [snn.feature_tap.register_forward_hook(lambda m, i, o: seen.append(o)),
+             ann.features.pool2.register_forward_hook(lambda m, i, o: seen.append(o))]
+    with torch.no_grad():
+        snn.run_static(x, 4)
+        ann._forward(x)
+    for h in hooks:
+        h.remove()
+    assert seen[0].shape[1:] == seen[1].shape == (8, 3, 7, 7)
     assert feature_pair(snn, ann, "classifier") == ("feature_tap", "classifier.relu3")
     assert snn.feature_tap.source == "model.classifier.relu3"  # the second call replaced the first tap
     with pytest.raises(ValueError, match="has no layer 'nope'"):

@@ -195,6 +195,7 @@ def _fuse_pools(body: fx.GraphModule) -> int:
         u = next(iter(n.users))
         if u.args and u.args[0] is n and _is_pool2(u, modules):
             modules[n.target].pool = True
+            modules[n.target].pool_source = u.target if u.op == "call_module" else None
             u.replace_all_uses_with(n)
             body.graph.erase_node(u)
             fused += 1

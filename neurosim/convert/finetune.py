@@ -88,7 +88,8 @@ def feature_pair(snn: ConvertedSNN, teacher: nn.Module, layer: str | None = None
     The IF layer is the one whose ANN activation comes last, in ``teacher``'s module order, at or
     before the end of ``layer`` (default ``teacher.distill_layer``, the zoo models' last feature
     map: ``features.pool2`` selects ``features.relu2``). The teacher layer is that activation's
-    path in ``teacher`` (which must have the converted ANN's module names: the ANN itself, or a
+    path in ``teacher`` (the path of the 2x2 average pool after it when the conversion ran that pool
+    inside the IF layer, as for the zoo ConvNet: ``features.pool2``) (which must have the converted ANN's module names: the ANN itself, or a
     model of the same architecture); the student layer is a :class:`FeatureTap` of the IF layer
     (:func:`add_feature_tap`). The two outputs have the same shape, up to the student's leading
     time axis, unless a max pool was moved before the activation (then the caller's shape check
@@ -126,4 +127,11 @@ def feature_pair(snn: ConvertedSNN, teacher: nn.Module, layer: str | None = None
         raise ValueError(f"no IF layer of the converted network replaces a module of the teacher ({what}) at or "
                          f"before its layer {layer!r} (the IF layers replace: {known}); the teacher must have "
                          "the converted ANN's architecture")
+    module = snn.body.get_submodule(best[1])
+    if module.pool:  # a 2x2 average pool runs inside the IF layer: its output matches the ANN's pool
+        if module.pool_source is None:
+            raise ValueError(f"the IF layer {best[1]!r} outputs its spikes average-pooled (a functional "
+                             "F.avg_pool2d fused at conversion), which matches no module of the teacher; use an "
+                             "nn.AvgPool2d module in the ANN, or pick another layer")
+        return add_feature_tap(snn, best[1]), ann_path(snn, module.pool_source)
     return add_feature_tap(snn, best[1]), ann_path(snn, best[1])

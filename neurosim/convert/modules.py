@@ -109,6 +109,9 @@ class IFNeuron(nn.Module):
         #: set by the conversion when a 2x2 average pool (stride 2) is this layer's only consumer:
         #: the pool runs inside the IF kernel and the output is the pooled spikes (the same values)
         self.pool = False
+        #: the module path of that pool in the ANN (None for ``F.avg_pool2d``): the ANN layer whose
+        #: output matches this layer's (:func:`neurosim.convert.feature_pair`)
+        self.pool_source = None
         self.pool_2x2 = nn.AvgPool2d(2)  # the pool's plain path (no parameters or buffers)
         self.neuron = IFLayer(v_th=1.0, v_reset=0.0, v_rest=self.v_init, reset=reset, **kw)
 
