@@ -95,6 +95,7 @@ def main(argv=None):
     ap.add_argument("--out", default=None, help="JSON file with every number")
     ap.add_argument("--figure", default=None, help="PNG: accuracy vs T")
     ap.add_argument("--save-ann", default=None, help="write the trained ANN as a neurosim model file")
+    ap.add_argument("--ann", default=None, help="skip training: convert this model file (a --save-ann output)")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     Ts = sorted(int(t) for t in args.timesteps.split(","))
@@ -102,10 +103,18 @@ def main(argv=None):
     xtr, ytr = load_dataset(args.dataset, "train", args.data, limit=args.train_limit)
     xte, yte = load_dataset(args.dataset, "test", args.data, limit=args.test_limit)
 
-    ann = build_model(args.model, seed=args.seed)
-    if args.qcfs:
-        use_qcfs(ann, args.qcfs, args.qcfs_threshold)
-    train(ann, xtr, ytr, epochs=args.epochs, seed=args.seed, cosine=args.cosine)
+    if args.ann:
+        from neurosim.models import load_model
+
+        loaded = load_model(args.ann)
+        if loaded.name != args.model or args.qcfs:
+            raise SystemExit(f"error: --ann {args.ann} holds a {loaded.name!r} (no QCFS); --model is {args.model!r}")
+        ann = loaded.model.eval()
+    else:
+        ann = build_model(args.model, seed=args.seed)
+        if args.qcfs:
+            use_qcfs(ann, args.qcfs, args.qcfs_threshold)
+        train(ann, xtr, ytr, epochs=args.epochs, seed=args.seed, cosine=args.cosine)
     t_train = time.time() - t0
     if args.qcfs:
         print("QCFS thresholds after training:", ", ".join(
@@ -115,7 +124,7 @@ def main(argv=None):
         save_model(args.save_ann, ann, args.model, {}, dataset=args.dataset, test_acc=ann_acc, input_size=28,
                    seed=args.seed, epochs=args.epochs)
     result = {"command": " ".join(["python"] + sys.argv), "model": args.model, "dataset": args.dataset,
-              "seed": args.seed, "epochs": args.epochs, "cosine": args.cosine, "train_images": len(xtr),
+              "seed": args.seed, "epochs": args.epochs, "ann_file": args.ann, "cosine": args.cosine, "train_images": len(xtr),
               "test_images": len(xte), "calibration_images": args.calibration, "qcfs_levels": args.qcfs,
               "qcfs_threshold_init": args.qcfs_threshold if args.qcfs else None, "ann_acc": ann_acc,
               "train_s": round(t_train, 1), "snn": {}}
