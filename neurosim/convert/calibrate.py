@@ -148,12 +148,16 @@ class _EMA:
         self.name, self.kind, self.value, self.per_channel = name, kind, value, per_channel
         self.momentum, self.eps = momentum, eps
         self.scale = None
+        #: whether any activation was > 0 (a dead layer must not hide behind the 1e-6 clamp)
+        self.active = False
 
     def wants_pass(self, k: int) -> bool:
         return k == 0
 
     def update(self, x: torch.Tensor) -> None:
         x = x.detach()
+        if not self.active:
+            self.active = bool((x > 0).any())
         if self.per_channel:
             v = _channels(torch.clamp(x, min=0), self.name)
             v = v.float() if v.dtype in (torch.float16, torch.bfloat16) else v
@@ -211,6 +215,11 @@ class _Exact:
 
     def wants_pass(self, k: int) -> bool:
         return self.done is None
+
+    @property
+    def active(self) -> bool:
+        """Whether any activation was non-zero (``n`` counts them; no data yet: True, end_pass reports it)."""
+        return self.C is None or bool((self.n > 0).any())
 
     def update(self, x: torch.Tensor) -> None:
         v, g, counts = self._values(x)
@@ -375,6 +384,10 @@ def calibrate(gm: fx.GraphModule, nodes: dict, calibration, *, mode="99.9%", est
                     x = torch.as_tensor(x)
                 if x.ndim == 0 or x.shape[0] == 0:
                     continue
+                if k == 0 and x.is_floating_point() and not bool(torch.isfinite(x).all()):
+                    bad = int((~torch.isfinite(x)).sum())
+                    raise ValueError(f"calibration batch {i} contains {bad} NaN/inf value(s) of {x.numel()}: they "
+                                     "would make every scale NaN; remove or replace them (e.g. torch.nan_to_num)")
                 try:
                     rec.run(x.to(device))
                 except Exception as e:
@@ -389,14 +402,23 @@ def calibrate(gm: fx.GraphModule, nodes: dict, calibration, *, mode="99.9%", est
             s.end_pass(k)
         k += 1
     out = {}
+    dtype = param.dtype if param is not None and param.is_floating_point() else torch.get_default_dtype()
     for n, s in stats.items():
         lam = s.result()
         bad = ~torch.isfinite(lam) | (lam <= 0)
-        if bool(bad.all()):
+        if not s.active:
             raise ValueError(f"activation {nodes[n]!r} was 0 for every calibration sample, so it has no scale: the "
                              "model looks untrained, or the calibration inputs do not match it (same preprocessing "
                              "as in training?)")
+        if bool(bad.all()):  # a fraction that underflows; "ema": a per-batch percentile that counts the zeros
+            why = " (its per-batch percentile counts the ReLU's zeros)" if estimator == "ema" else ""
+            raise ValueError(f"mode={mode!r} with estimator={estimator!r} gives activation {nodes[n]!r} the scale "
+                             f"{float(lam.max()):.3g} on this calibration data{why}; use a higher percentile or "
+                             "fraction, or estimator='exact'")
         if bool(bad.any()):  # per channel: dead channels never fired in calibration
             lam = torch.where(bad, lam[~bad].max(), lam)
+        if not bool((lam.to(dtype) > 0).all()):
+            raise ValueError(f"mode={mode!r} gives activation {nodes[n]!r} the scale {float(lam.min()):.3g}, which "
+                             f"is 0 in {dtype}: use a larger fraction (e.g. mode=0.9) or a percentile (mode='99.9%')")
         out[n] = lam
     return out

@@ -23,11 +23,14 @@ from __future__ import annotations
 from torch import nn
 
 from neurosim.convert.modules import ConvertedSNN, IFNeuron, _view_channels
+from neurosim.convert.qcfs import QCFS
 
 __all__ = ["FeatureTap", "add_feature_tap", "feature_pair", "ann_path", "TAP_NAME"]
 
 #: attribute (module path) of the tap in the converted network
 TAP_NAME = "feature_tap"
+#: teacher modules an IF layer can stand for (the activation modules ann_to_snn converts)
+_ACTIVATIONS = (nn.ReLU, nn.ReLU6, nn.Hardtanh, QCFS)
 
 
 class FeatureTap(nn.Module):
@@ -110,17 +113,22 @@ def feature_pair(snn: ConvertedSNN, teacher: nn.Module, layer: str | None = None
         layer = getattr(teacher, "distill_layer", None)
         if not isinstance(layer, str) or not layer:
             raise ValueError(f"the teacher ({what}) names no distill_layer (its feature map for feature KD)")
+    if not isinstance(layer, str):
+        raise TypeError(f"layer must be a module path of the teacher (a str such as 'features.pool2'), got "
+                        f"{type(layer).__name__}")
     order = {name: i for i, (name, _) in enumerate(teacher.named_modules()) if name}
     inside = [i for name, i in order.items() if name == layer or name.startswith(layer + ".")]
     if not inside:
         raise ValueError(f"the teacher ({what}) has no layer {layer!r}")
     end = max(inside)
+    mods = dict(teacher.named_modules())
     best = None
     for neuron in snn.scales:
         if not isinstance(snn.body.get_submodule(neuron), IFNeuron):
             continue
-        i = order.get(ann_path(snn, neuron))
-        if i is not None and i <= end and (best is None or i > best[0]):
+        path = ann_path(snn, neuron)
+        i = order.get(path)
+        if i is not None and i <= end and isinstance(mods[path], _ACTIVATIONS) and (best is None or i > best[0]):
             best = (i, neuron)
     if best is None:
         known = ", ".join(ann_path(snn, n) for n in snn.scales) or "(none)"
@@ -133,5 +141,10 @@ def feature_pair(snn: ConvertedSNN, teacher: nn.Module, layer: str | None = None
             raise ValueError(f"the IF layer {best[1]!r} outputs its spikes average-pooled (a functional "
                              "F.avg_pool2d fused at conversion), which matches no module of the teacher; use an "
                              "nn.AvgPool2d module in the ANN, or pick another layer")
-        return add_feature_tap(snn, best[1]), ann_path(snn, module.pool_source)
+        pool = ann_path(snn, module.pool_source)
+        if not isinstance(mods.get(pool), nn.AvgPool2d):
+            raise ValueError(f"the teacher's module {pool!r} is {type(mods.get(pool)).__name__}, not the average pool "
+                             f"that the IF layer {best[1]!r} runs; the teacher must have the converted ANN's "
+                             "architecture")
+        return add_feature_tap(snn, best[1]), pool
     return add_feature_tap(snn, best[1]), ann_path(snn, best[1])

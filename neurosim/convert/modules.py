@@ -22,7 +22,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from neurosim._validation import check_choice, check_int
+from neurosim._validation import check_choice, check_int, check_memory
 from neurosim.snn.containers import reset_states
 from neurosim.snn.functional.lif import check_sequence
 from neurosim.snn.modules.plif import IFLayer
@@ -207,8 +207,9 @@ class ConvertedSNN(nn.Module):
     def forward_steps(self, x: torch.Tensor):
         """The output of every step, ``[T, B, ...]`` (a tensor, or a tuple/list of them as the ANN returns)."""
         check_sequence(x, "x")
+        _check_dtype(self.body, x)
         T, B = int(x.shape[0]), int(x.shape[1])
-        out = self.body(x.reshape(T * B, *x.shape[2:]), T)
+        out = _run_body(self.body, x.reshape(T * B, *x.shape[2:]), T, x, "[T, B, ...]")
         return _map_tensors(out, lambda y: y.reshape(T, B, *y.shape[1:]))
 
     def forward_static(self, x: torch.Tensor, timesteps: int):
@@ -222,10 +223,16 @@ class ConvertedSNN(nn.Module):
             raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
         if x.ndim < 1:
             raise ValueError("x must be one step [B, ...], got a 0-d tensor")
+        if not x.is_floating_point():
+            raise TypeError(f"x must be a floating-point tensor, got dtype {x.dtype}; convert with x.float()")
+        _check_dtype(self.body, x)
+        B = int(x.shape[0])
+        n_if = sum(isinstance(m, IFNeuron) for m in self.body.modules())
+        # a lower bound: every IF layer outputs at least one value per step and sample
+        check_memory("timesteps", T, B * max(n_if, 1) * x.element_size(), f"{T} steps of {B} samples")
         if not self._static:
             return self.forward_steps(x.unsqueeze(0).expand(T, *x.shape))
-        B = int(x.shape[0])
-        out = self.body(x, StaticSteps(T, B))
+        out = _run_body(self.body, x, StaticSteps(T, B), x, "[B, ...]")
         return _map_tensors(out, lambda y: y.reshape(T, B, *y.shape[1:]))
 
     def forward(self, x: torch.Tensor):  # noqa: D102
@@ -254,6 +261,25 @@ class ConvertedSNN(nn.Module):
 
     def extra_repr(self) -> str:
         return f"readout={self.readout!r}, timesteps={self.timesteps}, neurons={len(self._scales)}"
+
+
+def _check_dtype(body: nn.Module, x: torch.Tensor) -> None:
+    """``TypeError`` naming ``x`` when its dtype differs from the network's floating weights."""
+    p = next((q for q in body.parameters() if q.is_floating_point()), None)
+    if p is not None and x.dtype != p.dtype and not torch.is_autocast_enabled(x.device.type):
+        raise TypeError(f"x has dtype {x.dtype} but the converted network's weights are {p.dtype}; pass "
+                        f"x.to({p.dtype}) (or convert the network, e.g. snn.to({x.dtype}))")
+
+
+def _run_body(body: nn.Module, inputs: torch.Tensor, T, x: torch.Tensor, layout: str):
+    """``body(inputs, T)``; a torch error (an input that does not fit the ANN's layers) as a
+    ``ValueError`` naming ``x`` and its shape."""
+    try:
+        return body(inputs, T)
+    except RuntimeError as exc:
+        msg = str(exc).strip().split("\n")[0]
+        raise ValueError(f"x of shape {tuple(x.shape)} does not fit the converted network ({type(exc).__name__}: "
+                         f"{msg}); x must be {layout} with each sample shaped like the ANN's input") from exc
 
 
 def _observed(m: nn.Module) -> bool:

@@ -22,7 +22,10 @@ from torch import nn
 
 from neurosim._validation import check_int, check_number, check_positive
 
-__all__ = ["QCFS", "floor_ste"]
+__all__ = ["QCFS", "floor_ste", "MAX_LEVELS"]
+
+#: most quantisation levels: a float32 activation in [0, 1] resolves at most 2**24 steps
+MAX_LEVELS = 2 ** 24
 
 
 class _FloorSTE(torch.autograd.Function):
@@ -46,7 +49,7 @@ class QCFS(nn.Module):
     Parameters
     ----------
     levels : int
-        Quantisation steps ``L`` (>= 1); the paper uses 4 (CIFAR) to 8-16 (ImageNet). The
+        Quantisation steps ``L`` (1 to :data:`MAX_LEVELS`); the paper uses 4 (CIFAR) to 8-16 (ImageNet). The
         converted network is exact at ``T = L`` steps for a constant input.
     threshold : float
         Initial ``lambda`` (> 0), the largest output value; 8.0 as in the reference code.
@@ -59,18 +62,26 @@ class QCFS(nn.Module):
 
     def __init__(self, levels: int = 8, threshold: float = 8.0, shift: float = 0.5, trainable: bool = True):
         super().__init__()
-        self.levels = check_int("levels", levels, min_value=1)
+        self.levels = check_int("levels", levels, min_value=1, max_value=MAX_LEVELS)
         check_positive("threshold", threshold)
         self.shift = check_number("shift", shift)
-        if not 0.0 <= self.shift < 1.0:
-            raise ValueError(f"shift must lie in [0, 1) (a fraction of the threshold), got {shift}")
+        if not 0.0 <= self.shift < 1.0 or float(torch.tensor(self.shift)) >= 1.0:
+            raise ValueError(f"shift must lie in [0, 1) (a fraction of the threshold) also in float32, got {shift}")
         t = torch.tensor(float(threshold))
+        if not (bool(torch.isfinite(t)) and float(t) > 0 and float(1.0 / t) < float("inf")):
+            raise ValueError(f"threshold {threshold!r} is not a positive finite {t.dtype} with a finite inverse; "
+                             "use a value such as 8.0")
         if trainable:
             self.threshold = nn.Parameter(t)
         else:
             self.register_buffer("threshold", t)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
+        if x.is_floating_point() and bool(torch.isnan(x).any()):
+            raise ValueError(f"x contains {int(torch.isnan(x).sum())} NaN value(s): QCFS would output NaN; find where "
+                             "the NaN comes from (e.g. a diverging loss) or replace it (torch.nan_to_num)")
         lam = self.threshold
         y = torch.clamp(x / lam, 0.0, 1.0)
         y = floor_ste(y * self.levels + self.shift) / self.levels

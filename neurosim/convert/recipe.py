@@ -97,8 +97,13 @@ def rebuild(model: nn.Module, rec: dict) -> ConvertedSNN:
     dtype = param.dtype if param is not None and param.is_floating_point() else torch.get_default_dtype()
     device = param.device if param is not None else torch.device("cpu")
     shapes = {}
-    with torch.no_grad():  # output shapes of every node (what folding through flatten needs), on one zero sample
-        cal._Recorder(gm, {}, shapes).run(torch.zeros(1, *shape, dtype=dtype, device=device))
+    try:
+        with torch.no_grad():  # output shapes of every node (what folding through flatten needs), on one zero sample
+            cal._Recorder(gm, {}, shapes).run(torch.zeros(1, *shape, dtype=dtype, device=device))
+    except RuntimeError as exc:
+        msg = str(exc).strip().split("\n")[0]
+        raise ValueError(f"model does not run on one sample of the recipe input_shape {shape} ({type(exc).__name__}: "
+                         f"{msg}); rebuild needs the architecture and input shape the converted ANN had") from exc
     scales = {}
     for a in acts:
         if a.kind == "qcfs":

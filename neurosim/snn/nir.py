@@ -78,6 +78,7 @@ for snntorch; see ``tests/test_nir.py`` for what matches.
 from __future__ import annotations
 
 import dataclasses
+import numbers
 from types import MappingProxyType
 from typing import Callable, Iterable
 
@@ -239,9 +240,15 @@ def export_nir(model, input_shape, *, dt: float = NIR_DT, discretization: str = 
     check_choice("discretization", discretization, DISCRETIZATIONS)
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    shape = tuple(int(s) for s in input_shape)
-    if not shape or any(s < 1 for s in shape):
+    try:
+        shape = None if isinstance(input_shape, (str, bytes, dict)) else tuple(input_shape)
+    except TypeError:
+        shape = None
+    if shape is None:
+        raise TypeError(f"input_shape must be the shape of one sample, e.g. (1, 28, 28); got {input_shape!r}")
+    if not shape or not all(isinstance(s, numbers.Integral) and s >= 1 for s in shape):
         raise ValueError(f"input_shape must be the positive shape of one sample, e.g. (1, 28, 28); got {input_shape}")
+    shape = tuple(int(s) for s in shape)
     whole = graph_exporter(type(model))
     if whole is not None:  # e.g. neurosim.convert.ConvertedSNN (neurosim.convert.nir)
         return whole(model, shape, dt=dt, discretization=discretization)
