@@ -47,7 +47,7 @@ OUTCOMES = ("clear", "correct", "crash", "hang", "silent")
 CLEAR_TYPES_NAMES = ("ValueError", "TypeError", "FileNotFoundError", "NotADirectoryError")
 
 # entry modules, in run order (numpy layers first; torch layers; the command line last)
-ENTRY_MODULES = tuple(os.environ.get("FUZZ_MODULES", "fuzz_entries_np,fuzz_entries_data,fuzz_entries_torch,fuzz_entries_cli").split(","))
+ENTRY_MODULES = tuple(os.environ.get("FUZZ_MODULES", "fuzz_entries_np,fuzz_entries_data,fuzz_entries_torch,fuzz_entries_convert,fuzz_entries_cli").split(","))
 
 
 class _Hang(BaseException):
