@@ -17,7 +17,6 @@ Steps (``shared/specs/CONVERSION.md`` §9):
 from __future__ import annotations
 
 import copy
-import operator
 from collections import Counter
 
 import torch
@@ -61,9 +60,9 @@ def _check_args(model, timesteps, reset, per_channel, mode, estimator, momentum,
     if not 0.0 <= m <= 1.0:
         raise ValueError(f"momentum must lie in [0, 1], got {momentum}")
     v = check_number("v_init", v_init)
-    if not 0.0 <= v < 1.0:
+    if not 0.0 <= v < 1.0 or float(torch.tensor(v, dtype=torch.float32)) >= 1.0:  # 1 - 1e-9 is 1 in float32
         raise ValueError(f"v_init is the initial membrane as a fraction of the threshold and must lie in [0, 1) "
-                         f"(0.5 = half threshold), got {v_init}")
+                         f"(0.5 = half threshold; below 1 also in float32), got {v_init}")
     check_choice("maxpool", maxpool, G.MAXPOOL_STRATEGIES)
     check_choice("readout", readout, READOUTS)
 
