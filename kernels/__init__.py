@@ -19,6 +19,8 @@ bptt        fused multi-step LIF forward/backward (BPTT) behind ``neurosim.snn.f
 blocks      runs block kernels (bptt, batchnorm) on threads: serial, thread pool, or an OpenMP
             team (``omp``: a region of PyTorch's libgomp; ``omp_desc``, ``omp_bodies``,
             ``omp_f32``/``omp_f64``)
+event       event-driven (sparse-input) conv2d and linear layers for converted networks
+            (``neurosim.convert.event``)
 plasticity  Hebbian subspace rule (HLOP)
 reservoir   reservoir state updates and three-factor / FORCE readouts
 distance    RDM distances (``neurosim.rsa``)

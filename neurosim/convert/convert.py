@@ -26,6 +26,7 @@ from torch import fx, nn
 from neurosim._validation import check_choice, check_int, check_number
 from neurosim.convert import calibrate as cal
 from neurosim.convert import graph as G
+from neurosim.convert.event import use_events
 from neurosim.convert.modules import READOUTS, ConvertedSNN, IFNeuron, Scale
 
 __all__ = ["ann_to_snn", "RESETS"]
@@ -156,6 +157,7 @@ def _assemble(gm, acts, report, names, scales, shapes, info, *, readout, timeste
     body, origin = _build(gm, acts, names, by_name, v_init=info["v_init"], reset=info["reset"])
     folded = _fold(body, origin, shapes) if info["fold_scales"] else {"input": 0, "output": 0, "scalers": 0}
     pools_fused = _fuse_pools(body)
+    use_events(body)  # Conv/Linear layers reading spikes skip the zeros (no-grad CPU calls; neurosim.convert.event)
     body.graph.lint()
     body.delete_all_unused_submodules()
     body.recompile()
