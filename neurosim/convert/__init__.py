@@ -9,6 +9,7 @@ Modules: :mod:`~neurosim.convert.graph` (tracing, node checks, BN folding),
 :mod:`~neurosim.convert.calibrate` (layer scales), :mod:`~neurosim.convert.modules` (IF neuron,
 scalers, the model shell), :mod:`~neurosim.convert.qcfs` (QCFS activation for low latency), :mod:`~neurosim.convert.recipe`
 (rebuilding a converted network from a model file), :mod:`~neurosim.convert.evaluate` (accuracy vs T),
+:mod:`~neurosim.convert.event` (event-driven Conv2d/Linear on spike inputs, :func:`use_events`),
 :mod:`~neurosim.convert.finetune` (the feature a KD recipe compares when a converted network is fine-tuned).
 The algorithm and the numbers it is checked against: ``shared/specs/CONVERSION.md``.
 
@@ -30,6 +31,7 @@ ignore (they would reset to 0 and lose rate accuracy); see :mod:`neurosim.conver
 from neurosim.convert.calibrate import parse_mode
 from neurosim.convert.convert import ann_to_snn
 from neurosim.convert.evaluate import accuracy_vs_timesteps
+from neurosim.convert.event import use_events
 from neurosim.convert.finetune import FeatureTap, add_feature_tap, feature_pair
 from neurosim.convert.modules import ConvertedSNN, IFNeuron, Scale
 from neurosim.convert.nir import export_converted  # registers ConvertedSNN with neurosim.snn.nir.export_nir
@@ -37,4 +39,4 @@ from neurosim.convert.qcfs import QCFS, floor_ste
 from neurosim.convert.recipe import rebuild, recipe
 
 __all__ = ["ann_to_snn", "ConvertedSNN", "IFNeuron", "Scale", "QCFS", "floor_ste", "parse_mode", "recipe", "rebuild",
-           "accuracy_vs_timesteps", "export_converted", "FeatureTap", "add_feature_tap", "feature_pair"]
+           "accuracy_vs_timesteps", "use_events", "export_converted", "FeatureTap", "add_feature_tap", "feature_pair"]
