@@ -3,9 +3,10 @@
 The contracts live in ``pyproject.toml`` (``[tool.importlinter]``); ``lint-imports`` at the
 repository root checks them. import-linter (grimp) finds a package's modules by walking its
 folder, and the installed layout maps ``kernels/`` to ``neurosim.kernels`` and ``models/`` to
-``neurosim.models`` (``[tool.setuptools.package-dir]``): the links ``neurosim/kernels`` ->
-``../kernels`` and ``neurosim/models`` -> ``../models`` show the source tree to such tools as it
-is installed. The violation probes lint a copy of the tree with one file added.
+``neurosim.models`` (``[tool.setuptools.package-dir]``), so the tests lint a mirror of the
+installed layout in a temporary folder (``neurosim/`` with ``kernels/`` and ``models/`` copied
+in); the source tree itself has no ``neurosim/kernels`` or ``neurosim/models`` (they would shadow
+the mapping). The violation probes add one file to such a mirror.
 
 Lazy imports (inside functions) count: grimp reads every ``import`` statement. Each exception
 in the contracts carries its reason in ``pyproject.toml``.
@@ -36,16 +37,24 @@ def _lint(root: Path, config: Path) -> subprocess.CompletedProcess:
                           timeout=300)
 
 
-def test_source_tree_shows_the_installed_layout():
-    """``neurosim/kernels`` and ``neurosim/models`` are links to the top-level folders, never copies
-    (a copy would go stale and hide the code that is installed)."""
+def _mirror(dest: Path) -> Path:
+    """The installed layout under ``dest``: ``neurosim/`` plus ``kernels/`` and ``models/`` inside it."""
+    skip = shutil.ignore_patterns("__pycache__")
+    shutil.copytree(ROOT / "neurosim", dest / "neurosim", ignore=skip)
     for name in ("kernels", "models"):
-        link = ROOT / "neurosim" / name
-        assert link.is_symlink() and os.readlink(link) == f"../{name}", link
+        shutil.copytree(ROOT / name, dest / "neurosim" / name, ignore=skip)
+    return dest
 
 
-def test_contracts_hold():
-    res = _lint(ROOT, PYPROJECT)
+def test_source_tree_does_not_shadow_the_mapped_packages():
+    """``kernels/`` and ``models/`` are installed as ``neurosim.kernels`` / ``neurosim.models``; a
+    ``neurosim/kernels`` or ``neurosim/models`` in the source tree would shadow them."""
+    for name in ("kernels", "models"):
+        assert not os.path.lexists(ROOT / "neurosim" / name), ROOT / "neurosim" / name
+
+
+def test_contracts_hold(tmp_path):
+    res = _lint(_mirror(tmp_path), PYPROJECT)
     assert res.returncode == 0, res.stdout[-6000:] + res.stderr[-2000:]
     assert "BROKEN" not in res.stdout and "4 kept, 0 broken" in res.stdout, res.stdout[-3000:]
 
@@ -70,7 +79,7 @@ def test_every_subpackage_has_a_layer():
 ])
 def test_a_violation_fails_the_linter(tmp_path, module, source, contract):
     """The linter catches each kind of violation, lazy imports included (so the check can fail)."""
-    shutil.copytree(ROOT / "neurosim", tmp_path / "neurosim", ignore=shutil.ignore_patterns("__pycache__"))
+    _mirror(tmp_path)
     (tmp_path / module).write_text(source)
     res = _lint(tmp_path, PYPROJECT)
     assert res.returncode != 0
