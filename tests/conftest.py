@@ -46,3 +46,30 @@ def _close_figures():
     plt = sys.modules.get("matplotlib.pyplot")  # only when the test used pyplot
     if plt is not None:
         plt.close("all")
+
+
+def train_mlp_file(path: Path, data, images: int, epochs: int) -> Path:
+    """A small ReLU MLP (784-32-10), trained with Adam (lr 3e-3, batch 100, order drawn from seed 0)
+    for ``epochs`` on the first ``images`` MNIST training images of ``data``, saved at ``path`` as
+    ``neurosim train`` writes it (the ANN that the conversion CLI tests convert)."""
+    import torch
+    import torch.nn.functional as F
+
+    from neurosim.distill import load_tensors
+    from neurosim.models import build_model, input_config, save_model
+
+    cfg = {**input_config("mlp"), "hidden": (32,)}
+    net = build_model("mlp", seed=0, **cfg)
+    x, y = load_tensors("mnist", "train", data, images)
+    x = x.float() / 255
+    opt = torch.optim.Adam(net.parameters(), lr=3e-3)
+    g = torch.Generator().manual_seed(0)
+    for _ in range(epochs):
+        perm = torch.randperm(len(x), generator=g)
+        for s in range(0, len(x), 100):
+            j = perm[s:s + 100]
+            opt.zero_grad()
+            F.cross_entropy(net(x[j]), y[j]).backward()
+            opt.step()
+    save_model(path, net.eval(), "mlp", cfg, dataset="mnist", input_size=28)
+    return path

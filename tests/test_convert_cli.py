@@ -14,9 +14,8 @@ import json
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 
-from conftest import require_data
+from conftest import require_data, train_mlp_file
 from naive_convert import ann_forward, if_simulate, layers_from_sequential, scales
 from neurosim.cli import main
 
@@ -31,25 +30,7 @@ def data():
 @pytest.fixture(scope="module")
 def ann_file(tmp_path_factory, data):
     """A small ReLU MLP (784-32-10) trained for 2 epochs on 3000 MNIST images, saved as neurosim train does."""
-    from neurosim.distill import load_tensors
-    from neurosim.models import build_model, input_config, save_model
-
-    cfg = {**input_config("mlp"), "hidden": (32,)}
-    net = build_model("mlp", seed=0, **cfg)
-    x, y = load_tensors("mnist", "train", data, 3000)
-    x = x.float() / 255
-    opt = torch.optim.Adam(net.parameters(), lr=3e-3)
-    g = torch.Generator().manual_seed(0)
-    for _ in range(2):
-        perm = torch.randperm(len(x), generator=g)
-        for s in range(0, len(x), 100):
-            j = perm[s:s + 100]
-            opt.zero_grad()
-            F.cross_entropy(net(x[j]), y[j]).backward()
-            opt.step()
-    path = tmp_path_factory.mktemp("ann") / "model.pt"
-    save_model(path, net.eval(), "mlp", cfg, dataset="mnist", input_size=28)
-    return path
+    return train_mlp_file(tmp_path_factory.mktemp("ann") / "model.pt", data, 3000, 2)
 
 
 def _calibration_images(data, n, seed):

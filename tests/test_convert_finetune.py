@@ -17,9 +17,8 @@ import json
 
 import pytest
 import torch
-import torch.nn.functional as F
 
-from conftest import require_data
+from conftest import require_data, train_mlp_file
 from neurosim.cli import main
 
 N_TRAIN, N_CAL, T, SEED = 400, 200, 2, 1
@@ -33,23 +32,7 @@ def data():
 @pytest.fixture(scope="module")
 def ann_file(tmp_path_factory, data):
     """The ANN's model.pt, as neurosim train writes it."""
-    from neurosim.distill import load_tensors
-    from neurosim.models import build_model, input_config, save_model
-
-    cfg = {**input_config("mlp"), "hidden": (32,)}
-    net = build_model("mlp", seed=0, **cfg)
-    x, y = load_tensors("mnist", "train", data, 2000)
-    x = x.float() / 255
-    opt = torch.optim.Adam(net.parameters(), lr=3e-3)
-    perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(0))
-    for s in range(0, len(x), 100):
-        j = perm[s:s + 100]
-        opt.zero_grad()
-        F.cross_entropy(net(x[j]), y[j]).backward()
-        opt.step()
-    path = tmp_path_factory.mktemp("ann") / "model.pt"
-    save_model(path, net.eval(), "mlp", cfg, dataset="mnist", input_size=28)
-    return path
+    return train_mlp_file(tmp_path_factory.mktemp("ann") / "model.pt", data, 2000, 1)
 
 
 def _distill_args(ann_file, data, out):
