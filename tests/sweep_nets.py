@@ -23,3 +23,14 @@ def spike_count(net) -> dict:
     mon = net.monitors["_sweep_rates"] if "_sweep_rates" in net.monitors else None
     counts = np.array([g.n for g in net.groups.values()], dtype=float)
     return {"n_groups": len(net.groups), "sizes": counts, "t_ms": net.t_ms, "has_mon": mon is not None}
+
+
+def slow(seconds=60.0):
+    """Says which worker process builds it, then sleeps (a long point, for the Ctrl-C test)."""
+    import os
+    import sys
+    import time
+
+    print(f"@@WORKER {os.getpid()}", file=sys.stderr, flush=True)
+    time.sleep(seconds)
+    return small_lif()
