@@ -28,6 +28,12 @@ count ``k ~ Poisson(rate dt)`` times ``weight`` is added to the target), ``add_n
 ``rng`` spawned when the input is added; kernels draw none. The same seed and the same
 construction order give identical spikes.
 
+Also: ``add_spike_generator`` (neurons that spike at given times, ``neurosim.sim.sources``),
+``add_rate_monitor`` (binned population rates, ``neurosim.sim.rates``), ``store`` / ``restore``
+(snapshots, ``neurosim.sim.store``), and values that can be assigned between runs without a
+rebuild or recompile: ``syn.weight``, ``group.i_ext``, ``group.params``, an input's ``rate_hz`` /
+``mean`` / ``std`` (``neurosim.sim.update``). Parameter grids: ``neurosim.sim.sweep``.
+
 ``run(duration_ms)`` executes ``neurosim.kernels.network.network_integrate`` over chunks of
 steps (the progress bar advances per chunk); state lives in flat arrays between runs, so
 consecutive runs continue the simulation. The network is frozen after the first run.

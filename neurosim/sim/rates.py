@@ -103,7 +103,8 @@ class RateMonitor:
         """Rate per bin (Hz) of one monitored group (a group or its name), [B]."""
         name = getattr(group, "name", group)
         if name not in self.group_names:
-            raise KeyError(f"group {name!r} is not monitored by {self.name!r}; monitored: {', '.join(self.group_names)}")
+            raise KeyError(f"group {name!r} is not monitored by {self.name!r}; monitored: "
+                           f"{', '.join(self.group_names)}")
         return self._rates()[:, self.group_names.index(name)]
 
     def mean_rate_hz(self) -> np.ndarray:
@@ -114,7 +115,8 @@ class RateMonitor:
         return self._all_counts().sum(axis=0) / (self._net.step * self._net.dt / 1000.0) / sizes
 
     def __repr__(self):
-        return f"RateMonitor({self.name!r}, groups={list(self.group_names)}, bin_ms={self.bin_ms:g}, bins={self.n_bins})"
+        return (f"RateMonitor({self.name!r}, groups={list(self.group_names)}, bin_ms={self.bin_ms:g}, "
+                f"bins={self.n_bins})")
 
 
 def bin_steps(bin_ms, dt: float) -> int:

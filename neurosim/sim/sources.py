@@ -56,7 +56,8 @@ class SpikeTimes:
             raise ValueError(f"ids and times_ms must have the same length (one neuron index per spike time), got "
                              f"{ids.size} and {times.size}")
         if ids.size and (ids.min() < 0 or ids.max() >= n):
-            raise ValueError(f"ids must be neuron indices in [0, {n}) (n={n}), got values in [{ids.min()}, {ids.max()}]")
+            raise ValueError(f"ids must be neuron indices in [0, {n}) (n={n}), got values in "
+                             f"[{ids.min()}, {ids.max()}]")
         object.__setattr__(self, "n", n)
         object.__setattr__(self, "times_ms", times.astype(np.float64))
         object.__setattr__(self, "ids", ids.astype(np.int64))

@@ -204,7 +204,7 @@ WEIGHT_SETTERS = {"static": _set_static_weights}
 
 # the settable attributes of NeuronGroup and SynapseGroup (neurosim.sim.network)
 GROUP_PARAMS = property(lambda g: g._params, set_group_params,
-                        doc="The parameter record; assign one to change the group's parameters (in place, no recompile).")
+                        doc="The parameter record; assign one to change the group's parameters (in place).")
 GROUP_I_EXT = property(lambda g: g._i_ext, set_i_ext,
                        doc="Constant input current per neuron (read-only array); assign a scalar or [n] to change it.")
 SYNAPSE_WEIGHT = property(lambda s: s._weight, set_weight,
