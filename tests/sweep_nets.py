@@ -34,3 +34,12 @@ def slow(seconds=60.0):
     print(f"@@WORKER {os.getpid()}", file=sys.stderr, flush=True)
     time.sleep(seconds)
     return small_lif()
+
+
+def compiled_signatures(net) -> dict:
+    """The number of compiled variants of the network kernel in this (worker) process, and the pid."""
+    import os
+
+    from neurosim.kernels.network import network_integrate
+
+    return {"n_sig": len(network_integrate.signatures), "pid": os.getpid()}

@@ -46,6 +46,17 @@ def test_sweep_in_workers_equals_serial_runs():
         np.testing.assert_array_equal(here[name], table[name])
 
 
+def test_one_compile_per_worker_process():
+    """Six points of one network type in two workers: each worker holds one compiled kernel variant
+    after all its points (compiled or loaded once, then reused)."""
+    if os.environ.get("NUMBA_DISABLE_JIT") == "1":
+        pytest.skip("no compiled kernels under NUMBA_DISABLE_JIT")
+    t = ns.sim.sweep(sweep_nets.small_lif, {"w": [0.1, 0.2, 0.3], "seed": [0, 1]}, duration_ms=5.0, processes=2,
+                     measure=sweep_nets.compiled_signatures)
+    assert set(t["n_sig"]) == {1}
+    assert len(set(t["pid"])) <= 2 and os.getpid() not in set(t["pid"])
+
+
 def test_sweep_list_of_points_and_custom_measure():
     points = [{"seed": 1, "w": 0.2}, {"seed": 2, "w": 0.2}, {"seed": 1, "w": 0.2}]
     t = ns.sim.sweep(sweep_nets.small_lif, points, duration_ms=5.0, processes=1, measure=sweep_nets.spike_count)
