@@ -21,10 +21,12 @@ import numpy as np
 
 from neurosim.kernels import izhikevich as kizh
 from neurosim.kernels import lif as klif
+from neurosim.kernels import sources as ksrc
 from neurosim.kernels.network_kinds import CH_EXC, CH_INH, CH_V
 from neurosim.neurons.params import IzhikevichParams, LIFParams
+from neurosim.sim import sources as _sources
 
-__all__ = ["NeuronModel", "MODELS", "LIF", "IZHIKEVICH", "model_of"]
+__all__ = ["NeuronModel", "MODELS", "LIF", "IZHIKEVICH", "SPIKE_GENERATOR", "model_of"]
 
 #: fields every population layout has besides the model's own (filled by the flat layout)
 COMMON_FIELDS = ("start", "groups", "rec")
@@ -154,8 +156,14 @@ IZHIKEVICH = NeuronModel(
     fields=_izh_fields,
 )
 
+# ------------------------------------------------------------------ spike generator (sources.py)
+SPIKE_GENERATOR = NeuronModel(
+    name="spikegen", params_type=_sources.SpikeTimes, layout=ksrc.SpikeGeneratorPopulation, targets={}, variables={},
+    state={}, finite=(), fields=_sources.spike_generator_fields,
+)
+
 #: model name -> record, in global-id order
-MODELS: dict[str, NeuronModel] = {m.name: m for m in (LIF, IZHIKEVICH)}
+MODELS: dict[str, NeuronModel] = {m.name: m for m in (LIF, IZHIKEVICH, SPIKE_GENERATOR)}
 
 
 def model_of(group) -> NeuronModel:
