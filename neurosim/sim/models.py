@@ -19,12 +19,14 @@ from typing import Callable, Mapping
 
 import numpy as np
 
+from neurosim.kernels import adex as kadex
 from neurosim.kernels import izhikevich as kizh
 from neurosim.kernels import lif as klif
 from neurosim.kernels.network_kinds import CH_EXC, CH_INH, CH_V
+from neurosim.neurons.adex import AdExParams, adex_coefficient_table
 from neurosim.neurons.params import IzhikevichParams, LIFParams
 
-__all__ = ["NeuronModel", "MODELS", "LIF", "IZHIKEVICH", "model_of"]
+__all__ = ["NeuronModel", "MODELS", "LIF", "IZHIKEVICH", "ADEX", "model_of"]
 
 #: fields every population layout has besides the model's own (filled by the flat layout)
 COMMON_FIELDS = ("start", "groups", "rec")
@@ -154,8 +156,29 @@ IZHIKEVICH = NeuronModel(
     fields=_izh_fields,
 )
 
+
+# ------------------------------------------------------------------------------------ AdEx
+def _adex_fields(groups, dt, dtype):
+    coef = np.concatenate([np.zeros((len(kadex.ADEX_COEFFICIENTS), 0), dtype=dtype)]
+                          + [adex_coefficient_table(g.params, g.n, dt, dtype, g.i_ext) for g in groups], axis=1)
+    n = coef.shape[1]
+    return dict(v=_concat(groups, lambda g: g.v0, dtype), w=_concat(groups, lambda g: g.w0, dtype),
+                g=np.zeros((2, n), dtype=dtype), refr=np.zeros(n, dtype=np.int32), coef=np.ascontiguousarray(coef),
+                n_ref=_concat(groups, lambda g: g.params.n_ref(dt), np.int32))
+
+
+ADEX = NeuronModel(
+    name="adex", params_type=AdExParams, layout=kadex.AdExPopulation,
+    targets={"i_syn": CH_EXC, "ge": CH_EXC, "i_e": CH_EXC, "gi": CH_INH, "i_inh": CH_INH, "i_i": CH_INH, "v": CH_V},
+    variables={"v": kadex.VAR_V, "w": kadex.VAR_W, "ge": kadex.VAR_GE, "i_syn": kadex.VAR_GE, "gi": kadex.VAR_GI,
+               "i_inh": kadex.VAR_GI, "refr": kadex.VAR_REFR},
+    state={"v": ("v", None), "w": ("w", None), "ge": ("g", 0), "i_syn": ("g", 0), "gi": ("g", 1)},
+    finite=("v", "w", "g"), fields=_adex_fields,
+    mode=lambda params: kadex.SYN_CONDUCTANCE if params.synapse == "conductance" else kadex.SYN_CURRENT,
+)
+
 #: model name -> record, in global-id order
-MODELS: dict[str, NeuronModel] = {m.name: m for m in (LIF, IZHIKEVICH)}
+MODELS: dict[str, NeuronModel] = {m.name: m for m in (LIF, IZHIKEVICH, ADEX)}
 
 
 def model_of(group) -> NeuronModel:

@@ -43,6 +43,7 @@ import numpy as np
 
 from neurosim._rng import as_generator
 from neurosim._validation import as_float_array, check_dtype, check_int, check_memory, check_number, check_positive
+from neurosim.neurons.adex import AdExParams, adex_group_args
 from neurosim.neurons.izhikevich import check_izhikevich_dt
 from neurosim.neurons.lif import check_lif_dt
 from neurosim.neurons.params import IzhikevichParams, LIFParams
@@ -120,6 +121,11 @@ class NeuronGroup:
     def u(self) -> np.ndarray:
         """Izhikevich recovery variable (copy)."""
         return self._state("u")
+
+    @property
+    def w(self) -> np.ndarray:
+        """AdEx adaptation current (copy, pA)."""
+        return self._state("w")
 
     @property
     def i_syn(self) -> np.ndarray:
@@ -259,6 +265,17 @@ class Network:
         u0 = np.asarray(params.b) * v0 if u0 is None else _per_neuron("u0", u0, n)
         return self._add_group(name, "izh", "izhikevich", n, params, v0, np.asarray(u0, dtype=np.float64),
                                _per_neuron("i_ext", i_ext, n))
+
+    def add_adex(self, n: int, params: AdExParams | str | None = None, *, v0=None, w0=0.0, i_ext=0.0,
+                 name=None) -> NeuronGroup:
+        """Add ``n`` AdEx neurons (``params`` or a preset name, ``neurosim.neurons.adex``); ``v0`` (default
+        ``e_l``, mV), ``w0`` (pA) and a constant current ``i_ext`` (pA): scalars or one value per neuron."""
+        self._check_open()
+        n, params, v0, w0, i_ext = adex_group_args(n, params, self.dt, v0, w0, i_ext)
+        check_memory("n", self.n_neurons + n, _BYTES_PER_NEURON, "the network's neuron state")
+        g = self._add_group(name, "adex", "adex", n, params, v0, None, i_ext)
+        g.w0 = w0
+        return g
 
     @staticmethod
     def _check_params(model, params, n, alternatives=""):
