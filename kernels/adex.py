@@ -158,18 +158,20 @@ def _adex_group(a, z, lo, v, w, ge, gi, refr, coef, n_ref, b0, b1, b2, x, ch, co
     (-1: none), the update, the spike list."""
     for i in range(a, z):
         k = lo + i - a
-        e = ge[i] + b0[k]
-        n = gi[i] + b1[k]
+        in_e = b0[k]
+        in_i = b1[k]
         jump = b2[k]
         b0[k] = 0
         b1[k] = 0
         b2[k] = 0
-        if ch == 0:
-            e += x[k]
+        if ch == 0:  # the drive after the synapses, as if added to the ring slot (as LIF groups do)
+            in_e += x[k]
         elif ch == 1:
-            n += x[k]
+            in_i += x[k]
         elif ch == 2:
             jump += x[k]
+        e = ge[i] + in_e
+        n = gi[i] + in_i
         vi, wi, e, n, r, s = _adex_update(v[i], w[i], e, n, refr[i], jump, coef[C_I_EXT, i], cond, coef, i,
                                           n_ref[i])
         v[i] = vi

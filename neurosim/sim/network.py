@@ -51,6 +51,7 @@ from neurosim.sim import connect as _connect
 from neurosim.sim.inputs import NoiseInput, PoissonInput, TimedInput
 from neurosim.sim.models import MODELS, model_of
 from neurosim.sim.monitors import SpikeMonitor, StateMonitor
+from neurosim.sim.stp import check_stp
 
 __all__ = ["Network", "NeuronGroup", "SynapseGroup"]
 
@@ -300,7 +301,7 @@ class Network:
         return targets[target]
 
     def connect(self, pre, post, *, p=None, in_degree=None, pairs=None, matrix=None, weight=None,
-                delay_ms=0.0, target="i_syn", allow_self=True, rng=None, name=None) -> SynapseGroup:
+                delay_ms=0.0, target="i_syn", allow_self=True, rng=None, name=None, stp=None) -> SynapseGroup:
         """Add synapses from group ``pre`` to group ``post``; give exactly one of the rules.
 
         Parameters
@@ -321,8 +322,11 @@ class Network:
             Target variable (see the module docstring).
         allow_self : bool
             Allow ``pre == post`` when ``pre`` and ``post`` are the same group.
+        stp : TsodyksMarkram or None
+            Short-term plasticity of these synapses (``neurosim.sim.stp``); None: static weights.
         """
         self._check_open()
+        stp = check_stp(stp)
         t0 = time.perf_counter()
         pre_g, post_g = self._group(pre, "pre"), self._group(post, "post")
         channel = self._channel(post_g, target)
@@ -375,6 +379,8 @@ class Network:
         name = self._name(name, "syn", {s.name for s in self.synapses})
         sg = SynapseGroup(name, pre_g, post_g, i.astype(np.int32, copy=False), j.astype(np.int32, copy=False),
                           wts, steps, channel, target)
+        if stp is not None:
+            sg.kind, sg.stp, sg.dt = "stp", stp, self.dt
         self.synapses.append(sg)
         self.timing["build_wall_s"] += time.perf_counter() - t0
         return sg
