@@ -32,6 +32,8 @@ def test_izhikevich_coefficients_are_the_2003_scheme():
 
 def _groups(model):
     net = ns.sim.Network(dt=0.5, rng=0)
+    if model == "adex":
+        return net, net.add_adex(3, "tonic")
     g = net.add_lif(3, LIFParams(v_th=np.r_[1.0, 1.5, 2.0])) if model == "lif" else net.add_izhikevich(3, "FS")
     return net, g
 

@@ -194,7 +194,8 @@ from neurosim.sim.stp import TsodyksMarkram
 net = Network(dt=0.1, dtype=np.float32, rng=0)
 a = net.add_lif(6, LIFParams(v_th=1.0, t_ref=1.0), i_ext=[1.1, 1.2, 1.3, 1.4, 1.5, 1.6])
 b = net.add_lif(3, LIFParams(v_th=1.0), i_ext=0.9)
-net.connect(a, b, p=1.0, weight=0.2, delay_ms=0.3, target="i_syn", stp=TsodyksMarkram(U=0.2, tau_rec=50.0, tau_fac=200.0))
+net.connect(a, b, p=1.0, weight=0.2, delay_ms=0.3, target="i_syn",
+            stp=TsodyksMarkram(U=0.2, tau_rec=50.0, tau_fac=200.0))
 net.connect(a, b, p=1.0, weight=0.1, target="v", stp=TsodyksMarkram(U=0.6, tau_rec=100.0, form="three_state"))
 m = net.add_spike_monitor()
 tr = net.add_state_monitor(b, ["v"], every=5)

@@ -5,7 +5,8 @@ kernels: the parameter class, the synapse targets (name -> input channel), the r
 variables (name -> code of the population's recorder), the state a group exposes (``group.v``
 ...), and how the model's groups are packed into its kernel population layout (a
 ``NamedTuple`` registered in ``neurosim.kernels.network_kinds``). :data:`MODELS` lists them in
-global-id order (all LIF groups first, then all Izhikevich groups, each in creation order).
+global-id order (all LIF groups first, then all Izhikevich groups, then all AdEx groups, each in
+creation order).
 
 Adding a neuron model: its kernel module (``kernels/<model>.py``: population layout, passes,
 registration), a record here and its entry in :data:`MODELS`, an ``add_<model>`` method of
@@ -172,7 +173,7 @@ ADEX = NeuronModel(
     targets={"i_syn": CH_EXC, "ge": CH_EXC, "i_e": CH_EXC, "gi": CH_INH, "i_inh": CH_INH, "i_i": CH_INH, "v": CH_V},
     variables={"v": kadex.VAR_V, "w": kadex.VAR_W, "ge": kadex.VAR_GE, "i_syn": kadex.VAR_GE, "gi": kadex.VAR_GI,
                "i_inh": kadex.VAR_GI, "refr": kadex.VAR_REFR},
-    state={"v": ("v", None), "w": ("w", None), "ge": ("g", 0), "i_syn": ("g", 0), "gi": ("g", 1)},
+    state={"v": ("v", None), "w": ("w", None), "i_syn": ("g", 0)},
     finite=("v", "w", "g"), fields=_adex_fields,
     mode=lambda params: kadex.SYN_CONDUCTANCE if params.synapse == "conductance" else kadex.SYN_CURRENT,
 )

@@ -14,12 +14,15 @@ Usage
 >>> net.timing    # {'build_wall_s': ..., 'compile_wall_s': ..., 'sim_wall_s': ...}
 
 Neuron numbering: global ids run over the LIF groups in creation order, then the Izhikevich
-groups in creation order (``group.start``, ``group.stop``). Synapse targets (``target=``):
-LIF ``"i_syn"`` (= ``"ge"``, the current with ``tau_syn``), ``"gi"`` (the current with
+groups, then the AdEx groups (``neurosim.sim.models.MODELS`` order; ``group.start``,
+``group.stop``). Synapse targets (``target=``): LIF ``"i_syn"`` (= ``"ge"``, the current with ``tau_syn``), ``"gi"`` (the current with
 ``tau_syn_inh``), ``"v"`` (an instantaneous jump of ``v``, dropped while refractory);
 Izhikevich ``"i"`` (= ``"i_syn"``/``"ge"``/``"gi"``: current added for one step, as in the 2003
-network) and ``"v"``. A spike emitted in step ``m`` reaches its targets ``delay`` later: it is
-added before the integration of step ``m + 1 + round(delay_ms / dt)``.
+network) and ``"v"``; AdEx ``"ge"`` (= ``"i_syn"``) and ``"gi"`` (currents in pA or, with
+``AdExParams(synapse="conductance")``, conductances in nS, decaying with ``tau_syn`` /
+``tau_syn_inh``) and ``"v"`` (a jump). ``connect(..., stp=TsodyksMarkram(...))`` gives the
+synapses short-term plasticity (``neurosim.sim.stp``). A spike emitted in step ``m`` reaches its
+targets ``delay`` later: it is added before the integration of step ``m + 1 + round(delay_ms / dt)``.
 
 Inputs: ``add_poisson_input`` (an independent Poisson train per target neuron: each step the
 count ``k ~ Poisson(rate dt)`` times ``weight`` is added to the target), ``add_noise``
