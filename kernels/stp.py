@@ -110,6 +110,8 @@ def stp_deliver(p, spk, n_spk, m, ring, direct, direct_rows):
     indptr = p.indptr
     indices = p.indices
     weights = p.weights
+    if indices.shape[0] == 0:  # no STP synapses in this network: nothing to look up per spike
+        return
     D = ring.shape[0]
     step = m - 1
     for s in range(n_spk):
