@@ -34,6 +34,8 @@ def _groups(model):
     net = ns.sim.Network(dt=0.5, rng=0)
     if model == "spikegen":
         return net, net.add_spike_generator(3, [1.0, 1.5, 1.5], [2, 0, 2])
+    if model == "adex":
+        return net, net.add_adex(3, "tonic")
     g = net.add_lif(3, LIFParams(v_th=np.r_[1.0, 1.5, 2.0])) if model == "lif" else net.add_izhikevich(3, "FS")
     return net, g
 
