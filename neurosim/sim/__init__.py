@@ -30,6 +30,7 @@ _EXPORTS = {
     "SpikeMonitor": "monitors", "StateMonitor": "monitors",
     "izhikevich2003": "canonical", "cuba": "canonical", "brunel": "canonical",
     "NETWORKS": "catalog", "CanonicalNetwork": "catalog",
+    "STDP": "stdp", "STDPSynapseGroup": "stdp", "WeightMonitor": "stdp",
     "fixed_probability": "connect", "fixed_in_degree": "connect", "all_to_all": "connect",
 }
 

@@ -21,10 +21,12 @@ import numpy as np
 
 from neurosim.kernels import izhikevich as kizh
 from neurosim.kernels import lif as klif
+from neurosim.kernels import poisson_group as kpois
 from neurosim.kernels.network_kinds import CH_EXC, CH_INH, CH_V
 from neurosim.neurons.params import IzhikevichParams, LIFParams
+from neurosim.sim.poisson_group import PoissonGroupParams
 
-__all__ = ["NeuronModel", "MODELS", "LIF", "IZHIKEVICH", "model_of"]
+__all__ = ["NeuronModel", "MODELS", "LIF", "IZHIKEVICH", "POISSON", "model_of"]
 
 #: fields every population layout has besides the model's own (filled by the flat layout)
 COMMON_FIELDS = ("start", "groups", "rec")
@@ -154,8 +156,14 @@ IZHIKEVICH = NeuronModel(
     fields=_izh_fields,
 )
 
+# ------------------------------------------------------------------ Poisson spike sources
+POISSON = NeuronModel(
+    name="poisson", params_type=PoissonGroupParams, layout=kpois.PoissonPopulation, targets={}, variables={},
+    state={}, finite=(), fields=lambda groups, dt, dtype: {},
+)
+
 #: model name -> record, in global-id order
-MODELS: dict[str, NeuronModel] = {m.name: m for m in (LIF, IZHIKEVICH)}
+MODELS: dict[str, NeuronModel] = {m.name: m for m in (LIF, IZHIKEVICH, POISSON)}
 
 
 def model_of(group) -> NeuronModel:

@@ -283,7 +283,7 @@ class Network:
         return targets[target]
 
     def connect(self, pre, post, *, p=None, in_degree=None, pairs=None, matrix=None, weight=None,
-                delay_ms=0.0, target="i_syn", allow_self=True, rng=None, name=None) -> SynapseGroup:
+                delay_ms=0.0, target="i_syn", allow_self=True, rng=None, name=None, plasticity=None) -> SynapseGroup:
         """Add synapses from group ``pre`` to group ``post``; give exactly one of the rules.
 
         Parameters
@@ -304,6 +304,8 @@ class Network:
             Target variable (see the module docstring).
         allow_self : bool
             Allow ``pre == post`` when ``pre`` and ``post`` are the same group.
+        plasticity : neurosim.sim.STDP or None
+            A plastic group (``STDPSynapseGroup``, weights in ``[0, w_max]``; ``neurosim.sim.stdp``).
         """
         self._check_open()
         t0 = time.perf_counter()
@@ -358,6 +360,9 @@ class Network:
         name = self._name(name, "syn", {s.name for s in self.synapses})
         sg = SynapseGroup(name, pre_g, post_g, i.astype(np.int32, copy=False), j.astype(np.int32, copy=False),
                           wts, steps, channel, target)
+        if plasticity is not None:
+            from neurosim.sim.stdp import make_plastic
+            sg = make_plastic(sg, plasticity, self.dt)
         self.synapses.append(sg)
         self.timing["build_wall_s"] += time.perf_counter() - t0
         return sg
@@ -425,6 +430,19 @@ class Network:
             raise ValueError(f"values must have shape (T, {g.n}), got {vals.shape}")
         start_step = check_int("start_step", start_step, min_value=0)
         return self._add_input(TimedInput, g, target, values=vals, start_step=start_step)
+
+    def add_poisson_group(self, n: int, rate_hz, *, name=None, rng=None) -> NeuronGroup:
+        """Add ``n`` Poisson spike sources (spike probability ``rate_hz dt`` per step; ``neurosim.sim.poisson_group``)."""
+        from neurosim.sim.poisson_group import add_poisson_group
+        return add_poisson_group(self, n, rate_hz, name=name, rng=rng)
+
+    def add_weight_monitor(self, syn, *, every_ms: float, synapses=None, name=None):
+        """Record the weights of the STDP group ``syn`` (``synapses``: indices, default all) every ``every_ms``."""
+        from neurosim.sim.stdp import WeightMonitor
+        self._check_open()
+        mon = WeightMonitor.create(self._name(name, "weights", self.monitors), syn, every_ms, synapses, self.dt)
+        self.monitors[mon.name] = mon
+        return mon
 
     def add_spike_monitor(self, groups=None, *, name="spikes") -> SpikeMonitor:
         """Record the spikes of ``groups`` (a group, name or list; default all groups)."""
