@@ -50,6 +50,7 @@ import numpy as np
 # the modules that register the population and projection kinds
 import neurosim.kernels.izhikevich  # noqa: F401
 import neurosim.kernels.lif  # noqa: F401
+import neurosim.kernels.lif_cond  # noqa: F401
 import neurosim.kernels.poisson_group  # noqa: F401
 import neurosim.kernels.stdp  # noqa: F401
 import neurosim.kernels.synapse  # noqa: F401

@@ -50,6 +50,7 @@ class CanonicalNetwork:
 NETWORKS: dict[str, CanonicalNetwork] = {e.name: e for e in (
     CanonicalNetwork("izhikevich2003", "Izhikevich (2003), 80 % excitatory, 1 ms step", 1000, 2),
     CanonicalNetwork("cuba", "Vogels-Abbott / Brette et al. (2007) benchmark 2", 4000, 5),
+    CanonicalNetwork("coba", "Vogels-Abbott / Brette et al. (2007) benchmark 1, conductance synapses", 4000, 5),
     CanonicalNetwork("brunel", "Brunel (2000) sparse balanced network, asynchronous-irregular state", 12500, 5,
                      neurons_multiple=5, size_rule="NE = 4 order, NI = order"),
 )}

@@ -18,7 +18,8 @@ groups in creation order (``group.start``, ``group.stop``). Synapse targets (``t
 LIF ``"i_syn"`` (= ``"ge"``, the current with ``tau_syn``), ``"gi"`` (the current with
 ``tau_syn_inh``), ``"v"`` (an instantaneous jump of ``v``, dropped while refractory);
 Izhikevich ``"i"`` (= ``"i_syn"``/``"ge"``/``"gi"``: current added for one step, as in the 2003
-network) and ``"v"``. A spike emitted in step ``m`` reaches its targets ``delay`` later: it is
+network) and ``"v"``; conductance LIF (``add_lif_cond``, ids after the Izhikevich groups) ``"ge"``,
+``"gi"`` (conductance increments in units of g_L, weights >= 0) and ``"v"``. A spike emitted in step ``m`` reaches its targets ``delay`` later: it is
 added before the integration of step ``m + 1 + round(delay_ms / dt)``.
 
 Inputs: ``add_poisson_input`` (an independent Poisson train per target neuron: each step the
@@ -243,6 +244,21 @@ class Network:
         v0 = _per_neuron("v0", params.v_rest if v0 is None else v0, n)
         return self._add_group(name, "lif", "lif", n, params, v0, None, _per_neuron("i_ext", i_ext, n))
 
+    def add_lif_cond(self, n: int, params=None, *, v0=None, ge0=0.0, gi0=0.0, i_ext=0.0, name=None) -> NeuronGroup:
+        """Add ``n`` LIF neurons with conductance synapses (``CondLIFParams``; targets ``"ge"``, ``"gi"``, ``"v"``);
+        ``v0`` (default ``e_leak``), initial conductances ``ge0``, ``gi0`` (units of g_L) and ``i_ext`` (mV, times r)."""
+        from neurosim.neurons.lif_cond import CondLIFParams, check_lif_cond_dt
+
+        self._check_open()
+        n = check_int("n", n, min_value=1)
+        check_memory("n", self.n_neurons + n, _BYTES_PER_NEURON, "the network's neuron state")
+        params = self._check_params(MODELS["lif_cond"], CondLIFParams() if params is None else params, n)
+        check_lif_cond_dt(params, self.dt)
+        v0 = _per_neuron("v0", params.e_leak if v0 is None else v0, n)
+        g = self._add_group(name, "lifc", "lif_cond", n, params, v0, None, _per_neuron("i_ext", i_ext, n))
+        g.g0 = np.stack([_per_neuron("ge0", ge0, n), _per_neuron("gi0", gi0, n)])
+        return g
+
     def add_izhikevich(self, n: int, params: IzhikevichParams | str | None = None, *, v0=-65.0, u0=None,
                        i_ext=0.0, name=None) -> NeuronGroup:
         """Add ``n`` Izhikevich neurons (``params`` or a preset name); ``u0`` defaults to ``b v0``."""
@@ -356,6 +372,9 @@ class Network:
                              f"dt={self.dt} ms; use a shorter delay")
         steps = np.rint(np.asarray(delays) / self.dt).astype(np.int64)
         steps = int(steps) if steps.ndim == 0 else steps
+        if target in model_of(post_g).nonneg_targets and np.any(np.asarray(wts) < 0):
+            raise ValueError(f"weight must be >= 0 for the conductance target {target!r} (got {np.min(wts):g}); "
+                             "use target 'gi' for inhibition")
         wts = self.dtype.type(wts) if np.ndim(wts) == 0 else np.asarray(wts, dtype=self.dtype)
         name = self._name(name, "syn", {s.name for s in self.synapses})
         sg = SynapseGroup(name, pre_g, post_g, i.astype(np.int32, copy=False), j.astype(np.int32, copy=False),
@@ -400,6 +419,8 @@ class Network:
         if np.ndim(weight) != 0:
             raise ValueError("weight must be a scalar")
         w = check_number("weight", weight)
+        if target in model_of(g).nonneg_targets and w < 0:
+            raise ValueError(f"weight must be >= 0 for the conductance target {target!r}, got {w:g}")
         lam = rate * self.dt / 1000.0
         if np.any(lam > _MAX_POISSON_LAM):
             raise ValueError(f"rate_hz up to {np.max(rate):g} Hz gives {np.max(lam):.3g} input spikes per step "
