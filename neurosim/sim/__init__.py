@@ -30,7 +30,7 @@ _EXPORTS = {
     "SpikeMonitor": "monitors", "StateMonitor": "monitors",
     "izhikevich2003": "canonical", "cuba": "canonical", "brunel": "canonical", "coba": "canonical",
     "NETWORKS": "catalog", "CanonicalNetwork": "catalog",
-    "STDP": "stdp", "STDPSynapseGroup": "stdp", "WeightMonitor": "stdp",
+    "song_abbott_stdp": "canonical_stdp", "STDP": "stdp", "STDPSynapseGroup": "stdp", "WeightMonitor": "stdp",
     "fixed_probability": "connect", "fixed_in_degree": "connect", "all_to_all": "connect",
 }
 
