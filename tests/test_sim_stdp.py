@@ -238,3 +238,26 @@ def test_kernels_run_without_jit():
         for w in ("wa", "wb"):
             np.testing.assert_allclose(nojit[key][w], jit[key][w], rtol=1e-6, err_msg=key)
         assert len(jit[key]["t"]) > 10
+
+
+def test_direct_delivery_equals_the_ring():
+    """One LIF group with recurrent STDP at delay 0 runs in direct-delivery mode; adding a silent,
+    unconnected source group (ids after the LIF group) forces the ring: identical spikes and weights."""
+    rule = ns.sim.STDP(w_max=0.3, A_plus=0.05, A_minus=0.06)
+    out = []
+    for extra in (False, True):
+        net = ns.sim.Network(dt=DT, rng=2)
+        lif = net.add_lif(20, ns.neurons.LIFParams(tau_mem=10.0, v_th=1.0, t_ref=1.0), name="lif")
+        net.add_poisson_input(lif, 400.0, 0.25, target="v")
+        syn = net.connect(lif, lif, p=0.4, weight=lambda r, n: r.random(n) * 0.3, target="ge", plasticity=rule)
+        mon = net.add_spike_monitor(lif, name="spikes")
+        if extra:
+            net.add_poisson_group(3, 0.0, name="silent")
+        net.run(200.0, progress=False)
+        assert net._flat["direct"] == (0 if extra else 1)
+        out.append((mon.times_ms, mon.ids, syn.weights))
+        ref = group_replay(syn, spike_steps(mon, DT), rule, DT)
+        np.testing.assert_allclose(syn.weights, ref, rtol=0, atol=1e-12 * rule.w_max)
+    assert out[0][0].size > 50
+    for x, y in zip(*out):
+        np.testing.assert_array_equal(x, y)

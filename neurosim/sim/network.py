@@ -27,7 +27,12 @@ count ``k ~ Poisson(rate dt)`` times ``weight`` is added to the target), ``add_n
 (Gaussian ``mean + std N(0, 1)`` per neuron and step) and ``add_timed_input`` (a given array
 [T, n]). Their random numbers are drawn here, per chunk of steps, from a child of the network's
 ``rng`` spawned when the input is added; kernels draw none. The same seed and the same
-construction order give identical spikes.
+construction order give identical spikes. ``add_poisson_group`` adds spike *sources* (ids after
+all neuron groups; ``neurosim.sim.poisson_group``) that connect like any group.
+
+Plasticity: ``connect(..., plasticity=STDP(...))`` makes a pair-based STDP group
+(``neurosim.sim.stdp``; ``syn.weights`` reads the current weights); ``add_weight_monitor``
+records its weights every ``every_ms``.
 
 ``run(duration_ms)`` executes ``neurosim.kernels.network.network_integrate`` over chunks of
 steps (the progress bar advances per chunk); state lives in flat arrays between runs, so
