@@ -28,7 +28,7 @@ def _events(mon, dt):
 
 
 def _state(g, name):
-    return g._state(name)
+    return getattr(g, name)
 
 
 def _build(dtype, delays, scheme, rng_seed=3, T=300):
@@ -121,7 +121,7 @@ for dtype, scheme in ((np.float64, "euler"), (np.float64, "exponential"), (np.fl
         out[f"{{np.dtype(dtype).name}}-{{scheme}}-{{delays}}"] = {{
             "t": mon.times_ms.tolist(), "i": mon.ids.tolist(),
             "v": np.concatenate([g.v for g in groups]).astype(float).tolist(),
-            "g": np.concatenate([g._state("ge") for g in groups]).astype(float).tolist()}}
+            "g": np.concatenate([g.ge for g in groups]).astype(float).tolist()}}
 print(json.dumps(out))
 """
 

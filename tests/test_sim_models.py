@@ -17,7 +17,7 @@ import pytest
 
 import neurosim as ns
 from neurosim.kernels.network_kinds import CH_EXC, CH_INH, CH_V, POPULATIONS, PROJECTIONS
-from neurosim.neurons import IzhikevichParams, IzhikevichState, LIFParams, izhikevich_run
+from neurosim.neurons import CondLIFParams, IzhikevichParams, IzhikevichState, LIFParams, izhikevich_run
 from neurosim.sim.models import COMMON_FIELDS, MODELS
 from neurosim.sim.synapses import SYNAPSE_KINDS
 
@@ -32,8 +32,11 @@ def test_izhikevich_coefficients_are_the_2003_scheme():
 
 def _groups(model):
     net = ns.sim.Network(dt=0.5, rng=0)
-    g = net.add_lif(3, LIFParams(v_th=np.r_[1.0, 1.5, 2.0])) if model == "lif" else net.add_izhikevich(3, "FS")
-    return net, g
+    add = {"lif": lambda: net.add_lif(3, LIFParams(v_th=np.r_[1.0, 1.5, 2.0])),
+           "izhikevich": lambda: net.add_izhikevich(3, "FS"),
+           "lif_cond": lambda: net.add_lif_cond(3, CondLIFParams(v_th=np.r_[-50.0, -49.0, -48.0], t_ref=1.0),
+                                                ge0=0.5)}
+    return net, add[model]()
 
 
 @pytest.mark.parametrize("model", list(MODELS))
