@@ -129,7 +129,7 @@ def _phi(x, k):
     series = k.one - x * (k.s2 - x * (k.s3 - x * (k.s4 - x * k.s5)))
     small = abs(x) < k.x_small
     xs = k.one if small else x  # no 0/0 in the unused lane
-    full = (k.one - vexp(-xs)) / xs
+    full = np.true_divide(k.one - vexp(-xs), xs)  # numpy semantics: `/` tests for 0 and stays scalar
     return series if small else full
 
 
@@ -153,7 +153,7 @@ def _v_step(k, v, ge, gi, c_m, v_leak, e_exc, e_inh):
     return _v_euler(v, ge, gi, c_m, v_leak, e_exc, e_inh, k)
 
 
-@overload(_v_step, jit_options=NJIT)
+@overload(_v_step)
 def _v_step_overload(k, v, ge, gi, c_m, v_leak, e_exc, e_inh):
     if getattr(k, "instance_class", None) is ExponentialConstants:
         return lambda k, v, ge, gi, c_m, v_leak, e_exc, e_inh: _v_exponential(v, ge, gi, c_m, v_leak, e_exc, e_inh, k)

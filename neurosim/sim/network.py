@@ -132,6 +132,16 @@ class NeuronGroup:
         """LIF excitatory synaptic current (copy)."""
         return self._state("i_syn")
 
+    @property
+    def ge(self) -> np.ndarray:
+        """Conductance LIF excitatory conductance, units of g_L (copy)."""
+        return self._state("ge")
+
+    @property
+    def gi(self) -> np.ndarray:
+        """Conductance LIF inhibitory conductance, units of g_L (copy)."""
+        return self._state("gi")
+
     def __repr__(self):
         return f"NeuronGroup({self.name!r}, model={self.model!r}, n={self.n})"
 
@@ -260,8 +270,9 @@ class Network:
         params = self._check_params(MODELS["lif_cond"], CondLIFParams() if params is None else params, n)
         check_lif_cond_dt(params, self.dt)
         v0 = _per_neuron("v0", params.e_leak if v0 is None else v0, n)
+        g0 = np.stack([_per_neuron("ge0", ge0, n), _per_neuron("gi0", gi0, n)])
         g = self._add_group(name, "lifc", "lif_cond", n, params, v0, None, _per_neuron("i_ext", i_ext, n))
-        g.g0 = np.stack([_per_neuron("ge0", ge0, n), _per_neuron("gi0", gi0, n)])
+        g.g0 = g0  # initial conductances [2, n], read by neurosim.sim.models.LIF_COND
         return g
 
     def add_izhikevich(self, n: int, params: IzhikevichParams | str | None = None, *, v0=-65.0, u0=None,
