@@ -66,8 +66,8 @@ def run_brian(npz_path: str) -> None:
     set_device("cpp_standalone", directory=workdir)
     defaultclock.dt = float(d["dt_ms"]) * ms
     N = int(d["n_inputs"])
-    taum, taupre, taupost = 10 * ms, 20 * ms, 20 * ms
-    Ee, vt, vr, El, taue = 0 * mV, -54 * mV, -60 * mV, -74 * mV, 5 * ms
+    taum, taupre, taupost = 10 * ms, 20 * ms, 20 * ms  # noqa: F841 (Brian2 reads the local namespace)
+    Ee, vt, vr, El, taue = 0 * mV, -54 * mV, -60 * mV, -74 * mV, 5 * ms  # noqa: F841
     gmax = float(d["w_max"])
     dApre = 0.01
     dApost = -dApre * taupre / taupost * 1.05

@@ -469,7 +469,7 @@ class Network:
         return self._add_input(TimedInput, g, target, values=vals, start_step=start_step)
 
     def add_poisson_group(self, n: int, rate_hz, *, name=None, rng=None) -> NeuronGroup:
-        """Add ``n`` Poisson spike sources (spike probability ``rate_hz dt`` per step; ``neurosim.sim.poisson_group``)."""
+        """Add ``n`` Poisson spike sources (spike probability ``rate_hz dt`` per step; see ``sim.poisson_group``)."""
         from neurosim.sim.poisson_group import add_poisson_group
         return add_poisson_group(self, n, rate_hz, name=name, rng=rng)
 

@@ -220,4 +220,5 @@ class WeightMonitor:
         return np.stack(self._w) if self._w else np.zeros((0, self.synapses.size))
 
     def __repr__(self):
-        return f"WeightMonitor({self.name!r}, syn={self.syn.name!r}, synapses={self.synapses.size}, samples={len(self._t)})"
+        return (f"WeightMonitor({self.name!r}, syn={self.syn.name!r}, synapses={self.synapses.size}, "
+                f"samples={len(self._t)})")

@@ -5,9 +5,9 @@ kind into one projection layout (a ``NamedTuple`` registered in
 ``neurosim.kernels.network_kinds``). ``"static"`` (fixed weight, current or voltage-jump target,
 integer delay): :func:`static_projection` builds one CSR over all of them; ``"stdp"`` (groups
 made with ``connect(..., plasticity=STDP(...))``): :func:`stdp_projection` builds one
-``neurosim.kernels.stdp.STDPSynapses`` with a rule per group. Adding a kind (plastic weights, short-term plasticity ...): its kernel module (layout,
-``deliver`` / ``after_spikes``, registration), a builder here and its entry in
-:data:`SYNAPSE_KINDS`, the option of ``Network.connect`` that selects it, and tests.
+``neurosim.kernels.stdp.STDPSynapses`` with a rule per group. Adding a kind (short-term
+plasticity ...): its kernel module (layout, ``deliver`` / ``after_spikes``, registration), a
+builder here and its entry in :data:`SYNAPSE_KINDS`, the option of ``Network.connect`` that selects it, and tests.
 """
 from __future__ import annotations
 
