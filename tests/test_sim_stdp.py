@@ -214,9 +214,6 @@ for dtype in (np.float32, np.float64):
         rule = ns.sim.STDP(w_max=0.5, A_plus=0.05, A_minus=0.06, pairing=pairing, bounds="multiplicative")
         a = net.connect(src, lif, p=1.0, weight=0.25, target="ge", plasticity=rule)
         b = net.connect(lif, lif, p=1.0, weight=0.25, target="v", delay_ms=0.3, plasticity=rule)
-        stp = ns.sim.TsodyksMarkram(U=0.4, tau_rec=100.0, tau_fac=50.0,
-                                    model="tsodyks2" if pairing == "nearest" else "tsodyks")
-        net.connect(src, lif, p=1.0, weight=0.4, target="gi", plasticity=stp)
         m = net.add_spike_monitor(name="spikes")
         net.run(200.0, progress=False)
         key = f"{np.dtype(dtype).name}-{pairing}"
@@ -227,7 +224,7 @@ print(json.dumps(out))
 
 
 def test_kernels_run_without_jit():
-    """Under NUMBA_DISABLE_JIT=1 the STDP, STP and Poisson kernels are plain Python and give the compiled
+    """Under NUMBA_DISABLE_JIT=1 the STDP and Poisson kernels are plain Python and give the compiled
     spikes, and weights equal to 1e-6 relative (exp from a different libm path)."""
     env = dict(os.environ, NUMBA_DISABLE_JIT="1")
     res = subprocess.run([sys.executable, "-c", _SCRIPT], capture_output=True, text=True, env=env, timeout=600)
