@@ -53,7 +53,6 @@ import neurosim.kernels.lif  # noqa: F401
 import neurosim.kernels.lif_cond  # noqa: F401
 import neurosim.kernels.poisson_group  # noqa: F401
 import neurosim.kernels.stdp  # noqa: F401
-import neurosim.kernels.stp  # noqa: F401
 import neurosim.kernels.synapse  # noqa: F401
 from neurosim.kernels.network_kinds import (
     NJIT_LOOP, after_spikes_projections, deliver_projections, end_call_populations, record_populations,

@@ -31,7 +31,6 @@ _EXPORTS = {
     "izhikevich2003": "canonical", "cuba": "canonical", "brunel": "canonical", "coba": "canonical",
     "NETWORKS": "catalog", "CanonicalNetwork": "catalog",
     "song_abbott_stdp": "canonical_stdp", "STDP": "stdp", "STDPSynapseGroup": "stdp", "WeightMonitor": "stdp",
-    "TsodyksMarkram": "stp", "STPSynapseGroup": "stp",
     "fixed_probability": "connect", "fixed_in_degree": "connect", "all_to_all": "connect",
 }
 

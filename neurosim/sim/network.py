@@ -336,9 +336,8 @@ class Network:
             Target variable (see the module docstring).
         allow_self : bool
             Allow ``pre == post`` when ``pre`` and ``post`` are the same group.
-        plasticity : neurosim.sim.STDP, neurosim.sim.TsodyksMarkram or None
-            Pair-based STDP (weights in ``[0, w_max]``; ``neurosim.sim.stdp``) or short-term
-            plasticity (``neurosim.sim.stp``) of the new group.
+        plasticity : neurosim.sim.STDP or None
+            A plastic group (``STDPSynapseGroup``, weights in ``[0, w_max]``; ``neurosim.sim.stdp``).
         """
         self._check_open()
         t0 = time.perf_counter()

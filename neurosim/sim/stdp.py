@@ -106,15 +106,9 @@ class STDP:
 
 
 def make_plastic(sg, plasticity, dt: float):
-    """The plastic group for the static group ``sg`` just made by ``Network.connect`` (validated):
-    ``STDPSynapseGroup`` for an ``STDP`` rule, ``neurosim.sim.stp.STPSynapseGroup`` for ``TsodyksMarkram``."""
-    from neurosim.sim.stp import TsodyksMarkram, make_stp
-
-    if isinstance(plasticity, TsodyksMarkram):
-        return make_stp(sg, plasticity, dt)
+    """The ``STDPSynapseGroup`` for the static group ``sg`` just made by ``Network.connect`` (validated)."""
     if not isinstance(plasticity, STDP):
-        raise TypeError(f"plasticity must be a neurosim.sim.STDP or TsodyksMarkram rule (or None), got "
-                        f"{type(plasticity).__name__}")
+        raise TypeError(f"plasticity must be an neurosim.sim.STDP rule (or None), got {type(plasticity).__name__}")
     w = np.asarray(sg.weight, dtype=np.float64)
     if w.size and (w.min() < 0 or w.max() > plasticity.w_max):
         raise ValueError(f"weight must lie in [0, w_max={plasticity.w_max:g}] for an STDP synapse group, got values in "
