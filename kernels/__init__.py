@@ -7,6 +7,9 @@ random numbers, and take their Numba flags from ``neurosim.config`` only.
 Modules
 -------
 lif         exact-exponential LIF with current synapses, refractoriness, resets
+lif_cond    LIF with conductance synapses (Brette et al. 2007 COBA), in the network loop
+poisson_group  Poisson spike sources in the network loop (their 0/1 drive is drawn in Python)
+stdp        pair-based STDP projection (event-driven exact traces, all-to-all / nearest pairing)
 izhikevich  Izhikevich (2003) model, two-half-step scheme for any dt
 synapse     event-driven propagation: dense, CSR, CSR with integer delays (ring buffer)
 network     fused multi-step loop over a whole network (used by ``neurosim.sim``); ``network_kinds``:

@@ -51,7 +51,10 @@ import numpy as np
 import neurosim.kernels.adex  # noqa: F401
 import neurosim.kernels.izhikevich  # noqa: F401
 import neurosim.kernels.lif  # noqa: F401
+import neurosim.kernels.lif_cond  # noqa: F401
+import neurosim.kernels.poisson_group  # noqa: F401
 import neurosim.kernels.sources  # noqa: F401
+import neurosim.kernels.stdp  # noqa: F401
 import neurosim.kernels.stp  # noqa: F401
 import neurosim.kernels.synapse  # noqa: F401
 from neurosim.kernels.network_kinds import (

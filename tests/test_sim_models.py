@@ -17,7 +17,7 @@ import pytest
 
 import neurosim as ns
 from neurosim.kernels.network_kinds import CH_EXC, CH_INH, CH_V, POPULATIONS, PROJECTIONS
-from neurosim.neurons import IzhikevichParams, IzhikevichState, LIFParams, izhikevich_run
+from neurosim.neurons import CondLIFParams, IzhikevichParams, IzhikevichState, LIFParams, izhikevich_run
 from neurosim.sim.models import COMMON_FIELDS, MODELS
 from neurosim.sim.synapses import SYNAPSE_KINDS
 
@@ -32,12 +32,14 @@ def test_izhikevich_coefficients_are_the_2003_scheme():
 
 def _groups(model):
     net = ns.sim.Network(dt=0.5, rng=0)
-    if model == "spikegen":
-        return net, net.add_spike_generator(3, [1.0, 1.5, 1.5], [2, 0, 2])
-    if model == "adex":
-        return net, net.add_adex(3, "tonic")
-    g = net.add_lif(3, LIFParams(v_th=np.r_[1.0, 1.5, 2.0])) if model == "lif" else net.add_izhikevich(3, "FS")
-    return net, g
+    add = {"lif": lambda: net.add_lif(3, LIFParams(v_th=np.r_[1.0, 1.5, 2.0])),
+           "izhikevich": lambda: net.add_izhikevich(3, "FS"),
+           "lif_cond": lambda: net.add_lif_cond(3, CondLIFParams(v_th=np.r_[-50.0, -49.0, -48.0], t_ref=1.0),
+                                                ge0=0.5),
+           "poisson": lambda: net.add_poisson_group(3, [10.0, 0.0, 50.0]),
+           "spikegen": lambda: net.add_spike_generator(3, [1.0, 1.5, 1.5], [2, 0, 2]),
+           "adex": lambda: net.add_adex(3, "tonic")}
+    return net, add[model]()
 
 
 @pytest.mark.parametrize("model", list(MODELS))
@@ -51,6 +53,9 @@ def test_model_record_matches_its_kernel_layout(model):
     assert {f for f, _ in rec.state.values()} | set(rec.finite) <= set(fields)
     assert all(np.asarray(fields[f]).dtype == np.float32 for f in rec.finite)
     assert rec.direct_field is None or np.shape(fields[rec.direct_field]) == (2, g.n)
+    if not rec.variables:  # a spike source: no state to sample
+        net.run(2.0, progress=False)
+        return
     # every recordable variable can be sampled, and a sample of step 0 is the initial state
     if rec.variables:  # (a spike generator has none)
         mon = net.add_state_monitor(g, sorted(set(rec.variables)), every=1, name="all")

@@ -3,7 +3,7 @@
 Quick start (the API the CLI and the plots use)::
 
     import neurosim as ns
-    net = ns.sim.cuba(n_neurons=4000, rng=0)      # or izhikevich2003(), brunel(order=...)
+    net = ns.sim.cuba(n_neurons=4000, rng=0)      # or izhikevich2003(), brunel(order=...), coba()
     net.run(1000.0, progress=True)
     m = net.monitors["spikes"]                    # SpikeMonitor
     m.times_ms, m.ids                             # float64 ms, int64 global ids
@@ -35,9 +35,10 @@ import importlib
 _EXPORTS = {
     "Network": "network", "NeuronGroup": "network", "SynapseGroup": "network",
     "SpikeMonitor": "monitors", "StateMonitor": "monitors",
-    "izhikevich2003": "canonical", "cuba": "canonical", "brunel": "canonical",
+    "izhikevich2003": "canonical", "cuba": "canonical", "brunel": "canonical", "coba": "canonical",
     "NETWORKS": "catalog", "CanonicalNetwork": "catalog",
     "TsodyksMarkram": "stp",
+    "song_abbott_stdp": "canonical_stdp", "STDP": "stdp", "STDPSynapseGroup": "stdp", "WeightMonitor": "stdp",
     "fixed_probability": "connect", "fixed_in_degree": "connect", "all_to_all": "connect",
     "RateMonitor": "rates", "SpikeTimes": "sources", "sweep": "sweep",
 }

@@ -222,6 +222,10 @@ def run_flat(net, n_steps: int, progress: bool):
 
     spike_mons = [m for m in net.monitors.values() if isinstance(m, (SpikeMonitor, RateMonitor))]
     state_mons = [m for m in net.monitors.values() if isinstance(m, StateMonitor)]
+    # monitors that sample between kernel calls (the weight monitor): calls end at their sampling steps
+    step_mons = [m for m in net.monitors.values() if hasattr(m, "next_sample_step")]
+    for m in step_mons:
+        m.sample(net.step, net.dt)
     bar = tqdm(total=n_steps, disable=not progress, unit="step", desc=f"simulating {n_steps * net.dt:g} ms",
                leave=False)
     pool = ThreadPoolExecutor(max_workers=1) if has_drive and PREFETCH_DRIVE else None
@@ -242,7 +246,7 @@ def run_flat(net, n_steps: int, progress: bool):
             k = 0
             while k < T:
                 step0 = net.step
-                n = min(T - k, per_call)
+                n = min(T - k, per_call, *(m.next_sample_step(step0 + 1) - step0 for m in step_mons))
                 d = drive[k:k + n] if has_drive else drive
                 tc = time.perf_counter()
                 steps_done, n_out, n_rec = call(step0, n, d)
@@ -259,6 +263,8 @@ def run_flat(net, n_steps: int, progress: bool):
                         m._append(steps, out.samples[:n_rec], net.dt)
                 net.step += steps_done
                 k += steps_done
+                for m in step_mons:
+                    m.sample(net.step, net.dt)
             if pending is not None:
                 pending.result()
                 pending = None

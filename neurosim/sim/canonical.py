@@ -23,6 +23,13 @@ neurons (``net.monitors["spikes"]``), groups ``"exc"`` and ``"inh"`` (excitatory
                     delta synapses J = 0.1 mV (x 1000 / CE below order 2500), -g J, delay 1.5 ms, tau_m 20 ms, theta 20 mV,
                     V_reset 0, t_ref 2 ms, external Poisson at eta * nu_th per synapse (rate
                     1000 eta nu_th CE Hz, weight J); g = 5, eta = 2 gives the AI state.
+``coba``            Brette et al. (2007) benchmark 1 (Vogels & Abbott 2005), Brian's ``COBA.py``
+                    (SIMULATION.md set-up A): conductance LIF (``CondLIFParams`` defaults: tau_m
+                    20 ms, E_L -60, V_th -50, V_reset -60, E_e 0, E_i -80 mV, tau_e 5, tau_i 10 ms,
+                    t_ref 5 ms, Euler), p = 0.02, w_e 0.6, w_i 6.7 (units of g_L), delay = next
+                    step, no input; unclipped Gaussian start V = E_L + 5 N - 5 mV, g_e = 4 + 1.5 N,
+                    g_i = 20 + 12 N; self-sustained ~18-20 Hz at 4000 neurons (Brian2: 18.2, 19.8,
+                    19.0 Hz for seeds 1-3). Weights are multiplied by 4000 / n_neurons.
 """
 from __future__ import annotations
 
@@ -30,12 +37,13 @@ import numpy as np
 
 from neurosim._rng import as_generator
 from neurosim._validation import check_int, check_memory, check_number, check_positive, check_probability
+from neurosim.neurons.lif_cond import CondLIFParams
 from neurosim.neurons.params import IzhikevichParams, LIFParams
 from neurosim.sim.catalog import NETWORKS
 from neurosim.sim.connect import all_to_all
 from neurosim.sim.network import Network
 
-__all__ = ["izhikevich2003", "cuba", "brunel", "NETWORKS"]
+__all__ = ["izhikevich2003", "cuba", "brunel", "coba", "NETWORKS"]
 
 
 def izhikevich2003(n_neurons: int = 1000, *, dt: float = 1.0, rng=None, dtype=np.float32) -> Network:
@@ -150,3 +158,37 @@ def brunel(order: int | None = None, *, n_neurons: int | None = None, dt: float 
                 "reference": "Brunel (2000) J Comput Neurosci 8:183; NEST brunel_delta_nest.py"}
     return net
 
+
+def coba(n_neurons: int = 4000, *, dt: float = 0.1, rng=None, dtype=np.float32, p: float = 0.02,
+         integration: str = "euler") -> Network:
+    """Vogels-Abbott COBA benchmark (Brette et al. 2007 benchmark 1, Brian's ``COBA.py``), weights scaled
+    by 4000/n_neurons.
+
+    The state (float32 by default, ``dtype=np.float64`` as Brian) starts from the published
+    unclipped Gaussians (a few initial conductances are negative, as in Brian); no input drives
+    the network. ``integration="exponential"`` selects exponential Euler (``CondLIFParams``).
+    """
+    n = check_int("n_neurons", n_neurons, min_value=NETWORKS["coba"].min_neurons)
+    p = check_probability("p", p)
+    check_memory("n_neurons", float(n) * n * p + n, 40,
+                 f"the network of {n} neurons with connection probability p={p:g} ({float(n) * n * p:.3g} synapses)")
+    params = CondLIFParams(integration=integration)  # the published values are the defaults
+    gen = as_generator(rng)
+    ne = int(round(0.8 * n))
+    ni = n - ne
+    scale = 4000.0 / n
+    we, wi = 0.6 * scale, 6.7 * scale            # 6 nS and 67 nS over g_L = 10 nS
+    z = gen.standard_normal((3, n))
+    v0 = params.e_leak + 5.0 * z[0] - 5.0
+    ge0, gi0 = 4.0 + 1.5 * z[1], 20.0 + 12.0 * z[2]
+    net = Network(dt=dt, dtype=dtype, rng=gen.spawn(1)[0])
+    exc = net.add_lif_cond(ne, params, v0=v0[:ne], ge0=ge0[:ne], gi0=gi0[:ne], name="exc")
+    inh = net.add_lif_cond(ni, params, v0=v0[ne:], ge0=ge0[ne:], gi0=gi0[ne:], name="inh")
+    for pre, w, target in ((exc, we, "ge"), (inh, wi, "gi")):
+        for post in (exc, inh):
+            net.connect(pre, post, p=p, weight=w, target=target, name=f"{pre.name}->{post.name}")
+    net.add_spike_monitor(name="spikes")
+    net.meta = {"name": "coba", "n_exc": ne, "n_inh": ni, "we_gL": we, "wi_gL": wi, "p": p, "weight_scale": scale,
+                "integration": integration,
+                "reference": "Brette et al. (2007) benchmark 1; Brian COBA.py; Brian2 18.2/19.8/19.0 Hz (seeds 1-3)"}
+    return net

@@ -33,6 +33,7 @@ class CanonicalNetwork:
     min_neurons: int
     neurons_multiple: int = 1
     size_rule: str = ""
+    module: str = "canonical"
 
     def check_neurons(self, n: int, arg: str = "n_neurons") -> int:
         """``ValueError`` naming ``arg`` unless the integer ``n`` is a multiple of ``neurons_multiple``."""
@@ -42,14 +43,17 @@ class CanonicalNetwork:
         return n
 
     def __call__(self, **kwargs):
-        """Build the network: ``neurosim.sim.canonical.<name>(**kwargs)``."""
-        return getattr(importlib.import_module("neurosim.sim.canonical"), self.name)(**kwargs)
+        """Build the network: ``neurosim.sim.<module>.<name>(**kwargs)`` (``module``: ``canonical`` unless given)."""
+        return getattr(importlib.import_module(f"neurosim.sim.{self.module}"), self.name)(**kwargs)
 
 
 #: name -> canonical network (ALGORITHMS.md §7)
 NETWORKS: dict[str, CanonicalNetwork] = {e.name: e for e in (
     CanonicalNetwork("izhikevich2003", "Izhikevich (2003), 80 % excitatory, 1 ms step", 1000, 2),
     CanonicalNetwork("cuba", "Vogels-Abbott / Brette et al. (2007) benchmark 2", 4000, 5),
+    CanonicalNetwork("song_abbott_stdp", "Song, Miller & Abbott (2000) STDP: Poisson inputs onto one neuron "
+                     "(Brian2 examples/synapses/STDP.py)", 1001, 2, module="canonical_stdp"),
+    CanonicalNetwork("coba", "Vogels-Abbott / Brette et al. (2007) benchmark 1, conductance synapses", 4000, 5),
     CanonicalNetwork("brunel", "Brunel (2000) sparse balanced network, asynchronous-irregular state", 12500, 5,
                      neurons_multiple=5, size_rule="NE = 4 order, NI = order"),
 )}

@@ -23,13 +23,17 @@ import numpy as np
 from neurosim.kernels import adex as kadex
 from neurosim.kernels import izhikevich as kizh
 from neurosim.kernels import lif as klif
+from neurosim.kernels import lif_cond as klifc
+from neurosim.kernels import poisson_group as kpois
 from neurosim.kernels import sources as ksrc
 from neurosim.kernels.network_kinds import CH_EXC, CH_INH, CH_V
 from neurosim.neurons.adex import AdExParams, adex_coefficient_table
+from neurosim.neurons.lif_cond import CondLIFParams
 from neurosim.neurons.params import IzhikevichParams, LIFParams
 from neurosim.sim import sources as _sources
+from neurosim.sim.poisson_group import PoissonGroupParams
 
-__all__ = ["NeuronModel", "MODELS", "LIF", "IZHIKEVICH", "ADEX", "SPIKE_GENERATOR", "model_of"]
+__all__ = ["NeuronModel", "MODELS", "LIF", "IZHIKEVICH", "LIF_COND", "ADEX", "POISSON", "SPIKE_GENERATOR", "model_of"]
 
 #: fields every population layout has besides the model's own (filled by the flat layout)
 COMMON_FIELDS = ("start", "groups", "rec")
@@ -61,6 +65,8 @@ class NeuronModel:
         The group table's ``GROUP_MODE`` (e.g. the LIF reset code).
     direct_field : str or None
         Layout field [2, n] that takes channels 0 and 1 in direct delivery (None: never direct).
+    nonneg_targets : tuple of str
+        Targets whose synaptic weights must be >= 0 (conductances); ``Network.connect`` checks.
     """
 
     name: str
@@ -73,6 +79,7 @@ class NeuronModel:
     fields: Callable
     mode: Callable = lambda params: 0
     direct_field: str | None = None
+    nonneg_targets: tuple = ()
 
     def pack(self, groups, dt, dtype, *, start, table, rec):
         """The kernel layout of ``groups`` (this model's groups in id order, first id ``start``), with
@@ -160,6 +167,38 @@ IZHIKEVICH = NeuronModel(
 )
 
 
+# ------------------------------------------------------------------ LIF with conductance synapses
+def _lif_cond_fields(groups, dt, dtype):
+    def values(g):
+        p = g.params
+        return dict(p.coefficients(dt), v_leak=np.asarray(p.e_leak) + np.asarray(p.r) * g.i_ext, e_exc=p.e_exc,
+                    e_inh=p.e_inh, v_th=p.v_th, v_reset=p.v_reset)
+
+    coef = _rows(groups, dtype, values, klifc.COND_LIF_COEFFICIENTS)
+    g0 = np.zeros((2, coef.shape[1]), dtype=dtype)
+    g0[0], g0[1] = _concat(groups, lambda g: g.g0[0], dtype), _concat(groups, lambda g: g.g0[1], dtype)
+    return dict(v=_concat(groups, lambda g: g.v0, dtype), g=g0, refr=np.zeros(coef.shape[1], dtype=np.int32),
+                coef=coef, n_ref=_concat(groups, lambda g: g.params.n_ref(dt), np.int32),
+                **dict(zip(("k_euler", "k_exp"), klifc.cond_lif_constants(dtype))))
+
+
+LIF_COND = NeuronModel(
+    name="lif_cond", params_type=CondLIFParams, layout=klifc.CondLIFPopulation,
+    targets={"ge": CH_EXC, "gi": CH_INH, "v": CH_V},
+    variables={"v": klifc.VAR_V, "ge": klifc.VAR_GE, "gi": klifc.VAR_GI, "refr": klifc.VAR_REFR},
+    state={"v": ("v", None), "ge": ("g", 0), "gi": ("g", 1)}, finite=("v", "g"),
+    fields=_lif_cond_fields, mode=lambda params: klifc.INTEGRATION_CODES[params.integration], direct_field="g",
+    nonneg_targets=("ge", "gi"),
+)
+
+
+# ------------------------------------------------------------------ Poisson spike sources
+POISSON = NeuronModel(
+    name="poisson", params_type=PoissonGroupParams, layout=kpois.PoissonPopulation, targets={}, variables={},
+    state={}, finite=(), fields=lambda groups, dt, dtype: {},
+)
+
+
 # ------------------------------------------------------------------------------------ AdEx
 def _adex_fields(groups, dt, dtype):
     coef = np.concatenate([np.zeros((len(kadex.ADEX_COEFFICIENTS), 0), dtype=dtype)]
@@ -188,7 +227,7 @@ SPIKE_GENERATOR = NeuronModel(
 )
 
 #: model name -> record, in global-id order
-MODELS: dict[str, NeuronModel] = {m.name: m for m in (LIF, IZHIKEVICH, ADEX, SPIKE_GENERATOR)}
+MODELS: dict[str, NeuronModel] = {m.name: m for m in (LIF, IZHIKEVICH, LIF_COND, ADEX, POISSON, SPIKE_GENERATOR)}
 
 
 def model_of(group) -> NeuronModel:

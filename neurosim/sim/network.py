@@ -13,12 +13,13 @@ Usage
 >>> spikes.times_ms, spikes.ids, trace.t_ms, trace.v      # numpy arrays
 >>> net.timing    # {'build_wall_s': ..., 'compile_wall_s': ..., 'sim_wall_s': ...}
 
-Neuron numbering: global ids run over the LIF groups in creation order, then the Izhikevich
-groups, then the AdEx groups (``neurosim.sim.models.MODELS`` order; ``group.start``,
-``group.stop``). Synapse targets (``target=``): LIF ``"i_syn"`` (= ``"ge"``, the current with ``tau_syn``), ``"gi"`` (the current with
+Neuron numbering: global ids run over the groups of each model in ``neurosim.sim.models.MODELS``
+order (LIF, Izhikevich, conductance LIF, AdEx, Poisson sources, spike generators), each model's
+groups in creation order (``group.start``, ``group.stop``). Synapse targets (``target=``): LIF ``"i_syn"`` (= ``"ge"``, the current with ``tau_syn``), ``"gi"`` (the current with
 ``tau_syn_inh``), ``"v"`` (an instantaneous jump of ``v``, dropped while refractory);
 Izhikevich ``"i"`` (= ``"i_syn"``/``"ge"``/``"gi"``: current added for one step, as in the 2003
-network) and ``"v"``; AdEx ``"ge"`` (= ``"i_syn"``) and ``"gi"`` (currents in pA or, with
+network) and ``"v"``; conductance LIF (``add_lif_cond``) ``"ge"``, ``"gi"`` (conductance
+increments in units of g_L, weights >= 0) and ``"v"``; AdEx ``"ge"`` (= ``"i_syn"``) and ``"gi"`` (currents in pA or, with
 ``AdExParams(synapse="conductance")``, conductances in nS, decaying with ``tau_syn`` /
 ``tau_syn_inh``) and ``"v"`` (a jump). ``connect(..., stp=TsodyksMarkram(...))`` gives the
 synapses short-term plasticity (``neurosim.sim.stp``). A spike emitted in step ``m`` reaches its
@@ -29,7 +30,12 @@ count ``k ~ Poisson(rate dt)`` times ``weight`` is added to the target), ``add_n
 (Gaussian ``mean + std N(0, 1)`` per neuron and step) and ``add_timed_input`` (a given array
 [T, n]). Their random numbers are drawn here, per chunk of steps, from a child of the network's
 ``rng`` spawned when the input is added; kernels draw none. The same seed and the same
-construction order give identical spikes.
+construction order give identical spikes. ``add_poisson_group`` adds spike *sources* (ids after
+all neuron groups; ``neurosim.sim.poisson_group``) that connect like any group.
+
+Plasticity: ``connect(..., plasticity=STDP(...))`` makes a pair-based STDP group
+(``neurosim.sim.stdp``; ``syn.weights`` reads the current weights); ``add_weight_monitor``
+records its weights every ``every_ms``.
 
 Also: ``add_spike_generator`` (neurons that spike at given times, ``neurosim.sim.sources``),
 ``add_rate_monitor`` (binned population rates, ``neurosim.sim.rates``), ``store`` / ``restore``
@@ -145,6 +151,16 @@ class NeuronGroup:
     def i_syn(self) -> np.ndarray:
         """LIF excitatory synaptic current (copy)."""
         return self._state("i_syn")
+
+    @property
+    def ge(self) -> np.ndarray:
+        """Conductance LIF excitatory conductance, units of g_L (copy)."""
+        return self._state("ge")
+
+    @property
+    def gi(self) -> np.ndarray:
+        """Conductance LIF inhibitory conductance, units of g_L (copy)."""
+        return self._state("gi")
 
     def __repr__(self):
         return f"NeuronGroup({self.name!r}, model={self.model!r}, n={self.n})"
@@ -264,6 +280,22 @@ class Network:
         v0 = _per_neuron("v0", params.v_rest if v0 is None else v0, n)
         return self._add_group(name, "lif", "lif", n, params, v0, None, _per_neuron("i_ext", i_ext, n))
 
+    def add_lif_cond(self, n: int, params=None, *, v0=None, ge0=0.0, gi0=0.0, i_ext=0.0, name=None) -> NeuronGroup:
+        """Add ``n`` LIF neurons with conductance synapses (``CondLIFParams``; targets ``"ge"``, ``"gi"``, ``"v"``);
+        ``v0`` (default ``e_leak``), initial conductances ``ge0``, ``gi0`` (units of g_L) and ``i_ext`` (mV, times r)."""
+        from neurosim.neurons.lif_cond import CondLIFParams, check_lif_cond_dt
+
+        self._check_open()
+        n = check_int("n", n, min_value=1)
+        check_memory("n", self.n_neurons + n, _BYTES_PER_NEURON, "the network's neuron state")
+        params = self._check_params(MODELS["lif_cond"], CondLIFParams() if params is None else params, n)
+        check_lif_cond_dt(params, self.dt)
+        v0 = _per_neuron("v0", params.e_leak if v0 is None else v0, n)
+        g0 = np.stack([_per_neuron("ge0", ge0, n), _per_neuron("gi0", gi0, n)])
+        g = self._add_group(name, "lifc", "lif_cond", n, params, v0, None, _per_neuron("i_ext", i_ext, n))
+        g.g0 = g0  # initial conductances [2, n], read by neurosim.sim.models.LIF_COND
+        return g
+
     def add_izhikevich(self, n: int, params: IzhikevichParams | str | None = None, *, v0=-65.0, u0=None,
                        i_ext=0.0, name=None) -> NeuronGroup:
         """Add ``n`` Izhikevich neurons (``params`` or a preset name); ``u0`` defaults to ``b v0``."""
@@ -315,7 +347,8 @@ class Network:
         return targets[target]
 
     def connect(self, pre, post, *, p=None, in_degree=None, pairs=None, matrix=None, weight=None,
-                delay_ms=0.0, target="i_syn", allow_self=True, rng=None, name=None, stp=None) -> SynapseGroup:
+                delay_ms=0.0, target="i_syn", allow_self=True, rng=None, name=None, stp=None,
+                plasticity=None) -> SynapseGroup:
         """Add synapses from group ``pre`` to group ``post``; give exactly one of the rules.
 
         Parameters
@@ -338,6 +371,8 @@ class Network:
             Allow ``pre == post`` when ``pre`` and ``post`` are the same group.
         stp : TsodyksMarkram or None
             Short-term plasticity of these synapses (``neurosim.sim.stp``); None: static weights.
+        plasticity : neurosim.sim.STDP or None
+            A plastic group (``STDPSynapseGroup``, weights in ``[0, w_max]``; ``neurosim.sim.stdp``).
         """
         self._check_open()
         stp = check_stp(stp)
@@ -389,12 +424,21 @@ class Network:
                              f"dt={self.dt} ms; use a shorter delay")
         steps = np.rint(np.asarray(delays) / self.dt).astype(np.int64)
         steps = int(steps) if steps.ndim == 0 else steps
+        if target in model_of(post_g).nonneg_targets and np.any(np.asarray(wts) < 0):
+            raise ValueError(f"weight must be >= 0 for the conductance target {target!r} (got {np.min(wts):g}); "
+                             "use target 'gi' for inhibition")
         wts = self.dtype.type(wts) if np.ndim(wts) == 0 else np.asarray(wts, dtype=self.dtype)
         name = self._name(name, "syn", {s.name for s in self.synapses})
         sg = SynapseGroup(name, pre_g, post_g, i.astype(np.int32, copy=False), j.astype(np.int32, copy=False),
                           wts, steps, channel, target)
+        if stp is not None and plasticity is not None:
+            raise ValueError("a synapse group takes stp or plasticity, not both (STP with STDP on one group is not "
+                             "supported); connect two groups")
         if stp is not None:
             sg.kind, sg.stp, sg.dt = "stp", stp, self.dt
+        if plasticity is not None:
+            from neurosim.sim.stdp import make_plastic
+            sg = make_plastic(sg, plasticity, self.dt)
         self.synapses.append(sg)
         self.timing["build_wall_s"] += time.perf_counter() - t0
         return sg
@@ -430,6 +474,8 @@ class Network:
         if np.ndim(weight) != 0:
             raise ValueError("weight must be a scalar")
         w = check_number("weight", weight)
+        if target in model_of(g).nonneg_targets and w < 0:
+            raise ValueError(f"weight must be >= 0 for the conductance target {target!r}, got {w:g}")
         gen = self._rng.spawn(1)[0] if rng is None else as_generator(rng)
         return self._add_input(PoissonInput, g, target, rng=gen, lam=lam, weight=float(w))
 
@@ -455,6 +501,19 @@ class Network:
             raise ValueError(f"values must have shape (T, {g.n}), got {vals.shape}")
         start_step = check_int("start_step", start_step, min_value=0)
         return self._add_input(TimedInput, g, target, values=vals, start_step=start_step)
+
+    def add_poisson_group(self, n: int, rate_hz, *, name=None, rng=None) -> NeuronGroup:
+        """Add ``n`` Poisson spike sources (spike probability ``rate_hz dt`` per step; see ``sim.poisson_group``)."""
+        from neurosim.sim.poisson_group import add_poisson_group
+        return add_poisson_group(self, n, rate_hz, name=name, rng=rng)
+
+    def add_weight_monitor(self, syn, *, every_ms: float, synapses=None, name=None):
+        """Record the weights of the STDP group ``syn`` (``synapses``: indices, default all) every ``every_ms``."""
+        from neurosim.sim.stdp import WeightMonitor
+        self._check_open()
+        mon = WeightMonitor.create(self._name(name, "weights", self.monitors), syn, every_ms, synapses, self.dt)
+        self.monitors[mon.name] = mon
+        return mon
 
     def add_spike_monitor(self, groups=None, *, name="spikes") -> SpikeMonitor:
         """Record the spikes of ``groups`` (a group, name or list; default all groups)."""

@@ -2,23 +2,25 @@
 
 :data:`SYNAPSE_KINDS` maps ``SynapseGroup.kind`` to the function that packs all groups of that
 kind into one projection layout (a ``NamedTuple`` registered in
-``neurosim.kernels.network_kinds``). Today every synapse is ``"static"`` (fixed weight, current
-or voltage-jump target, integer delay): :func:`static_projection` builds one CSR over all of
-them. Adding a kind (plastic weights, short-term plasticity ...): its kernel module (layout,
-``deliver`` / ``after_spikes``, registration), a builder here and its entry in
-:data:`SYNAPSE_KINDS`, the option of ``Network.connect`` that selects it, and tests.
+``neurosim.kernels.network_kinds``). ``"static"`` (fixed weight, current or voltage-jump target,
+integer delay): :func:`static_projection` builds one CSR over all of them; ``"stdp"`` (groups
+made with ``connect(..., plasticity=STDP(...))``): :func:`stdp_projection` builds one
+``neurosim.kernels.stdp.STDPSynapses`` with a rule per group. Adding a kind (short-term
+plasticity ...): its kernel module (layout, ``deliver`` / ``after_spikes``, registration), a
+builder here and its entry in :data:`SYNAPSE_KINDS`, the option of ``Network.connect`` that selects it, and tests.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from neurosim.kernels.network_kinds import N_CHANNELS
+from neurosim.kernels import stdp as kstdp
 from neurosim.kernels.synapse import (
     ROW_UNIFORM, StaticSynapses, csr_contiguous_rows, csr_order, csr_uniform_rows,
 )
 from neurosim.sim.stp import stp_projection
 
-__all__ = ["static_projection", "SYNAPSE_KINDS"]
+__all__ = ["static_projection", "stdp_projection", "SYNAPSE_KINDS"]
 
 
 def static_projection(synapses, offsets: dict, n_neurons: int, dtype, *, uint16_max_n: int):
@@ -83,5 +85,64 @@ def static_projection(synapses, offsets: dict, n_neurons: int, dtype, *, uint16_
     return proj, dmax
 
 
+def stdp_projection(synapses, offsets: dict, n_neurons: int, dtype, *, uint16_max_n: int):
+    """One :class:`~neurosim.kernels.stdp.STDPSynapses` over the STDP groups ``synapses`` (one rule
+    per group) and its longest delay in steps; binds each group to its synapses (``sg.weights``).
+
+    CSR over keys ``N_CHANNELS pre + channel`` (stable: groups in creation order, each in its
+    order) and the index by target (stable in CSR order). Traces start at 0.
+    """
+    N = n_neurons
+    n_syn = sum(sg.n_synapses for sg in synapses)
+    if N_CHANNELS * N >= 2 ** 31 or n_syn >= 2 ** 31:
+        raise ValueError(f"network too large for 32-bit synapse indexing ({N} neurons, {n_syn} STDP synapses)")
+    keys = np.empty(n_syn, dtype=np.int32)
+    post = np.empty(n_syn, dtype=np.int32)
+    w = np.empty(n_syn, dtype=dtype)
+    rule = np.empty(n_syn, dtype=np.int32)
+    dsteps = np.empty(n_syn, dtype=np.int64)
+    coef = np.zeros((len(synapses), kstdp.N_STDP_COEF), dtype=np.float64)
+    modes = np.zeros((len(synapses), 2), dtype=np.int64)
+    q = 0
+    for r, sg in enumerate(synapses):
+        n = sg.n_synapses
+        keys[q:q + n] = (sg.pre + offsets[sg.pre_group.name]) * N_CHANNELS + sg.channel
+        post[q:q + n] = sg.post + offsets[sg.post_group.name]
+        w[q:q + n] = sg.weight
+        rule[q:q + n] = r
+        dsteps[q:q + n] = sg.delay_steps
+        c = sg.plasticity.coefficients(sg.dt)
+        coef[r] = [c["dt_tau_plus"], c["dt_tau_minus"], c["da_pre"], c["da_post"], c["w_max"], c["mu_plus"],
+                   c["mu_minus"]]
+        modes[r] = kstdp.PAIRING_CODES[sg.plasticity.pairing], kstdp.BOUNDS_CODES[sg.plasticity.bounds]
+        q += n
+    indptr = np.empty(N_CHANNELS * N + 1, dtype=np.int64)
+    order = np.empty(n_syn, dtype=np.int64)
+    csr_order(keys, indptr, order)
+    indices = np.ascontiguousarray(post[order])
+    post_ptr = np.empty(N + 1, dtype=np.int64)
+    post_syn = np.empty(n_syn, dtype=np.int64)
+    csr_order(indices, post_ptr, post_syn)
+    if n_syn and dsteps.min() == dsteps.max():
+        delays, delay_const, dmax = np.zeros(0, dtype=np.int32), int(dsteps[0]), int(dsteps[0])
+    elif n_syn:
+        delays, delay_const, dmax = dsteps[order].astype(np.int32), -1, int(dsteps.max())
+    else:
+        delays, delay_const, dmax = np.zeros(0, dtype=np.int32), 0, 0
+    weights = np.ascontiguousarray(w[order])
+    proj = kstdp.STDPSynapses(
+        indptr=indptr, indices=indices, delays=delays, delay_const=delay_const, w=weights, w_sent=weights.copy(),
+        apre=np.zeros(n_syn, dtype=dtype), tpre=np.zeros(n_syn, dtype=np.int64), apost=np.zeros(n_syn, dtype=dtype),
+        tpost=np.zeros(n_syn, dtype=np.int64), rule=np.ascontiguousarray(rule[order]), coef=coef, modes=modes,
+        post_ptr=post_ptr, post_syn=post_syn.astype(np.int32))
+    slot = np.empty(n_syn, dtype=np.int64)
+    slot[order] = np.arange(n_syn)
+    q = 0
+    for sg in synapses:
+        sg._bind(proj, slot[q:q + sg.n_synapses])
+        q += sg.n_synapses
+    return proj, dmax
+
+
 #: ``SynapseGroup.kind`` -> builder ``(groups, offsets, n_neurons, dtype, **options) -> (layout, max delay steps)``
-SYNAPSE_KINDS = {"static": static_projection, "stp": stp_projection}
+SYNAPSE_KINDS = {"static": static_projection, "stp": stp_projection, "stdp": stdp_projection}

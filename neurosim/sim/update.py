@@ -211,7 +211,8 @@ def _set_csr_weights(kind):
 
 
 #: ``SynapseGroup.kind`` -> ``setter(net, sg)`` writing ``sg._weight`` into the built projection
-WEIGHT_SETTERS = {"static": _set_static_weights, "stp": _set_csr_weights("stp")}
+WEIGHT_SETTERS = {"static": _set_static_weights, "stp": _set_csr_weights("stp"),
+                  "stdp": lambda net, sg: setattr(sg, "weights", sg._weight)}  # the current (plastic) weights
 
 # the settable attributes of NeuronGroup and SynapseGroup (neurosim.sim.network)
 GROUP_PARAMS = property(lambda g: g._params, set_group_params,
