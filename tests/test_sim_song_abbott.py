@@ -44,7 +44,7 @@ def test_nearest_neighbour_pairing_runs_away():
 
 
 def test_catalog_entry_and_sizes():
-    entry = ns.sim.NETWORKS["song_abbott_stdp"]
+    entry = ns.sim.NETWORKS["stdp"]
     net = entry(n_neurons=11, rng=0)
     assert net.n_neurons == 11 and net.n_synapses == 10
     assert list(net.groups) == ["inputs", "post"]

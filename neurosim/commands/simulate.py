@@ -3,7 +3,8 @@
 Writes into ``out``:
 
 * ``summary.json``: ``network``, ``n_neurons``, ``n_synapses``, ``n_spikes``, ``rate_hz``
-  (mean rate per neuron), ``duration_ms``, ``dt_ms``, ``seed``, ``build_wall_s`` (network
+  (mean rate per neuron), ``rates_hz`` (mean rate per neuron of each group, by group name),
+  ``duration_ms`` (default: the network's published duration, ``net.meta["duration_ms"]``, else 1 s), ``dt_ms``, ``seed``, ``build_wall_s`` (network
   construction), ``compile_wall_s`` (the network kernel's first call: Numba compilation, or
   loading it from the cache), ``warmup_steps`` / ``warmup_wall_s`` (the first 10 steps, run
   and timed on their own: they include the first use, i.e. compilation or cache load, of the
@@ -12,11 +13,17 @@ Writes into ``out``:
   sim_wall_s``) and any ``warnings`` raised (e.g. a time step outside the model's accurate
   range, with the recommended dt);
 * ``spikes.npz``: ``times_ms`` (float64) and ``ids`` (int64), one entry per spike;
-* ``raster.png``: the raster above the population rate.
+* ``raster.png``: the raster above the population rate;
+* networks with STDP synapses (``stdp``): ``weights.npz`` (``w_final`` and ``w_initial`` of
+  every plastic synapse, ``w_max``; with a weight monitor its snapshots ``t_ms``, ``w``) and
+  ``weights.png`` (the histogram of the final ``w / w_max`` over the initial one); the summary
+  gains ``weights``: the fractions below 0.1 and above 0.9 ``w_max`` and the mean ``w / w_max``.
 
-The networks (ALGORITHMS.md §7) are the table ``neurosim.sim.NETWORKS``: ``izhikevich2003``
-(Izhikevich 2003, 80 % excitatory, 1 ms step), ``cuba`` (Vogels-Abbott / Brette et al. 2007
-benchmark 2) and ``brunel`` (Brunel 2000 sparse balanced network, asynchronous-irregular state).
+The networks (ALGORITHMS.md §7, SIMULATION.md) are the table ``neurosim.sim.NETWORKS``:
+``izhikevich2003`` (Izhikevich 2003, 80 % excitatory, 1 ms step), ``cuba`` and ``coba``
+(Vogels-Abbott / Brette et al. 2007 benchmarks 2 and 1), ``cobahh`` (benchmark 3, Hodgkin-Huxley),
+``brunel`` (Brunel 2000 sparse balanced network, asynchronous-irregular state) and ``stdp`` (Song,
+Miller & Abbott 2000 as Brian2's STDP example).
 """
 from __future__ import annotations
 
@@ -40,7 +47,8 @@ def _check_args(network, neurons, duration_ms, dt_ms, seed):
         raise ValueError(f"network must be one of {', '.join(sorted(NETWORKS))}; got {network!r}")
     if neurons is not None:
         NETWORKS[network].check_neurons(check_int("neurons", neurons, min_value=1), "neurons")
-    check_positive("duration_ms", duration_ms, unit="ms")
+    if duration_ms is not None:
+        check_positive("duration_ms", duration_ms, unit="ms")
     if dt_ms is not None:
         check_positive("dt_ms", dt_ms, unit="ms")
     check_int("seed", seed, min_value=0)
@@ -115,7 +123,8 @@ def _save_raster(path, res, duration_ms, title, split=None, bin_ms=5.0):
 def run(network: Annotated[str, Argument(help="canonical network", choices=tuple(NETWORKS))],
         neurons: Annotated[Optional[int], Option(
             "--neurons", help="number of neurons (default: the published size)")] = None,
-        duration_ms: Annotated[float, Option("--duration-ms", help="simulated time in ms")] = 1000.0,
+        duration_ms: Annotated[Optional[float], Option(
+            "--duration-ms", help="simulated time in ms (default: the network's published duration, else 1000)")] = None,
         dt_ms: Annotated[Optional[float], Option(
             "--dt-ms", help="time step in ms (default: the network's own)")] = None,
         seed: Annotated[int, Option("--seed")] = 0,
@@ -129,6 +138,8 @@ def run(network: Annotated[str, Argument(help="canonical network", choices=tuple
         t0 = time.perf_counter()
         net = build_network(network, neurons, dt_ms, seed)
         build_outer = time.perf_counter() - t0
+        if duration_ms is None:
+            duration_ms = float(getattr(net, "meta", {}).get("duration_ms", 1000.0))
         res = simulate_network(net, duration_ms, progress=progress, warmup_steps=WARMUP_STEPS)
     messages = []
     for w in caught:
@@ -142,10 +153,66 @@ def run(network: Annotated[str, Argument(help="canonical network", choices=tuple
     title = f"{network}: {res['n_neurons']} neurons, {res['rate_hz']:.2f} Hz"
     _save_raster(out / "raster.png", res, duration_ms, title, split=_n_exc(net))
     summary = {k: v for k, v in res.items() if k not in ("times_ms", "ids")}
+    summary["rates_hz"] = group_rates(net, res["ids"], duration_ms)
+    weights = _save_weights(out, net)
+    if weights:
+        summary["weights"] = weights
     summary.update(network=network, duration_ms=float(duration_ms), seed=int(seed), warnings=messages,
                    out=str(out))
     write_json(out / "summary.json", summary)
     return summary
+
+
+def group_rates(net, ids, duration_ms: float) -> dict:
+    """Mean rate per neuron (Hz) of each group of ``net``, from the spike ids of a run of ``duration_ms``."""
+    counts = np.bincount(np.asarray(ids, dtype=np.int64), minlength=int(net.n_neurons))
+    return {name: float(counts[g.start:g.stop].sum() / g.n / (duration_ms / 1000.0)) for name, g in net.groups.items()}
+
+
+def _save_weights(out: Path, net) -> dict:
+    """``weights.npz`` and ``weights.png`` of the network's STDP synapse groups (the first one's histogram);
+    returns the summary numbers (empty when the network has no plastic synapses)."""
+    plastic = [sg for sg in net.synapses if getattr(sg, "kind", "") == "stdp"]
+    if not plastic:
+        return {}
+    arrays, numbers = {}, {}
+    for k, sg in enumerate(plastic):
+        w_max = float(sg.plasticity.w_max)
+        key = "" if len(plastic) == 1 else f"{sg.name}_"
+        w = np.asarray(sg.weights, dtype=np.float64)
+        arrays.update({f"{key}w_final": w, f"{key}w_initial": np.broadcast_to(
+            np.asarray(sg.weight, dtype=np.float64), w.shape).copy(), f"{key}w_max": np.float64(w_max)})
+        r = w / w_max
+        numbers[sg.name] = {"n": int(w.size), "w_max": w_max, "mean_w_over_wmax": float(r.mean()) if w.size else None,
+                            "frac_below_0.1": float(np.mean(r < 0.1)) if w.size else None,
+                            "frac_above_0.9": float(np.mean(r > 0.9)) if w.size else None}
+    for name, mon in net.monitors.items():
+        if type(mon).__name__ == "WeightMonitor":
+            arrays[f"{name}_t_ms"], arrays[f"{name}_w"] = np.asarray(mon.t_ms), np.asarray(mon.w)
+    np.savez(out / "weights.npz", **arrays)
+    _weights_figure(out / "weights.png", plastic[0])
+    return numbers
+
+
+def _weights_figure(path, sg) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    w_max = float(sg.plasticity.w_max)
+    final = np.asarray(sg.weights, dtype=np.float64) / w_max
+    initial = np.broadcast_to(np.asarray(sg.weight, dtype=np.float64), final.shape) / w_max
+    fig, ax = plt.subplots(figsize=(5.5, 3.4), constrained_layout=True)
+    bins = np.linspace(0.0, 1.0, 41)
+    ax.hist(initial, bins=bins, color="0.75", label="initial")
+    ax.hist(final, bins=bins, color="C0", alpha=0.8, label="final")
+    ax.set_xlabel("w / w_max")
+    ax.set_ylabel("synapses")
+    ax.set_title(f"{sg.name}: {final.size} synapses, {sg.plasticity.pairing.replace('_', '-')} STDP")
+    ax.legend(frameon=False)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 def demo_stage(stage_dir, *, data_dir=None, fast: bool = False, seed: int = 0, progress: bool = False) -> StageResult:

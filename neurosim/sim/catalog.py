@@ -34,6 +34,7 @@ class CanonicalNetwork:
     neurons_multiple: int = 1
     size_rule: str = ""
     module: str = "canonical"
+    builder: str = ""
 
     def check_neurons(self, n: int, arg: str = "n_neurons") -> int:
         """``ValueError`` naming ``arg`` unless the integer ``n`` is a multiple of ``neurons_multiple``."""
@@ -43,16 +44,17 @@ class CanonicalNetwork:
         return n
 
     def __call__(self, **kwargs):
-        """Build the network: ``neurosim.sim.<module>.<name>(**kwargs)`` (``module``: ``canonical`` unless given)."""
-        return getattr(importlib.import_module(f"neurosim.sim.{self.module}"), self.name)(**kwargs)
+        """Build the network: ``neurosim.sim.<module>.<builder>(**kwargs)`` (``module``: ``canonical`` and
+        ``builder``: the name, unless given)."""
+        return getattr(importlib.import_module(f"neurosim.sim.{self.module}"), self.builder or self.name)(**kwargs)
 
 
 #: name -> canonical network (ALGORITHMS.md §7)
 NETWORKS: dict[str, CanonicalNetwork] = {e.name: e for e in (
     CanonicalNetwork("izhikevich2003", "Izhikevich (2003), 80 % excitatory, 1 ms step", 1000, 2),
     CanonicalNetwork("cuba", "Vogels-Abbott / Brette et al. (2007) benchmark 2", 4000, 5),
-    CanonicalNetwork("song_abbott_stdp", "Song, Miller & Abbott (2000) STDP: Poisson inputs onto one neuron "
-                     "(Brian2 examples/synapses/STDP.py)", 1001, 2, module="canonical_stdp"),
+    CanonicalNetwork("stdp", "Song, Miller & Abbott (2000) STDP: Poisson inputs onto one neuron "
+                     "(Brian2 examples/synapses/STDP.py)", 1001, 2, module="canonical_stdp", builder="song_abbott_stdp"),
     CanonicalNetwork("coba", "Vogels-Abbott / Brette et al. (2007) benchmark 1, conductance synapses", 4000, 5),
     CanonicalNetwork("brunel", "Brunel (2000) sparse balanced network, asynchronous-irregular state", 12500, 5,
                      neurons_multiple=5, size_rule="NE = 4 order, NI = order"),
