@@ -193,7 +193,7 @@ def test_refractory_conventions(convention, period):
     steps = np.rint(mon.times_ms / 0.1).astype(int) - 1
     assert steps[0] == 0 and np.all(np.diff(steps) == period)
     assert np.all(tr.v[1:period + 1, 0] == p.v_reset)                       # held at the reset value
-    np.testing.assert_allclose(tr.ge[1:60, 0], 2.0 * (1.0 - 0.1 / 5.0) ** np.arange(1, 60), rtol=1e-12)  # decays meanwhile
+    np.testing.assert_allclose(tr.ge[1:60, 0], 2.0 * (1.0 - 0.1 / 5.0) ** np.arange(1, 60), rtol=1e-12)  # decays
     assert tr.refr[1, 0] == period - 1 and tr.refr[period + 1, 0] == period - 1
     # g's spike of step 0 adds 0.5 to h's conductance before step 1 (samples: the state at the start of a step)
     assert trh.ge[1, 0] == 0.0 and trh.ge[2, 0] == 0.5 * (1.0 - 0.1 / 5.0)

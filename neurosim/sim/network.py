@@ -256,7 +256,7 @@ class Network:
 
     def add_lif_cond(self, n: int, params=None, *, v0=None, ge0=0.0, gi0=0.0, i_ext=0.0, name=None) -> NeuronGroup:
         """Add ``n`` LIF neurons with conductance synapses (``CondLIFParams``; targets ``"ge"``, ``"gi"``, ``"v"``);
-        ``v0`` (default ``e_leak``), initial conductances ``ge0``, ``gi0`` (units of g_L) and ``i_ext`` (mV, times r)."""
+        ``v0`` (default ``e_leak``), initial conductances ``ge0``, ``gi0`` (units of g_L), ``i_ext`` (mV / r)."""
         from neurosim.neurons.lif_cond import CondLIFParams, check_lif_cond_dt
 
         self._check_open()
