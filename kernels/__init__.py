@@ -12,6 +12,7 @@ izhikevich  Izhikevich (2003) model, two-half-step scheme for any dt
 synapse     event-driven propagation: dense, CSR, CSR with integer delays (ring buffer)
 network     fused multi-step loop over a whole network (used by ``neurosim.sim``); ``network_kinds``:
             the registry of population (neuron model) and projection (synapse kind) layouts it calls
+sources     spike-generator groups in the network loop (neurons that spike at given steps)
 normal      normal variates from raw bits of the caller's Generator (float32 Box-Muller)
 bptt        fused multi-step LIF forward/backward (BPTT) behind ``neurosim.snn.fused``:
             parameter slots and packer in ``bptt_layout``; forward rows in ``bptt_rows``;

@@ -51,6 +51,7 @@ import numpy as np
 import neurosim.kernels.izhikevich  # noqa: F401
 import neurosim.kernels.lif  # noqa: F401
 import neurosim.kernels.lif_cond  # noqa: F401
+import neurosim.kernels.sources  # noqa: F401
 import neurosim.kernels.synapse  # noqa: F401
 from neurosim.kernels.network_kinds import (
     NJIT_LOOP, after_spikes_projections, deliver_projections, end_call_populations, record_populations,

@@ -50,17 +50,34 @@ def accuracy(fn, x, y, size=250):
     return hits / len(x)
 
 
+def relu_percentiles(ann, calib, q):
+    """The ``q``-th percentile of every ``nn.ReLU`` module's non-zero outputs over the batches ``calib``."""
+    seen = {}
+    hooks = [m.register_forward_hook(lambda mod, i, o, name=name: seen.setdefault(name, []).append(o[o > 0].flatten()))
+             for name, m in ann.named_modules() if isinstance(m, torch.nn.ReLU)]
+    with torch.no_grad():
+        for xb in calib:
+            ann(xb)
+    for h in hooks:
+        h.remove()
+    return {name: float(torch.quantile(torch.cat(v)[torch.randperm(sum(t.numel() for t in v),
+                                                                   generator=torch.Generator().manual_seed(0))[:2 ** 24]],
+                                       q / 100)) for name, v in seen.items()}
+
+
 def use_qcfs(ann, levels, threshold):
-    """Replace every ``nn.ReLU`` module of ``ann`` by ``QCFS(levels, threshold)`` (in place)."""
+    """Replace every ``nn.ReLU`` module of ``ann`` by ``QCFS(levels, threshold)`` (in place); ``threshold`` is a
+    number or a dict module name -> number."""
     for name, m in list(ann.named_modules()):
         if isinstance(m, torch.nn.ReLU):
             parent, _, leaf = name.rpartition(".")
-            setattr(ann.get_submodule(parent) if parent else ann, leaf, nc.QCFS(levels=levels, threshold=threshold))
+            lam = threshold[name] if isinstance(threshold, dict) else threshold
+            setattr(ann.get_submodule(parent) if parent else ann, leaf, nc.QCFS(levels=levels, threshold=lam))
 
 
-def train(ann, x, y, *, epochs, seed, cosine):
+def train(ann, x, y, *, epochs, seed, cosine, lr=1e-3):
     rng = np.random.default_rng(seed)
-    opt = torch.optim.Adam(ann.parameters(), lr=1e-3)
+    opt = torch.optim.Adam(ann.parameters(), lr=lr)
     total = epochs * math.ceil(len(x) / 128)
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, (lambda s: 0.5 * (1 + math.cos(math.pi * s / total))) if cosine else (lambda s: 1.0))
@@ -90,6 +107,10 @@ def main(argv=None):
     ap.add_argument("--v-init", type=float, default=0.0)
     ap.add_argument("--qcfs", type=int, default=0, help="train with QCFS(levels=L) instead of ReLU")
     ap.add_argument("--qcfs-threshold", type=float, default=8.0, help="initial QCFS threshold lambda")
+    ap.add_argument("--qcfs-init", default=None, metavar="Q",
+                    help="with --ann and --qcfs: start each QCFS threshold at the Q-th percentile of the ReLU ANN's "
+                         "non-zero activations of that layer (e.g. 99.9) and fine-tune the ANN --epochs epochs")
+    ap.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", default=None, help="JSON file with every number")
@@ -107,14 +128,22 @@ def main(argv=None):
         from neurosim.models import load_model
 
         loaded = load_model(args.ann)
-        if loaded.name != args.model or args.qcfs:
-            raise SystemExit(f"error: --ann {args.ann} holds a {loaded.name!r} (no QCFS); --model is {args.model!r}")
+        if loaded.name != args.model or (args.qcfs and not args.qcfs_init):
+            raise SystemExit(f"error: --ann {args.ann} holds a {loaded.name!r} (no QCFS; use --qcfs-init to fine-tune "
+                             f"it with QCFS); --model is {args.model!r}")
         ann = loaded.model.eval()
+        if args.qcfs:
+            calib0 = [xb for xb, _ in batches(xtr[:args.calibration], ytr[:args.calibration], 250)]
+            lam = relu_percentiles(ann, calib0, float(args.qcfs_init))
+            print("QCFS thresholds from the ReLU ANN:", ", ".join(f"{k} {v:.3f}" for k, v in lam.items()))
+            use_qcfs(ann, args.qcfs, lam)
+            print(f"QCFS ANN before fine-tuning: {accuracy(ann, xte, yte):.4f}")
+            train(ann, xtr, ytr, epochs=args.epochs, seed=args.seed, cosine=args.cosine, lr=args.lr)
     else:
         ann = build_model(args.model, seed=args.seed)
         if args.qcfs:
             use_qcfs(ann, args.qcfs, args.qcfs_threshold)
-        train(ann, xtr, ytr, epochs=args.epochs, seed=args.seed, cosine=args.cosine)
+        train(ann, xtr, ytr, epochs=args.epochs, seed=args.seed, cosine=args.cosine, lr=args.lr)
     t_train = time.time() - t0
     if args.qcfs:
         print("QCFS thresholds after training:", ", ".join(
@@ -126,7 +155,8 @@ def main(argv=None):
     result = {"command": " ".join(["python"] + sys.argv), "model": args.model, "dataset": args.dataset,
               "seed": args.seed, "epochs": args.epochs, "ann_file": args.ann, "cosine": args.cosine, "train_images": len(xtr),
               "test_images": len(xte), "calibration_images": args.calibration, "qcfs_levels": args.qcfs,
-              "qcfs_threshold_init": args.qcfs_threshold if args.qcfs else None, "ann_acc": ann_acc,
+              "qcfs_threshold_init": (f"p{args.qcfs_init} of the ReLU ANN" if args.qcfs_init else args.qcfs_threshold)
+              if args.qcfs else None, "lr": args.lr, "ann_acc": ann_acc,
               "train_s": round(t_train, 1), "snn": {}}
     print(f"{args.model} on {args.dataset}: ANN test accuracy {ann_acc:.4f} ({len(xte)} images; trained {t_train:.0f} s)")
     calib = [xb for xb, _ in batches(xtr[:args.calibration], ytr[:args.calibration], 250)]

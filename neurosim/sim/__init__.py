@@ -15,6 +15,13 @@ Quick start (the API the CLI and the plots use)::
     net.run(200.0, progress=False)
     tr.t_ms, tr.v                                 # [S], [S, 3]
 
+    # inputs, monitors, snapshots and sweeps (neurosim.sim.sources, rates, store, update, sweep)
+    gen = net.add_spike_generator(10, times_ms=[5.0, 7.5], ids=[0, 3])
+    rates = net.add_rate_monitor("exc", bin_ms=5.0)        # rates.t_ms, rates.rate_hz
+    net.store(); net.run(100.0); net.restore()              # identical spikes after restore
+    net.synapses[0].weight = 0.2; net.groups["exc"].i_ext = 1.5   # no rebuild, no recompile
+    table = ns.sim.sweep(build, {"w": [0.1, 0.2]}, duration_ms=500.0, processes=2)
+
 See ``neurosim.sim.network`` for building networks by hand, ``neurosim.sim.canonical`` for
 the published parameters and ``neurosim.sim.catalog`` for the table of canonical networks
 (``NETWORKS``). The names below load on first use: ``import neurosim.sim.catalog`` (the
@@ -31,6 +38,7 @@ _EXPORTS = {
     "izhikevich2003": "canonical", "cuba": "canonical", "brunel": "canonical", "coba": "canonical",
     "NETWORKS": "catalog", "CanonicalNetwork": "catalog",
     "fixed_probability": "connect", "fixed_in_degree": "connect", "all_to_all": "connect",
+    "RateMonitor": "rates", "SpikeTimes": "sources", "sweep": "sweep",
 }
 
 __all__ = list(_EXPORTS)

@@ -24,6 +24,7 @@ from neurosim.kernels.network_kinds import (
 )
 from neurosim.sim.models import MODELS, model_of
 from neurosim.sim.monitors import SpikeMonitor, StateMonitor
+from neurosim.sim.rates import RateMonitor
 from neurosim.sim.synapses import SYNAPSE_KINDS
 
 __all__ = ["FlatNetwork", "build_flat", "run_flat", "check_finite_state"]
@@ -122,7 +123,7 @@ def build_flat(net) -> FlatNetwork:
     rec_mask = np.zeros(N, dtype=np.uint8)
     state_mons, col = [], 0
     for mon in net.monitors.values():
-        if isinstance(mon, SpikeMonitor):
+        if isinstance(mon, (SpikeMonitor, RateMonitor)):  # both read the spike output
             rec_mask[mon.bind(N)] = 1
         elif isinstance(mon, StateMonitor):
             col = mon.bind(col)
@@ -219,7 +220,7 @@ def run_flat(net, n_steps: int, progress: bool):
         net.timing["compile_wall_s"] = time.perf_counter() - t0
         net._compiled = True
 
-    spike_mons = [m for m in net.monitors.values() if isinstance(m, SpikeMonitor)]
+    spike_mons = [m for m in net.monitors.values() if isinstance(m, (SpikeMonitor, RateMonitor))]
     state_mons = [m for m in net.monitors.values() if isinstance(m, StateMonitor)]
     bar = tqdm(total=n_steps, disable=not progress, unit="step", desc=f"simulating {n_steps * net.dt:g} ms",
                leave=False)

@@ -6,12 +6,14 @@ of the drive the input writes and whether it is the first input of its group (it
 the group's columns) or a later one (it adds); :meth:`Input.draw` then fills the columns of a
 chunk of steps. An input owns its random stream (a child of the network's generator, spawned
 when the input is added), so the same seed and construction order give the same drive however
-the steps are chunked.
+the steps are chunked. ``PoissonInput.rate_hz`` / ``weight`` and ``NoiseInput.mean`` / ``std`` can
+be assigned between runs (``neurosim.sim.update``); the next chunk draws with the new values.
 """
 from __future__ import annotations
 
 import numpy as np
 
+from neurosim._validation import check_number
 from neurosim.sim.noise import NormalStream
 
 __all__ = ["Input", "PoissonInput", "NoiseInput", "TimedInput"]
@@ -57,6 +59,28 @@ class PoissonInput(Input):
         self.lam = lam
         self.weight = weight
 
+    @property
+    def rate_hz(self) -> np.ndarray:
+        """Rate per target neuron (Hz); assign a scalar or [n] between runs to change it (validated)."""
+        return self.lam * (1000.0 / self.group._net.dt)
+
+    @rate_hz.setter
+    def rate_hz(self, value):
+        from neurosim.sim.update import poisson_lam
+
+        self.lam = poisson_lam(value, self.group.n, self.group._net.dt)
+
+    @property
+    def weight(self) -> float:
+        """Increment per input spike; assignable between runs (a finite scalar)."""
+        return self._weight
+
+    @weight.setter
+    def weight(self, value):
+        if np.ndim(value) != 0:
+            raise ValueError("weight must be a scalar")
+        self._weight = check_number("weight", value.item() if isinstance(value, np.ndarray) else value)
+
     def draw(self, d, step0):
         self._clear(d)
         counts = self.rng.poisson(self.lam, size=(d.shape[0], self.group.n))
@@ -71,13 +95,29 @@ class NoiseInput(Input):
     def __init__(self, group, target, channel, *, rng, mean, std):
         super().__init__(group, target, channel)
         self.rng = rng
-        self.mean = mean
-        self.std = std
+        self._dtype = None
+        self._values = {"mean": mean, "std": std}
         self._stream = NormalStream(rng)
         self._mean = self._std = None
 
+    def _set(self, name, value):
+        from neurosim.sim.update import per_neuron
+
+        arr = per_neuron(name, value, self.group.n)
+        if name == "std" and np.any(arr < 0):
+            raise ValueError("std must be >= 0")
+        self._values = {**self._values, name: arr}
+        if self._dtype is not None:  # bound: the arrays the stream reads
+            setattr(self, f"_{name}", np.ascontiguousarray(arr, dtype=self._dtype))
+
+    mean = property(lambda self: self._values["mean"], lambda self, v: self._set("mean", v),
+                    doc="Mean per neuron; assign a scalar or [n] between runs to change it (validated).")
+    std = property(lambda self: self._values["std"], lambda self, v: self._set("std", v),
+                   doc="Standard deviation per neuron (>= 0); assignable like ``mean``.")
+
     def bind(self, dtype, accumulate):
         super().bind(dtype, accumulate)
+        self._dtype = dtype
         self._mean = np.ascontiguousarray(self.mean, dtype=dtype)
         self._std = np.ascontiguousarray(self.std, dtype=dtype)
 

@@ -5,8 +5,8 @@ kernels: the parameter class, the synapse targets (name -> input channel), the r
 variables (name -> code of the population's recorder), the state a group exposes (``group.v``
 ...), and how the model's groups are packed into its kernel population layout (a
 ``NamedTuple`` registered in ``neurosim.kernels.network_kinds``). :data:`MODELS` lists them in
-global-id order (all LIF groups first, then all Izhikevich groups, then all conductance LIF
-groups, each in creation order).
+global-id order (all LIF groups first, then all Izhikevich groups, spike generators, conductance
+LIF groups, each in creation order).
 
 Adding a neuron model: its kernel module (``kernels/<model>.py``: population layout, passes,
 registration), a record here and its entry in :data:`MODELS`, an ``add_<model>`` method of
@@ -23,11 +23,13 @@ import numpy as np
 from neurosim.kernels import izhikevich as kizh
 from neurosim.kernels import lif as klif
 from neurosim.kernels import lif_cond as klifc
+from neurosim.kernels import sources as ksrc
 from neurosim.kernels.network_kinds import CH_EXC, CH_INH, CH_V
 from neurosim.neurons.lif_cond import CondLIFParams
 from neurosim.neurons.params import IzhikevichParams, LIFParams
+from neurosim.sim import sources as _sources
 
-__all__ = ["NeuronModel", "MODELS", "LIF", "IZHIKEVICH", "LIF_COND", "model_of"]
+__all__ = ["NeuronModel", "MODELS", "LIF", "IZHIKEVICH", "SPIKE_GENERATOR", "LIF_COND", "model_of"]
 
 #: fields every population layout has besides the model's own (filled by the flat layout)
 COMMON_FIELDS = ("start", "groups", "rec")
@@ -160,6 +162,12 @@ IZHIKEVICH = NeuronModel(
     fields=_izh_fields,
 )
 
+# ------------------------------------------------------------------ spike generator (sources.py)
+SPIKE_GENERATOR = NeuronModel(
+    name="spikegen", params_type=_sources.SpikeTimes, layout=ksrc.SpikeGeneratorPopulation, targets={}, variables={},
+    state={}, finite=(), fields=_sources.spike_generator_fields,
+)
+
 
 # ------------------------------------------------------------------ LIF with conductance synapses
 def _lif_cond_fields(groups, dt, dtype):
@@ -186,7 +194,7 @@ LIF_COND = NeuronModel(
 )
 
 #: model name -> record, in global-id order
-MODELS: dict[str, NeuronModel] = {m.name: m for m in (LIF, IZHIKEVICH, LIF_COND)}
+MODELS: dict[str, NeuronModel] = {m.name: m for m in (LIF, IZHIKEVICH, SPIKE_GENERATOR, LIF_COND)}
 
 
 def model_of(group) -> NeuronModel:

@@ -18,9 +18,10 @@ groups in creation order (``group.start``, ``group.stop``). Synapse targets (``t
 LIF ``"i_syn"`` (= ``"ge"``, the current with ``tau_syn``), ``"gi"`` (the current with
 ``tau_syn_inh``), ``"v"`` (an instantaneous jump of ``v``, dropped while refractory);
 Izhikevich ``"i"`` (= ``"i_syn"``/``"ge"``/``"gi"``: current added for one step, as in the 2003
-network) and ``"v"``; conductance LIF (``add_lif_cond``, ids after the Izhikevich groups) ``"ge"``,
-``"gi"`` (conductance increments in units of g_L, weights >= 0) and ``"v"``. A spike emitted in step ``m`` reaches its targets ``delay`` later: it is
-added before the integration of step ``m + 1 + round(delay_ms / dt)``.
+network) and ``"v"``; conductance LIF (``add_lif_cond``; ids after the Izhikevich and spike
+generator groups) ``"ge"``, ``"gi"`` (conductance increments in units of g_L, weights >= 0) and
+``"v"``. A spike emitted in step ``m`` reaches its targets ``delay`` later: it is added before
+the integration of step ``m + 1 + round(delay_ms / dt)``.
 
 Inputs: ``add_poisson_input`` (an independent Poisson train per target neuron: each step the
 count ``k ~ Poisson(rate dt)`` times ``weight`` is added to the target), ``add_noise``
@@ -28,6 +29,12 @@ count ``k ~ Poisson(rate dt)`` times ``weight`` is added to the target), ``add_n
 [T, n]). Their random numbers are drawn here, per chunk of steps, from a child of the network's
 ``rng`` spawned when the input is added; kernels draw none. The same seed and the same
 construction order give identical spikes.
+
+Also: ``add_spike_generator`` (neurons that spike at given times, ``neurosim.sim.sources``),
+``add_rate_monitor`` (binned population rates, ``neurosim.sim.rates``), ``store`` / ``restore``
+(snapshots, ``neurosim.sim.store``), and values that can be assigned between runs without a
+rebuild or recompile: ``syn.weight``, ``group.i_ext``, ``group.params``, an input's ``rate_hz`` /
+``mean`` / ``std`` (``neurosim.sim.update``). Parameter grids: ``neurosim.sim.sweep``.
 
 ``run(duration_ms)`` executes ``neurosim.kernels.network.network_integrate`` over chunks of
 steps (the progress bar advances per chunk); state lives in flat arrays between runs, so
@@ -51,6 +58,8 @@ from neurosim.sim import connect as _connect
 from neurosim.sim.inputs import NoiseInput, PoissonInput, TimedInput
 from neurosim.sim.models import MODELS, model_of
 from neurosim.sim.monitors import SpikeMonitor, StateMonitor
+from neurosim.sim import rates as _rates, store as _store, update as _update
+from neurosim.sim.sources import SpikeTimes
 
 __all__ = ["Network", "NeuronGroup", "SynapseGroup"]
 
@@ -76,8 +85,6 @@ def _no_bool(name, value):
 _BYTES_PER_NEURON = 160
 #: most delay steps a synapse may have (the ring buffer holds max delay + 1 steps)
 _MAX_DELAY_STEPS = 2 ** 31 - 2
-#: largest expected number of Poisson input spikes per neuron and step
-_MAX_POISSON_LAM = 1e15
 
 
 class NeuronGroup:
@@ -88,10 +95,14 @@ class NeuronGroup:
         self.name = name
         self.model = model
         self.n = n
-        self.params = params
+        self._params = params
         self.v0 = v0
         self.u0 = u0
-        self.i_ext = i_ext
+        self._i_ext = i_ext
+        self._i_ext.flags.writeable = False
+
+    params = _update.GROUP_PARAMS  # settable between runs (in place, no recompile): neurosim.sim.update
+    i_ext = _update.GROUP_I_EXT
 
     def __len__(self):
         return self.n
@@ -147,6 +158,7 @@ class SynapseGroup:
     ``kind`` the synapse kind (``neurosim.sim.synapses.SYNAPSE_KINDS``; ``"static"``: fixed weights)."""
 
     kind = "static"
+    weight = _update.SYNAPSE_WEIGHT  # settable between runs (in place, no recompile)
 
     def __init__(self, name, pre_group, post_group, pre, post, weight, delay_steps, channel, target):
         self.name = name
@@ -154,7 +166,7 @@ class SynapseGroup:
         self.post_group = post_group
         self.pre = pre
         self.post = post
-        self.weight = weight
+        self._weight = weight
         self.delay_steps = delay_steps
         self.channel = channel
         self.target = target
@@ -419,19 +431,12 @@ class Network:
     def add_poisson_input(self, group, rate_hz, weight, *, target="v", rng=None):
         """Independent Poisson spike train per neuron of ``group`` (``rate_hz``: scalar or per neuron)."""
         g = self._group(group)
-        rate = _per_neuron("rate_hz", rate_hz, g.n)
-        if np.any(rate < 0):
-            raise ValueError("rate_hz must be >= 0")
+        lam = _update.poisson_lam(rate_hz, g.n, self.dt)
         if np.ndim(weight) != 0:
             raise ValueError("weight must be a scalar")
         w = check_number("weight", weight)
         if target in model_of(g).nonneg_targets and w < 0:
             raise ValueError(f"weight must be >= 0 for the conductance target {target!r}, got {w:g}")
-        lam = rate * self.dt / 1000.0
-        if np.any(lam > _MAX_POISSON_LAM):
-            raise ValueError(f"rate_hz up to {np.max(rate):g} Hz gives {np.max(lam):.3g} input spikes per step "
-                             f"(dt={self.dt} ms), beyond a Poisson draw ({_MAX_POISSON_LAM:g}); use add_noise or "
-                             "i_ext for a mean drive this large")
         gen = self._rng.spawn(1)[0] if rng is None else as_generator(rng)
         return self._add_input(PoissonInput, g, target, rng=gen, lam=lam, weight=float(w))
 
@@ -492,6 +497,27 @@ class Network:
         mon = StateMonitor(name, g, variables, idx, every)
         self.monitors[name] = mon
         return mon
+
+    def add_spike_generator(self, n: int, times_ms, ids, *, name=None) -> NeuronGroup:
+        """``n`` neurons without dynamics; neuron ``ids[k]`` spikes at ``times_ms[k]`` (rounded to the step
+        grid, earliest ``dt``; a neuron spikes at most once per step): ``neurosim.sim.sources``."""
+        self._check_open()
+        params = SpikeTimes(n, times_ms, ids)
+        params.steps(self.dt)  # rounding and duplicate checks now, not at the first run
+        return self._add_group(name, "gen", "spikegen", params.n, params, None, None, np.zeros(params.n))
+
+    def add_rate_monitor(self, group=None, *, bin_ms=None, name=None) -> _rates.RateMonitor:
+        """Binned population rate (Hz) of ``group`` (a group or name: ``rate_hz`` [B]; a list or None = all
+        groups: [B, G]); ``bin_ms`` a multiple of ``dt`` (default ``dt``): ``neurosim.sim.rates``."""
+        self._check_open()
+        return _rates.add_rate_monitor(self, group, bin_ms, name)
+
+    def store(self, name: str = "default") -> None:
+        """Snapshot the whole state under ``name``; ``restore(name)`` returns to it (``neurosim.sim.store``)."""
+        _store.store(self, name)
+
+    def restore(self, name: str = "default") -> None:
+        _store.restore(self, name)
 
     # ------------------------------------------------------------------ build and run
     def _build(self):
