@@ -329,3 +329,37 @@ def test_coefficients_and_equality():
     assert p == CondLIFParams() and p != q and hash(p) == hash(CondLIFParams())
     with pytest.raises(ValueError, match="dt"):
         p.coefficients(0.0)
+
+
+@pytest.mark.parametrize("change", ["integration", "taus", "weight"])
+def test_coba_store_restore_and_parameter_change_equal_a_fresh_network(change):
+    """``store``/``restore`` and in-place changes (``neurosim.sim.update``) cover the conductance layout:
+    restore the start, change the parameters, run: the spikes of a network built with the change."""
+    import dataclasses
+
+    def apply(net):
+        for g in net.groups.values():
+            if change == "integration":
+                g.params = dataclasses.replace(g.params, integration="exponential")
+            elif change == "taus":
+                g.params = dataclasses.replace(g.params, tau_e=4.0, tau_i=12.0, t_ref=3.0, e_inh=-75.0)
+        if change == "weight":
+            net.synapses[0].weight = 0.8
+
+    net = ns.sim.coba(n_neurons=800, rng=5, dtype=np.float64)
+    net.store("start")
+    net.run(30.0, progress=False)
+    first = (net.monitors["spikes"].times_ms.copy(), net.monitors["spikes"].ids.copy())
+    net.restore("start")
+    net.run(30.0, progress=False)
+    assert np.array_equal(net.monitors["spikes"].times_ms, first[0])
+    net.restore("start")
+    apply(net)
+    net.run(30.0, progress=False)
+    fresh = ns.sim.coba(n_neurons=800, rng=5, dtype=np.float64)
+    apply(fresh)
+    fresh.run(30.0, progress=False)
+    got, ref = net.monitors["spikes"], fresh.monitors["spikes"]
+    np.testing.assert_array_equal(got.times_ms, ref.times_ms)
+    np.testing.assert_array_equal(got.ids, ref.ids)
+    assert got.ids.size != first[1].size and got.ids.size > 100
