@@ -48,10 +48,12 @@ import numba
 import numpy as np
 
 # the modules that register the population and projection kinds
+import neurosim.kernels.adex  # noqa: F401
 import neurosim.kernels.izhikevich  # noqa: F401
 import neurosim.kernels.lif  # noqa: F401
 import neurosim.kernels.lif_cond  # noqa: F401
 import neurosim.kernels.sources  # noqa: F401
+import neurosim.kernels.stp  # noqa: F401
 import neurosim.kernels.synapse  # noqa: F401
 from neurosim.kernels.network_kinds import (
     NJIT_LOOP, after_spikes_projections, deliver_projections, end_call_populations, record_populations,

@@ -37,6 +37,7 @@ _EXPORTS = {
     "SpikeMonitor": "monitors", "StateMonitor": "monitors",
     "izhikevich2003": "canonical", "cuba": "canonical", "brunel": "canonical", "coba": "canonical",
     "NETWORKS": "catalog", "CanonicalNetwork": "catalog",
+    "TsodyksMarkram": "stp",
     "fixed_probability": "connect", "fixed_in_degree": "connect", "all_to_all": "connect",
     "RateMonitor": "rates", "SpikeTimes": "sources", "sweep": "sweep",
 }

@@ -5,8 +5,8 @@ kernels: the parameter class, the synapse targets (name -> input channel), the r
 variables (name -> code of the population's recorder), the state a group exposes (``group.v``
 ...), and how the model's groups are packed into its kernel population layout (a
 ``NamedTuple`` registered in ``neurosim.kernels.network_kinds``). :data:`MODELS` lists them in
-global-id order (all LIF groups first, then all Izhikevich groups, spike generators, conductance
-LIF groups, each in creation order).
+global-id order (all LIF groups first, then all Izhikevich groups, AdEx groups, spike generators,
+conductance LIF groups, each in creation order).
 
 Adding a neuron model: its kernel module (``kernels/<model>.py``: population layout, passes,
 registration), a record here and its entry in :data:`MODELS`, an ``add_<model>`` method of
@@ -20,16 +20,18 @@ from typing import Callable, Mapping
 
 import numpy as np
 
+from neurosim.kernels import adex as kadex
 from neurosim.kernels import izhikevich as kizh
 from neurosim.kernels import lif as klif
 from neurosim.kernels import lif_cond as klifc
 from neurosim.kernels import sources as ksrc
 from neurosim.kernels.network_kinds import CH_EXC, CH_INH, CH_V
+from neurosim.neurons.adex import AdExParams, adex_coefficient_table
 from neurosim.neurons.lif_cond import CondLIFParams
 from neurosim.neurons.params import IzhikevichParams, LIFParams
 from neurosim.sim import sources as _sources
 
-__all__ = ["NeuronModel", "MODELS", "LIF", "IZHIKEVICH", "SPIKE_GENERATOR", "LIF_COND", "model_of"]
+__all__ = ["NeuronModel", "MODELS", "LIF", "IZHIKEVICH", "ADEX", "SPIKE_GENERATOR", "LIF_COND", "model_of"]
 
 #: fields every population layout has besides the model's own (filled by the flat layout)
 COMMON_FIELDS = ("start", "groups", "rec")
@@ -162,6 +164,28 @@ IZHIKEVICH = NeuronModel(
     fields=_izh_fields,
 )
 
+
+# ------------------------------------------------------------------------------------ AdEx
+def _adex_fields(groups, dt, dtype):
+    coef = np.concatenate([np.zeros((len(kadex.ADEX_COEFFICIENTS), 0), dtype=dtype)]
+                          + [adex_coefficient_table(g.params, g.n, dt, dtype, g.i_ext) for g in groups], axis=1)
+    n = coef.shape[1]
+    return dict(v=_concat(groups, lambda g: g.v0, dtype), w=_concat(groups, lambda g: g.w0, dtype),
+                g=np.zeros((2, n), dtype=dtype), refr=np.zeros(n, dtype=np.int32), coef=np.ascontiguousarray(coef),
+                n_ref=_concat(groups, lambda g: g.params.n_ref(dt), np.int32))
+
+
+ADEX = NeuronModel(
+    name="adex", params_type=AdExParams, layout=kadex.AdExPopulation,
+    targets={"i_syn": CH_EXC, "ge": CH_EXC, "i_e": CH_EXC, "gi": CH_INH, "i_inh": CH_INH, "i_i": CH_INH, "v": CH_V},
+    variables={"v": kadex.VAR_V, "w": kadex.VAR_W, "ge": kadex.VAR_GE, "i_syn": kadex.VAR_GE, "gi": kadex.VAR_GI,
+               "i_inh": kadex.VAR_GI, "refr": kadex.VAR_REFR},
+    state={"v": ("v", None), "w": ("w", None), "i_syn": ("g", 0)},
+    finite=("v", "w", "g"), fields=_adex_fields,
+    mode=lambda params: kadex.SYN_CONDUCTANCE if params.synapse == "conductance" else kadex.SYN_CURRENT,
+)
+
+
 # ------------------------------------------------------------------ spike generator (sources.py)
 SPIKE_GENERATOR = NeuronModel(
     name="spikegen", params_type=_sources.SpikeTimes, layout=ksrc.SpikeGeneratorPopulation, targets={}, variables={},
@@ -194,7 +218,7 @@ LIF_COND = NeuronModel(
 )
 
 #: model name -> record, in global-id order
-MODELS: dict[str, NeuronModel] = {m.name: m for m in (LIF, IZHIKEVICH, SPIKE_GENERATOR, LIF_COND)}
+MODELS: dict[str, NeuronModel] = {m.name: m for m in (LIF, IZHIKEVICH, ADEX, SPIKE_GENERATOR, LIF_COND)}
 
 
 def model_of(group) -> NeuronModel:

@@ -14,14 +14,18 @@ Usage
 >>> net.timing    # {'build_wall_s': ..., 'compile_wall_s': ..., 'sim_wall_s': ...}
 
 Neuron numbering: global ids run over the LIF groups in creation order, then the Izhikevich
-groups in creation order (``group.start``, ``group.stop``). Synapse targets (``target=``):
-LIF ``"i_syn"`` (= ``"ge"``, the current with ``tau_syn``), ``"gi"`` (the current with
-``tau_syn_inh``), ``"v"`` (an instantaneous jump of ``v``, dropped while refractory);
+groups, the AdEx groups, the spike generators and the conductance LIF groups
+(``neurosim.sim.models.MODELS`` order; ``group.start``, ``group.stop``). Synapse targets
+(``target=``): LIF ``"i_syn"`` (= ``"ge"``, the current with ``tau_syn``), ``"gi"`` (the current
+with ``tau_syn_inh``), ``"v"`` (an instantaneous jump of ``v``, dropped while refractory);
 Izhikevich ``"i"`` (= ``"i_syn"``/``"ge"``/``"gi"``: current added for one step, as in the 2003
-network) and ``"v"``; conductance LIF (``add_lif_cond``; ids after the Izhikevich and spike
-generator groups) ``"ge"``, ``"gi"`` (conductance increments in units of g_L, weights >= 0) and
-``"v"``. A spike emitted in step ``m`` reaches its targets ``delay`` later: it is added before
-the integration of step ``m + 1 + round(delay_ms / dt)``.
+network) and ``"v"``; AdEx ``"ge"`` (= ``"i_syn"``) and ``"gi"`` (currents in pA or, with
+``AdExParams(synapse="conductance")``, conductances in nS, decaying with ``tau_syn`` /
+``tau_syn_inh``) and ``"v"`` (a jump); conductance LIF (``add_lif_cond``, ``CondLIFParams``)
+``"ge"``, ``"gi"`` (conductance increments in units of g_L, weights >= 0) and ``"v"``.
+``connect(..., stp=TsodyksMarkram(...))`` gives the synapses short-term plasticity
+(``neurosim.sim.stp``). A spike emitted in step ``m`` reaches its targets ``delay`` later: it is
+added before the integration of step ``m + 1 + round(delay_ms / dt)``.
 
 Inputs: ``add_poisson_input`` (an independent Poisson train per target neuron: each step the
 count ``k ~ Poisson(rate dt)`` times ``weight`` is added to the target), ``add_noise``
@@ -51,6 +55,7 @@ import numpy as np
 
 from neurosim._rng import as_generator
 from neurosim._validation import as_float_array, check_dtype, check_int, check_memory, check_number, check_positive
+from neurosim.neurons.adex import AdExParams, adex_group_args
 from neurosim.neurons.izhikevich import check_izhikevich_dt
 from neurosim.neurons.lif import check_lif_dt
 from neurosim.neurons.params import IzhikevichParams, LIFParams
@@ -60,6 +65,7 @@ from neurosim.sim.models import MODELS, model_of
 from neurosim.sim.monitors import SpikeMonitor, StateMonitor
 from neurosim.sim import rates as _rates, store as _store, update as _update
 from neurosim.sim.sources import SpikeTimes
+from neurosim.sim.stp import check_stp
 
 __all__ = ["Network", "NeuronGroup", "SynapseGroup"]
 
@@ -132,6 +138,11 @@ class NeuronGroup:
     def u(self) -> np.ndarray:
         """Izhikevich recovery variable (copy)."""
         return self._state("u")
+
+    @property
+    def w(self) -> np.ndarray:
+        """AdEx adaptation current (copy, pA)."""
+        return self._state("w")
 
     @property
     def i_syn(self) -> np.ndarray:
@@ -299,6 +310,17 @@ class Network:
         return self._add_group(name, "izh", "izhikevich", n, params, v0, np.asarray(u0, dtype=np.float64),
                                _per_neuron("i_ext", i_ext, n))
 
+    def add_adex(self, n: int, params: AdExParams | str | None = None, *, v0=None, w0=0.0, i_ext=0.0,
+                 name=None) -> NeuronGroup:
+        """Add ``n`` AdEx neurons (``params`` or a preset name, ``neurosim.neurons.adex``); ``v0`` (default
+        ``e_l``, mV), ``w0`` (pA) and a constant current ``i_ext`` (pA): scalars or one value per neuron."""
+        self._check_open()
+        n, params, v0, w0, i_ext = adex_group_args(n, params, self.dt, v0, w0, i_ext)
+        check_memory("n", self.n_neurons + n, _BYTES_PER_NEURON, "the network's neuron state")
+        g = self._add_group(name, "adex", "adex", n, params, v0, None, i_ext)
+        g.w0 = w0
+        return g
+
     @staticmethod
     def _check_params(model, params, n, alternatives=""):
         if not isinstance(params, model.params_type):
@@ -322,7 +344,7 @@ class Network:
         return targets[target]
 
     def connect(self, pre, post, *, p=None, in_degree=None, pairs=None, matrix=None, weight=None,
-                delay_ms=0.0, target="i_syn", allow_self=True, rng=None, name=None) -> SynapseGroup:
+                delay_ms=0.0, target="i_syn", allow_self=True, rng=None, name=None, stp=None) -> SynapseGroup:
         """Add synapses from group ``pre`` to group ``post``; give exactly one of the rules.
 
         Parameters
@@ -343,8 +365,11 @@ class Network:
             Target variable (see the module docstring).
         allow_self : bool
             Allow ``pre == post`` when ``pre`` and ``post`` are the same group.
+        stp : TsodyksMarkram or None
+            Short-term plasticity of these synapses (``neurosim.sim.stp``); None: static weights.
         """
         self._check_open()
+        stp = check_stp(stp)
         t0 = time.perf_counter()
         pre_g, post_g = self._group(pre, "pre"), self._group(post, "post")
         channel = self._channel(post_g, target)
@@ -400,6 +425,8 @@ class Network:
         name = self._name(name, "syn", {s.name for s in self.synapses})
         sg = SynapseGroup(name, pre_g, post_g, i.astype(np.int32, copy=False), j.astype(np.int32, copy=False),
                           wts, steps, channel, target)
+        if stp is not None:
+            sg.kind, sg.stp, sg.dt = "stp", stp, self.dt
         self.synapses.append(sg)
         self.timing["build_wall_s"] += time.perf_counter() - t0
         return sg

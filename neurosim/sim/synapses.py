@@ -16,6 +16,7 @@ from neurosim.kernels.network_kinds import N_CHANNELS
 from neurosim.kernels.synapse import (
     ROW_UNIFORM, StaticSynapses, csr_contiguous_rows, csr_order, csr_uniform_rows,
 )
+from neurosim.sim.stp import stp_projection
 
 __all__ = ["static_projection", "SYNAPSE_KINDS"]
 
@@ -83,4 +84,4 @@ def static_projection(synapses, offsets: dict, n_neurons: int, dtype, *, uint16_
 
 
 #: ``SynapseGroup.kind`` -> builder ``(groups, offsets, n_neurons, dtype, **options) -> (layout, max delay steps)``
-SYNAPSE_KINDS = {"static": static_projection}
+SYNAPSE_KINDS = {"static": static_projection, "stp": stp_projection}

@@ -28,6 +28,7 @@ import numpy as np
 from neurosim._validation import as_float_array, check_number
 from neurosim.kernels.network_kinds import N_CHANNELS
 from neurosim.kernels.synapse import ROW_CONTIGUOUS, csr_order, csr_uniform_rows
+from neurosim.neurons.adex import check_adex_dt
 from neurosim.neurons.izhikevich import check_izhikevich_dt
 from neurosim.neurons.lif import check_lif_dt
 from neurosim.sim.models import model_of
@@ -36,7 +37,7 @@ __all__ = ["set_group_params", "set_i_ext", "set_weight", "poisson_lam", "per_ne
            "GROUP_PARAMS", "GROUP_I_EXT", "SYNAPSE_WEIGHT"]
 
 #: model -> its time-step check ``(params, dt)`` (warnings for coarse dt), as in ``add_<model>``
-DT_CHECKS = {"lif": check_lif_dt, "izhikevich": lambda params, dt: check_izhikevich_dt(dt)}
+DT_CHECKS = {"lif": check_lif_dt, "izhikevich": lambda params, dt: check_izhikevich_dt(dt), "adex": check_adex_dt}
 #: largest expected number of Poisson input spikes per neuron and step
 MAX_POISSON_LAM = 1e15
 
@@ -167,10 +168,11 @@ def set_weight(sg, value) -> None:
     sg._weight = w
 
 
-def _static_positions(net, sg) -> np.ndarray:
-    """Positions in the static CSR of ``sg``'s synapses (the ordering of ``synapses.static_projection``)."""
+def _kind_positions(net, sg) -> np.ndarray:
+    """Positions of ``sg``'s synapses in the CSR of its kind's projection (the ordering every builder of
+    ``synapses.SYNAPSE_KINDS`` uses: keys ``N_CHANNELS pre + channel``, stable over groups in creation order)."""
     offsets = net._offsets()
-    static = [s for s in net.synapses if s.kind == "static"]
+    static = [s for s in net.synapses if s.kind == sg.kind]
     n_syn = sum(s.n_synapses for s in static)
     keys = np.empty(n_syn, dtype=np.int32)
     q, q0 = 0, 0
@@ -191,7 +193,7 @@ def _set_static_weights(net, sg) -> None:
     from neurosim.sim.synapses import SYNAPSE_KINDS
 
     proj = net._flat.projections[list(SYNAPSE_KINDS).index("static")]
-    proj.weights[_static_positions(net, sg)] = sg._weight
+    proj.weights[_kind_positions(net, sg)] = sg._weight
     np.bitwise_and(proj.contig, ROW_CONTIGUOUS, out=proj.contig)  # the uniform-row flags follow the weights
     csr_uniform_rows(proj.indptr, proj.weights, proj.contig)
     proj.wrow[:] = 0
@@ -199,8 +201,17 @@ def _set_static_weights(net, sg) -> None:
     proj.wrow[uni] = proj.weights[proj.indptr[uni]]
 
 
+def _set_csr_weights(kind):
+    """Setter for a projection kind whose ``weights`` are the only copy of the weights (no derived tables)."""
+    def setter(net, sg) -> None:
+        from neurosim.sim.synapses import SYNAPSE_KINDS
+
+        net._flat.projections[list(SYNAPSE_KINDS).index(kind)].weights[_kind_positions(net, sg)] = sg._weight
+    return setter
+
+
 #: ``SynapseGroup.kind`` -> ``setter(net, sg)`` writing ``sg._weight`` into the built projection
-WEIGHT_SETTERS = {"static": _set_static_weights}
+WEIGHT_SETTERS = {"static": _set_static_weights, "stp": _set_csr_weights("stp")}
 
 # the settable attributes of NeuronGroup and SynapseGroup (neurosim.sim.network)
 GROUP_PARAMS = property(lambda g: g._params, set_group_params,
