@@ -300,6 +300,17 @@ def test_bad_network_input():
             net.connect(g, g, pairs=([0, 1], [1, 2]), weight=np.array([0.1, -0.1]), target=target)
         with pytest.raises(ValueError, match="weight must be >= 0"):
             net.add_poisson_input(g, 100.0, weight=-1.0, target=target)
+    syn = net.connect(g, g, p=1.0, weight=0.5, target="ge")
+    with pytest.raises(ValueError, match="weight must be >= 0 for the conductance target 'ge'"):
+        syn.weight = -0.5                                # also when changed later (neurosim.sim.update)
+    net.run(1.0, progress=False)
+    with pytest.raises(ValueError, match="weight must be >= 0"):
+        syn.weight = np.full(16, -1.0)
+    with pytest.raises(ValueError, match="dt=0.1 ms exceeds the shortest conductance time constant"):
+        g.params = CondLIFParams(tau_i=0.05)
+    syn.weight = 0.7
+    net = Network(dt=0.1)
+    g = net.add_lif_cond(4)
     net.connect(g, g, p=1.0, weight=-1.0, target="v")   # a jump of v may be negative
     with pytest.raises(ValueError, match="target must be one of"):
         net.connect(g, g, p=1.0, weight=1.0, target="i_syn")

@@ -149,15 +149,8 @@ class NeuronGroup:
         """LIF excitatory synaptic current (copy)."""
         return self._state("i_syn")
 
-    @property
-    def ge(self) -> np.ndarray:
-        """Conductance LIF excitatory conductance, units of g_L (copy)."""
-        return self._state("ge")
-
-    @property
-    def gi(self) -> np.ndarray:
-        """Conductance LIF inhibitory conductance, units of g_L (copy)."""
-        return self._state("gi")
+    ge = property(lambda self: self._state("ge"), doc="Conductance LIF excitatory conductance, units of g_L (copy).")
+    gi = property(lambda self: self._state("gi"), doc="Conductance LIF inhibitory conductance, units of g_L (copy).")
 
     def __repr__(self):
         return f"NeuronGroup({self.name!r}, model={self.model!r}, n={self.n})"
