@@ -50,7 +50,8 @@ from neurosim.kernels.network_kinds import (
 )
 from neurosim.kernels.vexp import vexp
 
-__all__ = ["EULER", "EXPONENTIAL", "INTEGRATION_CODES", "COND_LIF_COEFFICIENTS", "EulerConstants", "ExponentialConstants",
+__all__ = ["EULER", "EXPONENTIAL", "INTEGRATION_CODES", "COND_LIF_COEFFICIENTS", "EulerConstants",
+           "ExponentialConstants",
            "CondLIFPopulation", "cond_lif_constants", "VAR_V", "VAR_GE", "VAR_GI", "VAR_REFR", "PHI_SERIES", "SUB"]
 
 #: integration scheme codes (``GROUP_MODE`` of a group)
@@ -100,7 +101,8 @@ class CondLIFPopulation(NamedTuple):
     State: ``v`` float [n]; ``g`` float [2, n] (row 0 ``g_e``, channel 0; row 1 ``g_i``, channel 1);
     ``refr`` int32 [n] (refractory steps left between kernel calls; call-relative end steps inside
     a call). ``coef`` float [len(COND_LIF_COEFFICIENTS), n], rows ``C_M ... V_RESET``; ``n_ref``
-    int32 [n]; ``k_euler``, ``k_exp`` the constants of the two schemes (:func:`cond_lif_constants`). ``groups`` int64 [G, GROUP_COLUMNS]
+    int32 [n]; ``k_euler``, ``k_exp`` the constants of the two schemes (:func:`cond_lif_constants`).
+    ``groups`` int64 [G, GROUP_COLUMNS]
     (``GROUP_MODE``: the integration code); a homogeneous group reads its coefficients at its first
     neuron. ``rec`` int64 [3, R] as in ``LIFPopulation`` (``VAR_*``).
     """
@@ -164,7 +166,8 @@ def _v_step_overload(k, v, ge, gi, c_m, v_leak, e_exc, e_inh):
 def _pass1(v, ge, gi, refr, b0, b1, b2, c_m, a_e, a_i, v_leak, e_exc, e_inh, k, s, direct):
     """Deliver the inputs and integrate every neuron of a group (refractory ones keep ``v``).
 
-    ``k`` selects the scheme (:func:`_v_step`; one specialised loop each). ``direct`` as in ``neurosim.kernels.lif._lif_pass1``: 1, the conductances already hold
+    ``k`` selects the scheme (:func:`_v_step`; one specialised loop each). ``direct`` as in
+    ``neurosim.kernels.lif._lif_pass1``: 1, the conductances already hold
     this step's input (``b0``, ``b1`` not read); 2, besides, no jumps of ``v`` (``b2`` not read).
     A refractory neuron stores ``vo * one`` (exactly ``vo``): see ``_lif_pass1`` on masked stores.
     """

@@ -193,7 +193,7 @@ def test_refractory_conventions(convention, period):
     steps = np.rint(mon.times_ms / 0.1).astype(int) - 1
     assert steps[0] == 0 and np.all(np.diff(steps) == period)
     assert np.all(tr.v[1:period + 1, 0] == p.v_reset)                       # held at the reset value
-    np.testing.assert_allclose(tr.ge[1:60, 0], 2.0 * (1.0 - 0.1 / 5.0) ** np.arange(1, 60), rtol=1e-12)  # decays meanwhile
+    np.testing.assert_allclose(tr.ge[1:60, 0], 2.0 * (1.0 - 0.1 / 5.0) ** np.arange(1, 60), rtol=1e-12)  # decays
     assert tr.refr[1, 0] == period - 1 and tr.refr[period + 1, 0] == period - 1
     # g's spike of step 0 adds 0.5 to h's conductance before step 1 (samples: the state at the start of a step)
     assert trh.ge[1, 0] == 0.0 and trh.ge[2, 0] == 0.5 * (1.0 - 0.1 / 5.0)
@@ -300,6 +300,17 @@ def test_bad_network_input():
             net.connect(g, g, pairs=([0, 1], [1, 2]), weight=np.array([0.1, -0.1]), target=target)
         with pytest.raises(ValueError, match="weight must be >= 0"):
             net.add_poisson_input(g, 100.0, weight=-1.0, target=target)
+    syn = net.connect(g, g, p=1.0, weight=0.5, target="ge")
+    with pytest.raises(ValueError, match="weight must be >= 0 for the conductance target 'ge'"):
+        syn.weight = -0.5                                # also when changed later (neurosim.sim.update)
+    net.run(1.0, progress=False)
+    with pytest.raises(ValueError, match="weight must be >= 0"):
+        syn.weight = np.full(16, -1.0)
+    with pytest.raises(ValueError, match="dt=0.1 ms exceeds the shortest conductance time constant"):
+        g.params = CondLIFParams(tau_i=0.05)
+    syn.weight = 0.7
+    net = Network(dt=0.1)
+    g = net.add_lif_cond(4)
     net.connect(g, g, p=1.0, weight=-1.0, target="v")   # a jump of v may be negative
     with pytest.raises(ValueError, match="target must be one of"):
         net.connect(g, g, p=1.0, weight=1.0, target="i_syn")
@@ -329,3 +340,37 @@ def test_coefficients_and_equality():
     assert p == CondLIFParams() and p != q and hash(p) == hash(CondLIFParams())
     with pytest.raises(ValueError, match="dt"):
         p.coefficients(0.0)
+
+
+@pytest.mark.parametrize("change", ["integration", "taus", "weight"])
+def test_coba_store_restore_and_parameter_change_equal_a_fresh_network(change):
+    """``store``/``restore`` and in-place changes (``neurosim.sim.update``) cover the conductance layout:
+    restore the start, change the parameters, run: the spikes of a network built with the change."""
+    import dataclasses
+
+    def apply(net):
+        for g in net.groups.values():
+            if change == "integration":
+                g.params = dataclasses.replace(g.params, integration="exponential")
+            elif change == "taus":
+                g.params = dataclasses.replace(g.params, tau_e=4.0, tau_i=12.0, t_ref=3.0, e_inh=-75.0)
+        if change == "weight":
+            net.synapses[0].weight = 0.8
+
+    net = ns.sim.coba(n_neurons=800, rng=5, dtype=np.float64)
+    net.store("start")
+    net.run(30.0, progress=False)
+    first = (net.monitors["spikes"].times_ms.copy(), net.monitors["spikes"].ids.copy())
+    net.restore("start")
+    net.run(30.0, progress=False)
+    assert np.array_equal(net.monitors["spikes"].times_ms, first[0])
+    net.restore("start")
+    apply(net)
+    net.run(30.0, progress=False)
+    fresh = ns.sim.coba(n_neurons=800, rng=5, dtype=np.float64)
+    apply(fresh)
+    fresh.run(30.0, progress=False)
+    got, ref = net.monitors["spikes"], fresh.monitors["spikes"]
+    np.testing.assert_array_equal(got.times_ms, ref.times_ms)
+    np.testing.assert_array_equal(got.ids, ref.ids)
+    assert got.ids.size != first[1].size and got.ids.size > 100

@@ -34,6 +34,8 @@ def _groups(model):
     net = ns.sim.Network(dt=0.5, rng=0)
     add = {"lif": lambda: net.add_lif(3, LIFParams(v_th=np.r_[1.0, 1.5, 2.0])),
            "izhikevich": lambda: net.add_izhikevich(3, "FS"),
+           "adex": lambda: net.add_adex(3, "tonic"),
+           "spikegen": lambda: net.add_spike_generator(3, [1.0, 1.5, 1.5], [2, 0, 2]),
            "lif_cond": lambda: net.add_lif_cond(3, CondLIFParams(v_th=np.r_[-50.0, -49.0, -48.0], t_ref=1.0),
                                                 ge0=0.5),
            "poisson": lambda: net.add_poisson_group(3, [10.0, 0.0, 50.0]),

@@ -5,8 +5,8 @@ kernels: the parameter class, the synapse targets (name -> input channel), the r
 variables (name -> code of the population's recorder), the state a group exposes (``group.v``
 ...), and how the model's groups are packed into its kernel population layout (a
 ``NamedTuple`` registered in ``neurosim.kernels.network_kinds``). :data:`MODELS` lists them in
-global-id order (all LIF groups first, then all Izhikevich groups, then all AdEx groups, each in
-creation order).
+global-id order (LIF, Izhikevich, conductance LIF, AdEx, Poisson sources, spike generators; each
+model's groups in creation order).
 
 Adding a neuron model: its kernel module (``kernels/<model>.py``: population layout, passes,
 registration), a record here and its entry in :data:`MODELS`, an ``add_<model>`` method of
@@ -225,6 +225,7 @@ SPIKE_GENERATOR = NeuronModel(
     name="spikegen", params_type=_sources.SpikeTimes, layout=ksrc.SpikeGeneratorPopulation, targets={}, variables={},
     state={}, finite=(), fields=_sources.spike_generator_fields,
 )
+
 
 #: model name -> record, in global-id order
 MODELS: dict[str, NeuronModel] = {m.name: m for m in (LIF, IZHIKEVICH, LIF_COND, ADEX, POISSON, SPIKE_GENERATOR)}

@@ -152,15 +152,8 @@ class NeuronGroup:
         """LIF excitatory synaptic current (copy)."""
         return self._state("i_syn")
 
-    @property
-    def ge(self) -> np.ndarray:
-        """Conductance LIF excitatory conductance, units of g_L (copy)."""
-        return self._state("ge")
-
-    @property
-    def gi(self) -> np.ndarray:
-        """Conductance LIF inhibitory conductance, units of g_L (copy)."""
-        return self._state("gi")
+    ge = property(lambda self: self._state("ge"), doc="Conductance LIF excitatory conductance, units of g_L (copy).")
+    gi = property(lambda self: self._state("gi"), doc="Conductance LIF inhibitory conductance, units of g_L (copy).")
 
     def __repr__(self):
         return f"NeuronGroup({self.name!r}, model={self.model!r}, n={self.n})"
@@ -282,7 +275,7 @@ class Network:
 
     def add_lif_cond(self, n: int, params=None, *, v0=None, ge0=0.0, gi0=0.0, i_ext=0.0, name=None) -> NeuronGroup:
         """Add ``n`` LIF neurons with conductance synapses (``CondLIFParams``; targets ``"ge"``, ``"gi"``, ``"v"``);
-        ``v0`` (default ``e_leak``), initial conductances ``ge0``, ``gi0`` (units of g_L) and ``i_ext`` (mV, times r)."""
+        ``v0`` (default ``e_leak``), initial conductances ``ge0``, ``gi0`` (units of g_L), ``i_ext`` (mV / r)."""
         from neurosim.neurons.lif_cond import CondLIFParams, check_lif_cond_dt
 
         self._check_open()

@@ -31,13 +31,15 @@ from neurosim.kernels.synapse import ROW_CONTIGUOUS, csr_order, csr_uniform_rows
 from neurosim.neurons.adex import check_adex_dt
 from neurosim.neurons.izhikevich import check_izhikevich_dt
 from neurosim.neurons.lif import check_lif_dt
+from neurosim.neurons.lif_cond import check_lif_cond_dt
 from neurosim.sim.models import model_of
 
 __all__ = ["set_group_params", "set_i_ext", "set_weight", "poisson_lam", "per_neuron", "WEIGHT_SETTERS",
            "GROUP_PARAMS", "GROUP_I_EXT", "SYNAPSE_WEIGHT"]
 
 #: model -> its time-step check ``(params, dt)`` (warnings for coarse dt), as in ``add_<model>``
-DT_CHECKS = {"lif": check_lif_dt, "izhikevich": lambda params, dt: check_izhikevich_dt(dt), "adex": check_adex_dt}
+DT_CHECKS = {"lif": check_lif_dt, "izhikevich": lambda params, dt: check_izhikevich_dt(dt), "adex": check_adex_dt,
+             "lif_cond": check_lif_cond_dt}
 #: largest expected number of Poisson input spikes per neuron and step
 MAX_POISSON_LAM = 1e15
 
@@ -155,6 +157,9 @@ def set_weight(sg, value) -> None:
         if w.shape != (sg.n_synapses,):
             raise ValueError(f"weight must be a scalar or have shape ({sg.n_synapses},) (one per synapse), got "
                              f"{w.shape}")
+    if sg.target in model_of(sg.post_group).nonneg_targets and np.any(w < 0):
+        raise ValueError(f"weight must be >= 0 for the conductance target {sg.target!r}; use target 'gi' for "
+                         "inhibition")
     if net._flat is not None:
         if sg.kind not in WEIGHT_SETTERS:
             raise ValueError(f"the weights of {sg.kind!r} synapses cannot be set after the first run; set them before")
