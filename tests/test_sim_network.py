@@ -153,6 +153,12 @@ def test_izhikevich_state_monitor_and_group_subset():
     t_loc, i_loc = sp.local(fs)
     np.testing.assert_array_equal(i_loc, sp.ids - 2)
     np.testing.assert_array_equal(t_loc, sp.times_ms)
+    for got, ref in zip(sp.local("fs"), (t_loc, i_loc)):  # by name: the same
+        np.testing.assert_array_equal(got, ref)
+    with pytest.raises(KeyError, match="'rs' is not monitored by 'fs_spikes'; it monitors 'fs'"):
+        sp.local("rs")
+    with pytest.raises(TypeError, match="NeuronGroup or its name"):
+        sp.local(3)
     assert tr.v.shape == (400, 1) and tr.u[0, 0] == pytest.approx(-13.0)
     assert tr.v.max() < 30.0 and tr.v.min() >= -80.0
     np.testing.assert_array_equal(sp.counts()[2:], np.full(3, sp.counts()[2]))

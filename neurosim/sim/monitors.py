@@ -77,7 +77,16 @@ class SpikeMonitor:
         return int(self.ids.size)
 
     def local(self, group):
-        """Spikes of one monitored group: ``(times_ms, local_ids)`` with ids counted from 0 in the group."""
+        """Spikes of one monitored group (a ``NeuronGroup`` or its name): ``(times_ms, local_ids)`` with ids
+        counted from 0 in the group."""
+        if isinstance(group, str):
+            named = {g.name: g for g in self.groups}
+            if group not in named:
+                raise KeyError(f"group {group!r} is not monitored by {self.name!r}; it monitors "
+                               f"{', '.join(map(repr, named)) or 'no group'}")
+            group = named[group]
+        elif not hasattr(group, "start"):
+            raise TypeError(f"group must be a NeuronGroup or its name, got {type(group).__name__}")
         keep = (self.ids >= group.start) & (self.ids < group.stop)
         return self.times_ms[keep], self.ids[keep] - group.start
 
