@@ -105,6 +105,36 @@ def test_simulate_writes_summary_spikes_raster(tmp_path):
     assert abs(summary["n_synapses"] - 20_000) < 1_000
     png = (out / "raster.png").read_bytes()
     assert png[:4] == b"\x89PNG" and len(png) > 5_000
+    # rates per group: the spike counts of each group's id range (excitatory ids first, 80 %)
+    counts = np.bincount(i, minlength=1000)
+    assert summary["rates_hz"] == pytest.approx({"exc": counts[:800].sum() / 800 / 0.1,
+                                                 "inh": counts[800:].sum() / 200 / 0.1})
+    assert not (out / "weights.npz").exists()
+
+
+def test_simulate_stdp_writes_weights(tmp_path):
+    """The STDP network: weights.npz holds the plastic group's final weights (within [0, w_max], moved away
+    from the initial ones), the monitor's snapshots end at those weights, and the summary's fractions are
+    those of the final weights; the default duration is the published 100 s (not run here)."""
+    from neurosim.sim.catalog import NETWORKS
+
+    out = tmp_path / "stdp"
+    assert main(["simulate", "stdp", "--neurons", "101", "--duration-ms", "2000", "--seed", "1",
+                 "--out", str(out), "--no-progress"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    z = np.load(out / "weights.npz")
+    w, w0, w_max = z["w_final"], z["w_initial"], float(z["w_max"])
+    assert w.shape == w0.shape == (100,) and w_max == 0.01
+    assert w.min() >= 0.0 and w.max() <= w_max and not np.array_equal(w, w0)
+    assert z["weights_t_ms"][0] == 0.0 and z["weights_w"].shape == (z["weights_t_ms"].size, 100)
+    np.testing.assert_array_equal(z["weights_w"][0], w0)
+    numbers = summary["weights"]["plastic"]
+    assert numbers["frac_below_0.1"] == pytest.approx(np.mean(w / w_max < 0.1))
+    assert numbers["frac_above_0.9"] == pytest.approx(np.mean(w / w_max > 0.9))
+    assert numbers["mean_w_over_wmax"] == pytest.approx(np.mean(w / w_max))
+    assert set(summary["rates_hz"]) == {"inputs", "post"} and 10.0 < summary["rates_hz"]["inputs"] < 20.0
+    assert (out / "weights.png").read_bytes()[:4] == b"\x89PNG"
+    assert NETWORKS["stdp"](rng=0).meta["duration_ms"] == 100_000.0
 
 
 def test_simulate_same_seed_same_spikes(tmp_path):
