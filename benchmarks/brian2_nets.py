@@ -96,7 +96,7 @@ def build_izhikevich2003(net):
 
 def build_coba(d):
     """Brette 2007 benchmark 1 (Brian's ``COBA.py``) on the exported realisation (``sim17_cases.export``)."""
-    from brian2 import NeuronGroup, Synapses, SpikeMonitor, ms, mV
+    from brian2 import NeuronGroup, SpikeMonitor, ms, mV
 
     eqs = """
     dv/dt  = (ge*(Ee-v) + gi*(Ei-v) + (El-v))/taum : volt (unless refractory)
