@@ -149,6 +149,8 @@ def main(argv=None):
         print("QCFS thresholds after training:", ", ".join(
             f"{n} {float(m.threshold.detach()):.3f}" for n, m in ann.named_modules() if isinstance(m, nc.QCFS)))
     ann_acc = accuracy(ann, xte, yte)
+    if args.save_ann and args.qcfs:  # a zoo model file cannot hold the QCFS modules: the whole module
+        torch.save(ann, args.save_ann)
     if args.save_ann and not args.qcfs:
         save_model(args.save_ann, ann, args.model, {}, dataset=args.dataset, test_acc=ann_acc, input_size=28,
                    seed=args.seed, epochs=args.epochs)
