@@ -48,6 +48,7 @@ import numba
 import numpy as np
 
 # the modules that register the population and projection kinds
+import neurosim.kernels.hh  # noqa: F401
 import neurosim.kernels.izhikevich  # noqa: F401
 import neurosim.kernels.lif  # noqa: F401
 import neurosim.kernels.synapse  # noqa: F401

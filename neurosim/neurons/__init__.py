@@ -5,6 +5,7 @@
 ``izhikevich_step``/``izhikevich_run`` validate their inputs and call the Numba kernels in
 ``neurosim.kernels``.
 """
+from neurosim.neurons.hh import HHParams, HHState, hh_run
 from neurosim.neurons.izhikevich import izhikevich_run, izhikevich_step
 from neurosim.neurons.lif import lif_run, lif_step
 from neurosim.neurons.params import (
@@ -13,6 +14,6 @@ from neurosim.neurons.params import (
 )
 
 __all__ = [
-    "LIFParams", "LIFState", "IzhikevichParams", "IzhikevichState", "IZHIKEVICH_PRESETS",
+    "LIFParams", "LIFState", "HHParams", "HHState", "hh_run", "IzhikevichParams", "IzhikevichState", "IZHIKEVICH_PRESETS",
     "IZHIKEVICH_MAX_DT", "lif_max_dt", "lif_step", "lif_run", "izhikevich_step", "izhikevich_run", "RS", "IB", "CH", "FS", "LTS", "TC", "RZ",
 ]

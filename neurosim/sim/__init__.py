@@ -28,7 +28,7 @@ import importlib
 _EXPORTS = {
     "Network": "network", "NeuronGroup": "network", "SynapseGroup": "network",
     "SpikeMonitor": "monitors", "StateMonitor": "monitors",
-    "izhikevich2003": "canonical", "cuba": "canonical", "brunel": "canonical",
+    "izhikevich2003": "canonical", "cuba": "canonical", "brunel": "canonical", "cobahh": "canonical_hh",
     "NETWORKS": "catalog", "CanonicalNetwork": "catalog",
     "fixed_probability": "connect", "fixed_in_degree": "connect", "all_to_all": "connect",
 }

@@ -20,7 +20,7 @@ __all__ = ["CanonicalNetwork", "NETWORKS"]
 
 @dataclasses.dataclass(frozen=True)
 class CanonicalNetwork:
-    """One canonical network: its builder (``neurosim.sim.canonical.<name>``) and its sizes.
+    """One canonical network: its builder (``neurosim.sim.<module>.<name>``) and its sizes.
 
     ``default_neurons``: the published size; ``min_neurons``: the smallest ``n_neurons`` the
     builder accepts; ``neurons_multiple``: ``n_neurons`` must be a multiple of it, for the reason
@@ -33,6 +33,7 @@ class CanonicalNetwork:
     min_neurons: int
     neurons_multiple: int = 1
     size_rule: str = ""
+    module: str = "canonical"
 
     def check_neurons(self, n: int, arg: str = "n_neurons") -> int:
         """``ValueError`` naming ``arg`` unless the integer ``n`` is a multiple of ``neurons_multiple``."""
@@ -42,8 +43,8 @@ class CanonicalNetwork:
         return n
 
     def __call__(self, **kwargs):
-        """Build the network: ``neurosim.sim.canonical.<name>(**kwargs)``."""
-        return getattr(importlib.import_module("neurosim.sim.canonical"), self.name)(**kwargs)
+        """Build the network: ``neurosim.sim.<module>.<name>(**kwargs)``."""
+        return getattr(importlib.import_module(f"neurosim.sim.{self.module}"), self.name)(**kwargs)
 
 
 #: name -> canonical network (ALGORITHMS.md §7)
@@ -52,4 +53,6 @@ NETWORKS: dict[str, CanonicalNetwork] = {e.name: e for e in (
     CanonicalNetwork("cuba", "Vogels-Abbott / Brette et al. (2007) benchmark 2", 4000, 5),
     CanonicalNetwork("brunel", "Brunel (2000) sparse balanced network, asynchronous-irregular state", 12500, 5,
                      neurons_multiple=5, size_rule="NE = 4 order, NI = order"),
+    CanonicalNetwork("cobahh", "Brette et al. (2007) benchmark 3: Hodgkin-Huxley, conductance synapses", 4000, 5,
+                     module="canonical_hh"),
 )}

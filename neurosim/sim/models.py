@@ -19,12 +19,14 @@ from typing import Callable, Mapping
 
 import numpy as np
 
+from neurosim.kernels import hh as khh
 from neurosim.kernels import izhikevich as kizh
 from neurosim.kernels import lif as klif
 from neurosim.kernels.network_kinds import CH_EXC, CH_INH, CH_V
+from neurosim.neurons.hh import HHParams
 from neurosim.neurons.params import IzhikevichParams, LIFParams
 
-__all__ = ["NeuronModel", "MODELS", "LIF", "IZHIKEVICH", "model_of"]
+__all__ = ["NeuronModel", "MODELS", "LIF", "IZHIKEVICH", "HH", "model_of"]
 
 #: fields every population layout has besides the model's own (filled by the flat layout)
 COMMON_FIELDS = ("start", "groups", "rec")
@@ -154,8 +156,31 @@ IZHIKEVICH = NeuronModel(
     fields=_izh_fields,
 )
 
+
+# ------------------------------------------------------------------- Hodgkin-Huxley
+def _hh_fields(groups, dt, dtype):
+    coef = _rows(groups, dtype, lambda g: g.params.coefficients(dt, i_ext=g.i_ext), khh.HH_COEFFICIENTS)
+    n = coef.shape[1]
+
+    def init(key):  # the validated initial state of Network.add_hh (neurosim.neurons.hh.hh_initial_state)
+        return _concat(groups, lambda g: g.init[key], dtype)
+
+    return dict(v=init("v"), m=init("m"), h=init("h"), n=init("n"), g_syn=np.stack([init("ge"), init("gi")]),
+                cross=np.zeros(n, dtype=dtype), refr=np.zeros(n, dtype=np.int32), coef=coef,
+                n_ref=_concat(groups, lambda g: g.params.n_ref(dt), np.int32), dt=dtype.type(dt))
+
+
+HH = NeuronModel(
+    name="hh", params_type=HHParams, layout=khh.HHPopulation,
+    targets={"ge": CH_EXC, "gi": CH_INH, "i": CH_V},
+    variables={"v": khh.VAR_V, "m": khh.VAR_M, "h": khh.VAR_H, "n": khh.VAR_N, "ge": khh.VAR_GE, "gi": khh.VAR_GI},
+    state={"v": ("v", None), "m": ("m", None), "h": ("h", None), "n": ("n", None), "ge": ("g_syn", 0),
+           "gi": ("g_syn", 1)},
+    finite=("v", "m", "h", "n", "g_syn"), fields=_hh_fields, mode=lambda params: khh.METHOD_CODES[params.method],
+)
+
 #: model name -> record, in global-id order
-MODELS: dict[str, NeuronModel] = {m.name: m for m in (LIF, IZHIKEVICH)}
+MODELS: dict[str, NeuronModel] = {m.name: m for m in (LIF, IZHIKEVICH, HH)}
 
 
 def model_of(group) -> NeuronModel:

@@ -43,6 +43,7 @@ import numpy as np
 
 from neurosim._rng import as_generator
 from neurosim._validation import as_float_array, check_dtype, check_int, check_memory, check_number, check_positive
+from neurosim.neurons.hh import HHParams, check_hh_dt, hh_initial_state
 from neurosim.neurons.izhikevich import check_izhikevich_dt
 from neurosim.neurons.lif import check_lif_dt
 from neurosim.neurons.params import IzhikevichParams, LIFParams
@@ -259,6 +260,20 @@ class Network:
         u0 = np.asarray(params.b) * v0 if u0 is None else _per_neuron("u0", u0, n)
         return self._add_group(name, "izh", "izhikevich", n, params, v0, np.asarray(u0, dtype=np.float64),
                                _per_neuron("i_ext", i_ext, n))
+
+    def add_hh(self, n: int, params: HHParams | None = None, *, v0=None, m0=None, h0=None, n0=None, ge0=0.0, gi0=0.0,
+               i_ext=0.0, name=None) -> NeuronGroup:
+        """Add ``n`` Hodgkin-Huxley (Traub-Miles) neurons; initial state as ``neurosim.neurons.hh.hh_initial_state``
+        (gates default to their steady state at ``v0``), ``i_ext`` a constant current (pA)."""
+        self._check_open()
+        n = check_int("n", n, min_value=1)
+        check_memory("n", self.n_neurons + n, _BYTES_PER_NEURON, "the network's neuron state")
+        params = self._check_params(MODELS["hh"], HHParams() if params is None else params, n)
+        check_hh_dt(params, self.dt)
+        init = hh_initial_state(params, n, v0=v0, m0=m0, h0=h0, n0=n0, ge0=ge0, gi0=gi0)
+        g = self._add_group(name, "hh", "hh", n, params, init["v"], None, _per_neuron("i_ext", i_ext, n))
+        g.init = init
+        return g
 
     @staticmethod
     def _check_params(model, params, n, alternatives=""):
