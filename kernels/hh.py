@@ -58,7 +58,7 @@ import numba
 import numpy as np
 
 from neurosim.config import NJIT
-from neurosim.kernels.hh_math import exp_parts, exprel
+from neurosim.kernels.hh_math import exp_parts, exprel, select
 from neurosim.kernels.network_kinds import (
     GROUP_CHANNEL, GROUP_HET, GROUP_HI, GROUP_LO, GROUP_MODE, NJIT_LOOP, REC_COL, REC_IDX, REC_VAR, get,
     register_population,
@@ -67,6 +67,10 @@ from neurosim.kernels.network_kinds import (
 __all__ = ["METHOD_EXP_EULER", "METHOD_RK4", "METHOD_CODES", "HH_COEFFICIENTS", "HHCoefficients", "HHPopulation",
            "hh_rates", "hh_integrate", "VAR_V", "VAR_M", "VAR_H", "VAR_N", "VAR_GE", "VAR_GI", "SUB"]
 
+#: flags of the HH passes: the network loop's (no reference counting), with NumPy's error model:
+#: a division by zero gives inf/NaN instead of a branch that raises ``ZeroDivisionError``, so the
+#: loop has no exit and LLVM vectorises it (the divisions here never divide by zero: see the docstrings)
+NJIT_VEC = {**NJIT_LOOP, "error_model": "numpy"}
 METHOD_EXP_EULER, METHOD_RK4 = 0, 1
 #: method name (``HHParams.method``) -> ``GROUP_MODE`` code
 METHOD_CODES = {"exponential_euler": METHOD_EXP_EULER, "rk4": METHOD_RK4}
@@ -103,8 +107,10 @@ class HHCoefficients(NamedTuple):
     v_th: float
 
 
-def _make_rates(F):
-    """The six Traub-Miles rates at ``u = V - V_T`` with constants of dtype ``F`` (no promotion)."""
+def _make_rates(F, jit):
+    """The six Traub-Miles rates at ``u = V - V_T`` with constants of dtype ``F`` (no promotion);
+    ``jit``: for Numba (else the select is plain Python, so NumPy scalars keep their dtype)."""
+    sel = select if jit else getattr(select, "py_func", select)
     c_am, c_bm, c_ah, c_bh, c_an, c_bn = F(0.32 * 4.0), F(0.28 * 5.0), F(0.128), F(4.0), F(0.032 * 5.0), F(0.5)
     u_am, u_bm, u_ah, u_an, u_bn = F(13.0), F(40.0), F(17.0), F(15.0), F(10.0)
     q4, q5, q18, q40 = F(0.25), F(0.2), F(1.0 / 18.0), F(0.025)
@@ -117,7 +123,7 @@ def _make_rates(F):
         s, q = exp_parts(z)
         ez = s * q + s
         nz = z != 0
-        bm = c_bm * (z if nz else one) / ((s * q + (s - one)) if nz else one)
+        bm = c_bm * sel(nz, z, one) / sel(nz, s * q + (s - one), one)
         bh = c_bh * (ez / (ez + one))            # = 4 / (1 + e^{-z}); no overflow of 4 e^z
         sa, qa = exp_parts((u_ah - u) * q18)
         ah = c_ah * (sa * qa + sa)
@@ -129,8 +135,8 @@ def _make_rates(F):
     return rates
 
 
-_RATES64 = _make_rates(np.float64)
-_RATES32 = _make_rates(np.float32)
+_RATES64 = _make_rates(np.float64, False)
+_RATES32 = _make_rates(np.float32, False)
 
 
 def hh_rates(u):
@@ -138,16 +144,16 @@ def hh_rates(u):
     return (_RATES32 if isinstance(u, np.float32) else _RATES64)(u)
 
 
-@numba.extending.overload(hh_rates)
+@numba.extending.overload(hh_rates, inline="always")
 def _hh_rates_overload(u):
     if u == numba.types.float32:
-        return _make_rates(np.float32)
+        return _make_rates(np.float32, True)
     if u == numba.types.float64:
-        return _make_rates(np.float64)
+        return _make_rates(np.float64, True)
     return None
 
 
-@numba.njit(**NJIT)
+@numba.njit(inline="always", **NJIT_VEC)
 def _gate_ee(x, a, b, dt):
     """Exponential-Euler step of a gate: ``x_inf + (x - x_inf) exp(-(a + b) dt)``."""
     r = a + b
@@ -156,7 +162,7 @@ def _gate_ee(x, a, b, dt):
     return xinf + (x - xinf) * (s * q + s)
 
 
-@numba.njit(**NJIT)
+@numba.njit(inline="always", **NJIT_VEC)
 def _hh_exp_euler(v, m, h, n, ge, gi, cur, k, dt):
     """One exponential-Euler step of one neuron (``k``: its coefficients); returns ``(v, m, h, n)``."""
     am, bm, ah, bh, an, bn = hh_rates(v - k.v_t)
@@ -169,7 +175,7 @@ def _hh_exp_euler(v, m, h, n, ge, gi, cur, k, dt):
     return vn, _gate_ee(m, am, bm, dt), _gate_ee(h, ah, bh, dt), _gate_ee(n, an, bn, dt)
 
 
-@numba.njit(**NJIT)
+@numba.njit(inline="always", **NJIT_VEC)
 def _hh_deriv(v, m, h, n, ge, gi, cur, k, dt):
     """Increments ``dt f(V, m, h, n)`` of the ODE (V in mV, gates dimensionless)."""
     am, bm, ah, bh, an, bn = hh_rates(v - k.v_t)
@@ -179,7 +185,7 @@ def _hh_deriv(v, m, h, n, ge, gi, cur, k, dt):
     return k.kc * i, dt * (am - (am + bm) * m), dt * (ah - (ah + bh) * h), dt * (an - (an + bn) * n)
 
 
-@numba.njit(**NJIT)
+@numba.njit(inline="always", **NJIT_VEC)
 def _hh_rk4(v, m, h, n, ge, gi, cur, k, dt):
     """One classical RK4 step of one neuron; conductances decay exactly between the stages."""
     half = dt / (dt + dt)  # 0.5 in the state dtype
@@ -195,7 +201,7 @@ def _hh_rk4(v, m, h, n, ge, gi, cur, k, dt):
             h + sixth * (h1 + two * (h2 + h3) + h4), n + sixth * (n1 + two * (n2 + n3) + n4))
 
 
-@numba.njit(**NJIT_LOOP)
+@numba.njit(inline="always", **NJIT_VEC)
 def _coef_at(k, i):
     """The coefficients of neuron ``i`` (``get`` of every field: scalars stay scalars)."""
     return HHCoefficients(get(k.g_l, i), get(k.e_l, i), get(k.g_na, i), get(k.e_na, i), get(k.g_k, i),
@@ -203,7 +209,7 @@ def _coef_at(k, i):
                           get(k.a_e, i), get(k.a_i, i), get(k.i_ext, i), get(k.v_th, i))
 
 
-@numba.njit(**NJIT_LOOP)
+@numba.njit(**NJIT_VEC)
 def _hh_pass1(v, m, h, n, ge, gi, cross, b0, b1, b2, x, c0, c1, c2, k, dt, method, one):
     """Deliver the inputs, integrate every neuron, flag the crossings of ``v_th`` (branch-free).
 

@@ -32,7 +32,7 @@ from numba.extending import intrinsic, overload
 
 from neurosim.config import NJIT
 
-__all__ = ["exp_parts", "exp_", "expm1_", "exprel"]
+__all__ = ["exp_parts", "exp_", "expm1_", "exprel", "select"]
 
 
 def _consts(F, bits):
@@ -86,6 +86,13 @@ def _as_float(typingctx, i):
     return sig, codegen
 
 
+@numba.njit(**NJIT)
+def select(c, a, b):
+    """``a if c else b``: a call, not an inline branch, so the callers inlined at Numba IR level
+    (``inline="always"``) have no phi nodes; LLVM inlines it as a ``select``."""
+    return a if c else b
+
+
 _Q64 = _K64["POLY"]
 _Q32 = _K32["POLY"]
 _P0, _P1, _P2, _P3, _P4, _P5, _P6, _P7, _P8, _P9, _P10, _P11 = _Q64
@@ -93,7 +100,7 @@ _ONE64 = _K64["ONE"]
 _R0, _R1, _R2, _R3, _R4, _R5 = _Q32
 
 
-@numba.njit(**NJIT)
+@numba.njit(inline="always", **NJIT, error_model="numpy")
 def _q64(r):
     """``e^r - 1`` in float64: ``r (1 + r (1/2 + r (1/6 + ... + r / 13!)))`` (Horner)."""
     p = ((((((((((_P0 * r + _P1) * r + _P2) * r + _P3) * r + _P4) * r + _P5) * r + _P6) * r + _P7) * r + _P8) * r
@@ -101,7 +108,7 @@ def _q64(r):
     return (p * r + _ONE64) * r
 
 
-@numba.njit(**NJIT)
+@numba.njit(inline="always", **NJIT, error_model="numpy")
 def _q32(r):
     """``e^r - 1`` in float32: the Cephes polynomial ``p(r) r^2 + r``."""
     return (((((_R0 * r + _R1) * r + _R2) * r + _R3) * r + _R4) * r + _R5) * (r * r) + r
@@ -113,8 +120,10 @@ def _make_parts(K, itype, jit):
     ZERO, ONE, INF = K["ZERO"], K["ONE"], K["INF"]
     MANT = itype(K["MANT"])
     qpoly = _q64 if K["MANT"] == 52 else _q32
-    if not jit:  # NumPy scalars in, NumPy scalars of the same dtype out
+    sel = select
+    if not jit:  # NumPy scalars in, NumPy scalars of the same dtype out (not a compiled call's Python float)
         qpoly = getattr(qpoly, "py_func", qpoly)
+        sel = getattr(select, "py_func", select)
     BIAS = itype(K["BIAS"])
     if jit:
         as_int, as_float = _as_int, _as_float
@@ -128,14 +137,14 @@ def _make_parts(K, itype, jit):
             return np.asarray(i, dtype=itype).view(ftype)[()]
 
     def parts(x):
-        c = HI if x > HI else (LO if x < LO else x)
+        c = sel(x > HI, HI, sel(x < LO, LO, x))
         t = c * LOG2E + SHIFT           # k in the low mantissa bits, rounded to nearest
         k = t - SHIFT
         r = (c - k * C1) - k * C2
         q = qpoly(r)
         s = as_float(itype((as_int(t) + BIAS) << MANT))  # 2^k: exponent bits k + bias (the shifter's bits shift out)
-        s = ZERO if x < LO else (INF if x > HI else s)
-        q = ONE if x > HI else q
+        s = sel(x < LO, ZERO, sel(x > HI, INF, s))
+        q = sel(x > HI, ONE, q)
         return s, q
 
     return parts
@@ -150,7 +159,7 @@ def exp_parts(x):
     return (_PARTS32_PY if isinstance(x, np.float32) else _PARTS64_PY)(x)
 
 
-@overload(exp_parts)
+@overload(exp_parts, inline="always")
 def _exp_parts_overload(x):
     if x == types.float32:
         return _make_parts(_K32, np.int32, True)
@@ -159,9 +168,10 @@ def _exp_parts_overload(x):
     return None
 
 
-def _make_funcs(K):
+def _make_funcs(K, jit):
     """``exp_``, ``expm1_`` and ``exprel`` with the constants ``K`` (typed: no float32 -> float64 promotion)."""
     ONE = K["ONE"]
+    sel = select if jit else getattr(select, "py_func", select)
 
     def exp_f(x):
         s, q = exp_parts(x)
@@ -174,13 +184,13 @@ def _make_funcs(K):
     def exprel_f(x):
         s, q = exp_parts(x)
         nz = x != 0
-        return ((s * q + (s - ONE)) if nz else ONE) / (x if nz else ONE)
+        return sel(nz, s * q + (s - ONE), ONE) / sel(nz, x, ONE)
 
     return exp_f, expm1_f, exprel_f
 
 
-_F64_PY = _make_funcs(_K64)
-_F32_PY = _make_funcs(_K32)
+_F64_PY = _make_funcs(_K64, False)
+_F32_PY = _make_funcs(_K32, False)
 
 
 def exp_(x):
@@ -201,13 +211,13 @@ def exprel(x):
 def _overload_funcs(j):
     def ov(x):
         if x == types.float32:
-            return _make_funcs(_K32)[j]
+            return _make_funcs(_K32, True)[j]
         if x == types.float64:
-            return _make_funcs(_K64)[j]
+            return _make_funcs(_K64, True)[j]
         return None
     return ov
 
 
-overload(exp_)(_overload_funcs(0))
-overload(expm1_)(_overload_funcs(1))
-overload(exprel)(_overload_funcs(2))
+overload(exp_, inline="always")(_overload_funcs(0))
+overload(expm1_, inline="always")(_overload_funcs(1))
+overload(exprel, inline="always")(_overload_funcs(2))
