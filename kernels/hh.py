@@ -29,8 +29,8 @@ own variable with the others frozen::
   start and V_inf; first order in dt (Brian2 measured 37.3 Hz at dt = 0.1 ms against ~41 Hz for
   dt -> 0 on COBAHH).
 ``METHOD_RK4``: classical Runge-Kutta on (V, m, h, n) with the conductances' exact decay at the
-  stages (``g(t + dt/2) = g sqrt(a)``); fourth order, but explicit: unstable above ~0.03 ms
-  during a spike (``neurosim.neurons.hh.HH_MAX_DT``).
+  stages (``g(t + dt/2) = g sqrt(a)``); fourth order, but explicit: it diverged at dt = 0.08 ms
+  during spikes (``neurosim.neurons.hh.HH_MAX_DT``). Gates are not guaranteed to stay in [0, 1].
 
 Spike detection, no reset: a spike is emitted at step ``s`` when V rises through ``v_th``
 during the step (``V <= v_th < V'``) and no spike was emitted in the ``n_ref - 1`` steps
