@@ -115,6 +115,7 @@ def _make_rates(F, jit):
     u_am, u_bm, u_ah, u_an, u_bn = F(13.0), F(40.0), F(17.0), F(15.0), F(10.0)
     q4, q5, q18, q40 = F(0.25), F(0.2), F(1.0 / 18.0), F(0.025)
     one = F(1.0)
+    big = F(1e30)
 
     def rates(u):
         """``(alpha_m, beta_m, alpha_h, beta_h, alpha_n, beta_n)`` in 1/ms."""
@@ -124,7 +125,7 @@ def _make_rates(F, jit):
         ez = s * q + s
         nz = z != 0
         bm = c_bm * sel(nz, z, one) / sel(nz, s * q + (s - one), one)
-        bh = c_bh * (ez / (ez + one))            # = 4 / (1 + e^{-z}); no overflow of 4 e^z
+        bh = c_bh * sel(ez > big, one, ez / (ez + one))  # = 4 / (1 + e^{-z}), without 4 e^z or inf / inf
         sa, qa = exp_parts((u_ah - u) * q18)
         ah = c_ah * (sa * qa + sa)
         an = c_an / exprel((u_an - u) * q5)

@@ -85,12 +85,10 @@ def run(xs, state, p, dt, method="exponential_euler", pre=None, post=None, w=Non
     for t in range(T):
         v, m, h, n, ge, gi = state
         if pre is not None:
-            for i, j, wij, c in zip(pre, post, w, channel):
-                if fired[i]:
-                    if c == 0:
-                        ge[j] += wij
-                    else:
-                        gi[j] += wij
+            act = fired[pre]
+            for c, g in ((0, ge), (1, gi)):
+                sel = act & (channel == c)
+                np.add.at(g, post[sel], w[sel])
         state = step((v, m, h, n, ge, gi), xs[t], p, dt)
         fired = (v <= p["v_th"]) & (state[0] > p["v_th"]) & (t - last >= n_ref)
         last[fired] = t

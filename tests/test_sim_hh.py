@@ -92,7 +92,7 @@ def test_rates_at_the_removable_singularities(dtype):
     u = np.linspace(-150, 150, 3001)
     ref = np.array(naive.rates(u, 0.0)).T
     got = np.array([khh.hh_rates(dtype(x)) for x in u], dtype=np.float64)
-    tol = 1e-13 if dtype is F64 else 2e-6
+    tol = 1e-13 if dtype is F64 else 1e-5  # float32: the rounded argument y (|y| <= 50) moves e^y by |y| 6e-8
     np.testing.assert_allclose(got, ref, rtol=tol, atol=0)
 
 
@@ -162,16 +162,19 @@ def test_rk4_spike_times_against_solve_ivp():
     assert np.all(t_kernel - t_ev > -1e-4) and np.all(t_kernel - t_ev < dt + 1e-4)
 
 
-def test_exponential_euler_converges_to_solve_ivp():
-    """Exponential Euler is first order: at dt = 0.01 ms the 10th spike is within 0.2 ms of the
-    accurate time (measured 0.09 ms), at 0.1 ms within 2 ms (measured ~1 ms: Brian2's ~10 % slower rate)."""
+def test_exponential_euler_converges_first_order():
+    """Exponential Euler is first order: the error of the 10th spike time against RK4 at 0.005 ms
+    (itself within a step of solve_ivp, above) shrinks ~linearly with dt (ratios 0.1 -> 0.05 -> 0.025 ms
+    measured 1.90, 1.95); at Brian2's dt = 0.1 ms the neuron fires late (a lower rate, as Brian2's 37 vs 41 Hz)."""
     amp = 1000.0
-    ref, _ = hh_run(np.full((20000, 1), amp), HHParams(method="rk4"), dt=0.01)
-    t_ref = (np.flatnonzero(ref[:, 0]) + 1) * 0.01
-    for dt, tol in ((0.01, 0.2), (0.1, 2.0)):
+    ref, _ = hh_run(np.full((40000, 1), amp), HHParams(method="rk4"), dt=0.005)
+    t_ref = (np.flatnonzero(ref[:, 0]) + 1) * 0.005
+    err = []
+    for dt in (0.1, 0.05, 0.025):
         sp, _ = hh_run(np.full((int(200 / dt), 1), amp), HHParams(), dt=dt)
         t = (np.flatnonzero(sp[:, 0]) + 1) * dt
-        assert abs(t[9] - t_ref[9]) < tol, (dt, t[9], t_ref[9])
+        err.append(t[9] - t_ref[9])
+    assert err[0] > 0 and 1.6 < err[0] / err[1] < 2.4 and 1.6 < err[1] / err[2] < 2.4, err
 
 
 # ------------------------------------------------------------------------------ invariants
@@ -204,10 +207,10 @@ def test_detection_refractory_period():
 
 # ------------------------------------------------------------------------------ network
 def test_network_matches_numpy_reference():
-    """A 40-neuron COBAHH net (float64, 30 ms): spikes, V and conductances as the NumPy reference with
+    """A 100-neuron COBAHH net (float64, 100 ms): spikes, V and conductances as the NumPy reference with
     the same synapses (a spike of step m acts on g from step m + 1). Bound: V rtol 1e-8 (the
     conductance sums are added in another order; differences grow through spikes)."""
-    net = ns.sim.cobahh(n_neurons=40, rng=3, dtype=np.float64)
+    net = ns.sim.cobahh(n_neurons=100, rng=3, dtype=np.float64)
     tr = net.add_state_monitor("exc", ["v", "m", "ge", "gi"], neurons=[0, 5], every=1, name="tr")
     init = {k: np.concatenate([g.init[k] for g in net.groups.values()]) for k in ("v", "m", "h", "n", "ge", "gi")}
     pre, post, w, ch = [], [], [], []
@@ -216,19 +219,19 @@ def test_network_matches_numpy_reference():
         post.append(sg.post + sg.post_group.start)
         w.append(np.broadcast_to(sg.weight, sg.pre.shape))
         ch.append(np.full(sg.pre.size, sg.channel))
-    T = 300
+    T = 1000
     net.run(T * 0.1, progress=False)
     state = tuple(init[k] for k in ("v", "m", "h", "n", "ge", "gi"))
-    sp_ref, ref = naive.run(np.zeros((T, 40)), state, naive.DEFAULT, 0.1, pre=np.concatenate(pre),
+    sp_ref, ref = naive.run(np.zeros((T, 100)), state, naive.DEFAULT, 0.1, pre=np.concatenate(pre),
                             post=np.concatenate(post), w=np.concatenate(w), channel=np.concatenate(ch))
     m = net.monitors["spikes"]
-    got = np.zeros((T, 40), dtype=bool)
+    got = np.zeros((T, 100), dtype=bool)
     got[(np.round(m.times_ms / 0.1).astype(int) - 1), m.ids] = True
     assert sp_ref.sum() > 20
     np.testing.assert_array_equal(got, sp_ref)
     v = np.concatenate([g.v for g in net.groups.values()])
     np.testing.assert_allclose(v, ref[0], rtol=1e-8, atol=1e-8)
-    np.testing.assert_allclose(net.groups["exc"].ge, ref[4][:32], rtol=1e-8, atol=1e-9)
+    np.testing.assert_allclose(net.groups["exc"]._state("ge"), ref[4][:80], rtol=1e-8, atol=1e-9)
     assert tr.v.shape == (T, 2) and np.all((tr.m >= 0) & (tr.m <= 1))
 
 
@@ -247,7 +250,7 @@ def test_cobahh_rate_small_network():
 def test_current_target_and_state_access():
     net = ns.sim.Network(dt=0.05, rng=0)
     g = net.add_hh(3, name="hh")
-    net.add_timed_input(g, np.full((2000, 3), 1000.0) * np.array([0.0, 1.0, 2.0]), target="i")
+    net.add_timed_input(g, np.full((2000, 3), 1000.0) * np.array([-0.3, 1.0, 2.0]), target="i")
     mon = net.add_spike_monitor()
     net.run(100.0, progress=False)
     counts = np.bincount(mon.ids, minlength=3)
