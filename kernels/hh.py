@@ -197,7 +197,7 @@ def _hh_rk4(v, m, h, n, ge, gi, cur, k, dt):
     v2, m2, h2, n2 = _hh_deriv(v + half * v1, m + half * m1, h + half * h1, n + half * n1, ge2, gi2, cur, k, dt)
     v3, m3, h3, n3 = _hh_deriv(v + half * v2, m + half * m2, h + half * h2, n + half * n2, ge2, gi2, cur, k, dt)
     v4, m4, h4, n4 = _hh_deriv(v + v3, m + m3, h + h3, n + n3, ge * k.a_e, gi * k.a_i, cur, k, dt)
-    two = half * 4
+    two = half + half + half + half  # 2 in the state dtype (half * 4 would be float64 under Numba)
     return (v + sixth * (v1 + two * (v2 + v3) + v4), m + sixth * (m1 + two * (m2 + m3) + m4),
             h + sixth * (h1 + two * (h2 + h3) + h4), n + sixth * (n1 + two * (n2 + n3) + n4))
 
