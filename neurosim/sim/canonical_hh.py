@@ -27,7 +27,7 @@ from neurosim.sim.network import Network
 __all__ = ["cobahh"]
 
 
-def cobahh(n_neurons: int = 4000, *, dt: float = 0.1, rng=None, dtype=np.float64, p: float | None = None,
+def cobahh(n_neurons: int = 4000, *, dt: float = 0.1, rng=None, dtype=np.float32, p: float | None = None,
            method: str = "exponential_euler") -> Network:
     """Brette et al. (2007) benchmark 3 (Brian2 ``examples/COBAHH.py``); see the module docstring.
 
@@ -40,7 +40,9 @@ def cobahh(n_neurons: int = 4000, *, dt: float = 0.1, rng=None, dtype=np.float64
     rng : None, int or numpy Generator
         Initial state first, then the connectivity (children of this generator).
     dtype : numpy float dtype
-        Precision of the state.
+        Precision of the state: float32 (default, as ``cuba``; ~2.5x faster) or float64 (Brian2's).
+        The network is chaotic: the two part after some 100 ms, with the same rate (4,000
+        neurons, 1 s, seeds 1-3: 35.2 / 36.5 / 39.4 Hz in float32, 35.2 / 37.3 / 38.9 Hz in float64).
     p : float or None
         Connection probability; default ``min(1, 0.02 * 4000 / n_neurons)``.
     method : {"exponential_euler", "rk4"}
