@@ -48,7 +48,11 @@ In a network the HH groups form one :class:`HHPopulation`; :func:`hh_population_
 branch-free, vectorised pass over each group (inputs, integration, crossing flags: ``exp`` is
 :func:`exp_parts` arithmetic, no libm call), then a threshold pass that scans only the blocks of
 ``SUB`` neurons with a crossing. :func:`hh_integrate` runs the same passes over a drive array
-(single neurons, tests). Arithmetic is in the state dtype (float32 or float64).
+(single neurons, tests). Arithmetic is in the state dtype (float32 or float64). The exponential
+Euler pass of a homogeneous group (scalar coefficients, the benchmark) vectorises (AVX-512:
+8 float64 / 16 float32 neurons per instruction). A heterogeneous group (array parameters or a
+per-neuron ``i_ext``; :func:`coef_at` reads its column of the coefficient table) and RK4 run the
+same arithmetic one neuron at a time (LLVM does not vectorise those loops; several times slower).
 """
 from __future__ import annotations
 
@@ -202,12 +206,29 @@ def _hh_rk4(v, m, h, n, ge, gi, cur, k, dt):
             h + sixth * (h1 + two * (h2 + h3) + h4), n + sixth * (n1 + two * (n2 + n3) + n4))
 
 
-@numba.njit(inline="always", **NJIT_VEC)
-def _coef_at(k, i):
-    """The coefficients of neuron ``i`` (``get`` of every field: scalars stay scalars)."""
-    return HHCoefficients(get(k.g_l, i), get(k.e_l, i), get(k.g_na, i), get(k.e_na, i), get(k.g_k, i),
-                          get(k.e_k, i), get(k.v_t, i), get(k.kc, i), get(k.e_exc, i), get(k.e_inh, i),
-                          get(k.a_e, i), get(k.a_i, i), get(k.i_ext, i), get(k.v_th, i))
+def coef_at(k, i):
+    """The coefficients of neuron ``i``: ``k`` itself for a homogeneous group (an
+    :class:`HHCoefficients` of scalars), else ``k = (coef, a)`` with ``coef`` the population's
+    2-D coefficient table and ``a`` the group's first column."""
+    if isinstance(k, HHCoefficients):
+        return k
+    c, a = k
+    j = a + i
+    return HHCoefficients(c[G_L, j], c[E_L, j], c[G_NA, j], c[E_NA, j], c[G_K, j], c[E_K, j], c[V_T, j], c[KC, j],
+                          c[E_EXC, j], c[E_INH, j], c[A_E, j], c[A_I, j], c[I_EXT, j], c[V_TH, j])
+
+
+@numba.extending.overload(coef_at, inline="always")
+def _coef_at_overload(k, i):
+    if isinstance(k, numba.types.BaseNamedTuple):
+        return lambda k, i: k
+
+    def impl(k, i):
+        c, a = k
+        j = a + i
+        return HHCoefficients(c[G_L, j], c[E_L, j], c[G_NA, j], c[E_NA, j], c[G_K, j], c[E_K, j], c[V_T, j],
+                              c[KC, j], c[E_EXC, j], c[E_INH, j], c[A_E, j], c[A_I, j], c[I_EXT, j], c[V_TH, j])
+    return impl
 
 
 @numba.njit(**NJIT_VEC)
@@ -215,13 +236,13 @@ def _hh_pass1(v, m, h, n, ge, gi, cross, b0, b1, b2, x, c0, c1, c2, k, dt, metho
     """Deliver the inputs, integrate every neuron, flag the crossings of ``v_th`` (branch-free).
 
     ``b0, b1, b2``: this step's inbox rows (cleared here); ``x`` the drive row, added to the
-    channel whose ``c`` is 1 (all 0 without drive). ``cross[i]`` is 1 where V rose through
+    channel whose ``c`` is 1 (all 0 without drive); ``k`` the coefficients (see :func:`coef_at`). ``cross[i]`` is 1 where V rose through
     ``v_th`` during the step, else 0.
     """
     zero = one - one
     if method == METHOD_EXP_EULER:
         for i in range(v.shape[0]):
-            ki = _coef_at(k, i)
+            ki = coef_at(k, i)
             xi = x[i]
             e = ge[i] + (b0[i] + xi * c0)
             g = gi[i] + (b1[i] + xi * c1)
@@ -240,7 +261,7 @@ def _hh_pass1(v, m, h, n, ge, gi, cross, b0, b1, b2, x, c0, c1, c2, k, dt, metho
             cross[i] = one if (vo <= ki.v_th) & (vn > ki.v_th) else zero
     else:
         for i in range(v.shape[0]):
-            ki = _coef_at(k, i)
+            ki = coef_at(k, i)
             xi = x[i]
             e = ge[i] + (b0[i] + xi * c0)
             g = gi[i] + (b1[i] + xi * c1)
@@ -318,10 +339,7 @@ def _hh_group(p, buf, x, a, z, lo, hi, het, method, ch, one, s, spk, cnt):
     args = (p.v[a:z], p.m[a:z], p.h[a:z], p.n[a:z], p.g_syn[0, a:z], p.g_syn[1, a:z], p.cross[a:z], buf[0, lo:hi],
             buf[1, lo:hi], buf[2, lo:hi], x[lo:hi], c0, c1, c2)
     if het:
-        k = HHCoefficients(c[G_L, a:z], c[E_L, a:z], c[G_NA, a:z], c[E_NA, a:z], c[G_K, a:z], c[E_K, a:z],
-                           c[V_T, a:z], c[KC, a:z], c[E_EXC, a:z], c[E_INH, a:z], c[A_E, a:z], c[A_I, a:z],
-                           c[I_EXT, a:z], c[V_TH, a:z])
-        _hh_pass1(*args, k, p.dt, method, one)
+        _hh_pass1(*args, (c, a), p.dt, method, one)
         return _hh_pass2(lo, p.cross[a:z], p.refr[a:z], p.n_ref[a:z], s, spk, cnt)
     k = HHCoefficients(c[G_L, a], c[E_L, a], c[G_NA, a], c[E_NA, a], c[G_K, a], c[E_K, a], c[V_T, a], c[KC, a],
                        c[E_EXC, a], c[E_INH, a], c[A_E, a], c[A_I, a], c[I_EXT, a], c[V_TH, a])
@@ -413,9 +431,7 @@ def hh_integrate(xs, v, m, h, n, g_syn, refr, coef, n_ref, dt, method, spikes):
     cross = np.zeros(N, dtype=v.dtype)
     inbox = np.zeros((3, N), dtype=v.dtype)
     spk = np.zeros(max(N, 1), dtype=np.int32)
-    c = coef
-    k = HHCoefficients(c[G_L], c[E_L], c[G_NA], c[E_NA], c[G_K], c[E_K], c[V_T], c[KC], c[E_EXC], c[E_INH], c[A_E],
-                       c[A_I], c[I_EXT], c[V_TH])
+    k = (coef, 0)
     for t in range(xs.shape[0]):
         _hh_pass1(v, m, h, n, g_syn[0], g_syn[1], cross, inbox[0], inbox[1], inbox[2], xs[t], zero, zero, one, k,
                   dt, method, one)

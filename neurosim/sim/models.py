@@ -5,7 +5,8 @@ kernels: the parameter class, the synapse targets (name -> input channel), the r
 variables (name -> code of the population's recorder), the state a group exposes (``group.v``
 ...), and how the model's groups are packed into its kernel population layout (a
 ``NamedTuple`` registered in ``neurosim.kernels.network_kinds``). :data:`MODELS` lists them in
-global-id order (all LIF groups first, then all Izhikevich groups, each in creation order).
+global-id order (all LIF groups first, then all Izhikevich groups, then all HH groups, each in
+creation order).
 
 Adding a neuron model: its kernel module (``kernels/<model>.py``: population layout, passes,
 registration), a record here and its entry in :data:`MODELS`, an ``add_<model>`` method of

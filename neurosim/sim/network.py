@@ -14,11 +14,12 @@ Usage
 >>> net.timing    # {'build_wall_s': ..., 'compile_wall_s': ..., 'sim_wall_s': ...}
 
 Neuron numbering: global ids run over the LIF groups in creation order, then the Izhikevich
-groups in creation order (``group.start``, ``group.stop``). Synapse targets (``target=``):
+groups, then the Hodgkin-Huxley groups (``group.start``, ``group.stop``). Synapse targets (``target=``):
 LIF ``"i_syn"`` (= ``"ge"``, the current with ``tau_syn``), ``"gi"`` (the current with
 ``tau_syn_inh``), ``"v"`` (an instantaneous jump of ``v``, dropped while refractory);
 Izhikevich ``"i"`` (= ``"i_syn"``/``"ge"``/``"gi"``: current added for one step, as in the 2003
-network) and ``"v"``. A spike emitted in step ``m`` reaches its targets ``delay`` later: it is
+network) and ``"v"``; HH (``add_hh``) ``"ge"``, ``"gi"`` (conductance increments, nS, reversal
+potentials ``e_exc``/``e_inh``) and ``"i"`` (a current in pA held for one step). A spike emitted in step ``m`` reaches its targets ``delay`` later: it is
 added before the integration of step ``m + 1 + round(delay_ms / dt)``.
 
 Inputs: ``add_poisson_input`` (an independent Poisson train per target neuron: each step the
@@ -81,7 +82,7 @@ _MAX_POISSON_LAM = 1e15
 
 
 class NeuronGroup:
-    """A population of one model inside a ``Network`` (create with ``add_lif``/``add_izhikevich``)."""
+    """A population of one model inside a ``Network`` (create with ``add_lif``/``add_izhikevich``/``add_hh``)."""
 
     def __init__(self, net, name, model, n, params, v0, u0, i_ext):
         self._net = net
