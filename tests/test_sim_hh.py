@@ -231,7 +231,7 @@ def test_network_matches_numpy_reference():
     np.testing.assert_array_equal(got, sp_ref)
     v = np.concatenate([g.v for g in net.groups.values()])
     np.testing.assert_allclose(v, ref[0], rtol=1e-8, atol=1e-8)
-    np.testing.assert_allclose(net.groups["exc"]._state("ge"), ref[4][:80], rtol=1e-8, atol=1e-9)
+    np.testing.assert_allclose(net.groups["exc"].ge, ref[4][:80], rtol=1e-8, atol=1e-9)
     assert tr.v.shape == (T, 2) and np.all((tr.m >= 0) & (tr.m <= 1))
 
 
@@ -255,9 +255,11 @@ def test_current_target_and_state_access():
     net.run(100.0, progress=False)
     counts = np.bincount(mon.ids, minlength=3)
     assert counts[0] == 0 and 0 < counts[1] < counts[2]
-    for name in ("v", "m", "h", "n", "ge", "gi"):
-        assert net._flat.state(g, name).shape == (3,)
-    assert g.v.shape == (3,)
+    for name in ("v", "m", "h", "n_gate", "ge", "gi"):
+        assert getattr(g, name).shape == (3,)
+    assert g.n == 3 and np.all((g.n_gate > 0) & (g.n_gate < 1))
+    with pytest.raises(AttributeError, match="u is not a state variable of hh"):
+        g.u
 
 
 # ------------------------------------------------------------------------------ bad input

@@ -174,8 +174,10 @@ def _hh_fields(groups, dt, dtype):
 HH = NeuronModel(
     name="hh", params_type=HHParams, layout=khh.HHPopulation,
     targets={"ge": CH_EXC, "gi": CH_INH, "i": CH_V},
-    variables={"v": khh.VAR_V, "m": khh.VAR_M, "h": khh.VAR_H, "n": khh.VAR_N, "ge": khh.VAR_GE, "gi": khh.VAR_GI},
-    state={"v": ("v", None), "m": ("m", None), "h": ("h", None), "n": ("n", None), "ge": ("g_syn", 0),
+    variables={"v": khh.VAR_V, "m": khh.VAR_M, "h": khh.VAR_H, "n": khh.VAR_N, "n_gate": khh.VAR_N, "ge": khh.VAR_GE,
+               "gi": khh.VAR_GI},
+    # the potassium gate is ``group.n_gate`` (``group.n`` is the group's size); monitors accept "n" too
+    state={"v": ("v", None), "m": ("m", None), "h": ("h", None), "n_gate": ("n", None), "ge": ("g_syn", 0),
            "gi": ("g_syn", 1)},
     finite=("v", "m", "h", "n", "g_syn"), fields=_hh_fields, mode=lambda params: khh.METHOD_CODES[params.method],
 )

@@ -128,6 +128,12 @@ class NeuronGroup:
         """LIF excitatory synaptic current (copy)."""
         return self._state("i_syn")
 
+    def __getattr__(self, name):
+        """The model's other state variables (copies), e.g. HH ``m, h, n, ge, gi``."""
+        if name.startswith("_") or "model" not in self.__dict__:
+            raise AttributeError(name)
+        return self._state(name)
+
     def __repr__(self):
         return f"NeuronGroup({self.name!r}, model={self.model!r}, n={self.n})"
 
