@@ -8,6 +8,8 @@ Modules
 -------
 lif         exact-exponential LIF with current synapses, refractoriness, resets
 izhikevich  Izhikevich (2003) model, two-half-step scheme for any dt
+hh          Hodgkin-Huxley (Traub-Miles) with conductance synapses: exponential Euler / RK4, crossing
+            detection; ``hh_math``: float32/float64 exp, expm1, exprel that LLVM vectorises
 synapse     event-driven propagation: dense, CSR, CSR with integer delays (ring buffer)
 network     fused multi-step loop over a whole network (used by ``neurosim.sim``); ``network_kinds``:
             the registry of population (neuron model) and projection (synapse kind) layouts it calls
