@@ -23,7 +23,7 @@ import numpy as np
 from neurosim.kernels import hh as khh
 from neurosim.kernels import izhikevich as kizh
 from neurosim.kernels import lif as klif
-from neurosim.kernels.network_kinds import CH_EXC, CH_INH, CH_V
+from neurosim.kernels.network_kinds import CH_EXC, CH_INH, CH_V, EmptyPopulation
 from neurosim.neurons.hh import HHParams
 from neurosim.neurons.params import IzhikevichParams, LIFParams
 
@@ -59,6 +59,9 @@ class NeuronModel:
         The group table's ``GROUP_MODE`` (e.g. the LIF reset code).
     direct_field : str or None
         Layout field [2, n] that takes channels 0 and 1 in direct delivery (None: never direct).
+    skip_empty : bool
+        A network without groups of this model packs it as ``EmptyPopulation`` (no-op kernels), so
+        it compiles none of the model's code (HH: ~30 s of first compile saved for other networks).
     """
 
     name: str
@@ -71,10 +74,13 @@ class NeuronModel:
     fields: Callable
     mode: Callable = lambda params: 0
     direct_field: str | None = None
+    skip_empty: bool = False
 
     def pack(self, groups, dt, dtype, *, start, table, rec):
         """The kernel layout of ``groups`` (this model's groups in id order, first id ``start``), with
         the group table ``table`` and the sample table ``rec`` (int64 [3, R])."""
+        if self.skip_empty and not groups:
+            return EmptyPopulation(start=start, groups=table, rec=rec)
         return self.layout(start=start, groups=table, rec=rec, **self.fields(groups, dt, dtype))
 
     def state_field(self, name) -> tuple:
@@ -180,6 +186,7 @@ HH = NeuronModel(
     state={"v": ("v", None), "m": ("m", None), "h": ("h", None), "n_gate": ("n", None), "ge": ("g_syn", 0),
            "gi": ("g_syn", 1)},
     finite=("v", "m", "h", "n", "g_syn"), fields=_hh_fields, mode=lambda params: khh.METHOD_CODES[params.method],
+    skip_empty=True,
 )
 
 #: model name -> record, in global-id order
