@@ -236,8 +236,8 @@ def _hh_pass1(v, m, h, n, ge, gi, cross, b0, b1, b2, x, c0, c1, c2, k, dt, metho
     """Deliver the inputs, integrate every neuron, flag the crossings of ``v_th`` (branch-free).
 
     ``b0, b1, b2``: this step's inbox rows (cleared here); ``x`` the drive row, added to the
-    channel whose ``c`` is 1 (all 0 without drive); ``k`` the coefficients (see :func:`coef_at`). ``cross[i]`` is 1 where V rose through
-    ``v_th`` during the step, else 0.
+    channel whose ``c`` is 1 (all 0 without drive); ``k`` the coefficients (see :func:`coef_at`).
+    ``cross[i]`` is 1 where V rose through ``v_th`` during the step, else 0.
     """
     zero = one - one
     if method == METHOD_EXP_EULER:

@@ -301,7 +301,8 @@ out = {}
 for F in (np.float32, np.float64):
     for method, dt in (("exponential_euler", 0.05), ("rk4", 0.02)):
         sp, st = hh_run(np.full((400, 2), 1500.0, dtype=F) * np.array([1, 2], dtype=F), HHParams(method=method), dt=dt)
-        out[f"{F.__name__}-{method}"] = [np.flatnonzero(sp).tolist(), [float(x) for x in st.v], [float(x) for x in st.n]]
+        out[f"{F.__name__}-{method}"] = [np.flatnonzero(sp).tolist(), [float(x) for x in st.v],
+                                         [float(x) for x in st.n]]
 net = ns.sim.cobahh(n_neurons=20, rng=2, dtype=np.float32)
 net.run(5.0, progress=False)
 out["net"] = [net.monitors["spikes"].ids.tolist(), [float(x) for x in net.groups["exc"].v]]

@@ -170,7 +170,8 @@ def check_hh_dt(params: HHParams, dt: float) -> float:
 
 
 def hh_steady_gates(v, params: HHParams):
-    """Steady-state gates ``(m_inf, h_inf, n_inf)``, ``x_inf = alpha_x / (alpha_x + beta_x)``, at ``v`` (mV; float64)."""
+    """Steady-state gates ``(m_inf, h_inf, n_inf)``, ``x_inf = alpha_x / (alpha_x + beta_x)``, at ``v``
+    (mV; float64)."""
     u = np.atleast_1d(np.asarray(v, dtype=np.float64) - np.asarray(params.v_t, dtype=np.float64))
     r = np.array([khh.hh_rates(np.float64(x)) for x in u.ravel()], dtype=np.float64).reshape(u.shape + (6,))
     am, bm, ah, bh, an, bn = np.moveaxis(r, -1, 0)
