@@ -11,6 +11,8 @@ lif_cond    LIF with conductance synapses (Brette et al. 2007 COBA), in the netw
 poisson_group  Poisson spike sources in the network loop (their 0/1 drive is drawn in Python)
 stdp        pair-based STDP projection (event-driven exact traces, all-to-all / nearest pairing)
 izhikevich  Izhikevich (2003) model, two-half-step scheme for any dt
+hh          Hodgkin-Huxley (Traub-Miles) with conductance synapses: exponential Euler / RK4, crossing
+            detection; ``hh_math``: float32/float64 exp, expm1, exprel that LLVM vectorises
 synapse     event-driven propagation: dense, CSR, CSR with integer delays (ring buffer)
 network     fused multi-step loop over a whole network (used by ``neurosim.sim``); ``network_kinds``:
             the registry of population (neuron model) and projection (synapse kind) layouts it calls

@@ -49,6 +49,7 @@ import numpy as np
 
 # the modules that register the population and projection kinds
 import neurosim.kernels.adex  # noqa: F401
+import neurosim.kernels.hh  # noqa: F401
 import neurosim.kernels.izhikevich  # noqa: F401
 import neurosim.kernels.lif  # noqa: F401
 import neurosim.kernels.lif_cond  # noqa: F401

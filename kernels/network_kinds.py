@@ -44,6 +44,7 @@ from __future__ import annotations
 
 from typing import Callable, NamedTuple
 
+import numba
 import numpy as np
 from numba import types
 from numba.extending import overload
@@ -226,3 +227,28 @@ def _get(x, i):
     if isinstance(x, types.Array):
         return lambda x, i: x[i]
     return lambda x, i: x
+
+
+class EmptyPopulation(NamedTuple):
+    """A model without groups in this network (``NeuronModel.skip_empty``): its kernels do nothing,
+    so a network compiles no code of a model it does not use."""
+
+    start: int
+    groups: np.ndarray
+    rec: np.ndarray
+
+
+def _empty_step(p, buf, x, has_drive, direct, s, one, spk, cnt):
+    return cnt
+
+
+def _empty_record(p, row, s):
+    pass
+
+
+def _empty_end_call(p, steps_done):
+    pass
+
+
+register_population(EmptyPopulation, step=numba.njit(**NJIT_LOOP)(_empty_step),
+                    record=numba.njit(**NJIT_LOOP)(_empty_record), end_call=numba.njit(**NJIT_LOOP)(_empty_end_call))

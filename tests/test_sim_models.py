@@ -31,6 +31,9 @@ def test_izhikevich_coefficients_are_the_2003_scheme():
 
 
 def _groups(model):
+    if model == "hh":
+        net = ns.sim.Network(dt=0.05, rng=0)
+        return net, net.add_hh(3, ns.neurons.HHParams(v_t=np.r_[-63.0, -60.0, -58.0]), v0=np.r_[-70.0, -65.0, -60.0])
     net = ns.sim.Network(dt=0.5, rng=0)
     add = {"lif": lambda: net.add_lif(3, LIFParams(v_th=np.r_[1.0, 1.5, 2.0])),
            "izhikevich": lambda: net.add_izhikevich(3, "FS"),

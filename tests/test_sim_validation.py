@@ -133,7 +133,7 @@ def test_canonical_builders_validate():
         ns.sim.cuba(n_neurons=100, dt=-0.1)
     with pytest.raises(ValueError, match="order"):
         ns.sim.brunel(order=10, n_neurons=50)
-    assert set(ns.sim.NETWORKS) == {"izhikevich2003", "cuba", "brunel", "coba", "stdp"}
+    assert set(ns.sim.NETWORKS) == {"izhikevich2003", "cuba", "brunel", "coba", "cobahh", "stdp"}
 
 
 def test_brunel_n_neurons_must_be_a_multiple_of_5():

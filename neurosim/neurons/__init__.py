@@ -6,6 +6,7 @@
 ``neurosim.kernels``.
 """
 from neurosim.neurons.adex import ADEX_PRESETS, NAUD_CURRENTS, AdExParams, AdExState, adex_run
+from neurosim.neurons.hh import HHParams, HHState, hh_run
 from neurosim.neurons.izhikevich import izhikevich_run, izhikevich_step
 from neurosim.neurons.lif import lif_run, lif_step
 from neurosim.neurons.lif_cond import CondLIFParams
@@ -16,6 +17,6 @@ from neurosim.neurons.params import (
 
 __all__ = [
     "AdExParams", "AdExState", "ADEX_PRESETS", "NAUD_CURRENTS", "adex_run",
-    "LIFParams", "LIFState", "CondLIFParams", "IzhikevichParams", "IzhikevichState", "IZHIKEVICH_PRESETS",
+    "LIFParams", "LIFState", "CondLIFParams", "HHParams", "HHState", "hh_run", "IzhikevichParams", "IzhikevichState", "IZHIKEVICH_PRESETS",
     "IZHIKEVICH_MAX_DT", "lif_max_dt", "lif_step", "lif_run", "izhikevich_step", "izhikevich_run", "RS", "IB", "CH", "FS", "LTS", "TC", "RZ",
 ]

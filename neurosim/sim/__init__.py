@@ -35,7 +35,7 @@ import importlib
 _EXPORTS = {
     "Network": "network", "NeuronGroup": "network", "SynapseGroup": "network",
     "SpikeMonitor": "monitors", "StateMonitor": "monitors",
-    "izhikevich2003": "canonical", "cuba": "canonical", "brunel": "canonical", "coba": "canonical",
+    "izhikevich2003": "canonical", "cuba": "canonical", "brunel": "canonical", "coba": "canonical", "cobahh": "canonical_hh",
     "NETWORKS": "catalog", "CanonicalNetwork": "catalog",
     "TsodyksMarkram": "stp",
     "song_abbott_stdp": "canonical_stdp", "STDP": "stdp", "STDPSynapseGroup": "stdp", "WeightMonitor": "stdp",

@@ -20,7 +20,7 @@ __all__ = ["CanonicalNetwork", "NETWORKS"]
 
 @dataclasses.dataclass(frozen=True)
 class CanonicalNetwork:
-    """One canonical network: its builder (``neurosim.sim.canonical.<name>``) and its sizes.
+    """One canonical network: its builder (``neurosim.sim.<module>.<name>``) and its sizes.
 
     ``default_neurons``: the published size; ``min_neurons``: the smallest ``n_neurons`` the
     builder accepts; ``neurons_multiple``: ``n_neurons`` must be a multiple of it, for the reason
@@ -58,4 +58,6 @@ NETWORKS: dict[str, CanonicalNetwork] = {e.name: e for e in (
     CanonicalNetwork("coba", "Vogels-Abbott / Brette et al. (2007) benchmark 1, conductance synapses", 4000, 5),
     CanonicalNetwork("brunel", "Brunel (2000) sparse balanced network, asynchronous-irregular state", 12500, 5,
                      neurons_multiple=5, size_rule="NE = 4 order, NI = order"),
+    CanonicalNetwork("cobahh", "Brette et al. (2007) benchmark 3: Hodgkin-Huxley, conductance synapses", 4000, 5,
+                     module="canonical_hh"),
 )}

@@ -5,8 +5,8 @@ kernels: the parameter class, the synapse targets (name -> input channel), the r
 variables (name -> code of the population's recorder), the state a group exposes (``group.v``
 ...), and how the model's groups are packed into its kernel population layout (a
 ``NamedTuple`` registered in ``neurosim.kernels.network_kinds``). :data:`MODELS` lists them in
-global-id order (LIF, Izhikevich, conductance LIF, AdEx, Poisson sources, spike generators; each
-model's groups in creation order).
+global-id order (LIF, Izhikevich, conductance LIF, AdEx, Hodgkin-Huxley, Poisson sources, spike
+generators; each model's groups in creation order).
 
 Adding a neuron model: its kernel module (``kernels/<model>.py``: population layout, passes,
 registration), a record here and its entry in :data:`MODELS`, an ``add_<model>`` method of
@@ -21,19 +21,22 @@ from typing import Callable, Mapping
 import numpy as np
 
 from neurosim.kernels import adex as kadex
+from neurosim.kernels import hh as khh
 from neurosim.kernels import izhikevich as kizh
 from neurosim.kernels import lif as klif
 from neurosim.kernels import lif_cond as klifc
 from neurosim.kernels import poisson_group as kpois
 from neurosim.kernels import sources as ksrc
-from neurosim.kernels.network_kinds import CH_EXC, CH_INH, CH_V
+from neurosim.kernels.network_kinds import CH_EXC, CH_INH, CH_V, EmptyPopulation
 from neurosim.neurons.adex import AdExParams, adex_coefficient_table
+from neurosim.neurons.hh import HHParams
 from neurosim.neurons.lif_cond import CondLIFParams
 from neurosim.neurons.params import IzhikevichParams, LIFParams
 from neurosim.sim import sources as _sources
 from neurosim.sim.poisson_group import PoissonGroupParams
 
-__all__ = ["NeuronModel", "MODELS", "LIF", "IZHIKEVICH", "LIF_COND", "ADEX", "POISSON", "SPIKE_GENERATOR", "model_of"]
+__all__ = ["NeuronModel", "MODELS", "LIF", "IZHIKEVICH", "LIF_COND", "ADEX", "HH", "POISSON", "SPIKE_GENERATOR",
+           "model_of"]
 
 #: fields every population layout has besides the model's own (filled by the flat layout)
 COMMON_FIELDS = ("start", "groups", "rec")
@@ -67,6 +70,9 @@ class NeuronModel:
         Layout field [2, n] that takes channels 0 and 1 in direct delivery (None: never direct).
     nonneg_targets : tuple of str
         Targets whose synaptic weights must be >= 0 (conductances); ``Network.connect`` checks.
+    skip_empty : bool
+        A network without groups of this model packs it as ``EmptyPopulation`` (no-op kernels), so
+        it compiles none of the model's code (HH: ~30 s of first compile saved for other networks).
     """
 
     name: str
@@ -80,10 +86,13 @@ class NeuronModel:
     mode: Callable = lambda params: 0
     direct_field: str | None = None
     nonneg_targets: tuple = ()
+    skip_empty: bool = False
 
     def pack(self, groups, dt, dtype, *, start, table, rec):
         """The kernel layout of ``groups`` (this model's groups in id order, first id ``start``), with
         the group table ``table`` and the sample table ``rec`` (int64 [3, R])."""
+        if self.skip_empty and not groups:
+            return EmptyPopulation(start=start, groups=table, rec=rec)
         return self.layout(start=start, groups=table, rec=rec, **self.fields(groups, dt, dtype))
 
     def state_field(self, name) -> tuple:
@@ -189,6 +198,7 @@ LIF_COND = NeuronModel(
     state={"v": ("v", None), "ge": ("g", 0), "gi": ("g", 1)}, finite=("v", "g"),
     fields=_lif_cond_fields, mode=lambda params: klifc.INTEGRATION_CODES[params.integration], direct_field="g",
     nonneg_targets=("ge", "gi"),
+    skip_empty=True,
 )
 
 
@@ -196,6 +206,7 @@ LIF_COND = NeuronModel(
 POISSON = NeuronModel(
     name="poisson", params_type=PoissonGroupParams, layout=kpois.PoissonPopulation, targets={}, variables={},
     state={}, finite=(), fields=lambda groups, dt, dtype: {},
+    skip_empty=True,
 )
 
 
@@ -217,6 +228,7 @@ ADEX = NeuronModel(
     state={"v": ("v", None), "w": ("w", None), "i_syn": ("g", 0)},
     finite=("v", "w", "g"), fields=_adex_fields,
     mode=lambda params: kadex.SYN_CONDUCTANCE if params.synapse == "conductance" else kadex.SYN_CURRENT,
+    skip_empty=True,
 )
 
 
@@ -224,11 +236,37 @@ ADEX = NeuronModel(
 SPIKE_GENERATOR = NeuronModel(
     name="spikegen", params_type=_sources.SpikeTimes, layout=ksrc.SpikeGeneratorPopulation, targets={}, variables={},
     state={}, finite=(), fields=_sources.spike_generator_fields,
+    skip_empty=True,
 )
 
 
+# ------------------------------------------------------------------- Hodgkin-Huxley
+def _hh_fields(groups, dt, dtype):
+    coef = _rows(groups, dtype, lambda g: g.params.coefficients(dt, i_ext=g.i_ext), khh.HH_COEFFICIENTS)
+    n = coef.shape[1]
+
+    def init(key):  # the validated initial state of Network.add_hh (neurosim.neurons.hh.hh_initial_state)
+        return _concat(groups, lambda g: g.init[key], dtype)
+
+    return dict(v=init("v"), m=init("m"), h=init("h"), n=init("n"), g_syn=np.stack([init("ge"), init("gi")]),
+                cross=np.zeros(n, dtype=dtype), refr=np.zeros(n, dtype=np.int32), coef=coef,
+                n_ref=_concat(groups, lambda g: g.params.n_ref(dt), np.int32), dt=dtype.type(dt))
+
+
+HH = NeuronModel(
+    name="hh", params_type=HHParams, layout=khh.HHPopulation,
+    targets={"ge": CH_EXC, "gi": CH_INH, "i": CH_V},
+    variables={"v": khh.VAR_V, "m": khh.VAR_M, "h": khh.VAR_H, "n": khh.VAR_N, "n_gate": khh.VAR_N, "ge": khh.VAR_GE,
+               "gi": khh.VAR_GI},
+    # the potassium gate is ``group.n_gate`` (``group.n`` is the group's size); monitors accept "n" too
+    state={"v": ("v", None), "m": ("m", None), "h": ("h", None), "n_gate": ("n", None), "ge": ("g_syn", 0),
+           "gi": ("g_syn", 1)},
+    finite=("v", "m", "h", "n", "g_syn"), fields=_hh_fields, mode=lambda params: khh.METHOD_CODES[params.method],
+    skip_empty=True,
+)
+
 #: model name -> record, in global-id order
-MODELS: dict[str, NeuronModel] = {m.name: m for m in (LIF, IZHIKEVICH, LIF_COND, ADEX, POISSON, SPIKE_GENERATOR)}
+MODELS: dict[str, NeuronModel] = {m.name: m for m in (LIF, IZHIKEVICH, LIF_COND, ADEX, HH, POISSON, SPIKE_GENERATOR)}
 
 
 def model_of(group) -> NeuronModel:

@@ -14,14 +14,15 @@ Usage
 >>> net.timing    # {'build_wall_s': ..., 'compile_wall_s': ..., 'sim_wall_s': ...}
 
 Neuron numbering: global ids run over the groups of each model in ``neurosim.sim.models.MODELS``
-order (LIF, Izhikevich, conductance LIF, AdEx, Poisson sources, spike generators), each model's
+order (LIF, Izhikevich, conductance LIF, AdEx, Hodgkin-Huxley, Poisson sources, spike generators), each model's
 groups in creation order (``group.start``, ``group.stop``). Synapse targets (``target=``): LIF ``"i_syn"`` (= ``"ge"``, the current with ``tau_syn``), ``"gi"`` (the current with
 ``tau_syn_inh``), ``"v"`` (an instantaneous jump of ``v``, dropped while refractory);
 Izhikevich ``"i"`` (= ``"i_syn"``/``"ge"``/``"gi"``: current added for one step, as in the 2003
 network) and ``"v"``; conductance LIF (``add_lif_cond``) ``"ge"``, ``"gi"`` (conductance
 increments in units of g_L, weights >= 0) and ``"v"``; AdEx ``"ge"`` (= ``"i_syn"``) and ``"gi"`` (currents in pA or, with
 ``AdExParams(synapse="conductance")``, conductances in nS, decaying with ``tau_syn`` /
-``tau_syn_inh``) and ``"v"`` (a jump). ``connect(..., stp=TsodyksMarkram(...))`` gives the
+``tau_syn_inh``) and ``"v"`` (a jump); HH (``add_hh``) ``"ge"``, ``"gi"`` (conductance increments, nS,
+reversal potentials ``e_exc``/``e_inh``) and ``"i"`` (a current in pA held for one step). ``connect(..., stp=TsodyksMarkram(...))`` gives the
 synapses short-term plasticity (``neurosim.sim.stp``). A spike emitted in step ``m`` reaches its
 targets ``delay`` later: it is added before the integration of step ``m + 1 + round(delay_ms / dt)``.
 
@@ -59,6 +60,7 @@ import numpy as np
 from neurosim._rng import as_generator
 from neurosim._validation import as_float_array, check_dtype, check_int, check_memory, check_number, check_positive
 from neurosim.neurons.adex import AdExParams, adex_group_args
+from neurosim.neurons.hh import HHParams, check_hh_dt, hh_initial_state
 from neurosim.neurons.izhikevich import check_izhikevich_dt
 from neurosim.neurons.lif import check_lif_dt
 from neurosim.neurons.params import IzhikevichParams, LIFParams
@@ -97,7 +99,7 @@ _MAX_DELAY_STEPS = 2 ** 31 - 2
 
 
 class NeuronGroup:
-    """A population of one model inside a ``Network`` (create with ``add_lif``/``add_izhikevich``)."""
+    """A population of one model inside a ``Network`` (create with ``add_lif``/``add_izhikevich``/``add_hh``)."""
 
     def __init__(self, net, name, model, n, params, v0, u0, i_ext):
         self._net = net
@@ -152,8 +154,11 @@ class NeuronGroup:
         """LIF excitatory synaptic current (copy)."""
         return self._state("i_syn")
 
-    ge = property(lambda self: self._state("ge"), doc="Conductance LIF excitatory conductance, units of g_L (copy).")
-    gi = property(lambda self: self._state("gi"), doc="Conductance LIF inhibitory conductance, units of g_L (copy).")
+    def __getattr__(self, name):
+        """The model's other state variables (copies), e.g. HH ``m, h, n, ge, gi``."""
+        if name.startswith("_") or "model" not in self.__dict__:
+            raise AttributeError(name)
+        return self._state(name)
 
     def __repr__(self):
         return f"NeuronGroup({self.name!r}, model={self.model!r}, n={self.n})"
@@ -315,6 +320,20 @@ class Network:
         check_memory("n", self.n_neurons + n, _BYTES_PER_NEURON, "the network's neuron state")
         g = self._add_group(name, "adex", "adex", n, params, v0, None, i_ext)
         g.w0 = w0
+        return g
+
+    def add_hh(self, n: int, params: HHParams | None = None, *, v0=None, m0=None, h0=None, n0=None, ge0=0.0, gi0=0.0,
+               i_ext=0.0, name=None) -> NeuronGroup:
+        """Add ``n`` Hodgkin-Huxley (Traub-Miles) neurons; initial state as ``neurosim.neurons.hh.hh_initial_state``
+        (gates default to their steady state at ``v0``), ``i_ext`` a constant current (pA)."""
+        self._check_open()
+        n = check_int("n", n, min_value=1)
+        check_memory("n", self.n_neurons + n, _BYTES_PER_NEURON, "the network's neuron state")
+        params = self._check_params(MODELS["hh"], HHParams() if params is None else params, n)
+        check_hh_dt(params, self.dt)
+        init = hh_initial_state(params, n, v0=v0, m0=m0, h0=h0, n0=n0, ge0=ge0, gi0=gi0)
+        g = self._add_group(name, "hh", "hh", n, params, init["v"], None, _per_neuron("i_ext", i_ext, n))
+        g.init = init
         return g
 
     @staticmethod
