@@ -56,6 +56,7 @@ __all__ = [
     "GROUP_LO", "GROUP_HI", "GROUP_HET", "GROUP_CHANNEL", "GROUP_MODE", "PopulationKernels", "ProjectionKernels",
     "POPULATIONS", "PROJECTIONS", "register_population", "register_projection", "step_populations",
     "record_populations", "end_call_populations", "deliver_projections", "after_spikes_projections", "get",
+    "EmptyPopulation", "EmptyProjection",
 ]
 
 #: flags of the network loop and of every kernel it calls per step: ``NJIT`` without Numba's
@@ -252,3 +253,23 @@ def _empty_end_call(p, steps_done):
 
 register_population(EmptyPopulation, step=numba.njit(**NJIT_LOOP)(_empty_step),
                     record=numba.njit(**NJIT_LOOP)(_empty_record), end_call=numba.njit(**NJIT_LOOP)(_empty_end_call))
+
+
+class EmptyProjection(NamedTuple):
+    """A synapse kind without groups in this network (every kind but the static one): its kernels do
+    nothing, so a network compiles no code of a synapse kind it does not use. ``delay_const`` 0: it
+    never stands in the way of direct delivery."""
+
+    delay_const: int
+
+
+def _empty_deliver(proj, spk, n_spk, m, ring, direct, direct_rows):
+    pass
+
+
+def _empty_after_spikes(proj, spk, cnt, m):
+    pass
+
+
+register_projection(EmptyProjection, deliver=numba.njit(**NJIT_LOOP)(_empty_deliver),
+                    after_spikes=numba.njit(**NJIT_LOOP)(_empty_after_spikes))

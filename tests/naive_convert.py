@@ -128,3 +128,25 @@ def if_simulate(layers, lams, x, T, v_init=0.0):
                 h = apply(layer, h)
         out_sum = h if out_sum is None else out_sum + h
     return out_sum / T, counts
+
+
+def calibrate_bias(layers, lams, x, T, rounds=1, v_init=0.0):
+    """Layer-wise bias calibration (Li et al. 2021) on the normalised network, in plain loops: for each
+    ReLU ``k`` in order, ``e = mean(ANN activation k) - mean(lambda_k x spike rate k)`` per channel over
+    images and positions (the ANN is the *uncorrected* one), added to the bias of the layer feeding
+    ReLU ``k`` (then the next ReLU sees the corrected network). Returns the corrected layer list."""
+    x = np.asarray(x, dtype=np.float64)
+    _, acts = ann_forward(layers, x)
+    layers = [tuple(np.array(v, copy=True) if isinstance(v, np.ndarray) else v for v in layer) for layer in layers]
+    relus = [i for i, layer in enumerate(layers) if layer[0] == "relu"]
+    for _ in range(rounds):
+        for k, i in enumerate(relus):
+            _, counts = if_simulate(layers, lams, x, T, v_init)
+            rate = counts[k] / T * _per_channel(lams[k], counts[k])
+            axes = (0,) + tuple(range(2, rate.ndim))
+            err = acts[k].mean(axis=axes) - rate.mean(axis=axes)
+            j = i - 1
+            while layers[j][0] not in ("linear", "conv"):
+                j -= 1
+            layers[j][2][...] += err
+    return layers

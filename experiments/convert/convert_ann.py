@@ -111,6 +111,10 @@ def main(argv=None):
                     help="with --ann and --qcfs: start each QCFS threshold at the Q-th percentile of the ReLU ANN's "
                          "non-zero activations of that layer (e.g. 99.9) and fine-tune the ANN --epochs epochs")
     ap.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate")
+    ap.add_argument("--bias-calibration", type=int, default=0, metavar="R",
+                    help="after conversion, R rounds of neurosim.convert.calibrate_bias at T = --bias-t")
+    ap.add_argument("--bias-t", type=int, default=8)
+    ap.add_argument("--bias-images", type=int, default=1000, help="training images drawn (with --seed) for it")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", default=None, help="JSON file with every number")
@@ -158,7 +162,9 @@ def main(argv=None):
               "seed": args.seed, "epochs": args.epochs, "ann_file": args.ann, "cosine": args.cosine, "train_images": len(xtr),
               "test_images": len(xte), "calibration_images": args.calibration, "qcfs_levels": args.qcfs,
               "qcfs_threshold_init": (f"p{args.qcfs_init} of the ReLU ANN" if args.qcfs_init else args.qcfs_threshold)
-              if args.qcfs else None, "lr": args.lr, "ann_acc": ann_acc,
+              if args.qcfs else None, "lr": args.lr,
+              "bias_calibration": ({"rounds": args.bias_calibration, "T": args.bias_t, "images": args.bias_images}
+                                   if args.bias_calibration else None), "ann_acc": ann_acc,
               "train_s": round(t_train, 1), "snn": {}}
     print(f"{args.model} on {args.dataset}: ANN test accuracy {ann_acc:.4f} ({len(xte)} images; trained {t_train:.0f} s)")
     calib = [xb for xb, _ in batches(xtr[:args.calibration], ytr[:args.calibration], 250)]
@@ -167,6 +173,11 @@ def main(argv=None):
         t1 = time.time()
         snn = nc.ann_to_snn(ann, None if args.qcfs else calib, mode="max" if args.qcfs else mode,
                             per_channel=args.per_channel, v_init=args.v_init, method="_forward")
+        if args.bias_calibration:
+            pick = np.random.default_rng(args.seed).choice(len(xtr), args.bias_images, replace=False)
+            cal = torch.from_numpy(xtr[pick]).float().div(255).unsqueeze(1)
+            err = nc.calibrate_bias(snn, ann, cal, args.bias_t, rounds=args.bias_calibration)
+            print("bias calibration: mean |error| per IF layer before the last round", err)
         t_conv = time.time() - t1
         acc = nc.accuracy_vs_timesteps(snn, torch.from_numpy(xte).unsqueeze(1), torch.from_numpy(yte), Ts,
                                        batch_size=250, scale=255.0)

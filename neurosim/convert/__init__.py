@@ -10,7 +10,8 @@ Modules: :mod:`~neurosim.convert.graph` (tracing, node checks, BN folding),
 scalers, the model shell), :mod:`~neurosim.convert.qcfs` (QCFS activation for low latency), :mod:`~neurosim.convert.recipe`
 (rebuilding a converted network from a model file), :mod:`~neurosim.convert.evaluate` (accuracy vs T),
 :mod:`~neurosim.convert.event` (event-driven Conv2d/Linear on spike inputs, :func:`use_events`),
-:mod:`~neurosim.convert.finetune` (the feature a KD recipe compares when a converted network is fine-tuned).
+:mod:`~neurosim.convert.finetune` (the feature a KD recipe compares when a converted network is fine-tuned),
+:mod:`~neurosim.convert.bias` (:func:`calibrate_bias`: layer-wise bias calibration for a small ``T``).
 The algorithm and the numbers it is checked against: ``shared/specs/CONVERSION.md``.
 
 NIR export (:mod:`~neurosim.convert.nir`): a converted model is an ordinary neurosim model for
@@ -28,6 +29,7 @@ and fires on ``>``: the subtractive reset, ``>=`` and ``v_init`` of the converte
 kept in each node's metadata, which :func:`~neurosim.snn.nir.import_nir` reads and other tools
 ignore (they would reset to 0 and lose rate accuracy); see :mod:`neurosim.convert.nir`.
 """
+from neurosim.convert.bias import calibrate_bias
 from neurosim.convert.calibrate import parse_mode
 from neurosim.convert.convert import ann_to_snn
 from neurosim.convert.evaluate import accuracy_vs_timesteps
@@ -39,4 +41,5 @@ from neurosim.convert.qcfs import QCFS, floor_ste
 from neurosim.convert.recipe import rebuild, recipe
 
 __all__ = ["ann_to_snn", "ConvertedSNN", "IFNeuron", "Scale", "QCFS", "floor_ste", "parse_mode", "recipe", "rebuild",
-           "accuracy_vs_timesteps", "use_events", "export_converted", "FeatureTap", "add_feature_tap", "feature_pair"]
+           "accuracy_vs_timesteps", "use_events", "export_converted", "FeatureTap", "add_feature_tap", "feature_pair",
+           "calibrate_bias"]

@@ -20,7 +20,7 @@ from neurosim._validation import check_memory
 from neurosim.kernels.network import NetworkBuffers, NetworkOutputs, network_integrate
 from neurosim.kernels.network_kinds import (
     CH_V, GROUP_CHANNEL, GROUP_COLUMNS, GROUP_HET, GROUP_HI, GROUP_LO, GROUP_MODE, N_CHANNELS, REC_COL, REC_IDX,
-    REC_VAR,
+    REC_VAR, EmptyProjection,
 )
 from neurosim.sim.models import MODELS, model_of
 from neurosim.sim.monitors import SpikeMonitor, StateMonitor
@@ -143,7 +143,11 @@ def build_flat(net) -> FlatNetwork:
     # projections, one per synapse kind
     projs, dmax = [], 0
     for kind, builder in SYNAPSE_KINDS.items():
-        proj, d = builder([sg for sg in net.synapses if sg.kind == kind], offsets, N, F, uint16_max_n=UINT16_MAX_N)
+        groups = [sg for sg in net.synapses if sg.kind == kind]
+        if kind != "static" and not groups:  # compile nothing of a kind the network does not use
+            projs.append(EmptyProjection(delay_const=0))
+            continue
+        proj, d = builder(groups, offsets, N, F, uint16_max_n=UINT16_MAX_N)
         projs.append(proj)
         dmax = max(dmax, d)
     check_memory("delay_ms", (dmax + 1) * N_CHANNELS * N, F.itemsize,
