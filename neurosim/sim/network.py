@@ -66,6 +66,7 @@ from neurosim.neurons.lif import check_lif_dt
 from neurosim.neurons.params import IzhikevichParams, LIFParams
 from neurosim.sim import connect as _connect
 from neurosim.sim.inputs import NoiseInput, PoissonInput, TimedInput
+from neurosim.sim.groups import NeuronGroup, SynapseGroup
 from neurosim.sim.models import MODELS, model_of
 from neurosim.sim.monitors import SpikeMonitor, StateMonitor
 from neurosim.sim import rates as _rates, store as _store, update as _update
@@ -96,100 +97,6 @@ def _no_bool(name, value):
 _BYTES_PER_NEURON = 160
 #: most delay steps a synapse may have (the ring buffer holds max delay + 1 steps)
 _MAX_DELAY_STEPS = 2 ** 31 - 2
-
-
-class NeuronGroup:
-    """A population of one model inside a ``Network`` (create with ``add_lif``/``add_izhikevich``/``add_hh``)."""
-
-    def __init__(self, net, name, model, n, params, v0, u0, i_ext):
-        self._net = net
-        self.name = name
-        self.model = model
-        self.n = n
-        self._params = params
-        self.v0 = v0
-        self.u0 = u0
-        self._i_ext = i_ext
-        self._i_ext.flags.writeable = False
-
-    params = _update.GROUP_PARAMS  # settable between runs (in place, no recompile): neurosim.sim.update
-    i_ext = _update.GROUP_I_EXT
-
-    def __len__(self):
-        return self.n
-
-    @property
-    def start(self) -> int:
-        """First global id."""
-        return self._net._offsets()[self.name]
-
-    @property
-    def stop(self) -> int:
-        return self.start + self.n
-
-    def _state(self, name):
-        model_of(self).state_field(name)  # AttributeError when the model has no such state
-        flat = self._net._flat
-        if flat is None:
-            raise RuntimeError("the network has not been run yet; state exists after the first run()")
-        return flat.state(self, name)
-
-    @property
-    def v(self) -> np.ndarray:
-        """Current membrane potential (copy)."""
-        return self._state("v")
-
-    @property
-    def u(self) -> np.ndarray:
-        """Izhikevich recovery variable (copy)."""
-        return self._state("u")
-
-    @property
-    def w(self) -> np.ndarray:
-        """AdEx adaptation current (copy, pA)."""
-        return self._state("w")
-
-    @property
-    def i_syn(self) -> np.ndarray:
-        """LIF excitatory synaptic current (copy)."""
-        return self._state("i_syn")
-
-    def __getattr__(self, name):
-        """The model's other state variables (copies), e.g. HH ``m, h, n, ge, gi``."""
-        if name.startswith("_") or "model" not in self.__dict__:
-            raise AttributeError(name)
-        return self._state(name)
-
-    def __repr__(self):
-        return f"NeuronGroup({self.name!r}, model={self.model!r}, n={self.n})"
-
-
-class SynapseGroup:
-    """Synapses from ``pre`` to ``post`` (local int32 indices); ``weight`` and ``delay_steps`` are
-    a scalar (uniform) or one value per synapse; ``channel`` is the target's input channel;
-    ``kind`` the synapse kind (``neurosim.sim.synapses.SYNAPSE_KINDS``; ``"static"``: fixed weights)."""
-
-    kind = "static"
-    weight = _update.SYNAPSE_WEIGHT  # settable between runs (in place, no recompile)
-
-    def __init__(self, name, pre_group, post_group, pre, post, weight, delay_steps, channel, target):
-        self.name = name
-        self.pre_group = pre_group
-        self.post_group = post_group
-        self.pre = pre
-        self.post = post
-        self._weight = weight
-        self.delay_steps = delay_steps
-        self.channel = channel
-        self.target = target
-
-    @property
-    def n_synapses(self) -> int:
-        return int(self.pre.size)
-
-    def __repr__(self):
-        return (f"SynapseGroup({self.name!r}, {self.pre_group.name}->{self.post_group.name}, "
-                f"n={self.n_synapses}, target={self.target!r})")
 
 
 class Network:
