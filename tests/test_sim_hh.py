@@ -284,6 +284,10 @@ def test_network_validation_and_dt_warnings():
     g = net.add_hh(2)
     with pytest.raises(ValueError, match="target"):
         net.connect(g, g, p=0.5, weight=1.0, target="v")
+    for target in ("ge", "gi"):  # conductances: inhibition is the gi target, not a negative weight
+        with pytest.raises(ValueError, match=f"weight must be >= 0 for the conductance target '{target}'"):
+            net.connect(g, g, p=0.5, weight=-1.0, target=target)
+    net.connect(g, g, p=0.5, weight=-1.0, target="i")  # a current may be negative
     with pytest.warns(UserWarning, match=f"dt <= {HH_MAX_DT['rk4']:g} ms"):
         ns.sim.Network(dt=0.05).add_hh(1, HHParams(method="rk4"))
     with pytest.warns(UserWarning, match="dt <= 0.1 ms"):

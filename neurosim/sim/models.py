@@ -263,6 +263,7 @@ HH = NeuronModel(
            "gi": ("g_syn", 1)},
     finite=("v", "m", "h", "n", "g_syn"), fields=_hh_fields, mode=lambda params: khh.METHOD_CODES[params.method],
     skip_empty=True,
+    nonneg_targets=("ge", "gi"),
 )
 
 #: model name -> record, in global-id order
