@@ -48,32 +48,34 @@ class PoissonSpikes(Input):
         super().__init__(group, "spikes", CH_EXC)
         self.rng = rng
         self.p = p                      # spike probability per step, [n]
-        self._times = None              # [R, n] absolute steps of the drawn, not yet passed spikes
+        self._t = None                  # absolute steps of the drawn, not yet emitted spikes (sorted)
+        self._i = None                  # their neurons (local ids)
         self._last = None               # [n] step of each neuron's last drawn spike
 
     def _round(self):
-        """One more gap per neuron (rate-0 neurons never spike)."""
+        """One more gap per neuron (rate-0 neurons never spike); the new spikes join the sorted pending list."""
         live = self.p > 0
         gaps = self.rng.geometric(np.where(live, self.p, 1.0), size=self.p.size)
         nxt = np.where(live, self._last + gaps, _NEVER)
         self._last = nxt
-        self._times = np.vstack([self._times, nxt[None]])
+        ids = np.flatnonzero(live)
+        t = np.concatenate([self._t, nxt[ids]])
+        i = np.concatenate([self._i, ids])
+        order = np.argsort(t, kind="stable")
+        self._t, self._i = t[order], i[order]
 
     def draw(self, d, step0):
         self._clear(d)
         n = self.group.n
-        if self._times is None:
+        if self._last is None:
             self._last = np.full(n, step0 - 1, dtype=np.int64)
-            self._times = np.zeros((0, n), dtype=np.int64)
+            self._t, self._i = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
         end = step0 + d.shape[0]
         while self._last.min() < end:
             self._round()
-        t = self._times
-        hit = (t >= step0) & (t < end)
-        _, i = np.nonzero(hit)
-        d[t[hit] - step0, self._cols.start + i] = 1
-        keep = np.flatnonzero((t >= end).any(axis=1))
-        self._times = t[keep[0]:] if keep.size else t[:0]
+        k = int(np.searchsorted(self._t, end))  # every pending spike is at or after step0 (earlier ones emitted)
+        d[self._t[:k] - step0, self._cols.start + self._i[:k]] = 1
+        self._t, self._i = self._t[k:], self._i[k:]
 
 
 def add_poisson_group(net, n, rate_hz, *, name=None, rng=None):
