@@ -217,6 +217,17 @@ def test_add_adex_validation():
     with pytest.raises(ValueError, match="target must be one of"):
         g = net.add_adex(2)
         net.connect(g, g, p=0.5, target="u")
+    # conductance synapses take non-negative weights (inhibition is the gi target); currents may be negative
+    gc = net.add_adex(2, AdExParams(synapse="conductance"))
+    for target in ("ge", "gi", "i_syn"):
+        with pytest.raises(ValueError, match=f"weight must be >= 0 for the conductance target '{target}'"):
+            net.connect(g, gc, p=1.0, weight=-1.0, target=target)
+    with pytest.raises(ValueError, match="weight must be >= 0 for the conductance target 'ge'"):
+        net.add_poisson_input(gc, 100.0, -0.5, target="ge")
+    net.connect(g, g, p=1.0, weight=-1.0, target="gi")  # current synapses
+    syn = net.connect(g, gc, p=1.0, weight=1.0, target="ge")
+    with pytest.raises(ValueError, match="weight must be >= 0 for the conductance target 'ge'"):
+        syn.weight = -2.0
 
 
 _SCRIPT = r"""

@@ -68,8 +68,9 @@ class NeuronModel:
         The group table's ``GROUP_MODE`` (e.g. the LIF reset code).
     direct_field : str or None
         Layout field [2, n] that takes channels 0 and 1 in direct delivery (None: never direct).
-    nonneg_targets : tuple of str
-        Targets whose synaptic weights must be >= 0 (conductances); ``Network.connect`` checks.
+    nonneg_targets : tuple of str, or callable ``(params) -> tuple of str``
+        Targets whose synaptic weights must be >= 0 (conductances); ``Network.connect``, Poisson
+        inputs and ``syn.weight`` check them (:meth:`conductance_targets`).
     skip_empty : bool
         A network without groups of this model packs it as ``EmptyPopulation`` (no-op kernels), so
         it compiles none of the model's code (HH: ~30 s of first compile saved for other networks).
@@ -85,7 +86,7 @@ class NeuronModel:
     fields: Callable
     mode: Callable = lambda params: 0
     direct_field: str | None = None
-    nonneg_targets: tuple = ()
+    nonneg_targets: tuple | Callable = ()
     skip_empty: bool = False
 
     def pack(self, groups, dt, dtype, *, start, table, rec):
@@ -94,6 +95,11 @@ class NeuronModel:
         if self.skip_empty and not groups:
             return EmptyPopulation(start=start, groups=table, rec=rec)
         return self.layout(start=start, groups=table, rec=rec, **self.fields(groups, dt, dtype))
+
+    def conductance_targets(self, params) -> tuple:
+        """The targets of a group with ``params`` whose weights must be >= 0."""
+        t = self.nonneg_targets
+        return tuple(t(params)) if callable(t) else t
 
     def state_field(self, name) -> tuple:
         """``(layout field, row or None)`` of state variable ``name``; ``AttributeError`` when there is none."""
@@ -229,6 +235,7 @@ ADEX = NeuronModel(
     finite=("v", "w", "g"), fields=_adex_fields,
     mode=lambda params: kadex.SYN_CONDUCTANCE if params.synapse == "conductance" else kadex.SYN_CURRENT,
     skip_empty=True,
+    nonneg_targets=lambda params: ("ge", "gi", "i_syn", "i_e", "i_inh", "i_i") if params.synapse == "conductance" else (),
 )
 
 

@@ -343,7 +343,7 @@ class Network:
                              f"dt={self.dt} ms; use a shorter delay")
         steps = np.rint(np.asarray(delays) / self.dt).astype(np.int64)
         steps = int(steps) if steps.ndim == 0 else steps
-        if target in model_of(post_g).nonneg_targets and np.any(np.asarray(wts) < 0):
+        if target in model_of(post_g).conductance_targets(post_g.params) and np.any(np.asarray(wts) < 0):
             raise ValueError(f"weight must be >= 0 for the conductance target {target!r} (got {np.min(wts):g}); "
                              "use target 'gi' for inhibition")
         wts = self.dtype.type(wts) if np.ndim(wts) == 0 else np.asarray(wts, dtype=self.dtype)
@@ -393,7 +393,7 @@ class Network:
         if np.ndim(weight) != 0:
             raise ValueError("weight must be a scalar")
         w = check_number("weight", weight)
-        if target in model_of(g).nonneg_targets and w < 0:
+        if target in model_of(g).conductance_targets(g.params) and w < 0:
             raise ValueError(f"weight must be >= 0 for the conductance target {target!r}, got {w:g}")
         gen = self._rng.spawn(1)[0] if rng is None else as_generator(rng)
         return self._add_input(PoissonInput, g, target, rng=gen, lam=lam, weight=float(w))

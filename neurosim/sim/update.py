@@ -157,7 +157,7 @@ def set_weight(sg, value) -> None:
         if w.shape != (sg.n_synapses,):
             raise ValueError(f"weight must be a scalar or have shape ({sg.n_synapses},) (one per synapse), got "
                              f"{w.shape}")
-    if sg.target in model_of(sg.post_group).nonneg_targets and np.any(w < 0):
+    if sg.target in model_of(sg.post_group).conductance_targets(sg.post_group.params) and np.any(w < 0):
         raise ValueError(f"weight must be >= 0 for the conductance target {sg.target!r}; use target 'gi' for "
                          "inhibition")
     if net._flat is not None:
