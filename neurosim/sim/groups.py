@@ -8,7 +8,6 @@ state; a group reads its current state from the network's flat layout after the 
 """
 from __future__ import annotations
 
-import numpy as np
 
 from neurosim.sim import update as _update
 from neurosim.sim.models import model_of
@@ -52,28 +51,9 @@ class NeuronGroup:
             raise RuntimeError("the network has not been run yet; state exists after the first run()")
         return flat.state(self, name)
 
-    @property
-    def v(self) -> np.ndarray:
-        """Current membrane potential (copy)."""
-        return self._state("v")
-
-    @property
-    def u(self) -> np.ndarray:
-        """Izhikevich recovery variable (copy)."""
-        return self._state("u")
-
-    @property
-    def w(self) -> np.ndarray:
-        """AdEx adaptation current (copy, pA)."""
-        return self._state("w")
-
-    @property
-    def i_syn(self) -> np.ndarray:
-        """LIF excitatory synaptic current (copy)."""
-        return self._state("i_syn")
-
     def __getattr__(self, name):
-        """The model's other state variables (copies), e.g. HH ``m, h, n, ge, gi``."""
+        """The model's state variables, current values (copies) after the first run: ``v`` (every model),
+        Izhikevich ``u``, AdEx ``w``, LIF ``i_syn``, conductance models ``ge``/``gi``, HH ``m, h, n_gate``."""
         if name.startswith("_") or "model" not in self.__dict__:
             raise AttributeError(name)
         return self._state(name)
