@@ -240,44 +240,27 @@ def _hh_pass1(v, m, h, n, ge, gi, cross, b0, b1, b2, x, c0, c1, c2, k, dt, metho
     ``cross[i]`` is 1 where V rose through ``v_th`` during the step, else 0.
     """
     zero = one - one
-    if method == METHOD_EXP_EULER:
-        for i in range(v.shape[0]):
-            ki = coef_at(k, i)
-            xi = x[i]
-            e = ge[i] + (b0[i] + xi * c0)
-            g = gi[i] + (b1[i] + xi * c1)
-            cur = ki.i_ext + (b2[i] + xi * c2)
-            b0[i] = 0
-            b1[i] = 0
-            b2[i] = 0
-            vo = v[i]
+    for i in range(v.shape[0]):
+        ki = coef_at(k, i)
+        xi = x[i]
+        e = ge[i] + (b0[i] + xi * c0)
+        g = gi[i] + (b1[i] + xi * c1)
+        cur = ki.i_ext + (b2[i] + xi * c2)
+        b0[i] = 0
+        b1[i] = 0
+        b2[i] = 0
+        vo = v[i]
+        if method == METHOD_EXP_EULER:
             vn, mn, hn, nn = _hh_exp_euler(vo, m[i], h[i], n[i], e, g, cur, ki, dt)
-            v[i] = vn
-            m[i] = mn
-            h[i] = hn
-            n[i] = nn
-            ge[i] = e * ki.a_e
-            gi[i] = g * ki.a_i
-            cross[i] = one if (vo <= ki.v_th) & (vn > ki.v_th) else zero
-    else:
-        for i in range(v.shape[0]):
-            ki = coef_at(k, i)
-            xi = x[i]
-            e = ge[i] + (b0[i] + xi * c0)
-            g = gi[i] + (b1[i] + xi * c1)
-            cur = ki.i_ext + (b2[i] + xi * c2)
-            b0[i] = 0
-            b1[i] = 0
-            b2[i] = 0
-            vo = v[i]
+        else:
             vn, mn, hn, nn = _hh_rk4(vo, m[i], h[i], n[i], e, g, cur, ki, dt)
-            v[i] = vn
-            m[i] = mn
-            h[i] = hn
-            n[i] = nn
-            ge[i] = e * ki.a_e
-            gi[i] = g * ki.a_i
-            cross[i] = one if (vo <= ki.v_th) & (vn > ki.v_th) else zero
+        v[i] = vn
+        m[i] = mn
+        h[i] = hn
+        n[i] = nn
+        ge[i] = e * ki.a_e
+        gi[i] = g * ki.a_i
+        cross[i] = one if (vo <= ki.v_th) & (vn > ki.v_th) else zero
 
 
 @numba.njit(**NJIT_LOOP)
