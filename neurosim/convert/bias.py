@@ -105,23 +105,29 @@ def calibrate_bias(snn: ConvertedSNN, ann: nn.Module, images: torch.Tensor, time
     ann_modules = dict(ann.named_modules())
     ann.eval()
     old_tap = getattr(snn, TAP_NAME, None)
+    layers = []  # (IF layer path, the IF module, its feeding Conv/Linear, the ANN module it stands for)
+    for neuron in snn.scales:
+        ifn = gm.get_submodule(neuron)
+        feeder = _feeder(gm, nodes[neuron]) if isinstance(ifn, IFNeuron) else None
+        if feeder is None:
+            continue
+        name = ann_path(snn, ifn.pool_source if ifn.pool and ifn.pool_source else neuron)
+        if name not in ann_modules:
+            raise ValueError(f"ann has no module {name!r} (the activation that IF layer {neuron!r} replaced); "
+                             "pass the ANN the network was converted from")
+        layers.append((neuron, ifn, feeder, name))
+    target = {}  # ANN module -> its mean activation per channel (the ANN does not change: one pass)
+    hooks = [ann_modules[name].register_forward_hook(
+        lambda m, i, o, name=name: target.__setitem__(name, _channel_mean(o, 1))) for *_, name in layers]
+    try:
+        ann(images)
+    finally:
+        for h in hooks:
+            h.remove()
     report = {}
     for _ in range(rounds):
-        for neuron in list(snn.scales):
-            ifn = gm.get_submodule(neuron)
-            feeder = _feeder(gm, nodes[neuron]) if isinstance(ifn, IFNeuron) else None
-            if feeder is None:
-                continue
-            name = ann_path(snn, ifn.pool_source if ifn.pool and ifn.pool_source else neuron)
-            if name not in ann_modules:
-                raise ValueError(f"ann has no module {name!r} (the activation that IF layer {neuron!r} replaced); "
-                                 "pass the ANN the network was converted from")
+        for neuron, ifn, feeder, name in layers:
             seen = {}
-            h = ann_modules[name].register_forward_hook(lambda m, i, o: seen.__setitem__("ann", o))
-            try:
-                ann(images)
-            finally:
-                h.remove()
             add_feature_tap(snn, neuron)
             tap = getattr(snn, TAP_NAME)
             h = tap.register_forward_hook(lambda m, i, o: seen.__setitem__("snn", o))
@@ -132,7 +138,7 @@ def calibrate_bias(snn: ConvertedSNN, ann: nn.Module, images: torch.Tensor, time
                 h.remove()
                 tap._handle.remove()
                 delattr(snn, TAP_NAME)
-            a, s = _channel_mean(seen["ann"], 1), _channel_mean(seen["snn"], 2)
+            a, s = target[name], _channel_mean(seen["snn"], 2)
             if a.shape != s.shape:
                 raise ValueError(f"IF layer {neuron!r} and ANN module {name!r} disagree in channels ({tuple(s.shape)} "
                                  f"vs {tuple(a.shape)})")
