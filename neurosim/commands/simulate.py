@@ -175,13 +175,14 @@ def _save_weights(out: Path, net) -> dict:
     plastic = [sg for sg in net.synapses if getattr(sg, "kind", "") == "stdp"]
     if not plastic:
         return {}
-    arrays, numbers = {}, {}
-    for k, sg in enumerate(plastic):
+    arrays, numbers, first = {}, {}, None
+    for sg in plastic:
         w_max = float(sg.plasticity.w_max)
         key = "" if len(plastic) == 1 else f"{sg.name}_"
         w = np.asarray(sg.weights, dtype=np.float64)
-        arrays.update({f"{key}w_final": w, f"{key}w_initial": np.broadcast_to(
-            np.asarray(sg.weight, dtype=np.float64), w.shape).copy(), f"{key}w_max": np.float64(w_max)})
+        w0 = np.broadcast_to(np.asarray(sg.weight, dtype=np.float64), w.shape).copy()
+        arrays.update({f"{key}w_final": w, f"{key}w_initial": w0, f"{key}w_max": np.float64(w_max)})
+        first = first or (sg, w0 / w_max, w / w_max)
         r = w / w_max
         numbers[sg.name] = {"n": int(w.size), "w_max": w_max, "mean_w_over_wmax": float(r.mean()) if w.size else None,
                             "frac_below_0.1": float(np.mean(r < 0.1)) if w.size else None,
@@ -190,19 +191,17 @@ def _save_weights(out: Path, net) -> dict:
         if type(mon).__name__ == "WeightMonitor":
             arrays[f"{name}_t_ms"], arrays[f"{name}_w"] = np.asarray(mon.t_ms), np.asarray(mon.w)
     np.savez(out / "weights.npz", **arrays)
-    _weights_figure(out / "weights.png", plastic[0])
+    _weights_figure(out / "weights.png", *first)
     return numbers
 
 
-def _weights_figure(path, sg) -> None:
+def _weights_figure(path, sg, initial, final) -> None:
+    """Histogram of the final ``w / w_max`` of the STDP group ``sg`` over the initial one."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
-    w_max = float(sg.plasticity.w_max)
-    final = np.asarray(sg.weights, dtype=np.float64) / w_max
-    initial = np.broadcast_to(np.asarray(sg.weight, dtype=np.float64), final.shape) / w_max
     fig, ax = plt.subplots(figsize=(5.5, 3.4), constrained_layout=True)
     bins = np.linspace(0.0, 1.0, 41)
     ax.hist(initial, bins=bins, color="0.75", label="initial")
