@@ -270,9 +270,10 @@ def _hh_pass2(lo, cross, refr, n_ref, s, spk, cnt):
     nn = cross.shape[0]
     for c0 in range(0, nn, SUB):
         c1 = min(nn, c0 + SUB)
+        cb = cross[c0:c1]  # indexed from 0 (see network_kinds.any_crossing: no gathers)
         hit = False
-        for i in range(c0, c1):
-            hit |= cross[i] != 0
+        for i in range(cb.shape[0]):
+            hit |= cb[i] != 0
         if not hit:
             continue
         for i in range(c0, c1):

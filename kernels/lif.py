@@ -40,8 +40,8 @@ from numba import prange
 
 from neurosim.config import NJIT, NJIT_PARALLEL
 from neurosim.kernels.network_kinds import (
-    CH_V, GROUP_CHANNEL, GROUP_HET, GROUP_HI, GROUP_LO, GROUP_MODE, NJIT_LOOP, REC_COL, REC_IDX, REC_VAR, get,
-    register_population,
+    CH_V, GROUP_CHANNEL, GROUP_HET, GROUP_HI, GROUP_LO, GROUP_MODE, NJIT_LOOP, REC_COL, REC_IDX, REC_VAR, any_crossing,
+    get, register_population,
 )
 
 __all__ = ["RESET_ZERO", "RESET_SUBTRACT", "RESET_NONE", "RESET_CODES", "BLOCK", "lif_integrate", "LIFPopulation",
@@ -241,10 +241,7 @@ def _lif_pass2_zero(lo, v, refr, v_th, v_reset, n_ref, s, spk, cnt):
     n = v.shape[0]
     for b0 in range(0, n, SUB):
         b1 = min(n, b0 + SUB)
-        hit = False
-        for i in range(b0, b1):
-            hit |= v[i] >= get(v_th, i)
-        if not hit:
+        if not any_crossing(v, v_th, b0, b1, False):
             continue
         for i in range(b0, b1):
             if v[i] >= get(v_th, i):

@@ -45,8 +45,8 @@ from numba.extending import overload
 
 from neurosim.config import NJIT
 from neurosim.kernels.network_kinds import (
-    CH_V, GROUP_CHANNEL, GROUP_HET, GROUP_HI, GROUP_LO, GROUP_MODE, NJIT_LOOP, REC_COL, REC_IDX, REC_VAR, get,
-    register_population,
+    CH_V, GROUP_CHANNEL, GROUP_HET, GROUP_HI, GROUP_LO, GROUP_MODE, NJIT_LOOP, REC_COL, REC_IDX, REC_VAR, any_crossing,
+    get, register_population,
 )
 from neurosim.kernels.vexp import vexp
 
@@ -215,10 +215,7 @@ def _pass2(lo, v, refr, v_th, v_reset, n_ref, s, spk, cnt):
     n = v.shape[0]
     for b0 in range(0, n, SUB):
         b1 = min(n, b0 + SUB)
-        hit = False
-        for i in range(b0, b1):
-            hit |= v[i] > get(v_th, i)
-        if not hit:
+        if not any_crossing(v, v_th, b0, b1, True):
             continue
         for i in range(b0, b1):
             if v[i] > get(v_th, i):

@@ -72,19 +72,29 @@ def spike_steps(monitor, dt):
 
 
 def poisson_source_steps(rng, p, n_steps):
-    """Spike steps of Bernoulli(p) sources over steps ``[0, n_steps)``, drawn as documented: rounds
-    of one geometric gap per source (``rng.geometric(p, size=n)``; rate-0 sources never spike)."""
-    p = np.asarray(p, dtype=np.float64)
-    live = p > 0
-    last = np.full(p.size, -1, dtype=np.int64)
-    out = [[] for _ in range(p.size)]
-    while last.min() < n_steps:
-        gaps = rng.geometric(np.where(live, p, 1.0), size=p.size)
-        for i in range(p.size):
-            if not live[i]:
-                last[i] = n_steps
-                continue
-            last[i] += gaps[i]
-            if last[i] < n_steps:
-                out[i].append(int(last[i]))
-    return [np.asarray(s, dtype=np.int64) for s in out]
+    """Spike steps of Bernoulli(p) sources over steps ``[0, n_steps)``, drawn as documented in
+    ``neurosim.sim.poisson_group`` (counter-based geometric gaps), here with Python integers and
+    ``math`` one neuron and one gap at a time."""
+    import math
+
+    mask, gamma = (1 << 64) - 1, 0x9E3779B97F4A7C15
+
+    def mix(z):
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & mask
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & mask
+        return z ^ (z >> 31)
+
+    base = int(rng.integers(0, 2 ** 64, dtype=np.uint64))
+    out = []
+    for i, pi in enumerate(np.asarray(p, dtype=np.float64)):
+        key = mix((base + (i + 1) * gamma) & mask)
+        steps, t, k = [], -1, 0
+        while pi > 0:
+            u = ((mix((key + (k + 1) * gamma) & mask) >> 11) + 1) / 2.0 ** 53
+            t += math.floor(math.log(u) / math.log1p(-pi)) + 1 if pi < 1 else 1
+            k += 1
+            if t >= n_steps:
+                break
+            steps.append(t)
+        out.append(np.asarray(steps, dtype=np.int64))
+    return out

@@ -31,7 +31,8 @@ def slow(seconds=60.0):
     import sys
     import time
 
-    print(f"@@WORKER {os.getpid()}", file=sys.stderr, flush=True)
+    # one write(2) of the whole line: two workers' print() calls (text, then newline) interleaved
+    os.write(sys.stderr.fileno(), f"@@WORKER {os.getpid()}\n".encode())
     time.sleep(seconds)
     return small_lif()
 

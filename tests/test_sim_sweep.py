@@ -3,6 +3,7 @@ grids, tables and bad input; Ctrl-C stops a sweep within seconds and leaves no w
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -112,8 +113,7 @@ def test_ctrl_c_stops_a_sweep_and_its_workers():
             line = proc.stderr.readline()
             if not line:
                 break
-            if line.startswith("@@WORKER"):
-                workers.append(int(line.split()[1]))
+            workers += [int(pid) for pid in re.findall(r"@@WORKER (\d+)", line)]
         assert len(workers) == 2, "the workers did not start"
         t0 = time.time()
         proc.send_signal(signal.SIGINT)

@@ -163,6 +163,7 @@ def build_flat(net) -> FlatNetwork:
         direct_rows = getattr(whole[0][1], whole[0][0].direct_field)
 
     # inputs: the first input of a group overwrites its drive columns, later ones add
+    # (event inputs write no drive columns; nothing reads a source group's columns)
     covered = np.zeros(N, dtype=bool)
     for inp in net.inputs:
         g = inp.group
@@ -179,12 +180,32 @@ def build_flat(net) -> FlatNetwork:
 
 
 def _draw_drive(net, flat, drive, step0, T):
-    """Fill ``drive[:T]`` with the inputs of steps ``step0 .. step0 + T - 1``."""
+    """Fill ``drive[:T]`` with the (drive) inputs of steps ``step0 .. step0 + T - 1``."""
     d = drive[:T]
     if flat.undriven is not None:
         d[:, flat.undriven] = 0
     for inp in net.inputs:
-        inp.draw(d, step0)
+        if not inp.events_only:
+            inp.draw(d, step0)
+
+
+def _draw_events(net, flat, step0, T):
+    """Fill the Poisson sources' event lists with the spikes of steps ``step0 .. step0 + T - 1``
+    (rows sorted, ids ascending within a row: the order a scan of the sources gave)."""
+    pop = flat.population("poisson")
+    rows, ids = [], []
+    for inp in net.inputs:
+        if inp.events_only:
+            r, i = inp.events(step0, T)
+            rows.append(r)
+            ids.append(i + inp.group.start)
+    rows = np.concatenate(rows)
+    ids = np.concatenate(ids)
+    order = np.lexsort((ids, rows))
+    pop.ev_ptr[0] = 0
+    np.cumsum(np.bincount(rows, minlength=T), out=pop.ev_ptr[1:T + 1])
+    pop.ev_id[:ids.size] = ids[order]
+    pop.row[0] = 0
 
 
 def run_flat(net, n_steps: int, progress: bool):
@@ -201,10 +222,13 @@ def run_flat(net, n_steps: int, progress: bool):
     N = flat.n_neurons
     F = net.dtype
     every = flat.buffers.rec_every
-    has_drive = bool(net.inputs)
+    has_drive = any(not inp.events_only for inp in net.inputs)
+    has_events = any(inp.events_only for inp in net.inputs)
     chunk = n_steps
     if has_drive:
         chunk = max(1, min(chunk, DRIVE_CHUNK_ELEMS // max(N, 1), -(-n_steps // (8 if PREFETCH_DRIVE else 1))))
+    if has_events:  # the event lists hold one chunk
+        chunk = min(chunk, flat.population("poisson").ev_ptr.shape[0] - 1)
     if progress:
         chunk = max(1, min(chunk, -(-n_steps // 20)))
     if has_drive:  # every column of a chunk is written by _draw_drive before the kernel reads it
@@ -240,6 +264,8 @@ def run_flat(net, n_steps: int, progress: bool):
         pending = None
         if has_drive:
             _draw_drive(net, flat, drives[0], net.step, min(chunk, n_steps))
+        if has_events:
+            _draw_events(net, flat, net.step, min(chunk, n_steps))
         for c, start in enumerate(starts):
             T = min(chunk, n_steps - start)
             drive = drives[c % len(drives)]
@@ -274,6 +300,8 @@ def run_flat(net, n_steps: int, progress: bool):
                 pending = None
             elif has_drive and c + 1 < len(starts):  # no helper thread: draw the next chunk now
                 _draw_drive(net, flat, drives[(c + 1) % len(drives)], net.step, min(chunk, n_steps - starts[c + 1]))
+            if has_events and c + 1 < len(starts):  # the kernel has read this chunk's event lists
+                _draw_events(net, flat, net.step, min(chunk, n_steps - starts[c + 1]))
             bar.update(T)
     finally:
         if pool is not None:

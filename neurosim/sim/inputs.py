@@ -23,6 +23,8 @@ class Input:
     """Base class: the drive of ``group`` on input channel ``channel`` (target name ``target``)."""
 
     kind = ""
+    #: True for inputs whose spikes reach the kernel as event lists, not drive columns (Poisson groups)
+    events_only = False
 
     def __init__(self, group, target: str, channel: int):
         self.group = group

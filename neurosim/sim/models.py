@@ -209,9 +209,20 @@ LIF_COND = NeuronModel(
 
 
 # ------------------------------------------------------------------ Poisson spike sources
+#: sources x steps of a Poisson event chunk: bounds the event list (int32, 16 MB) and the chunk length
+POISSON_CHUNK_ELEMS = 4_000_000
+
+
+def _poisson_fields(groups, dt, dtype):
+    n = sum(g.n for g in groups)
+    rows = max(1, POISSON_CHUNK_ELEMS // max(n, 1))
+    return dict(ev_ptr=np.zeros(rows + 1, dtype=np.int64), ev_id=np.zeros(rows * n, dtype=np.int32),
+                row=np.zeros(1, dtype=np.int64))
+
+
 POISSON = NeuronModel(
     name="poisson", params_type=PoissonGroupParams, layout=kpois.PoissonPopulation, targets={}, variables={},
-    state={}, finite=(), fields=lambda groups, dt, dtype: {},
+    state={}, finite=(), fields=_poisson_fields,
     skip_empty=True,
 )
 
