@@ -95,7 +95,7 @@ def use_torch_threads(flag: bool = True) -> bool:
 def why_not(x: torch.Tensor, spec: LIFSpec, k: torch.Tensor | None = None) -> str:
     """Why the fused kernel cannot run this call ("" when it can)."""
     if x.device.type != "cpu":
-        return f"device {x.device} is not the CPU"
+        return f"device {x.device} is not the CPU; backend='triton' or 'auto' runs CUDA tensors"
     if x.dtype not in NP_DTYPES:
         return f"dtype {x.dtype} is not float32/float64"
     if spec.surrogate.kernel_id < 0:
@@ -128,14 +128,19 @@ def dispatch(x: torch.Tensor, state, spec: LIFSpec, backend: str, k: torch.Tenso
 
     ``backend``: ``"torch"`` (always ``None``), ``"auto"`` (the kernel when :func:`why_not`,
     and with ``pool`` :func:`why_not_pool`, find no reason against it) or ``"fused"`` (the
-    same, but a reason raises ``ValueError``). ``x``: ``[T, B, ...]``, or with ``steps`` one
-    step ``[B, ...]`` at each of ``steps >= 1`` steps; ``state``: ``None`` (``v_rest``, not
-    materialised) or a state, checked here against one step of ``x`` (first, whatever the
-    backend decides); ``k``, ``pool``, ``steps``: as for :func:`lif_fused`. The caller has
+    same, but a reason raises ``ValueError``); ``"triton"``, and ``"auto"`` with a CUDA
+    tensor, go to :func:`neurosim.snn.triton.dispatch` (the GPU kernels). ``x``:
+    ``[T, B, ...]``, or with ``steps`` one step ``[B, ...]`` at each of ``steps >= 1`` steps;
+    ``state``: ``None`` (``v_rest``, not materialised) or a state, checked here against one
+    step of ``x`` (first, whatever the backend decides); ``k``, ``pool``, ``steps``: as for :func:`lif_fused`. The caller has
     checked ``x`` itself.
     """
     if backend == "torch":
         return None
+    if backend == "triton" or (backend == "auto" and x.device.type == "cuda"):  # the GPU kernels
+        from neurosim.snn.triton import dispatch as triton_dispatch
+
+        return triton_dispatch(x, state, spec, backend, k, pool, steps)
     xs = x if steps is None else x.unsqueeze(0)
     v0 = None if state is None else _check_state(state, xs[0], spec).v
     reason = why_not(xs, spec, k) or (why_not_pool(xs) if pool else "")
