@@ -305,7 +305,7 @@ def lif_backward(x_ptr, v0_ptr, k_ptr, h_ptr, gs_ptr, gvT_ptr, gx_ptr, gv0_ptr, 
             tl.store(gxp, (gh * dhdx).to(gx_ptr.dtype.element_ty), mask=mask)
         G = gh * dhdv
         if NEED_PREV:
-            hprev = tl.load(hp - M, mask=mask & (t > 0), other=0.0)
+            hprev = tl.load(hp - tl.minimum(t, 1) * M, mask=mask, other=0.0)  # t = 0: a row, unused
             vraw = tl.where(t > 0, hprev, v_init)  # the membrane before this step's charge
             if RESET_DELAY and RESET == 0:  # the reset r_t = H(v_{t-1}) blocks dh_t/dv_{t-1}
                 G = tl.where(vraw >= thf, 0.0, G)
