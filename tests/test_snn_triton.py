@@ -109,8 +109,7 @@ def test_every_surrogate_equals_torch(sg):
 @interpreter
 @pytest.mark.parametrize("name", sorted(S.SURROGATES))
 def test_surrogate_table_matches_the_naive_closed_form(name):
-    """A registered surrogate without its row in ``kernels.SURROGATES`` (and the
-    ``surrogate`` chain) fails here: a missing id gives NaN."""
+    """A registered surrogate without its row in ``kernels.SURROGATES`` fails here."""
     from neurosim.kernels.bptt_surrogates import KERNEL_IDS, surrogate_constants
     from neurosim.snn.triton import kernels
 
@@ -120,7 +119,7 @@ def test_surrogate_table_matches_the_naive_closed_form(name):
     u = torch.linspace(-3.0, 3.0, 301)
     out = torch.empty_like(u)
     c1, c2 = (float(np.float32(c)) for c in surrogate_constants(sg.kernel_id, sg.kernel_param))
-    kernels.surrogate_values[(1,)](u, out, 301, c1, c2, SID=sg.kernel_id, BLOCK=512)
+    kernels.surrogate_values[(1,)](u, out, 301, c1, c2, SG=kernels.SURROGATES[sg.kernel_id][1], BLOCK=512)
     np.testing.assert_allclose(out.numpy(), naive.sg_grad(name, sg.kernel_param, u.double().numpy()),
                                rtol=1e-5, atol=1e-6)
 
@@ -216,6 +215,8 @@ def test_bad_input(monkeypatch):
         snn.LIF(backend="triton")(torch.where(torch.arange(24).view(3, 2, 4) == 5, torch.nan, x))
     with pytest.raises(ValueError, match="state.v is on meta but x is on cpu"):
         snn.LIF(backend="triton")(x, snn.LIFState(torch.zeros(2, 4, device="meta")))
+    with pytest.raises(ValueError, match=r"learnable tau is on meta but x is on cpu.*layer.to\(x.device\)"):
+        snn.ParametricLIF(backend="triton").to("meta")(x)
 
     class NoKernel(S.ATan):
         kernel_id = -1
@@ -230,12 +231,12 @@ def test_bad_input(monkeypatch):
         snn.LIF(backend="triton")(x)
     monkeypatch.setattr(nt, "_WARNED", [])
     with pytest.warns(RuntimeWarning, match=r'pip install -e "\.\[gpu\]"'):
-        assert nt.dispatch(x, None, snn.LIF().spec, "auto") is None  # the caller runs the torch loop
+        assert not nt.ready(x, None, "auto")  # CUDA tensors without triton: the torch loop
     import warnings
 
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert nt.dispatch(x, None, snn.LIF().spec, "auto") is None  # warned once only
+        assert not nt.ready(x, None, "auto")  # warned once only
 
 
 def _python(code: str, interpret: bool):

@@ -30,8 +30,10 @@ import triton
 
 from neurosim.kernels.bptt_layout import (F_DECAY_INPUT, F_DETACH_RESET, F_FORM, F_RESET, F_RESET_DELAY,
                                           F_SURROGATE, P_LEAK, P_SG_C1, P_SG_C2, P_TAU, P_TH_FIRE, P_V_JUMP,
-                                          P_V_RESET, P_V_REST, P_V_TH, RESET_NONE, RESET_ZERO)
+                                          P_V_RESET, P_V_REST, P_V_TH, RESET_ZERO)
+from neurosim.kernels.bptt_rows import dvdh_mode
 from neurosim.snn.functional.lif import LIFSpec, nonfinite_error
+from neurosim.snn.fused import as_rows, needs_grad, out_views
 from neurosim.snn.fused_plan import kernel_arrays
 from neurosim.snn.triton import kernels
 
@@ -62,14 +64,9 @@ def config(spec: LIFSpec, learnable: bool) -> Config:
     p = [float(v) for v in P]
     scalars = dict(tau=p[P_TAU], vr=p[P_V_REST], leak=p[P_LEAK], vres=p[P_V_RESET], thf=p[P_TH_FIRE],
                    sub=p[P_V_JUMP])
-    reset, delay, detach = int(F[F_RESET]), bool(F[F_RESET_DELAY]), bool(F[F_DETACH_RESET])
-    codes = dict(FORM=int(F[F_FORM]), DECAY_INPUT=bool(F[F_DECAY_INPUT]), RESET=reset, RESET_DELAY=delay)
-    if delay or reset == RESET_NONE:
-        gmode = 0
-    elif reset == RESET_ZERO:
-        gmode = 1 if detach else 2
-    else:
-        gmode = 0 if detach else 3
+    codes = dict(FORM=int(F[F_FORM]), DECAY_INPUT=bool(F[F_DECAY_INPUT]), RESET=int(F[F_RESET]),
+                 RESET_DELAY=bool(F[F_RESET_DELAY]))
+    gmode = int(dvdh_mode(int(F[F_RESET]), int(F[F_DETACH_RESET]), int(F[F_RESET_DELAY])))
     return Config(scalars, codes, p[P_V_TH], p[P_SG_C1], p[P_SG_C2], gmode, int(F[F_SURROGATE]))
 
 
@@ -142,7 +139,8 @@ class _TritonLIF(torch.autograd.Function):
             H if g_v is None else g_v.contiguous(), gx, gv0, gk,
             T, M, pool_w, x_step, gs_step, (T - 1) * M, (T - 1) * x_step, (T - 1) * gs_step,
             cfg.scalars["tau"], cfg.v_th, cfg.scalars["vr"], cfg.scalars["leak"], cfg.scalars["vres"],
-            cfg.scalars["thf"], cfg.scalars["sub"], cfg.c1, cfg.c2, **cfg.codes, GMODE=cfg.gmode, SID=cfg.sid,
+            cfg.scalars["thf"], cfg.scalars["sub"], cfg.c1, cfg.c2, **cfg.codes, GMODE=cfg.gmode,
+            SG=kernels.SURROGATES[cfg.sid][1],
             HAS_V0=v0 is not None, HAS_K=k is not None, HAS_GVT=g_v is not None, NEED_GV0=need_gv0,
             NEED_GK=need_gk, NEED_PREV=need_gk or (cfg.codes["RESET_DELAY"] and cfg.codes["RESET"] == RESET_ZERO),
             STATIC=static, POOL=bool(pool_w), BLOCK=block, **LAUNCH)
@@ -154,21 +152,9 @@ def run(x: torch.Tensor, v0: torch.Tensor | None, spec: LIFSpec, k: torch.Tensor
         pool: bool = False, steps: int | None = None):
     """``(spikes or pooled spikes, v_T)`` from the Triton kernels, for a call that
     :func:`neurosim.snn.triton.why_not` accepts (arguments as :func:`neurosim.snn.fused.lif_fused`)."""
-    if steps is not None:
-        x = x.unsqueeze(0)
-    T = x.shape[0] if steps is None else int(steps)
-    step_shape = x.shape[1:]
-    x2 = x.reshape(x.shape[0], -1)
-    if not x2.is_contiguous():
-        x2 = x2.contiguous()
-    v = None if v0 is None else v0.to(torch.float32).reshape(-1).contiguous()
-    kk = None if k is None else k.to(torch.float32).reshape(())
-    store = torch.is_grad_enabled() and (x2.requires_grad or (v is not None and v.requires_grad)
-                                         or (kk is not None and kk.requires_grad))
-    spikes, v_out = _TritonLIF.apply(x2, v, kk, config(spec, k is not None), T, int(x.shape[-1]) if pool else 0,
-                                     store)
+    x2, T, step_shape, v, kk = as_rows(x, v0, k, steps, torch.float32)
+    spikes, v_out = _TritonLIF.apply(x2, v, kk, config(spec, k is not None), T, int(step_shape[-1]) if pool else 0,
+                                     needs_grad(x2, v, kk))
     if not bool(torch.isfinite(v_out).all()):  # a NaN or inf in x or v0 ends in the final membrane
         raise nonfinite_error(x, v0)
-    shape = (T, *step_shape)
-    out_shape = (*shape[:-2], shape[-2] // 2, shape[-1] // 2) if pool else shape
-    return spikes.view(out_shape), v_out.view(step_shape)
+    return out_views(spikes, v_out, T, step_shape, pool)

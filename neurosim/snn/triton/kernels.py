@@ -22,8 +22,9 @@ the reset's ``dv/dh`` (``kernels/bptt_rows._dvdh_coefs``): 0 one, 1 ``1 - s``, 2
 (v_reset - h) g``, 3 ``1 - (v_th - v_reset) g``.
 
 :data:`SURROGATES` is the surrogate table on this side: one ``@triton.jit`` derivative per
-kernel id of ``kernels/bptt_surrogates.py`` (same constants ``c1``, ``c2``), chosen at compile
-time by :func:`surrogate`; ``tests/test_snn_triton.py`` walks every registered surrogate.
+kernel id of ``kernels/bptt_surrogates.py`` (same constants ``c1``, ``c2``), passed to the
+backward as a compile-time argument; ``tests/test_snn_triton.py`` walks every registered
+surrogate.
 
 Importing this module imports triton; ``TRITON_INTERPRET=1`` must be set before that for the
 kernels to run on CPU tensors (Triton's interpreter, the no-GPU check).
@@ -72,38 +73,20 @@ def _sg_erf(u, c1, c2):
     return tl.exp(-(a * a)) * c2
 
 
-#: kernel id (``Surrogate.kernel_id``) -> (name, Triton derivative)
+#: kernel id (``Surrogate.kernel_id``) -> (name, Triton derivative): the launches pass the
+#: derivative itself as the compile-time argument ``SG``
 SURROGATES = {0: ("atan", _sg_atan), 1: ("sigmoid", _sg_sigmoid), 2: ("fast_sigmoid", _sg_fast_sigmoid),
               3: ("triangle", _sg_triangle), 4: ("gaussian", _sg_gaussian), 5: ("erf", _sg_erf)}
 
 
 @triton.jit
-def surrogate(u, SID: tl.constexpr, c1, c2):
-    """``g(u)`` of surrogate ``SID`` (:data:`SURROGATES`); an id without a row gives NaN."""
-    if SID == 0:
-        g = _sg_atan(u, c1, c2)
-    elif SID == 1:
-        g = _sg_sigmoid(u, c1, c2)
-    elif SID == 2:
-        g = _sg_fast_sigmoid(u, c1, c2)
-    elif SID == 3:
-        g = _sg_triangle(u, c1, c2)
-    elif SID == 4:
-        g = _sg_gaussian(u, c1, c2)
-    elif SID == 5:
-        g = _sg_erf(u, c1, c2)
-    else:
-        g = u * float("nan")
-    return g
-
-
-@triton.jit
-def surrogate_values(u_ptr, out_ptr, n, c1, c2, SID: tl.constexpr, BLOCK: tl.constexpr):
-    """``out = g(u)`` element-wise (the tests compare it with ``Surrogate.grad``)."""
+def surrogate_values(u_ptr, out_ptr, n, c1, c2, SG: tl.constexpr, BLOCK: tl.constexpr):
+    """``out = g(u)`` element-wise for the derivative ``SG`` of :data:`SURROGATES` (the tests
+    compare it with ``Surrogate.grad``)."""
     offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
     mask = offs < n
     u = tl.load(u_ptr + offs, mask=mask, other=0.0).to(tl.float32)
-    tl.store(out_ptr + offs, surrogate(u, SID, c1, c2), mask=mask)
+    tl.store(out_ptr + offs, SG(u, c1, c2), mask=mask)
 
 
 # -- one step ----------------------------------------------------------------------------------
@@ -134,6 +117,18 @@ def _charge(x, v, tau, vr, kb, FORM: tl.constexpr, DECAY_INPUT: tl.constexpr):
 
 
 @triton.jit
+def _reset(h, s, vres, sub, RESET: tl.constexpr):
+    """The membrane after the reset that follows spikes ``s`` (``RESET`` 2: none)."""
+    if RESET == 0:
+        v = s * vres + (1.0 - s) * h
+    elif RESET == 1:
+        v = h - s * sub
+    else:
+        v = h
+    return v
+
+
+@triton.jit
 def _step(x, v, tau, vr, kb, vres, thf, sub, FORM: tl.constexpr, DECAY_INPUT: tl.constexpr,
           RESET: tl.constexpr, RESET_DELAY: tl.constexpr):
     """Charge, fire, reset: ``(h, s, v_next)`` (with ``RESET_DELAY`` snntorch's reset of the
@@ -152,12 +147,7 @@ def _step(x, v, tau, vr, kb, vres, thf, sub, FORM: tl.constexpr, DECAY_INPUT: tl
     else:
         h = _charge(x, v, tau, vr, kb, FORM, DECAY_INPUT)
         s = (h >= thf).to(tl.float32)
-        if RESET == 0:
-            vn = s * vres + (1.0 - s) * h
-        elif RESET == 1:
-            vn = h - s * sub
-        else:
-            vn = h
+        vn = _reset(h, s, vres, sub, RESET)
     return h, s, vn
 
 
@@ -239,7 +229,7 @@ def lif_backward(x_ptr, v0_ptr, k_ptr, h_ptr, gs_ptr, gvT_ptr, gx_ptr, gv0_ptr, 
                  T, M, W, x_step, gs_step, h_last, x_last, gs_last,
                  tau, v_th, vr, leak, vres, thf, sub, c1, c2,
                  FORM: tl.constexpr, DECAY_INPUT: tl.constexpr, RESET: tl.constexpr, RESET_DELAY: tl.constexpr,
-                 GMODE: tl.constexpr, SID: tl.constexpr, HAS_V0: tl.constexpr, HAS_K: tl.constexpr,
+                 GMODE: tl.constexpr, SG: tl.constexpr, HAS_V0: tl.constexpr, HAS_K: tl.constexpr,
                  HAS_GVT: tl.constexpr, NEED_GV0: tl.constexpr, NEED_GK: tl.constexpr, NEED_PREV: tl.constexpr,
                  STATIC: tl.constexpr, POOL: tl.constexpr, BLOCK: tl.constexpr):
     """BPTT from the stored ``h`` ``[T, M]``: ``gs`` ``[T, M]`` (``POOL``: ``[T, M / 4]``;
@@ -284,7 +274,7 @@ def lif_backward(x_ptr, v0_ptr, k_ptr, h_ptr, gs_ptr, gvT_ptr, gx_ptr, gv0_ptr, 
     for i in range(T):
         t = T - 1 - i
         h = tl.load(hp, mask=mask, other=0.0)
-        g = surrogate(h - v_th, SID, c1, c2)
+        g = SG(h - v_th, c1, c2)
         s = (h >= thf).to(tl.float32)
         if GMODE == 0:
             d = 1.0
@@ -307,17 +297,11 @@ def lif_backward(x_ptr, v0_ptr, k_ptr, h_ptr, gs_ptr, gvT_ptr, gx_ptr, gv0_ptr, 
         if NEED_PREV:
             hprev = tl.load(hp - tl.minimum(t, 1) * M, mask=mask, other=0.0)  # t = 0: a row, unused
             vraw = tl.where(t > 0, hprev, v_init)  # the membrane before this step's charge
-            if RESET_DELAY and RESET == 0:  # the reset r_t = H(v_{t-1}) blocks dh_t/dv_{t-1}
-                G = tl.where(vraw >= thf, 0.0, G)
-            if NEED_GK:
-                sp = (hprev >= thf).to(tl.float32)
-                if RESET == 0:
-                    vrst = sp * vres + (1.0 - sp) * hprev
-                elif RESET == 1:
-                    vrst = hprev - sp * sub
-                else:
-                    vrst = hprev
-                vp = tl.where(t > 0, vrst, v_init)
+            if RESET_DELAY:
+                if RESET == 0:  # the reset r_t = H(v_{t-1}) blocks dh_t/dv_{t-1}
+                    G = tl.where(vraw >= thf, 0.0, G)
+            if NEED_GK:  # the reset membrane of the step before
+                vp = tl.where(t > 0, _reset(hprev, (hprev >= thf).to(tl.float32), vres, sub, RESET), v_init)
                 if DECAY_INPUT:
                     x = tl.load(xp, mask=mask, other=0.0).to(tl.float32)
                     acc += gh * (x - (vp - vr))
