@@ -158,15 +158,19 @@ def test_lif_avgpool_equals_lif_then_avg_pool2d(small_programs, conv, reset):
 
 
 @interpreter
-def test_static_input_and_stride_zero_gradient(small_programs):
+@pytest.mark.parametrize("make, shape", [(lambda be: snn.LIF(2.0, backend=be), (3, 21)),
+                                         (lambda be: snn.LIFAvgPool(2.0, backend=be), (2, 3, 4, 6))],
+                         ids=["LIF", "LIFAvgPool"])
+def test_static_input_and_stride_zero_gradient(small_programs, make, shape):
     gen = torch.Generator().manual_seed(5)
-    x = torch.randn(3, 21, generator=gen) + 0.5
+    x = torch.randn(*shape, generator=gen) + 0.5
     out = []
     for be in ("torch", "triton"):
         xr = x.clone().requires_grad_(True)
-        s, st = snn.LIF(2.0, backend=be).run_static(xr, 5)
+        s, st = make(be).run_static(xr, 5)
         (s.sum() + st.v.sum()).backward()  # upstream gradient with stride 0 over the steps
         out.append((s.detach(), st.v.detach(), xr.grad))
+    assert out[1][0].sum() > 0
     _assert_close(out[0], out[1], "run_static")
 
 

@@ -11,6 +11,10 @@ an error. CPU tensors keep the Numba path (:mod:`neurosim.snn.fused`) under ``"a
 before triton was imported: the way to check the kernels without a GPU
 (``tests/test_snn_triton.py``).
 
+The options of the Numba path (:class:`~neurosim.snn.fused_config.FusedOptions`: blocks,
+threads, stored membranes) do not apply here: the kernels always store the float32 membranes
+for the backward.
+
 Kernels: :mod:`neurosim.snn.triton.kernels`; autograd and launches:
 :mod:`neurosim.snn.triton.autograd`. Both import triton, and are imported only by a call that
 needs them: ``import neurosim.snn`` works without triton.
@@ -60,12 +64,15 @@ def why_not(x: torch.Tensor, spec: LIFSpec, k: torch.Tensor | None = None) -> st
     reason = why_not_spec(x, spec, k)
     if reason:
         return reason
-    if x.device.type == "cpu":
-        if not interpreted():
-            return ("x is a CPU tensor, which the Triton kernels take only in Triton's interpreter: set "
-                    "TRITON_INTERPRET=1 before Python imports triton (or use backend='auto' on CPU)")
-    elif x.device.type != "cuda" or interpreted():
-        return f"device {x.device} is not a CUDA device (with TRITON_INTERPRET=1: the CPU)"
+    device, interp = x.device.type, interpreted()
+    if device == "cpu" and not interp:
+        return ("x is a CPU tensor, which the Triton kernels take only in Triton's interpreter: set "
+                "TRITON_INTERPRET=1 before Python imports triton (or use backend='auto' on CPU)")
+    if device == "cuda" and interp:
+        return ("TRITON_INTERPRET=1 was set when the kernels were imported: they run in Triton's interpreter, on "
+                "CPU tensors only; unset it for CUDA tensors")
+    if device not in ("cpu", "cuda"):
+        return f"device {x.device} is neither a CUDA device nor the CPU"
     return ""
 
 
