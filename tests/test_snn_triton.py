@@ -14,6 +14,11 @@ relative) and, for bfloat16, one ulp (2^-7: Triton 3.9's interpreter truncates f
 bfloat16, where the GPU rounds to nearest, 2^-8). Two runs of the Triton kernels on the same data agree bit for bit.
 
 Tiny shapes: the interpreter runs each program as NumPy operations, a few ms per step.
+
+With a CUDA device, ``test_cuda_kernels_equal_the_cpu_torch_loop`` also runs the compiled
+kernels (a subprocess without the interpreter) against the torch loop on the CPU (the CUDA torch
+loop divides by ``tau`` as a multiplication by ``1/tau``, so its spikes may differ in the last
+bit of a membrane at the threshold).
 """
 from __future__ import annotations
 
@@ -49,7 +54,7 @@ SURROGATES = [S.ATan(), S.Sigmoid(), S.FastSigmoid(), S.Triangle(alpha=2.0), S.G
 def small_programs(monkeypatch):
     """16 neurons (pooled: 16 windows) per program: a few dozen neurons span several programs
     and a partial one (masks, per-program leak-gradient sums)."""
-    monkeypatch.setattr(tri_autograd, "block_size", lambda n, pool: 16)
+    monkeypatch.setattr(tri_autograd, "block_size", lambda n, pool, device: 16)
 
 
 def _grads(layer, x, v0, g, gv):
@@ -266,3 +271,43 @@ def test_in_a_fresh_interpreter():
     r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", __file__],
                        env={**os.environ, "TRITON_INTERPRET": "1"}, capture_output=True, text=True, timeout=900)
     assert r.returncode == 0, r.stdout[-4000:]
+
+
+def device_check(device: str) -> str:
+    """Triton on ``device`` against the torch loop on the CPU for a few layers (every convention,
+    the learnable tau, IF, pooling, a static input, bfloat16): spikes identical, float32 outputs
+    and gradients within 1e-5. Returns a summary line."""
+    cases = [lambda be: snn.LIF(3.0, backend=be), lambda be: snn.LIF(2.0, convention="snntorch", backend=be),
+             lambda be: snn.LIF(convention="norse", reset="subtract", backend=be),
+             lambda be: snn.ParametricLIF(2.5, surrogate=S.Sigmoid(), backend=be),
+             lambda be: snn.IF(reset="subtract", backend=be), lambda be: snn.LIFAvgPool(2.0, backend=be)]
+    x, v0, g, gv = _data(8, (9, 3, 2, 8, 12))
+    for i, make in enumerate(cases):
+        ref = _grads(make("torch"), x, v0, g[..., ::2, ::2] if i == 5 else g, gv)
+        got = _grads(make("triton").to(device), x.to(device), v0.to(device),
+                     (g[..., ::2, ::2] if i == 5 else g).to(device), gv.to(device))
+        _assert_close(ref, tuple(t.cpu() for t in got), f"case {i} on {device}")
+    s_ref, _ = snn.LIF(2.0, backend="torch").run_static(x[0], 7)
+    s_got, _ = snn.LIF(2.0, backend="triton").run_static(x[0].to(device), 7)
+    assert torch.equal(s_ref, s_got.cpu())
+    xb = x.to(torch.bfloat16)
+    s32, (v32,) = snn.LIF(2.0, backend="torch")(xb.float())
+    s16, (v16,) = snn.LIF(2.0, backend="triton")(xb.to(device))
+    assert torch.equal(s32, s16.float().cpu()) and s16.dtype == torch.bfloat16
+    assert bool(((v16.float().cpu() - v32).abs() <= 2.0 ** -7 * v32.abs()).all())
+    return f"device_check({device!r}): {len(cases) + 2} cases agree"
+
+
+@interpreter
+def test_device_check_runs_in_the_interpreter():
+    assert "agree" in device_check("cpu")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_cuda_kernels_equal_the_cpu_torch_loop():
+    code = (f"import sys; sys.path.insert(0, {os.path.dirname(__file__)!r}); import test_snn_triton as t; "
+            "assert not t.IN_INTERPRETER; print(t.device_check('cuda'))")
+    r = subprocess.run([sys.executable, "-c", code], env={**os.environ, "TRITON_INTERPRET": "0"},
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-4000:]
+    assert "agree" in r.stdout

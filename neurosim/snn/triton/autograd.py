@@ -70,17 +70,31 @@ def config(spec: LIFSpec, learnable: bool) -> Config:
     return Config(scalars, codes, p[P_V_TH], p[P_SG_C1], p[P_SG_C2], gmode, int(F[F_SURROGATE]))
 
 
-def block_size(n: int, pool: bool) -> int:
-    """Neurons per program (pooled outputs with ``pool``, 4 neurons each): a power of two up to
+@functools.lru_cache(maxsize=16)
+def _multiprocessors(device: torch.device) -> int:
+    return torch.cuda.get_device_properties(device).multi_processor_count
+
+
+def block_size(n: int, pool: bool, device: torch.device) -> int:
+    """Neurons per program (pooled outputs with ``pool``, 4 neurons each), a power of two. On a
+    GPU, at least 128 neurons (one per thread of the 4 warps) and at most 1024, small enough
+    that there are about 4 programs per multiprocessor when ``n`` allows: each program runs the
+    ``T`` steps one after the other, so the parallelism is across neurons only (a heuristic, not
+    measured on a GPU yet). In the interpreter, which runs the programs one after the other:
     1024 neurons."""
-    cap = 256 if pool else 1024
-    return max(16, min(cap, triton.next_power_of_2(max(n, 1))))
+    lo, hi = (32, 256) if pool else (128, 1024)
+    if device.type == "cuda":
+        target = triton.next_power_of_2(max(1, -(-n // (4 * _multiprocessors(device)))))
+    else:
+        target = triton.next_power_of_2(max(n, 1))
+        lo = 16
+    return max(lo, min(hi, target))
 
 
 def _forward(x2, v0, k, spikes, v_out, H, cfg: Config, T: int, pool_w: int):
     M = x2.shape[1]
     n = M // 4 if pool_w else M
-    block = block_size(n, bool(pool_w))
+    block = block_size(n, bool(pool_w), x2.device)
     kernels.lif_forward[(triton.cdiv(n, block),)](
         x2, x2 if v0 is None else v0, x2 if k is None else k, spikes, v_out, x2 if H is None else H,
         T, M, pool_w, 0 if x2.shape[0] == 1 else M, **cfg.scalars, **cfg.codes,
@@ -130,7 +144,7 @@ class _TritonLIF(torch.autograd.Function):
         need_gk = k is not None and ctx.needs_input_grad[2]
         gv0 = torch.empty(M, dtype=torch.float32, device=dev) if need_gv0 else H
         n = q
-        block = block_size(n, bool(pool_w))
+        block = block_size(n, bool(pool_w), x2.device)
         grid = triton.cdiv(n, block)
         gk = torch.empty(grid, dtype=torch.float32, device=dev) if need_gk else H
         x_step = 0 if x2.shape[0] == 1 else M
