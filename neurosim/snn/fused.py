@@ -136,12 +136,12 @@ def dispatch(x: torch.Tensor, state, spec: LIFSpec, backend: str, k: torch.Tenso
     ``backend``: ``"torch"`` (always ``None``), ``"auto"`` (the kernel when :func:`why_not`,
     and with ``pool`` :func:`why_not_pool`, find no reason against it) or ``"fused"`` (the
     same, but a reason raises ``ValueError``); ``"triton"``, and ``"auto"`` with a CUDA
-    tensor, run the Triton kernels (:mod:`neurosim.snn.triton`; :func:`~neurosim.snn.triton.ready`
+    tensor, run the Triton kernels (:mod:`neurosim.snn.triton`: :func:`~neurosim.snn.triton.ready`
     says whether they can, :func:`~neurosim.snn.triton.why_not` why not). ``x``:
     ``[T, B, ...]``, or with ``steps`` one step ``[B, ...]`` at each of ``steps >= 1`` steps;
     ``state``: ``None`` (``v_rest``, not materialised) or a state, checked here against one
-    step of ``x`` (first, whatever the backend decides); ``k``, ``pool``, ``steps``: as for :func:`lif_fused`. The caller has
-    checked ``x`` itself.
+    step of ``x`` (first, whatever the backend decides); ``k``, ``pool``, ``steps``: as for
+    :func:`lif_fused`. The caller has checked ``x`` itself.
     """
     if backend == "torch":
         return None
