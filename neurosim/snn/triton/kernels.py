@@ -235,9 +235,10 @@ def lif_backward(x_ptr, v0_ptr, k_ptr, h_ptr, gs_ptr, gvT_ptr, gx_ptr, gv0_ptr, 
     """BPTT from the stored ``h`` ``[T, M]``: ``gs`` ``[T, M]`` (``POOL``: ``[T, M / 4]``;
     ``gs_step = 0``: one row for every step; ``*_last``: offsets of the last step's rows) and
     ``gvT`` ``[M]`` (unless ``HAS_GVT``: zero) -> ``gx`` ``[T, M]`` (``STATIC``: ``[1, M]``,
-    summed over the steps; may be ``h`` itself, each row is read before it is written), ``gv0`` ``[M]`` float32 (``NEED_GV0``) and per program
-    ``gk`` = ``sum gh dh/dk`` (``NEED_GK``), float32. ``NEED_PREV``: the membrane before each
-    step is needed (``NEED_GK``, or the delayed zero reset)."""
+    summed over the steps; may be ``h`` itself, each row is read before it is written),
+    ``gv0`` ``[M]`` float32 (``NEED_GV0``) and per program ``gk`` = ``sum gh dh/dk``
+    (``NEED_GK``), float32. ``NEED_PREV``: the membrane before each step is needed
+    (``NEED_GK``, or the delayed zero reset)."""
     offs, mask, q, qmask = _tile(M, W, BLOCK, POOL)
     kb = _leak(k_ptr, leak, HAS_K)
     if FORM == 1:
