@@ -15,7 +15,10 @@ bfloat16, where the GPU rounds to nearest, 2^-8). Two runs of the Triton kernels
 
 Tiny shapes: the interpreter runs each program as NumPy operations, a few ms per step.
 
-With a CUDA device, ``test_cuda_kernels_equal_the_cpu_torch_loop`` also runs the compiled
+The interpreter does not run Triton's compiler: ``test_kernels_compile_for_a_gpu_without_one``
+compiles the kernels for an sm_90 GPU (frontend, LLVM, the bundled ptxas; no GPU needed) and
+checks the forward's PTX for IEEE division and no FMA. With a CUDA device,
+``test_cuda_kernels_equal_the_cpu_torch_loop`` also runs the compiled
 kernels (a subprocess without the interpreter) against the torch loop on the CPU (the CUDA torch
 loop divides by ``tau`` as a multiplication by ``1/tau``, so its spikes may differ in the last
 bit of a membrane at the threshold).
@@ -33,7 +36,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-pytest.importorskip("triton", reason="triton is not installed (pip install -e '.[gpu]' or '.[test]')")
+triton = pytest.importorskip("triton", reason="triton is not installed (pip install -e '.[gpu]' or '.[test]')")
 
 import naive_snn as naive  # noqa: E402
 import neurosim.snn as snn  # noqa: E402
@@ -303,11 +306,67 @@ def test_device_check_runs_in_the_interpreter():
     assert "agree" in device_check("cpu")
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
-def test_cuda_kernels_equal_the_cpu_torch_loop():
+def _compiled_process(call: str) -> str:
+    """The output of ``print(<call>)`` (a function of this file) in a fresh Python whose kernels
+    are compiled, not interpreted (``TRITON_INTERPRET=0``)."""
     code = (f"import sys; sys.path.insert(0, {os.path.dirname(__file__)!r}); import test_snn_triton as t; "
-            "assert not t.IN_INTERPRETER; print(t.device_check('cuda'))")
+            f"assert not t.IN_INTERPRETER; print(t.{call})")
     r = subprocess.run([sys.executable, "-c", code], env={**os.environ, "TRITON_INTERPRET": "0"},
                        capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-4000:]
-    assert "agree" in r.stdout
+    return r.stdout
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_cuda_kernels_equal_the_cpu_torch_loop():
+    assert "agree" in _compiled_process("device_check('cuda')")
+
+
+def _compile(fn, consts: dict, types: dict):
+    """``fn`` compiled for an sm_90 GPU (Triton's frontend, LLVM and the bundled ptxas; no GPU
+    needed): arguments not in ``consts`` take their type from ``types``, pointers ``*fp32``."""
+    from triton.backends.compiler import GPUTarget
+    from triton.compiler import ASTSource
+
+    sig = {a: "constexpr" if a in consts else types.get(a, "*fp32") for a in fn.arg_names}
+    return triton.compile(ASTSource(fn=fn, signature=sig, constexprs=consts), target=GPUTarget("cuda", 90, 32),
+                          options=tri_autograd.LAUNCH)
+
+
+def compile_check() -> str:
+    """Compile forward and backward variants (every form, reset, surrogate and dv/dh mode, the
+    learnable tau, pooling, static input, half dtypes): the interpreter does not run Triton's
+    compiler, which rejects some programs the interpreter accepts. The float32 forward must divide
+    with IEEE rounding (``div.rn.f32``) and contain no FMA (bit-identical spikes)."""
+    from neurosim.snn.triton import kernels as K
+
+    scalars = ("T", "M", "W", "x_step", "gs_step")
+    ints = {a: "i32" for a in scalars} | {a: "i64" for a in ("h_last", "x_last", "gs_last")}
+    floats = {a: "fp32" for a in ("tau", "vr", "leak", "vres", "thf", "sub", "v_th", "c1", "c2")}
+    fwd = dict(FORM=0, DECAY_INPUT=True, RESET=0, RESET_DELAY=False, HAS_V0=True, HAS_K=False, STORE_H=True,
+               POOL=False, BLOCK=1024)
+    bwd = dict(FORM=0, DECAY_INPUT=True, RESET=0, RESET_DELAY=False, GMODE=2, SG=K.SURROGATES[0][1], HAS_V0=True,
+               HAS_K=False, HAS_GVT=True, NEED_GV0=True, NEED_GK=False, NEED_PREV=False, STATIC=False, POOL=False,
+               BLOCK=1024)
+    half = {a: "*bf16" for a in ("x_ptr", "s_ptr", "v_ptr", "gs_ptr", "gvT_ptr", "gx_ptr")}
+    ptx = _compile(K.lif_forward, fwd, ints | floats).asm["ptx"]
+    assert "div.rn.f32" in ptx and "fma" not in ptx, "the forward must divide with IEEE rounding and never fuse"
+    variants = [(K.lif_forward, fwd | dict(FORM=1, DECAY_INPUT=False, RESET=1, RESET_DELAY=True), {}),
+                (K.lif_forward, fwd | dict(FORM=2, RESET=2, HAS_V0=False), {}),
+                (K.lif_forward, fwd | dict(FORM=3, DECAY_INPUT=False, RESET=1, HAS_K=True), {}),
+                (K.lif_forward, fwd | dict(POOL=True, BLOCK=256, STORE_H=False), half)]
+    for sid, (_, sg) in K.SURROGATES.items():
+        variants.append((K.lif_backward, bwd | dict(SG=sg, GMODE=sid % 4, RESET=sid % 3), {}))
+    variants += [(K.lif_backward, bwd | dict(FORM=3, HAS_K=True, NEED_GK=True, NEED_PREV=True, POOL=True,
+                                             BLOCK=256), {}),
+                 (K.lif_backward, bwd | dict(FORM=1, RESET_DELAY=True, NEED_PREV=True, GMODE=0, HAS_V0=False,
+                                             HAS_GVT=False, NEED_GV0=False), {}),
+                 (K.lif_backward, bwd | dict(FORM=2, HAS_K=True, NEED_GK=True, NEED_PREV=True, DECAY_INPUT=False,
+                                             STATIC=True), half | {"x_ptr": "*fp16"})]
+    for fn, consts, types in variants:
+        _compile(fn, consts, ints | floats | types)
+    return f"compile_check: {len(variants) + 1} variants compiled for sm_90"
+
+
+def test_kernels_compile_for_a_gpu_without_one():
+    assert "compiled for sm_90" in _compiled_process("compile_check()")
