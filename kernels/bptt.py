@@ -65,7 +65,7 @@ from neurosim.kernels.bptt_layout import (F_BLOCK, F_BWD_BLOCK, F_DECAY_INPUT, F
                                           FORM_PARAMETRIC, FORM_SNNTORCH, FORM_SPIKINGJELLY, N_FLAGS, N_PARAMS,
                                           P_LEAK, P_ONE, P_SG_C1, P_SG_C2, P_TAU, P_V_JUMP, P_V_RESET, P_V_REST,
                                           P_V_TH, P_ZERO, RESET_NONE, RESET_ZERO)
-from neurosim.kernels.bptt_rows import _dvdh_coefs, _fast_row, _pool_row, _step_block, _unpool_row
+from neurosim.kernels.bptt_rows import _dvdh_coefs, _fast_row, _pool_row, _step_block, _unpool_row, dvdh_mode
 from neurosim.kernels.bptt_sg_rows import _bwd_row, _sg
 
 __all__ = ["lif_bptt_forward", "lif_bptt_backward", "surrogate_grad", "n_blocks", "forward_work", "backward_work",
@@ -190,12 +190,7 @@ def _backward_block(x, v0, Hs, gs, gv_T, gx, gv0, gk_part, P, F, work, b):
         k = one / P[P_TAU] if form == FORM_SPIKINGJELLY else kb
         dhdx = k if decay_input else one
         dhdv = one - k
-    if reset_delay or reset == RESET_NONE:
-        gmode = 0
-    elif reset == RESET_ZERO:
-        gmode = 1 if detach else 2
-    else:
-        gmode = 0 if detach else 3
+    gmode = dvdh_mode(reset, detach, reset_delay)
     m0 = b * block
     m1 = min(M, m0 + block)
     n = m1 - m0

@@ -158,6 +158,16 @@ def _step_block(xr, V, Hr, Sr, Vin, R, P, form, decay_input, strict, reset, rese
 
 
 @numba.njit(**_NJIT)
+def dvdh_mode(reset, detach, reset_delay):
+    """The reset's ``dv/dh`` as a code for :func:`_dvdh_coefs` (and the Triton kernels)."""
+    if reset_delay or reset == RESET_NONE:
+        return 0
+    if reset == RESET_ZERO:
+        return 1 if detach else 2
+    return 0 if detach else 3
+
+
+@numba.njit(**_NJIT)
 def _dvdh_coefs(gmode, P):
     """``(c0, c1, c2, c3)`` of ``dv/dh = c0 + c1 (1 - s) + (c2 - c3 h) g`` for ``gmode``:
     0 (no reset, delayed or detached subtract) -> 1; 1 (zero, detached) -> 1 - s;

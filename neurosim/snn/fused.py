@@ -71,7 +71,8 @@ from neurosim.snn.functional.lif import LIFSpec, LIFState, _check_state, nonfini
 from neurosim.snn.fused_config import FusedOptions, fused_options, get_fused_options, set_fused_options
 from neurosim.snn.fused_plan import kernel_arrays, plan, recompute_block, torch_openmp_library, torch_team
 
-__all__ = ["dispatch", "lif_fused", "run_checked", "supports", "why_not", "why_not_pool", "use_torch_threads",
+__all__ = ["dispatch", "lif_fused", "run_checked", "supports", "why_not", "why_not_spec", "why_not_pool",
+           "use_torch_threads", "as_rows", "needs_grad", "out_views",
            "torch_openmp_library", "FusedOptions", "fused_options", "set_fused_options", "get_fused_options",
            "kernel_arrays", "set_buffer_cache", "buffer_cache_info",
            "BLOCK", "STORE_MEMBRANE", "STORE_MEMBRANE_MAX_BYTES", "GRAD_OVER_MEMBRANE", "STREAM_MEMBRANE",
@@ -95,9 +96,15 @@ def use_torch_threads(flag: bool = True) -> bool:
 def why_not(x: torch.Tensor, spec: LIFSpec, k: torch.Tensor | None = None) -> str:
     """Why the fused kernel cannot run this call ("" when it can)."""
     if x.device.type != "cpu":
-        return f"device {x.device} is not the CPU"
+        return f"device {x.device} is not the CPU; backend='triton' or 'auto' runs CUDA tensors"
     if x.dtype not in NP_DTYPES:
         return f"dtype {x.dtype} is not float32/float64"
+    return why_not_spec(x, spec, k)
+
+
+def why_not_spec(x: torch.Tensor, spec: LIFSpec, k: torch.Tensor | None = None) -> str:
+    """Why no fused kernel, Numba or Triton, can run this call whatever its device and dtype
+    ("" when one may)."""
     if spec.surrogate.kernel_id < 0:
         return f"surrogate {spec.surrogate!r} has no kernel form"
     if k is not None and spec.form == "snntorch":
@@ -128,23 +135,31 @@ def dispatch(x: torch.Tensor, state, spec: LIFSpec, backend: str, k: torch.Tenso
 
     ``backend``: ``"torch"`` (always ``None``), ``"auto"`` (the kernel when :func:`why_not`,
     and with ``pool`` :func:`why_not_pool`, find no reason against it) or ``"fused"`` (the
-    same, but a reason raises ``ValueError``). ``x``: ``[T, B, ...]``, or with ``steps`` one
-    step ``[B, ...]`` at each of ``steps >= 1`` steps; ``state``: ``None`` (``v_rest``, not
-    materialised) or a state, checked here against one step of ``x`` (first, whatever the
-    backend decides); ``k``, ``pool``, ``steps``: as for :func:`lif_fused`. The caller has
-    checked ``x`` itself.
+    same, but a reason raises ``ValueError``); ``"triton"``, and ``"auto"`` with a CUDA
+    tensor, run the Triton kernels (:mod:`neurosim.snn.triton`: :func:`~neurosim.snn.triton.ready`
+    says whether they can, :func:`~neurosim.snn.triton.why_not` why not). ``x``:
+    ``[T, B, ...]``, or with ``steps`` one step ``[B, ...]`` at each of ``steps >= 1`` steps;
+    ``state``: ``None`` (``v_rest``, not materialised) or a state, checked here against one
+    step of ``x`` (first, whatever the backend decides); ``k``, ``pool``, ``steps``: as for
+    :func:`lif_fused`. The caller has checked ``x`` itself.
     """
     if backend == "torch":
         return None
     xs = x if steps is None else x.unsqueeze(0)
     v0 = None if state is None else _check_state(state, xs[0], spec).v
-    reason = why_not(xs, spec, k) or (why_not_pool(xs) if pool else "")
+    check, run, name = why_not, run_checked, "fused kernel"
+    if backend == "triton" or (backend == "auto" and x.device.type == "cuda"):  # the GPU kernels
+        from neurosim.snn import triton as gpu
+
+        if not gpu.ready(x, k, backend):
+            return None
+        check, run, name = gpu.why_not, gpu.run, "Triton kernel"
+    reason = check(xs, spec, k) or (why_not_pool(xs) if pool else "")
     if reason:
-        if backend == "fused":
-            raise ValueError(f"the fused kernel does not support this input/spec ({reason}); "
-                             "use backend='auto' or 'torch'")
+        if backend != "auto":
+            raise ValueError(f"the {name} does not support this input/spec ({reason}); use backend='auto' or 'torch'")
         return None
-    out, v = run_checked(x, v0, spec, k, pool, steps)
+    out, v = run(x, v0, spec, k, pool, steps)
     return out, LIFState(v)
 
 
@@ -258,29 +273,47 @@ def run_checked(x: torch.Tensor, v0: torch.Tensor | None, spec: LIFSpec, k: torc
                 pool: bool = False, steps: int | None = None):
     """:func:`lif_fused` without its checks, for callers that ran :func:`why_not` (and
     :func:`why_not_pool`) on ``x`` (``x.unsqueeze(0)`` with ``steps``) and ``steps >= 1``."""
+    x2, T, step_shape, v, k = as_rows(x, v0, k, steps, x.dtype)
+    options = get_fused_options()  # read once: the backward uses the forward's options
+    store = (options.store_membrane and T * x2.shape[1] * x2.element_size() <= options.store_membrane_max_bytes
+             and needs_grad(x2, v, k))
+    pool_w = int(step_shape[-1]) if pool else 0
+    try:
+        spikes, v_out = _FusedLIF.apply(x2, v, k, spec, store, pool_w, T, options)
+    except _NonFinite:
+        raise nonfinite_error(x, v0) from None
+    return out_views(spikes, v_out, T, step_shape, pool)
+
+
+def as_rows(x: torch.Tensor, v0: torch.Tensor | None, k: torch.Tensor | None, steps: int | None, state_dtype):
+    """A call as the kernels see it: ``(x2, T, step_shape, v, k)``: ``x`` as contiguous rows
+    ``[T, M]`` (``[1, M]`` with ``steps``), the number of steps, the shape of one step, ``v0``
+    flat and contiguous and ``k`` 0-d, both in ``state_dtype`` (or ``None``)."""
     if steps is not None:
         x = x.unsqueeze(0)
     T = x.shape[0] if steps is None else int(steps)
-    step_shape = x.shape[1:]
     x2 = x.reshape(x.shape[0], -1)
     if not x2.is_contiguous():
         x2 = x2.contiguous()
     v = None
     if v0 is not None:
-        v = v0.to(x.dtype).reshape(-1)
+        v = v0.to(state_dtype).reshape(-1)
         if not v.is_contiguous():
             v = v.contiguous()
     if k is not None:
-        k = k.to(x.dtype).reshape(())
-    options = get_fused_options()  # read once: the backward uses the forward's options
-    store = (options.store_membrane and T * x2.shape[1] * x2.element_size() <= options.store_membrane_max_bytes
-             and torch.is_grad_enabled()
-             and (x2.requires_grad or (v is not None and v.requires_grad) or (k is not None and k.requires_grad)))
-    pool_w = int(x.shape[-1]) if pool else 0
-    try:
-        spikes, v_out = _FusedLIF.apply(x2, v, k, spec, store, pool_w, T, options)
-    except _NonFinite:
-        raise nonfinite_error(x, v0) from None
+        k = k.to(state_dtype).reshape(())
+    return x2, T, x.shape[1:], v, k
+
+
+def needs_grad(x2: torch.Tensor, v: torch.Tensor | None, k: torch.Tensor | None) -> bool:
+    """Whether autograd will want the backward of a kernel call on these inputs."""
+    return torch.is_grad_enabled() and (x2.requires_grad or (v is not None and v.requires_grad)
+                                        or (k is not None and k.requires_grad))
+
+
+def out_views(spikes: torch.Tensor, v_out: torch.Tensor, T: int, step_shape, pool: bool):
+    """The kernels' flat outputs as ``(spikes [T, *step_shape] (pooled: last two dims halved),
+    v_T [*step_shape])``."""
     shape = (T, *step_shape)
     out_shape = (*shape[:-2], shape[-2] // 2, shape[-1] // 2) if pool else shape
     return spikes.view(out_shape), v_out.view(step_shape)

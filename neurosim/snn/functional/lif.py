@@ -300,6 +300,9 @@ def _check_state(state, x_step: torch.Tensor, spec, cls=LIFState):
     for name, t in zip(cls._fields, state):
         if not isinstance(t, torch.Tensor):
             raise TypeError(f"state.{name} must be a torch.Tensor, got {type(t).__name__}")
+        if t.device != x_step.device:
+            raise ValueError(f"state.{name} is on {t.device} but x is on {x_step.device}; move the state to the "
+                             f"input's device (state.{name}.to(x.device)) or pass state=None to start from rest")
         if t.shape != x_step.shape:
             raise ValueError(f"state.{name} has shape {tuple(t.shape)}, expected {tuple(x_step.shape)} "
                              "(one time step of the input); pass state=None to start from rest")
@@ -385,12 +388,14 @@ def lif_run(xs: torch.Tensor, state: LIFState | None, spec: LIFSpec, backend: st
     """Sequence form: loop :func:`lif_step` over ``xs`` ``[T, B, ...]``; returns ``(spikes, state)``.
 
     ``backend="auto"`` uses the fused Numba kernel (:mod:`neurosim.snn.fused`) for CPU
-    float32/float64 input when it supports ``spec``; ``"torch"`` always loops here. A NaN or
+    float32/float64 input when it supports ``spec``, the Triton kernels
+    (:mod:`neurosim.snn.triton`) for CUDA input; ``"fused"`` and ``"triton"`` force one of
+    them; ``"torch"`` always loops here. A NaN or
     infinite value in ``xs`` (or the state) raises ``ValueError`` on either path.
     """
     check_sequence(xs, "x")
-    if backend not in ("torch", "auto", "fused"):
-        raise ValueError(f"backend must be one of 'auto', 'torch', 'fused'; got {backend!r}")
+    if backend not in ("torch", "auto", "fused", "triton"):
+        raise ValueError(f"backend must be one of 'auto', 'torch', 'fused', 'triton'; got {backend!r}")
     if backend != "torch":
         from neurosim.snn.fused import dispatch
 

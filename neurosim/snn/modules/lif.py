@@ -21,7 +21,7 @@ from neurosim.snn.modules.base import StatefulLayer
 
 __all__ = ["LIFCell", "LIF", "LIFLayer", "LIFAvgPool", "LIFAvgPoolLayer"]
 
-_BACKENDS = ("auto", "torch", "fused")
+_BACKENDS = ("auto", "torch", "fused", "triton")
 
 
 class _LIFOptions(nn.Module):
@@ -86,8 +86,9 @@ class LIF(_LIFOptions):
     """LIF over a sequence: ``forward(x[T, B, ...], state=None) -> (spikes[T, B, ...], LIFState)``.
 
     ``backend="auto"`` (default) runs the fused Numba forward/backward
-    (:mod:`neurosim.snn.fused`) on CPU float32/float64 tensors, the step loop otherwise;
-    ``"torch"`` forces the loop. Both give identical spikes.
+    (:mod:`neurosim.snn.fused`) on CPU float32/float64 tensors, the Triton kernels
+    (:mod:`neurosim.snn.triton`) on CUDA tensors, the step loop otherwise; ``"fused"`` and
+    ``"triton"`` force a kernel, ``"torch"`` the loop. All give identical spikes.
     """
 
     def __init__(self, tau=None, *, backend: str = "auto", **kwargs):
