@@ -1,0 +1,146 @@
+"""``NestNetwork``: a ``Network`` built in NEST (``Network.to_nest``), run like the original.
+
+``run(duration_ms)`` advances NEST and fills monitors of neurosim's own types
+(``SpikeMonitor``, ``StateMonitor``, in ``nest_net.monitors`` by name; the network's own monitor
+objects when ``net.run(..., backend="nest")`` asks for it): spike times are NEST's stamps (the end
+of the step, as in neurosim), ids neurosim's global ids, state samples at the start of each
+sampled step (the first sample the initial state) in neurosim's units. NEST hands multimeter data
+over one ``min_delay`` slice late, so with state monitors NEST runs one slice ahead and the
+samples and spikes beyond the requested time wait for the next ``run``.
+
+NEST has one kernel per process: building a second ``NestNetwork`` resets the first.
+``timing``: ``build_wall_s`` (export + NEST build), ``sim_wall_s`` (the last ``nest.Simulate``s).
+"""
+from __future__ import annotations
+
+import copy
+import os
+import time
+import warnings
+
+import numpy as np
+
+from neurosim._validation import check_int, check_positive
+from neurosim.sim.monitors import SpikeMonitor, StateMonitor
+from neurosim.sim.nest import build as _build
+from neurosim.sim.nest.export import network_spec
+
+__all__ = ["NestNetwork", "import_nest", "check_threads"]
+
+INSTALL_HINT = "pip install nest-simulator  (or: pip install 'neurosim[nest]')"
+
+
+def import_nest():
+    """The ``nest`` module, quietened; ``ImportError`` saying how to install it."""
+    try:
+        import nest
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError(f"the NEST backend needs the nest module (NEST 3.10): {INSTALL_HINT}") from exc
+    nest.verbosity = nest.VerbosityLevel.ERROR
+    return nest
+
+
+def check_threads(threads) -> int:
+    """``threads`` as an int >= 1; a ``UserWarning`` when it exceeds the CPU cores this process may use."""
+    threads = check_int("threads", threads, min_value=1)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if threads > cores:
+        warnings.warn(f"threads={threads} exceeds the {cores} CPU cores available: NEST's threads will share cores "
+                      "(slower, same results)", UserWarning, stacklevel=3)
+    return threads
+
+
+class NestNetwork:
+    """The NEST twin of a ``Network``; create with ``net.to_nest(threads=..., resolution=...)``."""
+
+    def __init__(self, net, *, threads=1, resolution=None, seed=1, monitors=None):
+        t0 = time.perf_counter()
+        threads = check_threads(threads)
+        seed = check_int("seed", seed, min_value=1)
+        self.spec = network_spec(net, resolution=resolution)
+        self.nest = import_nest()
+        self.dt = self.spec["resolution"]
+        self.threads = threads
+        self.handles = _build.build(self.nest, self.spec, threads=threads, seed=seed)
+        if monitors is None:  # fresh monitors of the same types, so the network's own stay neurosim's
+            monitors = {k: copy.copy(m) for k, m in net.monitors.items()}
+            for m in monitors.values():
+                if isinstance(m, (SpikeMonitor, StateMonitor)):
+                    m._t, m._vals, m._i, m._cache = [], [], [], None
+        self.monitors = monitors
+        for m in self.monitors.values():
+            if isinstance(m, SpikeMonitor):
+                m.bind(net.n_neurons)
+            elif isinstance(m, StateMonitor):
+                m.global_ids = m.group.start + m.neurons
+        self.step = 0            # steps handed to the monitors
+        self._nest_step = 0      # steps NEST has simulated (ahead with state monitors)
+        self._lookahead = 0
+        if self.spec["multimeters"]:
+            md = self.nest.GetKernelStatus("min_delay")
+            self._lookahead = int(round(md / self.dt))
+        self._pending_spikes = {r["name"]: (np.zeros(0), np.zeros(0, np.int64)) for r in self.spec["spike_recorders"]}
+        self._pending_samples = {m["name"]: [] for m in self.spec["multimeters"]}
+        for m in self.spec["multimeters"]:  # the initial state is the first sample (t = 0)
+            self._pending_samples[m["name"]].append((np.zeros(1), np.asarray(m["initial"])[None]))
+        self.timing = {"build_wall_s": time.perf_counter() - t0, "nest_build_wall_s": self.handles["build_s"],
+                       "sim_wall_s": 0.0}
+
+    @property
+    def t_ms(self) -> float:
+        return self.step * self.dt
+
+    def run(self, duration_ms: float) -> "NestNetwork":
+        """Advance by ``duration_ms`` (rounded to whole steps) and fill the monitors; returns ``self``."""
+        duration_ms = check_positive("duration_ms", duration_ms, unit="ms")
+        n = int(round(duration_ms / self.dt))
+        if n < 1:
+            raise ValueError(f"duration_ms={duration_ms} is shorter than one step (resolution={self.dt} ms)")
+        end = self.step + n
+        ahead = end + self._lookahead - self._nest_step
+        t0 = time.perf_counter()
+        if ahead > 0:
+            self.nest.Simulate(ahead * self.dt)
+            self._nest_step += ahead
+        self.timing["sim_wall_s"] = time.perf_counter() - t0
+        t_lo, t_hi = self.step * self.dt, end * self.dt
+        for rec in self.spec["spike_recorders"]:
+            self._deliver_spikes(rec, t_lo, t_hi)
+        for m in self.spec["multimeters"]:
+            self._deliver_samples(m, t_hi)
+        self.step = end
+        return self
+
+    def _deliver_spikes(self, rec, t_lo, t_hi):
+        name = rec["name"]
+        t, i = _build.take_spikes(self.spec, self.handles, name)
+        tg, ig = _build.generated_spikes(self.spec, rec, t_lo, t_hi)
+        pt, pi = self._pending_spikes[name]
+        t, i = np.concatenate([pt, t, tg]), np.concatenate([pi, i, ig])
+        now = t <= t_hi + 1e-9
+        self._pending_spikes[name] = (t[~now], i[~now])
+        t, i = t[now], i[now]
+        order = np.lexsort((i, t))
+        mon = self.monitors.get(name)
+        if mon is not None and t.size:
+            mon._t.append(t[order])
+            mon._i.append(i[order])
+            mon._cache = None
+
+    def _deliver_samples(self, m, t_hi):
+        name = m["name"]
+        self._pending_samples[name].append(_build.take_samples(self.spec, self.handles, name))
+        t = np.concatenate([x[0] for x in self._pending_samples[name]])
+        v = np.concatenate([x[1] for x in self._pending_samples[name]])
+        now = t < t_hi - 1e-9
+        self._pending_samples[name] = [(t[~now], v[~now])]
+        mon = self.monitors.get(name)
+        if mon is not None and np.any(now):
+            t, v = t[now], v[now]
+            mon._t.append(t)
+            mon._vals.append(v.reshape(t.size, -1))
+            mon._cache = None
+
+    def __repr__(self):
+        return (f"NestNetwork(resolution={self.dt}, threads={self.threads}, t_ms={self.t_ms:g}, "
+                f"populations={[p['name'] for p in self.spec['populations']]})")
