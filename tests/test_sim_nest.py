@@ -256,3 +256,28 @@ def test_resolution_threads_and_missing_nest(monkeypatch):
     monkeypatch.setitem(sys.modules, "nest", None)
     with pytest.raises(ImportError, match="pip install nest-simulator"):
         _small().to_nest()
+
+
+def test_cli_simulate_backend_nest(tmp_path, capsys, monkeypatch):
+    """``neurosim simulate cuba --backend nest --threads 1``: summary with the backend and NEST's timings, the
+    rate of the same network within 15 % of neurosim's over 200 ms; missing NEST is ``error:`` and exit 2."""
+    import json
+
+    from neurosim.cli import main
+
+    args = ["simulate", "cuba", "--neurons", "1000", "--duration-ms", "200", "--no-progress", "--seed", "1"]
+    assert main([*args, "--backend", "nest", "--threads", "1", "--out", str(tmp_path / "n")]) == 0
+    assert main([*args, "--out", str(tmp_path / "s")]) == 0
+    sn, ss = (json.loads((tmp_path / d / "summary.json").read_text()) for d in "ns")
+    assert sn["backend"] == "nest" and ss["backend"] == "neurosim"
+    assert sn["nest_build_wall_s"] > 0 and sn["sim_wall_s"] > 0 and sn["threads"] == 1
+    assert sn["n_synapses"] == ss["n_synapses"]
+    assert abs(sn["rate_hz"] / ss["rate_hz"] - 1) < 0.15, (sn["rate_hz"], ss["rate_hz"])
+    assert any("delay 0 has no NEST equivalent" in w for w in sn["warnings"])
+    capsys.readouterr()
+    assert main([*args, "--backend", "brian", "--out", str(tmp_path / "b")]) == 2
+    assert "error: backend must be 'neurosim' or 'nest'" in capsys.readouterr().err
+    monkeypatch.setitem(sys.modules, "nest", None)
+    assert main([*args, "--backend", "nest", "--out", str(tmp_path / "m")]) == 2
+    err = capsys.readouterr().err
+    assert "error:" in err and "pip install nest-simulator" in err and "Traceback" not in err
