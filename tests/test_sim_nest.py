@@ -154,11 +154,13 @@ def _rates(make, duration, seeds=(1, 2, 3)):
     ("cuba", lambda s: ns.sim.cuba(4000, rng=s, dtype=np.float64), 1000.0),
     ("brunel", lambda s: ns.sim.brunel(n_neurons=2500, rng=s, dtype=np.float64), 500.0),
     ("izhikevich2003", lambda s: ns.sim.izhikevich2003(rng=s, dtype=np.float64), 2000.0),
+    ("coba", lambda s: ns.sim.coba(2000, rng=s, dtype=np.float64), 400.0),
 ])
 def test_canonical_networks_rates_match(name, make, duration):
     """Same connectivity and initial state, three seeds: NEST's mean rate within 5 % of neurosim's, every
     seed within 10 % (CUBA exported with delay one step instead of 0; Brunel's delta synapses, Poisson
-    input and 1.5 ms delay exactly; Izhikevich's thalamic noise as noise_generator)."""
+    input and 1.5 ms delay exactly; Izhikevich's thalamic noise as noise_generator; COBA's conductance LIF as
+    iaf_cond_exp: RKF45 against neurosim's Euler, >= against >)."""
     r = _rates(make, duration)
     assert np.all(r > 1.0), r
     assert abs(r[:, 0].mean() / r[:, 1].mean() - 1) < 0.05, r

@@ -123,6 +123,31 @@ def _map_izhikevich(g, net, used):
                 variables={"v": ("V_m", one), "u": ("U_m", one)}, initial={"v": state["V_m"], "u": state["U_m"]})
 
 
+#: leak conductance (nS) of exported conductance LIF neurons: neurosim's conductances are in units of g_L
+G_L = 10.0
+
+
+def _map_lif_cond(g, net, used):
+    p, n, dt = g.params, g.n, net.dt
+    if CH_V in used:
+        raise ValueError(f"group {g.name!r}: target 'v' (a voltage jump) of a conductance LIF group has no NEST "
+                         "equivalent (iaf_cond_exp takes conductance inputs only); use targets 'ge' / 'gi'")
+    _warn(f"group {g.name!r}: iaf_cond_exp fires on V >= V_th (neurosim's conductance LIF on v > v_th) and "
+          f"integrates with adaptive RKF45 (neurosim: {p.integration!r} at dt={dt:g} ms): the spike trains differ, "
+          "rates agree where the fixed step is accurate")
+    tau, r = _arr(p.tau_mem, n), _arr(p.r, n)
+    held = np.maximum(_arr(p.n_ref(dt), n) - 1, 0)  # steps v is held after a spike (NEST: RefractoryCounts)
+    params = dict(g_L=G_L, C_m=tau * G_L, E_L=_arr(p.e_leak, n), V_th=_arr(p.v_th, n), V_reset=_arr(p.v_reset, n),
+                  t_ref=held * dt, E_ex=_arr(p.e_exc, n), E_in=_arr(p.e_inh, n), tau_syn_ex=_arr(p.tau_e, n),
+                  tau_syn_in=_arr(p.tau_i, n), I_e=G_L * r * _arr(g.i_ext, n))
+    state = {"V_m": _arr(g.v0, n), "g_ex": _arr(g.g0[0], n) * G_L, "g_in": _arr(g.g0[1], n) * G_L}
+    gl = np.full(n, G_L)
+    return dict(model="iaf_cond_exp", params=params, state=state,
+                channels={CH_EXC: (0, gl, 1), CH_INH: (0, -gl, -1)}, noise={}, delay_offset=0,
+                variables={"v": ("V_m", np.ones(n)), "ge": ("g_ex", 1.0 / gl), "gi": ("g_in", 1.0 / gl)},
+                initial={"v": state["V_m"], "ge": _arr(g.g0[0], n), "gi": _arr(g.g0[1], n)})
+
+
 def _map_spikegen(g, net, used):
     steps = g.params.steps(net.dt)
     return dict(model="spike_generator", params={"spike_times": (steps + 1) * net.dt,
@@ -142,7 +167,7 @@ def _map_poisson_group(g, net, used):
 
 
 #: ``NeuronGroup.model`` -> mapper ``(group, net, channels used) -> dict`` (see above)
-NEURON_MAPPERS = {"lif": _map_lif, "izhikevich": _map_izhikevich, "spikegen": _map_spikegen,
+NEURON_MAPPERS = {"lif": _map_lif, "izhikevich": _map_izhikevich, "lif_cond": _map_lif_cond, "spikegen": _map_spikegen,
                   "poisson": _map_poisson_group}
 
 
