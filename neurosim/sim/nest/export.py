@@ -148,6 +148,36 @@ def _map_lif_cond(g, net, used):
                 initial={"v": state["V_m"], "ge": _arr(g.g0[0], n), "gi": _arr(g.g0[1], n)})
 
 
+def _map_adex(g, net, used):
+    p, n, dt = g.params, g.n, net.dt
+    cond = p.synapse == "conductance"
+    if CH_V in used:
+        raise ValueError(f"group {g.name!r}: target 'v' (a voltage jump) of an AdEx group has no NEST equivalent "
+                         f"(aeif_{'cond' if cond else 'psc'}_exp takes synaptic input only); use targets 'ge' / 'gi'")
+    _warn(f"group {g.name!r}: aeif_{'cond' if cond else 'psc'}_exp fires on V >= V_peak (neurosim's AdEx on V > v_peak) "
+          f"and integrates with adaptive RKF45 (neurosim: Euler at dt={dt:g} ms): the spike trains differ, rates "
+          "agree where the fixed step is accurate")
+    f = {k: _arr(getattr(p, k), n) for k in ("c_m", "g_l", "e_l", "v_t", "delta_t", "a", "b", "tau_w", "v_r", "v_peak")}
+    tau_e, tau_i = _arr(p.tau_syn, n), _arr(p.tau_inh, n)
+    params = dict(C_m=f["c_m"], g_L=f["g_l"], E_L=f["e_l"], V_th=f["v_t"], Delta_T=f["delta_t"], a=f["a"], b=f["b"],
+                  tau_w=f["tau_w"], V_reset=f["v_r"], V_peak=f["v_peak"], t_ref=_arr(p.n_ref(dt), n) * dt,
+                  tau_syn_ex=tau_e, tau_syn_in=tau_i, I_e=_arr(g.i_ext, n))
+    state = {"V_m": _arr(g.v0, n), "w": _arr(g.w0, n)}
+    one, zero = np.ones(n), np.zeros(n)
+    initial = {"v": state["V_m"], "w": state["w"], "ge": zero, "i_syn": zero, "gi": zero, "i_inh": zero}
+    if cond:
+        return dict(model="aeif_cond_exp", params=dict(params, E_ex=_arr(p.e_exc, n), E_in=_arr(p.e_inh, n)),
+                    state=state, channels={CH_EXC: (0, one, 1), CH_INH: (0, -one, -1)}, noise={}, delay_offset=0,
+                    variables={"v": ("V_m", one), "w": ("w", one), "ge": ("g_ex", one), "i_syn": ("g_ex", one),
+                               "gi": ("g_in", one), "i_inh": ("g_in", one)}, initial=initial)
+    differ = not np.array_equal(tau_e, tau_i)
+    return dict(model="aeif_psc_exp", params=params, state=state,
+                channels={CH_EXC: (0, one, 1 if differ else 0), CH_INH: (0, one, -1 if differ else 0)}, noise={},
+                delay_offset=0, variables={"v": ("V_m", one), "w": ("w", one), "ge": ("I_syn_ex", one),
+                                           "i_syn": ("I_syn_ex", one), "gi": ("I_syn_in", one),
+                                           "i_inh": ("I_syn_in", one)}, initial=initial)
+
+
 def _map_spikegen(g, net, used):
     steps = g.params.steps(net.dt)
     return dict(model="spike_generator", params={"spike_times": (steps + 1) * net.dt,
@@ -167,8 +197,8 @@ def _map_poisson_group(g, net, used):
 
 
 #: ``NeuronGroup.model`` -> mapper ``(group, net, channels used) -> dict`` (see above)
-NEURON_MAPPERS = {"lif": _map_lif, "izhikevich": _map_izhikevich, "lif_cond": _map_lif_cond, "spikegen": _map_spikegen,
-                  "poisson": _map_poisson_group}
+NEURON_MAPPERS = {"lif": _map_lif, "izhikevich": _map_izhikevich, "lif_cond": _map_lif_cond, "adex": _map_adex,
+                  "spikegen": _map_spikegen, "poisson": _map_poisson_group}
 
 
 # ----------------------------------------------------------------------------- synapse mappers
