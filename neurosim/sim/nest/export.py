@@ -178,6 +178,49 @@ def _map_adex(g, net, used):
                                            "i_inh": ("I_syn_in", one)}, initial=initial)
 
 
+def _kick(g, net, g0, tau, sign, receptor=0):
+    """A stimulus that sets initial conductances NEST cannot set: one spike_generator spike at t = dt, delay dt, so
+    the conductance equals ``g0`` decayed from t = 0 from 2 dt on (``g0 exp(-2 dt / tau)`` added then)."""
+    dt = net.dt
+    return dict(name=f"{g.name}:initial_g{'e' if sign > 0 else 'i'}", model="spike_generator", target=g.name,
+                n_devices=1, device_params={}, source=np.zeros(g.n, np.int64), target_idx=np.arange(g.n),
+                weight=sign * g0 * np.exp(-2 * dt / tau), delay=dt, receptor_type=receptor,
+                spike_times=np.array([dt]), spike_ids=np.zeros(1, np.int64), spike_weights=np.ones(1))
+
+
+def _map_hh(g, net, used):
+    p, n, dt = g.params, g.n, net.dt
+    _warn(f"group {g.name!r}: hh_cond_exp_traub detects a spike at the peak of V (V >= V_T + 30 mV, then t_ref "
+          f"without detection), neurosim at the crossing of v_th = {p.v_th} mV, and integrates with adaptive RKF45 "
+          f"(neurosim: {p.method!r} at dt={dt:g} ms): spike times differ by a fraction of the upstroke, rates agree "
+          "where the fixed step is accurate")
+    f = {k: _arr(getattr(p, k), n) for k in ("g_na", "g_k", "g_l", "c_m", "e_na", "e_k", "e_l", "v_t", "e_exc",
+                                             "e_inh", "tau_exc", "tau_inh", "t_ref")}
+    params = dict(g_Na=f["g_na"], g_K=f["g_k"], g_L=f["g_l"], C_m=f["c_m"], E_Na=f["e_na"], E_K=f["e_k"],
+                  E_L=f["e_l"], V_T=f["v_t"], E_ex=f["e_exc"], E_in=f["e_inh"], tau_syn_ex=f["tau_exc"],
+                  tau_syn_in=f["tau_inh"], t_ref=f["t_ref"], I_e=_arr(g.i_ext, n))
+    init = g.init
+    state = {"V_m": init["v"], "Act_m": init["m"], "Inact_h": init["h"], "Act_n": init["n"]}
+    kicks = []
+    for key, tau, sign in (("ge", f["tau_exc"], 1.0), ("gi", f["tau_inh"], -1.0)):
+        g0 = _arr(init[key], n)
+        if np.any(g0 < 0):
+            _warn(f"group {g.name!r}: negative initial conductances {key}0 (min {g0.min():g} nS) have no NEST "
+                  "equivalent (a negative weight is inhibitory): clipped to 0")
+            g0 = np.maximum(g0, 0.0)
+        if np.any(g0 > 0):
+            _warn(f"group {g.name!r}: NEST cannot set hh_cond_exp_traub's conductances; {key}0 arrives as one "
+                  f"spike at {2 * dt:g} ms (the conductance is 0 before, {key}0 decayed from t = 0 after)")
+            kicks.append(_kick(g, net, g0, tau, sign))
+    one = np.ones(n)
+    return dict(model="hh_cond_exp_traub", params=params, state=state,
+                channels={CH_EXC: (0, one, 1), CH_INH: (0, -one, -1)}, noise={CH_V: (0, one)}, delay_offset=0,
+                variables={"v": ("V_m", one), "m": ("Act_m", one), "h": ("Inact_h", one), "n": ("Act_n", one),
+                           "n_gate": ("Act_n", one), "ge": ("g_ex", one), "gi": ("g_in", one)},
+                initial={"v": init["v"], "m": init["m"], "h": init["h"], "n": init["n"], "n_gate": init["n"],
+                         "ge": init["ge"], "gi": init["gi"]}, stimuli=kicks)
+
+
 def _map_spikegen(g, net, used):
     steps = g.params.steps(net.dt)
     return dict(model="spike_generator", params={"spike_times": (steps + 1) * net.dt,
@@ -198,7 +241,7 @@ def _map_poisson_group(g, net, used):
 
 #: ``NeuronGroup.model`` -> mapper ``(group, net, channels used) -> dict`` (see above)
 NEURON_MAPPERS = {"lif": _map_lif, "izhikevich": _map_izhikevich, "lif_cond": _map_lif_cond, "adex": _map_adex,
-                  "spikegen": _map_spikegen, "poisson": _map_poisson_group}
+                  "hh": _map_hh, "spikegen": _map_spikegen, "poisson": _map_poisson_group}
 
 
 # ----------------------------------------------------------------------------- synapse mappers
@@ -368,8 +411,9 @@ def network_spec(net, *, resolution=None) -> dict:
             raise ValueError(f"synapse group {sg.name!r}: synapses of kind {sg.kind!r} have no NEST mapping yet "
                              f"(mapped: {', '.join(SYNAPSE_MAPPERS)})")
         projections.append(SYNAPSE_MAPPERS[sg.kind](sg, net, maps))
-    stimuli = [_stimulus(inp, net, maps[inp.group.name], k) for k, inp in enumerate(net.inputs)
-               if inp.kind != "poisson_group"]
+    stimuli = [s for m in maps.values() for s in m.get("stimuli", ())]
+    stimuli += [_stimulus(inp, net, maps[inp.group.name], k) for k, inp in enumerate(net.inputs)
+                if inp.kind != "poisson_group"]
     spikes, meters = _monitors(net, maps)
     return dict(format=FORMAT, resolution=res, dt=net.dt, n_neurons=net.n_neurons, populations=pops,
                 projections=projections, stimuli=stimuli, spike_recorders=spikes, multimeters=meters)
