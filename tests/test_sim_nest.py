@@ -195,6 +195,88 @@ def test_adex_network_rates_match(synapse):
     assert np.all(np.abs(r[:, 0] / r[:, 1] - 1) < 0.10), r
 
 
+@pytest.mark.parametrize("form,tau_fac", [("tsodyks2", 0.0), ("tsodyks2", 300.0), ("three_state", 0.0),
+                                           ("three_state", 200.0)])
+def test_stp_gives_identical_spikes(form, tau_fac):
+    """Tsodyks-Markram synapses -> tsodyks2_synapse / tsodyks_synapse (through parrots from spike generators):
+    the same spikes and membrane potentials (the efficacies are the same numbers)."""
+    from neurosim.sim.stp import TsodyksMarkram
+
+    net = Network(dt=0.1, dtype=np.float64, rng=0)
+    p = LIFParams(tau_mem=20.0, tau_syn=3.0, v_rest=0.0, v_th=1.0, v_reset=0.0, t_ref=2.0)
+    post = net.add_lif(4, p, i_ext=0.8, name="post")
+    rng = np.random.default_rng(2)
+    gen = net.add_spike_generator(6, times_ms=np.sort(rng.choice(np.arange(2, 5000), 600, replace=False)) * 0.1,
+                                  ids=rng.integers(0, 6, 600), name="gen")
+    net.connect(gen, post, p=0.7, weight=lambda r, k: r.uniform(2, 6, k), delay_ms=0.4, target="i_syn", rng=1,
+                stp=TsodyksMarkram(U=0.4, tau_rec=150.0, tau_fac=tau_fac, form=form, tau_psc=3.0), name="stp")
+    net.add_spike_monitor([post], name="spikes")
+    st = net.add_state_monitor(post, ["v"], every=1, name="st")
+    nn = _quiet_run(net.to_nest)
+    nn.run(500.0)
+    net.run(500.0, progress=False)
+    _same_spikes(nn.monitors["spikes"], net.monitors["spikes"])
+    assert net.monitors["spikes"].n_spikes > 20
+    np.testing.assert_allclose(nn.monitors["st"].v, st.v, rtol=0, atol=1e-9)
+
+
+def test_hh_firing_rates_match():
+    """HH (Traub-Miles) -> hh_cond_exp_traub with the gates set: spike counts of a constant-current f-I curve
+    within 2 % (one spike in 1 s); NEST stamps the peak, neurosim the -20 mV crossing ~0.1 ms earlier."""
+    net = Network(dt=0.01, dtype=np.float64, rng=0)
+    net.add_hh(5, i_ext=np.array([200.0, 300.0, 500.0, 800.0, 1200.0]), name="hh")
+    net.add_spike_monitor(name="spikes")
+    nn = _quiet_run(net.to_nest)
+    nn.run(1000.0)
+    net.run(1000.0, progress=False)
+    a, b = (np.bincount(m.ids, minlength=5) for m in (nn.monitors["spikes"], net.monitors["spikes"]))
+    assert np.all(b >= 40), b
+    assert np.all(np.abs(a - b) <= np.maximum(1, 0.02 * b)), (a, b)
+    first = nn.monitors["spikes"].times_ms[0] - net.monitors["spikes"].times_ms[0]
+    assert 0.0 <= first <= 0.3
+
+
+def _pair_rule(pre_times, post_times, w0, rule, shift):
+    """Naive pair-based additive STDP on event lists: post spikes seen ``shift`` ms late at the synapse (NEST's
+    dendritic delay; neurosim 0), LTD at a pre spike from the earlier post spikes, LTP at a post spike."""
+    w = w0
+    events = sorted([(t, 0) for t in pre_times] + [(t + shift, 1) for t in post_times])
+    for t, kind in events:
+        if kind == 0:
+            w += -rule.A_minus * sum(np.exp(-(t - s) / rule.tau_minus) for s, k in events if k == 1 and s < t)
+        else:
+            w += rule.A_plus * sum(np.exp(-(t - s) / rule.tau_plus) for s, k in events if k == 0 and s <= t)
+        w = min(max(w, 0.0), 1.0)
+    return w * rule.w_max
+
+
+def test_stdp_weights_follow_the_pair_rule():
+    """STDP -> stdp_synapse (Wmax = w_max, lambda = A_plus, alpha = A_minus / A_plus, mu = 0, tau_minus on the
+    neuron). Pre spikes from generators (via parrots), post spikes forced by a strong drive; weights too small to
+    move the post spikes. NEST's weights (read with the potentiation it applies only at the next pre spike) follow
+    the pair rule with post spikes seen one delay late, neurosim's with no shift."""
+    net = Network(dt=0.1, dtype=np.float64, rng=0)
+    post = net.add_lif(1, LIFParams(tau_mem=10.0, tau_syn=0.5, v_th=1.0, t_ref=1.0), name="post")
+    drive = net.add_spike_generator(1, times_ms=np.arange(10.0, 200.0, 10.0), ids=np.zeros(19, int), name="drive")
+    net.connect(drive, post, p=1.0, weight=100.0, delay_ms=0.1, target="i_syn")
+    pre_t = {0: [5.0, 60.0], 1: [12.0, 95.2], 2: [18.3, 130.0], 3: [31.0], 4: [47.5]}
+    times = np.concatenate(list(pre_t.values()))
+    ids = np.concatenate([np.full(len(v), k) for k, v in pre_t.items()])
+    pre = net.add_spike_generator(5, times_ms=times, ids=ids, name="pre")
+    rule = ns.sim.STDP(w_max=0.001, A_plus=0.1, A_minus=0.12, tau_plus=15.0, tau_minus=25.0)
+    syn = net.connect(pre, post, p=1.0, weight=0.0005, delay_ms=0.5, target="i_syn", plasticity=rule, name="plastic")
+    net.add_spike_monitor([post], name="spikes")
+    nn = _quiet_run(net.to_nest)
+    nn.run(200.0)
+    net.run(200.0, progress=False)
+    _same_spikes(nn.monitors["spikes"], net.monitors["spikes"])
+    post_t = net.monitors["spikes"].times_ms
+    assert nn.spec["populations"][0]["params"]["tau_minus"] == 25.0
+    for k in range(5):
+        assert syn.weights[k] == pytest.approx(_pair_rule(pre_t[k], post_t, 0.5, rule, 0.0), rel=1e-9)
+        assert nn.weights("plastic")[k] == pytest.approx(_pair_rule(pre_t[k], post_t, 0.5, rule, 0.5), rel=1e-9)
+
+
 # ------------------------------------------------------------------------------ script, CLI
 def test_write_nest_script_runs_with_threads_and_matches_to_nest(tmp_path):
     """run_nest.py (numpy + nest only) in a subprocess with 2 NEST threads: the per-rank files merge into the
@@ -238,11 +320,25 @@ def _small(target="i_syn", params=CUBA_LIKE):
     return net
 
 
-def test_unmapped_model_and_options_are_named():
+def test_unmapped_model_and_options_are_named(monkeypatch):
+    from neurosim.sim.nest import export
+
     net = Network(dt=0.1, rng=0)
     net.add_adex(2, name="ad")
+    monkeypatch.delitem(export.NEURON_MAPPERS, "adex")
     with pytest.raises(ValueError, match="group 'ad'.*'adex' model has no NEST mapping"):
         network_spec(net)
+    monkeypatch.undo()
+    cond = Network(dt=0.1, rng=0)
+    c = cond.add_lif_cond(2, name="c")
+    cond.connect(c, c, p=1.0, weight=0.1, target="v")
+    with pytest.raises(ValueError, match="group 'c': target 'v' .* conductance LIF group has no NEST equivalent"):
+        _quiet_run(lambda: network_spec(cond))
+    hh = Network(dt=0.01, rng=0)
+    h = hh.add_hh(2, name="h")
+    hh.connect(h, h, p=1.0, weight=1.0, target="i", name="cur")
+    with pytest.raises(ValueError, match="synapse group 'cur': target 'i' of a hh group has no NEST mapping"):
+        _quiet_run(lambda: network_spec(hh))
     with pytest.raises(ValueError, match=r"reset='subtract'.*use reset='zero'"):
         network_spec(_small(params=LIFParams(reset="subtract")))
     mixed = _small()

@@ -124,7 +124,12 @@ def build(nest, spec, *, threads=1, seed=1) -> dict:
     gids, nodes = {}, {}
     for pop in spec["populations"]:
         n, model, params = int(pop["n"]), pop["model"], pop["params"]
-        if model == "spike_generator":
+        if model == "spike_generator" and params.get("parrot", False):  # relayed: a parrot spikes one step later
+            gen = nest.Create("spike_generator", n)
+            _per_device_spikes(nest, gen, np.asarray(params["spike_times"]) - res, params["spike_ids"])
+            node = nest.Create("parrot_neuron", n)
+            _connect(nest, _ids(gen), _ids(node), np.ones(n), res, 0)
+        elif model == "spike_generator":
             node = nest.Create("spike_generator", n)
             _per_device_spikes(nest, node, params["spike_times"], params["spike_ids"])
         elif model == "parrot_poisson":
@@ -139,9 +144,15 @@ def build(nest, spec, *, threads=1, seed=1) -> dict:
             _set(node, params)
             _set(node, pop["state"])
         gids[pop["name"]], nodes[pop["name"]] = _ids(node), node
-    for p in spec["projections"]:
+    models = {}
+    for k, p in enumerate(spec["projections"]):
+        model = p["synapse_model"]
+        if p["synapse_params"]:  # a copy per projection: its parameters, and its connections found by model name
+            model = f"neurosim_{k}_{p['synapse_model']}"
+            nest.CopyModel(p["synapse_model"], model, {k: float(v) for k, v in p["synapse_params"].items()})
+        models[p["name"]] = model
         _connect(nest, gids[p["pre"]][p["source"]], gids[p["post"]][p["target"]], p["weight"], p["delay"],
-                 p["receptor_type"], p["synapse_model"], p["synapse_params"])
+                 p["receptor_type"], model)
     for s in spec["stimuli"]:
         dev = nest.Create(s["model"], int(s["n_devices"]))
         if s["model"] == "spike_generator":
@@ -151,6 +162,14 @@ def build(nest, spec, *, threads=1, seed=1) -> dict:
         _connect(nest, _ids(dev)[s["source"]], gids[s["target"]][s["target_idx"]], s["weight"], s["delay"],
                  s["receptor_type"])
     recorders = {}
+    plastic = sorted({n for p in spec["projections"] if "stdp" in p["synapse_model"] for n in (p["pre"], p["post"])})
+    if plastic:  # pre and post spikes of STDP synapses: the potentiation NEST has not applied yet (run.py)
+        rec = nest.Create("spike_recorder")
+        for name in plastic:
+            nest.Connect(nodes[name], rec)
+        handles_stdp = rec
+    else:
+        handles_stdp = None
     for r in spec["spike_recorders"]:
         rec = nest.Create("spike_recorder")
         for name in r["populations"]:
@@ -162,7 +181,27 @@ def build(nest, spec, *, threads=1, seed=1) -> dict:
         targets = np.unique(gids[m["population"]][m["neurons"]])
         nest.Connect(mm, nest.NodeCollection(targets.tolist()))
         meters[m["name"]] = mm
-    return dict(gids=gids, spike_recorders=recorders, multimeters=meters, build_s=time.perf_counter() - t0)
+    return dict(gids=gids, spike_recorders=recorders, multimeters=meters, synapse_models=models,
+                stdp_recorder=handles_stdp, build_s=time.perf_counter() - t0)
+
+
+def connection_weights(nest, spec, handles, name):
+    """Current weights of projection ``name`` on this rank, in the order of its spec's synapse list (NEST
+    weight units), found by its own synapse model; synapses with the same (pre, post) pair come in NEST's order."""
+    p = next(x for x in spec["projections"] if x["name"] == name)
+    conns = nest.GetConnections(synapse_model=handles["synapse_models"][name])
+    if len(conns) == 0:
+        return np.zeros(0)
+    st = conns.get(["source", "target", "weight"])
+    src, tgt, w = (np.atleast_1d(np.asarray(st[k])) for k in ("source", "target", "weight"))
+    pre_ids = handles["gids"][p["pre"]][p["source"]]
+    post_ids = handles["gids"][p["post"]][p["target"]]
+    order_nest = np.lexsort((tgt, src))
+    order_spec = np.lexsort((post_ids, pre_ids))
+    out = np.full(len(pre_ids), np.nan)
+    if len(order_nest) == len(order_spec):
+        out[order_spec] = w[order_nest]
+    return out
 
 
 # ------------------------------------------------------------------------------------ read back

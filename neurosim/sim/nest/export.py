@@ -275,11 +275,79 @@ def _map_static(sg, net, maps):
     d = _nest_delay_steps(what, np.broadcast_to(sg.delay_steps, (n,)), post["delay_offset"])
     return dict(name=sg.name, pre=sg.pre_group.name, post=sg.post_group.name, source=sg.pre.astype(np.int64),
                 target=sg.post.astype(np.int64), weight=w, delay=d * net.dt, synapse_model="static_synapse",
-                synapse_params={}, receptor_type=int(receptor))
+                synapse_params={}, receptor_type=int(receptor), weight_scale=np.array(scale[sg.post]))
+
+
+def _uniform_scale(sg, maps, what):
+    receptor, scale, sign = maps[sg.post_group.name]["channels"][sg.channel]
+    s = scale[sg.post]
+    if s.size and not np.all(s == s[0]):
+        raise ValueError(f"{what}: the target's weight unit differs between neurons (per-neuron r or tau_m); NEST "
+                         "plastic synapses need one w_max per group: give the target group uniform parameters")
+    return float(s[0]) if s.size else 1.0
+
+
+def _relay(sg, net, maps, what):
+    """NEST devices cannot feed plastic synapses: a spike-generator group is relayed through parrot neurons."""
+    pre = maps[sg.pre_group.name]
+    if pre["model"] == "spike_generator":
+        t = pre["params"]["spike_times"]
+        if t.size and t.min() < 2 * net.dt - 1e-9:
+            raise ValueError(f"{what}: spike generator {sg.pre_group.name!r} feeds a plastic synapse; NEST relays it "
+                             f"through parrot neurons (one step), so its spikes must be at t >= {2 * net.dt:g} ms "
+                             f"(got {t.min():g} ms)")
+        pre["params"]["parrot"] = True
+
+
+def _map_stdp(sg, net, maps):
+    what = f"synapse group {sg.name!r}"
+    proj = _map_static(sg, net, maps)
+    rule = sg.plasticity
+    scale = _uniform_scale(sg, maps, what)
+    mult = rule.bounds == "multiplicative"
+    proj["weight"] = np.broadcast_to(np.asarray(sg.weight, dtype=np.float64), (sg.n_synapses,)) * scale
+    proj["synapse_model"] = "stdp_synapse" if rule.pairing == "all_to_all" else "stdp_nn_symm_synapse"
+    proj["synapse_params"] = {"Wmax": rule.w_max * scale, "lambda": rule.A_plus,
+                              "alpha": rule.A_minus / rule.A_plus if rule.A_plus > 0 else 0.0,
+                              "mu_plus": rule.mu_plus if mult else 0.0, "mu_minus": rule.mu_minus if mult else 0.0,
+                              "tau_plus": rule.tau_plus}
+    if rule.A_plus == 0 and rule.A_minus > 0:
+        raise ValueError(f"{what}: A_plus = 0 with A_minus > 0 has no NEST equivalent (alpha = A_minus / A_plus)")
+    params = maps[sg.post_group.name]["params"]
+    if params.get("tau_minus", rule.tau_minus) != rule.tau_minus:
+        raise ValueError(f"{what}: NEST keeps tau_minus on the postsynaptic neuron; group {sg.post_group.name!r} "
+                         f"already has tau_minus={params['tau_minus']:g} ms from another STDP group, this one "
+                         f"{rule.tau_minus:g} ms: use one tau_minus per target group")
+    params["tau_minus"] = rule.tau_minus
+    _relay(sg, net, maps, what)
+    _warn(f"{what}: NEST's {proj['synapse_model']} applies a presynaptic spike's depression before sending it "
+          "(neurosim sends the weight before the update) and counts the delay as dendritic: final weights agree "
+          "in distribution, not synapse by synapse")
+    return proj
+
+
+def _map_stp(sg, net, maps):
+    what = f"synapse group {sg.name!r}"
+    proj = _map_static(sg, net, maps)
+    _relay(sg, net, maps, what)
+    m = sg.stp
+    if m.form == "tsodyks2":
+        proj["synapse_model"] = "tsodyks2_synapse"
+        proj["synapse_params"] = {"U": m.U, "u": m.U, "x": 1.0, "tau_rec": m.tau_rec, "tau_fac": m.tau_fac}
+    else:
+        post = maps[sg.post_group.name]["params"]
+        tau_syn = post.get("tau_syn_ex")
+        if tau_syn is None or not np.allclose(tau_syn, m.tau_psc):
+            _warn(f"{what}: tsodyks_synapse's tau_psc={m.tau_psc:g} ms differs from the target's synaptic time "
+                  "constant; NEST assumes they are equal (the resource recovery differs)")
+        proj["synapse_model"] = "tsodyks_synapse"
+        proj["synapse_params"] = {"U": m.U, "u": 0.0, "x": 1.0, "y": 0.0, "tau_rec": m.tau_rec,
+                                  "tau_fac": m.tau_fac, "tau_psc": m.tau_psc}
+    return proj
 
 
 #: ``SynapseGroup.kind`` -> mapper ``(synapse group, net, neuron maps) -> projection dict``
-SYNAPSE_MAPPERS = {"static": _map_static}
+SYNAPSE_MAPPERS = {"static": _map_static, "stdp": _map_stdp, "stp": _map_stp}
 
 
 # ------------------------------------------------------------------------------------ inputs

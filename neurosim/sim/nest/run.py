@@ -81,6 +81,7 @@ class NestNetwork:
             self._lookahead = int(round(md / self.dt))
         self._pending_spikes = {r["name"]: (np.zeros(0), np.zeros(0, np.int64)) for r in self.spec["spike_recorders"]}
         self._pending_samples = {m["name"]: [] for m in self.spec["multimeters"]}
+        self._stdp_spikes = []  # (times, NEST senders) of the neurons around STDP synapses
         for m in self.spec["multimeters"]:  # the initial state is the first sample (t = 0)
             self._pending_samples[m["name"]].append((np.zeros(1), np.asarray(m["initial"])[None]))
         self.timing = {"build_wall_s": time.perf_counter() - t0, "nest_build_wall_s": self.handles["build_s"],
@@ -103,6 +104,11 @@ class NestNetwork:
             self.nest.Simulate(ahead * self.dt)
             self._nest_step += ahead
         self.timing["sim_wall_s"] = time.perf_counter() - t0
+        rec = self.handles.get("stdp_recorder")
+        if rec is not None:
+            ev = rec.get("events")
+            rec.set({"n_events": 0})
+            self._stdp_spikes.append((np.asarray(ev["times"], float), np.asarray(ev["senders"], np.int64)))
         t_lo, t_hi = self.step * self.dt, end * self.dt
         for rec in self.spec["spike_recorders"]:
             self._deliver_spikes(rec, t_lo, t_hi)
@@ -140,6 +146,51 @@ class NestNetwork:
             mon._t.append(t)
             mon._vals.append(v.reshape(t.size, -1))
             mon._cache = None
+
+    def weights(self, name: str) -> np.ndarray:
+        """Current weights of synapse group ``name`` in neurosim's units and synapse order (plastic groups change)."""
+        proj = next((p for p in self.spec["projections"] if p["name"] == name), None)
+        if proj is None:
+            names = ", ".join(p["name"] for p in self.spec["projections"])
+            raise KeyError(f"unknown synapse group {name!r}; groups: {names}")
+        w = _build.connection_weights(self.nest, self.spec, self.handles, name)
+        if "stdp" in proj["synapse_model"]:
+            w = self._with_pending_potentiation(proj, w)
+        return w / proj["weight_scale"]
+
+    def _with_pending_potentiation(self, proj, w):
+        """NEST's stdp synapses apply the potentiation of postsynaptic spikes at the synapse's next presynaptic
+        spike; neurosim applies it at the postsynaptic spike. Add what NEST still owes (NEST's own rule: the post
+        spikes after ``t_last - d``, with ``Kplus`` at ``t_last`` and the dendritic delay ``d``)."""
+        t = np.concatenate([x[0] for x in self._stdp_spikes]) if self._stdp_spikes else np.zeros(0)
+        snd = np.concatenate([x[1] for x in self._stdp_spikes]) if self._stdp_spikes else np.zeros(0, np.int64)
+        pre = self.handles["gids"][proj["pre"]][proj["source"]]
+        post = self.handles["gids"][proj["post"]][proj["target"]]
+        conns = self.nest.GetConnections(synapse_model=self.handles["synapse_models"][proj["name"]])
+        nearest = proj["synapse_model"] != "stdp_synapse"  # stdp_nn_symm: the first post spike pairs, Kplus 1
+        keys = ["source", "target"] + ([] if nearest else ["Kplus"])
+        st = conns.get(keys) if len(conns) else {k: [] for k in keys}
+        src, tgt = (np.atleast_1d(np.asarray(st[k])) for k in ("source", "target"))
+        kplus = np.ones(src.size) if nearest else np.atleast_1d(np.asarray(st["Kplus"], dtype=np.float64))
+        kp = np.full(len(pre), np.nan)
+        o_n, o_s = np.lexsort((tgt, src)), np.lexsort((post, pre))
+        if len(o_n) == len(o_s):
+            kp[o_s] = kplus[o_n]
+        sp = proj["synapse_params"]
+        w_max, lam, mu, tau = sp["Wmax"], sp["lambda"], sp["mu_plus"], sp["tau_plus"]
+        d = np.asarray(proj["delay"], dtype=np.float64) * np.ones(len(pre))
+        out = w.copy()
+        for q in range(len(pre)):
+            mine = t[snd == pre[q]]
+            if mine.size == 0 or not np.isfinite(kp[q]):
+                continue
+            t_last = mine.max()
+            tp = np.sort(t[(snd == post[q]) & (t > t_last - d[q])])
+            for x in tp[:1] if nearest else tp:
+                nw = out[q] / w_max
+                nw += lam * (1.0 - nw) ** mu * kp[q] * np.exp((t_last - (x + d[q])) / tau)
+                out[q] = min(nw, 1.0) * w_max
+        return out
 
     def __repr__(self):
         return (f"NestNetwork(resolution={self.dt}, threads={self.threads}, t_ms={self.t_ms:g}, "
