@@ -9,9 +9,10 @@ script runs unchanged on a cluster with an MPI build of NEST::
 
 Every rank loads the same arrays and calls ``nest.Connect`` with the whole synapse list; NEST
 creates only the connections whose target lives on that rank. Each rank writes the spikes of its
-own neurons to ``spikes_rank<R>.npz`` (``times_ms``, ``ids``: neurosim global ids); rank 0 also
-writes the spikes of spike-generator groups (known in advance). ``neurosim.sim.nest.read_nest_spikes``
-merges the files into a ``SpikeMonitor``.
+own neurons to ``<monitor>_rank<R>.npz`` per spike monitor (e.g. ``spikes_rank00000.npz``:
+``times_ms``, ``ids``: neurosim global ids); rank 0 also writes the spikes of spike-generator
+groups (known in advance). ``neurosim.sim.nest.read_nest_spikes`` merges the files into a
+``SpikeMonitor``. State monitors are not written by the script (use ``Network.to_nest``).
 
 Spec arrays travel in one ``.npz``: :func:`save_spec` replaces every array by ``{"__array__": key}``
 in a JSON string stored under ``"spec_json"``; :func:`load_spec` reverses it.
@@ -98,7 +99,7 @@ def _connect(nest, src, tgt, weight, delay, receptor, model="static_synapse", pa
     nest.Connect(np.asarray(src, dtype=np.int64), np.asarray(tgt, dtype=np.int64), "one_to_one", syn_spec=syn)
 
 
-def _per_device_spikes(nest, devices, times, ids, weights=None):
+def _per_device_spikes(devices, times, ids, weights=None):
     """Give device ``k`` the spikes ``times[ids == k]`` (and their weights), sorted by time."""
     order = np.lexsort((times, ids))
     times, ids = np.asarray(times)[order], np.asarray(ids)[order]
@@ -126,12 +127,12 @@ def build(nest, spec, *, threads=1, seed=1) -> dict:
         n, model, params = int(pop["n"]), pop["model"], pop["params"]
         if model == "spike_generator" and params.get("parrot", False):  # relayed: a parrot spikes one step later
             gen = nest.Create("spike_generator", n)
-            _per_device_spikes(nest, gen, np.asarray(params["spike_times"]) - res, params["spike_ids"])
+            _per_device_spikes(gen, np.asarray(params["spike_times"]) - res, params["spike_ids"])
             node = nest.Create("parrot_neuron", n)
             _connect(nest, _ids(gen), _ids(node), np.ones(n), res, 0)
         elif model == "spike_generator":
             node = nest.Create("spike_generator", n)
-            _per_device_spikes(nest, node, params["spike_times"], params["spike_ids"])
+            _per_device_spikes(node, params["spike_times"], params["spike_ids"])
         elif model == "parrot_poisson":
             node = nest.Create("parrot_neuron", n)
             rate = np.asarray(params["rate"], dtype=np.float64)
@@ -156,7 +157,7 @@ def build(nest, spec, *, threads=1, seed=1) -> dict:
     for s in spec["stimuli"]:
         dev = nest.Create(s["model"], int(s["n_devices"]))
         if s["model"] == "spike_generator":
-            _per_device_spikes(nest, dev, s["spike_times"], s["spike_ids"], s["spike_weights"])
+            _per_device_spikes(dev, s["spike_times"], s["spike_ids"], s["spike_weights"])
         else:
             _set(dev, s["device_params"])
         _connect(nest, _ids(dev)[s["source"]], gids[s["target"]][s["target_idx"]], s["weight"], s["delay"],

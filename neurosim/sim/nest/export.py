@@ -34,6 +34,13 @@ change of behaviour warns (``UserWarning``) with the change. Conventions (SIMULA
   steps and weight ``w exp(-dt / tau_m)`` give the same update.
 * Izhikevich -> ``izhikevich`` with ``consistent_integration=False`` (the 2003 half steps); spike
   weights act as a current over the step in which they arrive: NEST delay ``D + 1`` steps.
+* Conductance LIF -> ``iaf_cond_exp`` (conductances in units of g_L = :data:`G_L` nS; inhibitory weights
+  negative), AdEx -> ``aeif_cond_exp`` / ``aeif_psc_exp``, HH -> ``hh_cond_exp_traub`` (initial conductances,
+  which NEST cannot set, arrive as one spike at 2 dt): NEST integrates them with adaptive RKF45 and fires on
+  ``>=`` (warned); refractory steps are mapped exactly. STDP -> ``stdp_synapse`` (all-to-all) or
+  ``stdp_nn_symm_synapse`` (nearest), ``Wmax = w_max``, ``lambda = A_plus``, ``alpha = A_minus / A_plus``,
+  ``mu = 0`` (additive), ``tau_minus`` on the postsynaptic neurons; STP -> ``tsodyks2_synapse`` /
+  ``tsodyks_synapse``. Plastic synapses from spike generators go through parrot neurons.
 * Spike generators -> one ``spike_generator`` per neuron (same grid times); Poisson source groups
   -> ``poisson_generator`` -> ``parrot_neuron``; Poisson inputs -> ``poisson_generator``; noise ->
   ``noise_generator`` (``dt`` = resolution, scaled so each step adds the same distribution);

@@ -65,8 +65,10 @@ class NestNetwork:
         if monitors is None:  # fresh monitors of the same types, so the network's own stay neurosim's
             monitors = {k: copy.copy(m) for k, m in net.monitors.items()}
             for m in monitors.values():
-                if isinstance(m, (SpikeMonitor, StateMonitor)):
-                    m._t, m._vals, m._i, m._cache = [], [], [], None
+                if isinstance(m, SpikeMonitor):
+                    m._t, m._i, m._cache = [], [], None
+                elif isinstance(m, StateMonitor):
+                    m._t, m._vals, m._cache = [], [], None
         self.monitors = monitors
         for m in self.monitors.values():
             if isinstance(m, SpikeMonitor):
@@ -162,8 +164,11 @@ class NestNetwork:
         """NEST's stdp synapses apply the potentiation of postsynaptic spikes at the synapse's next presynaptic
         spike; neurosim applies it at the postsynaptic spike. Add what NEST still owes (NEST's own rule: the post
         spikes after ``t_last - d``, with ``Kplus`` at ``t_last`` and the dendritic delay ``d``)."""
-        t = np.concatenate([x[0] for x in self._stdp_spikes]) if self._stdp_spikes else np.zeros(0)
-        snd = np.concatenate([x[1] for x in self._stdp_spikes]) if self._stdp_spikes else np.zeros(0, np.int64)
+        t = np.concatenate([x[0] for x in self._stdp_spikes] + [np.zeros(0)])
+        snd = np.concatenate([x[1] for x in self._stdp_spikes] + [np.zeros(0, np.int64)])
+        order = np.lexsort((t, snd))
+        t, snd = t[order], snd[order]
+        bounds = {int(g): (a, b) for g, a, b in zip(*_runs(snd))}  # sender -> its spikes t[a:b], sorted
         pre = self.handles["gids"][proj["pre"]][proj["source"]]
         post = self.handles["gids"][proj["post"]][proj["target"]]
         conns = self.nest.GetConnections(synapse_model=self.handles["synapse_models"][proj["name"]])
@@ -181,11 +186,12 @@ class NestNetwork:
         d = np.asarray(proj["delay"], dtype=np.float64) * np.ones(len(pre))
         out = w.copy()
         for q in range(len(pre)):
-            mine = t[snd == pre[q]]
-            if mine.size == 0 or not np.isfinite(kp[q]):
+            a, b = bounds.get(int(pre[q]), (0, 0))
+            c, e = bounds.get(int(post[q]), (0, 0))
+            if a == b or c == e or not np.isfinite(kp[q]):
                 continue
-            t_last = mine.max()
-            tp = np.sort(t[(snd == post[q]) & (t > t_last - d[q])])
+            t_last = t[b - 1]
+            tp = t[c:e][t[c:e] > t_last - d[q]]
             for x in tp[:1] if nearest else tp:
                 nw = out[q] / w_max
                 nw += lam * (1.0 - nw) ** mu * kp[q] * np.exp((t_last - (x + d[q])) / tau)
@@ -195,3 +201,11 @@ class NestNetwork:
     def __repr__(self):
         return (f"NestNetwork(resolution={self.dt}, threads={self.threads}, t_ms={self.t_ms:g}, "
                 f"populations={[p['name'] for p in self.spec['populations']]})")
+
+
+def _runs(sorted_ids):
+    """``(values, starts, stops)`` of the runs of equal values in a sorted array."""
+    if sorted_ids.size == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64)
+    starts = np.flatnonzero(np.r_[True, sorted_ids[1:] != sorted_ids[:-1]])
+    return sorted_ids[starts], starts, np.r_[starts[1:], sorted_ids.size]
