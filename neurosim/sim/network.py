@@ -533,7 +533,8 @@ class Network:
     def to_nest(self, *, threads: int = 1, resolution: float | None = None, seed: int = 1, monitors=None):
         """The same network built in NEST (``neurosim.sim.nest.NestNetwork``; its ``run(duration_ms)`` fills
         monitors of neurosim's types): ``threads`` NEST threads, ``resolution`` (ms, default ``dt``), ``seed``
-        NEST's ``rng_seed`` (Poisson and noise generators)."""
+        NEST's ``rng_seed`` (Poisson and noise generators); ``monitors``: the dict the run fills (default: fresh
+        monitors of the same types, so this network's own keep neurosim's results)."""
         from neurosim.sim.nest.run import NestNetwork
 
         return NestNetwork(self, threads=threads, resolution=resolution, seed=seed, monitors=monitors)

@@ -158,12 +158,13 @@ def _map_lif_cond(g, net, used):
 def _map_adex(g, net, used):
     p, n, dt = g.params, g.n, net.dt
     cond = p.synapse == "conductance"
+    model = f"aeif_{'cond' if cond else 'psc'}_exp"
     if CH_V in used:
         raise ValueError(f"group {g.name!r}: target 'v' (a voltage jump) of an AdEx group has no NEST equivalent "
-                         f"(aeif_{'cond' if cond else 'psc'}_exp takes synaptic input only); use targets 'ge' / 'gi'")
-    _warn(f"group {g.name!r}: aeif_{'cond' if cond else 'psc'}_exp fires on V >= V_peak (neurosim's AdEx on V > v_peak) "
-          f"and integrates with adaptive RKF45 (neurosim: Euler at dt={dt:g} ms): the spike trains differ, rates "
-          "agree where the fixed step is accurate")
+                         f"({model} takes synaptic input only); use targets 'ge' / 'gi'")
+    _warn(f"group {g.name!r}: {model} fires on V >= V_peak (neurosim's AdEx on V > v_peak) and integrates with "
+          f"adaptive RKF45 (neurosim: Euler at dt={dt:g} ms): the spike trains differ, rates agree where the fixed "
+          "step is accurate")
     f = {k: _arr(getattr(p, k), n) for k in ("c_m", "g_l", "e_l", "v_t", "delta_t", "a", "b", "tau_w", "v_r", "v_peak")}
     tau_e, tau_i = _arr(p.tau_syn, n), _arr(p.tau_inh, n)
     params = dict(C_m=f["c_m"], g_L=f["g_l"], E_L=f["e_l"], V_th=f["v_t"], Delta_T=f["delta_t"], a=f["a"], b=f["b"],
