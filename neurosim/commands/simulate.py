@@ -12,6 +12,10 @@ Writes into ``out``:
   steps, compiled code only), ``neuron_updates_per_s`` (``n_neurons * sim_steps /
   sim_wall_s``) and any ``warnings`` raised (e.g. a time step outside the model's accurate
   range, with the recommended dt);
+* with ``--backend nest`` (the same network, connectivity and initial state exported to NEST,
+  ``neurosim.sim.nest``; ``--threads`` NEST threads) the summary has ``backend: "nest"``,
+  ``build_wall_s`` (export + NEST build), ``nest_build_wall_s`` (NEST's part), ``sim_wall_s``
+  (``nest.Simulate``), ``threads``; no compile or warm-up entries;
 * ``spikes.npz``: ``times_ms`` (float64) and ``ids`` (int64), one entry per spike;
 * ``raster.png``: the raster above the population rate;
 * networks with STDP synapses (``stdp``): ``weights.npz`` (``w_final`` and ``w_initial`` of
@@ -39,7 +43,7 @@ from neurosim._validation import check_int, check_positive
 from neurosim.commands import OUT_HELP, Argument, Option, StageResult, ensure_out_dir, write_json
 from neurosim.sim.catalog import NETWORKS
 
-__all__ = ["run", "demo_stage", "NETWORKS", "build_network", "simulate_network"]
+__all__ = ["run", "demo_stage", "NETWORKS", "build_network", "simulate_network", "simulate_network_nest"]
 
 
 def _check_args(network, neurons, duration_ms, dt_ms, seed):
@@ -105,6 +109,21 @@ def simulate_network(net, duration_ms: float, *, progress: bool = False, warmup_
     }
 
 
+def simulate_network_nest(net, duration_ms: float, *, threads: int = 1, seed: int = 0) -> dict:
+    """Run ``net`` on NEST (``net.run(..., backend="nest")``); the result keys of :func:`simulate_network` with
+    ``nest_build_wall_s`` (NEST's network construction) and ``sim_wall_s`` (``nest.Simulate``)."""
+    nn = net.to_nest(threads=threads, seed=seed + 1)
+    nn.run(duration_ms)
+    mon = nn.monitors["spikes"]
+    times, ids = np.asarray(mon.times_ms, dtype=np.float64), np.asarray(mon.ids, dtype=np.int64)
+    n, steps, sim_s = int(net.n_neurons), nn.step, float(nn.timing["sim_wall_s"])
+    return {"times_ms": times, "ids": ids, "n_neurons": n, "n_synapses": int(net.n_synapses),
+            "n_spikes": int(times.size), "rate_hz": times.size / n / (duration_ms / 1000.0), "sim_wall_s": sim_s,
+            "sim_steps": steps, "build_wall_s": float(nn.timing["build_wall_s"]),
+            "nest_build_wall_s": float(nn.timing["nest_build_wall_s"]), "threads": int(threads),
+            "neuron_updates_per_s": n * steps / sim_s if sim_s > 0 else None, "dt_ms": float(nn.dt)}
+
+
 def _n_exc(net):
     n_exc = getattr(net, "meta", {}).get("n_exc")
     return None if n_exc is None else int(n_exc)
@@ -129,9 +148,22 @@ def run(network: Annotated[str, Argument(help="canonical network", choices=tuple
             "--dt-ms", help="time step in ms (default: the network's own)")] = None,
         seed: Annotated[int, Option("--seed")] = 0,
         out: Annotated[Path, Option("--out", help=OUT_HELP)] = Path("neurosim-out/simulate"),
-        progress: Annotated[bool, Option("--progress/--no-progress")] = True) -> dict:
+        progress: Annotated[bool, Option("--progress/--no-progress")] = True,
+        backend: Annotated[str, Option("--backend", help="simulator: neurosim or nest (the same network exported "
+                                       "to NEST 3.10: pip install nest-simulator)")] = "neurosim",
+        threads: Annotated[int, Option("--threads", help="NEST threads (--backend nest)")] = 1) -> dict:
     """Simulate ``network`` and write ``summary.json``, ``spikes.npz`` and ``raster.png`` to ``out``."""
     _check_args(network, neurons, duration_ms, dt_ms, seed)
+    if backend not in ("neurosim", "nest"):
+        raise ValueError(f"backend must be 'neurosim' or 'nest', got {backend!r}")
+    check_int("threads", threads, min_value=1)
+    if backend == "nest":
+        from neurosim.sim.nest.run import import_nest
+
+        try:
+            import_nest()
+        except ImportError as exc:  # the command line reports it as a usage error (exit 2)
+            raise ValueError(str(exc)) from None
     out = ensure_out_dir(out)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -140,7 +172,10 @@ def run(network: Annotated[str, Argument(help="canonical network", choices=tuple
         build_outer = time.perf_counter() - t0
         if duration_ms is None:
             duration_ms = float(getattr(net, "meta", {}).get("duration_ms", 1000.0))
-        res = simulate_network(net, duration_ms, progress=progress, warmup_steps=WARMUP_STEPS)
+        if backend == "nest":
+            res = simulate_network_nest(net, duration_ms, threads=threads, seed=seed)
+        else:
+            res = simulate_network(net, duration_ms, progress=progress, warmup_steps=WARMUP_STEPS)
     messages = []
     for w in caught:
         msg = str(w.message)
@@ -158,7 +193,7 @@ def run(network: Annotated[str, Argument(help="canonical network", choices=tuple
     if weights:
         summary["weights"] = weights
     summary.update(network=network, duration_ms=float(duration_ms), seed=int(seed), warnings=messages,
-                   out=str(out))
+                   out=str(out), backend=backend)
     write_json(out / "summary.json", summary)
     return summary
 

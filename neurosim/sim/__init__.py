@@ -23,7 +23,8 @@ Quick start (the API the CLI and the plots use)::
     table = ns.sim.sweep(build, {"w": [0.1, 0.2]}, duration_ms=500.0, processes=2)
 
 See ``neurosim.sim.network`` for building networks by hand, ``neurosim.sim.canonical`` for
-the published parameters and ``neurosim.sim.catalog`` for the table of canonical networks
+the published parameters, ``neurosim.sim.nest`` for running the same network on NEST
+(``net.to_nest()``, ``net.write_nest_script(DIR)``), and ``neurosim.sim.catalog`` for the table of canonical networks
 (``NETWORKS``). The names below load on first use: ``import neurosim.sim.catalog`` (the
 command line's list of networks) does not load the simulator.
 """
@@ -41,6 +42,7 @@ _EXPORTS = {
     "song_abbott_stdp": "canonical_stdp", "STDP": "stdp", "STDPSynapseGroup": "stdp", "WeightMonitor": "stdp",
     "fixed_probability": "connect", "fixed_in_degree": "connect", "all_to_all": "connect",
     "RateMonitor": "rates", "SpikeTimes": "sources", "sweep": "sweep",
+    "NestNetwork": "nest.run", "read_nest_spikes": "nest.script",
 }
 
 __all__ = list(_EXPORTS)

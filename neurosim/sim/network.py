@@ -125,6 +125,7 @@ class Network:
         self._flat = None
         self._compiled = False  # the kernel was called once (compiled or loaded) for this network
         self.meta: dict = {}
+        self.nest = None  # the NestNetwork of run(..., backend="nest")
 
     # ------------------------------------------------------------------ structure
     @property
@@ -498,11 +499,27 @@ class Network:
         self._flat = build_flat(self)
         self.timing["build_wall_s"] += time.perf_counter() - t0
 
-    def run(self, duration_ms: float, *, progress: bool = True) -> "Network":
-        """Advance the network by ``duration_ms`` (rounded to whole steps); returns ``self``."""
+    def run(self, duration_ms: float, *, progress: bool = True, backend: str = "neurosim",
+            threads: int = 1) -> "Network":
+        """Advance the network by ``duration_ms`` (rounded to whole steps); returns ``self``.
+
+        ``backend="nest"``: simulate the same network in NEST (``threads`` NEST threads) instead, once, from
+        the initial state, filling this network's monitors (``neurosim.sim.nest``; ``self.nest`` keeps it).
+        """
         from neurosim.sim._flat import run_flat
 
+        if backend not in ("neurosim", "nest"):
+            raise ValueError(f"backend must be 'neurosim' or 'nest', got {backend!r}")
         duration_ms = check_positive("duration_ms", duration_ms, unit="ms")
+        if backend == "nest":
+            if self._flat is not None or self.nest is not None:
+                raise RuntimeError("backend='nest' runs a network once from its initial state; this one has already "
+                                   "run: build a new Network, or keep the object of net.to_nest() and call its run()")
+            self.nest = self.to_nest(threads=threads, monitors=self.monitors).run(duration_ms)
+            self.timing.update(self.nest.timing)
+            return self
+        if self.nest is not None:
+            raise RuntimeError("this network's monitors hold a NEST run (backend='nest'); build a new Network")
         n_steps = int(round(duration_ms / self.dt))
         if n_steps < 1:
             raise ValueError(f"duration_ms={duration_ms} is shorter than one step (dt={self.dt} ms)")
@@ -512,6 +529,22 @@ class Network:
             self._build()
         run_flat(self, n_steps, progress)
         return self
+
+    def to_nest(self, *, threads: int = 1, resolution: float | None = None, seed: int = 1, monitors=None):
+        """The same network built in NEST (``neurosim.sim.nest.NestNetwork``; its ``run(duration_ms)`` fills
+        monitors of neurosim's types): ``threads`` NEST threads, ``resolution`` (ms, default ``dt``), ``seed``
+        NEST's ``rng_seed`` (Poisson and noise generators); ``monitors``: the dict the run fills (default: fresh
+        monitors of the same types, so this network's own keep neurosim's results)."""
+        from neurosim.sim.nest.run import NestNetwork
+
+        return NestNetwork(self, threads=threads, resolution=resolution, seed=seed, monitors=monitors)
+
+    def write_nest_script(self, directory, *, duration_ms: float | None = None, resolution: float | None = None) -> str:
+        """Write ``directory/network.npz`` and ``run_nest.py`` (for ``mpirun -np K python run_nest.py``); returns
+        the script's path. ``neurosim.sim.nest.read_nest_spikes(directory)`` reads its spikes back."""
+        from neurosim.sim.nest.script import write_nest_script
+
+        return write_nest_script(self, directory, duration_ms=duration_ms, resolution=resolution)
 
     def __repr__(self):
         return (f"Network(dt={self.dt}, neurons={self.n_neurons}, synapses={self.n_synapses}, "
