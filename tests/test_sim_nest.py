@@ -277,26 +277,46 @@ def test_stdp_weights_follow_the_pair_rule():
         assert nn.weights("plastic")[k] == pytest.approx(_pair_rule(pre_t[k], post_t, 0.5, rule, 0.5), rel=1e-9)
 
 
+def _song_abbott_on_trains(seed: int, ms: float):
+    """Song-Abbott (SIMULATION.md section 4, published rule) with neurosim's Poisson trains of ``ms`` replayed
+    by a spike generator, so that neurosim and NEST see identical input spikes."""
+    from neurosim.sim.canonical_stdp import SONG_ABBOTT_NEURON
+
+    ref = ns.sim.song_abbott_stdp(1000, rng=seed)
+    w0 = np.asarray(ref.synapses[0].weight, dtype=np.float64)
+    inp = ref.add_spike_monitor("inputs", name="inp")
+    ref.run(ms, progress=False)
+    net = Network(dt=0.1, dtype=np.float64, rng=seed)
+    keep = inp.times_ms >= 0.2 - 1e-9  # NEST relays generator spikes to plastic synapses via parrots (one step)
+    gen = net.add_spike_generator(1000, inp.times_ms[keep], inp.ids[keep] - ref.groups["inputs"].start, name="inputs")
+    post = net.add_lif_cond(1, SONG_ABBOTT_NEURON, v0=0.0, name="post")
+    rule = ns.sim.STDP(w_max=0.01, tau_plus=20.0, tau_minus=20.0, A_plus=0.01, A_minus=0.0105)
+    net.connect(gen, post, pairs=(np.arange(1000), np.zeros(1000, dtype=np.int64)), weight=w0, target="ge",
+                plasticity=rule, name="plastic")
+    net.add_spike_monitor(post, name="post")
+    return net, w0
+
+
 def test_song_abbott_stdp_final_weights_match():
-    """Song-Abbott (1000 Poisson inputs -> one conductance LIF, published rule), 20 s, three seeds: the final
-    weight histograms of NEST and neurosim agree (KS < 0.05 per seed) much more closely than either is to the
-    initial weights (pooled KS below 0.4 times the distance the weights moved)."""
+    """Song-Abbott on identical input trains (neurosim's, replayed by spike generators in both simulators),
+    20 s, two seeds: final weight histograms agree to KS < 0.05 (the issue's bound) while both moved away
+    from the initial weights (KS > 0.05); NEST's output rate is lower (see below). (Per synapse they differ:
+    NEST's minimum delay of one step shifts the post spikes, and the trains diverge.)"""
     from scipy.stats import ks_2samp
 
-    nest_w, ns_w, w0 = [], [], []
-    for seed in (1, 2, 3):
-        net = ns.sim.song_abbott_stdp(1000, rng=seed)
-        w0.append(np.asarray(net.synapses[0].weight) / 0.01)
+    for seed in (1, 2):
+        net, w0 = _song_abbott_on_trains(seed, 20000.0)
         nn = _quiet_run(lambda: net.to_nest(seed=seed))
         nn.run(20000.0)
         net.run(20000.0, progress=False)
-        nest_w.append(nn.weights("plastic") / 0.01)
-        ns_w.append(net.synapses[0].weights / 0.01)
-        assert ks_2samp(nest_w[-1], ns_w[-1]).statistic < 0.05
-    a, b, c = map(np.concatenate, (nest_w, ns_w, w0))
-    moved = ks_2samp(c, b).statistic
-    assert moved > 0.05
-    assert ks_2samp(a, b).statistic < 0.4 * moved
+        a, b = nn.weights("plastic") / 0.01, net.synapses[0].weights / 0.01
+        # both must learn: the weights left unchanged (a mapping without plasticity) give KS(w0, w) ~ 0.06
+        assert ks_2samp(w0 / 0.01, b).statistic > 0.05 and ks_2samp(w0 / 0.01, a).statistic > 0.05
+        assert ks_2samp(a, b).statistic < 0.05
+        n_nest, n_ns = nn.monitors["post"].n_spikes, net.monitors["post"].n_spikes
+        # NEST's stdp_synapse sends the weight after the spike's own depression (Brian2 and neurosim: before),
+        # so the post neuron gets less drive and fires ~15-20 % less here; the weight histograms still agree
+        assert 0.7 * n_ns < n_nest <= n_ns
 
 
 # ------------------------------------------------------------------------------ script, CLI
