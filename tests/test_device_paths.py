@@ -74,6 +74,20 @@ def test_every_zoo_model_takes_a_training_step_on_the_meta_device(name):
     assert all(b.device == META for b in net.buffers())
 
 
+@pytest.mark.parametrize("name", ["convnet", "resnet_small"])
+def test_a_converted_zoo_model_takes_a_training_step_on_the_meta_device(name):
+    """The IF layers and scalers of ``neurosim.convert`` (fine-tuning after conversion)."""
+    from neurosim.convert import ann_to_snn
+    from neurosim.models import build_model, input_config
+
+    ann = build_model(name, seed=0, **input_config(name)).eval()
+    snn = ann_to_snn(ann, torch.rand(16, 1, 28, 28, generator=torch.Generator().manual_seed(0)), mode="99.9%",
+                     method="_forward")
+    out = _train_step_on_meta(snn, torch.rand(2, 1, 28, 28))
+    assert out.device == META and tuple(out.shape) == (2, 10)
+    assert all(p.grad is not None and p.grad.device == META for p in snn.parameters() if p.requires_grad)
+
+
 def test_custom_cpu_layers_are_torch_off_the_cpu():
     """BatchNorm2d, Conv2d and LIFAvgPool on ``meta``: torch's shapes and dtypes, no Numba kernel."""
     from neurosim.snn import BatchNorm2d, Conv2d, LIFAvgPool

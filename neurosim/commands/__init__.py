@@ -12,9 +12,12 @@ Each command-line option is declared once, on the parameter of ``run`` it sets: 
 ``Annotated[type, Option("--flag", help=...)]`` (or :class:`Argument`) gives the flags, the help
 text and the type the command line parses, and the parameter's default is the option's default.
 ``neurosim.cli`` builds every subcommand from these signatures; ``run`` parameters without such
-metadata (``model_cfg``, ``progress``, ...) are for Python callers only. Commands stay thin:
-they validate options, call the library (``neurosim.models``, ``neurosim.distill``,
-``neurosim.continual``, ``neurosim.sim``, ``neurosim.rsa`` ...) and write the outputs.
+metadata (``model_cfg``, ``progress``, ...) are for Python callers only. The commands that run
+torch models (``train``, ``distill``, ``continual``, ``tsrsa``, ``demo``) take ``--device``
+(:data:`DEVICE_HELP`) and ``--amp`` (:data:`AMP_HELP`), resolved by :func:`resolve_device`
+(:mod:`neurosim.snn.device`). Commands stay thin: they validate options, call the library
+(``neurosim.models``, ``neurosim.distill``, ``neurosim.continual``, ``neurosim.sim``,
+``neurosim.rsa`` ...) and write the outputs.
 """
 from __future__ import annotations
 

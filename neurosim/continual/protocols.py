@@ -208,23 +208,24 @@ def to_device(obj, device):
     return move(obj)
 
 
-def _device_of(model) -> torch.device:
-    from neurosim.snn.device import module_device
+def _device(model) -> torch.device:
+    from neurosim.snn.device import module_device  # imported here: neurosim.snn loads Numba
 
     return module_device(model)
 
 
 def _precision(model, amp: str):
-    from neurosim.snn.device import Precision, module_device
+    """``(Precision, backward_step)`` of ``amp`` on the model's device (neurosim.snn.device)."""
+    from neurosim.snn.device import Precision, backward_step
 
-    return Precision.of(amp, module_device(model), flag="amp")
+    return Precision.of(amp, _device(model), flag="amp"), backward_step
 
 
 # ---------------------------------------------------------------------------- loops
 @torch.no_grad()
 def evaluate(model, task: Task, batch_size: int = 1000, amp: str = "none") -> float:
     """Test accuracy of ``model(x, task=task.head)`` on ``task`` (``amp``: see the module docstring)."""
-    precision = _precision(model, amp)
+    precision, _ = _precision(model, amp)
     was = model.training
     model.eval()
     n = int(task.x_test.shape[0])
@@ -253,7 +254,7 @@ def train_task(model, strategy, task: Task, t: int, *, epochs: int = 1, batch_si
         raise ValueError("start (continuing a task) needs the generator gen that drew the data order")
     params = strategy.parameters(model, t)
     opt = torch.optim.SGD(params, lr=lr)
-    precision = _precision(model, amp)
+    precision, backward_step = _precision(model, amp)
     scaler = precision.grad_scaler()
     if start is not None:
         opt.load_state_dict(start["optimizer"])
@@ -286,15 +287,7 @@ def train_task(model, strategy, task: Task, t: int, *, epochs: int = 1, batch_si
                 if not torch.isfinite(total):
                     raise FloatingPointError(f"training diverged on task {t} (loss {float(total.detach())}); lower lr "
                                              "or the strategy's penalty strength (e.g. EWC lam)")
-                if scaler is None:
-                    total.backward()
-                    strategy.after_backward(model, t)
-                    opt.step()
-                else:  # the projections of after_backward are linear: they commute with the loss scale
-                    scaler.scale(total).backward()
-                    strategy.after_backward(model, t)
-                    scaler.step(opt)
-                    scaler.update()
+                backward_step(total, opt, scaler, after_backward=lambda: strategy.after_backward(model, t))
                 strategy.after_step(model, t)
                 losses.append(float(loss.detach()))
                 if bar is not None:
@@ -373,7 +366,7 @@ def run_sequence(model, strategy, tasks: list[Task], *, epochs: int = 1, batch_s
               "n_train": [task.n_train for task in tasks]}
     gen = torch.Generator().manual_seed(int(seed))
     R = np.full((T, T), np.nan)
-    device = _device_of(model)
+    device = _device(model)
     tasks = to_device(tasks, device)
     strategy.prepare(model, tasks)
     task_s: list[float] = []
@@ -459,8 +452,8 @@ def run_multitask(model, tasks: list[Task], *, epochs: int = 1, batch_size: int 
     config = {"tasks": len(tasks), "epochs": epochs, "batch_size": batch_size, "lr": float(lr), "seed": int(seed),
               "n_train": [task.n_train for task in tasks]}
     gen = torch.Generator().manual_seed(int(seed))
-    tasks = to_device(tasks, _device_of(model))
-    precision = _precision(model, amp)
+    tasks = to_device(tasks, _device(model))
+    precision, backward_step = _precision(model, amp)
     scaler = precision.grad_scaler()
     strategy = Finetune()
     opt = torch.optim.SGD(strategy.parameters(model, 0), lr=lr)
@@ -490,13 +483,7 @@ def run_multitask(model, tasks: list[Task], *, epochs: int = 1, batch_size: int 
             opt.zero_grad(set_to_none=True)
             with precision.autocast():
                 loss = F.cross_entropy(model(x, task=tasks[k].head), y)
-            if scaler is None:
-                loss.backward()
-                opt.step()
-            else:
-                scaler.scale(loss).backward()
-                scaler.step(opt)
-                scaler.update()
+            backward_step(loss, opt, scaler)
             last = b + 1 == len(picks)
             if checkpoint is not None and (last or (checkpoint_every and (b + 1) % checkpoint_every == 0)):
                 if last:  # the next epoch starts from the generator as it is now

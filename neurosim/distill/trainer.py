@@ -174,14 +174,11 @@ class Trainer:
     resume : bool
         Continue from ``out_dir/checkpoint.pt`` if it exists.
     device : str or torch.device, optional
-        ``"cpu"``, ``"cuda"``, ``"cuda:N"``, ``"auto"`` (:func:`neurosim.snn.device.resolve_device`)
-        or a ``torch.device``; default (None, ``"auto"``): ``cuda:LOCAL_RANK`` if available, else
-        CPU. The student, teacher and objective move there, each batch is moved there, and
-        checkpoints load onto it from any device (they are read with ``map_location="cpu"``).
+        ``"cpu"``, ``"cuda"`` (``cuda:LOCAL_RANK``), ``"cuda:N"``, ``"auto"`` (the default: CUDA if
+        available) or a ``torch.device``; the models and batches move there; checkpoints resume on any.
     amp : {"none", "bf16", "fp16"}
-        Mixed precision (:class:`neurosim.snn.device.Precision`): forward passes and losses run
-        under ``torch.autocast``; ``"fp16"`` (CUDA only) scales the loss with a ``GradScaler``
-        (its state is checkpointed). ``"none"`` (default) trains in float32.
+        Mixed precision (:class:`neurosim.snn.device.Precision`): autocast forward passes and losses;
+        ``"fp16"`` (CUDA) adds a checkpointed ``GradScaler``; ``"none"`` (default): float32.
     progress : bool
         Show a tqdm bar (rank 0).
     grad_clip : float, optional
@@ -431,6 +428,8 @@ class Trainer:
         """One epoch; ``start``: the position and running sums of a mid-epoch checkpoint."""
         from tqdm.auto import tqdm
 
+        from neurosim.snn.device import backward_step
+
         n = len(x)
         perm = dist_utils.epoch_permutation(n, self.seed, epoch)
         starts = [s for s in range(0, n, self.batch_size) if min(self.batch_size, n - s) >= self.world]
@@ -460,7 +459,9 @@ class Trainer:
                 with self.precision.autocast():
                     loss, parts, logits = step_fn(xb, yb, t_logits, t_feat, slice(lo, hi), len(gidx),
                                                   self.mask_generator)
-                self._backward_step(loss * ((hi - lo) * self.world / len(gidx)))
+                self.optimizer.zero_grad(set_to_none=True)
+                backward_step(loss * ((hi - lo) * self.world / len(gidx)), self.optimizer, self.scaler,
+                              clip=self.grad_clip, params=self._step.parameters())
                 reset_model_states(self.student)
                 nb = hi - lo
                 seen += nb
@@ -485,22 +486,6 @@ class Trainer:
         out = {f"train_{k}": vec[i].item() / total for i, k in enumerate(keys)}
         out["train_acc"] = vec[-1].item() / total
         return out
-
-    def _backward_step(self, loss: torch.Tensor) -> None:
-        """Gradients of ``loss`` (scaled by the fp16 ``GradScaler``), clipping, one optimizer step."""
-        self.optimizer.zero_grad(set_to_none=True)
-        if self.scaler is None:
-            loss.backward()
-            if self.grad_clip is not None:
-                nn.utils.clip_grad_norm_(self._step.parameters(), self.grad_clip)
-            self.optimizer.step()
-            return
-        self.scaler.scale(loss).backward()
-        if self.grad_clip is not None:
-            self.scaler.unscale_(self.optimizer)
-            nn.utils.clip_grad_norm_(self._step.parameters(), self.grad_clip)
-        self.scaler.step(self.optimizer)
-        self.scaler.update()
 
     @torch.no_grad()
     def recalibrate_bn(self, x, n_samples: int) -> int:

@@ -26,7 +26,7 @@ import torch
 
 from neurosim import config
 
-__all__ = ["DEVICES", "AMP_MODES", "resolve_device", "Precision", "holds_values", "module_device"]
+__all__ = ["DEVICES", "AMP_MODES", "resolve_device", "Precision", "backward_step", "holds_values", "module_device"]
 
 #: accepted ``--device`` values
 DEVICES = ("cpu", "cuda", "auto")
@@ -117,6 +117,31 @@ class Precision:
     def grad_scaler(self):
         """A ``torch.amp.GradScaler`` for ``fp16``, else None."""
         return torch.amp.GradScaler(self.device_type) if self.amp == "fp16" else None
+
+
+def backward_step(loss: torch.Tensor, optimizer, scaler=None, *, after_backward=None, clip=None, params=None) -> None:
+    """Gradients of ``loss``, then ``after_backward()`` (e.g. a projection of the gradients), clipping
+    of the gradient norm of ``params`` to ``clip``, and one ``optimizer`` step.
+
+    With a ``GradScaler`` (``fp16``) the loss is scaled, the gradients are unscaled before clipping
+    and the step is skipped when they overflowed; ``after_backward`` sees the scaled gradients
+    (fine for linear maps such as projections).
+    """
+    if scaler is None:
+        loss.backward()
+    else:
+        scaler.scale(loss).backward()
+    if after_backward is not None:
+        after_backward()
+    if clip is not None:
+        if scaler is not None:
+            scaler.unscale_(optimizer)
+        torch.nn.utils.clip_grad_norm_(params, clip)
+    if scaler is None:
+        optimizer.step()
+    else:
+        scaler.step(optimizer)
+        scaler.update()
 
 
 def holds_values(t: torch.Tensor) -> bool:
