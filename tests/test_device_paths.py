@@ -245,3 +245,20 @@ def test_train_on_the_cpu_in_bf16_records_device_and_precision(tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["device"] == "cpu" and summary["amp"] == "bf16"
     assert 0.0 <= summary["test_acc"] <= 1.0 and summary["history"][0]["train_loss"] > 0
+
+
+@pytest.mark.parametrize("device, backend", [("cpu", "gloo"), ("cuda:1", "nccl")])
+def test_ddp_backend_follows_the_device(monkeypatch, device, backend):
+    """NCCL for a CUDA run, gloo for a CPU run, even where CUDA is available (a torchrun of 2)."""
+    from neurosim.distill import distributed as dist_utils
+
+    seen = {}
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "set_device", lambda i: seen.setdefault("cuda_device", i))
+    monkeypatch.setattr(torch.distributed, "is_initialized", lambda: False)
+    monkeypatch.setattr(torch.distributed, "init_process_group", lambda backend: seen.setdefault("backend", backend))
+    assert dist_utils.init_from_env(device=torch.device(device)) is True
+    assert seen["backend"] == backend
+    assert seen.get("cuda_device") == (1 if backend == "nccl" else None)

@@ -49,7 +49,7 @@ def resolve_device(device="auto", *, flag: str = "--device") -> torch.device:
     if isinstance(device, torch.device):
         if device.type == "cuda" and not torch.cuda.is_available():
             raise _no_cuda(flag, str(device))
-        return device
+        return torch.device("cuda", config.local_rank()) if device.type == "cuda" and device.index is None else device
     if not isinstance(device, str):
         raise TypeError(f"{flag} must be one of {', '.join(DEVICES)} (or a torch.device), got "
                         f"{type(device).__name__} ({device!r})")
