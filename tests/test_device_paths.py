@@ -262,3 +262,26 @@ def test_ddp_backend_follows_the_device(monkeypatch, device, backend):
     assert dist_utils.init_from_env(device=torch.device(device)) is True
     assert seen["backend"] == backend
     assert seen.get("cuda_device") == (1 if backend == "nccl" else None)
+
+
+@pytest.mark.parametrize("method", ["ewc", "hlop"])
+def test_continual_in_bf16_on_the_cpu_and_resume_needs_the_same_precision(tmp_path, method):
+    from neurosim.commands import continual
+
+    kw = dict(method=method, benchmark="pmnist", tasks=2, epochs=1, limit=64, embedded=True, quiet=True,
+              progress=False, hidden=(300, 300), device="cpu", out=tmp_path)
+    s = continual.run(amp="bf16", **kw)
+    assert s["amp"] == "bf16" and s["device"] == "cpu"
+    R = s["R"]
+    assert all(0.0 <= v <= 1.0 for v in (R[0][0], R[1][0], R[1][1])) and R[0][1] is None
+    with pytest.raises(ValueError, match="amp"):
+        continual.run(amp="none", resume=True, **kw)
+
+
+def test_tsrsa_demo_stage_under_bf16_autocast(tmp_path):
+    import math
+
+    from neurosim.commands import tsrsa
+
+    res = tsrsa.demo_stage(tmp_path, fast=True, device="cpu", amp="bf16")
+    assert math.isfinite(res.metrics["score"]) and -1.0 <= res.metrics["score"] <= 1.0

@@ -126,9 +126,9 @@ def run(method: Annotated[str, Option("--method", help="finetune, ewc, gpm, repl
         settings["amp"] = precision.amp
     if state is not None and state.get("settings") != settings:
         old = state.get("settings") or {}
-        diff = sorted(k for k in settings if old.get(k) != settings[k])
+        diff = sorted(k for k in set(settings) | set(old) if old.get(k) != settings.get(k))
         raise ValueError(f"{ckpt_path} was written with other settings ("
-                         + ", ".join(f"{k}={old.get(k)!r} there, {settings[k]!r} now" for k in diff)
+                         + ", ".join(f"{k}={old.get(k)!r} there, {settings.get(k)!r} now" for k in diff)
                          + "); resume with the same options or start afresh without --resume")
     log_path = out / "log.txt"
     log_fh = open(log_path, "a" if state is not None else "w")
