@@ -285,3 +285,17 @@ def test_tsrsa_demo_stage_under_bf16_autocast(tmp_path):
 
     res = tsrsa.demo_stage(tmp_path, fast=True, device="cpu", amp="bf16")
     assert math.isfinite(res.metrics["score"]) and -1.0 <= res.metrics["score"] <= 1.0
+
+
+def test_distill_bkd_wsld_in_bf16_on_the_cpu(tmp_path):
+    """Teacher and student under autocast: the blurred-KD mask, restoration block and WSLD losses."""
+    import math
+
+    from neurosim.commands import distill
+
+    s = distill.run(dataset="embedded", limit=64, teacher_epochs=1, epochs=1, batch_size=32, timesteps=2,
+                    out=tmp_path, progress=False, model_cfg={"channels": (4, 8), "hidden": (16,)}, device="cpu",
+                    amp="bf16", precise_bn=64)
+    assert s["amp"] == "bf16" and s["device"] == "cpu" and s["kd"] == "bkd+wsld"
+    assert math.isfinite(s["history"][0]["train_loss"]) and 0.0 <= s["test_acc"] <= 1.0
+    assert (tmp_path / "student" / "model.pt").is_file()
