@@ -23,6 +23,13 @@ loop only, evaluation excluded).
 
     NEUROSIM_DATA=../shared/data python benchmarks/bench_train_fmnist.py            # full check
     python benchmarks/bench_train_fmnist.py --epochs 1 --limit 2048 --test-limit 1000   # quick look
+    python benchmarks/bench_train_fmnist.py --device cuda --epochs 2 --which neurosim,spikingjelly  # GPU
+
+GPU mode (``--device cuda``): the data set, both models and the optimizers live on the GPU;
+neurosim's layers take their CUDA paths (the LIF + pooling layers their Triton kernels when
+triton is installed, Conv2d / BatchNorm2d are torch's), spikingjelly 2.0 picks its own CUDA
+implementation (``SJ_LIF_CUDA_IMPLEMENTATION``, default auto). Each epoch's time ends with a
+``torch.cuda.synchronize()``. ``--amp bf16`` trains both under ``torch.autocast`` to bfloat16.
 """
 from __future__ import annotations
 
@@ -104,8 +111,20 @@ def reset(model):
         reset_states(model)
 
 
-def train_epoch(model, opt, x, y, perm, batch_size, T, progress_every=0, tag=""):
+def _sync(x):
+    if x.device.type == "cuda":
+        torch.cuda.synchronize(x.device)
+
+
+def _autocast(x, amp):
+    from contextlib import nullcontext
+
+    return nullcontext() if amp == "none" else torch.autocast(x.device.type, dtype=torch.bfloat16)
+
+
+def train_epoch(model, opt, x, y, perm, batch_size, T, progress_every=0, tag="", amp="none"):
     model.train()
+    _sync(x)
     correct, seen = 0, 0
     t0 = time.perf_counter()
     for i, s in enumerate(range(0, len(perm), batch_size)):
@@ -116,24 +135,27 @@ def train_epoch(model, opt, x, y, perm, batch_size, T, progress_every=0, tag="")
         idx = perm[s:s + batch_size]
         xb = x[idx]
         yb = y[idx]
-        out = model(xb.unsqueeze(0).expand(T, *xb.shape))
-        loss = F.cross_entropy(out, yb)
+        with _autocast(xb, amp):
+            out = model(xb.unsqueeze(0).expand(T, *xb.shape))
+            loss = F.cross_entropy(out, yb)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         reset(model)
         correct += int((out.argmax(1) == yb).sum())
         seen += len(idx)
+    _sync(x)
     return time.perf_counter() - t0, correct / seen
 
 
 @torch.no_grad()
-def evaluate(model, x, y, T, batch_size=1000):
+def evaluate(model, x, y, T, batch_size=1000, amp="none"):
     model.eval()
     correct = 0
     for s in range(0, len(x), batch_size):
         xb = x[s:s + batch_size]
-        out = model(xb.unsqueeze(0).expand(T, *xb.shape))
+        with _autocast(xb, amp):
+            out = model(xb.unsqueeze(0).expand(T, *xb.shape))
         reset(model)
         correct += int((out.argmax(1) == y[s:s + batch_size]).sum())
     model.train()
@@ -156,7 +178,12 @@ def main(argv=None):
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--json", default=None, help="also write the results to this JSON file")
     p.add_argument("--progress-every", type=int, default=0, help="print a progress line every N batches")
+    p.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    p.add_argument("--amp", default="none", choices=("none", "bf16"), help="bf16: train under torch.autocast")
     a = p.parse_args(argv)
+    dev = torch.device(a.device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("error: --device cuda: no CUDA device (torch.cuda.is_available() is False); use --device cpu")
     if a.threads:
         torch.set_num_threads(a.threads)
     from neurosim.data.mnist import load_dataset
@@ -166,6 +193,7 @@ def main(argv=None):
     to_x = lambda v: torch.from_numpy(v).float().div_(255.0).unsqueeze(1).contiguous()  # noqa: E731
     xtr, xte = to_x(xtr), to_x(xte)
     ytr, yte = torch.from_numpy(ytr.astype(np.int64)), torch.from_numpy(yte.astype(np.int64))
+    xtr, ytr, xte, yte = (t.to(dev) for t in (xtr, ytr, xte, yte))
 
     libs = [w.strip() for w in a.which.split(",") if w.strip()]
     torch.manual_seed(a.seed)
@@ -185,12 +213,14 @@ def main(argv=None):
         else:
             raise SystemExit(f"unknown library {lib!r}")
         copy_weights(ref, m)
+        m.to(dev)
         models[lib] = (m, torch.optim.Adam(m.parameters(), lr=a.lr))
     # warm-up (Numba compilation, allocator) on one small batch, not timed; weights restored after
     for lib, (m, _) in models.items():
         state = {k: v.clone() for k, v in m.state_dict().items()}
-        out = m(xtr[:16].unsqueeze(0).expand(a.timesteps, 16, *xtr.shape[1:]))
-        out.sum().backward()
+        with _autocast(xtr, a.amp):
+            out = m(xtr[:16].unsqueeze(0).expand(a.timesteps, 16, *xtr.shape[1:]))
+        out.float().sum().backward()
         m.zero_grad(set_to_none=True)
         reset(m)
         m.load_state_dict(state)
@@ -199,15 +229,16 @@ def main(argv=None):
     rows = []
     print(f"# Fashion-MNIST spiking ConvNet, T={a.timesteps}, batch {a.batch_size}, Adam {a.lr}, "
           f"{len(xtr)} train / {len(xte)} test, torch {torch.__version__}, threads {torch.get_num_threads()}, "
-          f"{platform.processor() or platform.machine()}, load avg {os.getloadavg()[0]:.1f}")
+          f"{platform.processor() or platform.machine()}, load avg {os.getloadavg()[0]:.1f}, device "
+          f"{torch.cuda.get_device_name(dev) if dev.type == 'cuda' else 'cpu'}, amp {a.amp}")
     print("| epoch | library | train s | samples/s | train acc | test acc |")
     print("|---|---|---|---|---|---|")
     for ep in range(1, a.epochs + 1):
         perm = torch.from_numpy(rng.permutation(len(xtr)))
         for lib, (m, opt) in models.items():
-            wall, tr_acc = train_epoch(m, opt, xtr, ytr, perm, a.batch_size, a.timesteps, a.progress_every,
-                                       f"{lib} epoch {ep}")
-            te_acc = evaluate(m, xte, yte, a.timesteps)
+            wall, tr_acc = train_epoch(m, opt, xtr, ytr, perm.to(dev), a.batch_size, a.timesteps, a.progress_every,
+                                       f"{lib} epoch {ep}", amp=a.amp)
+            te_acc = evaluate(m, xte, yte, a.timesteps, amp=a.amp)
             r = {"epoch": ep, "library": lib, "train_s": round(wall, 2), "samples_per_s": round(len(xtr) / wall, 1),
                  "train_acc": round(tr_acc, 4), "test_acc": round(te_acc, 4),
                  "load_avg": round(os.getloadavg()[0], 2)}

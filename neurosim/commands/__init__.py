@@ -12,9 +12,12 @@ Each command-line option is declared once, on the parameter of ``run`` it sets: 
 ``Annotated[type, Option("--flag", help=...)]`` (or :class:`Argument`) gives the flags, the help
 text and the type the command line parses, and the parameter's default is the option's default.
 ``neurosim.cli`` builds every subcommand from these signatures; ``run`` parameters without such
-metadata (``model_cfg``, ``progress``, ...) are for Python callers only. Commands stay thin:
-they validate options, call the library (``neurosim.models``, ``neurosim.distill``,
-``neurosim.continual``, ``neurosim.sim``, ``neurosim.rsa`` ...) and write the outputs.
+metadata (``model_cfg``, ``progress``, ...) are for Python callers only. The commands that run
+torch models (``train``, ``distill``, ``continual``, ``tsrsa``, ``demo``) take ``--device``
+(:data:`DEVICE_HELP`) and ``--amp`` (:data:`AMP_HELP`), resolved by :func:`resolve_device`
+(:mod:`neurosim.snn.device`). Commands stay thin: they validate options, call the library
+(``neurosim.models``, ``neurosim.distill``, ``neurosim.continual``, ``neurosim.sim``,
+``neurosim.rsa`` ...) and write the outputs.
 """
 from __future__ import annotations
 
@@ -25,13 +28,17 @@ from pathlib import Path
 from neurosim._atomic import atomic_open
 
 __all__ = ["StageResult", "Interrupted", "Option", "Argument", "write_json", "ensure_out_dir", "check_data_dir", "OUT_HELP",
-           "RESUME_HELP", "CKPT_HELP", "REPORT_HELP"]
+           "RESUME_HELP", "CKPT_HELP", "REPORT_HELP", "DEVICE_HELP", "AMP_HELP", "resolve_device"]
 
 RESUME_HELP = ("continue the interrupted run in OUT.partial, else the finished run in OUT; with no checkpoint in "
                "either: say so and start from scratch (summary.json records \"resumed\": false)")
 OUT_HELP = "output folder (the run writes OUT.partial, which replaces OUT only when the run succeeds)"
 REPORT_HELP = "report folder (the demo writes OUT.partial, which replaces OUT only when the demo succeeds)"
 CKPT_HELP = "also checkpoint after every this many batches (0: only at the end of each epoch / task)"
+DEVICE_HELP = ("where torch runs: cpu, cuda (cuda:N) or auto (cuda when torch.cuda.is_available(), else cpu); "
+               "checkpoints written on one device resume on any other")
+AMP_HELP = ("mixed precision: none (float32, the default; results reproduce), bf16 (torch.autocast to bfloat16 on "
+            "CUDA or the CPU) or fp16 (autocast to float16 with a GradScaler; CUDA only)")
 
 
 @dataclass(frozen=True)
@@ -100,6 +107,15 @@ def check_data_dir(data, holds: str) -> None:
     should contain, e.g. ``"mnist/"``."""
     if data is not None and not Path(data).is_dir():
         raise FileNotFoundError(f"--data {data} is not a directory; point it at the folder that contains {holds}")
+
+
+def resolve_device(device: str, amp: str):
+    """``(torch.device, Precision)`` of the ``--device`` and ``--amp`` options (``ValueError`` naming
+    the option and the fix, e.g. ``--device cuda`` without a CUDA device: use ``--device cpu``)."""
+    from neurosim.snn.device import Precision, resolve_device as resolve
+
+    dev = resolve(device, flag="--device")
+    return dev, Precision.of(amp, dev, flag="--amp")
 
 
 def write_json(path, obj) -> None:

@@ -22,8 +22,8 @@ import time
 from pathlib import Path
 from typing import Annotated, Optional
 
-from neurosim.commands import (CKPT_HELP, OUT_HELP, RESUME_HELP, Interrupted, Option, StageResult, check_data_dir,
-                               ensure_out_dir, write_json)
+from neurosim.commands import (AMP_HELP, CKPT_HELP, DEVICE_HELP, OUT_HELP, RESUME_HELP, Interrupted, Option,
+                               StageResult, check_data_dir, ensure_out_dir, resolve_device, write_json)
 from neurosim.continual.methods import METHODS, parse_damping  # noqa: F401  (kept importable from here)
 from neurosim.continual.methods import build_method as build  # the name tests replace to interrupt a run
 
@@ -72,6 +72,8 @@ def run(method: Annotated[str, Option("--method", help="finetune, ewc, gpm, repl
             "one value = every layer)")] = None,
         neuron: Annotated[str, Option(
             "--neuron", help="bptt (LIF + surrogate, T=6) or dsr (HLOP's DSR, T=20)")] = "bptt",
+        device: Annotated[str, Option("--device", help=DEVICE_HELP)] = "auto",
+        amp: Annotated[str, Option("--amp", help=AMP_HELP)] = "none",
         embedded: bool = False, progress: bool | None = None, hidden=None, timesteps: int | None = None,
         batch_size: int = 64, lr: float = 0.1, quiet: bool = False) -> dict:
     """Run one continual-learning experiment and write ``out/summary.json`` and ``out/R.png``.
@@ -83,6 +85,8 @@ def run(method: Annotated[str, Option("--method", help="finetune, ewc, gpm, repl
     from ``out/checkpoint.pt`` when there is one (``summary["resumed"]`` says whether one was
     found); ``checkpoint_every``: also checkpoint after every this many batches (0: after tasks
     only). Ctrl-C raises :class:`~neurosim.commands.Interrupted` naming the last checkpoint.
+    ``device``/``amp``: where and in which precision the model trains
+    (:mod:`neurosim.snn.device`); a checkpoint resumes on any device.
     """
     import numpy as np
     import torch
@@ -108,6 +112,7 @@ def run(method: Annotated[str, Option("--method", help="finetune, ewc, gpm, repl
         raise ValueError(f"tasks={tasks}: the tasks x tasks accuracy matrix R and one pixel permutation per task "
                          f"do not fit in the ~{budget / 2 ** 30:.3g} GiB of memory available; use at most ~{fit} tasks")
     check_data_dir(data, "mnist/")
+    dev, precision = resolve_device(device, amp)
     out = ensure_out_dir(out)
     ckpt_path = out / "checkpoint.pt"
     state = None
@@ -117,11 +122,13 @@ def run(method: Annotated[str, Option("--method", help="finetune, ewc, gpm, repl
                 "limit": limit, "embedded": embedded, "hidden": None if hidden is None else list(hidden),
                 "timesteps": timesteps, "batch_size": batch_size, "lr": lr, "hlop_consolidation": hlop_consolidation,
                 "hlop_damping": None if hlop_damping is None else str(hlop_damping), "neuron": neuron}
+    if precision.enabled:  # float32 runs keep the settings of older checkpoints
+        settings["amp"] = precision.amp
     if state is not None and state.get("settings") != settings:
         old = state.get("settings") or {}
-        diff = sorted(k for k in settings if old.get(k) != settings[k])
+        diff = sorted(k for k in set(settings) | set(old) if old.get(k) != settings.get(k))
         raise ValueError(f"{ckpt_path} was written with other settings ("
-                         + ", ".join(f"{k}={old.get(k)!r} there, {settings[k]!r} now" for k in diff)
+                         + ", ".join(f"{k}={old.get(k)!r} there, {settings.get(k)!r} now" for k in diff)
                          + "); resume with the same options or start afresh without --resume")
     log_path = out / "log.txt"
     log_fh = open(log_path, "a" if state is not None else "w")
@@ -142,13 +149,16 @@ def run(method: Annotated[str, Option("--method", help="finetune, ewc, gpm, repl
         torch.manual_seed(seed)  # nothing in neurosim draws from it; guards third-party defaults
         model, strategy = build(method, benchmark, tasks, seed=seed, hidden=hidden, timesteps=timesteps,
                                 hlop_consolidation=hlop_consolidation, hlop_damping=hlop_damping, neuron=neuron)
+        model.to(dev)
         task_list = load_benchmark(benchmark, tasks, root=data, seed=seed, limit=limit, embedded=embedded)
         log(f"continual: method={method} benchmark={benchmark} tasks={tasks} epochs={epochs} seed={seed} "
-            f"limit={limit} torch_threads={torch.get_num_threads()} cpus={os.cpu_count()}")
+            f"limit={limit} torch_threads={torch.get_num_threads()} cpus={os.cpu_count()} device={dev} "
+            f"amp={precision.amp}")
         if state is not None:
             log(f"resumed from the {saved['at']}")
         prog = (not quiet and sys.stderr.isatty()) if progress is None else progress
-        ck = {"checkpoint": checkpoint, "checkpoint_every": checkpoint_every, "resume_from": state}
+        ck = {"checkpoint": checkpoint, "checkpoint_every": checkpoint_every, "resume_from": state,
+              "amp": precision.amp}
         try:
             if strategy is None:
                 res = run_multitask(model, task_list, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, log=log,
@@ -176,7 +186,7 @@ def run(method: Annotated[str, Option("--method", help="finetune, ewc, gpm, repl
                         "limit": limit, "embedded": embedded, "wall_s": round(time.perf_counter() - t_start, 3),
                         "train_wall_s": round(res["wall_s"], 3), "torch_threads": torch.get_num_threads(),
                         "figure": str(out / "R.png"), "resumed": state is not None,
-                        "checkpoint_every": checkpoint_every})
+                        "checkpoint_every": checkpoint_every, "device": str(dev), "amp": precision.amp})
         log(f"ACC {100 * summary['acc']:.2f}%  BWT "
             + ("n/a" if summary["bwt"] is None else f"{100 * summary['bwt']:.2f}%")
             + f"  wall {summary['wall_s']:.1f} s")
@@ -201,10 +211,11 @@ def _position(state: dict, n_tasks: int) -> str:
     return f"checkpoint at task {state['task'] + 1} of {n_tasks}, batch {done}"
 
 
-def demo_stage(stage_dir, *, data_dir=None, fast: bool = False, seed: int = 0, progress: bool = False) -> StageResult:
+def demo_stage(stage_dir, *, data_dir=None, fast: bool = False, seed: int = 0, progress: bool = False,
+               device: str = "cpu", amp: str = "none") -> StageResult:
     """Permuted digits, fine-tuning vs HLOP on a small spiking MLP (embedded data when no data_dir).
 
-    ``progress``: a tqdm bar per task (stderr).
+    ``progress``: a tqdm bar per task (stderr); ``device``/``amp``: as in :func:`run`.
     """
     import torch
 
@@ -222,13 +233,13 @@ def demo_stage(stage_dir, *, data_dir=None, fast: bool = False, seed: int = 0, p
     fig, axes = plt.subplots(1, 2, figsize=(8, 3.4), dpi=100)
     metrics = {}
     for ax, name in zip(axes, ("finetune", "hlop")):
-        model = SpikingMLP(784, (hidden, hidden), 10, timesteps=4, lif_backend="torch", rng=seed)
+        model = SpikingMLP(784, (hidden, hidden), 10, timesteps=4, lif_backend="torch", rng=seed).to(device)
         st = Finetune() if name == "finetune" else HLOP((40, 20, 15), (30, 10, 10), rng=seed)
         threads = torch.get_num_threads()
         torch.set_num_threads(1)  # small matrices: one thread avoids OpenMP overhead
         try:
             res = run_sequence(model, st, tasks, seed=seed, batch_size=16, lr=0.1, epochs=epochs,
-                               progress=progress)
+                               progress=progress, amp=amp)
         finally:
             torch.set_num_threads(threads)
         metrics[f"{name}_acc"] = round(res["acc"], 4)

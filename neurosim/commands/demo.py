@@ -11,6 +11,9 @@ sub-folder of ``out``, and ``summary.json`` and ``report.md`` are written last. 
 read back from ``out`` and every link in ``report.md`` is relative to ``report.md``: the
 folder can be written under a temporary name and renamed, moved or copied afterwards.
 
+``--device`` and ``--amp`` reach the stages that run torch models (training, distillation,
+continual, TSRSA: every ``demo_stage`` with a ``device`` parameter); the others run on the CPU.
+
 Messages go to stderr: one line when a stage starts and one when it ends (``[2/7] training
 ...``), and tqdm progress bars inside the long stages when stderr is a terminal; ``quiet``
 turns all of them off.
@@ -18,6 +21,7 @@ turns all of them off.
 from __future__ import annotations
 
 import importlib
+import inspect
 import os
 import platform
 import sys
@@ -27,7 +31,7 @@ from typing import Annotated, Optional
 
 from neurosim._validation import check_int
 
-from . import REPORT_HELP, Option, StageResult, check_data_dir, ensure_out_dir, write_json
+from . import AMP_HELP, DEVICE_HELP, REPORT_HELP, Option, StageResult, check_data_dir, ensure_out_dir, write_json
 
 #: (stage name, command module providing ``demo_stage``) in the order they run
 STAGES = (
@@ -133,13 +137,20 @@ def run(out: Annotated[Path, Option("--out", help=REPORT_HELP)] = Path("neurosim
         fast: Annotated[bool, Option("--fast/--full", help="smaller sizes (used by the tests)")] = False,
         seed: Annotated[int, Option("--seed")] = 0,
         quiet: Annotated[bool, Option("--quiet", help="no stage lines or progress bars on stderr")] = False,
+        device: Annotated[str, Option("--device", help=DEVICE_HELP)] = "auto",
+        amp: Annotated[str, Option("--amp", help=AMP_HELP)] = "none",
         progress: bool | None = None) -> dict:
     """Validate every input, run each stage into ``out/<stage>``, write ``summary.json`` and ``report.md``.
 
     ``progress``: tqdm bars inside the stages; default: when stderr is a terminal and not
     ``quiet``. ``quiet``: no stage lines and no bars.
+    ``device``/``amp``: see the module docstring.
     """
+    from . import resolve_device
+
     check_options(out, data, fast, seed, quiet)
+    dev, precision = resolve_device(device, amp)
+    torch_opts = {"device": str(dev), "amp": precision.amp}
     progress = (not quiet and _stderr_is_tty()) if progress is None else (bool(progress) and not quiet)
 
     def say(msg: str) -> None:
@@ -164,7 +175,8 @@ def run(out: Annotated[Path, Option("--out", help=REPORT_HELP)] = Path("neurosim
         say(f"[{k}/{n}] {stage}: {DESCRIPTIONS.get(stage, stage)} ...")
         stage_dir = ensure_out_dir(out / stage)
         t0 = time.perf_counter()
-        res = fn(stage_dir, data_dir=data, fast=fast, seed=seed, progress=progress)
+        extra = torch_opts if "device" in inspect.signature(fn).parameters else {}
+        res = fn(stage_dir, data_dir=data, fast=fast, seed=seed, progress=progress, **extra)
         timings[stage] = round(time.perf_counter() - t0, 3)
         say(f"[{k}/{n}] {stage}: done in {timings[stage]:.1f} s")
         results.append(res)
@@ -176,6 +188,7 @@ def run(out: Annotated[Path, Option("--out", help=REPORT_HELP)] = Path("neurosim
         "seed": seed,
         "data": str(data) if data else None,
         "python": platform.python_version(),
+        **torch_opts,
     }
     write_json(out / "summary.json", summary)
     (out / "report.md").write_text(report_markdown(out, results, timings, skipped, fast=fast, seed=seed, data=data))

@@ -46,8 +46,8 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 from neurosim._validation import check_choice, check_int, check_nonnegative, check_positive, check_probability
-from neurosim.commands import (CKPT_HELP, OUT_HELP, RESUME_HELP, Interrupted, Option, StageResult, check_data_dir,
-                               ensure_out_dir, write_json)
+from neurosim.commands import (AMP_HELP, CKPT_HELP, DEVICE_HELP, OUT_HELP, RESUME_HELP, Interrupted, Option,
+                               StageResult, check_data_dir, ensure_out_dir, resolve_device, write_json)
 from neurosim.commands.convert import CONVERT_CALIBRATION_HELP, CONVERT_MODE_HELP
 
 __all__ = ["run", "demo_stage", "DATASETS"]
@@ -91,6 +91,8 @@ def run(dataset: Annotated[str, Option("--dataset")] = "fashion_mnist",
         convert_mode: Annotated[Optional[str], Option("--convert-mode", help=CONVERT_MODE_HELP)] = None,
         convert_calibration: Annotated[Optional[int], Option("--convert-calibration",
                                                              help=CONVERT_CALIBRATION_HELP)] = None,
+        device: Annotated[str, Option("--device", help=DEVICE_HELP)] = "auto",
+        amp: Annotated[str, Option("--amp", help=AMP_HELP)] = "none",
         lr: float = 1e-3, teacher_lr: float = 1e-3, model_cfg: dict | None = None, progress: bool = True,
         test_limit=None, precise_bn: int = 2000) -> dict:
     """Run the pipeline; returns the summary dict (also written to ``out/summary.json``).
@@ -107,7 +109,8 @@ def run(dataset: Annotated[str, Option("--dataset")] = "fashion_mnist",
     checkpoint after every this many batches inside an epoch (0: at epoch ends only).
     ``teacher`` defaults to ``"convnet"`` and ``teacher_epochs`` to 5 for a registry student;
     ``student="converted:FILE"``: see the module docstring (``convert_mode``/``convert_calibration``
-    apply to it only).
+    apply to it only). ``device``/``amp``: where and in which precision both runs train
+    (:mod:`neurosim.snn.device`; under torchrun ``cuda`` is ``cuda:LOCAL_RANK`` and DDP uses NCCL).
 
     The defaults are the best measured recipe (``experiments/distill/README.md``, session 5):
     a 5-epoch ANN teacher, a 1-epoch student, BKD + WSLD with ``bkd_alpha=6e-3``. On all of
@@ -161,7 +164,8 @@ def run(dataset: Annotated[str, Option("--dataset")] = "fashion_mnist",
     check_data_dir(data, f"{dataset}/ (or set NEUROSIM_DATA)")
     if conv_file is None and teacher_epochs == 0 and kd != "none":
         raise ValueError(f"--kd {kd} needs a trained teacher: use --teacher-epochs >= 1 (or --kd none)")
-    started_group = dist_utils.init_from_env()
+    dev, precision = resolve_device(device, amp)
+    started_group = dist_utils.init_from_env(device=dev)
     rank, _ = dist_utils.world_info()
     out = Path(out)
     if rank == 0:
@@ -188,7 +192,8 @@ def run(dataset: Annotated[str, Option("--dataset")] = "fashion_mnist",
             if teacher_epochs > 0:
                 tt = Trainer(teacher_model, None, epochs=teacher_epochs, batch_size=batch_size, lr=teacher_lr,
                              seed=seed, out_dir=out / "teacher", resume=resume, progress=progress,
-                             precise_bn=precise_bn, checkpoint_every=checkpoint_every)
+                             precise_bn=precise_bn, checkpoint_every=checkpoint_every, device=dev,
+                             amp=precision.amp)
                 trainers.append(("teacher", tt))
                 teacher_hist = tt.fit(train)
                 teacher_acc = tt.evaluate(*test, timesteps=None)["acc"]
@@ -213,7 +218,7 @@ def run(dataset: Annotated[str, Option("--dataset")] = "fashion_mnist",
         st = Trainer(student_model, objective, teacher=teacher_model if objective.needs_teacher else None,
                      epochs=epochs, batch_size=batch_size, lr=lr, timesteps=timesteps, seed=seed,
                      out_dir=out / "student", resume=resume, progress=progress, precise_bn=precise_bn,
-                     lr_schedule=lr_schedule, checkpoint_every=checkpoint_every)
+                     lr_schedule=lr_schedule, checkpoint_every=checkpoint_every, device=dev, amp=precision.amp)
         trainers.append(("student", st))
         if conv is not None:  # the converted network before training, and its ANN
             converted_acc = st.evaluate(*test)["acc"]
@@ -249,7 +254,7 @@ def run(dataset: Annotated[str, Option("--dataset")] = "fashion_mnist",
             "threads": torch.get_num_threads(), "precise_bn": precise_bn,
             "label_smoothing": label_smoothing, "lr_schedule": lr_schedule, "bkd_alpha": bkd_alpha,
             "bkd_lambda": bkd_lambda, "kd_temperature": kd_temperature, "history": hist, "teacher_history": teacher_hist,
-            "resumed": any(t.resumed for _, t in trainers),
+            "resumed": any(t.resumed for _, t in trainers), "device": str(dev), "amp": precision.amp,
         }
         if conv is not None:
             summary["converted"] = {"file": conv.file, "model": conv.name, "converted_here": conv.converted_here,
@@ -329,12 +334,13 @@ def _converted_features(conv, teacher_model, kd: str, x, timesteps: int):
     return layers, s_shape, t_shape
 
 
-def demo_stage(stage_dir, *, data_dir=None, fast: bool = False, seed: int = 0, progress: bool = False) -> StageResult:
+def demo_stage(stage_dir, *, data_dir=None, fast: bool = False, seed: int = 0, progress: bool = False,
+               device: str = "cpu", amp: str = "none") -> StageResult:
     """A small ConvNet teacher and spiking ConvNet student on the embedded digits (or Fashion-MNIST).
 
     Fast: 400 training images, T = 2, only the BKD+WSLD student. Full: 1500 images, T = 4, and a
     no-KD student for comparison. Two epochs each, channels (8, 16), hidden 64. ``progress``:
-    tqdm bars (stderr).
+    tqdm bars (stderr); ``device``/``amp``: as in :func:`run`.
     """
     import matplotlib
 
@@ -347,7 +353,7 @@ def demo_stage(stage_dir, *, data_dir=None, fast: bool = False, seed: int = 0, p
     common = dict(dataset=dataset, teacher="convnet", student="spiking_convnet", epochs=2,
                   teacher_epochs=2, batch_size=25, timesteps=2 if fast else 4, seed=seed,
                   data=data_dir, limit=n, test_limit=200 if fast else 600, progress=progress,
-                  model_cfg={"channels": (8, 16), "hidden": (64,)}, lr=1e-2, teacher_lr=3e-3)
+                  model_cfg={"channels": (8, 16), "hidden": (64,)}, lr=1e-2, teacher_lr=3e-3, device=device, amp=amp)
     arms = ["bkd+wsld"] if fast else ["none", "bkd+wsld"]
     results = {}
     for arm in arms:

@@ -33,8 +33,8 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 from neurosim._validation import check_choice, check_int, check_positive
-from neurosim.commands import (CKPT_HELP, OUT_HELP, RESUME_HELP, Interrupted, Option, StageResult, check_data_dir,
-                               ensure_out_dir, write_json)
+from neurosim.commands import (AMP_HELP, CKPT_HELP, DEVICE_HELP, OUT_HELP, RESUME_HELP, Interrupted, Option,
+                               StageResult, check_data_dir, ensure_out_dir, resolve_device, write_json)
 from neurosim.commands.convert import CONVERT_CALIBRATION_HELP, CONVERT_MODE_HELP
 
 __all__ = ["run", "demo_stage", "DATASETS", "is_spiking"]
@@ -64,9 +64,10 @@ def is_spiking(model) -> bool:
 
 def _activity(net, x, timesteps):
     """Firing rates, SOPs, MACs and energy on a static batch ``x`` (uint8 [B, 1, H, W])."""
+    from neurosim.snn.device import module_device
     from neurosim.snn.stats import measure_activity
 
-    xb = x.float().div(255.0)
+    xb = x.float().div(255.0).to(module_device(net))
     was = net.training
     net.eval()
     try:
@@ -96,6 +97,8 @@ def run(dataset: Annotated[str, Option("--dataset")] = "fashion_mnist",
         convert_mode: Annotated[Optional[str], Option("--convert-mode", help=CONVERT_MODE_HELP)] = None,
         convert_calibration: Annotated[Optional[int], Option("--convert-calibration",
                                                              help=CONVERT_CALIBRATION_HELP)] = None,
+        device: Annotated[str, Option("--device", help=DEVICE_HELP)] = "auto",
+        amp: Annotated[str, Option("--amp", help=AMP_HELP)] = "none",
         model_cfg: dict | None = None, test_limit=None, progress: bool = True, precise_bn: int = 2000) -> dict:
     """Train ``model`` on ``dataset``; returns the summary (also ``out/summary.json``).
 
@@ -112,7 +115,9 @@ def run(dataset: Annotated[str, Option("--dataset")] = "fashion_mnist",
     :class:`Interrupted` naming the last checkpoint.
 
     ``model="converted:FILE"`` trains a converted SNN (see the module docstring);
-    ``convert_mode``/``convert_calibration`` apply to it only.
+    ``convert_mode``/``convert_calibration`` apply to it only. ``device`` (``cpu``, ``cuda``,
+    ``auto``) and ``amp`` (``none``, ``bf16``, ``fp16``): where and in which precision the
+    Trainer runs (:mod:`neurosim.snn.device`); ``summary["device"]`` / ``["amp"]`` record them.
     """
     import torch
 
@@ -134,6 +139,7 @@ def run(dataset: Annotated[str, Option("--dataset")] = "fashion_mnist",
         check_int("test_limit", test_limit, min_value=1)
     check_int("precise_bn", precise_bn, min_value=0)
     check_data_dir(data, f"{dataset}/ (or set NEUROSIM_DATA)")
+    dev, precision = resolve_device(device, amp)
     conv_file = converted_file(model)
     if conv_file is None:
         for flag, value in (("--convert-mode", convert_mode), ("--convert-calibration", convert_calibration)):
@@ -157,7 +163,8 @@ def run(dataset: Annotated[str, Option("--dataset")] = "fashion_mnist",
     spiking = is_spiking(net)
     trainer = Trainer(net, None, epochs=epochs, batch_size=batch_size, lr=lr,
                       timesteps=timesteps if spiking else None, seed=seed, out_dir=out, resume=resume,
-                      progress=progress, precise_bn=precise_bn, checkpoint_every=checkpoint_every)
+                      progress=progress, precise_bn=precise_bn, checkpoint_every=checkpoint_every, device=dev,
+                      amp=precision.amp)
     try:
         acc_before = trainer.evaluate(*test)["acc"] if conv is not None else None  # the network as converted
         history = trainer.fit(train, val=test)
@@ -175,6 +182,7 @@ def run(dataset: Annotated[str, Option("--dataset")] = "fashion_mnist",
         "timesteps": timesteps if spiking else None, "batch_size": batch_size, "lr": lr, "seed": seed,
         "n_train": len(train[0]), "n_test": len(test[0]), "n_params": sum(p.numel() for p in net.parameters()),
         "threads": torch.get_num_threads(), "resumed": trainer.resumed, "precise_bn": precise_bn,
+        "device": str(dev), "amp": precision.amp,
     }
     if spiking:
         summary["activity"] = _activity(net, test[0][:256], timesteps)
@@ -194,11 +202,13 @@ def run(dataset: Annotated[str, Option("--dataset")] = "fashion_mnist",
     return summary
 
 
-def demo_stage(stage_dir, *, data_dir=None, fast: bool = False, seed: int = 0, progress: bool = False) -> StageResult:
+def demo_stage(stage_dir, *, data_dir=None, fast: bool = False, seed: int = 0, progress: bool = False,
+               device: str = "cpu", amp: str = "none") -> StageResult:
     """Train a small spiking net (surrogate gradients, T = 4) briefly; plot accuracy and firing rates.
 
     Embedded digits when ``data_dir`` is None, else Fashion-MNIST from ``data_dir``. Fast mode
-    trains a spiking MLP, full mode a small spiking ConvNet. ``progress``: tqdm bars (stderr).
+    trains a spiking MLP, full mode a small spiking ConvNet. ``progress``: tqdm bars (stderr);
+    ``device``/``amp``: as in :func:`run`.
     """
     import matplotlib
 
@@ -216,7 +226,7 @@ def demo_stage(stage_dir, *, data_dir=None, fast: bool = False, seed: int = 0, p
         desc = "A spiking ConvNet (conv 8 - BN - LIF - pool, conv 16 - BN - LIF - pool, fc 64 - LIF, fc 10)"
     s = run(dataset=dataset, model=model, epochs=epochs, batch_size=64, lr=lr, timesteps=4,
             seed=seed, data=data_dir, limit=n_train, out=stage_dir, model_cfg=cfg, test_limit=n_test,
-            progress=progress)
+            progress=progress, device=device, amp=amp)
     act = s["activity"]
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
     ep = [h["epoch"] for h in s["history"]]

@@ -39,7 +39,8 @@ from typing import Annotated, List, Optional
 
 import numpy as np
 
-from neurosim.commands import OUT_HELP, Option, StageResult, ensure_out_dir, write_json
+from neurosim.commands import (AMP_HELP, DEVICE_HELP, OUT_HELP, Option, StageResult, ensure_out_dir, resolve_device,
+                               write_json)
 
 __all__ = ["run", "demo_stage", "NEURAL_SETS"]
 
@@ -200,6 +201,15 @@ def _neural(neural, data):
     return areas, None, f"NWB {path.name}, natural_movie_one", frames
 
 
+def _features(rec, neural, stim, layers) -> dict:
+    """The model's features of each layer for the stimuli of ``neural``."""
+    if neural == "allen_2p_scenes":
+        return _scene_features(rec, stim, layers)
+    if neural == "allen_dg":
+        return _dg_features(rec, layers, 10, 10.0)
+    return _movie_features(rec, stim, layers)
+
+
 def _best_layer_stats(res, feats, areas, constant, n_permutations: int, seed: int) -> dict:
     """Permutation p-value and 95 % bootstrap interval (over conditions) of each area's best layer."""
     from neurosim.rsa.inference import bootstrap_ci, permutation_test
@@ -243,15 +253,23 @@ def run(model: Annotated[str, Option("--model", help="model name or checkpoint p
         seed: Annotated[int, Option("--seed")] = 0,
         data: Annotated[Optional[Path], Option("--data")] = None,
         out: Annotated[Path, Option("--out", help=OUT_HELP)] = Path("neurosim-out/tsrsa"), *,
+        device: Annotated[str, Option("--device", help=DEVICE_HELP)] = "auto",
+        amp: Annotated[str, Option("--amp", help=AMP_HELP)] = "none",
         n_splits: int = 100, model_cfg: dict | None = None, n_permutations: int = 1000) -> dict:
-    """Score model layers against a neural data set; writes summary.json and figures into ``out``."""
+    """Score model layers against a neural data set; writes summary.json and figures into ``out``.
+
+    ``device``/``amp``: where and in which precision the model runs (:mod:`neurosim.snn.device`;
+    the features are float32 either way).
+    """
     from neurosim.models import load_model as load_model_record
     from neurosim.plot.rsa import plot_score_heatmap
     from neurosim.rsa import split_half_ceiling, trial_split_half_ceiling, tsrsa_scores
 
+    dev, precision = resolve_device(device, amp)
     out = ensure_out_dir(out)
     t0 = time.perf_counter()
     rec = load_model_record(model, seed, **(model_cfg or {}))
+    rec.model.to(dev)
     name, trained = rec.name, rec.trained
     layers = list(layers) if layers else list(getattr(rec.model, "feature_layers", ()))
     if not layers:
@@ -263,12 +281,8 @@ def run(model: Annotated[str, Option("--model", help="model name or checkpoint p
     areas, trials, desc, stim = _neural(neural, data)
     constant = "omit"
     try:
-        if neural == "allen_2p_scenes":
-            feats = _scene_features(rec, stim, layers)
-        elif neural == "allen_dg":
-            feats = _dg_features(rec, layers, 10, 10.0)
-        else:
-            feats = _movie_features(rec, stim, layers)
+        with precision.autocast():
+            feats = _features(rec, neural, stim, layers)
     except RuntimeError as exc:  # the model's forward pass: matrix/conv shapes that do not fit the stimuli
         if not any(w in str(exc) for w in ("shape", "size", "channels", "dimension")):
             raise
@@ -285,7 +299,8 @@ def run(model: Annotated[str, Option("--model", help="model name or checkpoint p
     summary = {
         "model": name, "trained": trained, "neural": neural, "neural_description": desc,
         "n_conditions": int(next(iter(areas.values())).shape[0]),
-        "layers_skipped_constant": dead, **res.to_dict(), "ceiling": ceilings,
+        "layers_skipped_constant": dead, **res.to_dict(), "ceiling": ceilings, "device": str(dev),
+        "amp": precision.amp,
     }
     if trials is not None:
         summary["trial_ceiling"] = {a: trial_split_half_ceiling(trials, n_splits=n_splits, rng=2023,
@@ -306,11 +321,19 @@ def run(model: Annotated[str, Option("--model", help="model name or checkpoint p
 
 # --- demo stage ----------------------------------------------------------------------------
 
-def demo_stage(stage_dir, *, data_dir=None, fast: bool = False, seed: int = 0, progress: bool = False) -> StageResult:
+def demo_stage(stage_dir, *, data_dir=None, fast: bool = False, seed: int = 0, progress: bool = False,
+               device: str = "cpu", amp: str = "none") -> StageResult:
     """TSRSA of a small spiking ConvNet vs synthetic (or, with data, real 2p VISp) responses.
 
     ``progress`` is accepted for the demo's interface; this stage takes about a second.
+    ``device``/``amp``: as in :func:`run`.
     """
+    dev, precision = resolve_device(device, amp)
+    with precision.autocast():
+        return _demo_stage(stage_dir, data_dir=data_dir, fast=fast, seed=seed, device=dev)
+
+
+def _demo_stage(stage_dir, *, data_dir, fast: bool, seed: int, device) -> StageResult:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -324,7 +347,7 @@ def demo_stage(stage_dir, *, data_dir=None, fast: bool = False, seed: int = 0, p
 
     stage_dir = ensure_out_dir(stage_dir)
     cfg = {"in_channels": 1, "input_size": 32, "channels": (8, 16), "hidden": (32,)}
-    net = load_model_record("spiking_convnet", seed, **cfg).model
+    net = load_model_record("spiking_convnet", seed, **cfg).model.to(device)
     layers = list(net.feature_layers)
     rng = np.random.default_rng(seed)
     figures = []

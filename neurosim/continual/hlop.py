@@ -376,7 +376,8 @@ class _Damping:
         return {"xx": self.xx, "rows": self.rows, "c_sum": self.c_sum, "tasks": self.tasks, "S": self.S}
 
     def load_state_dict(self, state: dict) -> None:
-        self.xx, self.rows, self.c_sum = state["xx"], int(state["rows"]), state["c_sum"]
+        cpu = [None if state[k] is None else state[k].to("cpu") for k in ("xx", "c_sum")]  # the sums live on the CPU
+        self.xx, self.rows, self.c_sum = cpu[0], int(state["rows"]), cpu[1]
         self.tasks, self.S = int(state["tasks"]), state["S"]
 
     @torch.no_grad()

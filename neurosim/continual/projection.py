@@ -110,6 +110,7 @@ class _ProjLinearFn(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_out):
         weight, x_grad, Q, C, M = ctx.saved_tensors
+        grad_out, x_grad = grad_out.to(weight.dtype), x_grad.to(weight.dtype)  # autocast: low-precision forward
         n = weight.shape[1]
         d2 = grad_out.reshape(-1, grad_out.shape[-1])
         gx = grad_out @ weight if ctx.needs_input_grad[0] else None
@@ -246,6 +247,7 @@ class _ProjConvFn(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_out):
         x, weight, x_grad, Q = ctx.saved_tensors
+        grad_out, x_grad = grad_out.to(weight.dtype), x_grad.to(weight.dtype)  # autocast: low-precision forward
         stride, padding, dilation, groups, mode = ctx.conf
         gx = gw = gb = None
         if ctx.needs_input_grad[0]:

@@ -17,6 +17,12 @@ after every task (every epoch for multitask) and every ``checkpoint_every`` batc
 that state back as ``resume_from`` continues bit for bit (the data order of an epoch is redrawn
 from the generator state saved at its start). The state holds only tensors and plain values,
 so ``torch.load(weights_only=True)`` reads it.
+
+Devices: the loops run where the model's parameters are (``model.to("cuda")``; see
+:func:`to_device` for the tasks' tensors, which keeps images shared by several tasks shared);
+``amp="bf16"``/``"fp16"`` runs forward passes and losses under ``torch.autocast``
+(:class:`neurosim.snn.device.Precision`; fp16 with a ``GradScaler`` whose state is part of
+mid-task checkpoints). A checkpoint resumes on any device.
 """
 from __future__ import annotations
 
@@ -31,7 +37,8 @@ from neurosim._rng import as_generator
 from neurosim._validation import check_choice, check_int, check_positive
 
 __all__ = ["Task", "BENCHMARKS", "permuted_mnist", "split_mnist", "load_benchmark", "load_images",
-           "evaluate", "train_task", "run_sequence", "run_multitask", "MNIST_MEAN", "MNIST_STD", "SEQUENCE_FORMAT"]
+           "evaluate", "train_task", "run_sequence", "run_multitask", "to_device", "MNIST_MEAN", "MNIST_STD",
+           "SEQUENCE_FORMAT"]
 
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
 BENCHMARKS = ("pmnist", "split_mnist", "split_fmnist")
@@ -171,37 +178,88 @@ def load_benchmark(benchmark: str, n_tasks: int, *, root=None, seed: int = 0, li
     return split_mnist(n_tasks, name=name, root=root, limit=limit, test_limit=limit, embedded=embedded, seed=seed)
 
 
+def to_device(obj, device):
+    """``obj`` (tasks, lists, tuples, dicts, tensors) with its tensors on ``device``.
+
+    A tensor reached more than once (the images the tasks of a benchmark share) is moved once
+    and stays shared. uint8 tensors (random-generator states) stay where they are.
+    """
+    import dataclasses
+
+    device = torch.device(device)
+    moved: dict = {}
+
+    def move(o):
+        if isinstance(o, torch.Tensor):
+            if o.dtype == torch.uint8 or o.device == device:
+                return o
+            if id(o) not in moved:
+                moved[id(o)] = o.to(device)
+            return moved[id(o)]
+        if isinstance(o, Task):
+            return dataclasses.replace(o, **{f.name: move(getattr(o, f.name)) for f in dataclasses.fields(o)
+                                             if f.name != "info"})
+        if isinstance(o, dict):
+            return {k: move(v) for k, v in o.items()}
+        if isinstance(o, (list, tuple)):
+            return type(o)(move(v) for v in o)
+        return o
+
+    return move(obj)
+
+
+def _device(model) -> torch.device:
+    from neurosim.snn.device import module_device  # imported here: neurosim.snn loads Numba
+
+    return module_device(model)
+
+
+def _precision(model, amp: str):
+    """``(Precision, backward_step)`` of ``amp`` on the model's device (neurosim.snn.device)."""
+    from neurosim.snn.device import Precision, backward_step
+
+    return Precision.of(amp, _device(model), flag="amp"), backward_step
+
+
 # ---------------------------------------------------------------------------- loops
 @torch.no_grad()
-def evaluate(model, task: Task, batch_size: int = 1000) -> float:
-    """Test accuracy of ``model(x, task=task.head)`` on ``task``."""
+def evaluate(model, task: Task, batch_size: int = 1000, amp: str = "none") -> float:
+    """Test accuracy of ``model(x, task=task.head)`` on ``task`` (``amp``: see the module docstring)."""
+    precision, _ = _precision(model, amp)
     was = model.training
     model.eval()
     n = int(task.x_test.shape[0])
     correct = 0
     for s in range(0, n, batch_size):
         x, y = task.batch("test", slice(s, s + batch_size))
-        correct += int((model(x, task=task.head).argmax(1) == y).sum())
+        with precision.autocast():
+            out = model(x, task=task.head)
+        correct += int((out.argmax(1) == y).sum())
     model.train(was)
     return correct / max(n, 1)
 
 
 def train_task(model, strategy, task: Task, t: int, *, epochs: int = 1, batch_size: int = 64, lr: float = 0.1,
                gen: torch.Generator | None = None, progress: bool = False, start: dict | None = None,
-               on_batch=None) -> dict:
+               on_batch=None, amp: str = "none") -> dict:
     """Plain SGD on one task with the strategy's hooks (penalty, after_backward, after_step).
 
     ``on_batch(position)``, if given, is called after every batch with ``position = {"epoch",
     "batch" (batches done in that epoch), "batches" (per epoch), "gen_epoch" (state of ``gen``
     when the epoch drew its order), "losses", "optimizer"}``. ``start``: such a position (with
-    the optimizer's ``state_dict()``) to continue a task cut short; needs ``gen``.
+    the optimizer's ``state_dict()``) to continue a task cut short; needs ``gen``. ``amp``: see
+    the module docstring (with ``"fp16"`` the position also holds ``"scaler"``, the GradScaler).
     """
     if start is not None and gen is None:
         raise ValueError("start (continuing a task) needs the generator gen that drew the data order")
     params = strategy.parameters(model, t)
     opt = torch.optim.SGD(params, lr=lr)
+    precision, backward_step = _precision(model, amp)
+    scaler = precision.grad_scaler()
     if start is not None:
         opt.load_state_dict(start["optimizer"])
+        if scaler is not None and start.get("scaler"):
+            scaler.load_state_dict(start["scaler"])
     model.train()
     n = task.n_train
     nb = (n + batch_size - 1) // batch_size
@@ -222,22 +280,21 @@ def train_task(model, strategy, task: Task, t: int, *, epochs: int = 1, batch_si
                 s = b * batch_size
                 x, y = task.batch("train", order[s:s + batch_size])
                 opt.zero_grad(set_to_none=True)
-                loss = F.cross_entropy(model(x, task=task.head), y)
-                pen = strategy.penalty(model, t)
-                total = loss if pen is None else loss + pen
+                with precision.autocast():
+                    loss = F.cross_entropy(model(x, task=task.head), y)
+                    pen = strategy.penalty(model, t)
+                    total = loss if pen is None else loss + pen
                 if not torch.isfinite(total):
                     raise FloatingPointError(f"training diverged on task {t} (loss {float(total.detach())}); lower lr "
                                              "or the strategy's penalty strength (e.g. EWC lam)")
-                total.backward()
-                strategy.after_backward(model, t)
-                opt.step()
+                backward_step(total, opt, scaler, after_backward=lambda: strategy.after_backward(model, t))
                 strategy.after_step(model, t)
                 losses.append(float(loss.detach()))
                 if bar is not None:
                     bar.update(1)
                 if on_batch is not None:
                     on_batch({"epoch": e, "batch": b + 1, "batches": nb, "gen_epoch": gen_epoch, "losses": losses,
-                              "optimizer": opt})
+                              "optimizer": opt, "scaler": scaler})
     finally:
         if bar is not None:
             bar.close()
@@ -274,7 +331,7 @@ def _check_resume(state: dict, kind: str, config: dict) -> None:
 
 def run_sequence(model, strategy, tasks: list[Task], *, epochs: int = 1, batch_size: int = 64, lr: float = 0.1,
                  seed: int = 0, progress: bool = False, log=None, on_task_end=None, checkpoint=None,
-                 checkpoint_every: int = 0, resume_from: dict | None = None) -> dict:
+                 checkpoint_every: int = 0, resume_from: dict | None = None, amp: str = "none") -> dict:
     """Learn ``tasks`` in order; after each, evaluate all tasks seen so far.
 
     ``lr``: one SGD learning rate, or one per task. ``on_task_end(t, model, R)``, if given, is
@@ -285,7 +342,9 @@ def run_sequence(model, strategy, tasks: list[Task], *, epochs: int = 1, batch_s
     ``checkpoint_every`` batches of a task (0: only after tasks); ``resume_from=state`` (a fresh
     model and strategy built the same way) continues from it exactly: same weights, same ``R``.
     The strategy's own state goes through its ``state_dict`` / ``load_state_dict`` hooks, and
-    ``resume_task`` re-enters a task cut short in place of ``begin_task``.
+    ``resume_task`` re-enters a task cut short in place of ``begin_task``. The model's device is
+    where everything runs (``tasks`` are moved there, :func:`to_device`); ``amp``: see the module
+    docstring.
 
     Returns ``{"R": ndarray (T, T) with NaN above the diagonal, "acc", "bwt", "wall_s",
     "task_s": [seconds per task incl. evaluation], "resumed_at": (task, batch) or None}``.
@@ -307,13 +366,15 @@ def run_sequence(model, strategy, tasks: list[Task], *, epochs: int = 1, batch_s
               "n_train": [task.n_train for task in tasks]}
     gen = torch.Generator().manual_seed(int(seed))
     R = np.full((T, T), np.nan)
+    device = _device(model)
+    tasks = to_device(tasks, device)
     strategy.prepare(model, tasks)
     task_s: list[float] = []
     t_first, start, carried, task_carried, resumed_at = 0, None, 0.0, 0.0, None
     if resume_from is not None:
         _check_resume(resume_from, "sequence", config)
         model.load_state_dict(resume_from["model"])
-        strategy.load_state_dict(resume_from["strategy"])
+        strategy.load_state_dict(to_device(resume_from["strategy"], device))
         for layer, (proj, rec) in zip(_layers(model), resume_from["layers"]):
             layer.projection, layer.record_input = proj, rec
         gen.set_state(resume_from["gen"])
@@ -346,18 +407,21 @@ def run_sequence(model, strategy, tasks: list[Task], *, epochs: int = 1, batch_s
             if checkpoint_every and done % checkpoint_every == 0 and done < epochs * pos["batches"]:
                 position = {k: pos[k] for k in ("epoch", "batch", "batches", "gen_epoch")}
                 position.update(losses=list(pos["losses"]), optimizer=pos["optimizer"].state_dict())
+                if pos["scaler"] is not None:
+                    position["scaler"] = pos["scaler"].state_dict()
                 checkpoint(state(t, position, time.perf_counter() - ts))
 
         try:
             info = train_task(model, strategy, task, t, epochs=epochs, batch_size=batch_size, lr=lrs[t], gen=gen,
-                              progress=progress, start=start, on_batch=on_batch if checkpoint is not None else None)
+                              progress=progress, start=start, on_batch=on_batch if checkpoint is not None else None,
+                              amp=amp)
         except BaseException:
             strategy.release(model)
             raise
         start = None
         strategy.end_task(model, t, task, tasks[: t + 1], gen=gen, batch_size=batch_size)
         for j in range(t + 1):
-            R[t, j] = evaluate(model, tasks[j])
+            R[t, j] = evaluate(model, tasks[j], amp=amp)
         task_s.append(time.perf_counter() - ts)
         if on_task_end is not None:
             on_task_end(t, model, R)
@@ -372,11 +436,11 @@ def run_sequence(model, strategy, tasks: list[Task], *, epochs: int = 1, batch_s
 
 def run_multitask(model, tasks: list[Task], *, epochs: int = 1, batch_size: int = 64, lr: float = 0.1,
                   seed: int = 0, log=None, checkpoint=None, checkpoint_every: int = 0,
-                  resume_from: dict | None = None) -> dict:
+                  resume_from: dict | None = None, amp: str = "none") -> dict:
     """Upper bound: all tasks trained jointly (batches of the tasks interleaved at random).
 
     ``checkpoint`` / ``checkpoint_every`` / ``resume_from`` as in :func:`run_sequence` (states
-    after every epoch and every ``checkpoint_every`` batches).
+    after every epoch and every ``checkpoint_every`` batches); the device and ``amp`` as there.
 
     Returns ``{"final": accuracies per task, "acc": their mean, "wall_s", "resumed_at"}`` (no BWT).
     """
@@ -388,6 +452,9 @@ def run_multitask(model, tasks: list[Task], *, epochs: int = 1, batch_size: int 
     config = {"tasks": len(tasks), "epochs": epochs, "batch_size": batch_size, "lr": float(lr), "seed": int(seed),
               "n_train": [task.n_train for task in tasks]}
     gen = torch.Generator().manual_seed(int(seed))
+    tasks = to_device(tasks, _device(model))
+    precision, backward_step = _precision(model, amp)
+    scaler = precision.grad_scaler()
     strategy = Finetune()
     opt = torch.optim.SGD(strategy.parameters(model, 0), lr=lr)
     e0, b0, carried, resumed_at = 0, 0, 0.0, None
@@ -395,6 +462,8 @@ def run_multitask(model, tasks: list[Task], *, epochs: int = 1, batch_size: int 
         _check_resume(resume_from, "multitask", config)
         model.load_state_dict(resume_from["model"])
         opt.load_state_dict(resume_from["optimizer"])
+        if scaler is not None and resume_from.get("scaler"):
+            scaler.load_state_dict(resume_from["scaler"])
         _set_rng_state(resume_from["rng"])
         gen.set_state(resume_from["gen_epoch"])
         e0, b0, carried = int(resume_from["epoch"]), int(resume_from["batch"]), float(resume_from["wall_s"])
@@ -412,8 +481,9 @@ def run_multitask(model, tasks: list[Task], *, epochs: int = 1, batch_size: int 
             k, idx = plan[picks[b]]
             x, y = tasks[k].batch("train", idx)
             opt.zero_grad(set_to_none=True)
-            F.cross_entropy(model(x, task=tasks[k].head), y).backward()
-            opt.step()
+            with precision.autocast():
+                loss = F.cross_entropy(model(x, task=tasks[k].head), y)
+            backward_step(loss, opt, scaler)
             last = b + 1 == len(picks)
             if checkpoint is not None and (last or (checkpoint_every and (b + 1) % checkpoint_every == 0)):
                 if last:  # the next epoch starts from the generator as it is now
@@ -423,8 +493,9 @@ def run_multitask(model, tasks: list[Task], *, epochs: int = 1, batch_size: int 
                 checkpoint({"format": SEQUENCE_FORMAT, "kind": "multitask", "config": config, "epoch": e_next,
                             "batch": b_next, "batches": len(picks), "gen_epoch": g, "model": model.state_dict(),
                             "optimizer": opt.state_dict(), "rng": _rng_state(),
+                            "scaler": None if scaler is None else scaler.state_dict(),
                             "wall_s": carried + time.perf_counter() - t0})
-    final = [evaluate(model, task) for task in tasks]
+    final = [evaluate(model, task, amp=amp) for task in tasks]
     if log is not None:
         log("multitask final: " + " ".join(f"{100 * v:.1f}" for v in final))
     return {"final": final, "acc": float(np.mean(final)), "wall_s": carried + time.perf_counter() - t0,

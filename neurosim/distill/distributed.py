@@ -40,11 +40,12 @@ def is_main() -> bool:
     return world_info()[0] == 0
 
 
-def init_from_env(backend: str | None = None) -> bool:
+def init_from_env(backend: str | None = None, device=None) -> bool:
     """Join the process group described by torchrun's environment variables.
 
     Does nothing (returns False) when ``WORLD_SIZE`` is unset or 1, or when a group already
-    exists. ``backend`` defaults to ``nccl`` when CUDA is available, else ``gloo``.
+    exists. ``backend`` defaults to ``nccl`` for a CUDA ``device`` and ``gloo`` for any other;
+    without ``device``, to ``nccl`` when CUDA is available, else ``gloo``.
     """
     if _dist_ready():
         return True
@@ -52,7 +53,8 @@ def init_from_env(backend: str | None = None) -> bool:
     if world <= 1:
         return False
     if backend is None:
-        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        cuda = torch.cuda.is_available() if device is None else torch.device(device).type == "cuda"
+        backend = "nccl" if cuda else "gloo"
     if backend == "nccl":
         torch.cuda.set_device(config.local_rank())
     torch.distributed.init_process_group(backend=backend)
@@ -86,9 +88,18 @@ def epoch_permutation(n: int, seed: int, epoch: int) -> torch.Tensor:
 
 
 def all_reduce_sum(t: torch.Tensor) -> torch.Tensor:
-    """Sum a tensor over all processes (in place; identity without a process group)."""
+    """Sum a tensor over all processes (in place; identity without a process group).
+
+    With the NCCL backend a CPU tensor travels through the current CUDA device (NCCL reduces
+    GPU memory only) and the sum is copied back into ``t``.
+    """
     if _dist_ready():
-        torch.distributed.all_reduce(t, op=torch.distributed.ReduceOp.SUM)
+        if t.device.type != "cuda" and torch.distributed.get_backend() == "nccl":
+            on_gpu = t.to(torch.device("cuda", torch.cuda.current_device()))
+            torch.distributed.all_reduce(on_gpu, op=torch.distributed.ReduceOp.SUM)
+            t.copy_(on_gpu)
+        else:
+            torch.distributed.all_reduce(t, op=torch.distributed.ReduceOp.SUM)
     return t
 
 

@@ -123,8 +123,12 @@ class _Step(nn.Module):
 def probe_shapes(model: nn.Module, layers, x: torch.Tensor, timesteps: Optional[int] = None) -> dict:
     """Output shapes of the named ``layers`` (and ``"logits"``) for one input batch ``x`` (static).
 
-    Runs in eval mode without gradients and resets neuron states afterwards.
+    Runs in eval mode without gradients and resets neuron states afterwards; ``x`` is moved to
+    the model's device.
     """
+    from neurosim.snn.device import module_device
+
+    x = x.to(module_device(model))
     caps = {name: _Capture(resolve_module(model, name)) for name in layers}
     was_training = model.training
     model.eval()
@@ -170,7 +174,11 @@ class Trainer:
     resume : bool
         Continue from ``out_dir/checkpoint.pt`` if it exists.
     device : str or torch.device, optional
-        Default: ``cuda:LOCAL_RANK`` if available, else CPU.
+        ``"cpu"``, ``"cuda"`` (``cuda:LOCAL_RANK``), ``"cuda:N"``, ``"auto"`` (the default: CUDA if
+        available) or a ``torch.device``; the models and batches move there; checkpoints resume on any.
+    amp : {"none", "bf16", "fp16"}
+        Mixed precision (:class:`neurosim.snn.device.Precision`): autocast forward passes and losses;
+        ``"fp16"`` (CUDA) adds a checkpointed ``GradScaler``; ``"none"`` (default): float32.
     progress : bool
         Show a tqdm bar (rank 0).
     grad_clip : float, optional
@@ -199,7 +207,7 @@ class Trainer:
                  timesteps: Optional[int] = None, seed: int = 0, out_dir=None, resume: bool = False,
                  device=None, progress: bool = True, grad_clip: Optional[float] = None,
                  eval_batch_size: Optional[int] = None, precise_bn: int = 0, lr_schedule: str = "constant",
-                 checkpoint_every: int = 0):
+                 checkpoint_every: int = 0, amp: str = "none"):
         if not isinstance(student, nn.Module):
             raise TypeError(f"student must be a torch.nn.Module, got {type(student).__name__}")
         self.objective = make_objective("none") if objective is None else objective
@@ -213,7 +221,11 @@ class Trainer:
         self.seed = check_int("seed", seed, min_value=0)
         self.eval_batch_size = self.batch_size if eval_batch_size is None else check_int(
             "eval_batch_size", eval_batch_size, min_value=1)
-        self.device = torch.device(device) if device is not None else dist_utils.default_device()
+        from neurosim.snn.device import Precision, resolve_device
+
+        self.device = resolve_device("auto" if device is None else device, flag="device")
+        self.precision = Precision.of(amp, self.device, flag="amp")
+        self.scaler = self.precision.grad_scaler()
         self.rank, self.world = dist_utils.world_info()
         if self.batch_size < self.world:
             raise ValueError(f"batch_size {batch_size} is smaller than the number of processes {self.world}")
@@ -279,12 +291,15 @@ class Trainer:
             "history": self.history,
             "config": self._config(),
             "partial": self._partial,
+            "scaler": None if self.scaler is None else self.scaler.state_dict(),
         }
 
     def _config(self) -> dict:
         cfg = {"seed": self.seed, "batch_size": self.batch_size, "timesteps": self.timesteps}
         if self.lr_schedule != "constant":  # old checkpoints (constant lr) keep resuming
             cfg.update(lr_schedule=self.lr_schedule, epochs=self.epochs)
+        if self.precision.enabled:  # likewise: float32 runs keep the old configuration
+            cfg["amp"] = self.precision.amp
         return cfg
 
     def _set_lr(self, step: int, total: int) -> None:
@@ -339,6 +354,8 @@ class Trainer:
                      f"configuration's checkpoint?): {brief(exc)}")
         try:
             self.mask_generator.set_state(state["mask_generator"])
+            if self.scaler is not None and state.get("scaler"):
+                self.scaler.load_state_dict(state["scaler"])
             torch.set_rng_state(state["torch_rng"])
             if state["cuda_rng"] and torch.cuda.is_available():
                 torch.cuda.set_rng_state_all(state["cuda_rng"])
@@ -401,7 +418,7 @@ class Trainer:
     def _teacher_out(self, xb):
         if self.teacher is None:
             return None, None
-        with torch.no_grad():
+        with torch.no_grad(), self.precision.autocast():
             t_logits = _logits(self.teacher(xb), None)
             t_feat = self._t_cap.pop() if self._t_cap is not None else None
         reset_model_states(self.teacher)
@@ -410,6 +427,8 @@ class Trainer:
     def _train_epoch(self, x, y, epoch, rec: dict, start: Optional[dict] = None):
         """One epoch; ``start``: the position and running sums of a mid-epoch checkpoint."""
         from tqdm.auto import tqdm
+
+        from neurosim.snn.device import backward_step
 
         n = len(x)
         perm = dist_utils.epoch_permutation(n, self.seed, epoch)
@@ -437,14 +456,12 @@ class Trainer:
                 xb = _as_float(x[idx]).to(self.device, non_blocking=True)
                 yb = y[idx].to(self.device, non_blocking=True)
                 t_logits, t_feat = self._teacher_out(xb)
-                loss, parts, logits = step_fn(xb, yb, t_logits, t_feat, slice(lo, hi), len(gidx),
-                                              self.mask_generator)
-                scale = (hi - lo) * self.world / len(gidx)
+                with self.precision.autocast():
+                    loss, parts, logits = step_fn(xb, yb, t_logits, t_feat, slice(lo, hi), len(gidx),
+                                                  self.mask_generator)
                 self.optimizer.zero_grad(set_to_none=True)
-                (loss * scale).backward()
-                if self.grad_clip is not None:
-                    nn.utils.clip_grad_norm_(self._step.parameters(), self.grad_clip)
-                self.optimizer.step()
+                backward_step(loss * ((hi - lo) * self.world / len(gidx)), self.optimizer, self.scaler,
+                              clip=self.grad_clip, params=self._step.parameters())
                 reset_model_states(self.student)
                 nb = hi - lo
                 seen += nb
@@ -491,7 +508,8 @@ class Trainer:
                 yield _encode(xb, self.timesteps)
 
         try:
-            return recalibrate_batchnorm(self.student, batches(), reset=reset_model_states)
+            with self.precision.autocast():
+                return recalibrate_batchnorm(self.student, batches(), reset=reset_model_states)
         finally:
             if self._s_cap is not None:
                 self._s_cap.pop()
@@ -503,7 +521,10 @@ class Trainer:
         Work is split over processes in distributed runs; every process gets the global result.
         ``timesteps=-1`` means the trainer's (use None for an ANN teacher).
         """
+        from neurosim.snn.device import module_device
+
         model = self.student if model is None else model
+        device = module_device(model, self.device)  # another model (a teacher) may live elsewhere
         t = self.timesteps if timesteps == -1 else timesteps
         was = model.training
         model.eval()
@@ -511,9 +532,10 @@ class Trainer:
         acc = torch.zeros(3, dtype=torch.float64)
         for s in range(lo, hi, self.eval_batch_size):
             e = min(s + self.eval_batch_size, hi)
-            xb = _as_float(x[s:e]).to(self.device)
-            yb = y[s:e].to(self.device)
-            logits = _logits(model(_encode(xb, t)), t)
+            xb = _as_float(x[s:e]).to(device)
+            yb = y[s:e].to(device)
+            with self.precision.autocast():
+                logits = _logits(model(_encode(xb, t)), t).float()
             reset_model_states(model)
             acc += torch.tensor([float((logits.argmax(-1) == yb).sum()),
                                  float(F.cross_entropy(logits, yb, reduction="sum")), e - s], dtype=torch.float64)

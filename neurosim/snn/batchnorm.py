@@ -9,8 +9,11 @@ over the worker threads (twice as fast as the earlier channel-at-a-time kernels 
 training ConvNet's ``[512, 32, 28, 28]``: forward 8-10 vs 17-19 ms, backward 12-15 vs 20-26
 ms); outputs come from the buffer cache of :mod:`neurosim.snn.buffers` (fresh 50 MB tensors cost
 more in page faults than the kernels take). Every other case (eval mode, other devices and
-dtypes, channels-last input, a single value per channel) is ``torch.nn.BatchNorm2d.forward``. Values agree with torch to float
-rounding (``tests/test_snn_batchnorm.py``).
+dtypes, channels-last input, a single value per channel) is ``torch.nn.BatchNorm2d.forward``; on
+devices other than the CPU (CUDA, ``meta``) the layer is exactly ``torch.nn.BatchNorm2d`` (the
+NaN/inf check of the CPU path, a host synchronisation, is left out there), and under
+``torch.autocast`` it takes low-precision input with float32 parameters as torch does. Values
+agree with torch to float rounding (``tests/test_snn_batchnorm.py``).
 
 Why: in the spiking ConvNets trained here every conv is followed by BatchNorm on ``[T*B, ...]``
 (spikingjelly's ``SeqToANNContainer`` convention), and torch's CPU BatchNorm on those large
@@ -173,7 +176,7 @@ class BatchNorm2d(nn.BatchNorm2d):
             raise ValueError(f"x has {x.shape[1]} channels (shape {tuple(x.shape)}) but the layer has "
                              f"num_features={self.num_features}")
         ref = self.weight if self.weight is not None else self.running_mean
-        if ref is not None and x.dtype != ref.dtype:
+        if ref is not None and x.dtype != ref.dtype and not torch.is_autocast_enabled(x.device.type):
             raise TypeError(f"x has dtype {x.dtype} but the layer's parameters are {ref.dtype}; pass "
                             f"x.to({ref.dtype}) or convert the layer with .to({x.dtype})")
         if batch_stats and x.numel() and x.shape[0] * x.shape[2] * x.shape[3] < 2:
@@ -183,6 +186,8 @@ class BatchNorm2d(nn.BatchNorm2d):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         batch_stats = self.training or self.running_mean is None
         self._check_input(x, batch_stats)
+        if x.device.type != "cpu":  # CUDA, meta, ...: torch's own BatchNorm2d, as documented (no host sync)
+            return super().forward(x)
         if self.backend != "torch" and batch_stats and not why_not_fused(x):
             y, mean, var = batch_norm_train(x, self.weight, self.bias, self.eps)
             if bool(torch.isfinite(mean).all()) and bool(torch.isfinite(var).all()):

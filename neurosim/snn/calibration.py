@@ -41,7 +41,8 @@ def recalibrate_batchnorm(model: nn.Module, batches: Union[torch.Tensor, Iterabl
     batches : tensor or iterable of tensors
         Model inputs, each exactly as ``model(batch)`` takes it (a spiking model: ``[T, B, ...]``;
         a movie shown as one sequence: ``[frames, 1, C, H, W]``). A single tensor is one batch;
-        a generator is consumed lazily (only when the model has BatchNorm layers).
+        a generator is consumed lazily (only when the model has BatchNorm layers). Each batch is
+        moved to the model's device.
     reset : callable(model), optional
         Resets the neuron states before the first batch and after every batch; default
         :func:`neurosim.snn.reset_states`.
@@ -64,6 +65,9 @@ def recalibrate_batchnorm(model: nn.Module, batches: Union[torch.Tensor, Iterabl
         return 0
     if isinstance(batches, torch.Tensor):
         batches = (batches,)
+    from neurosim.snn.device import module_device
+
+    device = module_device(model)
     saved = [m.momentum for m in bns]
     was_training = model.training
     for m in bns:
@@ -75,7 +79,7 @@ def recalibrate_batchnorm(model: nn.Module, batches: Union[torch.Tensor, Iterabl
         for xb in batches:
             if not isinstance(xb, torch.Tensor):
                 raise TypeError(f"batches must hold torch.Tensor inputs, got {type(xb).__name__}")
-            model(xb)
+            model(xb.to(device))
             reset(model)
     finally:
         for m, momentum in zip(bns, saved):

@@ -38,6 +38,7 @@ import torch
 
 from neurosim._validation import check_positive
 from neurosim.kernels.bptt_surrogates import KERNEL_IDS
+from neurosim.snn.device import holds_values
 
 #: widths (alpha, slope, sigma) outside this range give zero or NaN gradients in float32
 WIDTH_RANGE = (1e-6, 1e6)
@@ -91,7 +92,7 @@ class Surrogate:
             raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}; convert it with torch.as_tensor(x)")
         if x.is_complex():
             raise TypeError(f"x must be a real tensor, got dtype {x.dtype}")
-        if x.is_floating_point() and bool(torch.isnan(x).any()):
+        if x.is_floating_point() and holds_values(x) and bool(torch.isnan(x).any()):
             raise ValueError(f"x contains {int(torch.isnan(x).sum())} NaN value(s): a NaN membrane potential "
                              "has no spike decision; check the input and the time step")
         return _SpikeFunction.apply(x, self, bool(strict))

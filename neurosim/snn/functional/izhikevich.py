@@ -20,6 +20,7 @@ from typing import NamedTuple
 import torch
 
 from neurosim._validation import check_number, check_positive
+from neurosim.snn.device import holds_values
 from neurosim.snn.functional.lif import _check_state
 from neurosim.snn.surrogate import ATan, Surrogate
 
@@ -98,7 +99,7 @@ def check_izhikevich_state(state: IzhikevichState, x: torch.Tensor, spec: Izhike
     The quadratic term diverges for a large input or a coarse step: ``v`` overflows to inf and the
     reset ``s c + (1 - s) v`` turns it into NaN, after which every spike is meaningless.
     """
-    if bool(torch.isfinite(state.v).all()) and bool(torch.isfinite(state.u).all()):
+    if not holds_values(state.v) or (bool(torch.isfinite(state.v).all()) and bool(torch.isfinite(state.u).all())):
         return state
     xd = x.detach()
     big = float(xd.abs().max()) if xd.numel() else 0.0
