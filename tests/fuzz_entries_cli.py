@@ -231,7 +231,8 @@ def entries():
             tmp, ["train"], small_train,
             {"--dataset": CHOICE_BAD, "--model": CHOICE_BAD, "--epochs": _int(), "--batch-size": _int(huge="10000000000"),
              "--lr": _float(), "-T": _int(huge="100000000000"), "--seed": [("-1", "error"), ("abc", "error")],
-             "--limit": _int(), "--convert-mode": [("max", "error")], "--convert-calibration": [("8", "error")]},
+             "--limit": _int(), "--convert-mode": [("max", "error")], "--convert-calibration": [("8", "error")],
+             **DEVICE_AMP},
             files={"--out": _out_cases()}, valid=True), weight=0.6, timeout=90),
         Entry("cli train --model converted:", H2, _train_converted_probes, weight=0.4, timeout=90),
         Entry("cli train --data", H3, lambda tmp: command_probes(
@@ -249,7 +250,7 @@ def entries():
              "--label-smoothing": _float(zero_ok=True, extra=[("1.5", "error")]),
              "--lr-schedule": CHOICE_BAD, "--bkd-alpha": [(v, e) for v, e in _float(zero_ok=True) if v != "0"],
              "--bkd-lambda": _float(zero_ok=True, extra=[("1.5", "error")]), "--kd-temperature": _float(),
-             "--convert-mode": [("max", "error")], "--convert-calibration": [("8", "error")]},
+             "--convert-mode": [("max", "error")], "--convert-calibration": [("8", "error")], **DEVICE_AMP},
             files={"--data": _missing_folder(), "--out": _out_cases()}, valid=False), weight=0.8, timeout=90),
         Entry("cli distill --student converted:", H2, _distill_converted_probes, weight=0.6, timeout=90),
         Entry("cli continual", H2, lambda tmp: command_probes(
@@ -260,7 +261,7 @@ def entries():
              "--hlop-consolidation": [("-1", "error"), ("abc", "error")],
              "--hlop-damping": [("a,b", "error"), ("1,2,3,4,5,6,7", "error"), ("-1", "error"), ("nan", "error"),
                                 ("", "either")],
-             "--neuron": CHOICE_BAD},
+             "--neuron": CHOICE_BAD, **DEVICE_AMP},
             files={"--data": _missing_folder(), "--out": _out_cases()}, valid=False), weight=0.8, timeout=90),
         Entry("cli convert", H2, _convert_probes, weight=0.6, timeout=90),
         Entry("cli reservoir", H4, lambda tmp: command_probes(
@@ -274,7 +275,7 @@ def entries():
         Entry("cli tsrsa", H3, lambda tmp: command_probes(
             tmp, ["tsrsa"], {"--model": "convnet", "--neural": "allen_dg", "--data": str(DATA)},
             {"--neural": CHOICE_BAD, "--layers": [("bogus.layer", "error")],
-             "--seed": [("-1", "error"), ("abc", "error")]},
+             "--seed": [("-1", "error"), ("abc", "error")], **DEVICE_AMP},
             files={"--model": _model_cases(), "--data": _missing_folder(), "--out": _out_cases()},
             valid=False), weight=0.8, timeout=90),
         Entry("cli tsrsa --neural NWB", H3, lambda tmp: command_probes(
@@ -282,9 +283,14 @@ def entries():
             valid=False), weight=0.3, timeout=90),
         Entry("cli bench", LEAD, _bench_probes, weight=0.2),
         Entry("cli demo", H4, lambda tmp: command_probes(
-            tmp, ["demo"], {"--fast": True}, {"--seed": [("-1", "error"), ("abc", "error")]},
+            tmp, ["demo"], {"--fast": True}, {"--seed": [("-1", "error"), ("abc", "error")], **DEVICE_AMP},
             files={"--data": _data_folder_cases(), "--out": _out_cases()}, valid=False), weight=0.6, timeout=120),
     ]
+
+
+#: --device / --amp of the torch commands ("cuda" and "fp16" are valid on a CUDA machine, errors here)
+DEVICE_AMP = {"--device": [("cuda", "either"), ("tpu", "error"), ("", "error"), ("cuda:x", "error")],
+              "--amp": [("fp8", "error"), ("fp16", "either"), ("", "error")]}
 
 
 #: --mode / --convert-mode values that are not a layer-scale statistic

@@ -8,8 +8,10 @@ sampled step (the first sample the initial state) in neurosim's units. NEST hand
 over one ``min_delay`` slice late, so with state monitors NEST runs one slice ahead and the
 samples and spikes beyond the requested time wait for the next ``run``.
 
-NEST has one kernel per process: building a second ``NestNetwork`` resets the first.
-``timing``: ``build_wall_s`` (export + NEST build), ``sim_wall_s`` (the last ``nest.Simulate``s).
+NEST runs in a child process of its own (``neurosim.sim.nest.worker``: NEST's and PyTorch's
+OpenMP runtimes crash one process together), one per ``NestNetwork``; ``close()`` (or garbage
+collection) ends it. ``timing``: ``build_wall_s`` (export + NEST build), ``nest_build_wall_s``,
+``sim_wall_s`` (the last ``nest.Simulate``s).
 """
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ from neurosim._validation import check_int, check_positive
 from neurosim.sim.monitors import SpikeMonitor, StateMonitor
 from neurosim.sim.nest import build as _build
 from neurosim.sim.nest.export import network_spec
+from neurosim.sim.nest.worker import Worker
 
 __all__ = ["NestNetwork", "import_nest", "check_threads"]
 
@@ -31,13 +34,12 @@ INSTALL_HINT = "pip install nest-simulator  (or: pip install 'neurosim[nest]')"
 
 
 def import_nest():
-    """The ``nest`` module, quietened; ``ImportError`` saying how to install it."""
-    try:
-        import nest
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError(f"the NEST backend needs the nest module (NEST 3.10): {INSTALL_HINT}") from exc
-    nest.verbosity = nest.VerbosityLevel.ERROR
-    return nest
+    """Check that the ``nest`` module is installed (without importing it here: NEST runs in a child
+    process); ``ImportError`` saying how to install it."""
+    import importlib.util
+
+    if importlib.util.find_spec("nest") is None:
+        raise ImportError(f"the NEST backend needs the nest module (NEST 3.10): {INSTALL_HINT}")
 
 
 def check_threads(threads) -> int:
@@ -58,10 +60,11 @@ class NestNetwork:
         threads = check_threads(threads)
         seed = check_int("seed", seed, min_value=1)
         self.spec = network_spec(net, resolution=resolution)
-        self.nest = import_nest()
+        import_nest()
         self.dt = self.spec["resolution"]
         self.threads = threads
-        self.handles = _build.build(self.nest, self.spec, threads=threads, seed=seed)
+        self.worker = Worker()
+        self.handles = self.worker.call("build", self.spec, threads, seed)
         if monitors is None:  # fresh monitors of the same types, so the network's own stay neurosim's
             monitors = {k: copy.copy(m) for k, m in net.monitors.items()}
             for m in monitors.values():
@@ -79,8 +82,7 @@ class NestNetwork:
         self._nest_step = 0      # steps NEST has simulated (ahead with state monitors)
         self._lookahead = 0
         if self.spec["multimeters"]:
-            md = self.nest.GetKernelStatus("min_delay")
-            self._lookahead = int(round(md / self.dt))
+            self._lookahead = int(round(self.handles["min_delay"] / self.dt))
         self._pending_spikes = {r["name"]: (np.zeros(0), np.zeros(0, np.int64)) for r in self.spec["spike_recorders"]}
         self._pending_samples = {m["name"]: [] for m in self.spec["multimeters"]}
         self._stdp_spikes = []  # (times, NEST senders) of the neurons around STDP synapses
@@ -101,16 +103,13 @@ class NestNetwork:
             raise ValueError(f"duration_ms={duration_ms} is shorter than one step (resolution={self.dt} ms)")
         end = self.step + n
         ahead = end + self._lookahead - self._nest_step
-        t0 = time.perf_counter()
+        self.timing["sim_wall_s"] = 0.0
         if ahead > 0:
-            self.nest.Simulate(ahead * self.dt)
+            self.timing["sim_wall_s"] = self.worker.call("simulate", ahead * self.dt)
             self._nest_step += ahead
-        self.timing["sim_wall_s"] = time.perf_counter() - t0
-        rec = self.handles.get("stdp_recorder")
-        if rec is not None:
-            ev = rec.get("events")
-            rec.set({"n_events": 0})
-            self._stdp_spikes.append((np.asarray(ev["times"], float), np.asarray(ev["senders"], np.int64)))
+        ev = self.worker.call("stdp_events")
+        if ev is not None:
+            self._stdp_spikes.append(ev)
         t_lo, t_hi = self.step * self.dt, end * self.dt
         for rec in self.spec["spike_recorders"]:
             self._deliver_spikes(rec, t_lo, t_hi)
@@ -121,7 +120,7 @@ class NestNetwork:
 
     def _deliver_spikes(self, rec, t_lo, t_hi):
         name = rec["name"]
-        t, i = _build.take_spikes(self.spec, self.handles, name)
+        t, i = self.worker.call("take_spikes", name)
         tg, ig = _build.generated_spikes(self.spec, rec, t_lo, t_hi)
         pt, pi = self._pending_spikes[name]
         t, i = np.concatenate([pt, t, tg]), np.concatenate([pi, i, ig])
@@ -137,7 +136,7 @@ class NestNetwork:
 
     def _deliver_samples(self, m, t_hi):
         name = m["name"]
-        self._pending_samples[name].append(_build.take_samples(self.spec, self.handles, name))
+        self._pending_samples[name].append(self.worker.call("take_samples", name))
         t = np.concatenate([x[0] for x in self._pending_samples[name]])
         v = np.concatenate([x[1] for x in self._pending_samples[name]])
         now = t < t_hi - 1e-9
@@ -149,13 +148,17 @@ class NestNetwork:
             mon._vals.append(v.reshape(t.size, -1))
             mon._cache = None
 
+    def close(self) -> None:
+        """End the NEST process (the network cannot run afterwards)."""
+        self.worker.close()
+
     def weights(self, name: str) -> np.ndarray:
         """Current weights of synapse group ``name`` in neurosim's units and synapse order (plastic groups change)."""
         proj = next((p for p in self.spec["projections"] if p["name"] == name), None)
         if proj is None:
             names = ", ".join(p["name"] for p in self.spec["projections"])
             raise KeyError(f"unknown synapse group {name!r}; groups: {names}")
-        w = _build.connection_weights(self.nest, self.spec, self.handles, name)
+        w = self.worker.call("connection_weights", name)
         if "stdp" in proj["synapse_model"]:
             w = self._with_pending_potentiation(proj, w)
         return w / proj["weight_scale"]
@@ -171,11 +174,10 @@ class NestNetwork:
         bounds = {int(g): (a, b) for g, a, b in zip(*_runs(snd))}  # sender -> its spikes t[a:b], sorted
         pre = self.handles["gids"][proj["pre"]][proj["source"]]
         post = self.handles["gids"][proj["post"]][proj["target"]]
-        conns = self.nest.GetConnections(synapse_model=self.handles["synapse_models"][proj["name"]])
         nearest = proj["synapse_model"] != "stdp_synapse"  # stdp_nn_symm: the first post spike pairs, Kplus 1
         keys = ["source", "target"] + ([] if nearest else ["Kplus"])
-        st = conns.get(keys) if len(conns) else {k: [] for k in keys}
-        src, tgt = (np.atleast_1d(np.asarray(st[k])) for k in ("source", "target"))
+        st = self.worker.call("stdp_connections", proj["name"], keys)
+        src, tgt = st["source"], st["target"]
         kplus = np.ones(src.size) if nearest else np.atleast_1d(np.asarray(st["Kplus"], dtype=np.float64))
         kp = np.full(len(pre), np.nan)
         o_n, o_s = np.lexsort((tgt, src)), np.lexsort((post, pre))
