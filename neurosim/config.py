@@ -32,7 +32,7 @@ from __future__ import annotations
 import os
 
 __all__ = ["CACHE", "FASTMATH", "PARALLEL", "OMP", "BUFFER_CACHE_MB", "DEBUG", "RANK", "NJIT", "NJIT_PARALLEL",
-           "env_flag", "env_float", "data_root", "world_size", "local_rank", "fast_demo"]
+           "env_flag", "env_float", "data_root", "world_size", "local_rank", "fast_demo", "child_env"]
 
 
 def env_flag(name: str, default: bool) -> bool:
@@ -97,6 +97,14 @@ RANK: int = _env_int("RANK", 0, 0) if world_size() > 1 else 0
 NJIT: dict = {"cache": CACHE, "fastmath": FASTMATH, "nogil": True}
 #: keyword arguments for kernels that use ``numba.prange``
 NJIT_PARALLEL: dict = {"cache": CACHE, "fastmath": FASTMATH, "nogil": True, "parallel": PARALLEL}
+
+
+def child_env(paths) -> dict:
+    """The environment for a child Python process: this one's, with ``paths`` (this process's
+    ``sys.path``, say) put in front of ``PYTHONPATH``, so that the child imports the same packages."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([p for p in paths if p] + [env.get("PYTHONPATH", "")])
+    return env
 
 
 def data_root() -> str | None:

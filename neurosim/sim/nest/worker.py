@@ -14,7 +14,6 @@ The child imports ``nest``, numpy and :mod:`neurosim.sim.nest.build` (numpy + ne
 """
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -107,8 +106,9 @@ class Worker:
         import socket
 
         parent, child = socket.socketpair()
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join([p for p in sys.path if p] + [env.get("PYTHONPATH", "")])
+        from neurosim.config import child_env
+
+        env = child_env(sys.path)
         fd = child.fileno()
         self.proc = subprocess.Popen([sys.executable, "-m", "neurosim.sim.nest.worker", str(fd)], pass_fds=(fd,),
                                      env=env, stdin=subprocess.DEVNULL)
