@@ -12,7 +12,14 @@ A converted network runs its (traced) ANN graph on the time steps merged into th
     out_t    = output_scale * S_t            (lambda; folded into the consuming layers if it can be)
 
 so ``lambda * mean_t S_t`` estimates ``ReLU(z)`` clipped at ``lambda`` (the layer scale from
-calibration, or a QCFS threshold). :class:`ConvertedSNN` is the model: ``forward(x[T, B, ...])``
+calibration, or a QCFS threshold). With ``signed=True`` (:func:`~neurosim.convert.ann_to_snn`
+``signed=True``) the neuron also fires a negative spike, ``S_t = -1`` and ``V_t = H_t + 1``, when
+``H_t < 0`` while its spike count ``N_{t-1} = sum_{s<t} S_s`` is positive (the signed neuron
+with memory of Wang et al., IJCAI 2022): a spike fired early on an input that later turns
+negative is taken back, so after ``T`` steps ``N_T = clip(floor(sum_t z_t + V_0), 0, .)`` up to
+the one-spike-per-step limit, whatever the order of the input: ``QCFS`` exactly at ``T = L`` for
+an uneven input train with the right mean (Bu et al. 2022's "unevenness error" removed). Plain
+PyTorch loop (no fused kernel, no surrogate gradient). :class:`ConvertedSNN` is the model: ``forward(x[T, B, ...])``
 returns the decoded output (mean or sum over the steps of the last layer's output, which
 never spikes), :meth:`ConvertedSNN.forward_steps` the per-step outputs ``[T, B, ...]``.
 Neuron states persist between calls (streaming) until :func:`neurosim.snn.reset_states`.
@@ -27,10 +34,20 @@ from neurosim.snn.containers import reset_states
 from neurosim.snn.functional.lif import check_sequence
 from neurosim.snn.modules.plif import IFLayer
 
-__all__ = ["Scale", "IFNeuron", "ConvertedSNN", "READOUTS", "StaticSteps"]
+__all__ = ["Scale", "IFNeuron", "ConvertedSNN", "READOUTS", "StaticSteps", "check_signed"]
 
 #: decodings of the output sequence ``y_t`` (``[T, B, ...]``): mean and sum over the steps
 READOUTS = ("mean", "sum")
+
+
+def check_signed(signed, reset) -> bool:
+    """``signed`` (signed IF neurons) is a bool, and True only with ``reset="subtract"``."""
+    if not isinstance(signed, bool):
+        raise TypeError(f"signed must be True or False, got {signed!r}")
+    if signed and reset != "subtract":
+        raise ValueError(f"signed=True takes a spike back by adding the threshold and needs reset='subtract', "
+                         f"got reset={reset!r}")
+    return signed
 
 
 def _view_channels(scale: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -94,12 +111,16 @@ class IFNeuron(nn.Module):
     reset : {"subtract", "zero"}
     input_scale, output_scale : torch.Tensor or None
         The factors applied before and after the neuron; default ``1/scale`` and ``scale``.
+    signed : bool
+        Signed spikes with memory (see the module docstring); needs ``reset="subtract"``.
     """
 
     def __init__(self, scale: torch.Tensor, *, v_init: float = 0.0, reset: str = "subtract",
                  input_scale: torch.Tensor | None = None, output_scale: torch.Tensor | None = None,
-                 surrogate=None):
+                 surrogate=None, signed: bool = False):
         super().__init__()
+        self.signed = check_signed(signed, reset)
+        self._signed_state = None  # (V, N) of the signed neuron between calls; None = at rest
         scale = torch.as_tensor(scale).detach().clone()
         self.register_buffer("scale", scale)
         self.register_buffer("input_scale", 1.0 / scale if input_scale is None else input_scale)
@@ -133,6 +154,8 @@ class IFNeuron(nn.Module):
         The fused kernel pools and reads a static input inside; while hooks observe ``self.neuron``
         (spike recording, :func:`neurosim.snn.stats.measure_activity`) it is called on the full
         sequence instead, so they see every unpooled spike (the same values either way)."""
+        if getattr(self, "signed", False):  # instances pickled before signed existed are plain
+            return self._run_signed(x, steps)
         nr = self.neuron
         if (self.pool or steps is not None) and not _observed(nr):
             from neurosim.snn.fused import dispatch
@@ -150,9 +173,40 @@ class IFNeuron(nn.Module):
             s = p.reshape(*s.shape[:2], *p.shape[1:])
         return s
 
+    def _run_signed(self, x: torch.Tensor, steps: int | None) -> torch.Tensor:
+        """:meth:`_run` of the signed neuron: spikes in {-1, 0, 1}, state ``(V, N)`` kept between calls."""
+        if torch.is_grad_enabled() and x.requires_grad:
+            raise ValueError("signed IF neurons have no surrogate gradient: fine-tune a network converted with "
+                             "signed=False (or run this one under torch.no_grad())")
+        n_steps = steps if steps is not None else x.shape[0]
+        shape = x.shape if steps is not None else x.shape[1:]
+        state = self._signed_state
+        if state is None or state[0].shape != shape or state[0].dtype != x.dtype or state[0].device != x.device:
+            state = (torch.full(shape, self.v_init, dtype=x.dtype, device=x.device),
+                     torch.zeros(shape, dtype=x.dtype, device=x.device))
+        v, n = state
+        out = torch.empty((n_steps, *shape), dtype=x.dtype, device=x.device)
+        for t in range(n_steps):
+            v = v + (x if steps is not None else x[t])
+            s = (v >= 1.0).to(x.dtype) - ((v < 0.0) & (n > 0)).to(x.dtype)
+            v = v - s
+            n = n + s
+            out[t] = s
+        self._signed_state = (v, n)
+        if self.pool:
+            p = self.pool_2x2(out.reshape(-1, *shape[1:]))
+            out = p.reshape(n_steps, shape[0], *p.shape[1:])
+        return out
+
+    def reset_states(self) -> None:
+        """Put the signed neuron's state at rest (:func:`neurosim.snn.reset_states` calls it; the
+        plain neuron's state lives in :attr:`neuron`, reset there)."""
+        self._signed_state = None
+
     def extra_repr(self) -> str:
         kind = "per layer" if self.scale.ndim == 0 else f"per channel ({self.scale.numel()})"
-        return (f"scale {kind}, v_init={self.v_init:g}, input_scale={'folded' if self.input_scale is None else 'kept'}, "
+        signed = "signed, " if getattr(self, "signed", False) else ""
+        return (f"scale {kind}, v_init={self.v_init:g}, {signed}input_scale={'folded' if self.input_scale is None else 'kept'}, "
                 f"output_scale={'folded' if self.output_scale is None else 'kept'}")
 
 
