@@ -175,6 +175,8 @@ def main(argv=None):
               "bias_calibration": ({"rounds": args.bias_calibration, "T": args.bias_t, "images": args.bias_images}
                                    if args.bias_calibration else None), "ann_acc": ann_acc,
               "train_s": round(t_train, 1), "snn": {}}
+    if args.qcfs_ann:  # no training here: the file holds the trained QCFS ANN
+        result.update(epochs=None, cosine=None, lr=None, qcfs_threshold_init=f"trained, from {args.qcfs_ann}")
     print(f"{args.model} on {args.dataset}: ANN test accuracy {ann_acc:.4f} ({len(xte)} images; trained {t_train:.0f} s)")
     calib = [xb for xb, _ in batches(xtr[:args.calibration], ytr[:args.calibration], 250)]
     modes = ["qcfs"] if args.qcfs else args.modes.split(",")
