@@ -121,3 +121,25 @@ def test_signed_recipe_round_trip():
     assert not any(m.signed for m in rebuild(net, old).modules() if isinstance(m, IFNeuron))
     with pytest.raises(ValueError, match="reset='subtract'"):
         rebuild(net, {**rec, "reset": "zero"})
+
+
+def test_signed_activity_counts_every_event():
+    """measure_activity counts a -1 spike as one event: spikes per sample and the next layer's SOPs equal a
+    NumPy loop's count of non-zero signed spikes (|S_t| summed), not the net count."""
+    from neurosim.snn.stats import measure_activity
+
+    torch.manual_seed(3)
+    net = nn.Sequential(nn.Linear(5, 20), nc.QCFS(levels=4, threshold=1.0), nn.Linear(20, 7)).double().eval()
+    x = torch.randn(6, 16, 5, dtype=torch.float64)
+    snn = nc.ann_to_snn(net, None, signed=True)
+    with torch.no_grad():
+        stats = measure_activity(snn, x)
+    z = (x.numpy() @ net[0].weight.detach().numpy().T) + net[0].bias.detach().numpy()  # threshold 1: z as is
+    v, n, events = np.full(z.shape[1:], 0.5), np.zeros(z.shape[1:]), 0.0
+    for t in range(z.shape[0]):
+        v = v + z[t]
+        s = (v >= 1.0).astype(float) - ((v < 0.0) & (n > 0)).astype(float)
+        v, n, events = v - s, n + s, events + np.abs(s).sum()
+    assert (z < 0).any() and events > np.abs(n).sum()  # some spikes were taken back
+    assert stats.spikes_per_sample["body.1.neuron"] == pytest.approx(events / 16, rel=1e-12)
+    assert stats.sops["body.2"] == pytest.approx(events * 7 / 16, rel=1e-12)

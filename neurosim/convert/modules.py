@@ -30,11 +30,11 @@ import torch
 from torch import nn
 
 from neurosim._validation import check_choice, check_int, check_memory
-from neurosim.snn.containers import reset_states
+from neurosim.snn.containers import Stateful, reset_states
 from neurosim.snn.functional.lif import check_sequence
 from neurosim.snn.modules.plif import IFLayer
 
-__all__ = ["Scale", "IFNeuron", "ConvertedSNN", "READOUTS", "StaticSteps", "check_signed"]
+__all__ = ["Scale", "IFNeuron", "SignedIF", "ConvertedSNN", "READOUTS", "StaticSteps", "check_signed"]
 
 #: decodings of the output sequence ``y_t`` (``[T, B, ...]``): mean and sum over the steps
 READOUTS = ("mean", "sum")
@@ -94,6 +94,39 @@ class StaticSteps(int):
         return obj
 
 
+class SignedIF(Stateful, nn.Module):
+    """Signed integrate-and-fire with memory, threshold 1, on ``[T, B, ...]`` (see the module docstring):
+    ``H_t = V_{t-1} + x_t``; ``S_t = [H_t >= 1] - [H_t < 0 and N_{t-1} > 0]``; ``V_t = H_t - S_t``;
+    ``N_t = N_{t-1} + S_t``. State ``(V, N)`` carries on between calls until ``reset_state``. A plain
+    PyTorch loop with no surrogate gradient (a ``ValueError`` when the input needs a gradient)."""
+
+    def __init__(self, v_init: float = 0.0):
+        super().__init__()
+        self.v_init = float(v_init)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        if torch.is_grad_enabled() and x.requires_grad:
+            raise ValueError("signed IF neurons have no surrogate gradient: run the network under torch.no_grad() "
+                             "(inference), or convert with signed=False to fine-tune it")
+        shape = x.shape[1:]
+        if self.state is None or self.state[0].shape != shape or self.state[0].dtype != x.dtype:
+            self.state = (torch.full(shape, self.v_init, dtype=x.dtype, device=x.device),
+                          torch.zeros(shape, dtype=x.dtype, device=x.device))
+        v, n = self.state
+        out = torch.empty_like(x)
+        for t in range(x.shape[0]):
+            v = v + x[t]
+            s = (v >= 1.0).to(x.dtype) - ((v < 0.0) & (n > 0)).to(x.dtype)
+            v = v - s
+            n = n + s
+            out[t] = s
+        self.state = (v, n)
+        return out
+
+    def extra_repr(self) -> str:
+        return f"v_init={self.v_init:g}"
+
+
 class IFNeuron(nn.Module):
     """Integrate-and-fire replacement of one activation, on merged ``[T*B, ...]`` tensors.
 
@@ -120,7 +153,6 @@ class IFNeuron(nn.Module):
                  surrogate=None, signed: bool = False):
         super().__init__()
         self.signed = check_signed(signed, reset)
-        self._signed_state = None  # (V, N) of the signed neuron between calls; None = at rest
         scale = torch.as_tensor(scale).detach().clone()
         self.register_buffer("scale", scale)
         self.register_buffer("input_scale", 1.0 / scale if input_scale is None else input_scale)
@@ -134,7 +166,8 @@ class IFNeuron(nn.Module):
         #: output matches this layer's (:func:`neurosim.convert.feature_pair`)
         self.pool_source = None
         self.pool_2x2 = nn.AvgPool2d(2)  # the pool's plain path (no parameters or buffers)
-        self.neuron = IFLayer(v_th=1.0, v_reset=0.0, v_rest=self.v_init, reset=reset, **kw)
+        self.neuron = (SignedIF(self.v_init) if signed else
+                       IFLayer(v_th=1.0, v_reset=0.0, v_rest=self.v_init, reset=reset, **kw))
 
     def forward(self, x: torch.Tensor, T: int) -> torch.Tensor:  # noqa: D102
         if self.input_scale is not None:
@@ -154,10 +187,8 @@ class IFNeuron(nn.Module):
         The fused kernel pools and reads a static input inside; while hooks observe ``self.neuron``
         (spike recording, :func:`neurosim.snn.stats.measure_activity`) it is called on the full
         sequence instead, so they see every unpooled spike (the same values either way)."""
-        if getattr(self, "signed", False):  # instances pickled before signed existed are plain
-            return self._run_signed(x, steps)
         nr = self.neuron
-        if (self.pool or steps is not None) and not _observed(nr):
+        if (self.pool or steps is not None) and not _observed(nr) and not isinstance(nr, SignedIF):
             from neurosim.snn.fused import dispatch
 
             state = nr._kept_state(x.shape if steps is not None else x.shape[1:])
@@ -172,36 +203,6 @@ class IFNeuron(nn.Module):
             p = self.pool_2x2(s.reshape(-1, *s.shape[2:]))
             s = p.reshape(*s.shape[:2], *p.shape[1:])
         return s
-
-    def _run_signed(self, x: torch.Tensor, steps: int | None) -> torch.Tensor:
-        """:meth:`_run` of the signed neuron: spikes in {-1, 0, 1}, state ``(V, N)`` kept between calls."""
-        if torch.is_grad_enabled() and x.requires_grad:
-            raise ValueError("signed IF neurons have no surrogate gradient: fine-tune a network converted with "
-                             "signed=False (or run this one under torch.no_grad())")
-        n_steps = steps if steps is not None else x.shape[0]
-        shape = x.shape if steps is not None else x.shape[1:]
-        state = self._signed_state
-        if state is None or state[0].shape != shape or state[0].dtype != x.dtype or state[0].device != x.device:
-            state = (torch.full(shape, self.v_init, dtype=x.dtype, device=x.device),
-                     torch.zeros(shape, dtype=x.dtype, device=x.device))
-        v, n = state
-        out = torch.empty((n_steps, *shape), dtype=x.dtype, device=x.device)
-        for t in range(n_steps):
-            v = v + (x if steps is not None else x[t])
-            s = (v >= 1.0).to(x.dtype) - ((v < 0.0) & (n > 0)).to(x.dtype)
-            v = v - s
-            n = n + s
-            out[t] = s
-        self._signed_state = (v, n)
-        if self.pool:
-            p = self.pool_2x2(out.reshape(-1, *shape[1:]))
-            out = p.reshape(n_steps, shape[0], *p.shape[1:])
-        return out
-
-    def reset_states(self) -> None:
-        """Put the signed neuron's state at rest (:func:`neurosim.snn.reset_states` calls it; the
-        plain neuron's state lives in :attr:`neuron`, reset there)."""
-        self._signed_state = None
 
     def extra_repr(self) -> str:
         kind = "per layer" if self.scale.ndim == 0 else f"per channel ({self.scale.numel()})"
