@@ -26,7 +26,7 @@ def layers_from_sequential(seq) -> list:
         elif isinstance(m, nn.Conv2d):
             assert m.stride == (1, 1) and m.groups == 1 and m.padding[0] == m.padding[1]
             out.append(("conv", m.weight.detach().double().numpy(), m.bias.detach().double().numpy(), m.padding[0]))
-        elif isinstance(m, nn.ReLU):
+        elif isinstance(m, nn.ReLU) or type(m).__name__ == "QCFS":  # a QCFS layer's neuron is the same IF
             out.append(("relu",))
         elif isinstance(m, nn.AvgPool2d):
             assert m.kernel_size == 2 and m.stride == 2
@@ -99,8 +99,9 @@ def _per_channel(lam, h):
     return lam if lam.ndim == 0 else lam.reshape((1, -1) + (1,) * (h.ndim - 2))
 
 
-def if_simulate(layers, lams, x, T, v_init=0.0):
-    """Rate-coded IF network on the constant input ``x`` for ``T`` steps.
+def if_simulate(layers, lams, x, T, v_init=0.0, signed=False):
+    """Rate-coded IF network on the constant input ``x`` for ``T`` steps. ``signed``: a neuron whose
+    membrane is below 0 after the input while its spike count is positive fires -1 (adds the threshold).
 
     Returns ``(mean output over the steps, list of spike counts per ReLU layer [B, ...])``.
     """
@@ -120,6 +121,8 @@ def if_simulate(layers, lams, x, T, v_init=0.0):
                     counts[k] = np.zeros(z.shape)
                 v[k] = v[k] + z
                 s = (v[k] >= 1.0).astype(np.float64)
+                if signed:
+                    s = s - ((v[k] < 0.0) & (counts[k] > 0)).astype(np.float64)
                 v[k] = v[k] - s
                 counts[k] += s
                 h = s * lam

@@ -105,6 +105,7 @@ def main(argv=None):
     ap.add_argument("--modes", default="max,99.9%", help="comma-separated scale modes")
     ap.add_argument("--per-channel", action="store_true")
     ap.add_argument("--v-init", type=float, default=0.0)
+    ap.add_argument("--signed", action="store_true", help="signed IF neurons with memory (ann_to_snn(signed=True))")
     ap.add_argument("--qcfs", type=int, default=0, help="train with QCFS(levels=L) instead of ReLU")
     ap.add_argument("--qcfs-threshold", type=float, default=8.0, help="initial QCFS threshold lambda")
     ap.add_argument("--qcfs-init", default=None, metavar="Q",
@@ -121,6 +122,8 @@ def main(argv=None):
     ap.add_argument("--figure", default=None, help="PNG: accuracy vs T")
     ap.add_argument("--save-ann", default=None, help="write the trained ANN as a neurosim model file")
     ap.add_argument("--ann", default=None, help="skip training: convert this model file (a --save-ann output)")
+    ap.add_argument("--qcfs-ann", default=None, help="skip training: convert this QCFS ANN (a --qcfs --save-ann output, "
+                                                     "a whole pickled module: load only files you made)")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     Ts = sorted(int(t) for t in args.timesteps.split(","))
@@ -128,7 +131,13 @@ def main(argv=None):
     xtr, ytr = load_dataset(args.dataset, "train", args.data, limit=args.train_limit)
     xte, yte = load_dataset(args.dataset, "test", args.data, limit=args.test_limit)
 
-    if args.ann:
+    if args.qcfs_ann:
+        ann = torch.load(args.qcfs_ann, weights_only=False).eval()
+        levels = {m.levels for m in ann.modules() if isinstance(m, nc.QCFS)}
+        if len(levels) != 1:
+            raise SystemExit(f"error: --qcfs-ann {args.qcfs_ann} holds no QCFS ANN with one number of levels")
+        args.qcfs = levels.pop()
+    elif args.ann:
         from neurosim.models import load_model
 
         loaded = load_model(args.ann)
@@ -159,20 +168,22 @@ def main(argv=None):
         save_model(args.save_ann, ann, args.model, {}, dataset=args.dataset, test_acc=ann_acc, input_size=28,
                    seed=args.seed, epochs=args.epochs)
     result = {"command": " ".join(["python"] + sys.argv), "model": args.model, "dataset": args.dataset,
-              "seed": args.seed, "epochs": args.epochs, "ann_file": args.ann, "cosine": args.cosine, "train_images": len(xtr),
+              "seed": args.seed, "epochs": args.epochs, "ann_file": args.ann or args.qcfs_ann, "cosine": args.cosine, "train_images": len(xtr),
               "test_images": len(xte), "calibration_images": args.calibration, "qcfs_levels": args.qcfs,
               "qcfs_threshold_init": (f"p{args.qcfs_init} of the ReLU ANN" if args.qcfs_init else args.qcfs_threshold)
-              if args.qcfs else None, "lr": args.lr,
+              if args.qcfs else None, "lr": args.lr, "signed": args.signed,
               "bias_calibration": ({"rounds": args.bias_calibration, "T": args.bias_t, "images": args.bias_images}
                                    if args.bias_calibration else None), "ann_acc": ann_acc,
               "train_s": round(t_train, 1), "snn": {}}
+    if args.qcfs_ann:  # no training here: the file holds the trained QCFS ANN
+        result.update(epochs=None, cosine=None, lr=None, qcfs_threshold_init=f"trained, from {args.qcfs_ann}")
     print(f"{args.model} on {args.dataset}: ANN test accuracy {ann_acc:.4f} ({len(xte)} images; trained {t_train:.0f} s)")
     calib = [xb for xb, _ in batches(xtr[:args.calibration], ytr[:args.calibration], 250)]
     modes = ["qcfs"] if args.qcfs else args.modes.split(",")
     for mode in modes:
         t1 = time.time()
         snn = nc.ann_to_snn(ann, None if args.qcfs else calib, mode="max" if args.qcfs else mode,
-                            per_channel=args.per_channel, v_init=args.v_init, method="_forward")
+                            per_channel=args.per_channel, v_init=args.v_init, method="_forward", signed=args.signed)
         if args.bias_calibration:
             pick = np.random.default_rng(args.seed).choice(len(xtr), args.bias_images, replace=False)
             cal = torch.from_numpy(xtr[pick]).float().div(255).unsqueeze(1)

@@ -27,7 +27,7 @@ from neurosim._validation import check_choice, check_int, check_number
 from neurosim.convert import calibrate as cal
 from neurosim.convert import graph as G
 from neurosim.convert.event import use_events
-from neurosim.convert.modules import READOUTS, ConvertedSNN, IFNeuron, Scale
+from neurosim.convert.modules import READOUTS, ConvertedSNN, IFNeuron, Scale, check_signed
 
 __all__ = ["ann_to_snn", "RESETS"]
 
@@ -72,7 +72,7 @@ def ann_to_snn(model: nn.Module, calibration=None, *, mode="99.9%", timesteps: i
                reset: str = "subtract", per_channel: bool = False, estimator: str = "exact",
                momentum: float = 0.1, v_init: float = 0.0, maxpool: str = "pre", readout: str = "mean",
                fold_scales: bool = True, fold_bn: bool = True, method: str = "forward",
-               batch_size: int = 256) -> ConvertedSNN:
+               batch_size: int = 256, signed: bool = False) -> ConvertedSNN:
     """Convert a trained ANN (ReLU forms, clipped ReLUs, QCFS) into a multi-step IF network.
 
     Parameters
@@ -112,6 +112,12 @@ def ann_to_snn(model: nn.Module, calibration=None, *, mode="99.9%", timesteps: i
         Method of ``model`` to trace (``"_forward"`` for the neurosim.models teachers).
     batch_size : int
         Batch size when ``calibration`` is one tensor.
+    signed : bool
+        Signed IF neurons with memory (:class:`~neurosim.convert.modules.IFNeuron`): a neuron whose
+        membrane falls below 0 after it has fired takes a spike back (a -1 spike). Removes the
+        error of uneven input trains (deep or residual QCFS networks at ``T = L``); spikes are
+        then in {-1, 0, 1} (hardware must support signed events), the simulation is a PyTorch
+        loop and there is no surrogate gradient and no NIR export. Needs ``reset="subtract"``.
 
     Returns
     -------
@@ -129,6 +135,7 @@ def ann_to_snn(model: nn.Module, calibration=None, *, mode="99.9%", timesteps: i
     """
     _check_args(model, timesteps, reset, per_channel, mode, estimator, momentum, v_init, maxpool, readout)
     check_int("batch_size", batch_size, min_value=1)
+    check_signed(signed, reset)
     gm, acts, report = G.prepare(model, method=method, maxpool=maxpool, fold_bn=fold_bn)
     names = _neuron_names(gm, acts)
     need = {a.node.name: names[a.node] for a in acts if a.kind != "qcfs"}
@@ -142,7 +149,7 @@ def ann_to_snn(model: nn.Module, calibration=None, *, mode="99.9%", timesteps: i
         scales = cal.calibrate(gm, need, calibration, mode=mode, estimator=estimator, per_channel=per_channel,
                                momentum=momentum, batch_size=batch_size, shapes=shapes)
     info = {"mode": mode, "estimator": estimator, "per_channel": per_channel, "reset": reset, "v_init": v_init,
-            "maxpool": maxpool, "fold_scales": fold_scales, "fold_bn": fold_bn, "method": method}
+            "maxpool": maxpool, "fold_scales": fold_scales, "fold_bn": fold_bn, "method": method, "signed": signed}
     return _assemble(gm, acts, report, names, scales, shapes, info, readout=readout, timesteps=timesteps)
 
 
@@ -154,7 +161,8 @@ def _assemble(gm, acts, report, names, scales, shapes, info, *, readout, timeste
     for a in acts:
         lam = a.qcfs.threshold.detach().reshape(()) if a.kind == "qcfs" else scales[a.node.name]
         by_name[names[a.node]] = lam.to(dtype)
-    body, origin = _build(gm, acts, names, by_name, v_init=info["v_init"], reset=info["reset"])
+    body, origin = _build(gm, acts, names, by_name, v_init=info["v_init"], reset=info["reset"],
+                          signed=info.get("signed", False))
     folded = _fold(body, origin, shapes) if info["fold_scales"] else {"input": 0, "output": 0, "scalers": 0}
     pools_fused = _fuse_pools(body)
     use_events(body)  # Conv/Linear layers reading spikes skip the zeros (no-grad CPU calls; neurosim.convert.event)
@@ -221,7 +229,7 @@ def _neuron_names(gm: fx.GraphModule, acts) -> dict:
     return {a.node: _unique(a.node.target if a.node.op == "call_module" else a.node.name, used) for a in acts}
 
 
-def _build(gm: fx.GraphModule, acts, names, scales, *, v_init, reset):
+def _build(gm: fx.GraphModule, acts, names, scales, *, v_init, reset, signed=False):
     """The SNN body graph ``(x[T*B, ...], T)``: the ANN graph with IFNeuron calls for the activations."""
     graph = fx.Graph()
     x = graph.placeholder("x")
@@ -236,7 +244,7 @@ def _build(gm: fx.GraphModule, acts, names, scales, *, v_init, reset):
         if a is not None:
             target = names[n]
             v0 = a.qcfs.shift if a.kind == "qcfs" else v_init
-            root[target] = IFNeuron(scales[target], v_init=v0, reset=reset)
+            root[target] = IFNeuron(scales[target], v_init=v0, reset=reset, signed=signed)
             env[n] = graph.call_module(target, (env[n.args[0] if n.args else n.kwargs["input"]], T))
         else:
             env[n] = graph.node_copy(n, lambda m: env[m])

@@ -12,7 +12,14 @@ A converted network runs its (traced) ANN graph on the time steps merged into th
     out_t    = output_scale * S_t            (lambda; folded into the consuming layers if it can be)
 
 so ``lambda * mean_t S_t`` estimates ``ReLU(z)`` clipped at ``lambda`` (the layer scale from
-calibration, or a QCFS threshold). :class:`ConvertedSNN` is the model: ``forward(x[T, B, ...])``
+calibration, or a QCFS threshold). With ``signed=True`` (:func:`~neurosim.convert.ann_to_snn`
+``signed=True``) the neuron also fires a negative spike, ``S_t = -1`` and ``V_t = H_t + 1``, when
+``H_t < 0`` while its spike count ``N_{t-1} = sum_{s<t} S_s`` is positive (the signed neuron
+with memory of Wang et al., IJCAI 2022): a spike fired early on an input that later turns
+negative is taken back, so after ``T`` steps ``N_T = clip(floor(sum_t z_t + V_0), 0, .)`` up to
+the one-spike-per-step limit, whatever the order of the input: ``QCFS`` exactly at ``T = L`` for
+an uneven input train with the right mean (Bu et al. 2022's "unevenness error" removed). Plain
+PyTorch loop (no fused kernel, no surrogate gradient). :class:`ConvertedSNN` is the model: ``forward(x[T, B, ...])``
 returns the decoded output (mean or sum over the steps of the last layer's output, which
 never spikes), :meth:`ConvertedSNN.forward_steps` the per-step outputs ``[T, B, ...]``.
 Neuron states persist between calls (streaming) until :func:`neurosim.snn.reset_states`.
@@ -23,14 +30,24 @@ import torch
 from torch import nn
 
 from neurosim._validation import check_choice, check_int, check_memory
-from neurosim.snn.containers import reset_states
+from neurosim.snn.containers import Stateful, reset_states
 from neurosim.snn.functional.lif import check_sequence
 from neurosim.snn.modules.plif import IFLayer
 
-__all__ = ["Scale", "IFNeuron", "ConvertedSNN", "READOUTS", "StaticSteps"]
+__all__ = ["Scale", "IFNeuron", "SignedIF", "ConvertedSNN", "READOUTS", "StaticSteps", "check_signed"]
 
 #: decodings of the output sequence ``y_t`` (``[T, B, ...]``): mean and sum over the steps
 READOUTS = ("mean", "sum")
+
+
+def check_signed(signed, reset) -> bool:
+    """``signed`` (signed IF neurons) is a bool, and True only with ``reset="subtract"``."""
+    if not isinstance(signed, bool):
+        raise TypeError(f"signed must be True or False, got {signed!r}")
+    if signed and reset != "subtract":
+        raise ValueError(f"signed=True takes a spike back by adding the threshold and needs reset='subtract', "
+                         f"got reset={reset!r}")
+    return signed
 
 
 def _view_channels(scale: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -77,6 +94,39 @@ class StaticSteps(int):
         return obj
 
 
+class SignedIF(Stateful, nn.Module):
+    """Signed integrate-and-fire with memory, threshold 1, on ``[T, B, ...]`` (see the module docstring):
+    ``H_t = V_{t-1} + x_t``; ``S_t = [H_t >= 1] - [H_t < 0 and N_{t-1} > 0]``; ``V_t = H_t - S_t``;
+    ``N_t = N_{t-1} + S_t``. State ``(V, N)`` carries on between calls until ``reset_state``. A plain
+    PyTorch loop with no surrogate gradient (a ``ValueError`` when the input needs a gradient)."""
+
+    def __init__(self, v_init: float = 0.0):
+        super().__init__()
+        self.v_init = float(v_init)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        if torch.is_grad_enabled() and x.requires_grad:
+            raise ValueError("signed IF neurons have no surrogate gradient: run the network under torch.no_grad() "
+                             "(inference), or convert with signed=False to fine-tune it")
+        shape = x.shape[1:]
+        if self.state is None or self.state[0].shape != shape or self.state[0].dtype != x.dtype:
+            self.state = (torch.full(shape, self.v_init, dtype=x.dtype, device=x.device),
+                          torch.zeros(shape, dtype=x.dtype, device=x.device))
+        v, n = self.state
+        out = torch.empty_like(x)
+        for t in range(x.shape[0]):
+            v = v + x[t]
+            s = (v >= 1.0).to(x.dtype) - ((v < 0.0) & (n > 0)).to(x.dtype)
+            v = v - s
+            n = n + s
+            out[t] = s
+        self.state = (v, n)
+        return out
+
+    def extra_repr(self) -> str:
+        return f"v_init={self.v_init:g}"
+
+
 class IFNeuron(nn.Module):
     """Integrate-and-fire replacement of one activation, on merged ``[T*B, ...]`` tensors.
 
@@ -94,12 +144,15 @@ class IFNeuron(nn.Module):
     reset : {"subtract", "zero"}
     input_scale, output_scale : torch.Tensor or None
         The factors applied before and after the neuron; default ``1/scale`` and ``scale``.
+    signed : bool
+        Signed spikes with memory (see the module docstring); needs ``reset="subtract"``.
     """
 
     def __init__(self, scale: torch.Tensor, *, v_init: float = 0.0, reset: str = "subtract",
                  input_scale: torch.Tensor | None = None, output_scale: torch.Tensor | None = None,
-                 surrogate=None):
+                 surrogate=None, signed: bool = False):
         super().__init__()
+        self.signed = check_signed(signed, reset)
         scale = torch.as_tensor(scale).detach().clone()
         self.register_buffer("scale", scale)
         self.register_buffer("input_scale", 1.0 / scale if input_scale is None else input_scale)
@@ -113,7 +166,8 @@ class IFNeuron(nn.Module):
         #: output matches this layer's (:func:`neurosim.convert.feature_pair`)
         self.pool_source = None
         self.pool_2x2 = nn.AvgPool2d(2)  # the pool's plain path (no parameters or buffers)
-        self.neuron = IFLayer(v_th=1.0, v_reset=0.0, v_rest=self.v_init, reset=reset, **kw)
+        self.neuron = (SignedIF(self.v_init) if signed else
+                       IFLayer(v_th=1.0, v_reset=0.0, v_rest=self.v_init, reset=reset, **kw))
 
     def forward(self, x: torch.Tensor, T: int) -> torch.Tensor:  # noqa: D102
         if self.input_scale is not None:
@@ -134,7 +188,7 @@ class IFNeuron(nn.Module):
         (spike recording, :func:`neurosim.snn.stats.measure_activity`) it is called on the full
         sequence instead, so they see every unpooled spike (the same values either way)."""
         nr = self.neuron
-        if (self.pool or steps is not None) and not _observed(nr):
+        if (self.pool or steps is not None) and not _observed(nr) and not isinstance(nr, SignedIF):
             from neurosim.snn.fused import dispatch
 
             state = nr._kept_state(x.shape if steps is not None else x.shape[1:])
@@ -152,7 +206,8 @@ class IFNeuron(nn.Module):
 
     def extra_repr(self) -> str:
         kind = "per layer" if self.scale.ndim == 0 else f"per channel ({self.scale.numel()})"
-        return (f"scale {kind}, v_init={self.v_init:g}, input_scale={'folded' if self.input_scale is None else 'kept'}, "
+        signed = "signed, " if getattr(self, "signed", False) else ""
+        return (f"scale {kind}, v_init={self.v_init:g}, {signed}input_scale={'folded' if self.input_scale is None else 'kept'}, "
                 f"output_scale={'folded' if self.output_scale is None else 'kept'}")
 
 

@@ -210,6 +210,9 @@ class _Writer:
         m = self.modules[n.target]
         (sources, *_), base = self.inputs(n), n.target
         if isinstance(m, IFNeuron):
+            if getattr(m, "signed", False):
+                raise self.refuse(n, "it fires signed spikes (ann_to_snn(signed=True)), which NIR's IF cannot express",
+                                  "convert with signed=False to export")
             shape = self.shapes[n.args[0]]  # the IF layer's own shape (before a pool it runs inside)
             if m.input_scale is not None:
                 sources = self.scale(n, f"{base}_scale_in", m.input_scale, shape, sources)

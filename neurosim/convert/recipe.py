@@ -26,7 +26,7 @@ from torch import nn
 from neurosim.convert import calibrate as cal
 from neurosim.convert import graph as G
 from neurosim.convert.convert import RESETS, _assemble, _check_args, _neuron_names
-from neurosim.convert.modules import READOUTS, ConvertedSNN
+from neurosim.convert.modules import READOUTS, ConvertedSNN, check_signed
 
 __all__ = ["recipe", "rebuild", "RECIPE_VERSION"]
 
@@ -45,7 +45,8 @@ def recipe(snn: ConvertedSNN, input_shape) -> dict:
     shape = _input_shape(input_shape, "input_shape")
     mode = snn.info["mode"]
     return {"version": RECIPE_VERSION, "input_shape": shape, "readout": snn.readout, "timesteps": snn.timesteps,
-            **{k: snn.info[k] for k in _OPTIONS}, "mode": mode if isinstance(mode, str) else float(mode)}
+            **{k: snn.info[k] for k in _OPTIONS}, "mode": mode if isinstance(mode, str) else float(mode),
+            "signed": bool(snn.info.get("signed", False))}
 
 
 def _input_shape(shape, what: str) -> list:
@@ -114,5 +115,6 @@ def rebuild(model: nn.Module, rec: dict) -> ConvertedSNN:
         scales[a.node.name] = (torch.ones(out[1], dtype=torch.float64) if rec["per_channel"]
                                else torch.ones((), dtype=torch.float64))
     info = {k: rec[k] for k in _OPTIONS}
+    info["signed"] = check_signed(rec.get("signed", False), rec["reset"])  # optional: recipes before it are plain
     return _assemble(gm, acts, report, names, scales, shapes, info, readout=rec["readout"],
                      timesteps=rec["timesteps"])

@@ -412,13 +412,14 @@ class ActivityMonitor:
         def hook(module, args, out):
             s = out[0] if isinstance(out, (tuple, list)) else out
             n = _fused_pool_area(module)
+            signed = s.is_floating_point() and bool((s < 0).any())  # -1 spikes (signed IF) are events too
             if n == 1:
-                self._record(s, None)
+                self._record(s, s.detach().abs() if signed else None)
             else:  # a fused neuron + average pool outputs window means: its events are the window sums
                 with torch.no_grad():
                     self._record(s, torch.round(s.detach() * n))
             s = s.detach()
-            self._spk[name] += float(s.sum()) * n
+            self._spk[name] += float((s.abs() if signed else s).sum()) * n
             self._spk_elems[name] += int(s.numel()) * n
         return hook
 
