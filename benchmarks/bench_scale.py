@@ -23,6 +23,9 @@ Simulators (``--sims``; each (simulator, size) runs in its own subprocess):
   temporaries). The export's full float64 spec (32 B/synapse on top) is not held.
 * ``nest_native_2thr``: NEST's own ``fixed_indegree`` rule (no Python arrays at all): NEST's
   engine memory alone, what its hpc_benchmark measures (a different realisation, same statistics).
+* ``nest_script_2thr``: the cluster route as one rank runs it: ``net.write_nest_script(DIR)`` (in a
+  prep child), then the script's own ``load_spec`` + ``build`` of the whole float64/int64 spec
+  (32 B/synapse of arrays that every MPI rank loads in full) and ``nest.Simulate``.
 * ``brian2``: Brian2 2.9 cpp_standalone, 1 thread, same synapse list (``brian2_brunel.py``, its
   venv ``benchmarks/.venv-brian2`` or ``BRIAN2_PYTHON``); memory = the generated binary's peak.
 
@@ -62,7 +65,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from bench_sim import BRIAN2_PY, cpu_info, cpu_label  # noqa: E402
 
-SIMS = ("neurosim_1thr", "neurosim_2thr", "nest_2thr", "nest_native_2thr", "brian2")
+SIMS = ("neurosim_1thr", "neurosim_2thr", "nest_2thr", "nest_native_2thr", "nest_script_2thr", "brian2")
 SIZES = (12500, 25000, 50000, 100000, 200000, 400000)
 QUICK_SIZES = (1250, 2500)
 GIB = 1 << 30
@@ -116,8 +119,7 @@ def brunel(n, ce, seed):
 def child_neurosim(args):
     import sim17_cases
 
-    import neurosim  # noqa: F401  (the imports belong to the baseline)
-
+    brunel(500, 100, 0)   # the imports (neurosim, its sim modules) belong to the baseline; no kernel compile
     base, t0 = maxrss_bytes(), time.perf_counter()
     net = brunel(args.n, args.ce, args.seed)
     construct = time.perf_counter() - t0
@@ -154,9 +156,18 @@ def write_arrays(net, path):
 
 
 def child_prep(args):
+    brunel(500, 100, 0)
     base = maxrss_bytes()
     net = brunel(args.n, args.ce, args.seed)
     write_arrays(net, args.arrays)
+    return dict(n_synapses=int(net.n_synapses), base_bytes=base, peak_bytes=maxrss_bytes())
+
+
+def child_prep_script(args):
+    brunel(500, 100, 0)
+    base = maxrss_bytes()
+    net = brunel(args.n, args.ce, args.seed)
+    net.write_nest_script(Path(args.arrays).parent)
     return dict(n_synapses=int(net.n_synapses), base_bytes=base, peak_bytes=maxrss_bytes())
 
 
@@ -218,6 +229,7 @@ def child_nest(args):
     from neurosim.sim.nest import build as nest_build
 
     nest.verbosity = nest.VerbosityLevel.ERROR
+    proxy_spec(dict(J=100.0 / args.ce, g=5.0, eta=2.0))   # neurosim's imports belong to the baseline
     nest.ResetKernel()
     base, t0 = maxrss_bytes(), time.perf_counter()
     with np.load(args.arrays) as z:
@@ -232,15 +244,30 @@ def child_nest(args):
                           lambda: nest_build.take_spikes(spec, handles, "spikes")[0].size)
 
 
+def child_nest_script(args):
+    """What ``run_nest.py`` does on one rank: load the whole spec, build, simulate (the spec stays loaded)."""
+    import nest
+
+    from neurosim.sim.nest import build as nest_build
+
+    nest.verbosity = nest.VerbosityLevel.ERROR
+    proxy_spec(dict(J=100.0 / args.ce, g=5.0, eta=2.0))   # as in child_nest (the script itself imports no neurosim)
+    nest.ResetKernel()
+    base, t0 = maxrss_bytes(), time.perf_counter()
+    spec = nest_build.load_spec(args.arrays)
+    handles = nest_build.build(nest, spec, threads=args.threads, seed=args.seed + 1)
+    n_syn = sum(len(p["source"]) for p in spec["projections"])
+    return _nest_simulate(nest, args, time.perf_counter() - t0, base, n_syn,
+                          lambda: nest_build.take_spikes(spec, handles, "spikes")[0].size)
+
+
 def child_nest_native(args):
     import nest
 
     nest.verbosity = nest.VerbosityLevel.ERROR
     nest.ResetKernel()
-    base = maxrss_bytes()
-    z = dict(J=100.0 / args.ce, g=5.0, eta=2.0)   # ns.sim.brunel: J = 0.1 mV x 1000 / CE
-    spec = proxy_spec(z)
-    t0 = time.perf_counter()
+    spec = proxy_spec(dict(J=100.0 / args.ce, g=5.0, eta=2.0))   # ns.sim.brunel: J = 0.1 mV x 1000 / CE
+    base, t0 = maxrss_bytes(), time.perf_counter()
     nest.SetKernelStatus({"resolution": float(spec["resolution"]), "local_num_threads": args.threads,
                           "rng_seed": args.seed + 1, "print_time": False})
     n_exc = args.n * 4 // 5
@@ -282,7 +309,8 @@ def _nest_simulate(nest, args, build_s, base, n_syn, take):
                 resident_bytes=rss_bytes(), nest=nest.__version__)
 
 
-CHILDREN = {"neurosim": child_neurosim, "prep": child_prep, "nest": child_nest, "nest_native": child_nest_native}
+CHILDREN = {"neurosim": child_neurosim, "prep": child_prep, "prep_script": child_prep_script, "nest": child_nest,
+            "nest_native": child_nest_native, "nest_script": child_nest_script}
 
 
 def child_main(args):
@@ -367,18 +395,18 @@ def run_all(args, sims, sizes, log=print, save=None):
             todo = [s for s in active if s not in res["stopped"]]
             arrays = tmp / f"brunel_{n}.npz"
             if any(s in ("nest_2thr", "brian2") for s in todo):
-                ok, stop = _guarded(res, "prep", n, n_syn, bps.get("prep", bps.get("neurosim_1thr")), log)
-                if ok:
-                    out, err = _run_child(me + ["--child", "prep", "--n", str(n), "--arrays", str(arrays)] + common,
-                                          args.timeout)
-                    if out is not None:
-                        bps["prep"] = (out["peak_bytes"] - out["base_bytes"]) / out["n_synapses"]
-                    stop = err
+                stop = _prep(args, me, common, "prep", n, n_syn, arrays, bps, res, log)
                 if stop:
                     for s in ("nest_2thr", "brian2"):
                         if s in todo:
                             res["stopped"][s] = dict(neurons=n, why=f"array export: {stop}")
                     todo = [s for s in todo if s not in ("nest_2thr", "brian2")]
+            script = tmp / f"script_{n}"
+            if "nest_script_2thr" in todo:
+                stop = _prep(args, me, common, "prep_script", n, n_syn, script / "network.npz", bps, res, log)
+                if stop:
+                    res["stopped"]["nest_script_2thr"] = dict(neurons=n, why=f"write_nest_script: {stop}")
+                    todo.remove("nest_script_2thr")
             for s in todo:
                 ok, stop = _guarded(res, s, n, n_syn, bps.get(s), log)
                 if not ok:
@@ -390,8 +418,10 @@ def run_all(args, sims, sizes, log=print, save=None):
                            "--warmup-ms", str(args.warmup_ms), "--sim-ms", str(args.sim_ms),
                            "--workdir", str(tmp / "brian2")]
                 else:
-                    kind = {"nest_2thr": "nest", "nest_native_2thr": "nest_native"}.get(s, "neurosim")
-                    cmd = me + ["--child", kind, "--n", str(n), "--threads", str(threads), "--arrays", str(arrays)]
+                    kind = {"nest_2thr": "nest", "nest_native_2thr": "nest_native", "nest_script_2thr": "nest_script"}
+                    kind = kind.get(s, "neurosim")
+                    where = script / "network.npz" if kind == "nest_script" else arrays
+                    cmd = me + ["--child", kind, "--n", str(n), "--threads", str(threads), "--arrays", str(where)]
                     cmd += common
                 log(f"[{s}] {n} neurons, {n_syn / 1e6:.1f}M synapses ...")
                 out, err = _run_child(cmd, args.timeout)
@@ -409,10 +439,22 @@ def run_all(args, sims, sizes, log=print, save=None):
                     save(res)
             if arrays.exists():
                 arrays.unlink()
+            shutil.rmtree(script, ignore_errors=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     res["largest"], res["extrapolated"] = summarize(res, sims, sizes, args.ce)
     return res
+
+
+def _prep(args, me, common, kind, n, n_syn, path, bps, res, log):
+    """Run prep child ``kind`` (writes ``path``) under the guard; None when it succeeded, else why not."""
+    ok, stop = _guarded(res, kind, n, n_syn, bps.get(kind, bps.get("neurosim_1thr")), log)
+    if not ok:
+        return stop
+    out, err = _run_child(me + ["--child", kind, "--n", str(n), "--arrays", str(path)] + common, args.timeout)
+    if out is not None:
+        bps[kind] = (out["peak_bytes"] - out["base_bytes"]) / out["n_synapses"]
+    return err
 
 
 def _guarded(res, sim, n, n_syn, bps, log):
@@ -503,7 +545,7 @@ def main(argv=None):
     ap.add_argument("--sims", default=",".join(SIMS), help="comma-separated: " + ", ".join(SIMS))
     ap.add_argument("--ce", type=int, default=None, help="excitatory in-degree (CI = CE / 4); default 1000, quick 100")
     ap.add_argument("--warmup-ms", type=float, default=None, help="default 50 (quick: 20)")
-    ap.add_argument("--sim-ms", type=float, default=None, help="timed simulation, default 200 (quick: 50)")
+    ap.add_argument("--sim-ms", type=float, default=None, help="timed simulation, default 200 (quick: 100)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--timeout", type=float, default=3600.0, help="seconds per child")
     ap.add_argument("--quick", action="store_true", help="two tiny sizes, every simulator found")
@@ -515,7 +557,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
     args.ce = args.ce if args.ce is not None else (100 if args.quick else 1000)
     args.warmup_ms = args.warmup_ms if args.warmup_ms is not None else (20.0 if args.quick else 50.0)
-    args.sim_ms = args.sim_ms if args.sim_ms is not None else (50.0 if args.quick else 200.0)
+    args.sim_ms = args.sim_ms if args.sim_ms is not None else (100.0 if args.quick else 200.0)
     if args.child:
         return child_main(args)
     sizes = _list(ap, "--sizes", args.sizes, int) if args.sizes else list(QUICK_SIZES if args.quick else SIZES)
