@@ -362,6 +362,10 @@ def finish_row(sim, row):
         row["python_peak_bytes"] = (row["python_peak_kib"] - row["python_base_kib"]) * 1024
         loops = row["sim_s"] * (1.0 + row["warmup_ms"] / row["sim_ms"])  # the warm-up's loop at the same speed
         row["build_s"] = row["setup_s"] + row["compile_s"] + max(0.0, row["binary_wall_s"] - loops)
+        # the machine holds the Python parent (its peak before compiling; its RSS while the binary runs) too
+        both = max(row["python_peak_bytes"], (row["python_rss_at_run_kib"] - row["python_base_kib"]) * 1024
+                   + row["peak_bytes"])
+        row["machine_bytes_per_synapse"] = both / max(row["n_synapses"], 1)
     row["peak_above_base_bytes"] = row["peak_bytes"] - row["base_bytes"]
     row["bytes_per_synapse"] = row["peak_above_base_bytes"] / max(row["n_synapses"], 1)
     if "resident_bytes" in row:
@@ -372,7 +376,7 @@ def finish_row(sim, row):
     return row
 
 
-def run_all(args, sims, sizes, log=print, save=None):
+def run_all(args, sims, sizes, log=print, save=None, prev=None):
     """Run every (simulator, size) in its own child under the memory guard; ``save(res)`` after each row."""
     info = cpu_info()
     res = dict(machine=dict(**info, mem_total_bytes=meminfo("MemTotal"), python=sys.version.split()[0],
@@ -385,6 +389,12 @@ def run_all(args, sims, sizes, log=print, save=None):
             res["skipped"][s] = why[s]
             log(f"[{s}] skipped: {why[s]}")
     bps = {}
+    prev = prev or {}
+    for row in sorted(prev.get("rows", []), key=lambda r: r["neurons"]):  # --resume: earlier rows, bytes/synapse
+        if row["neurons"] not in sizes or row["simulator"] not in sims:
+            res["rows"].append(row)
+            bps[row["simulator"]] = row.get("machine_bytes_per_synapse", row["bytes_per_synapse"])
+    res["stopped"].update({s: d for s, d in prev.get("stopped", {}).items() if s not in sims})
     tmp = Path(tempfile.mkdtemp(prefix="bench-scale-"))
     common = ["--ce", str(args.ce), "--seed", str(args.seed), "--warmup-ms", str(args.warmup_ms),
               "--sim-ms", str(args.sim_ms)]
@@ -431,7 +441,7 @@ def run_all(args, sims, sizes, log=print, save=None):
                     continue
                 row = finish_row(s, dict(out, simulator=s, warmup_ms=args.warmup_ms, sim_ms=args.sim_ms,
                                          cpu=cpu_label(info)))
-                bps[s] = row["bytes_per_synapse"] + row.get("python_peak_bytes", 0) / row["n_synapses"]
+                bps[s] = row.get("machine_bytes_per_synapse", row["bytes_per_synapse"])
                 res["rows"].append(row)
                 log("  " + table_line(row))
                 if save is not None:
@@ -442,7 +452,8 @@ def run_all(args, sims, sizes, log=print, save=None):
             shutil.rmtree(script, ignore_errors=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    res["largest"], res["extrapolated"] = summarize(res, sims, sizes, args.ce)
+    every = sorted({r["neurons"] for r in res["rows"]} | set(sizes))
+    res["largest"], res["extrapolated"] = summarize(res, sims, every, args.ce)
     return res
 
 
@@ -480,14 +491,16 @@ def summarize(res, sims, sizes, ce):
         if not rows:
             continue
         last = max(rows, key=lambda r: r["neurons"])
-        fit_n = int(max(0.0, total - MARGIN) / (last["bytes_per_synapse"] * k)) if total else None
-        largest[s] = dict(neurons=last["neurons"], n_synapses=last["n_synapses"], bytes_per_synapse=last["bytes_per_synapse"],
+        bps = last.get("machine_bytes_per_synapse", last["bytes_per_synapse"])   # Brian2: binary + Python parent
+        fit_n = int(max(0.0, total - MARGIN) / (bps * k)) if total else None
+        largest[s] = dict(neurons=last["neurons"], n_synapses=last["n_synapses"],
+                          bytes_per_synapse=last["bytes_per_synapse"], machine_bytes_per_synapse=bps,
                           predicted_max_neurons=fit_n)
         for n in sizes:
             if n > last["neurons"]:
                 f = n / last["neurons"]
                 extra.append(dict(simulator=s, neurons=n, n_synapses=n * k,
-                                  peak_gib=last["bytes_per_synapse"] * n * k / GIB,
+                                  peak_gib=bps * n * k / GIB,
                                   s_per_sim_s=last["s_per_sim_s"] * f, build_s=last["build_s"] * f))
     return largest, extra
 
@@ -511,11 +524,13 @@ def markdown(res):
              f"{res['sim_ms']:g} ms timed; {m['cpu_model']} ({' '.join(m['vector_extensions'])}), "
              f"MemTotal {(m['mem_total_bytes'] or 0) / GIB:.1f} GiB", "", HEADER]
     lines += [table_line(r) for r in sorted(res["rows"], key=lambda r: (SIMS.index(r["simulator"]), r["neurons"]))]
-    lines += ["", "| simulator | largest run here | peak B/synapse there | largest predicted to fit MemTotal - 2 GiB |",
-              "|---|---|---|---|"]
+    lines += ["", "| simulator | largest run here | peak B/synapse there (Brian2: binary; + Python parent) | "
+              "largest predicted to fit MemTotal - 2 GiB |", "|---|---|---|---|"]
     for s, d in res["largest"].items():
+        both = d.get("machine_bytes_per_synapse", d["bytes_per_synapse"])
+        extra = f" ({both:.1f})" if both != d["bytes_per_synapse"] else ""
         lines.append(f"| {s} | {d['neurons']:,} ({d['n_synapses'] / 1e6:.3g}M synapses) | "
-                     f"{d['bytes_per_synapse']:.1f} | {d['predicted_max_neurons'] or 0:,} |")
+                     f"{d['bytes_per_synapse']:.1f}{extra} | {d['predicted_max_neurons'] or 0:,} |")
     for s, d in res["stopped"].items():
         lines.append(f"\n{s} stopped at {d['neurons']:,} neurons: {d['why']}")
     for s, why in res["skipped"].items():
@@ -550,6 +565,8 @@ def main(argv=None):
     ap.add_argument("--timeout", type=float, default=3600.0, help="seconds per child")
     ap.add_argument("--quick", action="store_true", help="two tiny sizes, every simulator found")
     ap.add_argument("--out", default=str(HERE / "out" / "bench_scale"), help="writes OUT.json and OUT.md")
+    ap.add_argument("--resume", default=None, help="an earlier OUT.json: keep its rows (other sizes / simulators) and "
+                    "start the memory guard from their bytes per synapse (e.g. --sizes 400000 after a run to 200000)")
     ap.add_argument("--child", choices=sorted(CHILDREN), help=argparse.SUPPRESS)
     ap.add_argument("--n", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--threads", type=int, default=1, help=argparse.SUPPRESS)
@@ -574,7 +591,14 @@ def main(argv=None):
     def save(res):
         out.with_suffix(".json").write_text(json.dumps(res, indent=1))
         out.with_suffix(".md").write_text(markdown(res))
-    res = run_all(args, sims, sizes, log=lambda s: print(s, flush=True), save=save)
+    prev = None
+    if args.resume:
+        try:
+            prev = json.loads(Path(args.resume).read_text())
+            prev["rows"]
+        except (OSError, ValueError, KeyError) as exc:
+            ap.error(f"--resume {args.resume}: not a bench_scale JSON ({exc})")
+    res = run_all(args, sims, sizes, log=lambda s: print(s, flush=True), save=save, prev=prev)
     save(res)
     print("\n" + markdown(res))
     return res

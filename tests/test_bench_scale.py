@@ -145,3 +145,22 @@ def test_quick_runs_every_simulator(tmp_path):
     bad = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_scale.py"), "--sizes", "2500,1250"],
                          capture_output=True, text=True)
     assert bad.returncode == 2 and "ascending" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_brunel_memory_check_covers_the_measured_peak():
+    """``ns.sim.brunel`` refuses a network whose estimate (30 B per synapse) exceeds 0.8 x the available
+    memory: the estimate must cover the real peak of building and flattening it, measured here by
+    tracemalloc (NumPy reports its buffers to it): 8 B of (pre, post) + 16 B of sorting temporaries + the
+    uint16 targets = 26 B per synapse."""
+    import tracemalloc
+
+    bench_scale.brunel(500, 100, 0).run(0.1, progress=False)   # kernel compiled / loaded outside the measurement
+    tracemalloc.start()
+    try:
+        net = bench_scale.brunel(12500, 1000, 0)
+        net.run(0.1, progress=False)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    per_synapse = peak / net.n_synapses
+    assert 20.0 < per_synapse <= 30.0, per_synapse
