@@ -38,7 +38,9 @@ at start and end of the child (timings under load > 1.5 are flagged ``loaded``),
 and vector flags.
 
 Memory guard: before each run the predicted peak (the previous size's peak bytes/synapse of the
-same simulator x synapses, ``FIRST_GUESS_BPS`` for the first size; the prep child: neurosim's)
+same simulator x synapses, ``FIRST_GUESS_BPS`` for the first size, or the rows of ``--resume``; the prep
+children: neurosim's; Brian2: its binary plus its Python parent, max(parent's peak, parent's RSS while the
+binary runs + the binary's peak))
 + 2 GiB must be below ``MemAvailable``; otherwise the size is skipped with the reason, and a
 simulator's series stops at its first skip or failure. Sizes not run are extrapolated: peak
 memory = last measured bytes/synapse x synapses, time per simulated second proportional to

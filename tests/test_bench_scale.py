@@ -32,8 +32,10 @@ def test_guard_skips_and_stops_the_series(monkeypatch):
     skipped when that + 2 GiB exceeds MemAvailable; the series stops there and is extrapolated."""
     sizes = [1250, 2500]
     k = _Args.ce + _Args.ce // 4
-    first_need = bench_scale.FIRST_GUESS_BPS * sizes[0] * k + bench_scale.MARGIN
-    avail = first_need + (1 << 20)          # the first fits; the second (>= 2x the synapses) cannot at >= 200 B
+    # first size: guessed at 1 B/synapse, fits; second: predicted from the measured bytes/synapse (at least the
+    # 8 B of the (pre, post) list) over 5 B x its synapses of room above the margin: skipped
+    monkeypatch.setattr(bench_scale, "FIRST_GUESS_BPS", 1.0)
+    avail = bench_scale.MARGIN + 5.0 * sizes[1] * k
     real = bench_scale.meminfo
     monkeypatch.setattr(bench_scale, "meminfo", lambda key: avail if key == "MemAvailable" else real(key))
     logs = []
@@ -42,9 +44,7 @@ def test_guard_skips_and_stops_the_series(monkeypatch):
     assert row["neurons"] == 1250 and row["n_synapses"] == 1250 * k
     assert row["bytes_per_synapse"] == pytest.approx((row["peak_bytes"] - row["base_bytes"]) / row["n_synapses"])
     bps = row["bytes_per_synapse"]
-    need = bps * sizes[1] * k + bench_scale.MARGIN
-    if need <= avail:
-        pytest.skip(f"the child used only {bps:.0f} B/synapse: the second size fits, nothing to skip")
+    assert bps * sizes[1] * k + bench_scale.MARGIN > avail
     stop = res["stopped"]["neurosim_1thr"]
     assert stop["neurons"] == 2500 and "MemAvailable" in stop["why"]
     (ext,) = res["extrapolated"]
