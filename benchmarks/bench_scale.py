@@ -93,10 +93,8 @@ def meminfo(key):
 
 def rss_bytes():
     """Current resident set size (``VmRSS``) in bytes."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    return 0
+    lines = Path("/proc/self/status").read_text().splitlines()
+    return next((int(ln.split()[1]) * 1024 for ln in lines if ln.startswith("VmRSS:")), 0)
 
 
 def maxrss_bytes():
@@ -340,20 +338,11 @@ def _run_child(cmd, timeout):
 
 def available(sims):
     """``{simulator: None or why it cannot run}``."""
-    why = {}
-    try:
-        import nest  # noqa: F401
-        nest_why = None
-    except ImportError:
-        nest_why = "nest is not importable (pip install nest-simulator)"
-    for s in sims:
-        if s.startswith("nest"):
-            why[s] = nest_why
-        elif s == "brian2":
-            why[s] = None if BRIAN2_PY.exists() else f"{BRIAN2_PY} missing (benchmarks/setup_brian2_venv.sh)"
-        else:
-            why[s] = None
-    return why
+    import importlib.util
+
+    nest_why = None if importlib.util.find_spec("nest") else "nest is not importable (pip install nest-simulator)"
+    brian_why = None if BRIAN2_PY.exists() else f"{BRIAN2_PY} missing (benchmarks/setup_brian2_venv.sh)"
+    return {s: nest_why if s.startswith("nest") else brian_why if s == "brian2" else None for s in sims}
 
 
 def finish_row(sim, row):
