@@ -483,7 +483,7 @@ def summarize(res, sims, sizes, ce):
             continue
         last = max(rows, key=lambda r: r["neurons"])
         bps = last.get("machine_bytes_per_synapse", last["bytes_per_synapse"])   # Brian2: binary + Python parent
-        fit_n = int(max(0.0, total - MARGIN) / (bps * k)) if total else None
+        fit_n = int(max(0.0, total - MARGIN) / (bps * k)) if total and bps > 0 else None
         largest[s] = dict(neurons=last["neurons"], n_synapses=last["n_synapses"],
                           bytes_per_synapse=last["bytes_per_synapse"], machine_bytes_per_synapse=bps,
                           predicted_max_neurons=fit_n)
