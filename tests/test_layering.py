@@ -1,12 +1,11 @@
 """The layering of ``../shared/DESIGN.md``, enforced by import-linter.
 
-The contracts live in ``pyproject.toml`` (``[tool.importlinter]``); ``lint-imports`` at the
-repository root checks them. import-linter (grimp) finds a package's modules by walking its
-folder, and the installed layout maps ``kernels/`` to ``neurosim.kernels`` and ``models/`` to
-``neurosim.models`` (``[tool.setuptools.package-dir]``): the links ``neurosim/kernels`` ->
-``../kernels`` and ``neurosim/models`` -> ``../models`` show the source tree to such tools as it
-is installed (so ``lint-imports`` works at the repository root; the modules they reach are the
-same files). The violation probes add one file to a mirror of the installed layout.
+The contracts live in ``pyproject.toml`` (``[tool.importlinter]``). import-linter (grimp) finds a
+package's modules by walking its folder, and the installed layout maps ``kernels/`` to
+``neurosim.kernels`` and ``models/`` to ``neurosim.models`` (``[tool.setuptools.package-dir]``),
+folders that the source tree's ``neurosim/`` must never contain (they would shadow the mapping).
+So the linter runs on a mirror of the installed layout (``neurosim/`` with ``kernels/`` and
+``models/`` copied inside); the violation probes add one file to such a mirror.
 
 Lazy imports (inside functions) count: grimp reads every ``import`` statement. Each exception
 in the contracts carries its reason in ``pyproject.toml``.
@@ -40,21 +39,22 @@ def _lint(root: Path, config: Path) -> subprocess.CompletedProcess:
 def _mirror(dest: Path) -> Path:
     """The installed layout under ``dest``: ``neurosim/`` plus ``kernels/`` and ``models/`` inside it."""
     skip = shutil.ignore_patterns("__pycache__")
-    shutil.copytree(ROOT / "neurosim", dest / "neurosim", ignore=skip, symlinks=False)  # the links become copies
+    shutil.copytree(ROOT / "neurosim", dest / "neurosim", ignore=skip)
+    for name in ("kernels", "models"):
+        shutil.copytree(ROOT / name, dest / "neurosim" / name, ignore=skip)
     return dest
 
 
-def test_source_tree_shows_the_installed_layout():
-    """``neurosim/kernels`` and ``neurosim/models`` are links to the top-level folders, never copies
-    (a copy would go stale and hide the code that is installed)."""
+def test_source_tree_does_not_shadow_the_mapped_packages():
+    """``neurosim/kernels`` and ``neurosim/models`` never exist in the source tree: the top-level folders
+    are mapped to those names (DESIGN.md), and a folder or link there would shadow the mapping."""
     for name in ("kernels", "models"):
-        link = ROOT / "neurosim" / name
-        assert link.is_symlink() and os.readlink(link) == f"../{name}", link
+        assert not os.path.lexists(ROOT / "neurosim" / name), ROOT / "neurosim" / name
 
 
-def test_contracts_hold():
-    """``lint-imports`` at the repository root, as a developer runs it."""
-    res = _lint(ROOT, PYPROJECT)
+def test_contracts_hold(tmp_path):
+    """``lint-imports`` on the installed layout (a mirror of the source tree)."""
+    res = _lint(_mirror(tmp_path), PYPROJECT)
     assert res.returncode == 0, res.stdout[-6000:] + res.stderr[-2000:]
     assert "BROKEN" not in res.stdout and "4 kept, 0 broken" in res.stdout, res.stdout[-3000:]
 
