@@ -68,21 +68,11 @@ KNOWN_PEAK = {"H200": 4.8e12, "H100 SXM": 3.35e12, "H100 80GB HBM3": 3.35e12, "H
 
 @functools.lru_cache(maxsize=None)
 def _atan_spike():
-    """The ATan spike function (one class for the whole run: torch.compile's guards stay valid)."""
-    import torch
+    """The ATan spike function of ``bench_lif_layer``'s torch loop (one class for the whole run:
+    torch.compile's guards stay valid)."""
+    from bench_lif_layer import _ATanSpike
 
-    class ATanSpike(torch.autograd.Function):
-        @staticmethod
-        def forward(ctx, x):
-            ctx.save_for_backward(x)
-            return (x >= 0).to(x.dtype)
-
-        @staticmethod
-        def backward(ctx, g):
-            (x,) = ctx.saved_tensors
-            return g / (1 + (math.pi * x) ** 2)  # alpha = 2: (alpha/2) / (1 + (pi/2 alpha x)^2)
-
-    return ATanSpike
+    return _ATanSpike
 
 
 @functools.lru_cache(maxsize=None)
