@@ -14,6 +14,12 @@ Integration (the 2003 ``spnet`` scheme generalised to any ``dt``), with the per-
     u <- u + (dt a) (b v - u)                   # one Euler step with the new v
     spike if v >= v_peak, then v <- c, u <- u + d
 
+``v2 v^2`` is evaluated in one of two orders (``IzhikevichParams.order``, the code
+:data:`ORDER_CODES`): ``ORDER_LISTING`` ``v2 (v v)``, as the MATLAB listing's ``0.04*v.^2``, and
+``ORDER_NEST`` ``(v2 v) v``, as NEST's ``izhikevich`` (``0.04 * V_m * V_m``). They differ in the
+last bit, which the map amplifies at dt = 1 ms (spikes move after ~60-100 ms); the order makes
+neurosim's spikes NEST's exactly.
+
 At ``dt = 1 ms`` this is, operation for operation, the listing in Izhikevich (2003): there the
 threshold test comes first in the loop body (``fired = v >= 30``), which is the test at the end
 of the previous iteration here; so a spike reported here at the end of step ``n`` (time
@@ -37,13 +43,17 @@ from numba import prange
 
 from neurosim.config import NJIT, NJIT_PARALLEL
 from neurosim.kernels.network_kinds import (
-    GROUP_CHANNEL, GROUP_HI, GROUP_LO, NJIT_LOOP, REC_COL, REC_IDX, REC_VAR, get, register_population,
+    GROUP_CHANNEL, GROUP_HI, GROUP_LO, GROUP_MODE, NJIT_LOOP, REC_COL, REC_IDX, REC_VAR, get, register_population,
 )
 
 __all__ = ["izhikevich_integrate", "BLOCK", "IzhikevichCoefficients", "IzhikevichPopulation", "IZHIKEVICH_COEFFICIENTS",
-           "VAR_V", "VAR_U"]
+           "VAR_V", "VAR_U", "ORDER_LISTING", "ORDER_NEST", "ORDER_CODES"]
 
 BLOCK = 2048
+#: evaluation order of ``v2 v^2``: ``v2 (v v)`` (the 2003 listing) or ``(v2 v) v`` (NEST); the ``GROUP_MODE`` of a group
+ORDER_LISTING, ORDER_NEST = 0, 1
+#: ``IzhikevichParams.order`` -> code
+ORDER_CODES = {"listing": ORDER_LISTING, "nest": ORDER_NEST}
 
 
 class IzhikevichCoefficients(NamedTuple):
@@ -57,37 +67,45 @@ class IzhikevichCoefficients(NamedTuple):
 
 
 @numba.njit(**NJIT)
-def _izhikevich_integrate(v, u, current, a, b, k):
+def _quadratic(v, k, order):
+    """``v2 v^2`` in the group's order (:data:`ORDER_CODES`)."""
+    if order == ORDER_NEST:
+        return (k.v2 * v) * v
+    return k.v2 * (v * v)
+
+
+@numba.njit(**NJIT)
+def _izhikevich_integrate(v, u, current, a, b, k, order):
     """Two half steps of v and one step of u, without the reset (the one integrator of the model)."""
-    v = v + k.h * (k.v2 * (v * v) + k.v1 * v + k.v0 - u + current)
-    v = v + k.h * (k.v2 * (v * v) + k.v1 * v + k.v0 - u + current)
+    v = v + k.h * (_quadratic(v, k, order) + k.v1 * v + k.v0 - u + current)
+    v = v + k.h * (_quadratic(v, k, order) + k.v1 * v + k.v0 - u + current)
     u = u + (k.dt * a) * (b * v - u)
     return v, u
 
 
 @numba.njit(**NJIT)
-def _izhikevich_update(v, u, current, a, b, c, d, v_peak, k):
+def _izhikevich_update(v, u, current, a, b, c, d, v_peak, k, order):
     """One step of one neuron in float64 (``* 1.0`` promotes a float32 state exactly); returns
     ``(v, u, spiked)``, rounded by the caller to the storage dtype."""
-    v, u = _izhikevich_integrate(v * 1.0, u * 1.0, current, a, b, k)
+    v, u = _izhikevich_integrate(v * 1.0, u * 1.0, current, a, b, k, order)
     if v >= v_peak:
         return c, u + d, True
     return v, u, False
 
 
 @numba.njit(**NJIT)
-def _izhikevich_block(lo, hi, xs, v, u, a, b, c, d, v_peak, k, spikes):
+def _izhikevich_block(lo, hi, xs, v, u, a, b, c, d, v_peak, k, order, spikes):
     """Time loop over neurons ``[lo, hi)``; see :func:`izhikevich_integrate`."""
     for t in range(xs.shape[0]):
         for i in range(lo, hi):
-            vi, ui, s = _izhikevich_update(v[i], u[i], xs[t, i], a[i], b[i], c[i], d[i], v_peak[i], k)
+            vi, ui, s = _izhikevich_update(v[i], u[i], xs[t, i], a[i], b[i], c[i], d[i], v_peak[i], k, order)
             v[i] = vi
             u[i] = ui
             spikes[t, i] = 1 if s else 0
 
 
 @numba.njit(**NJIT_PARALLEL)
-def izhikevich_integrate(xs, v, u, a, b, c, d, v_peak, k, spikes):
+def izhikevich_integrate(xs, v, u, a, b, c, d, v_peak, k, order, spikes):
     """Integrate ``T = xs.shape[0]`` steps in place, in parallel over blocks of ``BLOCK`` neurons.
 
     Parameters
@@ -100,6 +118,8 @@ def izhikevich_integrate(xs, v, u, a, b, c, d, v_peak, k, spikes):
         Per-neuron parameters.
     k : IzhikevichCoefficients
         Per-step constants (float64), ``IzhikevichCoefficients(**params.coefficients(dt))``.
+    order : int
+        :data:`ORDER_LISTING` or :data:`ORDER_NEST` (``ORDER_CODES[params.order]``).
     spikes : uint8 [T, N]
         Output: 1 where a neuron spiked.
 
@@ -108,7 +128,7 @@ def izhikevich_integrate(xs, v, u, a, b, c, d, v_peak, k, spikes):
     N = xs.shape[1]
     nb = (N + BLOCK - 1) // BLOCK
     for blk in prange(nb):
-        _izhikevich_block(blk * BLOCK, min(N, (blk + 1) * BLOCK), xs, v, u, a, b, c, d, v_peak, k, spikes)
+        _izhikevich_block(blk * BLOCK, min(N, (blk + 1) * BLOCK), xs, v, u, a, b, c, d, v_peak, k, order, spikes)
 
 
 # ------------------------------------------------------------------------------ in a network
@@ -138,7 +158,7 @@ class IzhikevichPopulation(NamedTuple):
 
 
 @numba.njit(**NJIT_LOOP)
-def _izh_pass1(v, u, b0, b1, b2, x, c0, c1, c2, a, b, i_ext, k):
+def _izh_pass1(v, u, b0, b1, b2, x, c0, c1, c2, a, b, i_ext, k, order):
     """Deliver the inputs and integrate; the drive row ``x`` is read here, not through the ring.
 
     ``c0, c1, c2`` (0 or 1 in the state dtype) say which channel ``x`` goes to; ``b_c + x c_c``
@@ -151,7 +171,7 @@ def _izh_pass1(v, u, b0, b1, b2, x, c0, c1, c2, a, b, i_ext, k):
         b0[i] = 0
         b1[i] = 0
         b2[i] = 0
-        vi, ui = _izhikevich_integrate(vi, u[i], cur, get(a, i), get(b, i), k)
+        vi, ui = _izhikevich_integrate(vi, u[i], cur, get(a, i), get(b, i), k, order)
         v[i] = vi
         u[i] = ui
 
@@ -189,7 +209,7 @@ def izhikevich_population_step(p, buf, x, has_drive, direct, s, one, spk, cnt):
         ch = groups[g, GROUP_CHANNEL] if has_drive else -1
         _izh_pass1(v[a:z], u[a:z], buf[0, lo:hi], buf[1, lo:hi], buf[2, lo:hi], x[lo:hi], one if ch == 0 else zero,
                    one if ch == 1 else zero, one if ch == 2 else zero, coef[P_A, a:z], coef[P_B, a:z],
-                   coef[P_I_EXT, a:z], k)
+                   coef[P_I_EXT, a:z], k, groups[g, GROUP_MODE])
         cnt = _izh_pass2(lo, v[a:z], u[a:z], coef[P_C, a:z], coef[P_D, a:z], coef[P_V_PEAK, a:z], spk, cnt)
     return cnt
 

@@ -41,16 +41,20 @@ def lif_run(xs, v, i_syn, refr, *, v_rest, r, a_m, a_s, k_s, v_th, v_reset, n_re
 
 
 # -------------------------------------------------------------------------------- Izhikevich
-def _izh_step(v, u, cur, a, b, h, dt):
+def _izh_step(v, u, cur, a, b, h, dt, order):
     v, u, cur, a, b = float(v), float(u), float(cur), float(a), float(b)
-    v = v + h * (0.04 * (v * v) + 5.0 * v + 140.0 - u + cur)
-    v = v + h * (0.04 * (v * v) + 5.0 * v + 140.0 - u + cur)
+    for _ in range(2):
+        quad = 0.04 * (v * v) if order == "listing" else (0.04 * v) * v   # NEST: 0.04 * V_m * V_m
+        v = v + h * (quad + 5.0 * v + 140.0 - u + cur)
     u = u + (dt * a) * (b * v - u)
     return v, u
 
 
-def izhikevich_run(xs, v, u, *, a, b, c, d, v_peak, dt):
-    """Per-neuron loop of the two-half-step scheme; returns (spikes, v, u)."""
+def izhikevich_run(xs, v, u, *, a, b, c, d, v_peak, dt, order="listing"):
+    """Per-neuron loop of the two-half-step scheme; returns (spikes, v, u).
+
+    ``order`` evaluates ``0.04 v^2`` as ``0.04 (v v)`` ("listing") or ``(0.04 v) v`` ("nest").
+    """
     xs = np.asarray(xs)
     T, N = xs.shape
     st = v.dtype.type
@@ -59,7 +63,7 @@ def izhikevich_run(xs, v, u, *, a, b, c, d, v_peak, dt):
     for n in range(N):
         vn, un = v[n], u[n]
         for t in range(T):
-            vf, uf = _izh_step(vn, un, xs[t, n], a[n], b[n], 0.5 * dt, dt)
+            vf, uf = _izh_step(vn, un, xs[t, n], a[n], b[n], 0.5 * dt, dt, order)
             if vf >= v_peak[n]:
                 spikes[t, n] = True
                 vf, uf = float(c[n]), uf + float(d[n])

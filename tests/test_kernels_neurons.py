@@ -168,10 +168,11 @@ def test_lif_coarse_dt_warns_with_a_stable_dt():
 
 
 # ------------------------------------------------------------------------------- Izhikevich
+@pytest.mark.parametrize("order", ["listing", "nest"])
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("preset", ["RS", "IB", "CH", "FS", "LTS", "TC", "RZ"])
-def test_izhikevich_presets_match_naive(preset, dtype):
-    p = IzhikevichParams.preset(preset)
+def test_izhikevich_presets_match_naive(preset, dtype, order):
+    p = IzhikevichParams.preset(preset, order=order)
     n = 3
     xs = np.zeros((600, n), dtype=dtype)
     xs[50:, 0] = 10.0
@@ -181,7 +182,8 @@ def test_izhikevich_presets_match_naive(preset, dtype):
     for dt in (1.0, 0.25):
         spikes, out = izhikevich_run(xs, st, p, dt)
         f = lambda x: np.full(n, x, dtype=dtype)  # noqa: E731
-        ref = naive.izhikevich_run(xs, st.v, st.u, a=f(p.a), b=f(p.b), c=f(p.c), d=f(p.d), v_peak=f(p.v_peak), dt=dt)
+        ref = naive.izhikevich_run(xs, st.v, st.u, a=f(p.a), b=f(p.b), c=f(p.c), d=f(p.d), v_peak=f(p.v_peak), dt=dt,
+                                   order=order)
         np.testing.assert_array_equal(spikes, ref[0])
         np.testing.assert_array_equal(out.v, ref[1])
         np.testing.assert_array_equal(out.u, ref[2])
@@ -236,3 +238,24 @@ def test_izhikevich_validation_and_warning():
         izhikevich_run(np.zeros((3, 2)), st, IzhikevichParams(a=[0.02, 0.02, 0.02]), 1.0)
     with pytest.warns(UserWarning, match="dt <= 1 ms"):
         izhikevich_run(np.zeros((3, 2)), st, p, 2.0)
+    with pytest.raises(ValueError, match="order"):
+        IzhikevichParams(order="matlab")
+    with pytest.raises(ValueError, match="order"):
+        IzhikevichParams.preset("RS", order="NEST")
+
+
+def test_izhikevich_orders_differ_only_in_rounding():
+    """The two orders of ``0.04 v^2`` agree to a few ulps per step; the map amplifies the
+    difference over many steps at dt = 1 ms, so spike trains agree early and drift later."""
+    xs = np.full((1000, 1), 10.0)
+    runs = {o: izhikevich_run(xs, IzhikevichState.initial(IzhikevichParams.preset("RS", order=o), 1),
+                              IzhikevichParams.preset("RS", order=o), 1.0) for o in ("listing", "nest")}
+    (s_l, _), (s_n, _) = runs["listing"], runs["nest"]
+    np.testing.assert_array_equal(s_l[:50], s_n[:50])
+    assert abs(int(s_l.sum()) - int(s_n.sum())) <= 2
+    assert not np.array_equal(s_l, s_n)                  # the order is applied: the trains drift apart
+    one = izhikevich_run(xs[:1], IzhikevichState.initial(IzhikevichParams.preset("RS"), 1),
+                         IzhikevichParams.preset("RS"), 1.0)[1]
+    two = izhikevich_run(xs[:1], IzhikevichState.initial(IzhikevichParams.preset("RS", order="nest"), 1),
+                         IzhikevichParams.preset("RS", order="nest"), 1.0)[1]
+    np.testing.assert_allclose(one.v, two.v, rtol=4 * np.finfo(float).eps)

@@ -90,12 +90,14 @@ def test_synapse_kinds_are_registered():
         assert type(proj) in PROJECTIONS and dmax == 0
 
 
-def test_izhikevich_group_runs_the_single_model_integrator():
+@pytest.mark.parametrize("order", ["listing", "nest"])
+def test_izhikevich_group_runs_the_single_model_integrator(order):
     """A float64 network group with a timed input and no synapses is ``izhikevich_run`` step for step:
     both call the same integrator with the same constants (``IzhikevichParams.coefficients``), and the
     drive enters the current as ``0 + (0 + x) + (0 + 0 * x)``, exactly ``x``: bit equality."""
     rng = np.random.default_rng(3)
-    p = IzhikevichParams(a=rng.uniform(0.02, 0.1, 7), b=rng.uniform(0.2, 0.25, 7), c=-65.0, d=rng.uniform(2, 8, 7))
+    p = IzhikevichParams(a=rng.uniform(0.02, 0.1, 7), b=rng.uniform(0.2, 0.25, 7), c=-65.0, d=rng.uniform(2, 8, 7),
+                         order=order)
     xs = rng.normal(8.0, 4.0, (300, 7))
     net = ns.sim.Network(dt=0.5, rng=0)
     g = net.add_izhikevich(7, p, v0=-70.0)

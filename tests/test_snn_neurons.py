@@ -169,12 +169,13 @@ def test_recurrent_lif():
         rl(torch.randn(3, 2, 5, dtype=torch.float64))
 
 
+@pytest.mark.parametrize("order", ["listing", "nest"])
 @pytest.mark.parametrize("preset", ["RS", "FS", "CH"])
-def test_izhikevich_equals_numpy_kernel(preset):
+def test_izhikevich_equals_numpy_kernel(preset, order):
     from neurosim.neurons import IzhikevichParams, IzhikevichState
     from neurosim.neurons.izhikevich import izhikevich_run
 
-    p = IzhikevichParams.preset(preset)
+    p = IzhikevichParams.preset(preset, order=order)
     gen = torch.Generator().manual_seed(10)
     cur = 8.0 + 4.0 * torch.randn(300, 1, 6, generator=gen, dtype=torch.float64)
     s, st = snn.Izhikevich(p, dt=0.5)(cur)
@@ -219,6 +220,9 @@ def test_neuron_option_errors():
         snn.AdaptiveLIF(beta_adapt=-1.0)
     with pytest.raises(ValueError, match="dt"):
         snn.Izhikevich(dt=0.0)
+    from neurosim.snn.functional.izhikevich import IzhikevichSpec
+    with pytest.raises(ValueError, match="order"):
+        IzhikevichSpec(order="matlab")
     with pytest.raises(TypeError, match="n"):
         snn.RecurrentLIF(2.5)
     with pytest.raises(ValueError, match="T = 0"):

@@ -24,7 +24,9 @@ import warnings
 import numpy as np
 
 from neurosim._validation import as_float_array, check_positive
-from neurosim.kernels.izhikevich import BLOCK, IzhikevichCoefficients, _izhikevich_block, izhikevich_integrate
+from neurosim.kernels.izhikevich import (
+    BLOCK, ORDER_CODES, IzhikevichCoefficients, _izhikevich_block, izhikevich_integrate,
+)
 from neurosim.neurons.lif import check_diverged
 from neurosim.neurons.params import IZHIKEVICH_MAX_DT, IzhikevichParams, IzhikevichState, check_drive
 
@@ -85,7 +87,7 @@ def _run(xs, state, params, dt, _name):
             for f in ("a", "b", "c", "d", "v_peak")]
     spikes = np.zeros(xs.shape, dtype=np.uint8)
     k = IzhikevichCoefficients(**params.coefficients(dt))
-    args = (xs, st.v, st.u, *cols, k, spikes)
+    args = (xs, st.v, st.u, *cols, k, ORDER_CODES[params.order], spikes)
     if n > BLOCK:  # parallel over blocks of neurons
         izhikevich_integrate(*args)
     else:  # one block: the same loop without starting threads

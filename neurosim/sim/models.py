@@ -178,7 +178,7 @@ IZHIKEVICH = NeuronModel(
     targets={"i": CH_EXC, "i_syn": CH_EXC, "ge": CH_EXC, "gi": CH_INH, "i_inh": CH_INH, "v": CH_V},
     variables={"v": kizh.VAR_V, "u": kizh.VAR_U},
     state={"v": ("v", None), "u": ("u", None)}, finite=("v", "u"),
-    fields=_izh_fields,
+    fields=_izh_fields, mode=lambda params: kizh.ORDER_CODES[params.order],
 )
 
 

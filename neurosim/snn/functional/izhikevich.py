@@ -10,7 +10,8 @@ Per step of ``dt`` ms (the scheme of ``neurosim.neurons.izhikevich``, operation 
 
 ``v`` in mV, ``u`` in mV/ms-scaled units, ``I`` the input current. ``v_scale`` (mV) sets the
 width of the surrogate in voltage units (default 10 mV). Parameters come from
-:class:`neurosim.neurons.IzhikevichParams` (scalars).
+:class:`neurosim.neurons.IzhikevichParams` (scalars); ``order`` is its evaluation order of
+``0.04 v^2`` (``"listing"``: ``0.04 (v v)``, ``"nest"``: ``(0.04 v) v``).
 """
 from __future__ import annotations
 
@@ -41,8 +42,11 @@ class IzhikevichSpec:
     v0: float = -65.0
     detach_reset: bool = False
     surrogate: Surrogate = dataclasses.field(default_factory=ATan)
+    order: str = "listing"
 
     def __post_init__(self):
+        if self.order not in ("listing", "nest"):
+            raise ValueError(f"order must be 'listing' (0.04 (v v)) or 'nest' ((0.04 v) v), got {self.order!r}")
         units = {"dt": "ms", "v_scale": "mV", "a": "1/ms"}
         for name in ("dt", "v_scale", "a"):  # finite and > 0
             object.__setattr__(self, name, check_positive(name, getattr(self, name), unit=units[name]))
@@ -62,7 +66,7 @@ class IzhikevichSpec:
             if not isinstance(value, float):
                 raise ValueError(f"params.{name} must be a scalar for the torch Izhikevich cell, got an array")
             vals[name] = value
-        return cls(dt=dt, **vals, **kwargs)
+        return cls(dt=dt, **vals, order=params.order, **kwargs)
 
 
 class IzhikevichState(NamedTuple):
@@ -83,8 +87,9 @@ def izhikevich_step(x: torch.Tensor, state: IzhikevichState | None, spec: Izhike
     state = _check_state(state, x, spec, IzhikevichState)
     v, u = state.v, state.u
     h = 0.5 * spec.dt
-    v = v + h * (0.04 * (v * v) + 5.0 * v + 140.0 - u + x)
-    v = v + h * (0.04 * (v * v) + 5.0 * v + 140.0 - u + x)
+    for _ in range(2):
+        q = (0.04 * v) * v if spec.order == "nest" else 0.04 * (v * v)
+        v = v + h * (q + 5.0 * v + 140.0 - u + x)
     u = u + (spec.dt * spec.a) * (spec.b * v - u)
     s = spec.surrogate.fire((v - spec.v_peak) / spec.v_scale)
     sr = s.detach() if spec.detach_reset else s
