@@ -24,8 +24,9 @@ Simulators (``--sims``; each (simulator, size) runs in its own subprocess):
 * ``nest_native_2thr``: NEST's own ``fixed_indegree`` rule (no Python arrays at all): NEST's
   engine memory alone, what its hpc_benchmark measures (a different realisation, same statistics).
 * ``nest_script_2thr``: the cluster route as one rank runs it: ``net.write_nest_script(DIR)`` (in a
-  prep child), then the script's own ``load_spec`` + ``build`` of the whole float64/int64 spec
-  (32 B/synapse of arrays that every MPI rank loads in full) and ``nest.Simulate``.
+  prep child), then the script's own ``load_spec`` (memory-mapped ``.npy``: int32 ids, one weight and
+  delay per uniform projection) + ``build`` (chunks of the list, targets on the rank only) and
+  ``nest.Simulate``. ``resident_file_bytes``: the mapped pages, shared by a node's ranks.
 * ``brian2``: Brian2 2.9 cpp_standalone, 1 thread, same synapse list (``brian2_brunel.py``, its
   venv ``benchmarks/.venv-brian2`` or ``BRIAN2_PYTHON``); memory = the generated binary's peak.
 
@@ -91,10 +92,11 @@ def meminfo(key):
     return None
 
 
-def rss_bytes():
-    """Current resident set size (``VmRSS``) in bytes."""
+def rss_bytes(field="VmRSS"):
+    """Current resident set size (``VmRSS``; ``RssFile``: the file-backed part, e.g. memory-mapped arrays that
+    the ranks of a node share through the page cache) in bytes."""
     lines = Path("/proc/self/status").read_text().splitlines()
-    return next((int(ln.split()[1]) * 1024 for ln in lines if ln.startswith("VmRSS:")), 0)
+    return next((int(ln.split()[1]) * 1024 for ln in lines if ln.startswith(field + ":")), 0)
 
 
 def maxrss_bytes():
@@ -245,7 +247,7 @@ def child_nest(args):
 
 
 def child_nest_script(args):
-    """What ``run_nest.py`` does on one rank: load the whole spec, build, simulate (the spec stays loaded)."""
+    """What ``run_nest.py`` does on one rank: map the spec, build (chunked, local targets only), simulate."""
     import nest
 
     from neurosim.sim.nest import build as nest_build
@@ -306,7 +308,7 @@ def _nest_simulate(nest, args, build_s, base, n_syn, take):
     sim_s = time.perf_counter() - t0
     return dict(n_synapses=int(n_syn), n_spikes=int(take()), build_s=build_s, first_simulate_s=warm, sim_s=sim_s,
                 sim_wall_s=sim_s, sim_clock="wall", base_bytes=base, peak_bytes=maxrss_bytes(),
-                resident_bytes=rss_bytes(), nest=nest.__version__)
+                resident_bytes=rss_bytes(), resident_file_bytes=rss_bytes("RssFile"), nest=nest.__version__)
 
 
 CHILDREN = {"neurosim": child_neurosim, "prep": child_prep, "prep_script": child_prep_script, "nest": child_nest,
@@ -361,6 +363,8 @@ def finish_row(sim, row):
     row["bytes_per_synapse"] = row["peak_above_base_bytes"] / max(row["n_synapses"], 1)
     if "resident_bytes" in row:
         row["resident_bytes_per_synapse"] = (row["resident_bytes"] - row["base_bytes"]) / max(row["n_synapses"], 1)
+    if "resident_file_bytes" in row:
+        row["resident_file_bytes_per_synapse"] = row["resident_file_bytes"] / max(row["n_synapses"], 1)
     row["s_per_sim_s"] = row["sim_s"] / (row["sim_ms"] / 1000.0)
     row["rate_hz"] = row["n_spikes"] / row["neurons"] / (row["sim_ms"] / 1000.0)
     row["loaded"] = max(row["loadavg_start"][0], row["loadavg_end"][0]) > LOADED
@@ -404,7 +408,7 @@ def run_all(args, sims, sizes, log=print, save=None, prev=None):
                     todo = [s for s in todo if s not in ("nest_2thr", "brian2")]
             script = tmp / f"script_{n}"
             if "nest_script_2thr" in todo:
-                stop = _prep(args, me, common, "prep_script", n, n_syn, script / "network.npz", bps, res, log)
+                stop = _prep(args, me, common, "prep_script", n, n_syn, script / "network", bps, res, log)
                 if stop:
                     res["stopped"]["nest_script_2thr"] = dict(neurons=n, why=f"write_nest_script: {stop}")
                     todo.remove("nest_script_2thr")
@@ -421,7 +425,7 @@ def run_all(args, sims, sizes, log=print, save=None, prev=None):
                 else:
                     kind = {"nest_2thr": "nest", "nest_native_2thr": "nest_native", "nest_script_2thr": "nest_script"}
                     kind = kind.get(s, "neurosim")
-                    where = script / "network.npz" if kind == "nest_script" else arrays
+                    where = script / "network" if kind == "nest_script" else arrays
                     cmd = me + ["--child", kind, "--n", str(n), "--threads", str(threads), "--arrays", str(where)]
                     cmd += common
                 log(f"[{s}] {n} neurons, {n_syn / 1e6:.1f}M synapses ...")

@@ -369,6 +369,73 @@ def test_write_nest_script_runs_with_threads_and_matches_to_nest(tmp_path):
     assert np.any(read_nest_spikes(tmp_path, "both").ids >= src.start)
 
 
+_CONNECT_LIST = """
+import json, sys
+import numpy as np
+import nest
+from neurosim.sim.nest import build as b
+nest.set_verbosity("M_ERROR")
+nest.ResetKernel()
+pre, post = nest.Create("parrot_neuron", 5), nest.Create("iaf_psc_exp", 9)
+a = json.loads(sys.argv[1])
+local = None if a["local"] is None else np.asarray(a["local"], dtype=bool)
+b._connect_list(nest, b._ids(pre), b._ids(post), np.asarray(a["source"]), np.asarray(a["target"]),
+                np.asarray(a["weight"]), a["delay"], 0, local=local, chunk=a["chunk"])
+c = nest.GetConnections(source=pre)
+print(json.dumps({k: [float(x) for x in c.get(k)] for k in ("source", "target", "weight", "delay")}))
+"""
+
+
+def test_connect_list_keeps_local_targets_in_order_chunk_by_chunk():
+    """``build._connect_list`` (what each MPI rank runs on the memory-mapped synapse list): chunks of 7 with a
+    rank's local-target flags create exactly the synapses whose target is local, with their weights; without flags, all of them. Real NEST, in a subprocess (NEST and torch's OpenMP in one process
+    crash on ``ResetKernel``)."""
+    import json
+
+    rng = np.random.default_rng(0)
+    m = 40
+    src, tgt = rng.integers(0, 5, m), rng.integers(0, 9, m)
+    w = rng.uniform(1, 5, m).round(3)
+    flags = rng.random(9) < 0.5
+    for local, chunk in ((flags, 7), (None, 7), (flags, 1000)):
+        arg = dict(source=src.tolist(), target=tgt.tolist(), weight=w.tolist(), delay=0.5, chunk=chunk,
+                   local=None if local is None else local.tolist())
+        out = subprocess.run([sys.executable, "-c", _CONNECT_LIST, json.dumps(arg)], capture_output=True, text=True,
+                             timeout=120)
+        assert out.returncode == 0, out.stderr[-2000:]
+        got = json.loads(out.stdout.strip().splitlines()[-1])
+        keep = np.ones(m, bool) if local is None else local[tgt]
+        assert 0 < keep.sum() <= m
+        # GetConnections lists by thread and source: compare the (source, target, weight) multisets
+        ref = np.stack([src[keep], tgt[keep], w[keep]], axis=1)
+        mine = np.stack([np.asarray(got["source"]) - 1, np.asarray(got["target"]) - 6, got["weight"]], axis=1)
+        np.testing.assert_array_equal(mine[np.lexsort(mine.T[::-1])], ref[np.lexsort(ref.T[::-1])])
+        assert set(got["delay"]) == {0.5}
+
+
+def test_script_arrays_are_memory_mapped_and_round_trip(tmp_path):
+    """``network/`` holds one .npy per array, mapped read-only by ``load_spec``; a re-export replaces it whole."""
+    from neurosim.sim.nest.build import load_spec, save_spec
+
+    net = _lif_exp_net(n=8, T=1000)
+    net.write_nest_script(tmp_path, duration_ms=20.0)
+    spec = _quiet_run(lambda: network_spec(net))
+    got = load_spec(tmp_path / "network")
+    proj = got["projections"][0]
+    assert isinstance(proj["source"], np.memmap) and not proj["source"].flags.writeable
+    for a, b in zip(spec["projections"], got["projections"]):
+        for key in ("source", "target", "weight", "delay"):
+            np.testing.assert_array_equal(a[key], b[key])
+    assert got["duration_ms"] == 20.0 and got["n_neurons"] == spec["n_neurons"]
+    save_spec(tmp_path / "x.npz", spec)                  # the .npz form reads the same
+    np.testing.assert_array_equal(load_spec(tmp_path / "x.npz")["projections"][1]["weight"],
+                                  spec["projections"][1]["weight"])
+    before = sorted(os.listdir(tmp_path / "network"))
+    net.write_nest_script(tmp_path, duration_ms=30.0)
+    assert sorted(os.listdir(tmp_path / "network")) == before and load_spec(tmp_path / "network")["duration_ms"] == 30.0
+    assert not [f for f in os.listdir(tmp_path) if f.startswith(".network-")]
+
+
 def test_run_backend_nest_fills_the_networks_monitors():
     net = _lif_exp_net(n=10, T=500)
     mon = net.monitors["spikes"]

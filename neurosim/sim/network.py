@@ -540,7 +540,7 @@ class Network:
         return NestNetwork(self, threads=threads, resolution=resolution, seed=seed, monitors=monitors)
 
     def write_nest_script(self, directory, *, duration_ms: float | None = None, resolution: float | None = None) -> str:
-        """Write ``directory/network.npz`` and ``run_nest.py`` (for ``mpirun -np K python run_nest.py``); returns
+        """Write ``directory/network/`` (the arrays) and ``run_nest.py`` (for ``mpirun -np K python run_nest.py``); returns
         the script's path. ``neurosim.sim.nest.read_nest_spikes(directory)`` reads its spikes back."""
         from neurosim.sim.nest.script import write_nest_script
 

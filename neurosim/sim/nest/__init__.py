@@ -2,7 +2,7 @@
 
 ``net.to_nest(threads=2)`` builds the network in NEST (``NestNetwork``: ``run(duration_ms)`` fills
 neurosim's ``SpikeMonitor`` / ``StateMonitor``), ``net.run(duration, backend="nest")`` is the
-one-line route, ``net.write_nest_script(DIR)`` writes ``network.npz`` + ``run_nest.py`` for
+one-line route, ``net.write_nest_script(DIR)`` writes ``network/`` (the arrays) + ``run_nest.py`` for
 ``mpirun -np K python run_nest.py`` and :func:`read_nest_spikes` merges the per-rank spike files.
 
 Modules: ``export`` (``network_spec``: the network in NEST's units, one mapper per model),

@@ -7,15 +7,17 @@ script runs unchanged on a cluster with an MPI build of NEST::
 
     mpirun -np K python run_nest.py --duration-ms 1000 --threads T
 
-Every rank loads the same arrays and calls ``nest.Connect`` with the whole synapse list; NEST
-creates only the connections whose target lives on that rank. Each rank writes the spikes of its
+Every rank memory-maps the same arrays and connects, chunk by chunk, only the synapses whose target
+lives on that rank (``nest.GetLocalNodeCollection``): a rank's memory grows with its own share of
+the synapses, and the arrays' pages are shared by the ranks of a node through the page cache. Each rank writes the spikes of its
 own neurons to ``<monitor>_rank<R>.npz`` per spike monitor (e.g. ``spikes_rank00000.npz``:
 ``times_ms``, ``ids``: neurosim global ids); rank 0 also writes the spikes of spike-generator
 groups (known in advance). ``neurosim.sim.nest.read_nest_spikes`` merges the files into a
 ``SpikeMonitor``. State monitors are not written by the script (use ``Network.to_nest``).
 
-Spec arrays travel in one ``.npz``: :func:`save_spec` replaces every array by ``{"__array__": key}``
-in a JSON string stored under ``"spec_json"``; :func:`load_spec` reverses it.
+Spec arrays travel in a directory (``network/``): :func:`save_spec` replaces every array by
+``{"__array__": key}`` in ``spec.json`` and writes ``<key>.npy``; :func:`load_spec` reverses it with
+the arrays memory-mapped (an ``.npz`` of the same layout, ``"spec_json"`` holding the JSON, is read too).
 """
 from __future__ import annotations
 
@@ -53,14 +55,45 @@ def _unflatten(obj, arrays):
 
 
 def save_spec(path, spec) -> None:
-    """Write ``spec`` to ``path`` (an ``.npz``: the arrays and the JSON skeleton)."""
+    """Write ``spec`` to ``path``: a directory (created) of ``spec.json`` and one ``.npy`` per array, or,
+    when ``path`` ends in ``.npz``, one ``.npz`` (the arrays and the JSON under ``"spec_json"``)."""
+    import os
+
     arrays = {}
     skeleton = _flatten(spec, arrays, "")
-    np.savez(path, **arrays, **{SPEC_KEY: np.array(json.dumps(skeleton))})
+    if str(path).endswith(".npz"):
+        np.savez(path, **arrays, **{SPEC_KEY: np.array(json.dumps(skeleton))})
+        return
+    os.makedirs(path, exist_ok=True)
+    for key, a in arrays.items():
+        np.save(os.path.join(path, key + ".npy"), a, allow_pickle=False)
+    with open(os.path.join(path, "spec.json"), "w") as fh:   # last: its presence marks a complete directory
+        json.dump(skeleton, fh)
 
 
 def load_spec(path) -> dict:
-    """The spec saved by :func:`save_spec`."""
+    """The spec saved by :func:`save_spec`; a directory's arrays are memory-mapped (read-only)."""
+    import os
+
+    if os.path.isdir(path):
+        with open(os.path.join(path, "spec.json")) as fh:
+            skeleton = json.load(fh)
+        arrays = {}
+
+        def mapped(obj):
+            if isinstance(obj, dict):
+                if set(obj) == {"__array__"}:
+                    key = obj["__array__"]
+                    arrays[key] = np.load(os.path.join(path, key + ".npy"), mmap_mode="r", allow_pickle=False)
+                else:
+                    for v in obj.values():
+                        mapped(v)
+            elif isinstance(obj, list):
+                for v in obj:
+                    mapped(v)
+
+        mapped(skeleton)
+        return _unflatten(skeleton, arrays)
     with np.load(path, allow_pickle=False) as z:
         arrays = {k: z[k] for k in z.files}
     return _unflatten(json.loads(str(arrays.pop(SPEC_KEY))), arrays)
@@ -88,10 +121,48 @@ def _ids(nodes) -> np.ndarray:
     return np.arange(first, first + len(nodes), dtype=np.int64)
 
 
+#: synapses per ``nest.Connect`` call when connecting a synapse list (bounds the temporaries)
+CHUNK = 1 << 22
+
+
+def _local_flags(nest, node, n):
+    """bool [n]: which nodes of a population created by one ``nest.Create`` live on this MPI rank (None:
+    all, one process)."""
+    if nest.NumProcesses() == 1:
+        return None
+    flags = np.zeros(n, dtype=bool)
+    local = nest.GetLocalNodeCollection(node)
+    if len(local):
+        flags[np.asarray(local.tolist(), dtype=np.int64) - node[0].global_id] = True
+    return flags
+
+
+def _part(x, sl):
+    """``x[sl]`` for a per-synapse array, ``x`` for a scalar."""
+    return x if np.ndim(x) == 0 else np.asarray(x[sl])
+
+
+def _connect_list(nest, pre_ids, post_ids, source, target, weight, delay, receptor, model="static_synapse",
+                  local=None, chunk=CHUNK):
+    """Connect synapse ``k`` from ``pre_ids[source[k]]`` to ``post_ids[target[k]]`` in chunks of ``chunk``,
+    keeping only targets with ``local[target[k]]`` (all when ``local`` is None); the order of the list is
+    kept. The arrays may be memory-mapped: only a chunk at a time is read into memory."""
+    m = len(source)
+    for lo in range(0, m, chunk):
+        sl = slice(lo, min(m, lo + chunk))
+        src, tgt = np.asarray(source[sl], dtype=np.int64), np.asarray(target[sl], dtype=np.int64)
+        w, d = _part(weight, sl), _part(delay, sl)
+        if local is not None:
+            keep = local[tgt]
+            src, tgt = src[keep], tgt[keep]
+            w, d = (x if np.ndim(x) == 0 else x[keep] for x in (w, d))
+        _connect(nest, pre_ids[src], post_ids[tgt], np.broadcast_to(w, src.shape), d, receptor, model)
+
+
 def _connect(nest, src, tgt, weight, delay, receptor, model="static_synapse", params=None):
     if len(src) == 0:
         return
-    syn = {"synapse_model": model, "weight": np.asarray(weight, dtype=np.float64),
+    syn = {"synapse_model": model, "weight": np.ascontiguousarray(weight, dtype=np.float64),
            "delay": np.broadcast_to(np.asarray(delay, dtype=np.float64), (len(src),)).copy()}
     if receptor:
         syn["receptor_type"] = int(receptor)
@@ -122,7 +193,7 @@ def build(nest, spec, *, threads=1, seed=1) -> dict:
     nest.SetKernelStatus({"resolution": float(spec["resolution"]), "local_num_threads": int(threads),
                           "rng_seed": int(seed), "print_time": False})
     res = float(spec["resolution"])
-    gids, nodes = {}, {}
+    gids, nodes, local = {}, {}, {}
     for pop in spec["populations"]:
         n, model, params = int(pop["n"]), pop["model"], pop["params"]
         if model == "spike_generator" and params.get("parrot", False):  # relayed: a parrot spikes one step later
@@ -145,6 +216,7 @@ def build(nest, spec, *, threads=1, seed=1) -> dict:
             _set(node, params)
             _set(node, pop["state"])
         gids[pop["name"]], nodes[pop["name"]] = _ids(node), node
+        local[pop["name"]] = _local_flags(nest, node, n)
     models = {}
     for k, p in enumerate(spec["projections"]):
         model = p["synapse_model"]
@@ -152,16 +224,16 @@ def build(nest, spec, *, threads=1, seed=1) -> dict:
             model = f"neurosim_{k}_{p['synapse_model']}"
             nest.CopyModel(p["synapse_model"], model, {k: float(v) for k, v in p["synapse_params"].items()})
         models[p["name"]] = model
-        _connect(nest, gids[p["pre"]][p["source"]], gids[p["post"]][p["target"]], p["weight"], p["delay"],
-                 p["receptor_type"], model)
+        _connect_list(nest, gids[p["pre"]], gids[p["post"]], p["source"], p["target"], p["weight"], p["delay"],
+                      p["receptor_type"], model, local[p["post"]])
     for s in spec["stimuli"]:
         dev = nest.Create(s["model"], int(s["n_devices"]))
         if s["model"] == "spike_generator":
             _per_device_spikes(dev, s["spike_times"], s["spike_ids"], s["spike_weights"])
         else:
             _set(dev, s["device_params"])
-        _connect(nest, _ids(dev)[s["source"]], gids[s["target"]][s["target_idx"]], s["weight"], s["delay"],
-                 s["receptor_type"])
+        _connect_list(nest, _ids(dev), gids[s["target"]], s["source"], s["target_idx"], s["weight"], s["delay"],
+                      s["receptor_type"], local=local[s["target"]])
     recorders = {}
     plastic = sorted({n for p in spec["projections"] if "stdp" in p["synapse_model"] for n in (p["pre"], p["post"])})
     if plastic:  # pre and post spikes of STDP synapses: the potentiation NEST has not applied yet (run.py)
@@ -264,7 +336,7 @@ def take_samples(spec, handles, name):
 
 # ------------------------------------------------------------------------------------ script
 def script_main(argv=None) -> None:
-    """``python run_nest.py [--duration-ms T] [--threads K] [--seed S] [--out DIR]``: load ``network.npz``
+    """``python run_nest.py [--duration-ms T] [--threads K] [--seed S] [--out DIR]``: map ``network/``
     next to this file, build, simulate, write ``spikes_rank<R>.npz`` per MPI rank and ``timing_rank<R>.json``."""
     import argparse
     import os
@@ -273,7 +345,8 @@ def script_main(argv=None) -> None:
 
     here = os.path.dirname(os.path.abspath(__file__))
     ap = argparse.ArgumentParser(description="Run a network exported by neurosim on NEST (MPI: mpirun -np K).")
-    ap.add_argument("--network", default=os.path.join(here, "network.npz"))
+    ap.add_argument("--network", default=os.path.join(here, "network"),
+                    help="the arrays written by write_nest_script (a directory, or an .npz)")
     ap.add_argument("--duration-ms", type=float, default=None, help="default: the duration given at export")
     ap.add_argument("--threads", type=int, default=1, help="NEST threads per rank")
     ap.add_argument("--seed", type=int, default=1, help="NEST rng_seed (Poisson and noise generators)")
