@@ -267,13 +267,18 @@ class ConvertedSNN(nn.Module):
         out = _run_body(self.body, x.reshape(T * B, *x.shape[2:]), T, x, "[T, B, ...]")
         return _map_tensors(out, lambda y: y.reshape(T, B, *y.shape[1:]))
 
-    def forward_static(self, x: torch.Tensor, timesteps: int):
+    def forward_static(self, x: torch.Tensor, timesteps: int, *, fuse: bool = True):
         """:meth:`forward_steps` of ``x`` ``[B, ...]`` presented at each of ``timesteps`` steps
         (``[T, B, ...]`` out, states carried on as by :meth:`forward_steps`). The same values as
         ``forward_steps(x.expand(T, ...))``: the layers before the first IF layers run once, not
         ``T`` times, and those IF layers read their input once per step (when every use of those
-        layers' outputs is an IF layer; otherwise the input is expanded)."""
+        layers' outputs is an IF layer; otherwise the input is expanded). With ``fuse`` (default) a
+        block ``IF (2x2 pool) -> conv -> IF`` after the static part runs per image over the steps in one
+        kernel (:mod:`neurosim.convert.static`; its conv on events, so against a dense conv the values
+        agree up to summation order)."""
         T = check_int("timesteps", timesteps, min_value=1)
+        if not isinstance(fuse, bool):
+            raise TypeError(f"fuse must be True or False, got {fuse!r}")
         if not isinstance(x, torch.Tensor):
             raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
         if x.ndim < 1:
@@ -287,7 +292,7 @@ class ConvertedSNN(nn.Module):
         check_memory("timesteps", T, B * max(n_if, 1) * x.element_size(), f"{T} steps of {B} samples")
         if not self._static:
             return self.forward_steps(x.unsqueeze(0).expand(T, *x.shape))
-        out = _run_body(self.body, x, StaticSteps(T, B), x, "[B, ...]")
+        out = _run_body(self.body, x, StaticSteps(T, B), x, "[B, ...]", fuse=fuse)
         return _map_tensors(out, lambda y: y.reshape(T, B, *y.shape[1:]))
 
     def forward(self, x: torch.Tensor):  # noqa: D102
@@ -326,10 +331,14 @@ def _check_dtype(body: nn.Module, x: torch.Tensor) -> None:
                         f"x.to({p.dtype}) (or convert the network, e.g. snn.to({x.dtype}))")
 
 
-def _run_body(body: nn.Module, inputs: torch.Tensor, T, x: torch.Tensor, layout: str):
-    """``body(inputs, T)``; a torch error (an input that does not fit the ANN's layers) as a
-    ``ValueError`` naming ``x`` and its shape."""
+def _run_body(body: nn.Module, inputs: torch.Tensor, T, x: torch.Tensor, layout: str, fuse: bool = False):
+    """``body(inputs, T)`` (with ``fuse``, its fused static blocks: :mod:`neurosim.convert.static`); a torch
+    error (an input that does not fit the ANN's layers) as a ``ValueError`` naming ``x`` and its shape."""
     try:
+        if fuse:
+            from neurosim.convert.static import run_fused
+
+            return run_fused(body, inputs, T)
         return body(inputs, T)
     except RuntimeError as exc:
         msg = str(exc).strip().split("\n")[0]
