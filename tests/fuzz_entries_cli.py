@@ -216,7 +216,18 @@ def _resume_cases():
 
 # ---------------------------------------------------------------------------------- commands
 
+#: entries whose valid command line reads real data: the folder under DATA each needs (left out,
+#: like the tests that skip, when a checkout has no ../shared/data and NEUROSIM_DATA is unset)
+NEEDS_DATA = {"cli train --model converted:": "mnist", "cli distill --student converted:": "mnist",
+              "cli continual": "mnist", "cli convert": "mnist", "cli tsrsa": "allen_neuropixels_dg_spyketools",
+              "cli tsrsa --neural NWB": "allen_neuropixels_dg_spyketools"}
+
+
 def entries():
+    return [e for e in _entries() if e.name not in NEEDS_DATA or (DATA / NEEDS_DATA[e.name]).is_dir()]
+
+
+def _entries():
     emb = {"--dataset": "embedded"}
     small_train = {**emb, "--model": "spiking_mlp", "--epochs": "1", "--batch-size": "32", "-T": "1",
                    "--limit": "64", "--seed": "0"}

@@ -123,7 +123,12 @@ def _spikes(model: nn.Module, x: torch.Tensor):
 # -- round trip: the same torch layers and IF code on both sides -> bit equality ---------------
 @pytest.mark.parametrize("case", list(CASES))
 def test_round_trip_gives_identical_spikes(case, tmp_path):
-    snn = _convert(case)
+    import copy
+
+    from neurosim.convert.event import use_events
+
+    snn = copy.deepcopy(_convert(case))
+    use_events(snn, False)  # the imported graph runs torch's dense conv/linear: the same ops on both sides
     x = _seq(_images(16, offset=1000))
     want, want_spikes = _spikes(snn, x)
     write_nir(snn, tmp_path / "snn.nir", SHAPE)
