@@ -144,6 +144,36 @@ def _z_row(xn, y, wf, R, z, r0, nz, f0, ks, vals):
 
 
 @numba.njit(**_NJIT)
+def _gather_row(tile, b, z, nz, slots, top, H, W, KH, KW, sw, pw):
+    """One output row into ``tile`` ``[W_o O]``: ``b`` plus, in tap order, the ``Z`` vectors of the taps that
+    fall inside the image on a pixel with a non-zero channel (``top``: the input row under tap row 0; the
+    ring holds the ``K_h`` input rows, slot ``y % K_h``, ``nz`` their pixel flags; ``slots``: scratch)."""
+    O = b.shape[0]
+    Wo = tile.shape[0] // O
+    R = KH * KW * O
+    RW = W * R
+    for u in range(KH):
+        slots[u] = (top + u) % KH if 0 <= top + u < H else -1  # ring slot under tap row u (-1: padding)
+    for j in range(Wo):
+        acc = tile[j * O:(j + 1) * O]
+        for o in range(O):
+            acc[o] = b[o]
+        left = j * sw - pw
+        for u in range(KH):
+            slot = slots[u]
+            if slot < 0:
+                continue
+            for v in range(KW):
+                xi = left + v
+                if xi < 0 or xi >= W or not nz[slot * W + xi]:
+                    continue
+                s0 = slot * RW + xi * R + (u * KW + v) * O
+                zr = z[s0:s0 + O]
+                for o in range(O):
+                    acc[o] += zr[o]
+
+
+@numba.njit(**_NJIT)
 def event_conv2d(x, wz, b, out, geom, work, n0, n1):
     """``out[n]`` = conv2d(``x[n]``) + ``b`` for images ``n0 .. n1-1``, from the non-zeros of ``x`` only.
 
@@ -173,7 +203,7 @@ def event_conv2d(x, wz, b, out, geom, work, n0, n1):
     vals = work[KH * RW + Wo * O:KH * RW + Wo * O + C]
     ks = np.empty(C, dtype=np.int64)
     nz = np.zeros(KH * W, dtype=np.bool_)
-    slots = np.empty(KH, dtype=np.int64)  # ring slot of the input row under tap row u (-1: padding)
+    slots = np.empty(KH, dtype=np.int64)
     for n in range(n0, n1):
         xn = x[n]
         res = out[n]
@@ -185,25 +215,7 @@ def event_conv2d(x, wz, b, out, geom, work, n0, n1):
                 slot = nxt % KH
                 _z_row(xn, nxt, wf, R, z, slot * RW, nz, slot * W, ks, vals)
                 nxt += 1
-            for u in range(KH):
-                slots[u] = (top + u) % KH if 0 <= top + u < H else -1
-            for j in range(Wo):
-                acc = tile[j * O:(j + 1) * O]
-                for o in range(O):
-                    acc[o] = b[o]
-                left = j * sw - pw
-                for u in range(KH):
-                    slot = slots[u]
-                    if slot < 0:
-                        continue
-                    for v in range(KW):
-                        xi = left + v
-                        if xi < 0 or xi >= W or not nz[slot * W + xi]:
-                            continue
-                        s0 = slot * RW + xi * R + (u * KW + v) * O
-                        zr = z[s0:s0 + O]
-                        for o in range(O):
-                            acc[o] += zr[o]
+            _gather_row(tile, b, z, nz, slots, top, H, W, KH, KW, sw, pw)
             for o in range(O):
                 ro = res[o, i]
                 for j in range(Wo):

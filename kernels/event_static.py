@@ -33,7 +33,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from neurosim.kernels.event import _NJIT, _events
+from neurosim.kernels.event import _NJIT, _events, _gather_row
 
 __all__ = ["if_conv_if", "work_size"]
 
@@ -144,7 +144,7 @@ def if_conv_if(c1, v1, wz, b, v2, out, geom, prm, nnz, work, n0, n1):
     cnt = work[o0:o0 + Wo * O].reshape((Wo, O))
     ks = np.empty(C, dtype=np.int64)
     nzf = np.zeros(KH * W, dtype=np.bool_)
-    slots = np.empty(KH, dtype=np.int64)  # ring slot of the input row under tap row u (-1: padding)
+    slots = np.empty(KH, dtype=np.int64)
     for n in range(n0, n1):
         c1n, v1n, v2n = c1[n], v1[n], v2[n]
         for o in range(O):  # the second membrane channels-last for the step loop
@@ -163,25 +163,7 @@ def if_conv_if(c1, v1, wz, b, v2, out, geom, prm, nnz, work, n0, n1):
                     slot = nxt % KH
                     _z_row_hwc(p[nxt], wf, R, z, slot * RW, nzf, slot * W, ks, vals)
                     nxt += 1
-                for u in range(KH):
-                    slots[u] = (top + u) % KH if 0 <= top + u < H else -1
-                for j in range(Wo):
-                    acc = tile[j * O:(j + 1) * O]
-                    for o in range(O):
-                        acc[o] = b[o]
-                    left = j - pw
-                    for u in range(KH):
-                        slot = slots[u]
-                        if slot < 0:
-                            continue
-                        for v in range(KW):
-                            xi = left + v
-                            if xi < 0 or xi >= W or not nzf[slot * W + xi]:
-                                continue
-                            s0 = slot * RW + xi * R + (u * KW + v) * O
-                            zr = z[s0:s0 + O]
-                            for o in range(O):
-                                acc[o] += zr[o]
+                _gather_row(tile, b, z, nzf, slots, top, H, W, KH, KW, 1, pw)
                 # the second IF layer on output row i
                 first = pool2 == 0 or i % 2 == 0
                 for j in range(Wo):

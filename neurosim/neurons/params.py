@@ -47,6 +47,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from neurosim.kernels.izhikevich import ORDER_CODES
+
 __all__ = [
     "LIFParams", "IzhikevichParams", "LIFState", "IzhikevichState", "IZHIKEVICH_PRESETS",
     "IZHIKEVICH_MAX_DT", "IZHIKEVICH_QUADRATIC", "lif_max_dt", "RS", "IB", "CH", "FS", "LTS", "TC", "RZ",
@@ -270,7 +272,7 @@ class IzhikevichParams:
     order: str = "listing"
 
     _NUMERIC = ("a", "b", "c", "d", "v_peak")
-    ORDERS = ("listing", "nest")
+    ORDERS = tuple(ORDER_CODES)
 
     def __post_init__(self):
         if not isinstance(self.order, str) or self.order not in self.ORDERS:

@@ -22,6 +22,7 @@ the arrays memory-mapped (an ``.npz`` of the same layout, ``"spec_json"`` holdin
 from __future__ import annotations
 
 import json
+import os
 import time
 
 import numpy as np
@@ -57,8 +58,6 @@ def _unflatten(obj, arrays):
 def save_spec(path, spec) -> None:
     """Write ``spec`` to ``path``: a directory (created) of ``spec.json`` and one ``.npy`` per array, or,
     when ``path`` ends in ``.npz``, one ``.npz`` (the arrays and the JSON under ``"spec_json"``)."""
-    import os
-
     arrays = {}
     skeleton = _flatten(spec, arrays, "")
     if str(path).endswith(".npz"):
@@ -71,29 +70,23 @@ def save_spec(path, spec) -> None:
         json.dump(skeleton, fh)
 
 
+class _MappedArrays(dict):
+    """``key -> DIR/key.npy``, memory-mapped read-only when first asked for."""
+
+    def __init__(self, directory):
+        super().__init__()
+        self.directory = directory
+
+    def __missing__(self, key):
+        a = self[key] = np.load(os.path.join(self.directory, key + ".npy"), mmap_mode="r", allow_pickle=False)
+        return a
+
+
 def load_spec(path) -> dict:
     """The spec saved by :func:`save_spec`; a directory's arrays are memory-mapped (read-only)."""
-    import os
-
     if os.path.isdir(path):
         with open(os.path.join(path, "spec.json")) as fh:
-            skeleton = json.load(fh)
-        arrays = {}
-
-        def mapped(obj):
-            if isinstance(obj, dict):
-                if set(obj) == {"__array__"}:
-                    key = obj["__array__"]
-                    arrays[key] = np.load(os.path.join(path, key + ".npy"), mmap_mode="r", allow_pickle=False)
-                else:
-                    for v in obj.values():
-                        mapped(v)
-            elif isinstance(obj, list):
-                for v in obj:
-                    mapped(v)
-
-        mapped(skeleton)
-        return _unflatten(skeleton, arrays)
+            return _unflatten(json.load(fh), _MappedArrays(path))
     with np.load(path, allow_pickle=False) as z:
         arrays = {k: z[k] for k in z.files}
     return _unflatten(json.loads(str(arrays.pop(SPEC_KEY))), arrays)
@@ -339,7 +332,6 @@ def script_main(argv=None) -> None:
     """``python run_nest.py [--duration-ms T] [--threads K] [--seed S] [--out DIR]``: map ``network/``
     next to this file, build, simulate, write ``spikes_rank<R>.npz`` per MPI rank and ``timing_rank<R>.json``."""
     import argparse
-    import os
 
     import nest
 

@@ -21,6 +21,7 @@ from typing import NamedTuple
 import torch
 
 from neurosim._validation import check_number, check_positive
+from neurosim.neurons.params import IzhikevichParams
 from neurosim.snn.device import holds_values
 from neurosim.snn.functional.lif import _check_state
 from neurosim.snn.surrogate import ATan, Surrogate
@@ -45,7 +46,7 @@ class IzhikevichSpec:
     order: str = "listing"
 
     def __post_init__(self):
-        if self.order not in ("listing", "nest"):
+        if self.order not in IzhikevichParams.ORDERS:
             raise ValueError(f"order must be 'listing' (0.04 (v v)) or 'nest' ((0.04 v) v), got {self.order!r}")
         units = {"dt": "ms", "v_scale": "mV", "a": "1/ms"}
         for name in ("dt", "v_scale", "a"):  # finite and > 0
