@@ -2,39 +2,41 @@ r"""Event-driven (sparse-input) 2-d convolution and linear layer: work only wher
 
 The synaptic layers of a converted spiking network read spikes (0/1, or their 2x2 means
 ``k/4`` when the pool is fused into the IF layer), of which 5-20 % are non-zero. A dense
-convolution multiplies every zero. Here each input pixel ``(y, x)`` of an image contributes
-only through its non-zero channels::
+convolution multiplies every zero. Here the non-zero channels of each input pixel are listed once
+(its *events*: weight offset and value, channels in increasing order), and each output pixel sums
+the weight rows its taps select::
 
-    Z[y, x, u, v, :] = Σ_{c: x[n, c, y, x] ≠ 0} x[n, c, y, x] wz[c, u, v, :]        (wz[c, u, v, o] = w[o, c, u, v])
-    out[n, :, i, j]  = b + Σ_{u, v} Z[i s_h + u − p_h, j s_w + v − p_w, u, v, :]   (taps inside the image)
+    out[n, :, i, j] = b + Σ_{u, v} Σ_{c: x[n, c, y, x] ≠ 0} x[n, c, y, x] wz[c, u, v, :]
+                      (y = i s_h + u − p_h, x = j s_w + v − p_w inside the image; wz[c, u, v, o] = w[o, c, u, v])
 
-(the first line is a sparse-times-dense product, one ``K_h K_w O``-long vector per non-zero
-input; the second gathers the taps, "col2im"). The non-zero channels of a pixel are gathered
-into a short list without branches and added four at a time, so that each pass over a ``Z``
-vector carries four events (one load and store of ``Z`` per four weight vectors); ``Z`` is kept
-for the ``K_h`` input rows the current output row reads (a ring of ``K_h W K_h K_w O`` values,
-100 KB for the Fashion-MNIST ConvNet's second conv), and one output row is gathered into a
-``[W_o, O]`` tile and written to ``out[n, :, i, :]``.
+The events of the ``K_h`` input rows the current output row reads are kept in a ring (rows
+``y % K_h``). For each output pixel the lists under its taps are the *segments* of one
+:func:`neurosim.kernels.vfma.axpy_segments` call: the ``O`` outputs stay in vector registers while
+every event adds its value times its weight row (one load and one fused multiply-add per vector), and
+are stored once; one output row goes into a ``[W_o, O]`` tile and then to ``out[n, :, i, :]``. Each
+output element is one chain: ``b``, then the events tap by tap (``u``, then ``v``), channels in
+increasing order, each a fused multiply-add.
 
-Work per image: ``nnz K_h K_w O`` multiply-adds against ``C H_o W_o K_h K_w O`` for the dense
-form. The weight vectors come from L2 (73 KB for that conv), so an event costs about as much as
-two dense multiply-adds of a tuned library: the library wins above a density of roughly a third
-(measured in :mod:`neurosim.convert.event`, which chooses per call).
+Work per image: ``nnz K_h K_w O`` multiply-adds against ``C H_o W_o K_h K_w O`` for the dense form,
+for any stride (only the taps an output reads are formed). The weight rows come from L2 (73 KB for the
+Fashion-MNIST ConvNet's second conv): an event costs about as much as two dense multiply-adds of a
+tuned library, which wins above a density of 0.3-0.5 (measured in :mod:`neurosim.convert.event`,
+which chooses per call).
 
-The linear layer is the same product without the gather: ``out[n] = b + Σ_{k: x[n, k] ≠ 0}
-x[n, k] wt[k]`` (``wt[k, o] = w[o, k]``), for blocks of :data:`LINEAR_ROWS` rows and column chunks
-of :data:`LINEAR_CHUNK` outputs (wider layers: the chunk's weight columns are reused by the
-rows of a block from L2; narrower chunks measured slower, the overhead of a pass over a short
-vector dominating).
+The linear layer is the same product without the taps: ``out[n] = b + Σ_{k: x[n, k] ≠ 0} x[n, k] wt[k]``
+(``wt[k, o] = w[o, k]``, :func:`transpose`), for blocks of :data:`LINEAR_ROWS` rows and column chunks of
+:data:`LINEAR_CHUNK` outputs (wider layers: the chunk's weight columns are reused by the rows of a block
+from L2).
 
 Block kernels for :func:`neurosim.kernels.blocks.run_blocks`: rows ``n0 .. n1-1`` of independent
 images (or rows of a linear layer) into caller-allocated outputs, scratch ``work`` from the
 caller (:func:`conv_work_size`); the GIL is released. Results agree with
 ``torch.nn.functional.conv2d`` / ``linear`` up to summation order (``|Δ| ≤ 2 n ε Σ |w| |x|`` for
-``n`` terms, ``tests/test_convert_event.py``); a zero
-input contributes nothing, also where its weight is inf or NaN (a dense product gives NaN there).
+``n`` terms, ``tests/test_convert_event.py``) and are the same on every machine (the chains do not
+depend on the vector width); a zero input contributes nothing, also where its weight is inf or NaN
+(a dense product gives NaN there).
 
-Numba only (numpy + numba + neurosim.config).
+Numba only (numpy + numba + llvmlite + neurosim.config).
 """
 from __future__ import annotations
 
@@ -42,8 +44,9 @@ import numba
 import numpy as np
 
 from neurosim.config import CACHE
+from neurosim.kernels.vfma import axpy_events, axpy_segments, nonzero_mask, trailing_zeros
 
-__all__ = ["event_conv2d", "event_linear", "conv_work_size", "conv_weight", "LINEAR_CHUNK", "LINEAR_ROWS"]
+__all__ = ["event_conv2d", "event_linear", "conv_work_size", "conv_weight", "transpose", "LINEAR_CHUNK", "LINEAR_ROWS"]
 
 #: output columns of a linear layer computed together
 LINEAR_CHUNK = 256
@@ -51,12 +54,15 @@ LINEAR_CHUNK = 256
 LINEAR_ROWS = 16
 
 _NJIT = {"cache": CACHE, "nogil": True, "error_model": "numpy", "fastmath": {"contract"}}
+#: helpers of the kernels, inlined into them in Numba's IR: a function loaded from the cache is linked as
+#: object code and called, which costs ~10 % in these per-pixel helpers
+_INLINE = dict(_NJIT, inline="always")
 
 
 def conv_work_size(C: int, W: int, KH: int, KW: int, O: int, Wo: int) -> int:
-    """Scratch elements one thread of :func:`event_conv2d` needs: the ``Z`` ring of ``K_h`` input
-    rows, the output-row tile and the values of one pixel's non-zero channels."""
-    return KH * W * KH * KW * O + Wo * O + C
+    """Scratch elements one thread of :func:`event_conv2d` needs: the output-row tile and the event values
+    of the ring of ``K_h`` input rows."""
+    return Wo * O + KH * W * C
 
 
 def conv_weight(w: np.ndarray) -> np.ndarray:
@@ -65,99 +71,106 @@ def conv_weight(w: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(w.transpose(1, 2, 3, 0)).reshape(C, -1)
 
 
+#: ``_events(z, d0, wf, ks, vals, m, n, first)``: ``z[d0 : d0 + n]`` (=|+=) ``Σ_q vals[q] wf[ks[q] : ks[q] + n]``
+#: over the ``m`` events, accumulated in registers (an intrinsic: emitted inline at each call)
+_events = axpy_events
+
+
+@numba.njit(**_INLINE)
+def _mask(x, c0, r):
+    """Bit ``c`` set where ``x[c0 + c] != 0``, ``c < r <= 64`` (``x`` 1-d C-contiguous): vector compares of
+    64, 32, 16, 8 and 4 values, then single values."""
+    if r == 64:
+        return nonzero_mask(x, c0, 64)
+    m = np.uint64(0)
+    s = 0
+    if r - s >= 32:
+        m |= nonzero_mask(x, c0 + s, 32) << np.uint64(s)
+        s += 32
+    if r - s >= 16:
+        m |= nonzero_mask(x, c0 + s, 16) << np.uint64(s)
+        s += 16
+    if r - s >= 8:
+        m |= nonzero_mask(x, c0 + s, 8) << np.uint64(s)
+        s += 8
+    if r - s >= 4:
+        m |= nonzero_mask(x, c0 + s, 4) << np.uint64(s)
+        s += 4
+    while s < r:
+        m |= np.uint64(x[c0 + s] != 0) << np.uint64(s)
+        s += 1
+    return m
+
+
+@numba.njit(**_INLINE)
+def _nonzero(px, R, ks, vals):
+    """The non-zero entries of ``px`` (1-d C-contiguous) in increasing index order: offsets ``index R``
+    into ``ks``, values into ``vals``; returns their count. 64 entries at a time go through a bit mask
+    (:func:`_mask`), then one step per non-zero entry."""
+    C = px.shape[0]
+    m = 0
+    for c0 in range(0, C, 64):
+        mask = _mask(px, c0, min(64, C - c0))
+        while mask != 0:
+            c = c0 + trailing_zeros(mask)
+            ks[m] = c * R
+            vals[m] = px[c]
+            m += 1
+            mask &= mask - np.uint64(1)
+    return m
+
+
+@numba.njit(**_INLINE)
+def _nonzero_strided(px, R, ks, vals):
+    """:func:`_nonzero` for any layout (one value at a time)."""
+    m = 0
+    for c in range(px.shape[0]):
+        if px[c] != 0:
+            ks[m] = c * R
+            vals[m] = px[c]
+            m += 1
+    return m
+
+
+@numba.njit(**_NJIT)
+def transpose(w, out):
+    """``out[k, o] = w[o, k]`` (``w`` ``[O, K]``, ``out`` ``[K, O]``), in 32 x 32 tiles (a linear layer's
+    ``wt``; 4x faster than ``torch``'s ``w.t().contiguous()`` for a 256 x 3136 weight)."""
+    O, K = w.shape
+    for o0 in range(0, O, 32):
+        for k0 in range(0, K, 32):
+            for k in range(k0, min(K, k0 + 32)):
+                row = out[k]
+                for o in range(o0, min(O, o0 + 32)):
+                    row[o] = w[o, k]
+
+
 # ------------------------------------------------------------------------------------------------
-# z[d0 : d0 + n] (=|+=) Σ_g v_g wf[k_g : k_g + n]: groups of 4, 2 and 1 events; ``first`` writes
-# instead of adding (the first group of a pixel). Slices: indices provably >= 0, no wraparound test.
-@numba.njit(**_NJIT)
-def _add4(z, d0, wf, k0, k1, k2, k3, v0, v1, v2, v3, n, first):
-    a = z[d0:d0 + n]
-    w0 = wf[k0:k0 + n]
-    w1 = wf[k1:k1 + n]
-    w2 = wf[k2:k2 + n]
-    w3 = wf[k3:k3 + n]
-    if first:
-        for o in range(n):
-            a[o] = v0 * w0[o] + v1 * w1[o] + v2 * w2[o] + v3 * w3[o]
-    else:
-        for o in range(n):
-            a[o] = a[o] + v0 * w0[o] + v1 * w1[o] + v2 * w2[o] + v3 * w3[o]
-
-
-@numba.njit(**_NJIT)
-def _add2(z, d0, wf, k0, k1, v0, v1, n, first):
-    a = z[d0:d0 + n]
-    w0 = wf[k0:k0 + n]
-    w1 = wf[k1:k1 + n]
-    if first:
-        for o in range(n):
-            a[o] = v0 * w0[o] + v1 * w1[o]
-    else:
-        for o in range(n):
-            a[o] = a[o] + v0 * w0[o] + v1 * w1[o]
-
-
-@numba.njit(**_NJIT)
-def _add1(z, d0, wf, k0, v0, n, first):
-    a = z[d0:d0 + n]
-    w0 = wf[k0:k0 + n]
-    if first:
-        for o in range(n):
-            a[o] = v0 * w0[o]
-    else:
-        for o in range(n):
-            a[o] = a[o] + v0 * w0[o]
-
-
-@numba.njit(**_NJIT)
-def _events(z, d0, wf, ks, vals, m, n, first):
-    """``z[d0 : d0 + n]`` (=|+=) ``Σ_q vals[q] wf[ks[q] : ks[q] + n]`` over the ``m`` events."""
-    q = 0
-    while q + 4 <= m:
-        _add4(z, d0, wf, ks[q], ks[q + 1], ks[q + 2], ks[q + 3], vals[q], vals[q + 1], vals[q + 2], vals[q + 3], n,
-              first and q == 0)
-        q += 4
-    if q + 2 <= m:
-        _add2(z, d0, wf, ks[q], ks[q + 1], vals[q], vals[q + 1], n, first and q == 0)
-        q += 2
-    if q < m:
-        _add1(z, d0, wf, ks[q], vals[q], n, first and q == 0)
-
-
-# ------------------------------------------------------------------------------------------------
-@numba.njit(**_NJIT)
-def _z_row(xn, y, wf, R, z, r0, nz, f0, ks, vals):
-    """``Z`` of input row ``y`` of image ``xn`` ``[C, H, W]`` into ``z[r0 + x R : ...]`` (``R = K_h K_w O``
-    per pixel) and ``nz[f0 + x]`` = whether pixel ``x`` has a non-zero channel."""
+@numba.njit(**_INLINE)
+def _event_row(xn, y, R, evk, evv, evm, f0):
+    """The events of input row ``y`` of image ``xn`` ``[C, H, W]``: for pixel ``x``, its non-zero channels
+    ``c`` (increasing) as weight offsets ``c R`` in ``evk[(f0 + x) C : ...]``, their values in ``evv`` and
+    their count in ``evm[f0 + x]``."""
     C, W = xn.shape[0], xn.shape[2]
     for xi in range(W):
-        m = 0
-        for c in range(C):  # branch-free gather of the non-zero channels
-            ks[m] = c
-            m += xn[c, y, xi] != 0
-        nz[f0 + xi] = m > 0
-        if m == 0:
-            continue
-        for q in range(m):
-            vals[q] = xn[ks[q], y, xi]
-            ks[q] *= R
-        _events(z, r0 + xi * R, wf, ks, vals, m, R, True)
+        e = (f0 + xi) * C
+        evm[f0 + xi] = _nonzero_strided(xn[:, y, xi], R, evk[e:e + C], evv[e:e + C])
 
 
 @numba.njit(**_NJIT)
-def _gather_row(tile, b, z, nz, slots, top, H, W, KH, KW, sw, pw):
-    """One output row into ``tile`` ``[W_o O]``: ``b`` plus, in tap order, the ``Z`` vectors of the taps that
-    fall inside the image on a pixel with a non-zero channel (``top``: the input row under tap row 0; the
-    ring holds the ``K_h`` input rows, slot ``y % K_h``, ``nz`` their pixel flags; ``slots``: scratch)."""
+def _conv_row(tile, b, wf, evk, evv, evm, slots, segs, top, H, W, C, KH, KW, sw, pw):
+    """One output row into ``tile`` ``[W_o O]``: for each output pixel, ``b`` plus the weighted weight rows of
+    the events under its taps, tap by tap (``u``, then ``v``), channels in increasing order, in one chain of
+    fused multiply-adds per element. ``top``: the input row under tap row 0; the ring holds the events of
+    the ``K_h`` input rows (slot ``y % K_h``; :func:`_event_row`). ``slots``: int64 scratch of ``K_h``;
+    ``segs``: int64 ``[3, K_h K_w]`` scratch."""
     O = b.shape[0]
     Wo = tile.shape[0] // O
-    R = KH * KW * O
-    RW = W * R
+    starts, counts, offs = segs[0], segs[1], segs[2]
     for u in range(KH):
         slots[u] = (top + u) % KH if 0 <= top + u < H else -1  # ring slot under tap row u (-1: padding)
     for j in range(Wo):
-        acc = tile[j * O:(j + 1) * O]
-        for o in range(O):
-            acc[o] = b[o]
+        m = 0
         left = j * sw - pw
         for u in range(KH):
             slot = slots[u]
@@ -165,12 +178,17 @@ def _gather_row(tile, b, z, nz, slots, top, H, W, KH, KW, sw, pw):
                 continue
             for v in range(KW):
                 xi = left + v
-                if xi < 0 or xi >= W or not nz[slot * W + xi]:
-                    continue
-                s0 = slot * RW + xi * R + (u * KW + v) * O
-                zr = z[s0:s0 + O]
-                for o in range(O):
-                    acc[o] += zr[o]
+                if 0 <= xi < W:
+                    f = slot * W + xi
+                    if evm[f] > 0:
+                        starts[m] = f * C
+                        counts[m] = evm[f]
+                        offs[m] = (u * KW + v) * O
+                        m += 1
+        acc = tile[j * O:(j + 1) * O]
+        for o in range(O):
+            acc[o] = b[o]
+        axpy_segments(tile, j * O, wf, evk, evv, starts, counts, offs, m, O)
 
 
 @numba.njit(**_NJIT)
@@ -196,26 +214,24 @@ def event_conv2d(x, wz, b, out, geom, work, n0, n1):
     O, Ho, Wo = out.shape[1], out.shape[2], out.shape[3]
     KH, KW, sh, sw, ph, pw = geom[0], geom[1], geom[2], geom[3], geom[4], geom[5]
     R = KH * KW * O
-    RW = W * R  # one input row of Z
     wf = wz.reshape(C * R)
-    z = work[:KH * RW]
-    tile = work[KH * RW:KH * RW + Wo * O]
-    vals = work[KH * RW + Wo * O:KH * RW + Wo * O + C]
-    ks = np.empty(C, dtype=np.int64)
-    nz = np.zeros(KH * W, dtype=np.bool_)
+    tile = work[:Wo * O]
+    evv = work[Wo * O:Wo * O + KH * W * C]
+    evk = np.empty(KH * W * C, dtype=np.int64)
+    evm = np.zeros(KH * W, dtype=np.int64)
     slots = np.empty(KH, dtype=np.int64)
+    segs = np.empty((3, KH * KW), dtype=np.int64)
     for n in range(n0, n1):
         xn = x[n]
         res = out[n]
-        nxt = 0  # next input row whose Z is computed (rows nxt - KH .. nxt - 1 are in the ring)
+        nxt = 0  # next input row whose events are gathered (rows nxt - KH .. nxt - 1 are in the ring)
         for i in range(Ho):
             top = i * sh - ph
             nxt = max(nxt, top)
             while nxt <= min(top + KH - 1, H - 1):
-                slot = nxt % KH
-                _z_row(xn, nxt, wf, R, z, slot * RW, nz, slot * W, ks, vals)
+                _event_row(xn, nxt, R, evk, evv, evm, (nxt % KH) * W)
                 nxt += 1
-            _gather_row(tile, b, z, nz, slots, top, H, W, KH, KW, sw, pw)
+            _conv_row(tile, b, wf, evk, evv, evm, slots, segs, top, H, W, C, KH, KW, sw, pw)
             for o in range(O):
                 ro = res[o, i]
                 for j in range(Wo):

@@ -1,29 +1,31 @@
-r"""IF layer -> 2x2 mean -> event conv -> IF layer (-> 2x2 mean), fused per image over the steps of a static input.
+r"""IF -> 2x2 mean -> event conv -> IF (-> 2x2 mean) (-> linear), fused per image over the steps of a static input.
 
 A converted ConvNet presented with the same analog image at every step (``ConvertedSNN.forward_static``)
-spends most of its time in the first conv block after the input layer: the IF layer on the static
-current ``c1``, its 2x2 pool, the second conv on the pooled spikes (:func:`neurosim.kernels.event.event_conv2d`)
-and the next IF layer. Run layer by layer, every one of them writes ``[T B, ...]`` to memory and the
-next one reads it back (160 MB for the conv's output in the benchmark's Fashion-MNIST ConvNet at
-``T = 32``, batch 100). Here each thread takes one image at a time and runs all ``T`` steps of the
-block on it, its working set (the two membranes, the current, the pooled spikes, the conv's ``Z``
-ring and weights; ~0.45 MB there) in its L2 cache; only the second IF layer's (pooled) spikes are
-written.
+spends most of its time in the block after the input layer: the IF layer on the static current ``c1``,
+its 2x2 pool, the second conv on the pooled spikes (:func:`neurosim.kernels.event.event_conv2d`), the
+next IF layer (and its pool), and, in a ConvNet's classifier, the first linear layer on the flattened
+result. Run layer by layer, every one of them writes ``[T B, ...]`` to memory and the next one reads it
+back (40 MB for the second IF layer's pooled output in the benchmark's Fashion-MNIST ConvNet at
+``T = 32``, batch 100; writing it alone cost ~10 % of the run). Here each thread takes one image at a
+time and runs all ``T`` steps of the block on it, its working set (both membranes and the static
+current channels-last, the event ring, the conv's weights; ~0.45 MB there) in its L2 cache; only the
+block's output is written: the linear layer's ``[T, N, L]`` or the IF layer's (pooled) spikes.
 
-Per image ``n`` and step ``t``::
+Per image ``n`` and step ``t``, row by row::
 
     h1 = v1 + c1;  s1 = [h1 >= th1];  v1 = h1 - s1 j1          # IF, reset by subtraction (jump j1)
-    p  = avg_pool2d(s1, 2)                                       # kept channels-last, [H, W, C]
-    y  = conv2d(p) + b                                           # event_conv2d's Z-ring product, same order
+    p  = avg_pool2d(s1, 2)                                       # and its events (event_conv2d's lists)
+    y  = conv2d(p) + b                                           # event_conv2d's row: the same chains
     h2 = v2 + y;   s2 = [h2 >= th2];  v2 = h2 - s2 j2
-    out[t, n] = avg_pool2d(s2, 2) if pool2 else s2
+    r  = avg_pool2d(s2, 2) if pool2 else s2                      # one step's output, [O, Hs, Ws]
+    out[t, n] = r          or, with the linear layer:   lout[t, n] = bl + wl flatten(r)   # event_linear's row
 
 The arithmetic is, operation for operation, that of the unfused path: the IF update of the fused LIF
 kernel with an infinite time constant (``h = v - (v - v_rest) / inf + x = v + x`` for a finite ``v``),
-the event conv's sums over the non-zero channels of a pixel in increasing channel order and its
-col2im in tap order, and pooled means of 0/1 spikes (exact in any order). So the outputs and both
-final membranes are bit-identical to the layers run one after the other with the conv on events
-(``tests/test_convert_static.py``).
+the event conv's and the event linear layer's chains (non-zero inputs in increasing order, one fused
+multiply-add each), and pooled means of 0/1 spikes (exact in any order). So the outputs and both final
+membranes are bit-identical to the layers run one after the other with the conv and the linear layer on
+events (``tests/test_convert_static.py``).
 
 Block kernel for :func:`neurosim.kernels.blocks.run_blocks` (images ``n0 .. n1-1``; scratch from
 :func:`work_size`; the GIL is released). Numba only.
@@ -33,69 +35,57 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from neurosim.kernels.event import _NJIT, _events, _gather_row
+from neurosim.kernels.event import _NJIT, _conv_row, _events, _nonzero
 
 __all__ = ["if_conv_if", "work_size"]
 
 
 def work_size(C: int, H1: int, W1: int, O: int, KH: int, KW: int, Ho: int, Wo: int) -> int:
-    """Scratch elements of one thread: ``Z`` ring, output-row tile, a pixel's event values, the
-    pooled spikes ``[H1/2, W1/2, C]``, a spike row, the second membrane ``[Ho, Wo, O]`` channels-last,
-    and a row of pooled counts."""
-    H, W = H1 // 2, W1 // 2
-    return KH * W * KH * KW * O + Wo * O + C + H * W * C + W1 + Ho * Wo * O + Wo * O
+    """Scratch elements of one thread: the event values of ``K_h`` pooled rows, the output-row tile, one
+    pooled pixel's means, a row of spike pairs, the first layer's input and membrane and the second
+    membrane channels-last, one step's output ``[O, Ho, Wo]`` (at most) and its event values, and a row
+    of pooled counts."""
+    W = W1 // 2
+    return KH * W * C + Wo * O + C + W1 * C + 2 * H1 * W1 * C + 3 * Ho * Wo * O + Wo * O
 
 
 @numba.njit(**_NJIT)
-def _if1_pool(c1n, v1n, p, srow, th, jump, quarter):
-    """One IF step on ``[C, H1, W1]`` (static input ``c1n``, state ``v1n`` in place); the 2x2 means of
-    the spikes into ``p`` ``[H1/2, W1/2, C]``; returns the number of non-zero means."""
-    C, H1, W1 = v1n.shape
-    one, zero = srow.dtype.type(1), srow.dtype.type(0)
+def _if1_row(c1s, v1s, i, sbuf, q, th, jump, quarter, R, evk, evv, evm, f0):
+    """One IF step on rows ``2i``, ``2i + 1`` of ``[H1, W1 C]`` (channels-last rows; static input ``c1s``,
+    state ``v1s`` in place), the 2x2 means of the spikes, and their events (the non-zero means of each
+    pooled pixel ``j``, channels in increasing order) into the ring at pixel slot ``f0 + j``
+    (:func:`neurosim.kernels.event._event_row`'s layout); returns the number of events. The IF loop runs
+    along the contiguous row pair, the mean along the ``C`` channels of a pooled pixel."""
+    C = q.shape[0]
+    RC = v1s.shape[1]
+    W = RC // (2 * C)
+    one, zero = sbuf.dtype.type(1), sbuf.dtype.type(0)
+    ra, rb = v1s[2 * i], v1s[2 * i + 1]
+    xa, xb = c1s[2 * i], c1s[2 * i + 1]
+    for e in range(RC):
+        ha = ra[e] + xa[e]
+        hb = rb[e] + xb[e]
+        sa = one if ha >= th else zero
+        sb = one if hb >= th else zero
+        ra[e] = ha - sa * jump
+        rb[e] = hb - sb * jump
+        sbuf[e] = sa + sb
     nnz = 0
-    for c in range(C):
-        for i in range(H1 // 2):
-            ra, rb = v1n[c, 2 * i], v1n[c, 2 * i + 1]
-            xa, xb = c1n[c, 2 * i], c1n[c, 2 * i + 1]
-            for x in range(W1):
-                ha = ra[x] + xa[x]
-                hb = rb[x] + xb[x]
-                sa = one if ha >= th else zero
-                sb = one if hb >= th else zero
-                ra[x] = ha - sa * jump
-                rb[x] = hb - sb * jump
-                srow[x] = sa + sb
-            pr = p[i]
-            for j in range(W1 // 2):
-                m = (srow[2 * j] + srow[2 * j + 1]) * quarter
-                pr[j, c] = m
-                nnz += m != zero
+    for j in range(W):
+        s0 = sbuf[2 * j * C:(2 * j + 1) * C]
+        s1 = sbuf[(2 * j + 1) * C:(2 * j + 2) * C]
+        for c in range(C):
+            q[c] = (s0[c] + s1[c]) * quarter
+        e = (f0 + j) * C
+        m = _nonzero(q, R, evk[e:e + C], evv[e:e + C])
+        evm[f0 + j] = m
+        nnz += m
     return nnz
 
 
 @numba.njit(**_NJIT)
-def _z_row_hwc(pr, wf, R, z, r0, nz, f0, ks, vals):
-    """``Z`` of one input row ``pr`` ``[W, C]`` (channels-last) into ``z[r0 + x R : ...]``, ``nz[f0 + x]``:
-    :func:`neurosim.kernels.event._z_row` with contiguous channel reads (same events, same order)."""
-    W, C = pr.shape
-    for xi in range(W):
-        px = pr[xi]
-        m = 0
-        for c in range(C):  # branch-free gather of the non-zero channels
-            ks[m] = c
-            m += px[c] != 0
-        nz[f0 + xi] = m > 0
-        if m == 0:
-            continue
-        for q in range(m):
-            vals[q] = px[ks[q]]
-            ks[q] *= R
-        _events(z, r0 + xi * R, wf, ks, vals, m, R, True)
-
-
-@numba.njit(**_NJIT)
-def if_conv_if(c1, v1, wz, b, v2, out, geom, prm, nnz, work, n0, n1):
-    """``T = out.shape[0]`` steps of the block for images ``n0 .. n1-1`` (module docstring).
+def if_conv_if(c1, v1, wz, b, v2, out, wl, bl, lout, geom, prm, nnz, work, n0, n1):
+    """``T = geom[5]`` steps of the block for images ``n0 .. n1-1`` (module docstring).
 
     Parameters
     ----------
@@ -108,62 +98,80 @@ def if_conv_if(c1, v1, wz, b, v2, out, geom, prm, nnz, work, n0, n1):
     v2 : [N, O, Ho, Wo] array
         The second IF layer's membranes, updated in place.
     out : [T, N, O, Ho/2, Wo/2] (``pool2``) or [T, N, O, Ho, Wo] array
-        The second IF layer's (pooled) spikes, written.
+        The second IF layer's (pooled) spikes, written (unused with ``linear``).
+    wl, bl, lout : arrays
+        With ``linear``: the linear layer's transposed weight ``[K, L]`` (``K`` = the size of one step's
+        output), its bias ``[L]`` and its output ``[T, N, L]`` (written); unused otherwise.
     geom : int64 array
-        ``(K_h, K_w, p_h, p_w, pool2)``: the conv's kernel and zero padding (stride 1), and whether
-        the second IF layer's spikes are 2x2-pooled (``Ho``, ``Wo`` even then).
+        ``(K_h, K_w, p_h, p_w, pool2, T, linear)``: the conv's kernel and zero padding (stride 1),
+        whether the second IF layer's spikes are 2x2-pooled (``Ho``, ``Wo`` even then), the steps,
+        and whether the linear layer follows (on the flattened output of each step).
     prm : array of the data dtype
         ``(th1, jump1, th2, jump2)``: thresholds and reset jumps.
-    nnz : int64 [N]
-        Written: the non-zero pooled spikes of image ``n`` over all steps (the conv's input density).
+    nnz : int64 [N, 2]
+        Written: the non-zero pooled spikes of image ``n`` over all steps (the conv's input density)
+        and the non-zero values of the block's output (the linear layer's input density).
     """
-    T = out.shape[0]
     C, H1, W1 = c1.shape[1], c1.shape[2], c1.shape[3]
     H, W = H1 // 2, W1 // 2
     O, Ho, Wo = v2.shape[1], v2.shape[2], v2.shape[3]
-    KH, KW, ph, pw, pool2 = geom[0], geom[1], geom[2], geom[3], geom[4]
+    KH, KW, ph, pw, pool2, T, linear = geom[0], geom[1], geom[2], geom[3], geom[4], geom[5], geom[6]
+    Hs, Ws = (Ho // 2, Wo // 2) if pool2 else (Ho, Wo)
+    osz = O * Hs * Ws
+    L = bl.shape[0]
     th1, j1, th2, j2 = prm[0], prm[1], prm[2], prm[3]
     one, zero = work.dtype.type(1), work.dtype.type(0)
     quarter = one / (one + one + one + one)
     R = KH * KW * O
-    RW = W * R
     wf = wz.reshape(C * R)
     o0 = 0
-    z = work[o0:o0 + KH * RW]
-    o0 += KH * RW
+    evv = work[o0:o0 + KH * W * C]     # the ring of events of K_h pooled rows
+    o0 += KH * W * C
     tile = work[o0:o0 + Wo * O]
     o0 += Wo * O
-    vals = work[o0:o0 + C]
+    q = work[o0:o0 + C]
     o0 += C
-    p = work[o0:o0 + H * W * C].reshape((H, W, C))
-    o0 += H * W * C
-    srow = work[o0:o0 + W1]
-    o0 += W1
+    sbuf = work[o0:o0 + W1 * C]
+    o0 += W1 * C
+    c1s = work[o0:o0 + H1 * W1 * C].reshape((H1, W1 * C))   # the first layer's input and state, channels-last
+    o0 += H1 * W1 * C
+    v1s = work[o0:o0 + H1 * W1 * C].reshape((H1, W1 * C))
+    o0 += H1 * W1 * C
     v2s = work[o0:o0 + Ho * Wo * O].reshape((Ho, Wo, O))
     o0 += Ho * Wo * O
     cnt = work[o0:o0 + Wo * O].reshape((Wo, O))
-    ks = np.empty(C, dtype=np.int64)
-    nzf = np.zeros(KH * W, dtype=np.bool_)
+    o0 += Wo * O
+    res = work[o0:o0 + osz].reshape((O, Hs, Ws))   # one step's output, the flatten order of [O, Hs, Ws]
+    resf = work[o0:o0 + osz]
+    o0 += osz
+    lvals = work[o0:o0 + osz]
+    lks = np.empty(osz if linear else 0, dtype=np.int64)
+    wlf = wl.reshape(wl.size)
+    evk = np.empty(KH * W * C, dtype=np.int64)
+    evm = np.zeros(KH * W, dtype=np.int64)
     slots = np.empty(KH, dtype=np.int64)
+    segs = np.empty((3, KH * KW), dtype=np.int64)
     for n in range(n0, n1):
         c1n, v1n, v2n = c1[n], v1[n], v2[n]
+        for c in range(C):
+            for y in range(H1):
+                for x in range(W1):
+                    c1s[y, x * C + c] = c1n[c, y, x]
+                    v1s[y, x * C + c] = v1n[c, y, x]
         for o in range(O):  # the second membrane channels-last for the step loop
             for i in range(Ho):
                 for j in range(Wo):
                     v2s[i, j, o] = v2n[o, i, j]
         count = 0
+        lcount = 0
         for t in range(T):
-            count += _if1_pool(c1n, v1n, p, srow, th1, j1, quarter)
-            res = out[t, n]
-            nxt = 0  # next input row whose Z is computed
+            nxt = 0  # next pooled row: its IF rows step, its events go into the ring
             for i in range(Ho):
                 top = i - ph
-                nxt = max(nxt, top)
                 while nxt <= min(top + KH - 1, H - 1):
-                    slot = nxt % KH
-                    _z_row_hwc(p[nxt], wf, R, z, slot * RW, nzf, slot * W, ks, vals)
+                    count += _if1_row(c1s, v1s, nxt, sbuf, q, th1, j1, quarter, R, evk, evv, evm, (nxt % KH) * W)
                     nxt += 1
-                _gather_row(tile, b, z, nzf, slots, top, H, W, KH, KW, 1, pw)
+                _conv_row(tile, b, wf, evk, evv, evm, slots, segs, top, H, W, C, KH, KW, 1, pw)
                 # the second IF layer on output row i
                 first = pool2 == 0 or i % 2 == 0
                 for j in range(Wo):
@@ -185,7 +193,26 @@ def if_conv_if(c1, v1, wz, b, v2, out, geom, prm, nnz, work, n0, n1):
                         ro = res[o, i // 2]
                         for j in range(Wo // 2):
                             ro[j] = (cnt[2 * j, o] + cnt[2 * j + 1, o]) * quarter
-        nnz[n] = count
+            while nxt < H:  # rows no output row reads (none for stride 1): the IF layer still steps
+                count += _if1_row(c1s, v1s, nxt, sbuf, q, th1, j1, quarter, R, evk, evv, evm, (nxt % KH) * W)
+                nxt += 1
+            if linear:  # event_linear's row: the bias, then the non-zero inputs in increasing order
+                m = _nonzero(resf, L, lks, lvals)
+                lcount += m
+                lr = lout[t, n]
+                for o in range(L):
+                    lr[o] = bl[o]
+                _events(lr, 0, wlf, lks, lvals, m, L, False)
+            else:
+                dst = out[t, n].reshape(osz)
+                for e in range(osz):
+                    dst[e] = resf[e]
+        nnz[n, 0] = count
+        nnz[n, 1] = lcount
+        for c in range(C):
+            for y in range(H1):
+                for x in range(W1):
+                    v1n[c, y, x] = v1s[y, x * C + c]
         for o in range(O):
             for i in range(Ho):
                 for j in range(Wo):

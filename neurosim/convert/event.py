@@ -64,7 +64,7 @@ __all__ = ["use_events", "event_layers", "EventConv2d", "EventSNNConv2d", "Event
 #: default largest input density (fraction of non-zero values) for which a conv runs the event kernel
 CONV_MAX_DENSITY = 0.25
 #: the same for a linear layer
-LINEAR_MAX_DENSITY = 0.15
+LINEAR_MAX_DENSITY = 0.25
 #: fewest outputs of a linear layer run on events (each event's weight row is too short below)
 LINEAR_MIN_OUT = 128
 #: rows of the input (evenly spaced over the batch) on which the density is counted
@@ -170,13 +170,18 @@ class EventLinear(nn.Linear):
         if density > self.event_max_density:
             return None
         from neurosim.kernels.blocks import run_blocks
-        from neurosim.kernels.event import LINEAR_ROWS, event_linear
+        from neurosim.kernels.event import LINEAR_ROWS, event_linear, transpose
 
-        wt, b = _weights(self, lambda w: w.t().contiguous().numpy())
+        def transposed(w):
+            wt = cached_empty((w.shape[1], w.shape[0]), w.dtype).numpy()
+            transpose(w.contiguous().numpy(), wt)
+            return wt
+
+        wt, b = _weights(self, transposed)
         out = cached_empty((N, self.out_features), x.dtype)
         macs = density * x2.numel() * self.out_features
-        run_blocks(event_linear, N, LINEAR_ROWS * self.in_features,
-                   x2.detach().contiguous().numpy(), wt, b, out.numpy(), threads=1 if macs < PARALLEL_MIN_MACS else None)
+        run_blocks(event_linear, N, LINEAR_ROWS * self.in_features, x2.detach().contiguous().numpy(), wt, b,
+                   out.numpy(), threads=1 if macs < PARALLEL_MIN_MACS else None)
         return out.reshape(*x.shape[:-1], self.out_features)
 
 

@@ -21,6 +21,14 @@ The block runs fused when, at the call:
   and the next call tries the fused block again);
 * no hook observes any of the modules (hooks see the unfused calls, every value).
 
+When the second IF layer's output goes only through a flatten from dim 1 (``nn.Flatten()``,
+``torch.flatten(x, 1)``, ``x.flatten(1)``) to an event linear layer (a ConvNet's classifier), the block
+also runs that layer on each step's flattened output (:func:`neurosim.kernels.event.event_linear`'s
+chains: bit-identical to the layer on events), and the ``[T B, ...]`` spikes between them are never
+written, if the linear layer's event path applies (no hook on it or the flatten, at least
+``LINEAR_MIN_OUT`` outputs, the input's dtype) and its input was not denser than its
+``event_max_density`` at the last fused call (otherwise the layer runs itself, as with the conv).
+
 Anything else runs the graph as it is. ``ConvertedSNN.forward_static(..., fuse=False)`` turns this off.
 """
 from __future__ import annotations
@@ -29,9 +37,9 @@ import math
 
 import numpy as np
 import torch
-from torch import fx
+from torch import fx, nn
 
-from neurosim.convert.event import _EventConv, _plain_input, _weights
+from neurosim.convert.event import EventLinear, _EventConv, _plain_input, _weights
 from neurosim.convert.modules import IFNeuron, SignedIF, StaticSteps, _observed
 from neurosim.snn.buffers import cached_empty
 
@@ -39,8 +47,11 @@ __all__ = ["fused_blocks", "run_fused"]
 
 
 def fused_blocks(body) -> dict:
-    """``{first IF node name: (IF path, conv path, IF path, conv node name, second IF node name)}``: the
-    chains ``IF -> conv -> IF`` of ``body``'s graph that :func:`run_fused` may fuse."""
+    """``{first IF node name: (IF path, conv path, IF path, conv node name, second IF node name, tail)}``: the
+    chains ``IF -> conv -> IF`` of ``body``'s graph that :func:`run_fused` may fuse. ``tail`` is
+    ``(flatten node name, linear path, linear node name)`` when the second IF layer's output goes only
+    through a flatten to an event linear layer (``nn.Flatten(1, -1)``, ``torch.flatten(x, 1)`` or
+    ``x.flatten(1)``), else None."""
     graph = getattr(body, "graph", None)
     if graph is None:
         return {}
@@ -56,8 +67,33 @@ def fused_blocks(body) -> dict:
         c = next(iter(b.users))
         if c.op != "call_module" or not isinstance(modules.get(c.target), IFNeuron) or c.args[0] is not b:
             continue
-        out[a.name] = (a.target, b.target, c.target, b.name, c.name)
+        out[a.name] = (a.target, b.target, c.target, b.name, c.name, _linear_tail(c, modules))
     return out
+
+
+def _linear_tail(c: fx.Node, modules: dict):
+    """``(flatten node name, linear path, linear node name)`` when ``c``'s only use is a flatten from dim 1
+    whose only use is an event linear layer's input, else None."""
+    if len(c.users) != 1:
+        return None
+    f = next(iter(c.users))
+    if len(f.users) != 1 or not f.args or f.args[0] is not c:
+        return None
+    mod = modules.get(f.target) if f.op == "call_module" else None
+    if isinstance(mod, nn.Flatten):
+        flat = type(mod) is nn.Flatten and mod.start_dim == 1 and mod.end_dim == -1 and not _observed(mod)
+    elif f.op == "call_function" and f.target is torch.flatten or f.op == "call_method" and f.target == "flatten":
+        dims = tuple(f.args[1:]) + tuple(f.kwargs.get(k) for k in ("start_dim", "end_dim") if k in f.kwargs)
+        flat = dims in ((1,), (1, -1)) and set(f.kwargs) <= {"start_dim", "end_dim"} and len(f.args) <= 3
+    else:
+        flat = False
+    if not flat:
+        return None
+    lin = next(iter(f.users))
+    if (lin.op != "call_module" or not isinstance(modules.get(lin.target), EventLinear) or len(lin.args) != 1
+            or lin.kwargs or lin.args[0] is not f):
+        return None
+    return f.name, lin.target, lin.name
 
 
 def _plain_if(m: IFNeuron) -> bool:
@@ -85,8 +121,10 @@ def _membrane(m: IFNeuron, shape, x: torch.Tensor) -> torch.Tensor | None:
     return out
 
 
-def _block(a: IFNeuron, conv, c: IFNeuron, x: torch.Tensor, T) -> torch.Tensor | None:
-    """The fused block's output ``[T B, ...]`` (and the IF layers' new states), or None when it does not apply."""
+def _block(a: IFNeuron, conv, c: IFNeuron, x: torch.Tensor, T, lin=None):
+    """The fused block's output ``[T B, ...]`` (and the IF layers' new states), or None when it does not apply.
+    With ``lin`` (the event linear layer after a flatten), ``(output, True)`` when the linear layer ran in
+    the block, ``(output, False)`` when only the three layers did."""
     if not (isinstance(T, StaticSteps) and T > 1 and x.ndim == 4 and x.shape[0] == T.batch and a.pool):
         return None
     if not (_plain_if(a) and _plain_if(c)) or _observed(conv) or not _plain_input(x, conv):
@@ -107,28 +145,62 @@ def _block(a: IFNeuron, conv, c: IFNeuron, x: torch.Tensor, T) -> torch.Tensor |
     if Ho <= 0 or Wo <= 0 or (c.pool and (Ho % 2 or Wo % 2)):
         return None
     O = conv.out_channels
+    Hs, Ws = (Ho // 2, Wo // 2) if c.pool else (Ho, Wo)
     v1 = _membrane(a, (B, C, H1, W1), x)
     v2 = _membrane(c, (B, O, Ho, Wo), x)
     if v1 is None or v2 is None:
         return None
     from neurosim.kernels.blocks import run_blocks
-    from neurosim.kernels.event import conv_weight
+    from neurosim.kernels.event import conv_weight, transpose
     from neurosim.kernels.event_static import if_conv_if, work_size
     from neurosim.snn.functional.lif import LIFState
 
+    fuse_lin = lin is not None and _linear_applies(lin, x, O * Hs * Ws)
     wz, bias = _weights(conv, lambda w: conv_weight(w.numpy()))
     s1, s2 = a.neuron.spec, c.neuron.spec
     prm = np.array([s1.v_th, s1.v_th - s1.v_reset, s2.v_th, s2.v_th - s2.v_reset], dtype=wz.dtype)
     steps = int(T)
-    out = cached_empty((steps, B, O, Ho // 2, Wo // 2) if c.pool else (steps, B, O, Ho, Wo), x.dtype)
-    nnz = np.zeros(B, dtype=np.int64)
-    geom = np.array([KH, KW, ph, pw, int(c.pool)], dtype=np.int64)
+    if fuse_lin:
+        def transposed(w):
+            wt = cached_empty((w.shape[1], w.shape[0]), w.dtype).numpy()
+            transpose(w.contiguous().numpy(), wt)
+            return wt
+
+        wl, bl = _weights(lin, transposed)
+        lout = cached_empty((steps, B, lin.out_features), x.dtype)
+        out = np.zeros((1, 1, 1, 1, 1), dtype=wz.dtype)
+        args = (out, wl, bl, lout.numpy())
+    else:
+        out = cached_empty((steps, B, O, Hs, Ws), x.dtype)
+        args = (out.numpy(), np.zeros((1, 1), wz.dtype), np.zeros(0, wz.dtype), np.zeros((1, 1, 1), wz.dtype))
+    nnz = np.zeros((B, 2), dtype=np.int64)
+    geom = np.array([KH, KW, ph, pw, int(c.pool), steps, int(fuse_lin)], dtype=np.int64)
     run_blocks(if_conv_if, B, work_size(C, H1, W1, O, KH, KW, Ho, Wo), x.detach().contiguous().numpy(),
-               v1.numpy(), wz, bias, v2.numpy(), out.numpy(), geom, prm, nnz)
-    conv._static_density = float(nnz.sum()) / max(1, steps * B * C * H * W)
+               v1.numpy(), wz, bias, v2.numpy(), *args, geom, prm, nnz)
+    conv._static_density = float(nnz[:, 0].sum()) / max(1, steps * B * C * H * W)
     a.neuron.state = LIFState(v1)
     c.neuron.state = LIFState(v2)
-    return out.reshape(steps * B, *out.shape[2:])
+    if fuse_lin:
+        lin._static_density = float(nnz[:, 1].sum()) / max(1, steps * B * O * Hs * Ws)
+        return lout.reshape(steps * B, lin.out_features), True
+    y = out.reshape(steps * B, *out.shape[2:])
+    return y if lin is None else (y, False)
+
+
+def _linear_applies(lin, x: torch.Tensor, K: int) -> bool:
+    """Whether the event linear layer ``lin`` (reading the block's flattened output, ``K`` values a step)
+    runs in the block: its event path applies (no hooks, CPU, the dtype, no gradient, enough outputs)
+    and its input was not denser than its ``event_max_density`` at the last fused call."""
+    from neurosim.convert.event import LINEAR_MIN_OUT
+
+    if (_observed(lin) or lin.in_features != K or lin.out_features < LINEAR_MIN_OUT or lin.event_max_density <= 0
+            or not _plain_input(x, lin)):
+        return False
+    last = getattr(lin, "_static_density", None)
+    if last is not None and last > lin.event_max_density:
+        lin._static_density = None         # this call runs the linear layer itself; the next one measures again
+        return False
+    return True
 
 
 class _Runner(fx.Interpreter):
@@ -146,10 +218,19 @@ class _Runner(fx.Interpreter):
         if blk is not None:
             args, _ = self.fetch_args_kwargs_from_env(n)
             get = self.module.get_submodule
-            y = _block(get(blk[0]), get(blk[1]), get(blk[2]), args[0], args[1])
-            if y is not None:
+            tail = blk[5]
+            r = _block(get(blk[0]), get(blk[1]), get(blk[2]), args[0], args[1],
+                       None if tail is None else get(tail[1]))
+            if r is not None:
                 self.ready[blk[3]] = None
-                self.ready[blk[4]] = y
+                if tail is None:
+                    self.ready[blk[4]] = r
+                elif r[1]:                   # the linear layer ran in the block
+                    self.ready[blk[4]] = None
+                    self.ready[tail[0]] = None
+                    self.ready[tail[2]] = r[0]
+                else:
+                    self.ready[blk[4]] = r[0]
                 return None
         return super().run_node(n)
 
