@@ -44,7 +44,7 @@ import numba
 import numpy as np
 
 from neurosim.config import CACHE
-from neurosim.kernels.vfma import axpy_events, axpy_segments, nonzero_mask, trailing_zeros
+from neurosim.kernels.vfma import axpy_events, axpy_segments, compress_events
 
 __all__ = ["event_conv2d", "event_linear", "conv_work_size", "conv_weight", "transpose", "LINEAR_CHUNK", "LINEAR_ROWS"]
 
@@ -77,56 +77,35 @@ _events = axpy_events
 
 
 @numba.njit(**_INLINE)
-def _mask(x, c0, r):
-    """Bit ``c`` set where ``x[c0 + c] != 0``, ``c < r <= 64`` (``x`` 1-d C-contiguous): vector compares of
-    64, 32, 16, 8 and 4 values, then single values."""
-    if r == 64:
-        return nonzero_mask(x, c0, 64)
-    m = np.uint64(0)
-    s = 0
-    if r - s >= 32:
-        m |= nonzero_mask(x, c0 + s, 32) << np.uint64(s)
-        s += 32
-    if r - s >= 16:
-        m |= nonzero_mask(x, c0 + s, 16) << np.uint64(s)
-        s += 16
-    if r - s >= 8:
-        m |= nonzero_mask(x, c0 + s, 8) << np.uint64(s)
-        s += 8
-    if r - s >= 4:
-        m |= nonzero_mask(x, c0 + s, 4) << np.uint64(s)
-        s += 4
-    while s < r:
-        m |= np.uint64(x[c0 + s] != 0) << np.uint64(s)
-        s += 1
-    return m
-
-
-@numba.njit(**_INLINE)
-def _nonzero(px, R, ks, vals):
-    """The non-zero entries of ``px`` (1-d C-contiguous) in increasing index order: offsets ``index R``
-    into ``ks``, values into ``vals``; returns their count. 64 entries at a time go through a bit mask
-    (:func:`_mask`), then one step per non-zero entry."""
+def _nonzero(px, R, ks, vals, base=0):
+    """The non-zero entries of ``px`` (1-d C-contiguous) in increasing index order: offsets ``base + index R``
+    into ``ks``, values into ``vals``; returns their count. Branch-free in vectors of 16 and 8
+    values (:func:`neurosim.kernels.vfma.compress_events`), then one value at a time. Writes ``ks``, ``vals``
+    beyond the count (at most up to ``len(px)`` entries: room the caller has)."""
     C = px.shape[0]
     m = 0
-    for c0 in range(0, C, 64):
-        mask = _mask(px, c0, min(64, C - c0))
-        while mask != 0:
-            c = c0 + trailing_zeros(mask)
-            ks[m] = c * R
+    c0 = 0
+    while C - c0 >= 16:
+        m += compress_events(px, c0, 16, R, base + c0 * R, ks, vals, m)
+        c0 += 16
+    if C - c0 >= 8:
+        m += compress_events(px, c0, 8, R, base + c0 * R, ks, vals, m)
+        c0 += 8
+    for c in range(c0, C):
+        if px[c] != 0:
+            ks[m] = base + c * R
             vals[m] = px[c]
             m += 1
-            mask &= mask - np.uint64(1)
     return m
 
 
 @numba.njit(**_INLINE)
-def _nonzero_strided(px, R, ks, vals):
+def _nonzero_strided(px, R, ks, vals, base):
     """:func:`_nonzero` for any layout (one value at a time)."""
     m = 0
     for c in range(px.shape[0]):
         if px[c] != 0:
-            ks[m] = c * R
+            ks[m] = base + c * R
             vals[m] = px[c]
             m += 1
     return m
@@ -146,24 +125,29 @@ def transpose(w, out):
 
 
 # ------------------------------------------------------------------------------------------------
+# The event ring: for each of the K_h input rows a conv's current output row reads (slot y % K_h), the
+# events of its pixels one after the other (pixel x's at evk/evv[slot W C + rp[slot (W + 1) + x] ...
+# rp[slot (W + 1) + x + 1]]), each event the weight offset c R + x O of its channel c and pixel x: a tap row
+# u of output pixel j then reads the K_w pixels under it as one list, at offset u K_w O + (p_w - j s_w) O.
 @numba.njit(**_INLINE)
-def _event_row(xn, y, R, evk, evv, evm, f0):
-    """The events of input row ``y`` of image ``xn`` ``[C, H, W]``: for pixel ``x``, its non-zero channels
-    ``c`` (increasing) as weight offsets ``c R`` in ``evk[(f0 + x) C : ...]``, their values in ``evv`` and
-    their count in ``evm[f0 + x]``."""
+def _event_row(xn, y, R, O, evk, evv, rp, slot):
+    """The events of input row ``y`` of image ``xn`` ``[C, H, W]`` into ring slot ``slot``."""
     C, W = xn.shape[0], xn.shape[2]
+    e = slot * W * C
+    r0 = slot * (W + 1)
+    rp[r0] = e
     for xi in range(W):
-        e = (f0 + xi) * C
-        evm[f0 + xi] = _nonzero_strided(xn[:, y, xi], R, evk[e:e + C], evv[e:e + C])
+        e += _nonzero_strided(xn[:, y, xi], R, evk[e:e + C], evv[e:e + C], xi * O)
+        rp[r0 + xi + 1] = e
 
 
 @numba.njit(**_NJIT)
-def _conv_row(tile, b, wf, evk, evv, evm, slots, segs, top, H, W, C, KH, KW, sw, pw):
+def _conv_row(tile, b, wf, evk, evv, rp, slots, segs, top, H, W, KH, KW, sw, pw):
     """One output row into ``tile`` ``[W_o O]``: for each output pixel, ``b`` plus the weighted weight rows of
-    the events under its taps, tap by tap (``u``, then ``v``), channels in increasing order, in one chain of
-    fused multiply-adds per element. ``top``: the input row under tap row 0; the ring holds the events of
-    the ``K_h`` input rows (slot ``y % K_h``; :func:`_event_row`). ``slots``: int64 scratch of ``K_h``;
-    ``segs``: int64 ``[3, K_h K_w]`` scratch."""
+    the events under its taps, tap row by tap row (``u``), pixel by pixel (``v``), channels in increasing
+    order, in one chain of fused multiply-adds per element. ``top``: the input row under tap row 0; the
+    ring (above) holds the ``K_h`` input rows. ``slots``: int64 scratch of ``K_h``; ``segs``: int64
+    ``[3, K_h]`` scratch."""
     O = b.shape[0]
     Wo = tile.shape[0] // O
     starts, counts, offs = segs[0], segs[1], segs[2]
@@ -172,19 +156,18 @@ def _conv_row(tile, b, wf, evk, evv, evm, slots, segs, top, H, W, C, KH, KW, sw,
     for j in range(Wo):
         m = 0
         left = j * sw - pw
+        x0, x1 = max(0, left), min(W, left + KW)
         for u in range(KH):
             slot = slots[u]
-            if slot < 0:
+            if slot < 0 or x1 <= x0:
                 continue
-            for v in range(KW):
-                xi = left + v
-                if 0 <= xi < W:
-                    f = slot * W + xi
-                    if evm[f] > 0:
-                        starts[m] = f * C
-                        counts[m] = evm[f]
-                        offs[m] = (u * KW + v) * O
-                        m += 1
+            s0 = rp[slot * (W + 1) + x0]
+            s1 = rp[slot * (W + 1) + x1]
+            if s1 > s0:
+                starts[m] = s0
+                counts[m] = s1 - s0
+                offs[m] = (u * KW - left) * O
+                m += 1
         acc = tile[j * O:(j + 1) * O]
         for o in range(O):
             acc[o] = b[o]
@@ -218,9 +201,9 @@ def event_conv2d(x, wz, b, out, geom, work, n0, n1):
     tile = work[:Wo * O]
     evv = work[Wo * O:Wo * O + KH * W * C]
     evk = np.empty(KH * W * C, dtype=np.int64)
-    evm = np.zeros(KH * W, dtype=np.int64)
+    rp = np.zeros(KH * (W + 1), dtype=np.int64)
     slots = np.empty(KH, dtype=np.int64)
-    segs = np.empty((3, KH * KW), dtype=np.int64)
+    segs = np.empty((3, KH), dtype=np.int64)
     for n in range(n0, n1):
         xn = x[n]
         res = out[n]
@@ -229,9 +212,9 @@ def event_conv2d(x, wz, b, out, geom, work, n0, n1):
             top = i * sh - ph
             nxt = max(nxt, top)
             while nxt <= min(top + KH - 1, H - 1):
-                _event_row(xn, nxt, R, evk, evv, evm, (nxt % KH) * W)
+                _event_row(xn, nxt, R, O, evk, evv, rp, nxt % KH)
                 nxt += 1
-            _conv_row(tile, b, wf, evk, evv, evm, slots, segs, top, H, W, C, KH, KW, sw, pw)
+            _conv_row(tile, b, wf, evk, evv, rp, slots, segs, top, H, W, KH, KW, sw, pw)
             for o in range(O):
                 ro = res[o, i]
                 for j in range(Wo):

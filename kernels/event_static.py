@@ -50,11 +50,11 @@ def work_size(C: int, H1: int, W1: int, O: int, KH: int, KW: int, Ho: int, Wo: i
 
 
 @numba.njit(**_NJIT)
-def _if1_row(c1s, v1s, i, sbuf, q, th, jump, quarter, R, evk, evv, evm, f0):
+def _if1_row(c1s, v1s, i, sbuf, q, th, jump, quarter, R, O, evk, evv, rp, slot):
     """One IF step on rows ``2i``, ``2i + 1`` of ``[H1, W1 C]`` (channels-last rows; static input ``c1s``,
     state ``v1s`` in place), the 2x2 means of the spikes, and their events (the non-zero means of each
-    pooled pixel ``j``, channels in increasing order) into the ring at pixel slot ``f0 + j``
-    (:func:`neurosim.kernels.event._event_row`'s layout); returns the number of events. The IF loop runs
+    pooled pixel ``j``, channels in increasing order) into ring slot ``slot`` (the layout of
+    :func:`neurosim.kernels.event._event_row`; ``O``: the conv's outputs); returns the number of events. The IF loop runs
     along the contiguous row pair, the mean along the ``C`` channels of a pooled pixel."""
     C = q.shape[0]
     RC = v1s.shape[1]
@@ -70,17 +70,17 @@ def _if1_row(c1s, v1s, i, sbuf, q, th, jump, quarter, R, evk, evv, evm, f0):
         ra[e] = ha - sa * jump
         rb[e] = hb - sb * jump
         sbuf[e] = sa + sb
-    nnz = 0
+    e0 = e = slot * W * C
+    r0 = slot * (W + 1)
+    rp[r0] = e
     for j in range(W):
         s0 = sbuf[2 * j * C:(2 * j + 1) * C]
         s1 = sbuf[(2 * j + 1) * C:(2 * j + 2) * C]
         for c in range(C):
             q[c] = (s0[c] + s1[c]) * quarter
-        e = (f0 + j) * C
-        m = _nonzero(q, R, evk[e:e + C], evv[e:e + C])
-        evm[f0 + j] = m
-        nnz += m
-    return nnz
+        e += _nonzero(q, R, evk[e:e + C], evv[e:e + C], j * O)
+        rp[r0 + j + 1] = e
+    return e - e0
 
 
 @numba.njit(**_NJIT)
@@ -148,9 +148,9 @@ def if_conv_if(c1, v1, wz, b, v2, out, wl, bl, lout, geom, prm, nnz, work, n0, n
     lks = np.empty(osz if linear else 0, dtype=np.int64)
     wlf = wl.reshape(wl.size)
     evk = np.empty(KH * W * C, dtype=np.int64)
-    evm = np.zeros(KH * W, dtype=np.int64)
+    rp = np.zeros(KH * (W + 1), dtype=np.int64)
     slots = np.empty(KH, dtype=np.int64)
-    segs = np.empty((3, KH * KW), dtype=np.int64)
+    segs = np.empty((3, KH), dtype=np.int64)
     for n in range(n0, n1):
         c1n, v1n, v2n = c1[n], v1[n], v2[n]
         for c in range(C):
@@ -169,9 +169,9 @@ def if_conv_if(c1, v1, wz, b, v2, out, wl, bl, lout, geom, prm, nnz, work, n0, n
             for i in range(Ho):
                 top = i - ph
                 while nxt <= min(top + KH - 1, H - 1):
-                    count += _if1_row(c1s, v1s, nxt, sbuf, q, th1, j1, quarter, R, evk, evv, evm, (nxt % KH) * W)
+                    count += _if1_row(c1s, v1s, nxt, sbuf, q, th1, j1, quarter, R, O, evk, evv, rp, nxt % KH)
                     nxt += 1
-                _conv_row(tile, b, wf, evk, evv, evm, slots, segs, top, H, W, C, KH, KW, 1, pw)
+                _conv_row(tile, b, wf, evk, evv, rp, slots, segs, top, H, W, KH, KW, 1, pw)
                 # the second IF layer on output row i
                 first = pool2 == 0 or i % 2 == 0
                 for j in range(Wo):
@@ -194,7 +194,7 @@ def if_conv_if(c1, v1, wz, b, v2, out, wl, bl, lout, geom, prm, nnz, work, n0, n
                         for j in range(Wo // 2):
                             ro[j] = (cnt[2 * j, o] + cnt[2 * j + 1, o]) * quarter
             while nxt < H:  # rows no output row reads (none for stride 1): the IF layer still steps
-                count += _if1_row(c1s, v1s, nxt, sbuf, q, th1, j1, quarter, R, evk, evv, evm, (nxt % KH) * W)
+                count += _if1_row(c1s, v1s, nxt, sbuf, q, th1, j1, quarter, R, O, evk, evv, rp, nxt % KH)
                 nxt += 1
             if linear:  # event_linear's row: the bias, then the non-zero inputs in increasing order
                 m = _nonzero(resf, L, lks, lvals)

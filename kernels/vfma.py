@@ -1,11 +1,12 @@
-r"""A sparse-times-dense product with its accumulators in vector registers: the event kernels' inner loop.
+r"""Register-blocked sparse-times-dense products and a branch-free gather of non-zeros: the event kernels' inner loops.
 
-:func:`axpy_events` computes, for the ``m`` events ``(k_q, v_q)`` of one input pixel or row::
+:func:`axpy_events` computes, for the ``m`` events ``(k_q, v_q)`` of one input (a pixel's non-zero
+channels, a row's non-zero inputs)::
 
     z[d0 + o] (= | +=)  Σ_q v_q wf[k_q + o]        o = 0 .. n-1
 
-(the event conv's ``Z`` vector of a pixel, :mod:`neurosim.kernels.event`; a row of an event linear
-layer; the col2im sum of a conv's taps with ``v_q = 1``). Numba cannot keep an array slice in
+and :func:`axpy_segments` the same over several event lists, each with its own offset into the weight
+rows (the taps of a convolution, :mod:`neurosim.kernels.event`). Numba cannot keep an array slice in
 registers across a loop (it cannot prove that ``z`` and ``wf`` do not overlap), so the plain loop
 loads and stores ``z`` once per event (or per group of events) and reads more than it computes. Here
 the product is written in LLVM vector IR: the ``n`` outputs are cut into chunks of
@@ -23,7 +24,10 @@ the chunking::
 
 so the result is the same on every machine (``llvm.fma`` is the correctly rounded fused
 multiply-add; a machine without the instruction computes it in software), and a sum in another
-order differs from it only by rounding (``tests/test_events.py`` bounds both).
+order differs from it only by rounding (``tests/test_vfma.py`` checks both).
+
+:func:`compress_events` lists the non-zero values of 8 or 16 inputs (and their weight offsets) without a
+branch per value: a vector compare and a compress in registers.
 
 Numba only (numpy + numba + llvmlite).
 """
@@ -32,22 +36,23 @@ from __future__ import annotations
 from llvmlite import ir
 from numba import types
 from numba.core import cgutils, config
-from numba.cpython.unsafe.numbers import trailing_zeros
 from numba.extending import intrinsic
 
-__all__ = ["axpy_events", "axpy_segments", "nonzero_mask", "trailing_zeros", "ACCUMULATORS", "vector_bytes"]
+__all__ = ["axpy_events", "axpy_segments", "compress_events", "ACCUMULATORS", "vector_bytes"]
 
 #: vector accumulators of a chunk (12 zmm/ymm registers; one more holds the broadcast value)
 ACCUMULATORS = 12
 
 
 def vector_bytes() -> int:
-    """Bytes of the widest float vector register of the machine Numba compiles for: 64 with AVX-512,
-    32 with AVX, else 16 (``NUMBA_CPU_FEATURES`` when set, else the host's features)."""
+    """Bytes of the float vectors the accumulators use: the widest register of the machine Numba compiles
+    for, 64 with AVX-512, 32 with AVX, else 16 (``NUMBA_CPU_FEATURES`` when set; a ``NUMBA_CPU_NAME``
+    without features: 16 for ``generic``, else 32; otherwise the host's features). Only speed depends on
+    it: every element is the same chain whatever the width."""
     feats = config.CPU_FEATURES
     if feats is None:
-        if config.CPU_NAME == "generic":
-            return 16
+        if config.CPU_NAME:
+            return 16 if config.CPU_NAME == "generic" else 32
         try:
             import llvmlite.binding as ll
             feats = ll.get_host_cpu_features().flatten()
@@ -224,24 +229,61 @@ def axpy_segments(typingctx, z, d0, wf, ks, vals, starts, counts, offs, nseg, n)
 
 
 @intrinsic
-def nonzero_mask(typingctx, x, i0, n):
-    """Bit ``c`` (``c < n <= 64``) set where ``x[i0 + c] != 0``, as a uint64: one vector compare of ``n``
-    values (``n`` a literal integer up to 64; ``x`` a 1-d C-contiguous float array; not checked)."""
-    if not (_array_ok(x) and x.dtype in (types.float32, types.float64) and isinstance(i0, types.Integer)
-            and isinstance(n, types.IntegerLiteral) and 0 < n.literal_value <= 64):
+def compress_events(typingctx, x, i0, n, R, base, ks, vals, pos):
+    """The non-zero values among ``x[i0 : i0 + n]`` (``n`` a literal 8 or 16) in order: their values into
+    ``vals[pos:]``, their offsets ``base + c R`` (``c``: index from ``i0``) into ``ks[pos:]``; returns their
+    count. Branch-free, 8 values at a time: ``llvm.experimental.vector.compress`` in registers (AVX-512's
+    ``vcompressps`` / ``vpcompressq``; the memory form of the instructions is microcoded and ~5x slower on
+    Zen 4), then full-width stores: up to ``n`` entries are written from ``pos`` whatever the count (the
+    caller leaves room). Not checked: ``x``, ``vals`` 1-d C-contiguous of one float dtype, ``ks`` 1-d
+    C-contiguous int64."""
+    if not (_array_ok(x) and x.dtype in (types.float32, types.float64) and _array_ok(vals, x.dtype)
+            and _array_ok(ks, types.int64) and isinstance(n, types.IntegerLiteral) and n.literal_value in (8, 16)
+            and all(isinstance(t, types.Integer) for t in (i0, R, base, pos))):
         return None
     width = n.literal_value
-    sig = types.uint64(x, i0, n)
+    sig = types.int64(x, i0, n, R, base, ks, vals, pos)
 
     def codegen(context, builder, signature, args):
-        xt, it = signature.args[0], signature.args[1]
+        xt, it, _, rt, bt, kt, vt, pt = signature.args
+        i64 = ir.IntType(64)
         fl = context.get_data_type(xt.dtype)
+        size = 4 if xt.dtype == types.float32 else 8
+        sfx = "f32" if xt.dtype == types.float32 else "f64"
         xp = context.make_array(xt)(context, builder, args[0]).data
-        p = builder.gep(xp, [_int(context, builder, args[1], it)])
-        vec = ir.VectorType(fl, width)
-        v = builder.load(builder.bitcast(p, vec.as_pointer()), align=4 if xt.dtype == types.float32 else 8)
-        bits = builder.bitcast(builder.fcmp_unordered("!=", v, ir.Constant(vec, [0.0] * width)), ir.IntType(width))
-        return bits if width == 64 else builder.zext(bits, ir.IntType(64))
+        kp = context.make_array(kt)(context, builder, args[5]).data
+        vp = context.make_array(vt)(context, builder, args[6]).data
+        x0 = builder.gep(xp, [_int(context, builder, args[1], it)])
+        r = _int(context, builder, args[3], rt)
+        b = _int(context, builder, args[4], bt)
+        done = _int(context, builder, args[7], pt)
+        total = ir.Constant(i64, 0)
+        h = 8  # pieces of 8 values: one 64-byte vector of int64 offsets (and of float64 values)
+        ivec = ir.VectorType(i64, h)
+        vec = ir.VectorType(fl, h)
+        mty = ir.VectorType(ir.IntType(1), h)
+
+        def compress(ty):
+            return cgutils.get_or_insert_function(builder.module, ir.FunctionType(ty, [ty, mty, ty]),
+                                                  f"llvm.experimental.vector.compress.v{h}{'i64' if ty is ivec else sfx}")
+
+        ctpop = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.IntType(h), [ir.IntType(h)]),
+                                               f"llvm.ctpop.i{h}")
+        steps = ir.Constant(ivec, list(range(h)))
+        for part in range(width // h):
+            v = builder.load(builder.bitcast(builder.gep(x0, [ir.Constant(i64, part * h)]), vec.as_pointer()),
+                             align=size)
+            mask = builder.fcmp_unordered("!=", v, ir.Constant(vec, [0.0] * h))
+            cv = builder.call(compress(vec), [v, mask, ir.Constant(vec, ir.Undefined)])
+            builder.store(cv, builder.bitcast(builder.gep(vp, [done]), vec.as_pointer()), align=size)
+            first = builder.add(b, builder.mul(r, ir.Constant(i64, part * h)))
+            offs = builder.add(_splat(builder, first, ivec), builder.mul(_splat(builder, r, ivec), steps))
+            ck = builder.call(compress(ivec), [offs, mask, ir.Constant(ivec, ir.Undefined)])
+            builder.store(ck, builder.bitcast(builder.gep(kp, [done]), ivec.as_pointer()), align=8)
+            c = builder.zext(builder.call(ctpop, [builder.bitcast(mask, ir.IntType(h))]), i64)
+            done = builder.add(done, c)
+            total = builder.add(total, c)
+        return total
 
     return sig, codegen
 
@@ -261,11 +303,13 @@ if config.DISABLE_JIT:  # NUMBA_DISABLE_JIT=1: the kernels run as Python; an int
                 k = ks[q] + offs[s]
                 z[d0:d0 + n] += vals[q] * wf[k:k + n]
 
-    def nonzero_mask(x, i0, n):  # noqa: F811
-        """Python stand-in."""
-        return sum(1 << c for c in range(n) if x[i0 + c] != 0)
+    def compress_events(x, i0, n, R, base, ks, vals, pos):  # noqa: F811
+        """Python stand-in (writes only the non-zero values)."""
+        m = pos
+        for c in range(n):
+            if x[i0 + c] != 0:
+                ks[m] = base + c * R
+                vals[m] = x[i0 + c]
+                m += 1
+        return m - pos
 
-    def trailing_zeros(x):  # noqa: F811
-        """Python stand-in: the index of the lowest set bit of ``x`` (> 0)."""
-        x = int(x)
-        return (x & -x).bit_length() - 1

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from neurosim.kernels import event as kev
-from neurosim.kernels.vfma import axpy_events, axpy_segments, nonzero_mask
+from neurosim.kernels.vfma import axpy_events, axpy_segments, compress_events
 
 
 @numba.njit
@@ -30,8 +30,10 @@ def _segs(z, d0, wf, ks, vals, starts, counts, offs, nseg, n):
 
 
 @numba.njit
-def _mask(x, c0, r):
-    return kev._mask(x, c0, r)
+def _compress(x, i0, n, R, base, ks, vals, pos):
+    if n == 16:
+        return compress_events(x, i0, 16, R, base, ks, vals, pos)
+    return compress_events(x, i0, 8, R, base, ks, vals, pos)
 
 
 @numba.njit
@@ -130,34 +132,53 @@ def test_axpy_segments_equals_the_events_concatenated(dtype):
         assert a[0] == z0[0] and a[-1] == z0[-1]
 
 
+def _sample(rng, n, dtype):
+    x = (rng.random(n) < 0.3) * rng.choice([-1.0, 0.25, 1.0, 1e-40 if dtype == np.float32 else 1e-310], n)
+    x = x.astype(dtype)
+    x[rng.random(n) < 0.1] = np.nan          # NaN is non-zero
+    x[rng.random(n) < 0.1] = -0.0            # -0 is zero
+    return x
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_nonzero_mask_and_gather(dtype):
+def test_compress_events(dtype):
     rng = np.random.default_rng(4)
-    for C in (1, 3, 4, 17, 32, 63, 64, 65, 130):
-        x = (rng.random(C + 5) < 0.3) * rng.choice([-1.0, 0.25, 1.0, 1e-40 if dtype == np.float32 else 1e-310], C + 5)
-        x = x.astype(dtype)
-        x[rng.random(C + 5) < 0.1] = np.nan          # NaN is non-zero
-        x[rng.random(C + 5) < 0.1] = -0.0            # -0 is zero
-        for c0 in range(0, C, 64):
-            r = min(64, C - c0)
-            want = sum(1 << c for c in range(r) if x[c0 + c] != 0)
-            assert int(_mask(x, c0, r)) == want
-        ks = np.empty(C, np.int64)
-        vals = np.empty(C, dtype)
-        m = _nonzero(x[:C], 7, ks, vals)
-        idx = np.flatnonzero(x[:C] != 0)
+    for n in (8, 16):
+        for _ in range(50):
+            x = _sample(rng, n + 3, dtype)
+            ks = np.full(n + 5, -7, np.int64)
+            vals = np.full(n + 5, 9, dtype)
+            m = _compress(x, 2, n, 5, 11, ks, vals, 3)
+            idx = np.flatnonzero(x[2:2 + n] != 0)
+            assert m == len(idx)
+            np.testing.assert_array_equal(ks[3:3 + m], 11 + 5 * idx)
+            np.testing.assert_array_equal(vals[3:3 + m], x[2 + idx])
+            assert np.all(ks[:3] == -7) and np.all(vals[:3] == 9)     # nothing before pos
+            assert np.all(ks[3 + n:] == -7) and np.all(vals[3 + n:] == 9)  # at most n values from pos
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_nonzero_gathers_in_order_within_its_room(dtype):
+    rng = np.random.default_rng(5)
+    for C in (1, 3, 7, 8, 9, 16, 17, 31, 32, 63, 64, 65, 130):
+        x = _sample(rng, C, dtype)
+        ks = np.full(C + 4, -1, np.int64)
+        vals = np.zeros(C + 4, dtype)
+        m = _nonzero(x, 7, ks, vals)
+        idx = np.flatnonzero(x != 0)
         assert m == len(idx)
         np.testing.assert_array_equal(ks[:m], idx * 7)
         np.testing.assert_array_equal(vals[:m], x[idx])
+        assert np.all(ks[C:] == -1)                          # no write beyond len(px)
 
 
-def test_nonzero_mask_rejects_non_literal_width():
+def test_compress_events_rejects_other_widths():
     @numba.njit
-    def f(x, n):
-        return nonzero_mask(x, 0, n)
+    def f(x, ks, vals):
+        return compress_events(x, 0, 4, 1, 0, ks, vals, 0)
 
     with pytest.raises(numba.core.errors.TypingError):
-        f(np.zeros(8, np.float32), 8)
+        f(np.zeros(8, np.float32), np.zeros(8, np.int64), np.zeros(8, np.float32))
 
 
 @pytest.mark.parametrize("shape", [(1, 1), (3, 5), (33, 70), (256, 3136)])
