@@ -19,8 +19,8 @@ both, ``torch.no_grad()``, states reset before each batch:
 
 * neurosim: ``snn.forward_static(x, T)`` (the path ``accuracy_vs_timesteps`` and ``run_static``
   use: the layers before the first IF layer run once per image, the block IF (pool) -> conv2 -> IF
-  (pool) per image over the steps in one kernel (``neurosim.convert.static``), the last IF layer on
-  the fused LIF kernel);
+  (pool) -> flatten -> fc1 per image over the steps in one kernel, conv2 and fc1 on events
+  (``neurosim.convert.static``), the last IF layer on the fused LIF kernel);
 * spikingjelly, multi-step: ``set_step_mode(snn, "m")``, ``snn(x.expand(T, ...))`` (its fastest
   CPU route: every layer on ``[T*B, ...]``, IFNode's torch step loop);
 * spikingjelly, single-step: ``T`` calls ``snn(x)`` (the route of spikingjelly's conversion example

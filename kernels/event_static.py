@@ -54,8 +54,8 @@ def _if1_row(c1s, v1s, i, sbuf, q, th, jump, quarter, R, O, evk, evv, rp, slot):
     """One IF step on rows ``2i``, ``2i + 1`` of ``[H1, W1 C]`` (channels-last rows; static input ``c1s``,
     state ``v1s`` in place), the 2x2 means of the spikes, and their events (the non-zero means of each
     pooled pixel ``j``, channels in increasing order) into ring slot ``slot`` (the layout of
-    :func:`neurosim.kernels.event._event_row`; ``O``: the conv's outputs); returns the number of events. The IF loop runs
-    along the contiguous row pair, the mean along the ``C`` channels of a pooled pixel."""
+    :func:`neurosim.kernels.event._event_row`; ``O``: the conv's outputs); returns the number of events.
+    The IF loop runs along the contiguous row pair, the mean along the ``C`` channels of a pooled pixel."""
     C = q.shape[0]
     RC = v1s.shape[1]
     W = RC // (2 * C)

@@ -10,7 +10,7 @@ rows (the taps of a convolution, :mod:`neurosim.kernels.event`). Numba cannot ke
 registers across a loop (it cannot prove that ``z`` and ``wf`` do not overlap), so the plain loop
 loads and stores ``z`` once per event (or per group of events) and reads more than it computes. Here
 the product is written in LLVM vector IR: the ``n`` outputs are cut into chunks of
-:data:`ACCUMULATORS` vectors of the machine's width (then 4 vectors, then one, then single
+:data:`ACCUMULATORS` vectors of the machine's width (then 8, 4 and 1 vectors, then single
 elements); a chunk's accumulators stay in registers while every event adds its broadcast value
 times the matching part of its weight row, and are stored once. Per event and vector: one load
 and one fused multiply-add (a zmm register holds 16 float32 on an AVX-512 machine; AVX2 and SSE
@@ -137,7 +137,7 @@ def _emit(context, builder, dtype, zbase, n, first, first_event, loops):
     if lanes_max > 1:
         lanes = ir.Constant(i64, lanes_max)
         nvec = builder.sdiv(n, lanes)
-        for K in (ACCUMULATORS, 4, 1):
+        for K in (ACCUMULATORS, 8, 4, 1):
             nk = builder.sdiv(builder.sub(nvec, done), ir.Constant(i64, K))
             with cgutils.for_range(builder, nk) as loop:
                 first_vec = builder.add(done, builder.mul(loop.index, ir.Constant(i64, K)))
@@ -264,8 +264,8 @@ def compress_events(typingctx, x, i0, n, R, base, ks, vals, pos):
         mty = ir.VectorType(ir.IntType(1), h)
 
         def compress(ty):
-            return cgutils.get_or_insert_function(builder.module, ir.FunctionType(ty, [ty, mty, ty]),
-                                                  f"llvm.experimental.vector.compress.v{h}{'i64' if ty is ivec else sfx}")
+            name = f"llvm.experimental.vector.compress.v{h}{'i64' if ty is ivec else sfx}"
+            return cgutils.get_or_insert_function(builder.module, ir.FunctionType(ty, [ty, mty, ty]), name)
 
         ctpop = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.IntType(h), [ir.IntType(h)]),
                                                f"llvm.ctpop.i{h}")

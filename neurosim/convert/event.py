@@ -3,28 +3,27 @@ r"""Event-driven Conv2d / Linear for the synaptic layers of a converted network 
 In a converted network most synaptic layers read the output of an IF layer (spikes, or their
 2x2 means when the pool is fused into the IF kernel), of which 5-20 % are non-zero. Such a
 layer can skip the zeros: :mod:`neurosim.kernels.event` adds the weights of each non-zero input
-only (a sparse-times-dense product). Measured on the 2-core AVX-512 benchmark machine (busy)
-against PyTorch 2.13's oneDNN / MKL, one thread, random inputs with density ``d`` (values k/4),
-``dense time / event time``:
+only (a sparse-times-dense product, accumulated in vector registers). Measured on the 2-core AVX-512
+benchmark machine against PyTorch 2.13's oneDNN / MKL, both on one thread, random inputs with density
+``d`` (values k/4), ``dense time / event time`` (``python benchmarks/bench_event_layers.py``):
 
-=================================  ======  =====  =====  =====  =====
-layer                              d=0.05  0.1    0.2    0.3    0.4
-=================================  ======  =====  =====  =====  =====
-conv 3x3 s1, 32->64 ch, 14x14      3.2     2.6    2.0    1.2    0.65
-conv 3x3 s1, 64->128 ch, 7x7       2.5     1.7    1.2    0.83   0.69
-conv 3x3 s2, 32->64 ch, 16x16      0.83    0.63   0.43   0.33   0.25
-linear 3136->256                   2.75    1.69   0.95   0.65
-linear 1024->128                   1.98    1.31   0.89   0.64
-linear 256->64                     0.97    0.77   0.52   0.41
-linear 256->10                     0.58    0.46   0.33   0.26
-=================================  ======  =====  =====  =====  =====
+=================================  ======  =====  =====  =====  =====  =====
+layer                              d=0.05  0.1    0.2    0.3    0.4    0.5
+=================================  ======  =====  =====  =====  =====  =====
+conv 3x3 s1, 32->64 ch, 14x14      3.62    1.92   1.39   0.92   0.79   0.64
+conv 3x3 s1, 64->128 ch, 7x7       2.13    1.40   0.80   0.62   0.47   0.39
+conv 3x3 s2, 32->64 ch, 16x16      0.82    0.55   0.41   0.51   0.36   0.19
+linear 3136->256                   3.66    2.53   1.46   1.00   0.80   0.63
+linear 1024->128                   2.73    1.98   1.33   1.03   0.86   0.69
+linear 256->64                     1.43    1.23   1.05   0.79   0.58   0.51
+linear 256->10                     0.70    0.54   0.34   0.22   0.16   0.15
+=================================  ======  =====  =====  =====  =====  =====
 
 so a stride-1 conv runs on events up to a density of :data:`CONV_MAX_DENSITY`, a linear layer
 with at least :data:`LINEAR_MIN_OUT` outputs up to :data:`LINEAR_MAX_DENSITY`, and a strided
-conv never (the event kernel forms every tap of every input, of which a strided conv uses
-``1 / (s_h s_w)``). In the benchmark's converted Fashion-MNIST ConvNet
-(``benchmarks/bench_convert.py``) the second conv reads 18 % non-zero pooled spikes and runs
-about twice as fast (2 threads); the first linear layer (19 %) stays dense.
+conv never (oneDNN's strided conv is the faster one there). In the benchmark's converted Fashion-MNIST
+ConvNet (``benchmarks/bench_convert.py``) the second conv reads 18 % non-zero pooled spikes and the first
+linear layer 19 %: both run on events, inside the fused static block of :mod:`neurosim.convert.static`.
 
 How it is switched on: :func:`use_events` (called by :func:`~neurosim.convert.ann_to_snn` on
 every converted network) changes the class of each ``nn.Conv2d`` / ``nn.Linear`` (or
