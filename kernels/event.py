@@ -77,6 +77,18 @@ _events = axpy_events
 
 
 @numba.njit(**_INLINE)
+def _nonzero_strided(px, R, ks, vals, base):
+    """:func:`_nonzero` for any layout (one value at a time)."""
+    m = 0
+    for c in range(px.shape[0]):
+        if px[c] != 0:
+            ks[m] = base + c * R
+            vals[m] = px[c]
+            m += 1
+    return m
+
+
+@numba.njit(**_INLINE)
 def _nonzero(px, R, ks, vals, base=0):
     """The non-zero entries of ``px`` (1-d C-contiguous) in increasing index order: offsets ``base + index R``
     into ``ks``, values into ``vals``; returns their count. Branch-free in vectors of 16 and 8
@@ -91,24 +103,7 @@ def _nonzero(px, R, ks, vals, base=0):
     if C - c0 >= 8:
         m += compress_events(px, c0, 8, R, base + c0 * R, ks, vals, m)
         c0 += 8
-    for c in range(c0, C):
-        if px[c] != 0:
-            ks[m] = base + c * R
-            vals[m] = px[c]
-            m += 1
-    return m
-
-
-@numba.njit(**_INLINE)
-def _nonzero_strided(px, R, ks, vals, base):
-    """:func:`_nonzero` for any layout (one value at a time)."""
-    m = 0
-    for c in range(px.shape[0]):
-        if px[c] != 0:
-            ks[m] = base + c * R
-            vals[m] = px[c]
-            m += 1
-    return m
+    return m + _nonzero_strided(px[c0:], R, ks[m:], vals[m:], base + c0 * R)
 
 
 @numba.njit(**_NJIT)
