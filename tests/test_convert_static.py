@@ -207,3 +207,41 @@ def test_linear_tail_runs_unfused_when_observed_or_dense(monkeypatch):
         reset_states(snn)
         snn.forward_static(x[:10], 6)                       # ... and the one after in the block again
         assert spy.calls == 4 and lin._static_density is not None
+
+
+class _FunctionalFlatten(nn.Module):
+    """The _cnn layers with the flatten as torch.flatten(x, 1) (or x.flatten(1)) in forward."""
+
+    def __init__(self, method: bool):
+        super().__init__()
+        torch.manual_seed(0)
+        self.method = method
+        self.features = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.AvgPool2d(2),
+                                      nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(), nn.AvgPool2d(2))
+        self.fc1 = nn.Linear(144, 160)
+        self.fc2 = nn.Linear(160, 5)
+
+    def forward(self, x):  # noqa: D102
+        h = self.features(x)
+        h = h.flatten(1) if self.method else torch.flatten(h, 1)
+        return self.fc2(torch.relu(self.fc1(h)))
+
+
+@pytest.mark.parametrize("method", [False, True])
+def test_linear_tail_after_a_functional_flatten(monkeypatch, method):
+    from neurosim.convert.static import fused_blocks
+
+    ann = _FunctionalFlatten(method).eval()
+    x = _images(32)
+    snn = nc.ann_to_snn(ann, x, mode="99%")
+    ev.use_events(snn, max_density=1.0)
+    tails = [v[5] for v in fused_blocks(snn.body).values()]
+    assert len(tails) == 1 and tails[0] is not None and tails[0][1] == "fc1"
+    spy = _Spy(monkeypatch)
+    with torch.no_grad():
+        reset_states(snn)
+        ref = snn.forward_static(x[:12], 7, fuse=False)
+        reset_states(snn)
+        got = snn.forward_static(x[:12], 7)
+    assert spy.calls == 1 and 0 < snn.body.get_submodule("fc1")._static_density < 1
+    assert torch.equal(got, ref) and ref.abs().sum() > 0
