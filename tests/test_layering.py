@@ -1,13 +1,11 @@
 """The layering of ``../shared/DESIGN.md``, enforced by import-linter.
 
-The contracts live in ``pyproject.toml`` (``[tool.importlinter]``); ``lint-imports`` at the
-repository root checks them. import-linter (grimp) finds a package's modules by walking its
-folder, and the installed layout maps ``kernels/`` to ``neurosim.kernels`` and ``models/`` to
-``neurosim.models`` (``[tool.setuptools.package-dir]``), which a walk of ``neurosim/`` cannot see.
-The links ``neurosim/kernels`` -> ``../kernels`` and ``neurosim/models`` -> ``../models`` show the
-source tree as it is installed. They reach the same files as the mapping: a module imported through
-a link is the mapped folder's file, and a wheel holds each module once (its ``neurosim/kernels/``
-built from ``kernels/``). The violation probes add one file to a copy of the tree.
+The contracts live in ``pyproject.toml`` (``[tool.importlinter]``). import-linter (grimp) finds a
+package's modules by walking its folder, and the installed layout maps ``kernels/`` to
+``neurosim.kernels`` and ``models/`` to ``neurosim.models`` (``[tool.setuptools.package-dir]``),
+folders that the source tree's ``neurosim/`` must never contain (they would shadow the mapping).
+So the linter runs on a mirror of the installed layout (``neurosim/`` with ``kernels/`` and
+``models/`` copied inside); the violation probes add one file to such a mirror.
 
 Lazy imports (inside functions) count: grimp reads every ``import`` statement. Each exception
 in the contracts carries its reason in ``pyproject.toml``.
@@ -39,27 +37,24 @@ def _lint(root: Path, config: Path) -> subprocess.CompletedProcess:
 
 
 def _mirror(dest: Path) -> Path:
-    """A copy of the tree's ``neurosim/`` under ``dest``, the links copied as folders (the installed layout)."""
-    shutil.copytree(ROOT / "neurosim", dest / "neurosim", ignore=shutil.ignore_patterns("__pycache__"),
-                    symlinks=False)
+    """The installed layout under ``dest``: ``neurosim/`` plus ``kernels/`` and ``models/`` inside it."""
+    skip = shutil.ignore_patterns("__pycache__")
+    shutil.copytree(ROOT / "neurosim", dest / "neurosim", ignore=skip)
+    for name in ("kernels", "models"):
+        shutil.copytree(ROOT / name, dest / "neurosim" / name, ignore=skip)
     return dest
 
 
-def test_source_tree_shows_the_installed_layout():
-    """``neurosim/kernels`` and ``neurosim/models`` are links to the mapped top-level folders, never copies
-    (a copy would go stale), and what Python imports through them is the mapped folders' files."""
-    import neurosim.kernels
-    import neurosim.models
-
-    for name, mod in (("kernels", neurosim.kernels), ("models", neurosim.models)):
-        link = ROOT / "neurosim" / name
-        assert link.is_symlink() and os.readlink(link) == f"../{name}", link
-        assert Path(os.path.realpath(mod.__file__)) == (ROOT / name / "__init__.py").resolve(), mod.__file__
+def test_source_tree_does_not_shadow_the_mapped_packages():
+    """``neurosim/kernels`` and ``neurosim/models`` never exist in the source tree: the top-level folders
+    are mapped to those names (DESIGN.md), and a folder or link there would shadow the mapping."""
+    for name in ("kernels", "models"):
+        assert not os.path.lexists(ROOT / "neurosim" / name), ROOT / "neurosim" / name
 
 
-def test_contracts_hold():
-    """``lint-imports`` at the repository root, as a developer runs it."""
-    res = _lint(ROOT, PYPROJECT)
+def test_contracts_hold(tmp_path):
+    """``lint-imports`` on the installed layout (a mirror of the source tree)."""
+    res = _lint(_mirror(tmp_path), PYPROJECT)
     assert res.returncode == 0, res.stdout[-6000:] + res.stderr[-2000:]
     assert "BROKEN" not in res.stdout and "4 kept, 0 broken" in res.stdout, res.stdout[-3000:]
 
