@@ -234,16 +234,8 @@ def event_linear(x, wt, b, out, work, n0, n1):
     for r0 in range(n0, n1, LINEAR_ROWS):
         r1 = min(n1, r0 + LINEAR_ROWS)
         for n in range(r0, r1):
-            row = x[n]
             e0 = (n - r0) * K
-            m = 0
-            for k in range(K):
-                ks[e0 + m] = k
-                m += row[k] != 0
-            for q in range(e0, e0 + m):
-                vals[q] = row[ks[q]]
-                ks[q] *= O
-            cnt[n - r0] = m
+            cnt[n - r0] = _nonzero(x[n], O, ks[e0:e0 + K], vals[e0:e0 + K])
         for c0 in range(0, O, LINEAR_CHUNK):
             c1 = min(O, c0 + LINEAR_CHUNK)
             for n in range(r0, r1):

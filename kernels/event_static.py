@@ -165,7 +165,8 @@ def if_conv_if(c1, v1, wz, b, v2, out, wl, bl, lout, geom, prm, nnz, work, n0, n
         count = 0
         lcount = 0
         for t in range(T):
-            nxt = 0  # next pooled row: its IF rows step, its events go into the ring
+            nxt = 0  # next pooled row: its IF rows step, its events go into the ring (stride 1, Ho >= 1:
+            #          the output rows read every input row, so every IF row steps)
             for i in range(Ho):
                 top = i - ph
                 while nxt <= min(top + KH - 1, H - 1):
@@ -193,9 +194,6 @@ def if_conv_if(c1, v1, wz, b, v2, out, wl, bl, lout, geom, prm, nnz, work, n0, n
                         ro = res[o, i // 2]
                         for j in range(Wo // 2):
                             ro[j] = (cnt[2 * j, o] + cnt[2 * j + 1, o]) * quarter
-            while nxt < H:  # rows no output row reads (none for stride 1): the IF layer still steps
-                count += _if1_row(c1s, v1s, nxt, sbuf, q, th1, j1, quarter, R, O, evk, evv, rp, nxt % KH)
-                nxt += 1
             if linear:  # event_linear's row: the bias, then the non-zero inputs in increasing order
                 m = _nonzero(resf, L, lks, lvals)
                 lcount += m

@@ -103,6 +103,15 @@ def _weights(layer, make):
     return make(w), bias.numpy()
 
 
+def _transposed(w: torch.Tensor) -> np.ndarray:
+    """``w.T`` ``[K, O]`` contiguous, in a cached buffer (a linear layer's weight as the event kernel reads it)."""
+    from neurosim.kernels.event import transpose
+
+    wt = cached_empty((w.shape[1], w.shape[0]), w.dtype).numpy()
+    transpose(w.contiguous().numpy(), wt)
+    return wt
+
+
 class _EventConv:
     """``forward``: the event kernel where it applies and pays (module docstring), else the base class's."""
 
@@ -169,14 +178,9 @@ class EventLinear(nn.Linear):
         if density > self.event_max_density:
             return None
         from neurosim.kernels.blocks import run_blocks
-        from neurosim.kernels.event import LINEAR_ROWS, event_linear, transpose
+        from neurosim.kernels.event import LINEAR_ROWS, event_linear
 
-        def transposed(w):
-            wt = cached_empty((w.shape[1], w.shape[0]), w.dtype).numpy()
-            transpose(w.contiguous().numpy(), wt)
-            return wt
-
-        wt, b = _weights(self, transposed)
+        wt, b = _weights(self, _transposed)
         out = cached_empty((N, self.out_features), x.dtype)
         macs = density * x2.numel() * self.out_features
         run_blocks(event_linear, N, LINEAR_ROWS * self.in_features, x2.detach().contiguous().numpy(), wt, b,

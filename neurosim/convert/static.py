@@ -39,7 +39,7 @@ import numpy as np
 import torch
 from torch import fx, nn
 
-from neurosim.convert.event import EventLinear, _EventConv, _plain_input, _weights
+from neurosim.convert.event import LINEAR_MIN_OUT, EventLinear, _EventConv, _plain_input, _transposed, _weights
 from neurosim.convert.modules import IFNeuron, SignedIF, StaticSteps, _observed
 from neurosim.snn.buffers import cached_empty
 
@@ -84,7 +84,7 @@ def _linear_tail(c: fx.Node, modules: dict):
         flat = type(mod) is nn.Flatten and mod.start_dim == 1 and mod.end_dim == -1 and not _observed(mod)
     elif f.op == "call_function" and f.target is torch.flatten or f.op == "call_method" and f.target == "flatten":
         dims = tuple(f.args[1:]) + tuple(f.kwargs.get(k) for k in ("start_dim", "end_dim") if k in f.kwargs)
-        flat = dims in ((1,), (1, -1)) and set(f.kwargs) <= {"start_dim", "end_dim"} and len(f.args) <= 3
+        flat = dims in ((1,), (1, -1)) and set(f.kwargs) <= {"start_dim", "end_dim"}
     else:
         flat = False
     if not flat:
@@ -122,9 +122,8 @@ def _membrane(m: IFNeuron, shape, x: torch.Tensor) -> torch.Tensor | None:
 
 
 def _block(a: IFNeuron, conv, c: IFNeuron, x: torch.Tensor, T, lin=None):
-    """The fused block's output ``[T B, ...]`` (and the IF layers' new states), or None when it does not apply.
-    With ``lin`` (the event linear layer after a flatten), ``(output, True)`` when the linear layer ran in
-    the block, ``(output, False)`` when only the three layers did."""
+    """``(output [T B, ...], whether the linear layer lin ran in the block)`` (and the IF layers' new states),
+    or None when the block does not apply. ``lin``: the event linear layer after a flatten, or None."""
     if not (isinstance(T, StaticSteps) and T > 1 and x.ndim == 4 and x.shape[0] == T.batch and a.pool):
         return None
     if not (_plain_if(a) and _plain_if(c)) or _observed(conv) or not _plain_input(x, conv):
@@ -132,9 +131,7 @@ def _block(a: IFNeuron, conv, c: IFNeuron, x: torch.Tensor, T, lin=None):
     if (conv.event_max_density <= 0 or conv.groups != 1 or tuple(conv.dilation) != (1, 1)
             or tuple(conv.stride) != (1, 1) or conv.padding_mode != "zeros" or isinstance(conv.padding, str)):
         return None
-    last = getattr(conv, "_static_density", None)
-    if last is not None and last > conv.event_max_density:
-        conv._static_density = None        # this call runs unfused; the next one measures again
+    if _denser_than_allowed(conv):
         return None
     B, C, H1, W1 = (int(s) for s in x.shape)
     if H1 % 2 or W1 % 2 or C != conv.in_channels or H1 == 0 or W1 == 0:
@@ -151,7 +148,7 @@ def _block(a: IFNeuron, conv, c: IFNeuron, x: torch.Tensor, T, lin=None):
     if v1 is None or v2 is None:
         return None
     from neurosim.kernels.blocks import run_blocks
-    from neurosim.kernels.event import conv_weight, transpose
+    from neurosim.kernels.event import conv_weight
     from neurosim.kernels.event_static import if_conv_if, work_size
     from neurosim.snn.functional.lif import LIFState
 
@@ -161,12 +158,7 @@ def _block(a: IFNeuron, conv, c: IFNeuron, x: torch.Tensor, T, lin=None):
     prm = np.array([s1.v_th, s1.v_th - s1.v_reset, s2.v_th, s2.v_th - s2.v_reset], dtype=wz.dtype)
     steps = int(T)
     if fuse_lin:
-        def transposed(w):
-            wt = cached_empty((w.shape[1], w.shape[0]), w.dtype).numpy()
-            transpose(w.contiguous().numpy(), wt)
-            return wt
-
-        wl, bl = _weights(lin, transposed)
+        wl, bl = _weights(lin, _transposed)
         lout = cached_empty((steps, B, lin.out_features), x.dtype)
         out = np.zeros((1, 1, 1, 1, 1), dtype=wz.dtype)
         args = (out, wl, bl, lout.numpy())
@@ -183,24 +175,27 @@ def _block(a: IFNeuron, conv, c: IFNeuron, x: torch.Tensor, T, lin=None):
     if fuse_lin:
         lin._static_density = float(nnz[:, 1].sum()) / max(1, steps * B * O * Hs * Ws)
         return lout.reshape(steps * B, lin.out_features), True
-    y = out.reshape(steps * B, *out.shape[2:])
-    return y if lin is None else (y, False)
+    return out.reshape(steps * B, *out.shape[2:]), False
 
 
 def _linear_applies(lin, x: torch.Tensor, K: int) -> bool:
     """Whether the event linear layer ``lin`` (reading the block's flattened output, ``K`` values a step)
     runs in the block: its event path applies (no hooks, CPU, the dtype, no gradient, enough outputs)
     and its input was not denser than its ``event_max_density`` at the last fused call."""
-    from neurosim.convert.event import LINEAR_MIN_OUT
-
     if (_observed(lin) or lin.in_features != K or lin.out_features < LINEAR_MIN_OUT or lin.event_max_density <= 0
             or not _plain_input(x, lin)):
         return False
-    last = getattr(lin, "_static_density", None)
-    if last is not None and last > lin.event_max_density:
-        lin._static_density = None         # this call runs the linear layer itself; the next one measures again
-        return False
-    return True
+    return not _denser_than_allowed(lin)
+
+
+def _denser_than_allowed(layer) -> bool:
+    """Whether ``layer``'s input at the last fused call was denser than its ``event_max_density``: then this
+    call runs the layer itself (dense or events, its own choice) and the next call measures again."""
+    last = getattr(layer, "_static_density", None)
+    if last is not None and last > layer.event_max_density:
+        layer._static_density = None
+        return True
+    return False
 
 
 class _Runner(fx.Interpreter):
@@ -222,15 +217,13 @@ class _Runner(fx.Interpreter):
             r = _block(get(blk[0]), get(blk[1]), get(blk[2]), args[0], args[1],
                        None if tail is None else get(tail[1]))
             if r is not None:
+                y, ran_linear = r
                 self.ready[blk[3]] = None
-                if tail is None:
-                    self.ready[blk[4]] = r
-                elif r[1]:                   # the linear layer ran in the block
-                    self.ready[blk[4]] = None
-                    self.ready[tail[0]] = None
-                    self.ready[tail[2]] = r[0]
+                if ran_linear:
+                    self.ready[blk[4]] = self.ready[tail[0]] = None
+                    self.ready[tail[2]] = y
                 else:
-                    self.ready[blk[4]] = r[0]
+                    self.ready[blk[4]] = y
                 return None
         return super().run_node(n)
 
